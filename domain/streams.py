@@ -1,0 +1,48 @@
+"""Which stream a statement belongs to.
+
+An evaluation cycle (kỳ đánh giá) has a stream of its own for cycle-wide acts (opening,
+roster, minutes, decisions for the whole unit) and one stream per cadre evaluated in
+it, so that each cadre's record is a hash chain a complainant can follow alone.
+Statements about neither go to their actor's own stream.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ledger.errors import INVALID_STATEMENT, Rejected
+
+IDENTIFIER = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def stream_for(statement: Mapping[str, Any]) -> str:
+    cycle = _identifier(statement, "cycle")
+    cadre = _identifier(statement, "cadre")
+    if cycle and cadre:
+        return f"cycle/{cycle}/cadre/{cadre}"
+    if cycle:
+        return f"cycle/{cycle}"
+    if cadre:
+        raise Rejected(
+            INVALID_STATEMENT,
+            "Tuyên bố về một cán bộ phải nêu kỳ đánh giá (cycle).",
+            "A statement about a cadre must name its evaluation cycle (cycle).",
+            field="cycle",
+        )
+    return f"actor/{statement['actor']}"
+
+
+def _identifier(statement: Mapping[str, Any], field: str) -> str | None:
+    value = statement.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not IDENTIFIER.match(value):
+        raise Rejected(
+            INVALID_STATEMENT,
+            f"Trường {field} phải là mã chữ thường (a-z, 0-9, . _ -), tối đa 64 ký tự.",
+            f"The field {field} must be a lower-case code (a-z, 0-9, . _ -), at most 64 long.",
+            field=field,
+        )
+    return value

@@ -1,0 +1,172 @@
+"""Strict JSON in, RFC 8785 (JCS) canonical bytes out.
+
+What a signature covers must have exactly one byte form. So input is refused, each
+with its own problem, when it has duplicate keys, floats (scores are integers or
+fixed-scale decimal strings), integers outside ±(2**53 - 1), non-NFC strings
+(Vietnamese arrives both precomposed and decomposed) or non-ASCII keys.
+
+``canonical_bytes`` is the hot path of the sequencer and the verifier. Python's
+``json.dumps(sort_keys=True)`` equals JCS for this data model (no floats, safe
+integers) except where UTF-16 and code-point key order differ: keys holding
+characters at or above U+E000. Such bytes, and long digit runs where an integer
+might exceed the safe range, send the value to the ``rfc8785`` reference encoder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from typing import Any
+
+import rfc8785
+
+from ledger.errors import (
+    DUPLICATE_KEY,
+    FLOAT_NOT_ALLOWED,
+    INTEGER_OUT_OF_RANGE,
+    MALFORMED_JSON,
+    NON_ASCII_KEY,
+    NON_NFC_STRING,
+    NOT_UTF8,
+    PAYLOAD_TOO_LARGE,
+    Rejected,
+)
+
+MAX_SAFE_INTEGER = 2**53 - 1
+MAX_DEPTH = 16
+
+# UTF-8 lead bytes of U+E000 and above, or a run of 16+ digits: the fast encoder may
+# differ from JCS there, so the reference encoder decides.
+_NEEDS_REFERENCE = re.compile(rb"[\xee-\xff]|[0-9]{16,}")
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """RFC 8785 canonical UTF-8 bytes of an already validated JSON value."""
+    fast = json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+    ).encode()
+    if _NEEDS_REFERENCE.search(fast) is None:
+        return fast
+    try:
+        return bytes(rfc8785.dumps(value))
+    except rfc8785.IntegerDomainError as e:
+        raise _integer_error(str(e)) from e
+
+
+def parse_strict(data: bytes, *, max_bytes: int) -> Any:
+    """Parse untrusted JSON bytes and validate them; raise ``Rejected`` naming the cause."""
+    if len(data) > max_bytes:
+        raise Rejected(
+            PAYLOAD_TOO_LARGE,
+            f"Dữ liệu dài {len(data)} byte, vượt giới hạn {max_bytes} byte.",
+            f"The payload is {len(data)} bytes, over the limit of {max_bytes} bytes.",
+            limit=max_bytes,
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise Rejected(
+            NOT_UTF8,
+            f"Dữ liệu không phải UTF-8 hợp lệ (byte {e.start}).",
+            f"The input is not valid UTF-8 (byte {e.start}).",
+        ) from e
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=_reject_duplicate_keys,
+            parse_float=_reject_float,
+            parse_constant=_reject_constant,
+        )
+    except Rejected:
+        raise
+    except (ValueError, RecursionError) as e:
+        raise Rejected(
+            MALFORMED_JSON,
+            f"Không đọc được JSON: {e}",
+            f"Could not parse JSON: {e}",
+        ) from e
+    validate(value)
+    return value
+
+
+def validate(value: Any, path: str = "$", depth: int = 0) -> None:
+    """Check a parsed value against the data model; ``path`` names the bad spot."""
+    if depth > MAX_DEPTH:
+        raise Rejected(
+            MALFORMED_JSON,
+            f"JSON lồng quá {MAX_DEPTH} cấp tại {path}.",
+            f"JSON nested deeper than {MAX_DEPTH} levels at {path}.",
+        )
+    if isinstance(value, str):
+        if not unicodedata.is_normalized("NFC", value):
+            raise Rejected(
+                NON_NFC_STRING,
+                f"Chuỗi tại {path} chưa ở dạng Unicode NFC; hãy chuẩn hóa NFC trước khi ký.",
+                f"The string at {path} is not in Unicode NFC; normalise to NFC before signing.",
+                path=path,
+            )
+    elif isinstance(value, bool) or value is None:
+        pass
+    elif isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise _integer_error(path)
+    elif isinstance(value, float):
+        raise _float_error(path)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            validate(item, f"{path}[{i}]", depth + 1)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or not key.isascii():
+                raise Rejected(
+                    NON_ASCII_KEY,
+                    f"Tên trường {key!r} tại {path} phải là ký tự ASCII.",
+                    f"The key {key!r} at {path} must be ASCII.",
+                    path=path,
+                )
+            validate(item, f"{path}.{key}", depth + 1)
+    else:
+        raise Rejected(
+            MALFORMED_JSON,
+            f"Kiểu dữ liệu không hỗ trợ tại {path}.",
+            f"Unsupported value type at {path}.",
+        )
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise Rejected(
+                DUPLICATE_KEY,
+                f"Khóa {key!r} xuất hiện hai lần trong cùng một đối tượng.",
+                f"The key {key!r} appears twice in the same object.",
+                key=key,
+            )
+        result[key] = value
+    return result
+
+
+def _reject_float(literal: str) -> Any:
+    raise _float_error(literal)
+
+
+def _reject_constant(literal: str) -> Any:
+    raise _float_error(literal)
+
+
+def _float_error(where: str) -> Rejected:
+    return Rejected(
+        FLOAT_NOT_ALLOWED,
+        f"Không chấp nhận số thực ({where}); hãy dùng số nguyên hoặc chuỗi thập phân.",
+        f"Floating-point numbers are not allowed ({where}); use integers or decimal strings.",
+    )
+
+
+def _integer_error(where: str) -> Rejected:
+    return Rejected(
+        INTEGER_OUT_OF_RANGE,
+        f"Số nguyên ({where}) vượt quá ±{MAX_SAFE_INTEGER}.",
+        f"An integer ({where}) is outside ±{MAX_SAFE_INTEGER}.",
+    )

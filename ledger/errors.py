@@ -1,0 +1,123 @@
+"""Why the ledger refuses something, in words a person can read.
+
+Every refusal carries a stable slug (the last part of its RFC 9457 problem ``type``),
+an HTTP status, and a message in Vietnamese and in English. The core raises these;
+the HTTP edge only renders them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PROBLEM_BASE = "/problems/"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A kind of refusal: its slug, HTTP status and a one-line title in both languages."""
+
+    slug: str
+    status: int
+    title_vi: str
+    title_en: str
+
+    @property
+    def type(self) -> str:
+        return PROBLEM_BASE + self.slug
+
+
+class Rejected(Exception):  # noqa: N818 - a refusal, not a crash
+    """A request or statement the ledger refuses. Nothing was stored."""
+
+    def __init__(
+        self, problem: Problem, vi: str, en: str, **extensions: Any
+    ) -> None:
+        super().__init__(en)
+        self.problem = problem
+        self.detail_vi = vi
+        self.detail_en = en
+        self.extensions = extensions
+
+    def to_problem(self, lang: str = "vi", instance: str | None = None) -> dict[str, Any]:
+        """RFC 9457 problem details; ``lang`` picks ``title``/``detail``, both stay available."""
+        english = lang == "en"
+        body: dict[str, Any] = {
+            "type": self.problem.type,
+            "title": self.problem.title_en if english else self.problem.title_vi,
+            "status": self.problem.status,
+            "detail": self.detail_en if english else self.detail_vi,
+            "detail_vi": self.detail_vi,
+            "detail_en": self.detail_en,
+        }
+        if instance:
+            body["instance"] = instance
+        body.update(self.extensions)
+        return body
+
+
+@dataclass
+class Catalogue:
+    """All problems by slug, so that the API can document each one."""
+
+    by_slug: dict[str, Problem] = field(default_factory=dict)
+
+    def add(self, slug: str, status: int, vi: str, en: str) -> Problem:
+        problem = Problem(slug, status, vi, en)
+        self.by_slug[slug] = problem
+        return problem
+
+
+PROBLEMS = Catalogue()
+_p = PROBLEMS.add
+
+# The request itself
+MALFORMED_JSON = _p("malformed-json", 400, "JSON không hợp lệ", "Malformed JSON")
+NOT_UTF8 = _p("not-utf8", 400, "Dữ liệu không phải UTF-8", "Input is not UTF-8")
+DUPLICATE_KEY = _p("duplicate-key", 400, "Khóa JSON bị lặp", "Duplicate JSON key")
+FLOAT_NOT_ALLOWED = _p(
+    "float-not-allowed", 400, "Không chấp nhận số thực", "Floating-point numbers are not allowed"
+)
+INTEGER_OUT_OF_RANGE = _p(
+    "integer-out-of-range", 400, "Số nguyên vượt giới hạn", "Integer out of the safe range"
+)
+NON_NFC_STRING = _p(
+    "non-nfc-string", 400, "Chuỗi chưa chuẩn hóa Unicode NFC", "String is not Unicode NFC"
+)
+NON_ASCII_KEY = _p(
+    "non-ascii-key", 400, "Tên trường phải là ASCII", "Object keys must be ASCII"
+)
+PAYLOAD_TOO_LARGE = _p("payload-too-large", 413, "Dữ liệu quá lớn", "Payload too large")
+INVALID_REQUEST = _p("invalid-request", 400, "Yêu cầu không hợp lệ", "Invalid request")
+
+# The statement
+UNKNOWN_VERSION = _p(
+    "unknown-statement-version",
+    400,
+    "Phiên bản tuyên bố không được hỗ trợ",
+    "Unknown statement version",
+)
+INVALID_STATEMENT = _p(
+    "invalid-statement", 400, "Tuyên bố không hợp lệ", "Invalid statement"
+)
+INVALID_KEY = _p("invalid-key", 400, "Khóa công khai không hợp lệ", "Invalid verifier key")
+BAD_SIGNATURE = _p("bad-signature", 400, "Chữ ký không hợp lệ", "Signature does not verify")
+SIGNER_MISMATCH = _p(
+    "signer-mismatch",
+    403,
+    "Khóa ký không thuộc người thực hiện",
+    "The signing key does not belong to the actor",
+)
+NONCE_REUSED = _p(
+    "nonce-reused",
+    409,
+    "Mã nonce đã được dùng cho một tuyên bố khác",
+    "Nonce already used for a different statement",
+)
+
+# Reads
+NOT_FOUND = _p("not-found", 404, "Không tìm thấy", "Not found")
+INVALID_RANGE = _p("invalid-range", 400, "Tham số vị trí không hợp lệ", "Invalid index or size")
+UNAVAILABLE = _p(
+    "unavailable", 503, "Dịch vụ tạm thời không sẵn sàng", "Service temporarily unavailable"
+)

@@ -1,0 +1,141 @@
+"""Ed25519 keys in the C2SP signed-note text forms.
+
+A verifier key is ``name+keyid+base64(0x01 ‖ public key)``; a signer key is
+``PRIVATE+KEY+name+keyid+base64(0x01 ‖ seed)``. The key ID is the first four bytes
+of SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key), so a key ID names both key and holder.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
+
+ALG_ED25519 = 0x01
+
+
+class KeyFormatError(ValueError):
+    """Key text that is not a well-formed C2SP Ed25519 key."""
+
+
+def key_id(name: str, public: bytes) -> bytes:
+    return hashlib.sha256(name.encode() + b"\n" + bytes([ALG_ED25519]) + public).digest()[:4]
+
+
+def check_key_name(name: str) -> None:
+    if not name or "+" in name or any(c.isspace() for c in name):
+        raise KeyFormatError(f"key name {name!r} must be non-empty, without '+' or spaces")
+
+
+@lru_cache(maxsize=65536)
+def _public_key(public: bytes) -> Ed25519PublicKey:
+    # Loading a key costs as much as a third of a verification; signers are few.
+    return Ed25519PublicKey.from_public_bytes(public)
+
+
+@dataclass(frozen=True)
+class VerifierKey:
+    """Somebody's public key, under the name they sign as."""
+
+    name: str
+    public: bytes
+
+    @property
+    def key_id(self) -> bytes:
+        return key_id(self.name, self.public)
+
+    def verify(self, signature: bytes, message: bytes) -> bool:
+        try:
+            _public_key(self.public).verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
+
+    def __str__(self) -> str:
+        blob = base64.b64encode(bytes([ALG_ED25519]) + self.public).decode()
+        return f"{self.name}+{self.key_id.hex()}+{blob}"
+
+    @classmethod
+    def parse(cls, text: str) -> VerifierKey:
+        name, _, rest = text.partition("+")
+        hex_id, _, blob = rest.partition("+")
+        check_key_name(name)
+        try:
+            raw = base64.b64decode(blob, validate=True)
+        except ValueError as e:
+            raise KeyFormatError("key is not valid base64") from e
+        if len(raw) != 33 or raw[0] != ALG_ED25519:
+            raise KeyFormatError("not an Ed25519 key (expected 0x01 and 32 bytes)")
+        key = cls(name, raw[1:])
+        if len(hex_id) != 8 or key.key_id.hex() != hex_id.lower():
+            raise KeyFormatError("key ID does not match name and key")
+        return key
+
+
+@dataclass(frozen=True)
+class SignerKey:
+    """A private key. Held by a person or by the log; never by the server for a person."""
+
+    name: str
+    private: Ed25519PrivateKey
+
+    @classmethod
+    def generate(cls, name: str) -> SignerKey:
+        check_key_name(name)
+        return cls(name, Ed25519PrivateKey.generate())
+
+    @classmethod
+    def from_seed(cls, name: str, seed: bytes) -> SignerKey:
+        check_key_name(name)
+        return cls(name, Ed25519PrivateKey.from_private_bytes(seed))
+
+    @property
+    def verifier(self) -> VerifierKey:
+        public = self.private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return VerifierKey(self.name, public)
+
+    def sign(self, message: bytes) -> bytes:
+        return self.private.sign(message)
+
+    def __str__(self) -> str:
+        seed = self.private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        blob = base64.b64encode(bytes([ALG_ED25519]) + seed).decode()
+        return f"PRIVATE+KEY+{self.name}+{self.verifier.key_id.hex()}+{blob}"
+
+    @classmethod
+    def parse(cls, text: str) -> SignerKey:
+        prefix = "PRIVATE+KEY+"
+        text = text.strip()
+        if not text.startswith(prefix):
+            raise KeyFormatError("signer key must start with PRIVATE+KEY+")
+        name, _, rest = text[len(prefix) :].partition("+")
+        hex_id, _, blob = rest.partition("+")
+        try:
+            raw = base64.b64decode(blob, validate=True)
+        except ValueError as e:
+            raise KeyFormatError("key is not valid base64") from e
+        if len(raw) != 33 or raw[0] != ALG_ED25519:
+            raise KeyFormatError("not an Ed25519 key (expected 0x01 and 32 bytes)")
+        key = cls.from_seed(name, raw[1:])
+        if key.verifier.key_id.hex() != hex_id.lower():
+            raise KeyFormatError("key ID does not match name and key")
+        return key
+
+
+@lru_cache(maxsize=65536)
+def cached_verifier_key(text: str) -> VerifierKey:
+    """``VerifierKey.parse`` for hot loops that meet the same few signers again and again."""
+    return VerifierKey.parse(text)

@@ -1,0 +1,258 @@
+"""The single writer: group commit of verified statements.
+
+Request threads verify signatures (in parallel, off any lock) and hand statements
+to ``submit``. One thread takes whatever has queued up, chains each statement onto
+its stream, extends the Merkle tree once, signs one checkpoint, and writes the lot
+in one transaction. Only then are the waiting requests answered. A crash before the
+commit loses only statements nobody was told were accepted; a retry with the same
+nonce after a crash *after* the commit gets the stored event's receipt back.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from eventsourcing.persistence import StoredEvent
+
+from ledger.checkpoint import Checkpoint, open_checkpoint
+from ledger.envelope import TOPIC, Event, event_hash, seal
+from ledger.errors import NONCE_REUSED, UNAVAILABLE, Rejected
+from ledger.keys import SignerKey
+from ledger.merkle import EMPTY_ROOT, inclusion_proof, leaf_hash
+from ledger.receipt import Receipt
+from ledger.statement import SignedStatement
+from ledger.store import LogStore, Seal
+from ledger.tiles import TileHashReader, TreeBuilder
+
+log = logging.getLogger(__name__)
+
+Router = Callable[[SignedStatement], str]
+MAX_CACHED_HEADS = 200_000
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """Where a statement landed, and the checkpoint that first covers it."""
+
+    index: int
+    stream: str
+    version: int
+    event_hash: bytes
+    tree_size: int
+    checkpoint: str
+    duplicate: bool = False
+
+
+@dataclass
+class _Pending:
+    signed: SignedStatement
+    stream: str
+    future: Future[Sealed]
+
+
+class Sequencer:
+    def __init__(
+        self,
+        store: LogStore,
+        log_key: SignerKey,
+        reader: TileHashReader,
+        route: Router,
+        *,
+        max_batch: int = 1000,
+    ) -> None:
+        self.store = store
+        self.log_key = log_key
+        self.reader = reader
+        self.route = route
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._heads: dict[str, tuple[int, bytes]] = {}
+        self._thread: threading.Thread | None = None
+        self.batches = 0
+        self._load()
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="sequencer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _load(self) -> None:
+        """Take up the log where the database has it: the latest checkpoint and its tiles."""
+        latest = self.store.latest_checkpoint()
+        if latest is None:
+            raise RuntimeError("the log has no genesis checkpoint")
+        size, note = latest
+        checkpoint = open_checkpoint(note, self.log_key.verifier)
+        self.reader.clear()
+        self.builder = (
+            TreeBuilder.load(size, self.reader, self.store) if size else TreeBuilder.empty()
+        )
+        root = self.builder.root() if size else EMPTY_ROOT
+        if root != checkpoint.root:
+            raise RuntimeError(f"stored tiles do not match the checkpoint at size {size}")
+        self.checkpoint = note
+        self._heads.clear()
+
+    # -- submitting -------------------------------------------------------------------
+
+    def submit(self, signed: SignedStatement) -> Future[Sealed]:
+        future: Future[Sealed] = Future()
+        self._queue.put(_Pending(signed, self.route(signed), future))
+        return future
+
+    def append(self, signed: SignedStatement, timeout: float = 30.0) -> Receipt:
+        """Submit, wait for the batch to commit, and build the receipt in this thread."""
+        return self.receipt(self.submit(signed).result(timeout))
+
+    def receipt(self, sealed: Sealed) -> Receipt:
+        proof = inclusion_proof(sealed.index, sealed.tree_size, self.reader)
+        return Receipt(
+            sealed.stream,
+            sealed.version,
+            sealed.event_hash,
+            sealed.index,
+            sealed.tree_size,
+            tuple(proof),
+            sealed.checkpoint,
+            sealed.duplicate,
+        )
+
+    # -- the writer thread ------------------------------------------------------------
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            self._process(batch)
+
+    def _process(self, batch: list[_Pending]) -> None:
+        for attempt in range(3):
+            try:
+                outcomes = self._write(batch)
+            except Exception:
+                # Another writer got there first, or the database hiccupped: nothing of
+                # this batch is acknowledged, so reload and sequence it again.
+                log.exception("batch of %d failed (attempt %d); reloading", len(batch), attempt)
+                try:
+                    self._load()
+                except Exception:
+                    log.exception("reload failed")
+                continue
+            for pending, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, Rejected):
+                    pending.future.set_exception(outcome)
+                else:
+                    pending.future.set_result(outcome)
+            return
+        for pending in batch:
+            pending.future.set_exception(
+                Rejected(
+                    UNAVAILABLE,
+                    "Không ghi được vào sổ cái; tuyên bố chưa được lưu, hãy gửi lại.",
+                    "The ledger could not write; the statement was not stored, retry it.",
+                )
+            )
+
+    def _write(self, batch: list[_Pending]) -> list[Sealed | Rejected]:
+        keys = [(p.signed.actor, p.signed.nonce) for p in batch]
+        known = self.store.find_nonces(keys)
+        missing = {p.stream for p in batch if p.stream not in self._heads}
+        if missing:
+            if len(self._heads) > MAX_CACHED_HEADS:
+                self._heads.clear()
+            for stream, (version, raw) in self.store.stream_heads(sorted(missing)).items():
+                self._heads[stream] = (version, event_hash(raw))
+
+        builder = self.builder
+        staged: dict[str, tuple[int, bytes]] = {}
+        seen: dict[tuple[str, str], tuple[bytes, int]] = dict(known)
+        by_index: dict[int, tuple[str, int, bytes]] = {}
+        events: list[StoredEvent] = []
+        seal_ = Seal()
+        outcomes: list[Rejected | tuple[int, bool]] = []  # (index, duplicate)
+        for pending, key in zip(batch, keys, strict=True):
+            signed = pending.signed
+            prior = seen.get(key)
+            if prior is not None:
+                digest, index = prior
+                outcomes.append((index, True) if digest == signed.digest else _nonce_reused(signed))
+                continue
+            stream = pending.stream
+            version, prev = staged.get(stream) or self._heads.get(stream) or (0, None)
+            version += 1
+            raw = seal(stream, version, prev, signed)
+            digest_ = event_hash(raw)
+            index = builder.size
+            builder.append(leaf_hash(digest_))
+            events.append(
+                StoredEvent(originator_id=stream, originator_version=version, topic=TOPIC, state=raw)
+            )
+            seal_.leaves.append((index, stream, version))
+            seal_.nonces.append((signed.actor, signed.nonce, signed.digest, index))
+            seen[key] = (signed.digest, index)
+            staged[stream] = (version, digest_)
+            by_index[index] = (stream, version, digest_)
+            outcomes.append((index, False))
+
+        if events:
+            size = builder.size
+            note = Checkpoint(self.log_key.name, size, builder.root()).sign(self.log_key)
+            seal_.tiles = builder.take_dirty()
+            seal_.checkpoint = (size, note)
+            self.store.commit(events, seal_)
+            for tile, data in seal_.tiles.items():
+                self.reader.put(tile, data)
+            self._heads.update(staged)
+            self.checkpoint = note
+            self.batches += 1
+
+        result: list[Sealed | Rejected] = []
+        for outcome in outcomes:
+            if isinstance(outcome, Rejected):
+                result.append(outcome)
+                continue
+            index, duplicate = outcome
+            if index not in by_index:
+                by_index[index] = self._stored_entry(index)
+            stream, version, digest_ = by_index[index]
+            result.append(
+                Sealed(index, stream, version, digest_, builder.size, self.checkpoint, duplicate)
+            )
+        return result
+
+    def _stored_entry(self, index: int) -> tuple[str, int, bytes]:
+        (_, stream, version, raw), = self.store.entries(index, 1)
+        return stream, version, Event.parse(raw).hash
+
+
+def _nonce_reused(signed: SignedStatement) -> Rejected:
+    return Rejected(
+        NONCE_REUSED,
+        f"Nonce {signed.nonce!r} của {signed.actor!r} đã dùng cho một tuyên bố khác.",
+        f"Nonce {signed.nonce!r} of {signed.actor!r} was already used for another statement.",
+    )

@@ -1,0 +1,279 @@
+"""Where the log lives: eventsourcing's recorders, plus the log's own tables.
+
+Events go through the eventsourcing library (``stored_events`` on SQLite,
+``<app>_events`` on PostgreSQL; originator = stream name, version = stream
+position, state = canonical envelope bytes). Each batch writes, in the *same*
+transaction as its events, through the recorder's ``_insert_events`` hook (the one
+eventsourcing's own process recorders use for tracking):
+
+- ``ledger_leaves``: global position → (stream, version). Primary key on position,
+  so two writers can never both claim one position;
+- ``ledger_tiles``: the Merkle tree in C2SP tiles;
+- ``ledger_checkpoints``: one signed checkpoint per batch;
+- ``ledger_nonces``: (actor, nonce) → statement digest, position. Primary key on
+  (actor, nonce), so a retried statement is never stored twice.
+
+Either all of it commits or none of it does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from ledger.tiles import TileKey
+
+ADVISORY_LOCK_KEY = 0x6361_6472  # "cadr": serialises batch writers on PostgreSQL
+
+_DDL = [
+    "CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS ledger_leaves ("
+    " idx BIGINT PRIMARY KEY, stream TEXT NOT NULL, version BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS ledger_tiles ("
+    " level INTEGER NOT NULL, idx BIGINT NOT NULL, hashes {blob} NOT NULL,"
+    " PRIMARY KEY (level, idx))",
+    "CREATE TABLE IF NOT EXISTS ledger_checkpoints (size BIGINT PRIMARY KEY, note TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS ledger_nonces ("
+    " actor TEXT NOT NULL, nonce TEXT NOT NULL, digest {blob} NOT NULL, idx BIGINT NOT NULL,"
+    " PRIMARY KEY (actor, nonce))",
+]
+
+
+@dataclass
+class Seal:
+    """What a batch adds to the log besides its events."""
+
+    leaves: list[tuple[int, str, int]] = field(default_factory=list)  # idx, stream, version
+    tiles: dict[TileKey, bytes] = field(default_factory=dict)
+    checkpoint: tuple[int, str] | None = None  # size, signed note
+    nonces: list[tuple[str, str, bytes, int]] = field(default_factory=list)
+
+
+def _write_seal(cursor: Any, seal: Seal, mark: str) -> None:
+    def sql(text: str) -> str:
+        return text.replace("?", mark)
+
+    if seal.leaves:
+        cursor.executemany(
+            sql("INSERT INTO ledger_leaves (idx, stream, version) VALUES (?, ?, ?)"), seal.leaves
+        )
+    if seal.nonces:
+        cursor.executemany(
+            sql("INSERT INTO ledger_nonces (actor, nonce, digest, idx) VALUES (?, ?, ?, ?)"),
+            seal.nonces,
+        )
+    if seal.tiles:
+        cursor.executemany(
+            sql(
+                "INSERT INTO ledger_tiles (level, idx, hashes) VALUES (?, ?, ?)"
+                " ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes"
+            ),
+            [(level, idx, data) for (level, idx), data in seal.tiles.items()],
+        )
+    if seal.checkpoint:
+        cursor.execute(
+            sql("INSERT INTO ledger_checkpoints (size, note) VALUES (?, ?)"), seal.checkpoint
+        )
+
+
+class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
+    """eventsourcing's SQLite recorder, writing the log's tables in the events' transaction."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *_ddl("BLOB")]
+
+    def _insert_events(
+        self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        seal: Seal | None = kwargs.get("seal")
+        if seal is not None:
+            _write_seal(c, seal, "?")
+        return ids
+
+
+class PostgresLedgerRecorder(PostgresApplicationRecorder):
+    """eventsourcing's PostgreSQL recorder, writing the log's tables in the events' transaction."""
+
+    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        from psycopg.sql import SQL
+
+        self.sql_create_statements.extend(SQL(s) for s in _ddl("BYTEA"))  # type: ignore[arg-type]
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        seal: Seal | None = kwargs.get("seal")
+        if seal is not None:
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
+            _write_seal(curs, seal, "%s")
+
+
+def _ddl(blob: str) -> list[str]:
+    return [s.format(blob=blob) for s in _DDL]
+
+
+class Row(Protocol):
+    def __getitem__(self, key: str) -> Any: ...
+
+
+class LogStore:
+    """Reads and writes of the log over one eventsourcing application recorder."""
+
+    def __init__(self, recorder: ApplicationRecorder) -> None:
+        if isinstance(recorder, SQLiteLedgerRecorder):
+            self.mark = "?"
+        elif isinstance(recorder, PostgresLedgerRecorder):
+            self.mark = "%s"
+        else:
+            raise TypeError(f"not a ledger recorder: {type(recorder).__name__}")
+        self.recorder = recorder
+        self.events_table = recorder.events_table_name
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.mark == "%s"
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _transaction(self, commit: bool = False) -> AbstractContextManager[Any]:
+        return self.recorder.datastore.transaction(commit=commit)  # type: ignore[attr-defined, no-any-return]
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._transaction() as cursor:
+            cursor.execute(sql.replace("?", self.mark), tuple(params))
+            return list(cursor.fetchall())
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """One write in its own transaction (genesis, and tests that play the attacker)."""
+        with self._transaction(commit=True) as cursor:
+            cursor.execute(sql.replace("?", self.mark), tuple(params))
+
+    # -- writing ----------------------------------------------------------------------
+
+    def commit(self, events: Sequence[StoredEvent], seal: Seal) -> None:
+        """Insert a batch's events and seal in one transaction (raises on any conflict)."""
+        self.recorder.insert_events(events, seal=seal)
+
+    def init_meta(self, values: dict[str, str], checkpoint: tuple[int, str]) -> None:
+        """Record the log's genesis (its key, origin, empty checkpoint) once; first writer wins."""
+        with self._transaction(commit=True) as cursor:
+            for key, value in values.items():
+                cursor.execute(
+                    "INSERT INTO ledger_meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING".replace(
+                        "?", self.mark
+                    ),
+                    (key, value),
+                )
+            cursor.execute(
+                "INSERT INTO ledger_checkpoints (size, note) VALUES (?, ?) ON CONFLICT DO NOTHING".replace(
+                    "?", self.mark
+                ),
+                checkpoint,
+            )
+
+    # -- reading ----------------------------------------------------------------------
+
+    def meta(self) -> dict[str, str]:
+        return {r["key"]: r["value"] for r in self.query("SELECT key, value FROM ledger_meta")}
+
+    def read_tiles(self, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
+        keys = list(keys)
+        result: dict[TileKey, bytes] = {}
+        for chunk in _chunks(keys, 200):
+            where = " OR ".join(["(level = ? AND idx = ?)"] * len(chunk))
+            params = [v for key in chunk for v in key]
+            for r in self.query(f"SELECT level, idx, hashes FROM ledger_tiles WHERE {where}", params):
+                result[(r["level"], r["idx"])] = bytes(r["hashes"])
+        return result
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        rows = self.query("SELECT size, note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")
+        return (rows[0]["size"], rows[0]["note"]) if rows else None
+
+    def checkpoint_at(self, size: int) -> str | None:
+        rows = self.query("SELECT note FROM ledger_checkpoints WHERE size = ?", (size,))
+        return str(rows[0]["note"]) if rows else None
+
+    def iter_checkpoints(self, page: int = 1000) -> Iterator[tuple[int, str]]:
+        after = -1
+        while rows := self.query(
+            "SELECT size, note FROM ledger_checkpoints WHERE size > ? ORDER BY size LIMIT ?",
+            (after, page),
+        ):
+            for r in rows:
+                yield r["size"], r["note"]
+            after = rows[-1]["size"]
+
+    def entries(self, start: int, limit: int) -> list[tuple[int, str, int, bytes]]:
+        """Log entries by position: (index, stream, version, envelope bytes)."""
+        rows = self.query(
+            "SELECT l.idx, l.stream, l.version, e.state FROM ledger_leaves l"
+            f" JOIN {self.events_table} e"
+            " ON e.originator_id = l.stream AND e.originator_version = l.version"
+            " WHERE l.idx >= ? ORDER BY l.idx LIMIT ?",
+            (start, limit),
+        )
+        return [(r["idx"], r["stream"], r["version"], bytes(r["state"])) for r in rows]
+
+    def stream_heads(self, streams: Sequence[str]) -> dict[str, tuple[int, bytes]]:
+        """The last event of each stream: version and envelope bytes."""
+        heads: dict[str, tuple[int, bytes]] = {}
+        for chunk in _chunks(list(streams), 500):
+            marks = ", ".join("?" * len(chunk))
+            rows = self.query(
+                f"SELECT originator_id, originator_version, state FROM {self.events_table} e"
+                f" WHERE originator_id IN ({marks}) AND originator_version = ("
+                f"  SELECT MAX(originator_version) FROM {self.events_table}"
+                "   WHERE originator_id = e.originator_id)",
+                chunk,
+            )
+            for r in rows:
+                heads[str(r["originator_id"])] = (r["originator_version"], bytes(r["state"]))
+        return heads
+
+    def find_nonces(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[bytes, int]]:
+        found: dict[tuple[str, str], tuple[bytes, int]] = {}
+        for chunk in _chunks(list(keys), 400):
+            values = ", ".join(["(?, ?)"] * len(chunk))
+            params = [v for key in chunk for v in key]
+            for r in self.query(
+                f"SELECT actor, nonce, digest, idx FROM ledger_nonces"
+                f" WHERE (actor, nonce) IN (VALUES {values})",
+                params,
+            ):
+                found[(r["actor"], r["nonce"])] = (bytes(r["digest"]), r["idx"])
+        return found
+
+    def iter_events(self, page: int = 2000) -> Iterator[tuple[int, str, int, bytes]]:
+        """Every stored event in commit order, as eventsourcing's notification log has it:
+        (notification id, stream, version, envelope bytes)."""
+        start = 1
+        while notifications := self.recorder.select_notifications(start, page):
+            for n in notifications:
+                yield n.id, str(n.originator_id), n.originator_version, n.state
+            start = notifications[-1].id + 1
+
+    def iter_leaves(self, page: int = 5000) -> Iterator[tuple[int, str, int]]:
+        after = -1
+        while rows := self.query(
+            "SELECT idx, stream, version FROM ledger_leaves WHERE idx > ? ORDER BY idx LIMIT ?",
+            (after, page),
+        ):
+            for r in rows:
+                yield r["idx"], r["stream"], r["version"]
+            after = rows[-1]["idx"]
+
+    def count_events(self) -> int:
+        return int(self.query(f"SELECT COUNT(*) AS n FROM {self.events_table}")[0]["n"])
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

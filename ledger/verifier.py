@@ -1,0 +1,444 @@
+"""The log verifier: numbered checks over every event, streaming, signatures in parallel.
+
+It trusts nothing it reads: not the events, not the index, not the tiles, not the
+stored checkpoints. Only the log's verifier key (best pinned by the caller) and any
+checkpoints the caller already holds are taken as given.
+
+    V1 records      every stored event is a canonical envelope matching its storage key
+    V2 signatures   every statement's Ed25519 signature verifies, by a key named as its actor
+    V3 chains       every stream runs 1, 2, 3, … and each event commits to the one before
+    V4 index        the log index and the stored leaf tiles name exactly these events in order
+    V5 latest       the latest checkpoint is the log's, and its root is the tree of all events
+    V6 history      every stored or supplied checkpoint is the log's and consistent with it
+
+Memory is constant in the number of events (one hash per stream, one compact range);
+Ed25519 verifications run on all cores, since ``cryptography`` releases the GIL.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from ledger.checkpoint import CheckpointError, open_checkpoint
+from ledger.envelope import EnvelopeError, Event, event_hash
+from ledger.keys import VerifierKey
+from ledger.merkle import CompactRange, leaf_hash
+from ledger.tiles import TILE_WIDTH, TileKey, split_hashes
+
+Status = Literal["pass", "fail", "incomplete", "not_applicable"]
+
+CHECKS: dict[str, tuple[str, str, str]] = {
+    "V1": (
+        "records",
+        "Mỗi sự kiện lưu trữ là phong bì chuẩn RFC 8785 khớp với khóa lưu trữ",
+        "Every stored event is a canonical envelope matching its storage key",
+    ),
+    "V2": (
+        "signatures",
+        "Chữ ký Ed25519 của mọi tuyên bố hợp lệ, bằng khóa mang tên người thực hiện",
+        "Every statement's Ed25519 signature verifies, by a key named as its actor",
+    ),
+    "V3": (
+        "chains",
+        "Mỗi luồng liên tục 1, 2, 3… và mỗi sự kiện cam kết băm của sự kiện trước",
+        "Every stream runs 1, 2, 3… and each event commits to the hash of the one before",
+    ),
+    "V4": (
+        "index",
+        "Chỉ mục sổ cái và các ô lá Merkle liệt kê đúng các sự kiện theo thứ tự ghi",
+        "The log index and stored leaf tiles list exactly these events in commit order",
+    ),
+    "V5": (
+        "latest-checkpoint",
+        "Điểm kiểm tra mới nhất do sổ cái ký và gốc của nó bằng cây của mọi sự kiện",
+        "The latest checkpoint is signed by the log and its root is the tree of all events",
+    ),
+    "V6": (
+        "checkpoint-history",
+        "Mọi điểm kiểm tra đã lưu hoặc được cung cấp đều do sổ cái ký và nhất quán",
+        "Every stored or supplied checkpoint is signed by the log and consistent with it",
+    ),
+}
+
+
+class LogView(Protocol):
+    """What the verifier reads. ``LogStore`` is one; a bundle file will be another."""
+
+    def iter_events(self) -> Iterator[tuple[int, str, int, bytes]]: ...
+    def iter_leaves(self) -> Iterator[tuple[int, str, int]]: ...
+    def iter_checkpoints(self) -> Iterator[tuple[int, str]]: ...
+    def read_tiles(self, keys: Iterable[TileKey]) -> dict[TileKey, bytes]: ...
+
+
+@dataclass
+class Finding:
+    reason_en: str
+    reason_vi: str
+    position: int | None = None
+    stream: str | None = None
+    version: int | None = None
+    event_hash: str | None = None
+    checkpoint_size: int | None = None
+    until: int | None = None  # the bad event lies in [position, until) when not pinpointed
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class CheckResult:
+    id: str
+    checked: int = 0
+    unchecked: int = 0
+    failures: int = 0
+    first: Finding | None = None
+
+    def fail(self, finding: Finding) -> None:
+        self.failures += 1
+        if self.first is None or _before(finding, self.first):
+            self.first = finding
+
+    @property
+    def status(self) -> Status:
+        if self.failures:
+            return "fail"
+        if self.unchecked:
+            return "incomplete"
+        if not self.checked:
+            return "not_applicable"
+        return "pass"
+
+    def to_json(self) -> dict[str, Any]:
+        name, vi, en = CHECKS[self.id]
+        return {
+            "id": self.id,
+            "name": name,
+            "title_vi": vi,
+            "title_en": en,
+            "status": self.status,
+            "checked": self.checked,
+            "unchecked": self.unchecked,
+            "failures": self.failures,
+            "first_failure": self.first.to_json() if self.first else None,
+        }
+
+
+def _before(a: Finding, b: Finding) -> bool:
+    inf = float("inf")
+    pa = inf if a.position is None else a.position
+    pb = inf if b.position is None else b.position
+    return pa < pb
+
+
+@dataclass
+class Report:
+    origin: str
+    log_key: str
+    log_key_source: str
+    events: int = 0
+    tree_size: int | None = None
+    checks: dict[str, CheckResult] = field(
+        default_factory=lambda: {cid: CheckResult(cid) for cid in CHECKS}
+    )
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status in ("pass", "not_applicable") for c in self.checks.values())
+
+    def first_bad_event(self) -> tuple[str, Finding] | None:
+        found = [(c.id, c.first) for c in self.checks.values() if c.first is not None]
+        if not found:
+            return None
+        return min(found, key=lambda item: (_sort_position(item[1]), item[0]))
+
+    def to_json(self) -> dict[str, Any]:
+        first = self.first_bad_event()
+        return {
+            "ok": self.ok,
+            "origin": self.origin,
+            "log_key": self.log_key,
+            "log_key_source": self.log_key_source,
+            "events": self.events,
+            "tree_size": self.tree_size,
+            "checks": [c.to_json() for c in self.checks.values()],
+            "first_bad": {"check": first[0], **first[1].to_json()} if first else None,
+        }
+
+
+def _sort_position(f: Finding) -> float:
+    return float("inf") if f.position is None else f.position
+
+
+Progress = Callable[[int], None]
+_SIG_CHUNK = 512
+
+
+def verify_log(
+    view: LogView,
+    log_key: VerifierKey,
+    *,
+    log_key_source: str = "pinned",
+    supplied: Iterable[str] = (),
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Run V1–V6 over everything ``view`` holds. ``supplied``: signed checkpoints the
+    caller holds from earlier (receipts, a previous run); each must fit this log."""
+    report = Report(log_key.name, str(log_key), log_key_source)
+    c = report.checks
+    heads: dict[str, tuple[int, bytes]] = {}
+    tree = CompactRange()
+    leaves = iter(view.iter_leaves())
+    tile_index, tile = -1, list[bytes]()
+    checkpoints = _checkpoints(view, supplied)
+    next_cp = next(checkpoints, None)
+    last_good = 0  # largest size whose checkpoint matched: bad events lie beyond it
+    latest: tuple[int, str] | None = None
+
+    workers = workers or os.cpu_count() or 1
+    pool = ThreadPoolExecutor(max_workers=workers)
+    inflight: deque[Future[list[tuple[int, str, int, bytes]]]] = deque()
+    chunk: list[tuple[int, str, int, bytes, bytes, bytes, bytes]] = []
+
+    def drain(limit: int) -> None:
+        while len(inflight) > limit:
+            for pos, stream, version, h in inflight.popleft().result():
+                c["V2"].fail(_event_finding(
+                    pos, stream, version, h,
+                    "signature does not verify", "chữ ký không hợp lệ",
+                ))
+
+    def settle() -> None:
+        """Check every checkpoint whose size the recomputed tree has just reached."""
+        nonlocal next_cp, latest, last_good
+        while next_cp is not None and next_cp[0] <= tree.size:
+            size, note, source = next_cp
+            if source == "stored":
+                latest = (size, note)
+            if _check_checkpoint(c["V6"], log_key, size, note, source, tree, last_good):
+                last_good = max(last_good, size)
+            next_cp = next(checkpoints, None)
+
+    position = 0
+    settle()
+    try:
+        for _nid, stream, version, raw in view.iter_events():
+            h = event_hash(raw)
+            where = (position, stream, version, h)
+
+            # V1: the stored bytes are an envelope, and the one its storage key says.
+            event: Event | None
+            try:
+                event = Event.parse(raw)
+                if event.stream != stream or event.version != version:
+                    raise EnvelopeError(
+                        f"envelope says {event.stream}#{event.version}, stored as {stream}#{version}"
+                    )
+                c["V1"].checked += 1
+            except EnvelopeError as e:
+                c["V1"].fail(_event_finding(*where, str(e), "bản ghi sự kiện hỏng"))
+                event = None
+
+            # V2: queue the signature for the pool.
+            if event is None:
+                c["V2"].unchecked += 1
+            elif event.signer.name != event.statement.get("actor"):
+                c["V2"].fail(_event_finding(
+                    *where, "signer key is not named as the actor",
+                    "khóa ký không mang tên người thực hiện",
+                ))
+            else:
+                c["V2"].checked += 1
+                chunk.append((*where, event.signer.public, event.signature, event.signed_bytes()))
+                if len(chunk) >= _SIG_CHUNK:
+                    inflight.append(pool.submit(_verify_signatures, chunk))
+                    chunk = []
+                    drain(4 * workers)
+
+            # V3: the stream's chain.
+            previous = heads.get(stream)
+            expected = previous[0] + 1 if previous else 1
+            if version != expected:
+                c["V3"].fail(_event_finding(
+                    *where, f"stream version {version} where {expected} was due",
+                    f"phiên bản {version} trong khi cần {expected} (mất hoặc lặp sự kiện)",
+                ))
+            elif event is None:
+                c["V3"].unchecked += 1
+            elif event.prev != (previous[1] if previous else None):
+                c["V3"].fail(_event_finding(
+                    *where, "prev does not match the hash of the stream's previous event",
+                    "prev không khớp băm của sự kiện trước trong luồng",
+                ))
+            else:
+                c["V3"].checked += 1
+            heads[stream] = (version, h)
+
+            # V4: the index and the stored leaf hashes agree with this order.
+            leaf = leaf_hash(h)
+            if position // TILE_WIDTH != tile_index:
+                tile_index = position // TILE_WIDTH
+                tile = split_hashes(view.read_tiles([(0, tile_index)]).get((0, tile_index), b""))
+            indexed = next(leaves, None)
+            offset = position % TILE_WIDTH
+            if indexed != (position, stream, version):
+                c["V4"].fail(_event_finding(
+                    *where, f"the log index has {indexed} at this position",
+                    "chỉ mục sổ cái ghi sự kiện khác ở vị trí này",
+                ))
+            elif offset >= len(tile) or tile[offset] != leaf:
+                c["V4"].fail(_event_finding(
+                    *where, "the stored leaf tile holds another hash here",
+                    "ô lá Merkle lưu trữ chứa băm khác tại vị trí này",
+                ))
+            else:
+                c["V4"].checked += 1
+            tree.append(leaf)
+            position += 1
+
+            settle()
+
+            if progress and position % 10_000 == 0:
+                progress(position)
+
+        if chunk:
+            inflight.append(pool.submit(_verify_signatures, chunk))
+        drain(0)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    # Index entries past the last event: events were deleted.
+    extra = next(leaves, None)
+    if extra is not None:
+        c["V4"].fail(Finding(
+            f"the log index lists position {extra[0]} but there is no such event",
+            f"chỉ mục liệt kê vị trí {extra[0]} nhưng không có sự kiện",
+            position=extra[0], stream=extra[1], version=extra[2],
+        ))
+    # Checkpoints beyond the events: the log was cut short.
+    while next_cp is not None:
+        size, note, source = next_cp
+        if source == "stored":
+            latest = (size, note)
+        c["V6"].fail(Finding(
+            f"{source} checkpoint of size {size} but only {position} events exist",
+            f"điểm kiểm tra kích thước {size} nhưng chỉ có {position} sự kiện",
+            position=last_good, until=size, checkpoint_size=size,
+        ))
+        next_cp = next(checkpoints, None)
+
+    _check_latest(c["V5"], log_key, latest, tree, last_good)
+    report.events = position
+    report.tree_size = tree.size
+    if progress:
+        progress(position)
+    return report
+
+
+def _check_checkpoint(
+    check: CheckResult,
+    log_key: VerifierKey,
+    size: int,
+    note: str,
+    source: str,
+    tree: CompactRange,
+    last_good: int,
+) -> bool:
+    try:
+        checkpoint = open_checkpoint(note, log_key)
+    except CheckpointError as e:
+        check.fail(Finding(
+            f"{source} checkpoint of size {size} is not validly signed by the log: {e}",
+            f"điểm kiểm tra kích thước {size} không có chữ ký hợp lệ của sổ cái",
+            checkpoint_size=size,
+        ))
+        return False
+    if checkpoint.size != size:
+        check.fail(Finding(
+            f"{source} checkpoint stored as size {size} states size {checkpoint.size}",
+            f"điểm kiểm tra lưu ở kích thước {size} lại ghi {checkpoint.size}",
+            checkpoint_size=size,
+        ))
+        return False
+    check.checked += 1
+    if checkpoint.root != tree.root():
+        check.fail(Finding(
+            f"{source} checkpoint of size {size} is not consistent with the events: "
+            f"an event before position {size} was changed, removed or reordered",
+            f"điểm kiểm tra kích thước {size} không nhất quán với các sự kiện: một sự kiện "
+            f"trước vị trí {size} đã bị sửa, xóa hoặc đảo thứ tự",
+            position=last_good, until=size, checkpoint_size=size,
+        ))
+        return False
+    return True
+
+
+def _check_latest(
+    check: CheckResult,
+    log_key: VerifierKey,
+    latest: tuple[int, str] | None,
+    tree: CompactRange,
+    last_good: int,
+) -> None:
+    if latest is None:
+        check.fail(Finding("the log has no stored checkpoint", "sổ cái không có điểm kiểm tra"))
+        return
+    size, note = latest
+    try:
+        checkpoint = open_checkpoint(note, log_key)
+    except CheckpointError as e:
+        check.fail(Finding(
+            f"the latest checkpoint is not validly signed by the log: {e}",
+            "điểm kiểm tra mới nhất không có chữ ký hợp lệ của sổ cái",
+            checkpoint_size=size,
+        ))
+        return
+    check.checked += 1
+    if checkpoint.size != tree.size:
+        check.fail(Finding(
+            f"the latest checkpoint covers {checkpoint.size} events but the log holds {tree.size}",
+            f"điểm kiểm tra mới nhất bao {checkpoint.size} sự kiện nhưng sổ cái có {tree.size}",
+            position=min(checkpoint.size, tree.size),
+            checkpoint_size=checkpoint.size,
+        ))
+    elif checkpoint.root != tree.root():
+        check.fail(Finding(
+            "the latest checkpoint's root is not the tree of the stored events",
+            "gốc của điểm kiểm tra mới nhất khác cây của các sự kiện đã lưu",
+            position=last_good, until=tree.size, checkpoint_size=checkpoint.size,
+        ))
+
+
+def _checkpoints(view: LogView, supplied: Iterable[str]) -> Iterator[tuple[int, str, str]]:
+    """Stored and supplied checkpoints merged in size order: (size, note, source)."""
+    extra = []
+    for note in supplied:
+        try:
+            size = int(note.split("\n", 2)[1])
+        except (IndexError, ValueError):
+            size = 0
+        extra.append((size, note, "supplied"))
+    stored = ((size, note, "stored") for size, note in view.iter_checkpoints())
+    return heapq.merge(stored, sorted(extra), key=lambda item: item[0])
+
+
+def _event_finding(
+    position: int, stream: str, version: int, h: bytes, en: str, vi: str
+) -> Finding:
+    return Finding(en, vi, position=position, stream=stream, version=version, event_hash=h.hex())
+
+
+def _verify_signatures(
+    chunk: list[tuple[int, str, int, bytes, bytes, bytes, bytes]],
+) -> list[tuple[int, str, int, bytes]]:
+    bad = []
+    for position, stream, version, h, public, signature, message in chunk:
+        if not VerifierKey("_", public).verify(signature, message):
+            bad.append((position, stream, version, h))
+    return bad

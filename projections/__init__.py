@@ -1,0 +1,1 @@
+"""Read models rebuilt from the log's events (ratings, timelines, quotas, complaints)."""
