@@ -26,7 +26,7 @@ from ledger.sequencer import Sequencer
 from ledger.statement import SignedStatement, parse_submission
 from ledger.store import LogStore
 from ledger.tiles import TileHashReader
-from ledger.verifier import Progress, Report, verify_log
+from ledger.verifier import Report, verify_log
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 
@@ -142,21 +142,13 @@ class Ledger:
             for index, stream, version, raw in rows
         ]
 
-    def verify(
-        self,
-        *,
-        pinned: VerifierKey | None = None,
-        supplied: list[str] | None = None,
-        workers: int | None = None,
-        progress: Progress | None = None,
-    ) -> Report:
+    def verify(self, *, pinned: VerifierKey | None = None, **options: Any) -> Report:
+        """Run the verifier over this database; ``options`` go to ``verify_log``."""
         return verify_log(
             self.store,
             pinned or self.log_key,
             log_key_source="pinned" if pinned else "database",
-            supplied=supplied or [],
-            workers=workers,
-            progress=progress,
+            **options,
         )
 
     def _check_range(self, ok: bool, a: int, b: int) -> None:

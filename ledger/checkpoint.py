@@ -40,7 +40,7 @@ class Checkpoint:
         if len(lines) < 4 or lines[-1] != "":
             raise CheckpointError("checkpoint needs origin, size and root lines")
         origin, size, root, *extensions = lines[:-1]
-        if not size.isdigit() or (size != "0" and size.startswith("0")):
+        if not (size.isascii() and size.isdigit()) or (size != "0" and size.startswith("0")):
             raise CheckpointError("tree size is not a decimal number")
         try:
             raw_root = base64.b64decode(root, validate=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.canonical import canonical_bytes
+from ledger.errors import Rejected
 from ledger.keys import KeyFormatError, VerifierKey, cached_verifier_key
 from ledger.merkle import leaf_hash
 from ledger.statement import SignedStatement
@@ -84,7 +85,9 @@ class Event:
     def parse(cls, raw: bytes) -> Event:
         try:
             text = raw.decode("utf-8")
-            obj = json.loads(text)
+            obj = json.loads(text, parse_float=_no_float, parse_constant=_no_float)
+        except EnvelopeError:
+            raise
         except (UnicodeDecodeError, ValueError) as e:
             raise EnvelopeError(f"not UTF-8 JSON: {e}") from e
         if not isinstance(obj, dict) or set(obj) != ENVELOPE_FIELDS:
@@ -92,7 +95,7 @@ class Event:
         if obj["v"] != ENVELOPE_VERSION:
             raise EnvelopeError(f"unknown envelope version {obj['v']!r}")
         stream, version, prev = obj["stream"], obj["version"], obj["prev"]
-        if not isinstance(stream, str) or not STREAM_NAME.match(stream):
+        if not isinstance(stream, str) or not STREAM_NAME.fullmatch(stream):
             raise EnvelopeError("stream name is malformed")
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise EnvelopeError("version is not a positive integer")
@@ -107,8 +110,18 @@ class Event:
             prev_bytes = bytes.fromhex(prev) if prev is not None else None
         except (KeyFormatError, ValueError) as e:
             raise EnvelopeError(f"signer, signature or prev is malformed: {e}") from e
-        if canonical_bytes(obj) != raw:
+        try:
+            canonical = canonical_bytes(obj)
+        except Rejected as e:  # an integer outside ±(2**53 - 1)
+            raise EnvelopeError(e.detail_en) from e
+        if canonical != raw:
             raise EnvelopeError("bytes are not the RFC 8785 canonical form")
         if not unicodedata.is_normalized("NFC", text):
             raise EnvelopeError("text is not Unicode NFC")
         return cls(raw, stream, version, prev_bytes, statement, signer, signature)
+
+
+def _no_float(literal: str) -> Any:
+    # Statements never hold floats (parse_strict refuses them), so stored ones are forged;
+    # and "1.0" would pass the canonical-form check below, which is not JCS ("1").
+    raise EnvelopeError(f"floating-point number {literal} in an envelope")

@@ -153,7 +153,10 @@ class Sequencer:
     def _process(self, batch: list[_Pending]) -> None:
         for attempt in range(3):
             try:
-                outcomes = self._write(batch)
+                with self.store.writer_lock():
+                    if self.store.latest_size() != self.builder.size:
+                        self._load()  # another writer has been here since
+                    outcomes = self._write(batch)
             except Exception:
                 # Another writer got there first, or the database hiccupped: nothing of
                 # this batch is acknowledged, so reload and sequence it again.

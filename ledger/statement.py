@@ -95,7 +95,7 @@ def check_statement(statement: Any) -> dict[str, Any]:
     )
     for field, pattern, vi, en in checks:
         value = statement[field]
-        if not isinstance(value, str) or not pattern.match(value):
+        if not isinstance(value, str) or not pattern.fullmatch(value):
             raise _invalid(field, f"phải {vi}", f"must be {en}")
     try:
         datetime.fromisoformat(statement["issued_at"])

@@ -19,7 +19,8 @@ Either all of it commits or none of it does.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+import fcntl
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -29,7 +30,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from ledger.tiles import TileKey
 
-ADVISORY_LOCK_KEY = 0x6361_6472  # "cadr": serialises batch writers on PostgreSQL
+WRITER_LOCK_KEY = 0x6361_6472  # "cadr": the PostgreSQL advisory lock writers take turns on
 
 _DDL = [
     "CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -111,7 +112,6 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         super()._insert_events(curs, stored_events, **kwargs)
         seal: Seal | None = kwargs.get("seal")
         if seal is not None:
-            curs.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
             _write_seal(curs, seal, "%s")
 
 
@@ -135,6 +135,7 @@ class LogStore:
             raise TypeError(f"not a ledger recorder: {type(recorder).__name__}")
         self.recorder = recorder
         self.events_table = recorder.events_table_name
+        self._lock_file: Any = None
 
     @property
     def is_postgres(self) -> bool:
@@ -156,6 +157,31 @@ class LogStore:
             cursor.execute(sql.replace("?", self.mark), tuple(params))
 
     # -- writing ----------------------------------------------------------------------
+
+    @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Held while a batch is sequenced, so that writers in other processes take turns
+        (a PostgreSQL advisory lock; a file lock beside an SQLite database)."""
+        if self.is_postgres:
+            with self.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+                conn.execute("SELECT pg_advisory_lock(%s)", (WRITER_LOCK_KEY,))
+                try:
+                    yield
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (WRITER_LOCK_KEY,))
+            return
+        if self._lock_file is None:
+            db_name = self.recorder.datastore.pool.db_name  # type: ignore[attr-defined]
+            self._lock_file = open(db_name + ".lock", "a")  # noqa: SIM115 - kept for life
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    def latest_size(self) -> int:
+        rows = self.query("SELECT MAX(size) AS size FROM ledger_checkpoints")
+        return int(rows[0]["size"] or 0)
 
     def commit(self, events: Sequence[StoredEvent], seal: Seal) -> None:
         """Insert a batch's events and seal in one transaction (raises on any conflict)."""

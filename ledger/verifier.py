@@ -9,7 +9,7 @@ checkpoints the caller already holds are taken as given.
     V3 chains       every stream runs 1, 2, 3, … and each event commits to the one before
     V4 index        the log index and the stored leaf tiles name exactly these events in order
     V5 latest       the latest checkpoint is the log's, and its root is the tree of all events
-    V6 history      every stored or supplied checkpoint is the log's and consistent with it
+    V6 history      every stored, supplied or remembered checkpoint fits these events
 
 Memory is constant in the number of events (one hash per stream, one compact range);
 Ed25519 verifications run on all cores, since ``cryptography`` releases the GIL.
@@ -185,20 +185,29 @@ def verify_log(
     *,
     log_key_source: str = "pinned",
     supplied: Iterable[str] = (),
+    remembered: Iterable[tuple[int, bytes]] = (),
+    on_accepted: Callable[[int, bytes], None] | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> Report:
-    """Run V1–V6 over everything ``view`` holds. ``supplied``: signed checkpoints the
-    caller holds from earlier (receipts, a previous run); each must fit this log."""
+    """Run V1–V6 over everything ``view`` holds.
+
+    ``supplied``: signed checkpoints the caller holds (from receipts, say);
+    ``remembered``: (size, root) tree heads this verifier accepted on an earlier run,
+    in size order. Each must fit the events. ``on_accepted`` sees every stored
+    checkpoint that does, in size order, so that the caller can remember them.
+    """
     report = Report(log_key.name, str(log_key), log_key_source)
     c = report.checks
     heads: dict[str, tuple[int, bytes]] = {}
     tree = CompactRange()
     leaves = iter(view.iter_leaves())
     tile_index, tile = -1, list[bytes]()
-    checkpoints = _checkpoints(view, supplied)
+    checkpoints = _checkpoints(view, supplied, remembered)
     next_cp = next(checkpoints, None)
-    last_good = 0  # largest size whose checkpoint matched: bad events lie beyond it
+    # Per source, the largest size whose checkpoint matched: a mismatch in the same
+    # source means the first bad event lies at or after it.
+    last_good = {"stored": 0, "supplied": 0, "remembered": 0}
     latest: tuple[int, str] | None = None
 
     workers = workers or os.cpu_count() or 1
@@ -216,13 +225,27 @@ def verify_log(
 
     def settle() -> None:
         """Check every checkpoint whose size the recomputed tree has just reached."""
-        nonlocal next_cp, latest, last_good
+        nonlocal next_cp, latest
         while next_cp is not None and next_cp[0] <= tree.size:
-            size, note, source = next_cp
+            size, source, payload = next_cp
             if source == "stored":
-                latest = (size, note)
-            if _check_checkpoint(c["V6"], log_key, size, note, source, tree, last_good):
-                last_good = max(last_good, size)
+                latest = (size, str(payload))
+            root = _checkpoint_root(c["V6"], log_key, size, source, payload)
+            if root is not None:
+                c["V6"].checked += 1
+                if root == tree.root():
+                    last_good[source] = size
+                    if source == "stored" and on_accepted:
+                        on_accepted(size, root)
+                else:
+                    c["V6"].fail(Finding(
+                        f"{source} checkpoint of size {size} is not consistent with the "
+                        f"events: an event before position {size} was changed, removed or "
+                        "reordered",
+                        f"điểm kiểm tra kích thước {size} không nhất quán với các sự kiện: "
+                        f"một sự kiện trước vị trí {size} đã bị sửa, xóa hoặc đảo thứ tự",
+                        position=last_good[source], until=size, checkpoint_size=size,
+                    ))
             next_cp = next(checkpoints, None)
 
     position = 0
@@ -323,17 +346,17 @@ def verify_log(
         ))
     # Checkpoints beyond the events: the log was cut short.
     while next_cp is not None:
-        size, note, source = next_cp
+        size, source, payload = next_cp
         if source == "stored":
-            latest = (size, note)
+            latest = (size, str(payload))
         c["V6"].fail(Finding(
             f"{source} checkpoint of size {size} but only {position} events exist",
             f"điểm kiểm tra kích thước {size} nhưng chỉ có {position} sự kiện",
-            position=last_good, until=size, checkpoint_size=size,
+            position=last_good[source], until=size, checkpoint_size=size,
         ))
         next_cp = next(checkpoints, None)
 
-    _check_latest(c["V5"], log_key, latest, tree, last_good)
+    _check_latest(c["V5"], log_key, latest, tree, last_good["stored"])
     report.events = position
     report.tree_size = tree.size
     if progress:
@@ -341,42 +364,29 @@ def verify_log(
     return report
 
 
-def _check_checkpoint(
-    check: CheckResult,
-    log_key: VerifierKey,
-    size: int,
-    note: str,
-    source: str,
-    tree: CompactRange,
-    last_good: int,
-) -> bool:
+def _checkpoint_root(
+    check: CheckResult, log_key: VerifierKey, size: int, source: str, payload: str | bytes
+) -> bytes | None:
+    """The root a checkpoint states, if it is the log's and of the size it is filed under."""
+    if isinstance(payload, bytes):  # remembered: checked when it was first accepted
+        return payload
     try:
-        checkpoint = open_checkpoint(note, log_key)
+        checkpoint = open_checkpoint(payload, log_key)
     except CheckpointError as e:
         check.fail(Finding(
             f"{source} checkpoint of size {size} is not validly signed by the log: {e}",
             f"điểm kiểm tra kích thước {size} không có chữ ký hợp lệ của sổ cái",
             checkpoint_size=size,
         ))
-        return False
+        return None
     if checkpoint.size != size:
         check.fail(Finding(
-            f"{source} checkpoint stored as size {size} states size {checkpoint.size}",
+            f"{source} checkpoint filed as size {size} states size {checkpoint.size}",
             f"điểm kiểm tra lưu ở kích thước {size} lại ghi {checkpoint.size}",
             checkpoint_size=size,
         ))
-        return False
-    check.checked += 1
-    if checkpoint.root != tree.root():
-        check.fail(Finding(
-            f"{source} checkpoint of size {size} is not consistent with the events: "
-            f"an event before position {size} was changed, removed or reordered",
-            f"điểm kiểm tra kích thước {size} không nhất quán với các sự kiện: một sự kiện "
-            f"trước vị trí {size} đã bị sửa, xóa hoặc đảo thứ tự",
-            position=last_good, until=size, checkpoint_size=size,
-        ))
-        return False
-    return True
+        return None
+    return checkpoint.root
 
 
 def _check_latest(
@@ -415,17 +425,20 @@ def _check_latest(
         ))
 
 
-def _checkpoints(view: LogView, supplied: Iterable[str]) -> Iterator[tuple[int, str, str]]:
-    """Stored and supplied checkpoints merged in size order: (size, note, source)."""
-    extra = []
+def _checkpoints(
+    view: LogView, supplied: Iterable[str], remembered: Iterable[tuple[int, bytes]]
+) -> Iterator[tuple[int, str, str | bytes]]:
+    """Every checkpoint to check, merged in size order: (size, source, note or root)."""
+    extra: list[tuple[int, str, str | bytes]] = []
     for note in supplied:
         try:
             size = int(note.split("\n", 2)[1])
         except (IndexError, ValueError):
             size = 0
-        extra.append((size, note, "supplied"))
-    stored = ((size, note, "stored") for size, note in view.iter_checkpoints())
-    return heapq.merge(stored, sorted(extra), key=lambda item: item[0])
+        extra.append((size, "supplied", note))
+    stored = ((size, "stored", note) for size, note in view.iter_checkpoints())
+    earlier = ((size, "remembered", root) for size, root in remembered)
+    return heapq.merge(stored, sorted(extra), earlier, key=lambda item: item[0])
 
 
 def _event_finding(

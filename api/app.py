@@ -1,0 +1,153 @@
+"""The HTTP service: the log's read endpoints and statement submission, under ``/v1``."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.exceptions import HTTPException
+
+from api.problems import PROBLEM_JSON, describe, on_http, on_rejected, on_validation
+from cadreledger import __version__
+from cadreledger.service import Ledger
+from ledger.errors import NOT_FOUND, PAYLOAD_TOO_LARGE, Rejected
+from ledger.statement import MAX_SUBMISSION_BYTES
+
+MAX_ENTRIES = 1000
+_PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "RFC 9457 problem details"}
+SUBMISSION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["statement", "signer", "signature"],
+    "additionalProperties": False,
+    "properties": {
+        "statement": {
+            "type": "object",
+            "required": ["v", "type", "actor", "issued_at", "nonce"],
+            "properties": {
+                "v": {"type": "integer", "enum": [1]},
+                "type": {"type": "string", "example": "score.submitted"},
+                "actor": {"type": "string", "example": "nguyen.van.an"},
+                "issued_at": {"type": "string", "example": "2025-12-01T08:00:00Z"},
+                "nonce": {"type": "string", "minLength": 16, "maxLength": 64},
+            },
+            "additionalProperties": True,
+        },
+        "signer": {"type": "string", "description": "C2SP verifier key name+keyid+base64"},
+        "signature": {
+            "type": "string",
+            "description": "base64 Ed25519 signature over the statement's RFC 8785 bytes",
+        },
+    },
+}
+
+
+def b64(hashes: list[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode() for h in hashes]
+
+
+def create_app(ledger: Ledger) -> FastAPI:
+    app = FastAPI(
+        title="cadreledger",
+        version=__version__,
+        description=(
+            "Sổ cái kiểm toán đánh giá, xếp loại cán bộ — an event-sourced, tamper-evident "
+            "ledger for evaluating cadres. Errors are RFC 9457 problem details; proofs "
+            "follow RFC 9162; checkpoints are C2SP signed notes."
+        ),
+    )
+    app.add_exception_handler(Rejected, on_rejected)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(HTTPException, on_http)
+
+    @app.get("/v1/log/checkpoint", response_class=PlainTextResponse, tags=["log"])
+    def checkpoint() -> PlainTextResponse:
+        """The latest signed checkpoint (C2SP tlog-checkpoint as a signed note)."""
+        return PlainTextResponse(ledger.checkpoint(), headers={"Cache-Control": "no-cache"})
+
+    @app.get("/v1/log/key", response_class=PlainTextResponse, tags=["log"])
+    def key() -> PlainTextResponse:
+        """The log's verifier key, ``name+keyid+base64``."""
+        return PlainTextResponse(str(ledger.log_key) + "\n")
+
+    @app.get("/v1/log/proof/inclusion", tags=["log"], responses={400: _PROBLEM})
+    def inclusion(
+        index: Annotated[int, Query(ge=0)], size: Annotated[int, Query(ge=1)]
+    ) -> dict[str, Any]:
+        """RFC 9162 inclusion proof of the leaf at ``index`` in the tree of ``size``."""
+        proof = ledger.inclusion(index, size)
+        return {"index": index, "tree_size": size, "proof": b64(proof)}
+
+    @app.get("/v1/log/proof/consistency", tags=["log"], responses={400: _PROBLEM})
+    def consistency(
+        first: Annotated[int, Query(alias="from", ge=1)],
+        second: Annotated[int, Query(alias="to", ge=1)],
+    ) -> dict[str, Any]:
+        """RFC 9162 consistency proof between tree sizes ``from`` and ``to``."""
+        return {"from": first, "to": second, "proof": b64(ledger.consistency(first, second))}
+
+    @app.get("/v1/log/entries", tags=["log"], responses={400: _PROBLEM})
+    def entries(
+        start: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_ENTRIES)] = 100,
+    ) -> dict[str, Any]:
+        """Log entries from position ``start``: event hash and the full stored envelope."""
+        rows = ledger.entries(start, limit)
+        return {
+            "entries": rows,
+            "next": rows[-1]["index"] + 1 if len(rows) == limit else None,
+        }
+
+    @app.post(
+        "/v1/statements",
+        status_code=201,
+        tags=["statements"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": SUBMISSION_SCHEMA}},
+            }
+        },
+        responses={
+            200: {"description": "A retry of a statement already stored: its receipt"},
+            400: _PROBLEM,
+            403: _PROBLEM,
+            409: _PROBLEM,
+            413: _PROBLEM,
+        },
+    )
+    async def submit(request: Request) -> Response:
+        """Submit a signed statement; the answer is its receipt (201), or the stored
+        statement's receipt (200) when it is a retry of the same statement."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_SUBMISSION_BYTES:
+            raise _too_large()
+        body = bytearray()
+        async for part in request.stream():
+            body += part
+            if len(body) > MAX_SUBMISSION_BYTES:
+                raise _too_large()
+        receipt = await run_in_threadpool(ledger.submit, bytes(body))
+        return JSONResponse(receipt.to_json(), status_code=200 if receipt.duplicate else 201)
+
+    @app.get("/problems/{slug}", tags=["meta"], responses={404: _PROBLEM})
+    def problem(slug: str) -> dict[str, Any]:
+        """What a problem ``type`` means."""
+        described = describe(slug)
+        if described is None:
+            raise Rejected(NOT_FOUND, f"Không có loại lỗi {slug!r}.", f"No problem type {slug!r}.")
+        return described
+
+    return app
+
+
+def _too_large() -> Rejected:
+    return Rejected(
+        PAYLOAD_TOO_LARGE,
+        f"Yêu cầu vượt quá {MAX_SUBMISSION_BYTES} byte.",
+        f"The request is over {MAX_SUBMISSION_BYTES} bytes.",
+        limit=MAX_SUBMISSION_BYTES,
+    )

@@ -1,0 +1,73 @@
+"""RFC 9457 problem details for every refusal, in the caller's language (Vietnamese by default)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from ledger.errors import INVALID_REQUEST, NOT_FOUND, PROBLEMS, Problem, Rejected
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def language(request: Request) -> str:
+    """``en`` when the caller prefers English, else ``vi``."""
+    for part in request.headers.get("accept-language", "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("vi"):
+            return "vi"
+        if tag.startswith("en"):
+            return "en"
+    return "vi"
+
+
+def problem_response(request: Request, error: Rejected) -> JSONResponse:
+    body = error.to_problem(language(request), instance=request.url.path)
+    return JSONResponse(body, status_code=error.problem.status, media_type=PROBLEM_JSON)
+
+
+async def on_rejected(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Rejected)
+    return problem_response(request, exc)
+
+
+async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    where = ", ".join(
+        ".".join(str(p) for p in err.get("loc", ())) + f": {err.get('msg', '')}"
+        for err in exc.errors()
+    )
+    return problem_response(
+        request,
+        Rejected(
+            INVALID_REQUEST,
+            f"Tham số không hợp lệ — {where}",
+            f"Invalid parameters — {where}",
+        ),
+    )
+
+
+async def on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    problem = NOT_FOUND if exc.status_code == 404 else Problem(
+        f"http-{exc.status_code}", exc.status_code, str(exc.detail), str(exc.detail)
+    )
+    return problem_response(
+        request, Rejected(problem, problem.title_vi, problem.title_en)
+    )
+
+
+def describe(slug: str) -> dict[str, Any] | None:
+    problem = PROBLEMS.by_slug.get(slug)
+    if problem is None:
+        return None
+    return {
+        "type": problem.type,
+        "status": problem.status,
+        "title_vi": problem.title_vi,
+        "title_en": problem.title_en,
+    }

@@ -1,0 +1,322 @@
+"""The ``cadreledger`` command.
+
+Exit codes follow DESIGN.md: 0 = done / every check passed, 1 = a check failed,
+2 = could not run (bad arguments, unreachable database, unreadable input).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cadreledger.config import ConfigError, Settings
+from ledger.keys import KeyFormatError, SignerKey, VerifierKey
+from ledger.verifier import Report
+
+EXIT_FAILED, EXIT_CANNOT_RUN = 1, 2
+LOOK_AT_IT = """\
+Xem kết quả / look at it:
+  cadreledger --db {db} verify          # kiểm tra toàn bộ / full verification
+  cadreledger --db {db} serve           # http://127.0.0.1:8000/docs
+  curl -s http://127.0.0.1:8000/v1/log/checkpoint
+  curl -s 'http://127.0.0.1:8000/v1/log/entries?start=0&limit=3'
+"""
+
+
+class CannotRun(click.ClickException):
+    exit_code = EXIT_CANNOT_RUN
+
+
+def open_ledger(ctx: click.Context, *, writer: bool) -> Any:
+    from cadreledger.service import Ledger
+
+    settings: Settings = ctx.obj
+    try:
+        return Ledger(settings, writer=writer)
+    except (ConfigError, KeyFormatError) as e:
+        raise CannotRun(str(e)) from e
+    except Exception as e:  # an unreachable or unreadable database
+        raise CannotRun(f"cannot open {settings.db}: {e}") from e
+
+
+@click.group()
+@click.option(
+    "--db",
+    envvar="CADRELEDGER_DB",
+    default=None,
+    help="sqlite:///PATH (default sqlite:///cadreledger.db) or postgresql://user@host:port/db",
+)
+@click.pass_context
+def main(ctx: click.Context, db: str | None) -> None:
+    """cadreledger — sổ cái kiểm toán đánh giá, xếp loại cán bộ / an audit ledger for
+    evaluating cadres."""
+    ctx.obj = Settings.from_env(db)
+
+
+@main.command()
+@click.argument("name")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the private key here (mode 0600) instead of standard output")
+def keygen(name: str, output: Path | None) -> None:
+    """Make an Ed25519 key pair for NAME (a person's id, or the log's origin).
+
+    Prints the verifier key (public, C2SP name+keyid+base64)."""
+    try:
+        key = SignerKey.generate(name)
+    except KeyFormatError as e:
+        raise CannotRun(str(e)) from e
+    if output:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(str(key) + "\n")
+        click.echo(f"private key / khóa bí mật: {output}", err=True)
+    else:
+        click.echo(str(key))
+    click.echo(str(key.verifier))
+
+
+@main.command()
+@click.option("--key", "key_file", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("statement", type=click.File("rb"))
+def sign(key_file: Path, statement: Any) -> None:
+    """Sign a STATEMENT (JSON file, - for stdin) with your key; print the submission."""
+    from ledger.canonical import parse_strict
+    from ledger.errors import Rejected
+    from ledger.statement import MAX_STATEMENT_BYTES, sign_statement
+
+    try:
+        key = SignerKey.parse(key_file.read_text())
+        signed = sign_statement(parse_strict(statement.read(), max_bytes=MAX_STATEMENT_BYTES), key)
+    except (KeyFormatError, Rejected) as e:
+        raise CannotRun(str(e)) from e
+    click.echo(json.dumps(signed.submission(), ensure_ascii=False))
+
+
+@main.command()
+@click.option("--seed", default=2025, show_default=True, help="the same seed gives the same people")
+@click.option("--cadres", default=42, show_default=True, help="how many cadres in the unit")
+@click.pass_context
+def demo(ctx: click.Context, seed: int, cadres: int) -> None:
+    """Build a realistic QĐ 366 evaluation cycle, verify it, and say how to look at it."""
+    from cadreledger.demo import UNIT_NAME, Demo
+
+    with open_ledger(ctx, writer=True) as ledger:
+        started = time.perf_counter()
+        scenario = Demo(ledger, seed=seed, size=cadres)
+        result = scenario.run()
+        elapsed = time.perf_counter() - started
+        types = Counter(
+            json.loads(e["envelope"])["statement"]["type"]
+            for r in scenario.receipts
+            for e in ledger.entries(r.index, 1)
+        )
+        click.echo(f"Kỳ đánh giá / cycle: {scenario.cycle} — {UNIT_NAME}, QĐ 366, năm 2025")
+        click.echo(f"  {len(scenario.cadres)} cán bộ / cadres; hội đồng / panel "
+                   f"{len(scenario.panel)}; {len(scenario.receipts)} tuyên bố đã ký / "
+                   f"signed statements in {elapsed:.1f}s")
+        levels = result["levels"]
+        click.echo("  Xếp loại / levels: " + ", ".join(
+            f"{lv} {levels.get(lv, 0)}" for lv in ("HTXS", "HTT", "HT", "KHT")))
+        click.echo(f"  Khiếu nại / complaint: {result['complainant'].name} — chấp nhận, xếp loại "
+                   "lại HTT / upheld, re-decided HTT")
+        click.echo("  Sự kiện / events: " + ", ".join(f"{t} {n}" for t, n in sorted(types.items())))
+        report = ledger.verify()
+        click.echo(f"Sổ cái / log: {ledger.size()} sự kiện / events; khóa / key {ledger.log_key}")
+        _print_summary(report)
+        click.echo(LOOK_AT_IT.format(db=ctx.obj.db))
+        if not report.ok:
+            sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Run the HTTP service (OpenAPI at /docs and /openapi.json)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    with open_ledger(ctx, writer=True) as ledger:
+        uvicorn.run(create_app(ledger), host=host, port=port, log_level="info")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="print the machine-readable report")
+@click.option("--log-key", help="the log's verifier key (name+keyid+base64), or @FILE; "
+              "without it the key recorded in the database is used")
+@click.option("--checkpoint", "checkpoints", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="a signed checkpoint you hold (e.g. from a receipt); may repeat")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              envvar="CADRELEDGER_STATE_DIR",
+              help="where verify remembers the last checkpoint it accepted per log "
+              "(default ~/.local/state/cadreledger)")
+@click.option("--no-remember", is_flag=True, help="neither read nor update remembered state")
+@click.option("--workers", type=int, help="signature-checking threads (default: all cores)")
+@click.pass_context
+def verify(
+    ctx: click.Context,
+    as_json: bool,
+    log_key: str | None,
+    checkpoints: tuple[Path, ...],
+    state_dir: Path | None,
+    no_remember: bool,
+    workers: int | None,
+) -> None:
+    """Verify the whole log: checks V1–V6; exit 0 if all pass, 1 if any fails, 2 if it
+    cannot run."""
+    try:
+        pinned = _read_key(log_key) if log_key else None
+        supplied = [p.read_text() for p in checkpoints]
+    except (OSError, KeyFormatError) as e:
+        raise CannotRun(str(e)) from e
+    with open_ledger(ctx, writer=False) as ledger:
+        memory = None if no_remember else Memory.of(state_dir, pinned or ledger.log_key)
+        progress = _progress_bar() if sys.stderr.isatty() and not as_json else None
+        total = ledger.store.count_events() if progress else 0
+        with Memory.recorder(memory) as record:
+            report = ledger.verify(
+                pinned=pinned,
+                supplied=supplied,
+                remembered=memory.read() if memory else (),
+                on_accepted=record,
+                workers=workers,
+                progress=(lambda n: progress(n, total)) if progress else None,
+            )
+            if not report.ok:
+                record.discard()
+        if progress:
+            click.echo("", err=True)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        _print_summary(report)
+    sys.exit(0 if report.ok else EXIT_FAILED)
+
+
+def _read_key(text: str) -> VerifierKey:
+    if text.startswith("@"):
+        text = Path(text[1:]).read_text().strip()
+    return VerifierKey.parse(text.strip())
+
+
+class Memory:
+    """What ``verify`` remembers of a log between runs: every tree head it accepted.
+
+    A later run must find each of them consistent with the events; a log rewritten
+    since (even with fresh, self-consistent checkpoints) is caught, and the first
+    remembered head that no longer fits places the first changed event.
+    """
+
+    HEADER = "cadreledger verifier memory v1"
+
+    def __init__(self, path: Path, key: VerifierKey) -> None:
+        self.path, self.key = path, key
+
+    @classmethod
+    def of(cls, state_dir: Path | None, key: VerifierKey) -> Memory:
+        base = state_dir or Path(
+            os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")
+        ) / "cadreledger"
+        return cls(base / (hashlib.sha256(str(key).encode()).hexdigest()[:16] + ".heads"), key)
+
+    def read(self) -> Iterator[tuple[int, bytes]]:
+        if not self.path.exists():
+            return
+        with self.path.open() as f:
+            if f.readline().strip() != self.HEADER or f.readline().strip() != str(self.key):
+                raise CannotRun(f"{self.path} is not verifier memory for this log key")
+            for line in f:
+                size, root = line.split()
+                yield int(size), base64.b64decode(root)
+
+    @staticmethod
+    @contextmanager
+    def recorder(memory: Memory | None) -> Iterator[Recorder]:
+        record = Recorder(memory)
+        try:
+            yield record
+        except BaseException:
+            record.discard()
+            raise
+        record.close()
+
+
+class Recorder:
+    """Writes accepted heads to a temporary file that replaces the memory only on success."""
+
+    def __init__(self, memory: Memory | None) -> None:
+        self.memory = memory
+        self.file: Any = None
+        if memory is not None:
+            memory.path.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp = memory.path.with_suffix(".tmp")
+            self.file = self.tmp.open("w")
+            self.file.write(f"{Memory.HEADER}\n{memory.key}\n")
+
+    def __call__(self, size: int, root: bytes) -> None:
+        if self.file is not None:
+            self.file.write(f"{size} {base64.b64encode(root).decode()}\n")
+
+    def discard(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.tmp.unlink()
+            self.file = None
+
+    def close(self) -> None:
+        if self.file is not None and self.memory is not None:
+            self.file.close()
+            self.tmp.replace(self.memory.path)
+            self.file = None
+
+
+def _progress_bar() -> Any:
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / total) if total else width
+        click.echo(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", err=True,
+                   nl=False)
+
+    return show
+
+
+SYMBOL = {"pass": "✓", "fail": "✗", "incomplete": "?", "not_applicable": "–"}
+STATUS_VI = {"pass": "đạt", "fail": "KHÔNG ĐẠT", "incomplete": "chưa kiểm tra hết",
+             "not_applicable": "không áp dụng"}
+
+
+def _print_summary(report: Report) -> None:
+    data = report.to_json()
+    click.echo(f"Kiểm tra sổ cái / verifying log {data['origin']} "
+               f"({data['events']} sự kiện / events; khóa / key: {data['log_key_source']})")
+    for check in data["checks"]:
+        status = check["status"]
+        click.echo(f"  {SYMBOL[status]} {check['id']} {check['name']}: {STATUS_VI[status]} / "
+                   f"{status} ({check['checked']} checked)")
+        click.echo(f"      {check['title_vi']} / {check['title_en']}")
+        first = check["first_failure"]
+        if first:
+            click.echo(f"      → {first.get('reason_vi')} / {first.get('reason_en')}")
+            click.echo("        " + ", ".join(
+                f"{k}={first[k]}" for k in ("position", "until", "stream", "version",
+                                            "event_hash", "checkpoint_size") if k in first))
+    first_bad = data["first_bad"]
+    if first_bad:
+        click.echo(f"Sự kiện hỏng đầu tiên / first bad event: check {first_bad['check']}, "
+                   f"position {first_bad.get('position')}")
+    click.echo("KẾT QUẢ / RESULT: " + ("ĐẠT / PASS" if report.ok else "KHÔNG ĐẠT / FAIL"))

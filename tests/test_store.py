@@ -1,0 +1,199 @@
+"""The sequencer and storage: receipts, idempotency, restarts, concurrent and crashing writers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from cadreledger.service import Ledger
+from ledger.checkpoint import open_checkpoint
+from ledger.envelope import Event
+from ledger.errors import Rejected
+from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
+from ledger.receipt import Receipt
+from tests.conftest import People
+
+
+def assert_stored_once(ledger: Ledger, receipts: list[Receipt]) -> None:
+    """Every acknowledged statement is in the log exactly once, where its receipt says."""
+    nonces = []
+    for receipt in receipts:
+        (index, stream, version, raw), = ledger.store.entries(receipt.index, 1)
+        event = Event.parse(raw)
+        assert (index, stream, version, event.hash) == (
+            receipt.index, receipt.stream, receipt.version, receipt.event_hash
+        )
+        nonces.append((event.statement["actor"], event.statement["nonce"]))
+    assert len(set(nonces)) == len(nonces)
+    assert ledger.store.count_events() == ledger.size()
+
+
+def test_receipt_proves_inclusion_under_the_log_key(ledger: Ledger, people: People) -> None:
+    receipt = ledger.append(people.statement())
+    receipt.verify(ledger.log_key)
+    later = [ledger.append(people.statement(cadre=f"c{i}")) for i in range(5)]
+    # An old receipt stays provable in the grown tree, and the trees are consistent.
+    size = ledger.size()
+    root = open_checkpoint(ledger.checkpoint(), ledger.log_key).root
+    verify_inclusion(
+        receipt.index, size, leaf_hash(receipt.event_hash), ledger.inclusion(receipt.index, size),
+        root,
+    )
+    first = open_checkpoint(receipt.checkpoint, ledger.log_key)
+    verify_consistency(first.size, size, first.root, root, ledger.consistency(first.size, size))
+    assert [r.index for r in later] == list(range(1, 6))
+
+
+def test_stream_chain_links_each_event_to_the_previous(ledger: Ledger, people: People) -> None:
+    receipts = [ledger.append(people.statement(cadre="same")) for _ in range(3)]
+    assert [r.version for r in receipts] == [1, 2, 3]
+    events = [Event.parse(e[3]) for e in ledger.store.entries(0, 3)]
+    assert events[0].prev is None
+    assert events[1].prev == receipts[0].event_hash
+    assert events[2].prev == receipts[1].event_hash
+
+
+def test_retry_returns_the_original_receipt(ledger: Ledger, people: People) -> None:
+    signed = people.statement()
+    first = ledger.append(signed)
+    again = ledger.append(signed)
+    assert not first.duplicate and again.duplicate
+    assert (again.index, again.event_hash) == (first.index, first.event_hash)
+    assert ledger.size() == 1
+
+
+def test_same_nonce_for_another_statement_is_refused(ledger: Ledger, people: People) -> None:
+    first = people.statement()
+    ledger.append(first)
+    other = people.statement(nonce=first.nonce, tasks=61)
+    with pytest.raises(Rejected) as e:
+        ledger.append(other)
+    assert e.value.problem.slug == "nonce-reused"
+    assert ledger.size() == 1
+
+
+def test_retries_inside_one_batch_are_stored_once(ledger: Ledger, people: People) -> None:
+    signed = people.statement()
+    with ThreadPoolExecutor(16) as pool:
+        receipts = list(pool.map(lambda _: ledger.append(signed), range(40)))
+    assert {r.index for r in receipts} == {0}
+    assert sum(not r.duplicate for r in receipts) == 1
+    assert ledger.store.count_events() == 1
+
+
+def test_restart_continues_the_log(
+    db_url: str, people: People, open_ledger: Callable[..., Ledger]
+) -> None:
+    first = open_ledger(db_url)
+    before = [first.append(people.statement(cadre=f"c{i % 2}")) for i in range(300)]
+    first.close()
+    second = open_ledger(db_url)
+    after = [second.append(people.statement(cadre=f"c{i % 2}")) for i in range(3)]
+    assert after[0].index == 300 and after[0].version == 151
+    assert second.verify().ok
+    assert_stored_once(second, before + after)
+
+
+def test_refuses_a_future_issued_at(ledger: Ledger, people: People) -> None:
+    with pytest.raises(Rejected) as e:
+        ledger.append(people.statement(issued_at="2999-01-01T00:00:00Z"))
+    assert e.value.problem.slug == "invalid-statement"
+    assert ledger.size() == 0
+
+
+@pytest.mark.postgres
+def test_many_threads_on_postgres(pg_url: str, people: People, open_ledger: Callable[..., Ledger]) -> None:
+    ledger = open_ledger(pg_url)
+    statements = [people.statement(actor=f"scorer-{i % 7}", cadre=f"c{i % 23}") for i in range(1500)]
+    with ThreadPoolExecutor(48) as pool:
+        receipts = list(pool.map(ledger.append, statements))
+    assert ledger.sequencer is not None and ledger.sequencer.batches < len(statements) / 2
+    assert sorted(r.index for r in receipts) == list(range(1500))
+    assert_stored_once(ledger, receipts)
+    report = ledger.verify()
+    assert report.ok, report.to_json()
+
+
+@pytest.mark.postgres
+def test_two_writers_on_one_postgres_never_fork(
+    pg_url: str, people: People, open_ledger: Callable[..., Ledger]
+) -> None:
+    """Two services on one database (a misconfiguration, or a failover overlap): every
+    acknowledged statement lands once, the streams stay chains, one tree."""
+    a, b = open_ledger(pg_url), open_ledger(pg_url)
+    statements = [people.statement(cadre=f"c{i % 5}") for i in range(400)]
+    with ThreadPoolExecutor(24) as pool:
+        receipts = list(pool.map(lambda ix: (a if ix[0] % 2 else b).append(ix[1]),
+                                 enumerate(statements)))
+    reader = open_ledger(pg_url, writer=False)
+    assert_stored_once(reader, receipts)
+    assert reader.verify().ok
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, json, threading
+    from concurrent.futures import ThreadPoolExecutor
+    from cadreledger.config import Settings
+    from cadreledger.service import Ledger
+    from tests.conftest import People
+
+    url, key = sys.argv[1], sys.argv[2]
+    ledger = Ledger(Settings(db=url, log_key_file=key))
+    people = People()
+    out = threading.Lock()
+
+    def one(i):
+        r = ledger.append(people.statement(cadre=f"c{i % 9}"))
+        with out:  # one whole line per acknowledgement
+            sys.stdout.write(json.dumps({"index": r.index, "hash": r.event_hash.hex()}) + "\\n")
+            sys.stdout.flush()
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(one, range(10**9)))
+    """
+)
+
+
+def test_killed_writer_loses_no_acknowledged_statement(db_url: str, tmp_path: Path) -> None:
+    """SIGKILL a busy writer; every receipt it printed must be in the log, the log intact."""
+    key = str(tmp_path / "log.key")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, db_url, key],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    acknowledged = []
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while len(acknowledged) < 400 and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        acknowledged.append(json.loads(line))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(acknowledged) >= 400, "the writer did not get going"
+
+    from cadreledger.config import Settings
+
+    with Ledger(Settings(db=db_url, log_key_file=key)) as ledger:
+        for ack in acknowledged:
+            (_, _, _, raw), = ledger.store.entries(ack["index"], 1)
+            assert Event.parse(raw).hash.hex() == ack["hash"]
+        assert ledger.verify().ok
+        # and the log takes up writing where the crash left it
+        receipt = ledger.append(People().statement())
+        assert receipt.index == ledger.size() - 1
