@@ -53,12 +53,12 @@ async def on_validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    problem = NOT_FOUND if exc.status_code == 404 else Problem(
-        f"http-{exc.status_code}", exc.status_code, str(exc.detail), str(exc.detail)
+    problem = (
+        NOT_FOUND
+        if exc.status_code == 404
+        else Problem(f"http-{exc.status_code}", exc.status_code, str(exc.detail), str(exc.detail))
     )
-    return problem_response(
-        request, Rejected(problem, problem.title_vi, problem.title_en)
-    )
+    return problem_response(request, Rejected(problem, problem.title_vi, problem.title_en))
 
 
 def describe(slug: str) -> dict[str, Any] | None:

@@ -66,8 +66,12 @@ def main(ctx: click.Context, db: str | None) -> None:
 
 @main.command()
 @click.argument("name")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="write the private key here (mode 0600) instead of standard output")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="write the private key here (mode 0600) instead of standard output",
+)
 def keygen(name: str, output: Path | None) -> None:
     """Make an Ed25519 key pair for NAME (a person's id, or the log's origin).
 
@@ -87,8 +91,9 @@ def keygen(name: str, output: Path | None) -> None:
 
 
 @main.command()
-@click.option("--key", "key_file", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.argument("statement", type=click.File("rb"))
 def sign(key_file: Path, statement: Any) -> None:
     """Sign a STATEMENT (JSON file, - for stdin) with your key; print the submission."""
@@ -123,14 +128,24 @@ def demo(ctx: click.Context, seed: int, cadres: int) -> None:
             for e in ledger.entries(r.index, 1)
         )
         click.echo(f"Kỳ đánh giá / cycle: {scenario.cycle} — {UNIT_NAME}, QĐ 366, năm 2025")
-        click.echo(f"  {len(scenario.cadres)} cán bộ / cadres; hội đồng / panel "
-                   f"{len(scenario.panel)}; {len(scenario.receipts)} tuyên bố đã ký / "
-                   f"signed statements in {elapsed:.1f}s")
+        click.echo(
+            f"  {len(scenario.cadres)} cán bộ / cadres; hội đồng / panel "
+            f"{len(scenario.panel)}; {len(scenario.receipts)} tuyên bố đã ký / "
+            f"signed statements in {elapsed:.1f}s"
+        )
+        click.echo(
+            f"  Trưởng ban / head: {scenario.head.name}; phó / deputies: "
+            + ", ".join(d.name for d in scenario.deputies)
+        )
         levels = result["levels"]
-        click.echo("  Xếp loại / levels: " + ", ".join(
-            f"{lv} {levels.get(lv, 0)}" for lv in ("HTXS", "HTT", "HT", "KHT")))
-        click.echo(f"  Khiếu nại / complaint: {result['complainant'].name} — chấp nhận, xếp loại "
-                   "lại HTT / upheld, re-decided HTT")
+        click.echo(
+            "  Xếp loại / levels: "
+            + ", ".join(f"{lv} {levels.get(lv, 0)}" for lv in ("HTXS", "HTT", "HT", "KHT"))
+        )
+        click.echo(
+            f"  Khiếu nại / complaint: {result['complainant'].name} — chấp nhận, xếp loại "
+            "lại HTT / upheld, re-decided HTT"
+        )
         click.echo("  Sự kiện / events: " + ", ".join(f"{t} {n}" for t, n in sorted(types.items())))
         report = ledger.verify()
         click.echo(f"Sổ cái / log: {ledger.size()} sự kiện / events; khóa / key {ledger.log_key}")
@@ -156,15 +171,25 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="print the machine-readable report")
-@click.option("--log-key", help="the log's verifier key (name+keyid+base64), or @FILE; "
-              "without it the key recorded in the database is used")
-@click.option("--checkpoint", "checkpoints", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="a signed checkpoint you hold (e.g. from a receipt); may repeat")
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
-              envvar="CADRELEDGER_STATE_DIR",
-              help="where verify remembers the last checkpoint it accepted per log "
-              "(default ~/.local/state/cadreledger)")
+@click.option(
+    "--log-key",
+    help="the log's verifier key (name+keyid+base64), or @FILE; "
+    "without it the key recorded in the database is used",
+)
+@click.option(
+    "--checkpoint",
+    "checkpoints",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="a signed checkpoint you hold (e.g. from a receipt); may repeat",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="CADRELEDGER_STATE_DIR",
+    help="where verify remembers the last checkpoint it accepted per log "
+    "(default ~/.local/state/cadreledger)",
+)
 @click.option("--no-remember", is_flag=True, help="neither read nor update remembered state")
 @click.option("--workers", type=int, help="signature-checking threads (default: all cores)")
 @click.pass_context
@@ -229,9 +254,11 @@ class Memory:
 
     @classmethod
     def of(cls, state_dir: Path | None, key: VerifierKey) -> Memory:
-        base = state_dir or Path(
-            os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")
-        ) / "cadreledger"
+        base = (
+            state_dir
+            or Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
+            / "cadreledger"
+        )
         return cls(base / (hashlib.sha256(str(key).encode()).hexdigest()[:16] + ".heads"), key)
 
     def read(self) -> Iterator[tuple[int, bytes]]:
@@ -289,34 +316,61 @@ def _progress_bar() -> Any:
     def show(done: int, total: int) -> None:
         width = 30
         filled = int(width * done / total) if total else width
-        click.echo(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", err=True,
-                   nl=False)
+        click.echo(
+            f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", err=True, nl=False
+        )
 
     return show
 
 
 SYMBOL = {"pass": "✓", "fail": "✗", "incomplete": "?", "not_applicable": "–"}
-STATUS_VI = {"pass": "đạt", "fail": "KHÔNG ĐẠT", "incomplete": "chưa kiểm tra hết",
-             "not_applicable": "không áp dụng"}
+STATUS_VI = {
+    "pass": "đạt",
+    "fail": "KHÔNG ĐẠT",
+    "incomplete": "chưa kiểm tra hết",
+    "not_applicable": "không áp dụng",
+}
 
 
 def _print_summary(report: Report) -> None:
     data = report.to_json()
-    click.echo(f"Kiểm tra sổ cái / verifying log {data['origin']} "
-               f"({data['events']} sự kiện / events; khóa / key: {data['log_key_source']})")
+    click.echo(
+        f"Kiểm tra sổ cái / verifying log {data['origin']} "
+        f"({data['events']} sự kiện / events; khóa / key: {data['log_key_source']})"
+    )
     for check in data["checks"]:
         status = check["status"]
-        click.echo(f"  {SYMBOL[status]} {check['id']} {check['name']}: {STATUS_VI[status]} / "
-                   f"{status} ({check['checked']} checked)")
+        click.echo(
+            f"  {SYMBOL[status]} {check['id']} {check['name']}: {STATUS_VI[status]} / "
+            f"{status} ({check['checked']} checked)"
+        )
         click.echo(f"      {check['title_vi']} / {check['title_en']}")
         first = check["first_failure"]
         if first:
             click.echo(f"      → {first.get('reason_vi')} / {first.get('reason_en')}")
-            click.echo("        " + ", ".join(
-                f"{k}={first[k]}" for k in ("position", "until", "stream", "version",
-                                            "event_hash", "checkpoint_size") if k in first))
+            click.echo(
+                "        "
+                + ", ".join(
+                    f"{k}={first[k]}"
+                    for k in (
+                        "position",
+                        "until",
+                        "stream",
+                        "version",
+                        "event_hash",
+                        "checkpoint_size",
+                    )
+                    if k in first
+                )
+            )
     first_bad = data["first_bad"]
     if first_bad:
-        click.echo(f"Sự kiện hỏng đầu tiên / first bad event: check {first_bad['check']}, "
-                   f"position {first_bad.get('position')}")
+        click.echo(
+            f"Sự kiện hỏng đầu tiên / first bad event: check {first_bad['check']}, "
+            f"position {first_bad.get('position')}"
+        )
     click.echo("KẾT QUẢ / RESULT: " + ("ĐẠT / PASS" if report.ok else "KHÔNG ĐẠT / FAIL"))
+
+
+if __name__ == "__main__":
+    main()

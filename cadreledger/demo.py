@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from cadreledger.service import Ledger
@@ -27,14 +28,70 @@ from ledger.keys import SignerKey
 from ledger.receipt import Receipt
 from ledger.statement import sign_statement
 
-FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng",
-          "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý"]
+FAMILY = [
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Huỳnh",
+    "Phan",
+    "Vũ",
+    "Võ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Hồ",
+    "Ngô",
+    "Dương",
+    "Lý",
+]
 MIDDLE_M = ["Văn", "Hữu", "Đức", "Minh", "Quang", "Thanh", "Công", "Xuân"]
 MIDDLE_F = ["Thị", "Thu", "Ngọc", "Thanh", "Minh", "Hồng", "Kim"]
-GIVEN_M = ["An", "Bình", "Dũng", "Hải", "Hiếu", "Hòa", "Hùng", "Khánh", "Long", "Nam",
-           "Phong", "Quân", "Sơn", "Thắng", "Trung", "Tú", "Tuấn", "Việt", "Cường", "Đạt"]
-GIVEN_F = ["Châu", "Giang", "Hà", "Hạnh", "Hương", "Lan", "Linh", "Mai", "Nga", "Ngân",
-           "Phương", "Quỳnh", "Tâm", "Thảo", "Trang", "Vân", "Yến", "Huyền", "Loan", "Nhung"]
+GIVEN_M = [
+    "An",
+    "Bình",
+    "Dũng",
+    "Hải",
+    "Hiếu",
+    "Hòa",
+    "Hùng",
+    "Khánh",
+    "Long",
+    "Nam",
+    "Phong",
+    "Quân",
+    "Sơn",
+    "Thắng",
+    "Trung",
+    "Tú",
+    "Tuấn",
+    "Việt",
+    "Cường",
+    "Đạt",
+]
+GIVEN_F = [
+    "Châu",
+    "Giang",
+    "Hà",
+    "Hạnh",
+    "Hương",
+    "Lan",
+    "Linh",
+    "Mai",
+    "Nga",
+    "Ngân",
+    "Phương",
+    "Quỳnh",
+    "Tâm",
+    "Thảo",
+    "Trang",
+    "Vân",
+    "Yến",
+    "Huyền",
+    "Loan",
+    "Nhung",
+]
 POSITIONS = ["Chuyên viên", "Chuyên viên chính", "Cán sự", "Chuyên viên cao cấp"]
 COMMENTS = [
     "Có tinh thần trách nhiệm, hoàn thành đúng hạn các nhiệm vụ được giao.",
@@ -97,11 +154,13 @@ class Demo:
 
     def _person(self, i: int) -> Person:
         female = self.rng.random() < 0.45
-        name = " ".join([
-            self.rng.choice(FAMILY),
-            self.rng.choice(MIDDLE_F if female else MIDDLE_M),
-            self.rng.choice(GIVEN_F if female else GIVEN_M),
-        ])
+        name = " ".join(
+            [
+                self.rng.choice(FAMILY),
+                self.rng.choice(MIDDLE_F if female else MIDDLE_M),
+                self.rng.choice(GIVEN_F if female else GIVEN_M),
+            ]
+        )
         pid = f"{slug(name)}.{i:02d}"
         return Person(pid, name, self.rng.choice(POSITIONS), SignerKey.generate(pid))
 
@@ -133,33 +192,63 @@ class Demo:
 
     def run(self) -> dict[str, Any]:
         rng = self.rng
-        self.act(self.authority, "cycle.opened", regime="QD366", year=2025, unit=UNIT,
-                 unit_name=UNIT_NAME, period="annual", deadline="2025-12-31")
-        self.act(self.authority, "cycle.roster", unit=UNIT, head=self.head.id,
-                 cadres=[{"id": p.id, "name": p.name, "position": p.position}
-                         for p in self.cadres])
+        self.act(
+            self.authority,
+            "cycle.opened",
+            regime="QD366",
+            year=2025,
+            unit=UNIT,
+            unit_name=UNIT_NAME,
+            period="annual",
+            deadline="2025-12-31",
+        )
+        self.act(
+            self.authority,
+            "cycle.roster",
+            unit=UNIT,
+            head=self.head.id,
+            cadres=[{"id": p.id, "name": p.name, "position": p.position} for p in self.cadres],
+        )
         merit = {p.id: rng.gauss(80, 8) for p in self.cadres}
         merit[self.cadres[-1].id] = 46  # will be KHT, with discipline evidence
         merit[self.cadres[-2].id] = 60
 
         self.many(
-            (lambda p=p: self.act(p, "self_assessment.submitted", cadre=p.id,
-                                  general=min(30, round(merit[p.id] * 0.3) + 1),
-                                  tasks=min(70, round(merit[p.id] * 0.7) + 2),
-                                  report="Báo cáo tự đánh giá, tự chấm điểm năm 2025."))
+            partial(
+                self.act,
+                p,
+                "self_assessment.submitted",
+                cadre=p.id,
+                general=min(30, round(merit[p.id] * 0.3) + 1),
+                tasks=min(70, round(merit[p.id] * 0.7) + 2),
+                report="Báo cáo tự đánh giá, tự chấm điểm năm 2025.",
+            )
             for p in self.cadres
         )
-        self.act(self.head, "meeting.held", date="2025-12-10", unit=UNIT,
-                 attendees=[p.id for p in self.cadres[:30]])
-        comments = self.many(
-            (lambda p=p, c=c: self.act(rng.choice([x for x in self.panel if x is not p]),
-                                       "comment.made", cadre=p.id, text=c))
-            for p, c in zip(rng.sample(self.cadres, 18), rng.choices(COMMENTS, k=18),
-                            strict=True)
+        self.act(
+            self.head,
+            "meeting.held",
+            date="2025-12-10",
+            unit=UNIT,
+            attendees=[p.id for p in self.cadres[:30]],
         )
-        self.act(self.head, "minutes.adopted", date="2025-12-10",
-                 comments=[r.event_hash.hex() for r in comments],
-                 text="Biên bản hội nghị kiểm điểm, đánh giá, xếp loại năm 2025.")
+        comments = self.many(
+            partial(
+                self.act,
+                rng.choice([x for x in self.panel if x is not p]),
+                "comment.made",
+                cadre=p.id,
+                text=c,
+            )
+            for p, c in zip(rng.sample(self.cadres, 18), rng.choices(COMMENTS, k=18), strict=True)
+        )
+        self.act(
+            self.head,
+            "minutes.adopted",
+            date="2025-12-10",
+            comments=[r.event_hash.hex() for r in comments],
+            text="Biên bản hội nghị kiểm điểm, đánh giá, xếp loại năm 2025.",
+        )
 
         ballots: dict[tuple[str, str], Receipt] = {}
         scores: dict[str, dict[str, int]] = {}
@@ -173,61 +262,110 @@ class Demo:
             ballots[(scorer.id, p.id)] = r
             return r
 
-        self.many((lambda s=s, p=p: ballot(s, p))
-                  for p in self.cadres for s in self.panel if s is not p)
+        self.many(partial(ballot, s, p) for p in self.cadres for s in self.panel if s is not p)
 
         amended = rng.sample(self.cadres[5:-2], 6)
-        reasons = ["Chấm lại sau khi đối chiếu kết quả thực hiện nhiệm vụ quý IV.",
-                   "sửa lại", "Bổ sung minh chứng sản phẩm đề án chuyển đổi số.",
-                   "nhầm", "Điều chỉnh theo ý kiến góp ý tại hội nghị.", "theo chỉ đạo"]
+        reasons = [
+            "Chấm lại sau khi đối chiếu kết quả thực hiện nhiệm vụ quý IV.",
+            "sửa lại",
+            "Bổ sung minh chứng sản phẩm đề án chuyển đổi số.",
+            "nhầm",
+            "Điều chỉnh theo ý kiến góp ý tại hội nghị.",
+            "theo chỉ đạo",
+        ]
         for p, reason in zip(amended, reasons, strict=True):
             scorer = rng.choice([s for s in self.panel if s is not p])
             old = scores[p.id][scorer.id]
             new_total = min(100, old + rng.choice([-6, -4, 3, 5]))
             general = min(30, round(new_total * 0.3))
-            self.act(scorer, "score.amended", cadre=p.id,
-                     amends=ballots[(scorer.id, p.id)].event_hash.hex(),
-                     general=general, tasks=new_total - general, reason=reason,
-                     late=reason in ("theo chỉ đạo", "nhầm"))
+            self.act(
+                scorer,
+                "score.amended",
+                cadre=p.id,
+                amends=ballots[(scorer.id, p.id)].event_hash.hex(),
+                general=general,
+                tasks=new_total - general,
+                reason=reason,
+                late=reason in ("theo chỉ đạo", "nhầm"),
+            )
             scores[p.id][scorer.id] = new_total
 
         totals = {pid: round(100 * sum(s.values()) / len(s)) for pid, s in scores.items()}
-        self.act(self.authority, "discipline.recorded", cadre=self.cadres[-1].id,
-                 form="khiển trách", duty_related=True, decided="2025-09-15")
+        self.act(
+            self.authority,
+            "discipline.recorded",
+            cadre=self.cadres[-1].id,
+            form="khiển trách",
+            duty_related=True,
+            decided="2025-09-15",
+        )
         levels = self._levels(totals)
         self.many(
-            (lambda p=p: self.act(self.head, "tally.recorded", cadre=p.id,
-                                  ballots=len(scores[p.id]), total=f"{totals[p.id] / 100:.2f}"))
+            partial(
+                self.act,
+                self.head,
+                "tally.recorded",
+                cadre=p.id,
+                ballots=len(scores[p.id]),
+                total=f"{totals[p.id] / 100:.2f}",
+            )
             for p in self.cadres
         )
         self.many(
-            (lambda p=p: self.act(self.advisory, "appraisal.proposed", cadre=p.id,
-                                  level=levels[p.id]))
+            partial(self.act, self.advisory, "appraisal.proposed", cadre=p.id, level=levels[p.id])
             for p in self.cadres
         )
-        decisions = dict(zip(
-            [p.id for p in self.cadres],
-            self.many(
-                (lambda p=p: self.act(self.authority, "decision.issued", cadre=p.id,
-                                      level=levels[p.id], total=f"{totals[p.id] / 100:.2f}"))
-                for p in self.cadres
-            ),
-            strict=True,
-        ))
+        decisions = dict(
+            zip(
+                [p.id for p in self.cadres],
+                self.many(
+                    partial(
+                        self.act,
+                        self.authority,
+                        "decision.issued",
+                        cadre=p.id,
+                        level=levels[p.id],
+                        total=f"{totals[p.id] / 100:.2f}",
+                    )
+                    for p in self.cadres
+                ),
+                strict=True,
+            )
+        )
         self.act(self.authority, "result.published", date="2025-12-26", unit=UNIT)
 
         complainant = next(p for p in self.cadres[5:] if levels[p.id] == "HT")
-        filed = self.act(complainant, "complaint.filed", cadre=complainant.id,
-                         against=decisions[complainant.id].event_hash.hex(),
-                         grounds="Kết quả chấm điểm chưa tính đủ sản phẩm đề án được giao.")
-        self.act(self.inspection, "complaint.accepted", cadre=complainant.id,
-                 complaint=filed.event_hash.hex(), date="2026-01-05")
-        resolved = self.act(self.inspection, "complaint.resolved", cadre=complainant.id,
-                            complaint=filed.event_hash.hex(), upheld=True,
-                            finding="Bỏ sót 02 sản phẩm quy đổi; đề nghị xếp loại lại.")
-        self.act(self.authority, "decision.revised", cadre=complainant.id, level="HTT",
-                 supersedes=decisions[complainant.id].event_hash.hex(),
-                 cause=resolved.event_hash.hex(), reason="Thực hiện kết luận giải quyết khiếu nại.")
+        filed = self.act(
+            complainant,
+            "complaint.filed",
+            cadre=complainant.id,
+            against=decisions[complainant.id].event_hash.hex(),
+            grounds="Kết quả chấm điểm chưa tính đủ sản phẩm đề án được giao.",
+        )
+        self.act(
+            self.inspection,
+            "complaint.accepted",
+            cadre=complainant.id,
+            complaint=filed.event_hash.hex(),
+            date="2026-01-05",
+        )
+        resolved = self.act(
+            self.inspection,
+            "complaint.resolved",
+            cadre=complainant.id,
+            complaint=filed.event_hash.hex(),
+            upheld=True,
+            finding="Bỏ sót 02 sản phẩm quy đổi; đề nghị xếp loại lại.",
+        )
+        self.act(
+            self.authority,
+            "decision.revised",
+            cadre=complainant.id,
+            level="HTT",
+            supersedes=decisions[complainant.id].event_hash.hex(),
+            cause=resolved.event_hash.hex(),
+            reason="Thực hiện kết luận giải quyết khiếu nại.",
+        )
         levels[complainant.id] = "HTT"
         return {"levels": Counter(levels.values()), "complainant": complainant}
 
@@ -241,4 +379,3 @@ class Demo:
             lowest = min((pid for pid, v in levels.items() if v == "HTXS"), key=totals.__getitem__)
             levels[lowest] = "HTT"
         return levels
-

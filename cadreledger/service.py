@@ -56,7 +56,9 @@ class Ledger:
             if signer is None:
                 raise ConfigError("this database holds no ledger yet")
             empty = Checkpoint(signer.name, 0, EMPTY_ROOT).sign(signer)
-            self.store.init_meta({"origin": signer.name, "log_key": str(signer.verifier)}, (0, empty))
+            self.store.init_meta(
+                {"origin": signer.name, "log_key": str(signer.verifier)}, (0, empty)
+            )
             meta = self.store.meta()
         self.log_key = VerifierKey.parse(meta["log_key"])
         if signer is not None:

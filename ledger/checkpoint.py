@@ -1,9 +1,9 @@
 """C2SP tlog-checkpoint: the signed statement of a log's size and root hash.
 
-    <origin>
-    <tree size, decimal>
-    <root hash, standard base64>
-    [extension lines]
+<origin>
+<tree size, decimal>
+<root hash, standard base64>
+[extension lines]
 """
 
 from __future__ import annotations

@@ -27,12 +27,10 @@ class Problem:
         return PROBLEM_BASE + self.slug
 
 
-class Rejected(Exception):  # noqa: N818 - a refusal, not a crash
+class Rejected(Exception):
     """A request or statement the ledger refuses. Nothing was stored."""
 
-    def __init__(
-        self, problem: Problem, vi: str, en: str, **extensions: Any
-    ) -> None:
+    def __init__(self, problem: Problem, vi: str, en: str, **extensions: Any) -> None:
         super().__init__(en)
         self.problem = problem
         self.detail_vi = vi
@@ -84,9 +82,7 @@ INTEGER_OUT_OF_RANGE = _p(
 NON_NFC_STRING = _p(
     "non-nfc-string", 400, "Chuỗi chưa chuẩn hóa Unicode NFC", "String is not Unicode NFC"
 )
-NON_ASCII_KEY = _p(
-    "non-ascii-key", 400, "Tên trường phải là ASCII", "Object keys must be ASCII"
-)
+NON_ASCII_KEY = _p("non-ascii-key", 400, "Tên trường phải là ASCII", "Object keys must be ASCII")
 PAYLOAD_TOO_LARGE = _p("payload-too-large", 413, "Dữ liệu quá lớn", "Payload too large")
 INVALID_REQUEST = _p("invalid-request", 400, "Yêu cầu không hợp lệ", "Invalid request")
 
@@ -97,9 +93,7 @@ UNKNOWN_VERSION = _p(
     "Phiên bản tuyên bố không được hỗ trợ",
     "Unknown statement version",
 )
-INVALID_STATEMENT = _p(
-    "invalid-statement", 400, "Tuyên bố không hợp lệ", "Invalid statement"
-)
+INVALID_STATEMENT = _p("invalid-statement", 400, "Tuyên bố không hợp lệ", "Invalid statement")
 INVALID_KEY = _p("invalid-key", 400, "Khóa công khai không hợp lệ", "Invalid verifier key")
 BAD_SIGNATURE = _p("bad-signature", 400, "Chữ ký không hợp lệ", "Signature does not verify")
 SIGNER_MISMATCH = _p(

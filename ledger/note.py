@@ -43,9 +43,7 @@ def sign(text: str, *signers: SignerKey) -> str:
     """The signed note for ``text`` (which must end in a newline)."""
     _check_text(text)
     message = text.encode()
-    sigs = tuple(
-        NoteSignature(k.name, k.verifier.key_id, k.sign(message)) for k in signers
-    )
+    sigs = tuple(NoteSignature(k.name, k.verifier.key_id, k.sign(message)) for k in signers)
     return str(Note(text, sigs))
 
 

@@ -213,7 +213,9 @@ class Sequencer:
             index = builder.size
             builder.append(leaf_hash(digest_))
             events.append(
-                StoredEvent(originator_id=stream, originator_version=version, topic=TOPIC, state=raw)
+                StoredEvent(
+                    originator_id=stream, originator_version=version, topic=TOPIC, state=raw
+                )
             )
             seal_.leaves.append((index, stream, version))
             seal_.nonces.append((signed.actor, signed.nonce, signed.digest, index))
@@ -249,7 +251,7 @@ class Sequencer:
         return result
 
     def _stored_entry(self, index: int) -> tuple[str, int, bytes]:
-        (_, stream, version, raw), = self.store.entries(index, 1)
+        ((_, stream, version, raw),) = self.store.entries(index, 1)
         return stream, version, Event.parse(raw).hash
 
 

@@ -141,8 +141,7 @@ def verify_submission(submission: Any) -> SignedStatement:
     if signer.name != statement["actor"]:
         raise Rejected(
             SIGNER_MISMATCH,
-            f"Khóa ký mang tên {signer.name!r} nhưng người thực hiện là "
-            f"{statement['actor']!r}.",
+            f"Khóa ký mang tên {signer.name!r} nhưng người thực hiện là {statement['actor']!r}.",
             f"The key is named {signer.name!r} but the actor is {statement['actor']!r}.",
         )
     try:

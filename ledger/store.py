@@ -18,8 +18,8 @@ Either all of it commits or none of it does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
 import fcntl
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -106,9 +106,11 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         from psycopg.sql import SQL
 
-        self.sql_create_statements.extend(SQL(s) for s in _ddl("BYTEA"))  # type: ignore[arg-type]
+        self.sql_create_statements.extend(SQL(s).format() for s in _ddl("BYTEA"))
 
-    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+    def _insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
         seal: Seal | None = kwargs.get("seal")
         if seal is not None:
@@ -119,6 +121,10 @@ def _ddl(blob: str) -> list[str]:
     return [s.format(blob=blob) for s in _DDL]
 
 
+_INSERT_META = "INSERT INTO ledger_meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING"
+_INSERT_GENESIS = "INSERT INTO ledger_checkpoints (size, note) VALUES (?, ?) ON CONFLICT DO NOTHING"
+
+
 class Row(Protocol):
     def __getitem__(self, key: str) -> Any: ...
 
@@ -127,13 +133,10 @@ class LogStore:
     """Reads and writes of the log over one eventsourcing application recorder."""
 
     def __init__(self, recorder: ApplicationRecorder) -> None:
-        if isinstance(recorder, SQLiteLedgerRecorder):
-            self.mark = "?"
-        elif isinstance(recorder, PostgresLedgerRecorder):
-            self.mark = "%s"
-        else:
+        if not isinstance(recorder, SQLiteLedgerRecorder | PostgresLedgerRecorder):
             raise TypeError(f"not a ledger recorder: {type(recorder).__name__}")
         self.recorder = recorder
+        self.mark = "%s" if isinstance(recorder, PostgresLedgerRecorder) else "?"
         self.events_table = recorder.events_table_name
         self._lock_file: Any = None
 
@@ -143,18 +146,21 @@ class LogStore:
 
     # -- plumbing ---------------------------------------------------------------------
 
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", self.mark)
+
     def _transaction(self, commit: bool = False) -> AbstractContextManager[Any]:
-        return self.recorder.datastore.transaction(commit=commit)  # type: ignore[attr-defined, no-any-return]
+        return self.recorder.datastore.transaction(commit=commit)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._transaction() as cursor:
-            cursor.execute(sql.replace("?", self.mark), tuple(params))
+            cursor.execute(self._sql(sql), tuple(params))
             return list(cursor.fetchall())
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """One write in its own transaction (genesis, and tests that play the attacker)."""
         with self._transaction(commit=True) as cursor:
-            cursor.execute(sql.replace("?", self.mark), tuple(params))
+            cursor.execute(self._sql(sql), tuple(params))
 
     # -- writing ----------------------------------------------------------------------
 
@@ -162,8 +168,8 @@ class LogStore:
     def writer_lock(self) -> Iterator[None]:
         """Held while a batch is sequenced, so that writers in other processes take turns
         (a PostgreSQL advisory lock; a file lock beside an SQLite database)."""
-        if self.is_postgres:
-            with self.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+        if isinstance(self.recorder, PostgresLedgerRecorder):
+            with self.recorder.datastore.get_connection() as conn:
                 conn.execute("SELECT pg_advisory_lock(%s)", (WRITER_LOCK_KEY,))
                 try:
                     yield
@@ -171,7 +177,7 @@ class LogStore:
                     conn.execute("SELECT pg_advisory_unlock(%s)", (WRITER_LOCK_KEY,))
             return
         if self._lock_file is None:
-            db_name = self.recorder.datastore.pool.db_name  # type: ignore[attr-defined]
+            db_name = self.recorder.datastore.pool.db_name
             self._lock_file = open(db_name + ".lock", "a")  # noqa: SIM115 - kept for life
         fcntl.flock(self._lock_file, fcntl.LOCK_EX)
         try:
@@ -191,18 +197,8 @@ class LogStore:
         """Record the log's genesis (its key, origin, empty checkpoint) once; first writer wins."""
         with self._transaction(commit=True) as cursor:
             for key, value in values.items():
-                cursor.execute(
-                    "INSERT INTO ledger_meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING".replace(
-                        "?", self.mark
-                    ),
-                    (key, value),
-                )
-            cursor.execute(
-                "INSERT INTO ledger_checkpoints (size, note) VALUES (?, ?) ON CONFLICT DO NOTHING".replace(
-                    "?", self.mark
-                ),
-                checkpoint,
-            )
+                cursor.execute(self._sql(_INSERT_META), (key, value))
+            cursor.execute(self._sql(_INSERT_GENESIS), checkpoint)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -215,7 +211,9 @@ class LogStore:
         for chunk in _chunks(keys, 200):
             where = " OR ".join(["(level = ? AND idx = ?)"] * len(chunk))
             params = [v for key in chunk for v in key]
-            for r in self.query(f"SELECT level, idx, hashes FROM ledger_tiles WHERE {where}", params):
+            for r in self.query(
+                f"SELECT level, idx, hashes FROM ledger_tiles WHERE {where}", params
+            ):
                 result[(r["level"], r["idx"])] = bytes(r["hashes"])
         return result
 
@@ -264,7 +262,9 @@ class LogStore:
                 heads[str(r["originator_id"])] = (r["originator_version"], bytes(r["state"]))
         return heads
 
-    def find_nonces(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[bytes, int]]:
+    def find_nonces(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[bytes, int]]:
         found: dict[tuple[str, str], tuple[bytes, int]] = {}
         for chunk in _chunks(list(keys), 400):
             values = ", ".join(["(?, ?)"] * len(chunk))

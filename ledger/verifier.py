@@ -218,10 +218,16 @@ def verify_log(
     def drain(limit: int) -> None:
         while len(inflight) > limit:
             for pos, stream, version, h in inflight.popleft().result():
-                c["V2"].fail(_event_finding(
-                    pos, stream, version, h,
-                    "signature does not verify", "chữ ký không hợp lệ",
-                ))
+                c["V2"].fail(
+                    _event_finding(
+                        pos,
+                        stream,
+                        version,
+                        h,
+                        "signature does not verify",
+                        "chữ ký không hợp lệ",
+                    )
+                )
 
     def settle() -> None:
         """Check every checkpoint whose size the recomputed tree has just reached."""
@@ -238,14 +244,18 @@ def verify_log(
                     if source == "stored" and on_accepted:
                         on_accepted(size, root)
                 else:
-                    c["V6"].fail(Finding(
-                        f"{source} checkpoint of size {size} is not consistent with the "
-                        f"events: an event before position {size} was changed, removed or "
-                        "reordered",
-                        f"điểm kiểm tra kích thước {size} không nhất quán với các sự kiện: "
-                        f"một sự kiện trước vị trí {size} đã bị sửa, xóa hoặc đảo thứ tự",
-                        position=last_good[source], until=size, checkpoint_size=size,
-                    ))
+                    c["V6"].fail(
+                        Finding(
+                            f"{source} checkpoint of size {size} is not consistent with the "
+                            f"events: an event before position {size} was changed, removed or "
+                            "reordered",
+                            f"điểm kiểm tra kích thước {size} không nhất quán với các sự kiện: "
+                            f"một sự kiện trước vị trí {size} đã bị sửa, xóa hoặc đảo thứ tự",
+                            position=last_good[source],
+                            until=size,
+                            checkpoint_size=size,
+                        )
+                    )
             next_cp = next(checkpoints, None)
 
     position = 0
@@ -261,7 +271,8 @@ def verify_log(
                 event = Event.parse(raw)
                 if event.stream != stream or event.version != version:
                     raise EnvelopeError(
-                        f"envelope says {event.stream}#{event.version}, stored as {stream}#{version}"
+                        f"envelope says {event.stream}#{event.version},"
+                        f" stored as {stream}#{version}"
                     )
                 c["V1"].checked += 1
             except EnvelopeError as e:
@@ -272,10 +283,13 @@ def verify_log(
             if event is None:
                 c["V2"].unchecked += 1
             elif event.signer.name != event.statement.get("actor"):
-                c["V2"].fail(_event_finding(
-                    *where, "signer key is not named as the actor",
-                    "khóa ký không mang tên người thực hiện",
-                ))
+                c["V2"].fail(
+                    _event_finding(
+                        *where,
+                        "signer key is not named as the actor",
+                        "khóa ký không mang tên người thực hiện",
+                    )
+                )
             else:
                 c["V2"].checked += 1
                 chunk.append((*where, event.signer.public, event.signature, event.signed_bytes()))
@@ -288,17 +302,23 @@ def verify_log(
             previous = heads.get(stream)
             expected = previous[0] + 1 if previous else 1
             if version != expected:
-                c["V3"].fail(_event_finding(
-                    *where, f"stream version {version} where {expected} was due",
-                    f"phiên bản {version} trong khi cần {expected} (mất hoặc lặp sự kiện)",
-                ))
+                c["V3"].fail(
+                    _event_finding(
+                        *where,
+                        f"stream version {version} where {expected} was due",
+                        f"phiên bản {version} trong khi cần {expected} (mất hoặc lặp sự kiện)",
+                    )
+                )
             elif event is None:
                 c["V3"].unchecked += 1
             elif event.prev != (previous[1] if previous else None):
-                c["V3"].fail(_event_finding(
-                    *where, "prev does not match the hash of the stream's previous event",
-                    "prev không khớp băm của sự kiện trước trong luồng",
-                ))
+                c["V3"].fail(
+                    _event_finding(
+                        *where,
+                        "prev does not match the hash of the stream's previous event",
+                        "prev không khớp băm của sự kiện trước trong luồng",
+                    )
+                )
             else:
                 c["V3"].checked += 1
             heads[stream] = (version, h)
@@ -311,15 +331,21 @@ def verify_log(
             indexed = next(leaves, None)
             offset = position % TILE_WIDTH
             if indexed != (position, stream, version):
-                c["V4"].fail(_event_finding(
-                    *where, f"the log index has {indexed} at this position",
-                    "chỉ mục sổ cái ghi sự kiện khác ở vị trí này",
-                ))
+                c["V4"].fail(
+                    _event_finding(
+                        *where,
+                        f"the log index has {indexed} at this position",
+                        "chỉ mục sổ cái ghi sự kiện khác ở vị trí này",
+                    )
+                )
             elif offset >= len(tile) or tile[offset] != leaf:
-                c["V4"].fail(_event_finding(
-                    *where, "the stored leaf tile holds another hash here",
-                    "ô lá Merkle lưu trữ chứa băm khác tại vị trí này",
-                ))
+                c["V4"].fail(
+                    _event_finding(
+                        *where,
+                        "the stored leaf tile holds another hash here",
+                        "ô lá Merkle lưu trữ chứa băm khác tại vị trí này",
+                    )
+                )
             else:
                 c["V4"].checked += 1
             tree.append(leaf)
@@ -339,21 +365,29 @@ def verify_log(
     # Index entries past the last event: events were deleted.
     extra = next(leaves, None)
     if extra is not None:
-        c["V4"].fail(Finding(
-            f"the log index lists position {extra[0]} but there is no such event",
-            f"chỉ mục liệt kê vị trí {extra[0]} nhưng không có sự kiện",
-            position=extra[0], stream=extra[1], version=extra[2],
-        ))
+        c["V4"].fail(
+            Finding(
+                f"the log index lists position {extra[0]} but there is no such event",
+                f"chỉ mục liệt kê vị trí {extra[0]} nhưng không có sự kiện",
+                position=extra[0],
+                stream=extra[1],
+                version=extra[2],
+            )
+        )
     # Checkpoints beyond the events: the log was cut short.
     while next_cp is not None:
         size, source, payload = next_cp
         if source == "stored":
             latest = (size, str(payload))
-        c["V6"].fail(Finding(
-            f"{source} checkpoint of size {size} but only {position} events exist",
-            f"điểm kiểm tra kích thước {size} nhưng chỉ có {position} sự kiện",
-            position=last_good[source], until=size, checkpoint_size=size,
-        ))
+        c["V6"].fail(
+            Finding(
+                f"{source} checkpoint of size {size} but only {position} events exist",
+                f"điểm kiểm tra kích thước {size} nhưng chỉ có {position} sự kiện",
+                position=last_good[source],
+                until=size,
+                checkpoint_size=size,
+            )
+        )
         next_cp = next(checkpoints, None)
 
     _check_latest(c["V5"], log_key, latest, tree, last_good["stored"])
@@ -373,18 +407,22 @@ def _checkpoint_root(
     try:
         checkpoint = open_checkpoint(payload, log_key)
     except CheckpointError as e:
-        check.fail(Finding(
-            f"{source} checkpoint of size {size} is not validly signed by the log: {e}",
-            f"điểm kiểm tra kích thước {size} không có chữ ký hợp lệ của sổ cái",
-            checkpoint_size=size,
-        ))
+        check.fail(
+            Finding(
+                f"{source} checkpoint of size {size} is not validly signed by the log: {e}",
+                f"điểm kiểm tra kích thước {size} không có chữ ký hợp lệ của sổ cái",
+                checkpoint_size=size,
+            )
+        )
         return None
     if checkpoint.size != size:
-        check.fail(Finding(
-            f"{source} checkpoint filed as size {size} states size {checkpoint.size}",
-            f"điểm kiểm tra lưu ở kích thước {size} lại ghi {checkpoint.size}",
-            checkpoint_size=size,
-        ))
+        check.fail(
+            Finding(
+                f"{source} checkpoint filed as size {size} states size {checkpoint.size}",
+                f"điểm kiểm tra lưu ở kích thước {size} lại ghi {checkpoint.size}",
+                checkpoint_size=size,
+            )
+        )
         return None
     return checkpoint.root
 
@@ -403,26 +441,35 @@ def _check_latest(
     try:
         checkpoint = open_checkpoint(note, log_key)
     except CheckpointError as e:
-        check.fail(Finding(
-            f"the latest checkpoint is not validly signed by the log: {e}",
-            "điểm kiểm tra mới nhất không có chữ ký hợp lệ của sổ cái",
-            checkpoint_size=size,
-        ))
+        check.fail(
+            Finding(
+                f"the latest checkpoint is not validly signed by the log: {e}",
+                "điểm kiểm tra mới nhất không có chữ ký hợp lệ của sổ cái",
+                checkpoint_size=size,
+            )
+        )
         return
     check.checked += 1
     if checkpoint.size != tree.size:
-        check.fail(Finding(
-            f"the latest checkpoint covers {checkpoint.size} events but the log holds {tree.size}",
-            f"điểm kiểm tra mới nhất bao {checkpoint.size} sự kiện nhưng sổ cái có {tree.size}",
-            position=min(checkpoint.size, tree.size),
-            checkpoint_size=checkpoint.size,
-        ))
+        check.fail(
+            Finding(
+                f"the latest checkpoint covers {checkpoint.size} events"
+                f" but the log holds {tree.size}",
+                f"điểm kiểm tra mới nhất bao {checkpoint.size} sự kiện nhưng sổ cái có {tree.size}",
+                position=min(checkpoint.size, tree.size),
+                checkpoint_size=checkpoint.size,
+            )
+        )
     elif checkpoint.root != tree.root():
-        check.fail(Finding(
-            "the latest checkpoint's root is not the tree of the stored events",
-            "gốc của điểm kiểm tra mới nhất khác cây của các sự kiện đã lưu",
-            position=last_good, until=tree.size, checkpoint_size=checkpoint.size,
-        ))
+        check.fail(
+            Finding(
+                "the latest checkpoint's root is not the tree of the stored events",
+                "gốc của điểm kiểm tra mới nhất khác cây của các sự kiện đã lưu",
+                position=last_good,
+                until=tree.size,
+                checkpoint_size=checkpoint.size,
+            )
+        )
 
 
 def _checkpoints(
@@ -441,9 +488,7 @@ def _checkpoints(
     return heapq.merge(stored, sorted(extra), earlier, key=lambda item: item[0])
 
 
-def _event_finding(
-    position: int, stream: str, version: int, h: bytes, en: str, vi: str
-) -> Finding:
+def _event_finding(position: int, stream: str, version: int, h: bytes, en: str, vi: str) -> Finding:
     return Finding(en, vi, position=position, stream=stream, version=version, event_hash=h.hex())
 
 

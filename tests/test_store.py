@@ -28,10 +28,13 @@ def assert_stored_once(ledger: Ledger, receipts: list[Receipt]) -> None:
     """Every acknowledged statement is in the log exactly once, where its receipt says."""
     nonces = []
     for receipt in receipts:
-        (index, stream, version, raw), = ledger.store.entries(receipt.index, 1)
+        ((index, stream, version, raw),) = ledger.store.entries(receipt.index, 1)
         event = Event.parse(raw)
         assert (index, stream, version, event.hash) == (
-            receipt.index, receipt.stream, receipt.version, receipt.event_hash
+            receipt.index,
+            receipt.stream,
+            receipt.version,
+            receipt.event_hash,
         )
         nonces.append((event.statement["actor"], event.statement["nonce"]))
     assert len(set(nonces)) == len(nonces)
@@ -46,7 +49,10 @@ def test_receipt_proves_inclusion_under_the_log_key(ledger: Ledger, people: Peop
     size = ledger.size()
     root = open_checkpoint(ledger.checkpoint(), ledger.log_key).root
     verify_inclusion(
-        receipt.index, size, leaf_hash(receipt.event_hash), ledger.inclusion(receipt.index, size),
+        receipt.index,
+        size,
+        leaf_hash(receipt.event_hash),
+        ledger.inclusion(receipt.index, size),
         root,
     )
     first = open_checkpoint(receipt.checkpoint, ledger.log_key)
@@ -112,9 +118,13 @@ def test_refuses_a_future_issued_at(ledger: Ledger, people: People) -> None:
 
 
 @pytest.mark.postgres
-def test_many_threads_on_postgres(pg_url: str, people: People, open_ledger: Callable[..., Ledger]) -> None:
+def test_many_threads_on_postgres(
+    pg_url: str, people: People, open_ledger: Callable[..., Ledger]
+) -> None:
     ledger = open_ledger(pg_url)
-    statements = [people.statement(actor=f"scorer-{i % 7}", cadre=f"c{i % 23}") for i in range(1500)]
+    statements = [
+        people.statement(actor=f"scorer-{i % 7}", cadre=f"c{i % 23}") for i in range(1500)
+    ]
     with ThreadPoolExecutor(48) as pool:
         receipts = list(pool.map(ledger.append, statements))
     assert ledger.sequencer is not None and ledger.sequencer.batches < len(statements) / 2
@@ -133,8 +143,9 @@ def test_two_writers_on_one_postgres_never_fork(
     a, b = open_ledger(pg_url), open_ledger(pg_url)
     statements = [people.statement(cadre=f"c{i % 5}") for i in range(400)]
     with ThreadPoolExecutor(24) as pool:
-        receipts = list(pool.map(lambda ix: (a if ix[0] % 2 else b).append(ix[1]),
-                                 enumerate(statements)))
+        receipts = list(
+            pool.map(lambda ix: (a if ix[0] % 2 else b).append(ix[1]), enumerate(statements))
+        )
     reader = open_ledger(pg_url, writer=False)
     assert_stored_once(reader, receipts)
     assert reader.verify().ok
@@ -191,7 +202,7 @@ def test_killed_writer_loses_no_acknowledged_statement(db_url: str, tmp_path: Pa
 
     with Ledger(Settings(db=db_url, log_key_file=key)) as ledger:
         for ack in acknowledged:
-            (_, _, _, raw), = ledger.store.entries(ack["index"], 1)
+            ((_, _, _, raw),) = ledger.store.entries(ack["index"], 1)
             assert Event.parse(raw).hash.hex() == ack["hash"]
         assert ledger.verify().ok
         # and the log takes up writing where the crash left it

@@ -41,7 +41,7 @@ def events_table(ledger: Ledger) -> str:
 
 
 def state_of(ledger: Ledger, index: int) -> tuple[str, int, bytes]:
-    (_, stream, version, raw), = ledger.store.entries(index, 1)
+    ((_, stream, version, raw),) = ledger.store.entries(index, 1)
     return stream, version, raw
 
 
@@ -176,9 +176,7 @@ def test_rollback_and_reextend_is_caught_by_old_checkpoints(
 
     code, report = run_verify(db_url)
     assert code == 0, report  # the stored history alone is consistent again ...
-    result = runner.invoke(
-        main, ["--db", db_url, "verify", "--json", "--state-dir", str(state)]
-    )
+    result = runner.invoke(main, ["--db", db_url, "verify", "--json", "--state-dir", str(state)])
     assert result.exit_code == 1  # ... but not with what the verifier saw before
     report = json.loads(result.output)
     assert first_bad(report) == ("V6", cut)
@@ -208,9 +206,7 @@ def test_flipped_byte_in_the_sqlite_file(
     assert report["first_bad"]["event_hash"] != receipts[6].event_hash.hex()
 
 
-def test_pinned_key_rejects_a_swapped_log_key(
-    ledger: Ledger, people: People, db_url: str
-) -> None:
+def test_pinned_key_rejects_a_swapped_log_key(ledger: Ledger, people: People, db_url: str) -> None:
     """An attacker who re-signs every checkpoint with a key of their own and records it
     as the log's key fools a verifier that trusts the database, not one that pins."""
     build(ledger, people, 4)
@@ -219,7 +215,9 @@ def test_pinned_key_rejects_a_swapped_log_key(
     for size, note in list(ledger.store.iter_checkpoints()):
         root = Checkpoint.parse_text(note[: note.rfind("\n\n") + 1]).root
         resigned = Checkpoint(ledger.log_key.name, size, root).sign(impostor)
-        ledger.store.execute("UPDATE ledger_checkpoints SET note = ? WHERE size = ?", (resigned, size))
+        ledger.store.execute(
+            "UPDATE ledger_checkpoints SET note = ? WHERE size = ?", (resigned, size)
+        )
     ledger.store.execute(
         "UPDATE ledger_meta SET value = ? WHERE key = 'log_key'", (str(impostor.verifier),)
     )

@@ -1,0 +1,113 @@
+"""The ``cadreledger`` command as a user runs it: demo, verify, keygen, sign, serve."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import unicodedata
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from click.testing import CliRunner
+
+from cadreledger.cli import main
+from ledger.checkpoint import open_checkpoint
+from ledger.keys import VerifierKey
+from ledger.statement import parse_submission
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_demo_builds_a_cycle_that_verifies(db_url: str, tmp_path: Path) -> None:
+    runner = CliRunner(env={"CADRELEDGER_LOG_KEY_FILE": str(tmp_path / "log.key")})
+    result = runner.invoke(main, ["--db", db_url, "demo", "--cadres", "40"])
+    assert result.exit_code == 0, result.output
+    assert "ĐẠT / PASS" in result.output
+    head = result.output.split("head: ")[1].split(";")[0]
+    assert len(head.split()) == 3 and not head.isascii()  # a Vietnamese name ...
+    assert unicodedata.is_normalized("NFC", result.output)  # ... in NFC
+    levels = dict(
+        part.split() for part in result.output.split("levels: ")[1].splitlines()[0].split(", ")
+    )
+    assert int(levels["HTXS"]) <= 0.2 * int(levels["HTT"])  # QĐ 366 quota
+    assert all(int(levels[lv]) > 0 for lv in ("HTXS", "HTT", "HT", "KHT"))
+
+    verified = runner.invoke(main, ["--db", db_url, "verify", "--json", "--no-remember"])
+    assert verified.exit_code == 0
+    report = json.loads(verified.output)
+    assert report["ok"] and report["events"] > 300
+    assert {c["status"] for c in report["checks"]} == {"pass"}
+
+
+def test_keygen_and_sign_make_an_acceptable_submission(tmp_path: Path) -> None:
+    runner = CliRunner()
+    key_file = tmp_path / "an.key"
+    made = runner.invoke(main, ["keygen", "nguyen.van.an", "-o", str(key_file)])
+    assert made.exit_code == 0
+    verifier = VerifierKey.parse(made.stdout.strip().splitlines()[-1])
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+
+    statement = {
+        "v": 1,
+        "type": "comment.made",
+        "actor": "nguyen.van.an",
+        "issued_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "nonce": "a-nonce-of-sixteen-chars",
+        "cycle": "2025-x",
+        "cadre": "b",
+        "text": "Cần chủ động hơn trong tham mưu.",
+    }
+    statement_file = tmp_path / "s.json"
+    statement_file.write_text(json.dumps(statement, ensure_ascii=False))
+    signed = runner.invoke(main, ["sign", "--key", str(key_file), str(statement_file)])
+    assert signed.exit_code == 0, signed.output
+    checked = parse_submission(signed.stdout.encode())
+    assert checked.signer == verifier and checked.statement == statement
+
+
+def test_keygen_refuses_a_bad_name() -> None:
+    assert CliRunner().invoke(main, ["keygen", "has space"]).exit_code == 2
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_answers_over_real_http(tmp_path: Path) -> None:
+    port = free_port()
+    db = f"sqlite:///{tmp_path / 'served.db'}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cadreledger.cli", "--db", db, "serve", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "CADRELEDGER_LOG_KEY_FILE": str(tmp_path / "log.key")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                key = VerifierKey.parse(httpx.get(f"{base}/v1/log/key").text.strip())
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the server did not come up")
+        from tests.conftest import People
+
+        signed = People().statement()
+        response = httpx.post(f"{base}/v1/statements", json=signed.submission())
+        assert response.status_code == 201
+        checkpoint = open_checkpoint(httpx.get(f"{base}/v1/log/checkpoint").text, key)
+        assert checkpoint.size == 1
+        assert httpx.get(f"{base}/openapi.json").json()["info"]["title"] == "cadreledger"
+    finally:
+        server.terminate()
+        server.wait(10)
