@@ -14,7 +14,7 @@ from typing import Any
 
 from ledger.errors import INVALID_STATEMENT, Rejected
 
-IDENTIFIER = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 def stream_for(statement: Mapping[str, Any]) -> str:
@@ -38,7 +38,7 @@ def _identifier(statement: Mapping[str, Any], field: str) -> str | None:
     value = statement.get(field)
     if value is None:
         return None
-    if not isinstance(value, str) or not IDENTIFIER.match(value):
+    if not isinstance(value, str) or not IDENTIFIER.fullmatch(value):
         raise Rejected(
             INVALID_STATEMENT,
             f"Trường {field} phải là mã chữ thường (a-z, 0-9, . _ -), tối đa 64 ký tự.",

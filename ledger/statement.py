@@ -76,7 +76,9 @@ def check_statement(statement: Any) -> dict[str, Any]:
     """Check the envelope fields every statement has; return it unchanged."""
     if not isinstance(statement, dict):
         raise _invalid("$", "phải là một đối tượng JSON", "must be a JSON object")
-    version = statement.get("v")
+    if "v" not in statement:
+        raise _invalid("v", "bị thiếu", "is missing")
+    version = statement["v"]
     if version not in SUPPORTED_VERSIONS or isinstance(version, bool):
         raise Rejected(
             UNKNOWN_VERSION,

@@ -71,7 +71,10 @@ class TileHashReader:
 
     def __call__(self, nodes: Sequence[NodeID]) -> list[bytes]:
         places = [locate(n) for n in nodes]
-        levels = self._tiles({key: _width_needed(sub, off) for key, sub, off in places})
+        needed: dict[TileKey, int] = {}
+        for key, sub, off in places:  # the widest need per tile, not the last node's
+            needed[key] = max(needed.get(key, 0), _width_needed(sub, off))
+        levels = self._tiles(needed)
         try:
             return [levels[key][sub][off] for key, sub, off in places]
         except (KeyError, IndexError) as e:

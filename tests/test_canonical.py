@@ -1,0 +1,231 @@
+"""RFC 8785 canonical bytes, and the strict parser's refusals."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from typing import Any
+
+import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.canonical import MAX_DEPTH, MAX_SAFE_INTEGER, canonical_bytes, parse_strict
+from ledger.errors import Rejected
+
+LIMIT = 64 * 1024
+
+
+def _reject(data: bytes, slug: str, max_bytes: int = LIMIT) -> Rejected:
+    with pytest.raises(Rejected) as info:
+        parse_strict(data, max_bytes=max_bytes)
+    e = info.value
+    assert e.problem.slug == slug, e.detail_en
+    assert e.detail_vi.strip() and e.detail_en.strip()
+    problem = e.to_problem("en")
+    assert problem["type"].endswith("/" + slug) and problem["detail"] == e.detail_en
+    assert e.to_problem()["detail"] == e.detail_vi
+    return e
+
+
+# --- RFC 8785 §3.2.2: the sample object ------------------------------------------------
+
+RFC_SAMPLE = rb"""{
+  "numbers": [333333333.33333329, 1E30, 4.50,
+              2e-3, 0.000000000000000000000000001],
+  "string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/",
+  "literals": [null, true, false]
+}"""
+RFC_SAMPLE_OUT = (
+    b'{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],'
+    b'"string":"\xe2\x82\xac$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'
+)
+
+
+def test_rfc8785_sample_with_reference_encoder() -> None:
+    """The reference encoder itself reproduces the RFC's output (floats and all)."""
+    assert rfc8785.dumps(json.loads(RFC_SAMPLE)) == RFC_SAMPLE_OUT
+
+
+def test_rfc8785_sample_refused_for_its_floats() -> None:
+    _reject(RFC_SAMPLE, "float-not-allowed")
+
+
+def test_rfc8785_sample_without_floats() -> None:
+    data = RFC_SAMPLE.replace(
+        b"[333333333.33333329, 1E30, 4.50,\n              2e-3, 0.000000000000000000000000001]",
+        b"[333333333, -0, 4, 9007199254740991, -9007199254740991]",
+    )
+    assert data != RFC_SAMPLE
+    value = parse_strict(data, max_bytes=LIMIT)
+    expected = (
+        b'{"literals":[null,true,false],'
+        b'"numbers":[333333333,0,4,9007199254740991,-9007199254740991],'
+        b'"string":"\xe2\x82\xac$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'
+    )
+    assert canonical_bytes(value) == expected == rfc8785.dumps(value)
+
+
+# --- RFC 8785 §3.2.3: sorting by UTF-16 code units -------------------------------------
+
+RFC_SORTING = {
+    "\u20ac": "Euro Sign",
+    "\r": "Carriage Return",
+    "\ufb33": "Hebrew Letter Dalet With Dagesh",
+    "1": "One",
+    "\U0001f600": "Emoji: Grinning Face",  # "\ud83d\ude00" in the RFC's JSON
+    "\u0080": "Control",
+    "\u00f6": "Latin Small Letter O With Diaeresis",
+}
+
+
+def test_rfc8785_sorting_example() -> None:
+    out = canonical_bytes(RFC_SORTING)
+    assert list(json.loads(out).values()) == [
+        "Carriage Return",
+        "One",
+        "Control",
+        "Latin Small Letter O With Diaeresis",
+        "Euro Sign",
+        "Emoji: Grinning Face",  # U+1F600 is D83D DE00 in UTF-16: before U+FB33
+        "Hebrew Letter Dalet With Dagesh",
+    ]
+    assert out == rfc8785.dumps(RFC_SORTING)
+    assert out.startswith(b'{"\\r":"Carriage Return","1":"One","\xc2\x80":"Control",')
+    # Code-point order (what json.dumps(sort_keys=True) gives) differs here.
+    by_code_point = json.dumps(
+        RFC_SORTING, ensure_ascii=False, separators=(",", ":"), sort_keys=True
+    ).encode()
+    assert out != by_code_point and sorted(out) == sorted(by_code_point)
+    # Also nested, and with the keys parsed from the RFC's JSON text.
+    text = json.dumps(RFC_SORTING)
+    assert "\\ud83d\\ude00" in text
+    assert canonical_bytes({"a": [json.loads(text)]}) == rfc8785.dumps({"a": [RFC_SORTING]})
+
+
+def test_large_integers_take_the_reference_path() -> None:
+    for n in (MAX_SAFE_INTEGER, -MAX_SAFE_INTEGER, 10**15, 1234567890123456):
+        assert canonical_bytes({"n": n}) == rfc8785.dumps({"n": n})
+    for n in (MAX_SAFE_INTEGER + 1, -MAX_SAFE_INTEGER - 1, 10**20):
+        with pytest.raises(Rejected) as info:
+            canonical_bytes([n])
+        assert info.value.problem.slug == "integer-out-of-range"
+
+
+# --- Property: the fast path equals the reference encoder ------------------------------
+
+_text = st.text().filter(lambda s: unicodedata.is_normalized("NFC", s))
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER)
+    | _text
+)
+
+
+def _json(keys: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        _scalars,
+        lambda children: (
+            st.lists(children, max_size=5) | st.dictionaries(keys, children, max_size=5)
+        ),
+        max_leaves=25,
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(_json(st.text()))
+def test_canonical_bytes_equals_rfc8785(value: Any) -> None:
+    assert canonical_bytes(value) == rfc8785.dumps(value)
+
+
+_ascii_keys = st.text(alphabet=st.characters(max_codepoint=0x7F))
+
+
+@settings(max_examples=200, deadline=None)
+@given(_json(_ascii_keys))
+def test_parse_strict_accepts_canonical_output(value: Any) -> None:
+    data = canonical_bytes(value)
+    assert parse_strict(data, max_bytes=len(data)) == value
+    # Any JSON spelling of the value parses to it and canonicalises back.
+    spaced = json.dumps(value, indent=2).encode()
+    assert canonical_bytes(parse_strict(spaced, max_bytes=len(spaced) + 1)) == data
+
+
+# --- Refusals, each with its own problem -----------------------------------------------
+
+DECOMPOSED = "Nguye\u0302\u0303n"  # e + combining circumflex + combining tilde
+PRECOMPOSED = unicodedata.normalize("NFC", DECOMPOSED)
+
+
+def test_vietnamese_nfc_and_nfd() -> None:
+    assert PRECOMPOSED == "Nguy\u1ec5n" != DECOMPOSED
+    ok = json.dumps({"name": PRECOMPOSED}, ensure_ascii=False).encode()
+    assert parse_strict(ok, max_bytes=LIMIT) == {"name": PRECOMPOSED}
+    for ensure_ascii in (False, True):  # raw UTF-8 or \u escapes: the same string
+        bad = json.dumps({"name": DECOMPOSED}, ensure_ascii=ensure_ascii).encode()
+        e = _reject(bad, "non-nfc-string")
+        assert e.extensions["path"] == "$.name"
+    _reject(json.dumps([[DECOMPOSED]]).encode(), "non-nfc-string")
+
+
+@pytest.mark.parametrize(
+    ("data", "slug"),
+    [
+        pytest.param(b'{"a":1,"a":2}', "duplicate-key", id="duplicate"),
+        pytest.param(b'{"a":{"b":1,"b":1}}', "duplicate-key", id="duplicate-nested"),
+        pytest.param(b"1.5", "float-not-allowed", id="float"),
+        pytest.param(b'{"x":1e3}', "float-not-allowed", id="exponent"),
+        pytest.param(b"[1E-3]", "float-not-allowed", id="negative-exponent"),
+        pytest.param(b"1.0", "float-not-allowed", id="integral-float"),
+        pytest.param(b"NaN", "float-not-allowed", id="nan"),
+        pytest.param(b'{"x":[Infinity]}', "float-not-allowed", id="infinity"),
+        pytest.param(b"-Infinity", "float-not-allowed", id="minus-infinity"),
+        pytest.param('{"tên":1}'.encode(), "non-ascii-key", id="non-ascii-key"),
+        pytest.param(b'{"a":{"\\u00e9":1}}', "non-ascii-key", id="non-ascii-key-escaped"),
+        pytest.param(b'"\xff"', "not-utf8", id="invalid-utf8"),
+        pytest.param(b'"\xc3"', "not-utf8", id="truncated-utf8"),
+        pytest.param(b'"\xed\xa0\x80"', "not-utf8", id="utf8-surrogate"),
+        pytest.param(b'{"a":', "malformed-json", id="truncated"),
+        pytest.param(b"", "malformed-json", id="empty"),
+        pytest.param(b"{'a':1}", "malformed-json", id="single-quotes"),
+        pytest.param(b"[1,]", "malformed-json", id="trailing-comma"),
+        pytest.param(b"[1] [2]", "malformed-json", id="two-values"),
+        pytest.param(b"[" * (MAX_DEPTH + 2) + b"]" * (MAX_DEPTH + 2), "malformed-json", id="deep"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, "malformed-json", id="very-deep"),
+        pytest.param(b"9007199254740992", "integer-out-of-range", id="2**53"),
+        pytest.param(b"[-9007199254740992]", "integer-out-of-range", id="-2**53"),
+        pytest.param(b'{"n":' + b"9" * 400 + b"}", "integer-out-of-range", id="huge"),
+    ],
+)
+def test_parse_strict_rejects(data: bytes, slug: str) -> None:
+    _reject(data, slug, max_bytes=len(data) + 1)
+
+
+def test_parse_strict_limits() -> None:
+    data = json.dumps({"x": "a" * 100}).encode()
+    assert parse_strict(data, max_bytes=len(data)) == {"x": "a" * 100}
+    e = _reject(data, "payload-too-large", max_bytes=len(data) - 1)
+    assert e.extensions["limit"] == len(data) - 1
+    assert e.problem.status == 413
+    # The deepest nesting allowed is accepted.
+    deep = b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1)
+    assert parse_strict(deep, max_bytes=LIMIT) is not None
+    for n in (MAX_SAFE_INTEGER, -MAX_SAFE_INTEGER):
+        assert parse_strict(str(n).encode(), max_bytes=LIMIT) == n
+
+
+def test_each_refusal_has_its_own_problem() -> None:
+    samples = {
+        "duplicate-key": b'{"a":1,"a":2}',
+        "float-not-allowed": b"1.5",
+        "non-nfc-string": json.dumps(DECOMPOSED).encode(),
+        "non-ascii-key": '{"é":1}'.encode(),
+        "not-utf8": b"\xff",
+        "malformed-json": b"{",
+        "integer-out-of-range": str(2**53).encode(),
+    }
+    seen = {_reject(data, slug).problem.slug for slug, data in samples.items()}
+    seen.add(_reject(b"[]", "payload-too-large", max_bytes=1).problem.slug)
+    assert len(seen) == len(samples) + 1
