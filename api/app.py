@@ -6,7 +6,6 @@ import base64
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException
@@ -130,7 +129,7 @@ def create_app(ledger: Ledger) -> FastAPI:
             body += part
             if len(body) > MAX_SUBMISSION_BYTES:
                 raise _too_large()
-        receipt = await run_in_threadpool(ledger.submit, bytes(body))
+        receipt = await ledger.submit_async(bytes(body))
         return JSONResponse(receipt.to_json(), status_code=200 if receipt.duplicate else 201)
 
     @app.get("/problems/{slug}", tags=["meta"], responses={404: _PROBLEM})

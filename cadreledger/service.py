@@ -7,7 +7,9 @@ tables, the ``Sequencer`` writes, and the domain says which stream a statement j
 
 from __future__ import annotations
 
+import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,7 @@ class Ledger:
         self.store = LogStore(self.app.recorder)
         self.reader = TileHashReader(self.store)
         self.sequencer: Sequencer | None = None
+        self._cpu = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="cpu")
         meta = self.store.meta()
         signer = self._log_signer(meta) if writer else None
         if not meta:
@@ -84,6 +87,7 @@ class Ledger:
     def close(self) -> None:
         if self.sequencer is not None:
             self.sequencer.stop()
+        self._cpu.shutdown()
         self.app.close()
 
     def __enter__(self) -> Ledger:
@@ -98,18 +102,35 @@ class Ledger:
         """Untrusted submission bytes → receipt, or ``Rejected`` with nothing stored."""
         return self.append(parse_submission(body))
 
-    def append(self, signed: SignedStatement, now: datetime | None = None) -> Receipt:
+    def append(self, signed: SignedStatement) -> Receipt:
+        return self._writer().append(self._admit(signed))
+
+    async def submit_async(self, body: bytes) -> Receipt:
+        """``submit`` for servers: parsing, the signature check and the receipt's proof run
+        in a pool of one thread per core, and waiting costs no thread at all. However many
+        requests are in flight, only those few threads contend with the sequencer for the
+        GIL, so it is not starved between its database calls."""
+        loop = asyncio.get_running_loop()
+        signed = await loop.run_in_executor(self._cpu, parse_submission, body)
+        sealed = await asyncio.wrap_future(self._writer().submit(self._admit(signed)))
+        return await loop.run_in_executor(self._cpu, self._writer().receipt, sealed)
+
+    def _writer(self) -> Sequencer:
         if self.sequencer is None:
             raise RuntimeError("this ledger was opened read-only")
+        return self.sequencer
+
+    def _admit(self, signed: SignedStatement) -> SignedStatement:
+        """What the ledger checks that a signature cannot: the statement is not from the future."""
         issued = datetime.fromisoformat(signed.statement["issued_at"])
-        if issued > (now or datetime.now(UTC)) + MAX_CLOCK_SKEW:
+        if issued > datetime.now(UTC) + MAX_CLOCK_SKEW:
             raise Rejected(
                 INVALID_STATEMENT,
                 "Thời điểm ký (issued_at) ở tương lai quá 5 phút.",
                 "The statement's issued_at is more than 5 minutes in the future.",
                 field="issued_at",
             )
-        return self.sequencer.append(signed)
+        return signed
 
     # -- reading ----------------------------------------------------------------------
 

@@ -8,8 +8,8 @@ fixed-scale decimal strings), integers outside ±(2**53 - 1), non-NFC strings
 ``canonical_bytes`` is the hot path of the sequencer and the verifier. Python's
 ``json.dumps(sort_keys=True)`` equals JCS for this data model (no floats, safe
 integers) except where UTF-16 and code-point key order differ: keys holding
-characters at or above U+E000. Such bytes, and long digit runs where an integer
-might exceed the safe range, send the value to the ``rfc8785`` reference encoder.
+characters at or above U+E000. Output holding such characters goes to the ``rfc8785``
+reference encoder instead.
 """
 
 from __future__ import annotations
@@ -36,13 +36,13 @@ from ledger.errors import (
 MAX_SAFE_INTEGER = 2**53 - 1
 MAX_DEPTH = 16
 
-# UTF-8 lead bytes of U+E000 and above, or a run of 16+ digits: the fast encoder may
-# differ from JCS there, so the reference encoder decides.
-_NEEDS_REFERENCE = re.compile(rb"[\xee-\xff]|[0-9]{16,}")
+# UTF-8 lead bytes of U+E000 and above: key order may differ from JCS's UTF-16 order.
+_NEEDS_REFERENCE = re.compile(rb"[\xee-\xff]")
 
 
 def canonical_bytes(value: Any) -> bytes:
-    """RFC 8785 canonical UTF-8 bytes of an already validated JSON value."""
+    """RFC 8785 canonical UTF-8 bytes of a JSON value whose integers are known to be
+    within ±(2**53 - 1) (``validate`` checks that; so does ``safe_int`` when parsing)."""
     fast = json.dumps(
         value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
     ).encode()
@@ -76,6 +76,7 @@ def parse_strict(data: bytes, *, max_bytes: int) -> Any:
             text,
             object_pairs_hook=_reject_duplicate_keys,
             parse_float=_reject_float,
+            parse_int=safe_int,
             parse_constant=_reject_constant,
         )
     except Rejected:
@@ -132,6 +133,14 @@ def validate(value: Any, path: str = "$", depth: int = 0) -> None:
             f"Kiểu dữ liệu không hỗ trợ tại {path}.",
             f"Unsupported value type at {path}.",
         )
+
+
+def safe_int(literal: str) -> int:
+    """A ``json.loads`` ``parse_int`` hook that refuses integers JCS cannot represent."""
+    value = int(literal)
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise _integer_error(literal)
+    return value
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

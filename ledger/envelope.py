@@ -19,7 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.canonical import canonical_bytes
+from ledger.canonical import canonical_bytes, safe_int
 from ledger.errors import Rejected
 from ledger.keys import KeyFormatError, VerifierKey, cached_verifier_key
 from ledger.merkle import leaf_hash
@@ -37,17 +37,47 @@ class EnvelopeError(ValueError):
 
 def seal(stream: str, version: int, prev: bytes | None, signed: SignedStatement) -> bytes:
     """The canonical envelope bytes for ``signed`` as event ``version`` of ``stream``."""
-    return canonical_bytes(
-        {
-            "v": ENVELOPE_VERSION,
-            "stream": stream,
-            "version": version,
-            "prev": prev.hex() if prev else None,
-            "statement": signed.statement,
-            "signer": str(signed.signer),
-            "signature": base64.b64encode(signed.signature).decode(),
-        }
+    return envelope_bytes(
+        stream,
+        version,
+        prev.hex() if prev else None,
+        signed.canonical,
+        str(signed.signer),
+        base64.b64encode(signed.signature).decode(),
     )
+
+
+def envelope_bytes(
+    stream: str, version: int, prev: str | None, statement: bytes, signer: str, signature: str
+) -> bytes:
+    """The envelope's RFC 8785 form, laid out directly: JCS orders its keys prev,
+    signature, signer, statement, stream, v, version, and ``statement`` is already
+    canonical, so it is spliced in instead of being serialised a second time."""
+    return b"".join(
+        (
+            b'{"prev":',
+            _json(prev),
+            b',"signature":',
+            _json(signature),
+            b',"signer":',
+            _json(signer),
+            b',"statement":',
+            statement,
+            b',"stream":',
+            _json(stream),
+            b',"v":1,"version":',
+            str(version).encode(),
+            b"}",
+        )
+    )
+
+
+def _json(value: str | None) -> bytes:
+    if value is None:
+        return b"null"
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return b'"' + value.encode() + b'"'  # nothing to escape: the common case, fast
+    return json.dumps(value, ensure_ascii=False).encode()
 
 
 def event_hash(raw: bytes) -> bytes:
@@ -69,13 +99,15 @@ class Event:
     statement: dict[str, Any]
     signer: VerifierKey
     signature: bytes
+    statement_bytes: bytes
 
     @property
     def hash(self) -> bytes:
         return event_hash(self.raw)
 
     def signed_bytes(self) -> bytes:
-        return canonical_bytes(self.statement)
+        """The bytes the signature covers: the statement's canonical form."""
+        return self.statement_bytes
 
     def to_json(self) -> dict[str, Any]:
         envelope: dict[str, Any] = json.loads(self.raw)
@@ -85,9 +117,13 @@ class Event:
     def parse(cls, raw: bytes) -> Event:
         try:
             text = raw.decode("utf-8")
-            obj = json.loads(text, parse_float=_no_float, parse_constant=_no_float)
+            obj = json.loads(
+                text, parse_float=_no_float, parse_constant=_no_float, parse_int=safe_int
+            )
         except EnvelopeError:
             raise
+        except Rejected as e:  # an integer outside ±(2**53 - 1)
+            raise EnvelopeError(e.detail_en) from e
         except (UnicodeDecodeError, ValueError) as e:
             raise EnvelopeError(f"not UTF-8 JSON: {e}") from e
         if not isinstance(obj, dict) or set(obj) != ENVELOPE_FIELDS:
@@ -95,6 +131,7 @@ class Event:
         if obj["v"] != ENVELOPE_VERSION:
             raise EnvelopeError(f"unknown envelope version {obj['v']!r}")
         stream, version, prev = obj["stream"], obj["version"], obj["prev"]
+        signer_text, signature_text = obj["signer"], obj["signature"]
         if not isinstance(stream, str) or not STREAM_NAME.fullmatch(stream):
             raise EnvelopeError("stream name is malformed")
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
@@ -104,21 +141,23 @@ class Event:
         statement = obj["statement"]
         if not isinstance(statement, dict):
             raise EnvelopeError("statement is not an object")
+        if not isinstance(signer_text, str) or not isinstance(signature_text, str):
+            raise EnvelopeError("signer and signature must be strings")
         try:
-            signer = cached_verifier_key(str(obj["signer"]))
-            signature = base64.b64decode(str(obj["signature"]), validate=True)
+            signer = cached_verifier_key(signer_text)
+            signature = base64.b64decode(signature_text, validate=True)
             prev_bytes = bytes.fromhex(prev) if prev is not None else None
         except (KeyFormatError, ValueError) as e:
             raise EnvelopeError(f"signer, signature or prev is malformed: {e}") from e
-        try:
-            canonical = canonical_bytes(obj)
-        except Rejected as e:  # an integer outside ±(2**53 - 1)
-            raise EnvelopeError(e.detail_en) from e
-        if canonical != raw:
+        if prev_bytes is not None and prev_bytes.hex() != prev:
+            raise EnvelopeError("prev is not lower-case hex")
+        statement_bytes = canonical_bytes(statement)
+        layout = envelope_bytes(stream, version, prev, statement_bytes, signer_text, signature_text)
+        if layout != raw:
             raise EnvelopeError("bytes are not the RFC 8785 canonical form")
         if not unicodedata.is_normalized("NFC", text):
             raise EnvelopeError("text is not Unicode NFC")
-        return cls(raw, stream, version, prev_bytes, statement, signer, signature)
+        return cls(raw, stream, version, prev_bytes, statement, signer, signature, statement_bytes)
 
 
 def _no_float(literal: str) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -46,6 +46,15 @@ def _public_key(public: bytes) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(public)
 
 
+def verify_signature(public: bytes, signature: bytes, message: bytes) -> bool:
+    """Ed25519 verification by raw public key (the verifier's hot loop calls this)."""
+    try:
+        _public_key(public).verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class VerifierKey:
     """Somebody's public key, under the name they sign as."""
@@ -53,20 +62,21 @@ class VerifierKey:
     name: str
     public: bytes
 
-    @property
+    @cached_property
     def key_id(self) -> bytes:
         return key_id(self.name, self.public)
 
     def verify(self, signature: bytes, message: bytes) -> bool:
-        try:
-            _public_key(self.public).verify(signature, message)
-        except InvalidSignature:
-            return False
-        return True
+        return verify_signature(self.public, signature, message)
 
-    def __str__(self) -> str:
+    @cached_property
+    def text(self) -> str:
+        """``name+keyid+base64``; cached, since every sealed event spells it out."""
         blob = base64.b64encode(bytes([ALG_ED25519]) + self.public).decode()
         return f"{self.name}+{self.key_id.hex()}+{blob}"
+
+    def __str__(self) -> str:
+        return self.text
 
     @classmethod
     def parse(cls, text: str) -> VerifierKey:
@@ -102,7 +112,7 @@ class SignerKey:
         check_key_name(name)
         return cls(name, Ed25519PrivateKey.from_private_bytes(seed))
 
-    @property
+    @cached_property
     def verifier(self) -> VerifierKey:
         public = self.private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         return VerifierKey(self.name, public)

@@ -151,43 +151,38 @@ class Sequencer:
             self._process(batch)
 
     def _process(self, batch: list[_Pending]) -> None:
-        for attempt in range(3):
-            try:
-                with self.store.writer_lock():
-                    if self.store.latest_size() != self.builder.size:
-                        self._load()  # another writer has been here since
-                    outcomes = self._write(batch)
-            except Exception:
-                # Another writer got there first, or the database hiccupped: nothing of
-                # this batch is acknowledged, so reload and sequence it again.
-                log.exception("batch of %d failed (attempt %d); reloading", len(batch), attempt)
+        outcomes: list[Sealed | Rejected] | None = None
+        with self.store.writer_lock():
+            for attempt in range(3):
                 try:
-                    self._load()
+                    # The first attempt is optimistic: it trusts its cached state and
+                    # leaves stored nonces to the unique key. If another writer moved the
+                    # log on, or a statement is a retry of a stored one, the transaction
+                    # fails whole; then reload and look everything up.
+                    outcomes = self._write(batch, careful=attempt > 0)
+                    break
                 except Exception:
-                    log.exception("reload failed")
-                continue
-            for pending, outcome in zip(batch, outcomes, strict=True):
-                if isinstance(outcome, Rejected):
-                    pending.future.set_exception(outcome)
-                else:
-                    pending.future.set_result(outcome)
-            return
-        for pending in batch:
-            pending.future.set_exception(
-                Rejected(
-                    UNAVAILABLE,
-                    "Không ghi được vào sổ cái; tuyên bố chưa được lưu, hãy gửi lại.",
-                    "The ledger could not write; the statement was not stored, retry it.",
-                )
-            )
+                    if attempt:
+                        log.exception("batch of %d failed (attempt %d)", len(batch), attempt)
+                    try:
+                        self._load()
+                    except Exception:
+                        log.exception("reload failed")
+        if outcomes is None:
+            outcomes = [_unavailable()] * len(batch)
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, Rejected):
+                pending.future.set_exception(outcome)
+            else:
+                pending.future.set_result(outcome)
 
-    def _write(self, batch: list[_Pending]) -> list[Sealed | Rejected]:
+    def _write(self, batch: list[_Pending], careful: bool) -> list[Sealed | Rejected]:
         keys = [(p.signed.actor, p.signed.nonce) for p in batch]
-        known = self.store.find_nonces(keys)
+        known = self.store.find_nonces(keys) if careful else {}
+        if len(self._heads) > MAX_CACHED_HEADS:
+            self._heads.clear()
         missing = {p.stream for p in batch if p.stream not in self._heads}
         if missing:
-            if len(self._heads) > MAX_CACHED_HEADS:
-                self._heads.clear()
             for stream, (version, raw) in self.store.stream_heads(sorted(missing)).items():
                 self._heads[stream] = (version, event_hash(raw))
 
@@ -253,6 +248,14 @@ class Sequencer:
     def _stored_entry(self, index: int) -> tuple[str, int, bytes]:
         ((_, stream, version, raw),) = self.store.entries(index, 1)
         return stream, version, Event.parse(raw).hash
+
+
+def _unavailable() -> Rejected:
+    return Rejected(
+        UNAVAILABLE,
+        "Không ghi được vào sổ cái; tuyên bố chưa được lưu, hãy gửi lại.",
+        "The ledger could not write; the statement was not stored, retry it.",
+    )
 
 
 def _nonce_reused(signed: SignedStatement) -> Rejected:

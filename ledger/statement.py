@@ -25,7 +25,7 @@ from ledger.errors import (
     UNKNOWN_VERSION,
     Rejected,
 )
-from ledger.keys import KeyFormatError, SignerKey, VerifierKey
+from ledger.keys import KeyFormatError, SignerKey, VerifierKey, cached_verifier_key
 
 SUPPORTED_VERSIONS = frozenset({1})
 MAX_STATEMENT_BYTES = 64 * 1024
@@ -133,7 +133,7 @@ def verify_submission(submission: Any) -> SignedStatement:
         )
     signer_text, signature_text = submission["signer"], submission["signature"]
     try:
-        signer = VerifierKey.parse(str(signer_text))
+        signer = cached_verifier_key(str(signer_text))
     except KeyFormatError as e:
         raise Rejected(
             INVALID_KEY,

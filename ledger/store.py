@@ -40,9 +40,10 @@ _DDL = [
     " level INTEGER NOT NULL, idx BIGINT NOT NULL, hashes {blob} NOT NULL,"
     " PRIMARY KEY (level, idx))",
     "CREATE TABLE IF NOT EXISTS ledger_checkpoints (size BIGINT PRIMARY KEY, note TEXT NOT NULL)",
+    # Nonce first in the key: lookups go by nonce (random, so selective), actor checked after.
     "CREATE TABLE IF NOT EXISTS ledger_nonces ("
-    " actor TEXT NOT NULL, nonce TEXT NOT NULL, digest {blob} NOT NULL, idx BIGINT NOT NULL,"
-    " PRIMARY KEY (actor, nonce))",
+    " nonce TEXT NOT NULL, actor TEXT NOT NULL, digest {blob} NOT NULL, idx BIGINT NOT NULL,"
+    " PRIMARY KEY (nonce, actor))",
 ]
 
 
@@ -57,30 +58,29 @@ class Seal:
 
 
 def _write_seal(cursor: Any, seal: Seal, mark: str) -> None:
-    def sql(text: str) -> str:
-        return text.replace("?", mark)
-
-    if seal.leaves:
-        cursor.executemany(
-            sql("INSERT INTO ledger_leaves (idx, stream, version) VALUES (?, ?, ?)"), seal.leaves
-        )
-    if seal.nonces:
-        cursor.executemany(
-            sql("INSERT INTO ledger_nonces (actor, nonce, digest, idx) VALUES (?, ?, ?, ?)"),
-            seal.nonces,
-        )
-    if seal.tiles:
-        cursor.executemany(
-            sql(
-                "INSERT INTO ledger_tiles (level, idx, hashes) VALUES (?, ?, ?)"
-                " ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes"
-            ),
-            [(level, idx, data) for (level, idx), data in seal.tiles.items()],
-        )
+    _insert(cursor, mark, "ledger_leaves (idx, stream, version)", seal.leaves)
+    _insert(cursor, mark, "ledger_nonces (actor, nonce, digest, idx)", seal.nonces)
+    _insert(
+        cursor,
+        mark,
+        "ledger_tiles (level, idx, hashes)",
+        [(level, idx, data) for (level, idx), data in seal.tiles.items()],
+        " ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes",
+    )
     if seal.checkpoint:
-        cursor.execute(
-            sql("INSERT INTO ledger_checkpoints (size, note) VALUES (?, ?)"), seal.checkpoint
-        )
+        _insert(cursor, mark, "ledger_checkpoints (size, note)", [seal.checkpoint])
+
+
+def _insert(
+    cursor: Any, mark: str, into: str, rows: Sequence[tuple[Any, ...]], suffix: str = ""
+) -> None:
+    """Multi-row INSERTs: one statement per 500 rows rather than one per row, because
+    each statement gives up and retakes the GIL, and the writer thread must not queue
+    for the GIL behind every request thread once per row."""
+    for chunk in _chunks(list(rows), 500):
+        values = ", ".join(["(" + ", ".join([mark] * len(chunk[0])) + ")"] * len(chunk))
+        params = [v for row in chunk for v in row]
+        cursor.execute(f"INSERT INTO {into} VALUES {values}{suffix}", params)
 
 
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
@@ -92,11 +92,14 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     def _insert_events(
         self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events, **kwargs)
+        # The same rows eventsourcing's recorder writes, in one statement (see _insert).
+        columns = f"{self.events_table_name} (originator_id, originator_version, topic, state)"
+        rows = [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
+        _insert(c, "?", columns, rows)
         seal: Seal | None = kwargs.get("seal")
         if seal is not None:
             _write_seal(c, seal, "?")
-        return ids
+        return None
 
 
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
@@ -185,10 +188,6 @@ class LogStore:
         finally:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
-    def latest_size(self) -> int:
-        rows = self.query("SELECT MAX(size) AS size FROM ledger_checkpoints")
-        return int(rows[0]["size"] or 0)
-
     def commit(self, events: Sequence[StoredEvent], seal: Seal) -> None:
         """Insert a batch's events and seal in one transaction (raises on any conflict)."""
         self.recorder.insert_events(events, seal=seal)
@@ -265,16 +264,17 @@ class LogStore:
     def find_nonces(
         self, keys: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str], tuple[bytes, int]]:
+        """Stored (actor, nonce) pairs among ``keys``: their statement digest and position."""
+        wanted = set(keys)
         found: dict[tuple[str, str], tuple[bytes, int]] = {}
-        for chunk in _chunks(list(keys), 400):
-            values = ", ".join(["(?, ?)"] * len(chunk))
-            params = [v for key in chunk for v in key]
+        for chunk in _chunks(sorted({nonce for _, nonce in wanted}), 500):
+            marks = ", ".join("?" * len(chunk))
             for r in self.query(
-                f"SELECT actor, nonce, digest, idx FROM ledger_nonces"
-                f" WHERE (actor, nonce) IN (VALUES {values})",
-                params,
+                f"SELECT actor, nonce, digest, idx FROM ledger_nonces WHERE nonce IN ({marks})",
+                chunk,
             ):
-                found[(r["actor"], r["nonce"])] = (bytes(r["digest"]), r["idx"])
+                if (r["actor"], r["nonce"]) in wanted:
+                    found[(r["actor"], r["nonce"])] = (bytes(r["digest"]), r["idx"])
         return found
 
     def iter_events(self, page: int = 2000) -> Iterator[tuple[int, str, int, bytes]]:

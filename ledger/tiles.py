@@ -39,12 +39,23 @@ def split_hashes(data: bytes) -> list[bytes]:
     return [data[i : i + 32] for i in range(0, len(data), 32)]
 
 
-def tile_levels(hashes: Sequence[bytes]) -> list[list[bytes]]:
-    """Every complete node inside a tile: level 0 is the stored row, then pairwise up."""
+def tile_levels(
+    hashes: Sequence[bytes], prefix: list[list[bytes]] | None = None
+) -> list[list[bytes]]:
+    """Every complete node inside a tile: level 0 is the stored row, then pairwise up.
+
+    ``prefix``: the levels already computed for a shorter version of the same row;
+    its nodes are kept and only the new ones hashed (the right-edge tile grows by a
+    few hashes per batch, and is re-offered after every one).
+    """
     levels = [list(hashes)]
     while len(levels) < TILE_HEIGHT and len(levels[-1]) >= 2:
         below = levels[-1]
-        levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
+        kept = prefix[len(levels)] if prefix and len(prefix) > len(levels) else []
+        levels.append(
+            kept
+            + [node_hash(below[i], below[i + 1]) for i in range(2 * len(kept), len(below) - 1, 2)]
+        )
     return levels
 
 
@@ -63,7 +74,11 @@ class TileHashReader:
 
     def put(self, key: TileKey, data: bytes) -> None:
         """Offer freshly written tile data (the sequencer does, after each commit)."""
-        self._store(key, tile_levels(split_hashes(data)))
+        row = split_hashes(data)
+        with self._lock:
+            old = self._cache.get(key)
+        prefix = old if old is not None and row[: len(old[0])] == old[0] else None
+        self._store(key, tile_levels(row, prefix))
 
     def clear(self) -> None:
         with self._lock:

@@ -27,7 +27,7 @@ from typing import Any, Literal, Protocol
 
 from ledger.checkpoint import CheckpointError, open_checkpoint
 from ledger.envelope import EnvelopeError, Event, event_hash
-from ledger.keys import VerifierKey
+from ledger.keys import VerifierKey, verify_signature
 from ledger.merkle import CompactRange, leaf_hash
 from ledger.tiles import TILE_WIDTH, TileKey, split_hashes
 
@@ -497,6 +497,6 @@ def _verify_signatures(
 ) -> list[tuple[int, str, int, bytes]]:
     bad = []
     for position, stream, version, h, public, signature, message in chunk:
-        if not VerifierKey("_", public).verify(signature, message):
+        if not verify_signature(public, signature, message):
             bad.append((position, stream, version, h))
     return bad

@@ -11,7 +11,14 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.canonical import MAX_DEPTH, MAX_SAFE_INTEGER, canonical_bytes, parse_strict
+from ledger.canonical import (
+    MAX_DEPTH,
+    MAX_SAFE_INTEGER,
+    canonical_bytes,
+    parse_strict,
+    safe_int,
+    validate,
+)
 from ledger.errors import Rejected
 
 LIMIT = 64 * 1024
@@ -104,13 +111,16 @@ def test_rfc8785_sorting_example() -> None:
     assert canonical_bytes({"a": [json.loads(text)]}) == rfc8785.dumps({"a": [RFC_SORTING]})
 
 
-def test_large_integers_take_the_reference_path() -> None:
+def test_large_integers() -> None:
+    """Safe integers encode as JCS does; unsafe ones never reach the encoder: both the
+    validator and the parser hook (used on stored envelopes) refuse them."""
     for n in (MAX_SAFE_INTEGER, -MAX_SAFE_INTEGER, 10**15, 1234567890123456):
         assert canonical_bytes({"n": n}) == rfc8785.dumps({"n": n})
     for n in (MAX_SAFE_INTEGER + 1, -MAX_SAFE_INTEGER - 1, 10**20):
-        with pytest.raises(Rejected) as info:
-            canonical_bytes([n])
-        assert info.value.problem.slug == "integer-out-of-range"
+        for refuse in (lambda n: validate([n]), lambda n: safe_int(str(n))):
+            with pytest.raises(Rejected) as info:
+                refuse(n)
+            assert info.value.problem.slug == "integer-out-of-range"
 
 
 # --- Property: the fast path equals the reference encoder ------------------------------

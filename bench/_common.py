@@ -1,0 +1,343 @@
+"""Shared helpers for the benchmarks in this directory (not part of the product).
+
+Statements, throwaway databases (a temporary SQLite file, or a PostgreSQL database
+created for the measurement and dropped afterwards), percentiles, tables and JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import sys
+import time
+import unicodedata
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CYCLE = "2025-qd366"
+ISSUED_AT = "2025-12-01T08:00:00Z"
+NOTE = unicodedata.normalize("NFC", "Hoàn thành tốt nhiệm vụ")
+
+
+# -- statements ----------------------------------------------------------------------
+
+
+def actor_name(k: int) -> str:
+    return f"officer-{k:02d}"
+
+
+def make_statement(i: int, actor: str, cadres: int) -> dict[str, Any]:
+    """Statement number ``i``: the shape a client sends, one of ``cadres`` streams."""
+    return {
+        "v": 1,
+        "type": "score.submitted",
+        "actor": actor,
+        "issued_at": ISSUED_AT,
+        "nonce": secrets.token_urlsafe(16),
+        "cycle": CYCLE,
+        "cadre": f"c{i % cadres}",
+        "general": 20 + i % 11,
+        "tasks": 50 + i % 41,
+        "note": NOTE,
+    }
+
+
+# Signing in worker processes: keys arrive as seeds, once per worker.
+_WORKER_KEYS: list[Any] = []
+
+
+def init_signer(seeds: Sequence[bytes]) -> None:
+    from ledger.keys import SignerKey
+
+    _WORKER_KEYS[:] = [SignerKey.from_seed(actor_name(k), s) for k, s in enumerate(seeds)]
+
+
+def sign_range(job: tuple[int, int, int]) -> list[Any]:
+    """Sign statements ``start … start+count-1`` (key ``i % len(keys)``) in a worker."""
+    from ledger.statement import sign_statement
+
+    start, count, cadres = job
+    keys = _WORKER_KEYS
+    out = []
+    for i in range(start, start + count):
+        key = keys[i % len(keys)]
+        out.append(sign_statement(make_statement(i, key.name, cadres), key))
+    return out
+
+
+def make_keys(n: int) -> tuple[list[Any], list[bytes]]:
+    """``n`` signer keys named officer-00 … and their seeds (for worker processes)."""
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
+    from ledger.keys import SignerKey
+
+    keys = [SignerKey.generate(actor_name(k)) for k in range(n)]
+    seeds = [k.private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()) for k in keys]
+    return keys, seeds
+
+
+def sign_all(
+    n: int, seeds: Sequence[bytes], cadres: int, *, start: int = 0, procs: int | None = None
+) -> list[Any]:
+    """Pre-sign ``n`` statements in a process pool (the clients' work; never timed)."""
+    import multiprocessing
+
+    procs = procs or os.cpu_count() or 1
+    step = 2000
+    jobs = [(i, min(step, start + n - i), cadres) for i in range(start, start + n, step)]
+    if procs == 1 or n <= step:
+        init_signer(seeds)
+        return [s for job in jobs for s in sign_range(job)]
+    with multiprocessing.get_context("fork").Pool(procs, init_signer, (seeds,)) as pool:
+        return [s for chunk in pool.imap(sign_range, jobs) for s in chunk]
+
+
+# -- databases -----------------------------------------------------------------------
+
+
+@dataclass
+class PgServer:
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = "postgres"
+    password: str = ""
+    admin_db: str = "test"
+
+    def admin(self) -> Any:
+        import psycopg
+
+        return psycopg.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password or None,
+            dbname=self.admin_db,
+            autocommit=True,
+        )
+
+    def url(self, dbname: str) -> str:
+        auth = self.user + (f":{self.password}" if self.password else "")
+        return f"postgresql://{auth}@{self.host}:{self.port}/{dbname}"
+
+
+def add_db_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", choices=("sqlite", "postgres"), required=True)
+    p.add_argument("--pg-host", default=os.environ.get("BENCH_PG_HOST", "127.0.0.1"))
+    p.add_argument("--pg-port", type=int, default=int(os.environ.get("BENCH_PG_PORT", "5432")))
+    p.add_argument("--pg-user", default=os.environ.get("BENCH_PG_USER", "postgres"))
+    p.add_argument("--pg-password", default=os.environ.get("BENCH_PG_PASSWORD", ""))
+    p.add_argument(
+        "--pg-admin-db",
+        default=os.environ.get("BENCH_PG_ADMIN_DB", "test"),
+        help="existing database to connect to for CREATE/DROP DATABASE (default: test)",
+    )
+    p.add_argument(
+        "--tmpdir",
+        default=None,
+        help="where SQLite files and log keys go (default: a fresh temporary directory)",
+    )
+
+
+def pg_server(args: argparse.Namespace) -> PgServer:
+    return PgServer(args.pg_host, args.pg_port, args.pg_user, args.pg_password, args.pg_admin_db)
+
+
+@dataclass
+class FreshDB:
+    """One throwaway database: a SQLite file path, or a PostgreSQL database name."""
+
+    kind: str
+    label: str
+    sqlite_path: str | None = None
+    pg_name: str | None = None
+    pg: PgServer | None = None
+    key_file: str = ""
+
+    @property
+    def ledger_url(self) -> str:
+        if self.kind == "sqlite":
+            return f"sqlite:///{self.sqlite_path}"
+        assert self.pg and self.pg_name
+        return self.pg.url(self.pg_name)
+
+    def eventsourcing_env(self, pool_size: int) -> dict[str, str]:
+        """Plain eventsourcing settings for the baseline application."""
+        if self.kind == "sqlite":
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.sqlite_path),
+                "SQLITE_LOCK_TIMEOUT": "30",
+            }
+        assert self.pg and self.pg_name
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.pg_name,
+            "POSTGRES_HOST": self.pg.host,
+            "POSTGRES_PORT": str(self.pg.port),
+            "POSTGRES_USER": self.pg.user,
+            "POSTGRES_PASSWORD": self.pg.password,
+            "POSTGRES_POOL_SIZE": str(pool_size),
+            "POSTGRES_MAX_OVERFLOW": "0",
+            "POSTGRES_CONNECT_TIMEOUT": "30",
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "no",
+        }
+
+
+@contextmanager
+def fresh_db(kind: str, label: str, tmp: Path, pg: PgServer | None) -> Iterator[FreshDB]:
+    """A new, empty database for one measurement; removed afterwards."""
+    tag = f"{label}_{os.getpid()}_{secrets.token_hex(3)}"
+    key_file = str(tmp / f"{tag}.logkey")
+    if kind == "sqlite":
+        path = tmp / f"{tag}.db"
+        try:
+            yield FreshDB(kind, label, sqlite_path=str(path), key_file=key_file)
+        finally:
+            for suffix in ("", "-wal", "-shm", ".lock", ".logkey"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+            Path(key_file).unlink(missing_ok=True)
+        return
+    assert pg is not None
+    name = f"bench_{tag}".lower()
+    with pg.admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield FreshDB(kind, label, pg_name=name, pg=pg, key_file=key_file)
+    finally:
+        with pg.admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        Path(key_file).unlink(missing_ok=True)
+
+
+@contextmanager
+def workdir(given: str | None) -> Iterator[Path]:
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="cadreledger-bench-") as d:
+        yield Path(d)
+
+
+# -- numbers and output --------------------------------------------------------------
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of already sorted values (q in 0…100)."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
+    return sorted_values[rank - 1]
+
+
+def environment() -> dict[str, Any]:
+    import cryptography
+    import eventsourcing
+
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = (float("nan"),) * 3
+    return {
+        "code": code_version(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "loadavg_at_start": [round(x, 2) for x in load],
+        "eventsourcing": getattr(eventsourcing, "__version__", "?"),
+        "cryptography": cryptography.__version__,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def code_version() -> str:
+    """The repository's commit, with "+dirty" if the package sources have local changes."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "ledger", "cadreledger", "domain"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return (head or "unknown") + ("+dirty" if dirty else "")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    line = "  ".join(
+        h.ljust(w) if i == 0 else h.rjust(w)
+        for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+    )
+    out = [line, "-" * len(line)]
+    for r in cells:
+        out.append(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
+    return "\n".join(out)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        if v != v:
+            return "–"
+        if abs(v) >= 100:
+            return f"{v:,.0f}"
+        if abs(v) >= 10:
+            return f"{v:.1f}"
+        return f"{v:.2f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def add_json_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        default=None,
+        metavar="PATH",
+        help="also write machine-readable results to PATH ('-' or no value: stdout, "
+        "and the human table goes to stderr)",
+    )
+
+
+def human_stream(args: argparse.Namespace) -> Any:
+    return sys.stderr if args.json == "-" else sys.stdout
+
+
+def write_json(args: argparse.Namespace, data: dict[str, Any]) -> None:
+    if args.json is None:
+        return
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if args.json == "-":
+        print(text)
+    else:
+        Path(args.json).write_text(text + "\n")
