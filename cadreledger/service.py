@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,13 +24,14 @@ from ledger.errors import INVALID_RANGE, INVALID_STATEMENT, Rejected
 from ledger.keys import SignerKey, VerifierKey
 from ledger.merkle import EMPTY_ROOT, consistency_proof, inclusion_proof
 from ledger.receipt import Receipt
-from ledger.sequencer import Sequencer
+from ledger.sequencer import Sealed, Sequencer
 from ledger.statement import SignedStatement, parse_submission
 from ledger.store import LogStore
 from ledger.tiles import TileHashReader
 from ledger.verifier import Report, verify_log
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+PROCESSES_FROM = 50_000  # events; see Ledger.verify
 
 
 class LedgerApplication(Application):  # type: ignore[type-arg]
@@ -100,20 +101,43 @@ class Ledger:
 
     def submit(self, body: bytes) -> Receipt:
         """Untrusted submission bytes → receipt, or ``Rejected`` with nothing stored."""
-        return self.append(parse_submission(body))
-
-    def append(self, signed: SignedStatement) -> Receipt:
-        return self._writer().append(self._admit(signed))
+        return self.submit_future(body).result()
 
     async def submit_async(self, body: bytes) -> Receipt:
-        """``submit`` for servers: parsing, the signature check and the receipt's proof run
-        in a pool of one thread per core, and waiting costs no thread at all. However many
-        requests are in flight, only those few threads contend with the sequencer for the
-        GIL, so it is not starved between its database calls."""
-        loop = asyncio.get_running_loop()
-        signed = await loop.run_in_executor(self._cpu, parse_submission, body)
-        sealed = await asyncio.wrap_future(self._writer().submit(self._admit(signed)))
-        return await loop.run_in_executor(self._cpu, self._writer().receipt, sealed)
+        return await asyncio.wrap_future(self.submit_future(body))
+
+    def submit_future(self, body: bytes) -> Future[Receipt]:
+        """Start a submission; the future holds its receipt or its ``Rejected``.
+
+        Parsing with the signature check, and later the receipt's proof, run in a pool
+        of one thread per core; nothing waits in a thread of its own. However many
+        requests are in flight, only those few threads contend with the sequencer for
+        the GIL, so it is not starved between its database calls.
+        """
+        writer = self._writer()
+        result: Future[Receipt] = Future()
+
+        def admit() -> None:
+            try:
+                sealed = writer.submit(self._admit(parse_submission(body)))
+            except BaseException as e:
+                result.set_exception(e)
+            else:
+                # Runs in the sequencer's thread when the batch commits: hand on at once.
+                sealed.add_done_callback(lambda done: self._cpu.submit(answer, done))
+
+        def answer(sealed: Future[Sealed]) -> None:
+            try:
+                result.set_result(writer.receipt(sealed.result()))
+            except BaseException as e:
+                result.set_exception(e)
+
+        self._cpu.submit(admit)
+        return result
+
+    def append(self, signed: SignedStatement) -> Receipt:
+        """An already verified statement (the demo's, the tests'): sequence it, wait."""
+        return self._writer().append(self._admit(signed))
 
     def _writer(self) -> Sequencer:
         if self.sequencer is None:
@@ -166,7 +190,11 @@ class Ledger:
         ]
 
     def verify(self, *, pinned: VerifierKey | None = None, **options: Any) -> Report:
-        """Run the verifier over this database; ``options`` go to ``verify_log``."""
+        """Run the verifier over this database; ``options`` go to ``verify_log``.
+
+        Big logs are checked in worker processes (starting them costs more than it
+        saves below some tens of thousands of events)."""
+        options.setdefault("processes", self.store.count_events() > PROCESSES_FROM)
         return verify_log(
             self.store,
             pinned or self.log_key,

@@ -21,8 +21,9 @@ import heapq
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from typing import Any, Literal, Protocol
 
 from ledger.checkpoint import CheckpointError, open_checkpoint
@@ -176,7 +177,6 @@ def _sort_position(f: Finding) -> float:
 
 
 Progress = Callable[[int], None]
-_SIG_CHUNK = 512
 
 
 def verify_log(
@@ -188,6 +188,7 @@ def verify_log(
     remembered: Iterable[tuple[int, bytes]] = (),
     on_accepted: Callable[[int, bytes], None] | None = None,
     workers: int | None = None,
+    processes: bool = False,
     progress: Progress | None = None,
 ) -> Report:
     """Run V1–V6 over everything ``view`` holds.
@@ -196,6 +197,8 @@ def verify_log(
     ``remembered``: (size, root) tree heads this verifier accepted on an earlier run,
     in size order. Each must fit the events. ``on_accepted`` sees every stored
     checkpoint that does, in size order, so that the caller can remember them.
+    ``processes``: parse and check signatures in worker processes rather than threads
+    (worth it for big logs, where threads would queue for the GIL).
     """
     report = Report(log_key.name, str(log_key), log_key_source)
     c = report.checks
@@ -209,25 +212,6 @@ def verify_log(
     # source means the first bad event lies at or after it.
     last_good = {"stored": 0, "supplied": 0, "remembered": 0}
     latest: tuple[int, str] | None = None
-
-    workers = workers or os.cpu_count() or 1
-    pool = ThreadPoolExecutor(max_workers=workers)
-    inflight: deque[Future[list[tuple[int, str, int, bytes]]]] = deque()
-    chunk: list[tuple[int, str, int, bytes, bytes, bytes, bytes]] = []
-
-    def drain(limit: int) -> None:
-        while len(inflight) > limit:
-            for pos, stream, version, h in inflight.popleft().result():
-                c["V2"].fail(
-                    _event_finding(
-                        pos,
-                        stream,
-                        version,
-                        h,
-                        "signature does not verify",
-                        "chữ ký không hợp lệ",
-                    )
-                )
 
     def settle() -> None:
         """Check every checkpoint whose size the recomputed tree has just reached."""
@@ -258,47 +242,20 @@ def verify_log(
                     )
             next_cp = next(checkpoints, None)
 
-    position = 0
-    settle()
-    try:
-        for _nid, stream, version, raw in view.iter_events():
-            h = event_hash(raw)
+    def follow(page: Page, checked: list[EventCheck]) -> None:
+        """V1 and V2 as the pool found them; then what needs commit order: V3–V6."""
+        nonlocal tile_index, tile
+        for (position, stream, version, _), (h, prev, failure) in zip(page, checked, strict=True):
             where = (position, stream, version, h)
-
-            # V1: the stored bytes are an envelope, and the one its storage key says.
-            event: Event | None
-            try:
-                event = Event.parse(raw)
-                if event.stream != stream or event.version != version:
-                    raise EnvelopeError(
-                        f"envelope says {event.stream}#{event.version},"
-                        f" stored as {stream}#{version}"
-                    )
-                c["V1"].checked += 1
-            except EnvelopeError as e:
-                c["V1"].fail(_event_finding(*where, str(e), "bản ghi sự kiện hỏng"))
-                event = None
-
-            # V2: queue the signature for the pool.
-            if event is None:
+            readable = failure is None or failure[0] != "V1"
+            if failure is not None:
+                c[failure[0]].fail(_event_finding(*where, failure[1], failure[2]))
+            if not readable:
                 c["V2"].unchecked += 1
-            elif event.signer.name != event.statement.get("actor"):
-                c["V2"].fail(
-                    _event_finding(
-                        *where,
-                        "signer key is not named as the actor",
-                        "khóa ký không mang tên người thực hiện",
-                    )
-                )
             else:
+                c["V1"].checked += 1
                 c["V2"].checked += 1
-                chunk.append((*where, event.signer.public, event.signature, event.signed_bytes()))
-                if len(chunk) >= _SIG_CHUNK:
-                    inflight.append(pool.submit(_verify_signatures, chunk))
-                    chunk = []
-                    drain(4 * workers)
 
-            # V3: the stream's chain.
             previous = heads.get(stream)
             expected = previous[0] + 1 if previous else 1
             if version != expected:
@@ -309,9 +266,9 @@ def verify_log(
                         f"phiên bản {version} trong khi cần {expected} (mất hoặc lặp sự kiện)",
                     )
                 )
-            elif event is None:
+            elif not readable:
                 c["V3"].unchecked += 1
-            elif event.prev != (previous[1] if previous else None):
+            elif prev != (previous[1] if previous else None):
                 c["V3"].fail(
                     _event_finding(
                         *where,
@@ -323,7 +280,6 @@ def verify_log(
                 c["V3"].checked += 1
             heads[stream] = (version, h)
 
-            # V4: the index and the stored leaf hashes agree with this order.
             leaf = leaf_hash(h)
             if position // TILE_WIDTH != tile_index:
                 tile_index = position // TILE_WIDTH
@@ -349,18 +305,30 @@ def verify_log(
             else:
                 c["V4"].checked += 1
             tree.append(leaf)
-            position += 1
-
             settle()
+        if progress:
+            progress(tree.size)
 
-            if progress and position % 10_000 == 0:
-                progress(position)
-
-        if chunk:
-            inflight.append(pool.submit(_verify_signatures, chunk))
-        drain(0)
+    # V1 and V2 need no order: pages of events go to a pool and come back, in order,
+    # to ``follow``. A few pages in flight keep memory flat.
+    workers = workers or os.cpu_count() or 1
+    pool: Executor = (
+        ProcessPoolExecutor(workers, mp_context=get_context("forkserver"))
+        if processes
+        else ThreadPoolExecutor(workers)
+    )
+    inflight: deque[tuple[Page, Future[list[EventCheck]]]] = deque()
+    settle()
+    try:
+        for page in _pages(view):
+            inflight.append((page, pool.submit(check_events, page)))
+            while len(inflight) > 2 * workers:
+                follow(*_result(inflight.popleft()))
+        while inflight:
+            follow(*_result(inflight.popleft()))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    position = tree.size
 
     # Index entries past the last event: events were deleted.
     extra = next(leaves, None)
@@ -492,11 +460,51 @@ def _event_finding(position: int, stream: str, version: int, h: bytes, en: str, 
     return Finding(en, vi, position=position, stream=stream, version=version, event_hash=h.hex())
 
 
-def _verify_signatures(
-    chunk: list[tuple[int, str, int, bytes, bytes, bytes, bytes]],
-) -> list[tuple[int, str, int, bytes]]:
-    bad = []
-    for position, stream, version, h, public, signature, message in chunk:
-        if not verify_signature(public, signature, message):
-            bad.append((position, stream, version, h))
-    return bad
+Page = list[tuple[int, str, int, bytes]]  # (position, stream, version, envelope bytes)
+# Per event: its hash, its prev, and a failure (check id, English, Vietnamese) or None.
+EventCheck = tuple[bytes, bytes | None, tuple[str, str, str] | None]
+PAGE_SIZE = 1000
+
+
+def _pages(view: LogView) -> Iterator[Page]:
+    page: Page = []
+    for position, (_nid, stream, version, raw) in enumerate(view.iter_events()):
+        page.append((position, stream, version, raw))
+        if len(page) == PAGE_SIZE:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def _result(item: tuple[Page, Future[list[EventCheck]]]) -> tuple[Page, list[EventCheck]]:
+    return item[0], item[1].result()
+
+
+def check_events(page: Page) -> list[EventCheck]:
+    """V1 and V2 for a page of events. Pure, so it runs in any thread or process."""
+    checked: list[EventCheck] = []
+    for _position, stream, version, raw in page:
+        h = event_hash(raw)
+        try:
+            event = Event.parse(raw)
+        except EnvelopeError as e:
+            checked.append((h, None, ("V1", str(e), "bản ghi sự kiện hỏng")))
+            continue
+        if event.stream != stream or event.version != version:
+            en = f"envelope says {event.stream}#{event.version}, stored as {stream}#{version}"
+            vi = "phong bì ghi luồng hoặc phiên bản khác với khóa lưu trữ"
+            checked.append((h, None, ("V1", en, vi)))
+        elif event.signer.name != event.statement.get("actor"):
+            en, vi = (
+                "signer key is not named as the actor",
+                "khóa ký không mang tên người thực hiện",
+            )
+            checked.append((h, event.prev, ("V2", en, vi)))
+        elif not verify_signature(event.signer.public, event.signature, event.statement_bytes):
+            checked.append(
+                (h, event.prev, ("V2", "signature does not verify", "chữ ký không hợp lệ"))
+            )
+        else:
+            checked.append((h, event.prev, None))
+    return checked
