@@ -418,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     print(file=out)
     print(
         f"verify benchmark — database: {args.db}, {env['cpu_count']} CPUs, code {env['code']}, "
-        f"{workers} verify threads, "
+        f"{workers} verify workers, "
         f"load at start {env['loadavg_at_start']}",
         file=out,
     )
