@@ -62,8 +62,8 @@ CHECKS: dict[str, tuple[str, str, str]] = {
     ),
     "V6": (
         "checkpoint-history",
-        "Mọi điểm kiểm tra đã lưu hoặc được cung cấp đều do sổ cái ký và nhất quán",
-        "Every stored or supplied checkpoint is signed by the log and consistent with it",
+        "Mọi điểm kiểm tra đã lưu, được cung cấp hoặc đã ghi nhớ đều khớp các sự kiện",
+        "Every stored, supplied or remembered checkpoint fits the events",
     ),
 }
 
