@@ -97,6 +97,31 @@ def baseline_text(app: Application, target: int) -> tuple[str, int]:  # type: ig
     return text, size(lo)
 
 
+def _start_together(threads: int, work: Callable[[int], None]) -> tuple[float, float]:
+    """Run ``work(t)`` on T threads released at once; (wall seconds, CPU seconds)."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(threads + 1)
+
+    def run(t: int) -> None:
+        try:
+            barrier.wait()
+            work(t)
+        except BaseException as e:
+            errors.append(e)
+
+    pool = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+    for th in pool:
+        th.start()
+    barrier.wait()
+    start, cpu0 = time.perf_counter(), _cpu()
+    for th in pool:
+        th.join()
+    elapsed, cpu = time.perf_counter() - start, _cpu() - cpu0
+    if errors:
+        raise errors[0]
+    return elapsed, cpu
+
+
 def run_baseline(
     db: C.FreshDB, n: int, threads: int, streams: int, target: int, pool: int
 ) -> dict[str, Any]:
@@ -113,38 +138,23 @@ def run_baseline(
             app.save(warm)
 
         latencies: list[list[float]] = [[] for _ in range(threads)]
-        errors: list[BaseException] = []
-        barrier = threading.Barrier(threads + 1)
         counts = [n // threads + (1 if t < n % threads else 0) for t in range(threads)]
 
         def work(t: int) -> None:
             aggs: dict[int, Record] = {}
             lat = latencies[t]
-            try:
-                barrier.wait()
-                for i in range(counts[t]):
-                    j = i % per_thread
-                    t0 = time.perf_counter()
-                    agg = aggs.get(j)
-                    if agg is None:
-                        agg = aggs[j] = Record(f"t{t}/s{j}", text)
-                    else:
-                        agg.note(text)
-                    app.save(agg)  # exactly one new event per save
-                    lat.append(time.perf_counter() - t0)
-            except BaseException as e:
-                errors.append(e)
+            for i in range(counts[t]):
+                j = i % per_thread
+                t0 = time.perf_counter()
+                agg = aggs.get(j)
+                if agg is None:
+                    agg = aggs[j] = Record(f"t{t}/s{j}", text)
+                else:
+                    agg.note(text)
+                app.save(agg)  # exactly one new event per save
+                lat.append(time.perf_counter() - t0)
 
-        pool_ = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
-        for th in pool_:
-            th.start()
-        barrier.wait()
-        start, cpu0 = time.perf_counter(), _cpu()
-        for th in pool_:
-            th.join()
-        elapsed, cpu = time.perf_counter() - start, _cpu() - cpu0
-        if errors:
-            raise errors[0]
+        elapsed, cpu = _start_together(threads, work)
         stored = app.recorder.max_notification_id()
         expected = n + 21
         if stored is not None and stored != expected:
@@ -258,35 +268,19 @@ def _drive_threads(
     receipts: list[Any],
 ) -> tuple[float, float]:
     """T threads, each calling ``call`` on its share of ``items`` one after another."""
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(threads + 1)
 
     def work(t: int) -> None:
         lat = latencies[t]
         last = None
-        try:
-            barrier.wait()
-            for item in items[t::threads]:
-                t0 = time.perf_counter()
-                last = call(item)
-                lat.append(time.perf_counter() - t0)
-                if last.duplicate:
-                    raise RuntimeError("unexpected duplicate receipt")
-            receipts[t] = last
-        except BaseException as e:
-            errors.append(e)
+        for item in items[t::threads]:
+            t0 = time.perf_counter()
+            last = call(item)
+            lat.append(time.perf_counter() - t0)
+            if last.duplicate:
+                raise RuntimeError("unexpected duplicate receipt")
+        receipts[t] = last
 
-    pool = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
-    for th in pool:
-        th.start()
-    barrier.wait()
-    start, cpu0 = time.perf_counter(), _cpu()
-    for th in pool:
-        th.join()
-    elapsed, cpu = time.perf_counter() - start, _cpu() - cpu0
-    if errors:
-        raise errors[0]
-    return elapsed, cpu
+    return _start_together(threads, work)
 
 
 def _drive_async(

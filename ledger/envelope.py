@@ -22,7 +22,6 @@ from typing import Any
 from ledger.canonical import canonical_bytes, safe_int
 from ledger.errors import Rejected
 from ledger.keys import KeyFormatError, VerifierKey, cached_verifier_key
-from ledger.merkle import leaf_hash
 from ledger.statement import SignedStatement
 
 ENVELOPE_VERSION = 1
@@ -84,10 +83,6 @@ def event_hash(raw: bytes) -> bytes:
     return hashlib.sha256(raw).digest()
 
 
-def event_leaf(raw: bytes) -> bytes:
-    return leaf_hash(event_hash(raw))
-
-
 @dataclass(frozen=True)
 class Event:
     """A stored event, read back and checked for form (not yet for signature or chain)."""
@@ -104,10 +99,6 @@ class Event:
     @property
     def hash(self) -> bytes:
         return event_hash(self.raw)
-
-    def signed_bytes(self) -> bytes:
-        """The bytes the signature covers: the statement's canonical form."""
-        return self.statement_bytes
 
     def to_json(self) -> dict[str, Any]:
         envelope: dict[str, Any] = json.loads(self.raw)

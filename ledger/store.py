@@ -143,10 +143,6 @@ class LogStore:
         self.events_table = recorder.events_table_name
         self._lock_file: Any = None
 
-    @property
-    def is_postgres(self) -> bool:
-        return self.mark == "%s"
-
     # -- plumbing ---------------------------------------------------------------------
 
     def _sql(self, sql: str) -> str:
@@ -219,10 +215,6 @@ class LogStore:
     def latest_checkpoint(self) -> tuple[int, str] | None:
         rows = self.query("SELECT size, note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")
         return (rows[0]["size"], rows[0]["note"]) if rows else None
-
-    def checkpoint_at(self, size: int) -> str | None:
-        rows = self.query("SELECT note FROM ledger_checkpoints WHERE size = ?", (size,))
-        return str(rows[0]["note"]) if rows else None
 
     def iter_checkpoints(self, page: int = 1000) -> Iterator[tuple[int, str]]:
         after = -1

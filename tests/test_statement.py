@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ledger.canonical import canonical_bytes
-from ledger.envelope import EnvelopeError, Event, event_hash, event_leaf, seal
+from ledger.envelope import EnvelopeError, Event, event_hash, seal
 from ledger.errors import Rejected
 from ledger.keys import SignerKey
 from ledger.merkle import leaf_hash
@@ -236,10 +236,10 @@ def test_envelope_round_trip(signed: SignedStatement) -> None:
     assert (event.raw, event.stream, event.version, event.prev) == (first, STREAM, 1, None)
     assert event.statement == signed.statement
     assert event.signer == signed.signer and event.signature == signed.signature
-    assert event.signed_bytes() == signed.canonical
-    assert event.signer.verify(event.signature, event.signed_bytes())
+    assert event.statement_bytes == signed.canonical
+    assert event.signer.verify(event.signature, event.statement_bytes)
     assert event.hash == event_hash(first) == hashlib.sha256(first).digest()
-    assert event_leaf(first) == leaf_hash(event.hash)
+    assert leaf_hash(event_hash(first)) == leaf_hash(event.hash)
     assert canonical_bytes(event.to_json()) == first
     assert set(event.to_json()) == {
         "v",
