@@ -31,7 +31,7 @@ from ledger.tiles import TileHashReader
 from ledger.verifier import Report, verify_log
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
-PROCESSES_FROM = 50_000  # events; see Ledger.verify
+PROCESSES_FROM = 20_000  # events; see Ledger.verify
 
 
 class LedgerApplication(Application):  # type: ignore[type-arg]

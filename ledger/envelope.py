@@ -117,7 +117,7 @@ class Event:
             raise EnvelopeError(e.detail_en) from e
         except (UnicodeDecodeError, ValueError) as e:
             raise EnvelopeError(f"not UTF-8 JSON: {e}") from e
-        if not isinstance(obj, dict) or set(obj) != ENVELOPE_FIELDS:
+        if not isinstance(obj, dict) or obj.keys() != ENVELOPE_FIELDS:
             raise EnvelopeError("not an envelope: wrong set of fields")
         if obj["v"] != ENVELOPE_VERSION:
             raise EnvelopeError(f"unknown envelope version {obj['v']!r}")

@@ -205,7 +205,6 @@ def verify_log(
     heads: dict[str, tuple[int, bytes]] = {}
     tree = CompactRange()
     leaves = iter(view.iter_leaves())
-    tile_index, tile = -1, list[bytes]()
     checkpoints = _checkpoints(view, supplied, remembered)
     next_cp = next(checkpoints, None)
     # Per source, the largest size whose checkpoint matched: a mismatch in the same
@@ -244,7 +243,10 @@ def verify_log(
 
     def follow(page: Page, checked: list[EventCheck]) -> None:
         """V1 and V2 as the pool found them; then what needs commit order: V3–V6."""
-        nonlocal tile_index, tile
+        # The stored leaf tiles this page spans, in one read.
+        wanted = range(page[0][0] // TILE_WIDTH, page[-1][0] // TILE_WIDTH + 1)
+        stored = view.read_tiles([(0, i) for i in wanted])
+        tiles = {i: split_hashes(stored.get((0, i), b"")) for i in wanted}
         for (position, stream, version, _), (h, prev, failure) in zip(page, checked, strict=True):
             where = (position, stream, version, h)
             readable = failure is None or failure[0] != "V1"
@@ -281,9 +283,7 @@ def verify_log(
             heads[stream] = (version, h)
 
             leaf = leaf_hash(h)
-            if position // TILE_WIDTH != tile_index:
-                tile_index = position // TILE_WIDTH
-                tile = split_hashes(view.read_tiles([(0, tile_index)]).get((0, tile_index), b""))
+            tile = tiles[position // TILE_WIDTH]
             indexed = next(leaves, None)
             offset = position % TILE_WIDTH
             if indexed != (position, stream, version):
@@ -305,7 +305,8 @@ def verify_log(
             else:
                 c["V4"].checked += 1
             tree.append(leaf)
-            settle()
+            if next_cp is not None and next_cp[0] <= tree.size:
+                settle()
         if progress:
             progress(tree.size)
 
