@@ -71,7 +71,12 @@ class Ledger:
                     f"the key in {settings.key_path()} is not this log's key ({self.log_key})"
                 )
             self.sequencer = Sequencer(
-                self.store, signer, self.reader, route, max_batch=settings.max_batch
+                self.store,
+                signer,
+                self.reader,
+                route,
+                max_batch=settings.max_batch,
+                deliver=self._cpu,
             )
             self.sequencer.start()
 
@@ -123,8 +128,8 @@ class Ledger:
             except BaseException as e:
                 result.set_exception(e)
             else:
-                # Runs in the sequencer's thread when the batch commits: hand on at once.
-                sealed.add_done_callback(lambda done: self._cpu.submit(answer, done))
+                # Runs when the batch commits, in the pool thread that settles the batch.
+                sealed.add_done_callback(answer)
 
         def answer(sealed: Future[Sealed]) -> None:
             try:

@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
 from eventsourcing.persistence import StoredEvent
@@ -64,12 +64,16 @@ class Sequencer:
         route: Router,
         *,
         max_batch: int = 1000,
+        deliver: Executor | None = None,
     ) -> None:
         self.store = store
         self.log_key = log_key
         self.reader = reader
         self.route = route
         self.max_batch = max_batch
+        # Where a committed batch's futures are settled. Their callbacks (receipts) then
+        # run there, one task per batch, instead of in this thread between commits.
+        self.deliver = deliver
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._heads: dict[str, tuple[int, bytes]] = {}
         self._thread: threading.Thread | None = None
@@ -170,11 +174,10 @@ class Sequencer:
                         log.exception("reload failed")
         if outcomes is None:
             outcomes = [_unavailable()] * len(batch)
-        for pending, outcome in zip(batch, outcomes, strict=True):
-            if isinstance(outcome, Rejected):
-                pending.future.set_exception(outcome)
-            else:
-                pending.future.set_result(outcome)
+        if self.deliver is not None:
+            self.deliver.submit(_settle, batch, outcomes)
+        else:
+            _settle(batch, outcomes)
 
     def _write(self, batch: list[_Pending], careful: bool) -> list[Sealed | Rejected]:
         keys = [(p.signed.actor, p.signed.nonce) for p in batch]
@@ -248,6 +251,14 @@ class Sequencer:
     def _stored_entry(self, index: int) -> tuple[str, int, bytes]:
         ((_, stream, version, raw),) = self.store.entries(index, 1)
         return stream, version, Event.parse(raw).hash
+
+
+def _settle(batch: list[_Pending], outcomes: list[Sealed | Rejected]) -> None:
+    for pending, outcome in zip(batch, outcomes, strict=True):
+        if isinstance(outcome, Rejected):
+            pending.future.set_exception(outcome)
+        else:
+            pending.future.set_result(outcome)
 
 
 def _unavailable() -> Rejected:
