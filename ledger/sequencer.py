@@ -78,6 +78,7 @@ class Sequencer:
         self._heads: dict[str, tuple[int, bytes]] = {}
         self._thread: threading.Thread | None = None
         self.batches = 0
+        self._stale = True  # until the state is loaded from the database
         self._load()
 
     # -- lifecycle --------------------------------------------------------------------
@@ -109,6 +110,7 @@ class Sequencer:
             raise RuntimeError(f"stored tiles do not match the checkpoint at size {size}")
         self.checkpoint = note
         self._heads.clear()
+        self._stale = False
 
     # -- submitting -------------------------------------------------------------------
 
@@ -153,25 +155,37 @@ class Sequencer:
                     break
                 batch.append(item)
             self._process(batch)
+        # Whatever was queued behind the stop is answered, not left waiting.
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item.future.set_exception(_unavailable())
 
     def _process(self, batch: list[_Pending]) -> None:
         outcomes: list[Sealed | Rejected] | None = None
-        with self.store.writer_lock():
-            for attempt in range(3):
-                try:
-                    # The first attempt is optimistic: it trusts its cached state and
-                    # leaves stored nonces to the unique key. If another writer moved the
-                    # log on, or a statement is a retry of a stored one, the transaction
-                    # fails whole; then reload and look everything up.
-                    outcomes = self._write(batch, careful=attempt > 0)
-                    break
-                except Exception:
-                    if attempt:
-                        log.exception("batch of %d failed (attempt %d)", len(batch), attempt)
+        try:
+            with self.store.writer_lock():
+                for attempt in range(3):
                     try:
-                        self._load()
+                        if self._stale:
+                            self._load()
+                        # The first attempt is optimistic: it trusts its cached state and
+                        # leaves stored nonces to the unique key. If another writer moved
+                        # the log on, or a statement is a retry of a stored one, the
+                        # transaction fails whole; then reload and look everything up.
+                        outcomes = self._write(batch, careful=attempt > 0)
+                        break
                     except Exception:
-                        log.exception("reload failed")
+                        # The tree may hold leaves that were never stored: never write
+                        # from it again before reloading from the database.
+                        self._stale = True
+                        if attempt:
+                            log.exception("batch of %d failed (attempt %d)", len(batch), attempt)
+        except Exception:
+            log.exception("could not take the writer lock")
         if outcomes is None:
             outcomes = [_unavailable()] * len(batch)
         if self.deliver is not None:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -208,3 +209,65 @@ def test_killed_writer_loses_no_acknowledged_statement(db_url: str, tmp_path: Pa
         # and the log takes up writing where the crash left it
         receipt = ledger.append(People().statement())
         assert receipt.index == ledger.size() - 1
+
+
+class Outage:
+    """Make a store method fail while ``down`` is set, as a lost database would."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, ledger: Ledger, *names: str) -> None:
+        self.down = True
+        for name in names:
+            original = getattr(ledger.store, name)
+
+            def failing(*args: object, _original: Any = original, **kwargs: object) -> Any:
+                if self.down:
+                    raise ConnectionError("database unreachable")
+                return _original(*args, **kwargs)
+
+            monkeypatch.setattr(ledger.store, name, failing)
+
+
+def test_a_failed_commit_is_retried(
+    ledger: Ledger, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger.append(people.statement())
+    outage = Outage(monkeypatch, ledger, "commit")
+    original_load = ledger.sequencer._load if ledger.sequencer else None
+
+    def load_and_recover() -> None:
+        outage.down = False  # the database answers again by the time we reload
+        assert original_load is not None
+        original_load()
+
+    monkeypatch.setattr(ledger.sequencer, "_load", load_and_recover)
+    receipt = ledger.append(people.statement(cadre="other"))
+    assert receipt.index == 1
+    assert ledger.verify().ok
+
+
+def test_an_outage_answers_unavailable_and_leaves_no_phantom_leaves(
+    ledger: Ledger, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits and reloads both fail: the caller is told, nothing is half-kept, and once
+    the database is back the next statement lands where the stored log ends."""
+    ledger.append(people.statement())
+    outage = Outage(monkeypatch, ledger, "commit", "latest_checkpoint")
+    with pytest.raises(Rejected) as e:
+        ledger.append(people.statement(cadre="lost"))
+    assert e.value.problem.slug == "unavailable"
+    outage.down = False
+    receipt = ledger.append(people.statement(cadre="after"))
+    assert receipt.index == 1
+    receipt.verify(ledger.log_key)
+    assert ledger.verify().ok
+
+
+def test_a_lost_writer_lock_answers_unavailable_and_the_writer_lives_on(
+    ledger: Ledger, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outage = Outage(monkeypatch, ledger, "writer_lock")
+    with pytest.raises(Rejected) as e:
+        ledger.append(people.statement())
+    assert e.value.problem.slug == "unavailable"
+    outage.down = False
+    assert ledger.append(people.statement()).index == 0
