@@ -97,6 +97,22 @@ def baseline_text(app: Application, target: int) -> tuple[str, int]:  # type: ig
     return text, size(lo)
 
 
+def _timing(
+    n: int, threads: int, elapsed: float, cpu: float, latencies: list[list[float]]
+) -> dict[str, Any]:
+    """The figures every run reports: rate, latency percentiles, CPU cores used."""
+    lat = sorted(x for ls in latencies for x in ls)
+    return {
+        "events": n,
+        "threads": threads,
+        "seconds": elapsed,
+        "per_second": n / elapsed,
+        "p50_ms": C.percentile(lat, 50) * 1e3,
+        "p99_ms": C.percentile(lat, 99) * 1e3,
+        "cpu_cores": cpu / elapsed,
+    }
+
+
 def _start_together(threads: int, work: Callable[[int], None]) -> tuple[float, float]:
     """Run ``work(t)`` on T threads released at once; (wall seconds, CPU seconds)."""
     errors: list[BaseException] = []
@@ -161,17 +177,10 @@ def run_baseline(
             raise RuntimeError(f"baseline stored {stored} events, expected {expected}")
     finally:
         app.close()
-    lat = sorted(x for ls in latencies for x in ls)
     return {
         "name": "baseline",
         "what": "eventsourcing Aggregate, 1 event per app.save()",
-        "events": n,
-        "threads": threads,
-        "seconds": elapsed,
-        "per_second": n / elapsed,
-        "p50_ms": C.percentile(lat, 50) * 1e3,
-        "p99_ms": C.percentile(lat, 99) * 1e3,
-        "cpu_cores": cpu / elapsed,
+        **_timing(n, threads, elapsed, cpu, latencies),
         "mean_batch": 1.0,
         "batches": n,
         "event_bytes": state_bytes,
@@ -233,17 +242,10 @@ def run_ledger(
             checked = "receipts and verify() ok"
     finally:
         ledger.close()
-    lat = sorted(x for ls in latencies for x in ls)
     return {
         "name": mode,
         "what": WHAT[mode],
-        "events": n,
-        "threads": threads,
-        "seconds": elapsed,
-        "per_second": n / elapsed,
-        "p50_ms": C.percentile(lat, 50) * 1e3,
-        "p99_ms": C.percentile(lat, 99) * 1e3,
-        "cpu_cores": cpu / elapsed,
+        **_timing(n, threads, elapsed, cpu, latencies),
         "mean_batch": n / batches if batches else None,
         "batches": batches,
         "max_batch": max_batch,

@@ -131,10 +131,7 @@ class CheckResult:
 
 
 def _before(a: Finding, b: Finding) -> bool:
-    inf = float("inf")
-    pa = inf if a.position is None else a.position
-    pb = inf if b.position is None else b.position
-    return pa < pb
+    return _sort_position(a) < _sort_position(b)
 
 
 @dataclass
