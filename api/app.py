@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request, Response
@@ -10,9 +12,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException
 
+from api.cycles import cycles_router
+from api.feed import StreamSettings, feed_router
 from api.problems import PROBLEM_JSON, describe, on_http, on_rejected, on_validation
+from api.webhooks import webhooks_router
+from api.witnessing import cosigned_router
 from cadreledger import __version__
+from cadreledger.feed import EventHub, Feed
 from cadreledger.service import Ledger
+from cadreledger.webhooks import DeliveryStore, WebhookKeys
 from ledger.errors import NOT_FOUND, PAYLOAD_TOO_LARGE, Rejected
 from ledger.statement import MAX_SUBMISSION_BYTES
 
@@ -48,8 +56,27 @@ def b64(hashes: list[bytes]) -> list[str]:
     return [base64.b64encode(h).decode() for h in hashes]
 
 
-def create_app(ledger: Ledger) -> FastAPI:
+def create_app(
+    ledger: Ledger,
+    *,
+    hub: EventHub | None = None,
+    streams: StreamSettings | None = None,
+    webhook_keys: WebhookKeys | None = None,
+) -> FastAPI:
+    """The service over ``ledger``. ``hub`` is shared with in-process integrations
+    (webhooks, NATS) when the caller runs them; otherwise the app keeps its own."""
+    own_hub = hub is None
+    if hub is None:
+        hub = EventHub(ledger, Feed(ledger))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if own_hub:
+            hub.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="cadreledger",
         version=__version__,
         description=(
@@ -61,6 +88,12 @@ def create_app(ledger: Ledger) -> FastAPI:
     app.add_exception_handler(Rejected, on_rejected)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
+    app.include_router(feed_router(hub.feed, hub, streams or StreamSettings()))
+    if webhook_keys is not None:
+        app.include_router(webhooks_router(DeliveryStore(ledger), webhook_keys))
+    if ledger.rules is not None:
+        app.include_router(cycles_router(ledger, _PROBLEM))
+    app.include_router(cosigned_router(ledger, _PROBLEM))
 
     @app.get("/v1/log/checkpoint", response_class=PlainTextResponse, tags=["log"])
     def checkpoint() -> PlainTextResponse:

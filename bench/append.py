@@ -204,7 +204,9 @@ def run_ledger(
     from cadreledger.config import Settings
     from cadreledger.service import Ledger
 
-    settings = Settings(db=db.ledger_url, log_key_file=db.key_file, max_batch=max_batch)
+    settings = Settings(
+        db=db.ledger_url, log_key_file=db.key_file, max_batch=max_batch, rules=False
+    )
     ledger = Ledger(settings)
     try:
         if mode in ("submit", "async"):

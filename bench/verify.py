@@ -58,7 +58,9 @@ def build(
     from cadreledger.service import Ledger
 
     names = {C.actor_name(k): k for k in range(len(seeds))}
-    settings = Settings(db=db.ledger_url, log_key_file=db.key_file, max_batch=args.max_batch)
+    settings = Settings(
+        db=db.ledger_url, log_key_file=db.key_file, max_batch=args.max_batch, rules=False
+    )
     t0 = time.perf_counter()
     procs = args.sign_procs or os.cpu_count() or 1
     # Fork the signing processes first, while this process has no database connections,

@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from cadreledger import cli_domain, cli_streams, cli_witness
 from cadreledger.config import ConfigError, Settings
 from ledger.keys import KeyFormatError, SignerKey, VerifierKey
 from ledger.verifier import Report
@@ -28,7 +29,9 @@ EXIT_FAILED, EXIT_CANNOT_RUN = 1, 2
 LOOK_AT_IT = """\
 Xem kết quả / look at it:
   cadreledger --db {db} verify          # kiểm tra toàn bộ / full verification
+  cadreledger --db {db} rebuild         # xếp loại từ đầu / ratings rebuilt: digest
   cadreledger --db {db} serve           # http://127.0.0.1:8000/docs
+  curl -s http://127.0.0.1:8000/v1/cycles/{cycle}
   curl -s http://127.0.0.1:8000/v1/log/checkpoint
   curl -s 'http://127.0.0.1:8000/v1/log/entries?start=0&limit=3'
 """
@@ -118,8 +121,15 @@ def demo(ctx: click.Context, seed: int, cadres: int) -> None:
     from cadreledger.demo import UNIT_NAME, Demo
 
     with open_ledger(ctx, writer=True) as ledger:
+        root_path = ledger.settings.root_key_path()
+        try:
+            root = SignerKey.parse(root_path.read_text())
+        except (OSError, KeyFormatError) as e:
+            raise CannotRun(
+                f"the demo plays the root of trust and needs its private key at {root_path}: {e}"
+            ) from e
         started = time.perf_counter()
-        scenario = Demo(ledger, seed=seed, size=cadres)
+        scenario = Demo(ledger, root, seed=seed, size=cadres)
         result = scenario.run()
         elapsed = time.perf_counter() - started
         types = Counter(
@@ -127,7 +137,9 @@ def demo(ctx: click.Context, seed: int, cadres: int) -> None:
             for r in scenario.receipts
             for e in ledger.entries(r.index, 1)
         )
-        click.echo(f"Kỳ đánh giá / cycle: {scenario.cycle} — {UNIT_NAME}, QĐ 366, năm 2025")
+        click.echo(
+            f"Kỳ đánh giá / cycle: {scenario.cycle} — {UNIT_NAME}, QĐ 366, năm {scenario.year}"
+        )
         click.echo(
             f"  {len(scenario.cadres)} cán bộ / cadres; hội đồng / panel "
             f"{len(scenario.panel)}; {len(scenario.receipts)} tuyên bố đã ký / "
@@ -147,10 +159,12 @@ def demo(ctx: click.Context, seed: int, cadres: int) -> None:
             "lại HTT / upheld, re-decided HTT"
         )
         click.echo("  Sự kiện / events: " + ", ".join(f"{t} {n}" for t, n in sorted(types.items())))
+        if ledger.rules is not None:
+            ledger.projector.catch_up()  # the read model, so that V9 has something to compare
         report = ledger.verify()
         click.echo(f"Sổ cái / log: {ledger.size()} sự kiện / events; khóa / key {ledger.log_key}")
         _print_summary(report)
-        click.echo(LOOK_AT_IT.format(db=ctx.obj.db))
+        click.echo(LOOK_AT_IT.format(db=ctx.obj.db, cycle=scenario.cycle))
         if not report.ok:
             sys.exit(EXIT_FAILED)
 
@@ -158,15 +172,75 @@ def demo(ctx: click.Context, seed: int, cadres: int) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
+@click.option("--read-only", is_flag=True, help="serve reads only (a replica); no submissions")
+@click.option("--heartbeat", default=15.0, show_default=True, help="seconds between SSE heartbeats")
+@click.option(
+    "--sse-buffer",
+    default=1000,
+    show_default=True,
+    help="events a live SSE client may fall behind before it is told to resume",
+)
+@click.option("--nats", "nats_url", help="also publish every event to NATS JetStream here")
+@click.option("--nats-stream", default="CADRELEDGER", show_default=True)
+@click.option("--nats-subject-prefix", default="cadreledger.events", show_default=True)
+@click.option("--webhooks", is_flag=True, help="also deliver webhooks registered on the ledger")
+@click.option(
+    "--webhooks-allow-private",
+    is_flag=True,
+    help="let webhooks reach loopback and private addresses (tests, closed networks)",
+)
+@click.option(
+    "--witness",
+    "witnesses",
+    multiple=True,
+    envvar="CADRELEDGER_WITNESSES",
+    help="ask this C2SP witness to cosign each checkpoint: URL=KEY (submission prefix and "
+    "its type-0x04 verifier key); may repeat",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    read_only: bool,
+    heartbeat: float,
+    sse_buffer: int,
+    nats_url: str | None,
+    nats_stream: str,
+    nats_subject_prefix: str,
+    webhooks: bool,
+    webhooks_allow_private: bool,
+    witnesses: tuple[str, ...],
+) -> None:
     """Run the HTTP service (OpenAPI at /docs and /openapi.json)."""
     import uvicorn
 
     from api.app import create_app
+    from api.feed import StreamSettings
+    from cadreledger.feed import EventHub, Feed
+    from cadreledger.integrations import Integrations
+    from cadreledger.nats import NatsSettings
 
-    with open_ledger(ctx, writer=True) as ledger:
-        uvicorn.run(create_app(ledger), host=host, port=port, log_level="info")
+    nats = NatsSettings(nats_url, nats_stream, nats_subject_prefix) if nats_url else None
+    from cadreledger.witnessing import Witnessing, parse_witnesses
+
+    try:
+        endpoints = parse_witnesses(witnesses)
+    except ValueError as e:
+        raise CannotRun(f"--witness: {e}") from e
+    with open_ledger(ctx, writer=not read_only) as ledger, Witnessing(ledger, endpoints):
+        hub = EventHub(ledger, Feed(ledger))
+        with Integrations(
+            ledger, hub, nats=nats, webhooks=webhooks, allow_private=webhooks_allow_private
+        ) as extra:
+            app = create_app(
+                ledger,
+                hub=hub,
+                streams=StreamSettings(heartbeat=heartbeat, buffer=sse_buffer),
+                webhook_keys=extra.webhook_keys,
+            )
+            uvicorn.run(app, host=host, port=port, log_level="info")
+        hub.stop()
 
 
 @main.command()
@@ -192,6 +266,14 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 )
 @click.option("--no-remember", is_flag=True, help="neither read nor update remembered state")
 @click.option("--workers", type=int, help="signature-checking threads (default: all cores)")
+@click.option(
+    "--root-key",
+    "root_keys",
+    multiple=True,
+    help="for a bundle: the root of trust's verifier key, or @FILE (default: the bundle's)",
+)
+@click.argument("bundle", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@cli_witness.witness_options
 @click.pass_context
 def verify(
     ctx: click.Context,
@@ -201,14 +283,35 @@ def verify(
     state_dir: Path | None,
     no_remember: bool,
     workers: int | None,
+    root_keys: tuple[str, ...],
+    bundle: Path | None,
+    witnesses: tuple[str, ...],
+    witness_threshold: int | None,
 ) -> None:
-    """Verify the whole log: checks V1–V6; exit 0 if all pass, 1 if any fails, 2 if it
-    cannot run."""
+    """Verify the whole log (V1–V7, and V8–V9 on an evaluation ledger), or with BUNDLE an
+    evidence bundle offline, without the database; exit 0 if all pass, 1 if any fails,
+    2 if it cannot run."""
     try:
         pinned = _read_key(log_key) if log_key else None
         supplied = [p.read_text() for p in checkpoints]
+        roots = [str(_read_key(k)) for k in root_keys]
+        data = bundle.read_bytes() if bundle else None
     except (OSError, KeyFormatError) as e:
         raise CannotRun(str(e)) from e
+    policy = cli_witness.witness_policy(witnesses, witness_threshold)
+    if data is not None:
+        from cadreledger.bundle import verify_file
+        from ledger.bundle import BundleError
+
+        try:
+            report = verify_file(data, pinned, roots or None, policy)
+        except BundleError as e:
+            raise CannotRun(str(e)) from e
+        if as_json:
+            click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        else:
+            _print_summary(report)
+        sys.exit(0 if report.ok else EXIT_FAILED)
     with open_ledger(ctx, writer=False) as ledger:
         memory = None if no_remember else Memory.of(state_dir, pinned or ledger.log_key)
         progress = _progress_bar() if sys.stderr.isatty() and not as_json else None
@@ -221,6 +324,7 @@ def verify(
                 on_accepted=record,
                 workers=workers,
                 progress=(lambda n: progress(n, total)) if progress else None,
+                **cli_witness.verify_with_policy(ledger, policy),
             )
             if not report.ok:
                 record.discard()
@@ -371,6 +475,9 @@ def _print_summary(report: Report) -> None:
         )
     click.echo("KẾT QUẢ / RESULT: " + ("ĐẠT / PASS" if report.ok else "KHÔNG ĐẠT / FAIL"))
 
+
+for _command in (*cli_streams.COMMANDS, *cli_domain.COMMANDS, *cli_witness.COMMANDS):
+    main.add_command(_command)
 
 if __name__ == "__main__":
     main()

@@ -20,8 +20,12 @@ class Settings:
     db: str = DEFAULT_DB
     origin: str = DEFAULT_ORIGIN
     log_key_file: str | None = None
+    root_key_file: str | None = None
     max_batch: int = 1000
     pool_size: int = 8
+    # A new ledger enforces the evaluation rules; False makes a bare log (its own tests,
+    # benchmarks of the log alone). Fixed at genesis: the database says which it is.
+    rules: bool = True
 
     @classmethod
     def from_env(cls, db: str | None = None) -> Settings:
@@ -30,6 +34,7 @@ class Settings:
             db=env.get("CADRELEDGER_DB", DEFAULT_DB),
             origin=env.get("CADRELEDGER_ORIGIN", DEFAULT_ORIGIN),
             log_key_file=env.get("CADRELEDGER_LOG_KEY_FILE") or None,
+            root_key_file=env.get("CADRELEDGER_ROOT_KEY_FILE") or None,
             max_batch=int(env.get("CADRELEDGER_MAX_BATCH", "1000")),
         )
         return replace(settings, db=db) if db else settings
@@ -48,12 +53,19 @@ class Settings:
 
     def key_path(self) -> Path:
         """Where the log's private key lives: beside the SQLite file, or as configured."""
-        if self.log_key_file:
-            return Path(self.log_key_file)
+        return self._beside_db(self.log_key_file, "logkey")
+
+    def root_key_path(self) -> Path:
+        """The root of trust's key (private, or just its verifier key), read at genesis."""
+        return self._beside_db(self.root_key_file, "rootkey")
+
+    def _beside_db(self, configured: str | None, suffix: str) -> Path:
+        if configured:
+            return Path(configured)
         if self.is_postgres:
             name = urlsplit(self.db).path.lstrip("/") or "postgres"
-            return Path(f"cadreledger-{name}.logkey")
-        return Path(self.sqlite_path() + ".logkey")
+            return Path(f"cadreledger-{name}.{suffix}")
+        return Path(f"{self.sqlite_path()}.{suffix}")
 
     def eventsourcing_env(self) -> dict[str, str]:
         common = {"ORIGINATOR_ID_TYPE": "text", "CREATE_TABLE": "yes"}

@@ -20,10 +20,14 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 from typing import Any
 
 from cadreledger.service import Ledger
+from domain.acts import VIETNAM
+from domain.fields import format_points
+from domain.regimes import latest, make_profile, profile_hash
 from ledger.keys import SignerKey
 from ledger.receipt import Receipt
 from ledger.statement import sign_statement
@@ -119,27 +123,22 @@ class Person:
     key: SignerKey
 
 
-def level_of(total_x100: int) -> str:
-    """QĐ 366 thresholds on the 100-point scale (total in hundredths)."""
-    if total_x100 >= 9000:
-        return "HTXS"
-    if total_x100 >= 7000:
-        return "HTT"
-    if total_x100 >= 5000:
-        return "HT"
-    return "KHT"
-
-
 class Demo:
-    def __init__(self, ledger: Ledger, seed: int = 2025, size: int = 42) -> None:
+    """Plays every part of one cycle. Each act goes through the ledger's rules."""
+
+    def __init__(self, ledger: Ledger, root: SignerKey, seed: int = 2025, size: int = 42) -> None:
         self.ledger = ledger
         self.rng = random.Random(seed)
         self.receipts: list[Receipt] = []
-        self.cycle = self._free_cycle_id(f"2025-qd366-{UNIT}")
+        self.today = datetime.now(VIETNAM).date()
+        self.year = self.today.year
+        self.cycle = self._free_cycle_id(f"{self.year}-qd366-{UNIT}")
+        self.root = Person(root.name, "Gốc tin cậy / root of trust", "", root)
         self.cadres = [self._person(i) for i in range(size)]
         self.head, self.deputies = self.cadres[0], self.cadres[1:3]
         self.head.position, self.deputies[0].position = "Trưởng ban", "Phó Trưởng ban"
         self.deputies[1].position = "Phó Trưởng ban"
+        self.leaders = [self.head, *self.deputies]
         self.panel = [self.head, *self.deputies, self.cadres[3], self.cadres[4]]
         self.authority = self._official("ban-thuong-vu.dongson", "Ban Thường vụ Huyện ủy")
         self.advisory = self._official("to-chuc.tinh-uy", "Ban Tổ chức Tỉnh ủy (thẩm định)")
@@ -176,12 +175,14 @@ class Demo:
             "actor": who.id,
             "issued_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "nonce": secrets.token_urlsafe(16),
-            "cycle": self.cycle,
             **body,
         }
         receipt = self.ledger.append(sign_statement(statement, who.key))
         self.receipts.append(receipt)
         return receipt
+
+    def on_cycle(self, who: Person, type_: str, **body: Any) -> Receipt:
+        return self.act(who, type_, cycle=self.cycle, **body)
 
     def many(self, acts: Iterable[Callable[[], Receipt]]) -> list[Receipt]:
         """Independent acts of one step, submitted concurrently (as people would)."""
@@ -191,79 +192,153 @@ class Demo:
     # -- the cycle --------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
-        rng = self.rng
-        self.act(
-            self.authority,
-            "cycle.opened",
-            regime="QD366",
-            year=2025,
-            unit=UNIT,
-            unit_name=UNIT_NAME,
-            period="annual",
-            deadline="2025-12-31",
-        )
-        self.act(
-            self.authority,
-            "cycle.roster",
-            unit=UNIT,
-            head=self.head.id,
-            cadres=[{"id": p.id, "name": p.name, "position": p.position} for p in self.cadres],
-        )
-        merit = {p.id: rng.gauss(80, 8) for p in self.cadres}
-        merit[self.cadres[-1].id] = 46  # will be KHT, with discipline evidence
-        merit[self.cadres[-2].id] = 60
+        self.enrol()
+        self.open_cycle()
+        comments = self.review_meeting()
+        totals = self.score(comments)
+        levels = self.decide(totals)
+        complainant = self.complaint(totals, levels)
+        return {"levels": Counter(levels.values()), "complainant": complainant}
 
+    def enrol(self) -> None:
+        """The root of trust registers everyone (or, on a second run, their new keys);
+        the authority may open cycles."""
+        people = [*self.cadres, self.authority, self.advisory, self.inspection]
+        known = self.ledger.rules.model.registry.people if self.ledger.rules else {}
         self.many(
             partial(
                 self.act,
+                self.root,
+                "key.registered" if p.id in known else "person.registered",
+                person=p.id,
+                **({} if p.id in known else {"name": p.name}),
+                key=str(p.key.verifier),
+            )
+            for p in people
+        )
+        if UNIT not in (self.ledger.rules.model.registry.units if self.ledger.rules else {}):
+            self.act(self.root, "unit.registered", unit=UNIT, name=UNIT_NAME)
+        authority = known.get(self.authority.id)
+        if authority is None or "organiser" not in authority.roles:
+            self.act(self.root, "role.granted", person=self.authority.id, role="organiser")
+
+    def open_cycle(self) -> None:
+        regime = latest("QD366")
+        assert regime is not None
+        self.on_cycle(
+            self.authority,
+            "cycle.opened",
+            regime={"id": "QD366", "version": regime["version"], "hash": profile_hash(regime)},
+            year=self.year,
+            unit=UNIT,
+            unit_name=UNIT_NAME,
+            period="annual",
+            roles={
+                "authority": [self.authority.id],
+                "advisory": [self.advisory.id],
+                "chair": [self.head.id],
+                "panel": [p.id for p in self.panel],
+                "inspection": [self.inspection.id],
+            },
+        )
+        self.on_cycle(
+            self.authority,
+            "cycle.roster",
+            subjects=[
+                {"id": UNIT, "name": UNIT_NAME, "kind": "collective", "group": "tap-the"},
+                *(
+                    {
+                        "id": p.id,
+                        "name": p.name,
+                        "group": "lanh-dao" if p in self.leaders else "chuyen-vien",
+                        "leader": p in self.leaders,
+                        **({"head_of": UNIT} if p is self.head else {}),
+                    }
+                    for p in self.cadres
+                ),
+            ],
+        )
+
+    def review_meeting(self) -> list[Receipt]:
+        rng = self.rng
+        self.merit = {p.id: rng.gauss(80, 8) for p in self.cadres}
+        self.merit[UNIT] = 84
+        self.merit[self.cadres[-1].id] = 46  # will be KHT, with discipline evidence
+        self.merit[self.cadres[-2].id] = 60
+        self.many(
+            partial(
+                self.on_cycle,
                 p,
                 "self_assessment.submitted",
                 cadre=p.id,
-                general=min(30, round(merit[p.id] * 0.3) + 1),
-                tasks=min(70, round(merit[p.id] * 0.7) + 2),
-                report="Báo cáo tự đánh giá, tự chấm điểm năm 2025.",
+                general=min(30, round(self.merit[p.id] * 0.3) + 1),
+                tasks=min(70, round(self.merit[p.id] * 0.7) + 2),
+                report="Báo cáo tự đánh giá, tự chấm điểm năm nay.",
             )
             for p in self.cadres
         )
-        self.act(
+        self.on_cycle(
+            self.head,
+            "self_assessment.submitted",
+            cadre=UNIT,
+            report="Báo cáo kiểm điểm tập thể Ban Tổ chức.",
+        )
+        attendees = self.cadres[:30]
+        meeting = self.on_cycle(
             self.head,
             "meeting.held",
-            date="2025-12-10",
-            unit=UNIT,
-            attendees=[p.id for p in self.cadres[:30]],
-        )
+            date=self.today.isoformat(),
+            attendees=[p.id for p in attendees],
+        ).event_hash.hex()
         comments = self.many(
             partial(
-                self.act,
-                rng.choice([x for x in self.panel if x is not p]),
+                self.on_cycle,
+                rng.choice([x for x in attendees if x is not p]),
                 "comment.made",
                 cadre=p.id,
+                meeting=meeting,
                 text=c,
             )
             for p, c in zip(rng.sample(self.cadres, 18), rng.choices(COMMENTS, k=18), strict=True)
         )
-        self.act(
+        self.on_cycle(
             self.head,
             "minutes.adopted",
-            date="2025-12-10",
+            meeting=meeting,
             comments=[r.event_hash.hex() for r in comments],
-            text="Biên bản hội nghị kiểm điểm, đánh giá, xếp loại năm 2025.",
+            text="Biên bản hội nghị kiểm điểm, đánh giá, xếp loại năm nay.",
         )
+        return comments
 
+    def score(self, comments: list[Receipt]) -> dict[str, int]:
+        """Ballots, a declared conflict, amendments with reasons, then each tally."""
+        rng = self.rng
+        subjects = [UNIT, *(p.id for p in self.cadres)]
+        conflicted = (self.panel[3].id, self.cadres[7].id)  # scorer, cadre: relatives
+        self.on_cycle(
+            self.panel[3],
+            "conflict.declared",
+            cadre=conflicted[1],
+            reason="Có quan hệ họ hàng với người được đánh giá.",
+        )
         ballots: dict[tuple[str, str], Receipt] = {}
         scores: dict[str, dict[str, int]] = {}
 
-        def ballot(scorer: Person, p: Person) -> Receipt:
-            total = max(0.0, min(100.0, rng.gauss(merit[p.id], 3)))
+        def ballot(scorer: Person, sid: str) -> Receipt:
+            total = max(0.0, min(100.0, rng.gauss(self.merit[sid], 3)))
             general = min(30, round(total * 0.3))
             tasks = min(70, round(total) - general)
-            scores.setdefault(p.id, {})[scorer.id] = general + tasks
-            r = self.act(scorer, "score.submitted", cadre=p.id, general=general, tasks=tasks)
-            ballots[(scorer.id, p.id)] = r
+            scores.setdefault(sid, {})[scorer.id] = general + tasks
+            r = self.on_cycle(scorer, "score.submitted", cadre=sid, general=general, tasks=tasks)
+            ballots[(scorer.id, sid)] = r
             return r
 
-        self.many(partial(ballot, s, p) for p in self.cadres for s in self.panel if s is not p)
-
+        self.many(
+            partial(ballot, s, sid)
+            for sid in subjects
+            for s in self.panel
+            if s.id != sid and (s.id, sid) != conflicted and not (s is self.head and sid == UNIT)
+        )
         amended = rng.sample(self.cadres[5:-2], 6)
         reasons = [
             "Chấm lại sau khi đối chiếu kết quả thực hiện nhiệm vụ quý IV.",
@@ -274,11 +349,11 @@ class Demo:
             "theo chỉ đạo",
         ]
         for p, reason in zip(amended, reasons, strict=True):
-            scorer = rng.choice([s for s in self.panel if s is not p])
+            scorer = rng.choice([s for s in self.panel if (s.id, p.id) in ballots])
             old = scores[p.id][scorer.id]
             new_total = min(100, old + rng.choice([-6, -4, 3, 5]))
             general = min(30, round(new_total * 0.3))
-            self.act(
+            self.on_cycle(
                 scorer,
                 "score.amended",
                 cadre=p.id,
@@ -286,70 +361,102 @@ class Demo:
                 general=general,
                 tasks=new_total - general,
                 reason=reason,
-                late=reason in ("theo chỉ đạo", "nhầm"),
             )
             scores[p.id][scorer.id] = new_total
-
-        totals = {pid: round(100 * sum(s.values()) / len(s)) for pid, s in scores.items()}
-        self.act(
-            self.authority,
-            "discipline.recorded",
-            cadre=self.cadres[-1].id,
-            form="khiển trách",
-            duty_related=True,
-            decided="2025-09-15",
-        )
-        levels = self._levels(totals)
+        totals = {sid: mean_hundredths(list(s.values())) for sid, s in scores.items()}
         self.many(
             partial(
-                self.act,
+                self.on_cycle,
                 self.head,
                 "tally.recorded",
-                cadre=p.id,
-                ballots=len(scores[p.id]),
-                total=f"{totals[p.id] / 100:.2f}",
+                cadre=sid,
+                ballots=len(scores[sid]),
+                total=format_points(totals[sid]),
             )
-            for p in self.cadres
+            for sid in subjects
+        )
+        return totals
+
+    def decide(self, totals: dict[str, int]) -> dict[str, str]:
+        """Evidence and confidence votes, proposals within quota and cap, decisions."""
+        profile = make_profile(latest("QD366") or {}, {})
+        disciplined = self.cadres[-1]
+        self.on_cycle(
+            self.authority,
+            "evidence.recorded",
+            cadre=disciplined.id,
+            kind="discipline",
+            form="khien_trach",
+            duty_related=True,
+            decided=f"{self.year}-09-15",
+            text="Quyết định kỷ luật khiển trách do vi phạm trong thực hiện nhiệm vụ.",
         )
         self.many(
-            partial(self.act, self.advisory, "appraisal.proposed", cadre=p.id, level=levels[p.id])
-            for p in self.cadres
+            partial(self.on_cycle, self.head, "confidence.tallied", cadre=p.id, votes=30, low=low)
+            for p, low in zip(self.leaders, (4, 2, 6), strict=True)
         )
-        decisions = dict(
-            zip(
-                [p.id for p in self.cadres],
-                self.many(
-                    partial(
-                        self.act,
-                        self.authority,
-                        "decision.issued",
-                        cadre=p.id,
-                        level=levels[p.id],
-                        total=f"{totals[p.id] / 100:.2f}",
-                    )
-                    for p in self.cadres
-                ),
-                strict=True,
-            )
-        )
-        self.act(self.authority, "result.published", date="2025-12-26", unit=UNIT)
+        levels = {sid: profile.threshold_level(t)[0].value for sid, t in totals.items()}
+        reasons: dict[str, str] = {}
+        levels[disciplined.id] = "KHT"
+        # The HTXS quota per comparable group: the lowest HTXS drop to HTT.
+        groups = {UNIT: "tap-the"} | {
+            p.id: "lanh-dao" if p in self.leaders else "chuyen-vien" for p in self.cadres
+        }
+        for group in set(groups.values()):
+            members = [sid for sid, g in groups.items() if g == group]
+            while True:
+                htxs = [sid for sid in members if levels[sid] == "HTXS"]
+                base = sum(levels[sid] == "HTT" for sid in members)
+                if len(htxs) <= (profile.quota_cap(base, False) or 0):
+                    break
+                lowest = min(htxs, key=totals.__getitem__)
+                levels[lowest] = "HTT"
+                reasons[lowest] = "Vượt tỷ lệ 20% Hoàn thành xuất sắc của nhóm; xếp HTT."
+        if LEVEL_RANK[levels[self.head.id]] > LEVEL_RANK[levels[UNIT]]:
+            levels[self.head.id] = levels[UNIT]
+            reasons[self.head.id] = "Không cao hơn mức xếp loại của tập thể do mình đứng đầu."
 
-        complainant = next(p for p in self.cadres[5:] if levels[p.id] == "HT")
-        filed = self.act(
+        def proposal(sid: str) -> Receipt:
+            return self.on_cycle(
+                self.advisory,
+                "appraisal.proposed",
+                cadre=sid,
+                level=levels[sid],
+                **({"reason": reasons[sid]} if sid in reasons else {}),
+            )
+
+        def decision(sid: str) -> Receipt:
+            return self.on_cycle(self.authority, "decision.issued", cadre=sid, level=levels[sid])
+
+        self.many(partial(proposal, sid) for sid in totals)
+        self.decisions = {UNIT: decision(UNIT)}  # the collective before its head
+        others = [sid for sid in totals if sid != UNIT]
+        self.decisions |= dict(
+            zip(others, self.many(partial(decision, sid) for sid in others), strict=True)
+        )
+        self.many(partial(self.on_cycle, self.authority, "notice.sent", cadre=s) for s in totals)
+        self.on_cycle(self.authority, "result.published", date=self.today.isoformat())
+        return levels
+
+    def complaint(self, totals: dict[str, int], levels: dict[str, str]) -> Person:
+        """An HT cadre complains that products were missed; upheld, re-classified HTT."""
+        complainant = max(
+            (p for p in self.cadres[5:] if levels[p.id] == "HT"), key=lambda p: totals[p.id]
+        )
+        filed = self.on_cycle(
             complainant,
             "complaint.filed",
             cadre=complainant.id,
-            against=decisions[complainant.id].event_hash.hex(),
+            against=self.decisions[complainant.id].event_hash.hex(),
             grounds="Kết quả chấm điểm chưa tính đủ sản phẩm đề án được giao.",
         )
-        self.act(
+        self.on_cycle(
             self.inspection,
             "complaint.accepted",
             cadre=complainant.id,
             complaint=filed.event_hash.hex(),
-            date="2026-01-05",
         )
-        resolved = self.act(
+        resolved = self.on_cycle(
             self.inspection,
             "complaint.resolved",
             cadre=complainant.id,
@@ -357,25 +464,26 @@ class Demo:
             upheld=True,
             finding="Bỏ sót 02 sản phẩm quy đổi; đề nghị xếp loại lại.",
         )
-        self.act(
+        corrected = max(totals[complainant.id] + 400, 7000)
+        self.on_cycle(
             self.authority,
             "decision.revised",
             cadre=complainant.id,
             level="HTT",
-            supersedes=decisions[complainant.id].event_hash.hex(),
+            total=format_points(corrected),
+            supersedes=self.decisions[complainant.id].event_hash.hex(),
             cause=resolved.event_hash.hex(),
-            reason="Thực hiện kết luận giải quyết khiếu nại.",
+            reason="Thực hiện kết luận giải quyết khiếu nại: cộng điểm 02 sản phẩm bị bỏ sót.",
         )
         levels[complainant.id] = "HTT"
-        return {"levels": Counter(levels.values()), "complainant": complainant}
+        return complainant
 
-    def _levels(self, totals: dict[str, int]) -> dict[str, str]:
-        levels = {pid: level_of(t) for pid, t in totals.items()}
-        levels[self.cadres[-1].id] = "KHT"  # discipline ≥ khiển trách forces KHT
-        # QĐ 366 quota: HTXS at most 20% of HTT; the lowest HTXS drop to HTT.
-        while sum(v == "HTXS" for v in levels.values()) > 0.2 * sum(
-            v == "HTT" for v in levels.values()
-        ):
-            lowest = min((pid for pid, v in levels.items() if v == "HTXS"), key=totals.__getitem__)
-            levels[lowest] = "HTT"
-        return levels
+
+LEVEL_RANK = {"HTXS": 4, "HTT": 3, "HT": 2, "KHT": 1}
+
+
+def mean_hundredths(points: list[int]) -> int:
+    """The tally's rule, computed independently: mean of whole-point ballots in
+    hundredths, rounded half up."""
+    exact = Decimal(sum(points) * 100) / Decimal(len(points))
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))

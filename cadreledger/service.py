@@ -8,7 +8,10 @@ tables, the ``Sequencer`` writes, and the domain says which stream a statement j
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,11 +20,12 @@ from typing import Any
 from eventsourcing.application import Application
 
 from cadreledger.config import ConfigError, Settings
+from cadreledger.rules import EvaluationRules
 from domain.streams import stream_for
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.envelope import event_hash
 from ledger.errors import INVALID_RANGE, INVALID_STATEMENT, Rejected
-from ledger.keys import SignerKey, VerifierKey
+from ledger.keys import KeyFormatError, SignerKey, VerifierKey
 from ledger.merkle import EMPTY_ROOT, consistency_proof, inclusion_proof
 from ledger.receipt import Receipt
 from ledger.sequencer import Sealed, Sequencer
@@ -29,9 +33,13 @@ from ledger.statement import SignedStatement, parse_submission
 from ledger.store import LogStore
 from ledger.tiles import TileHashReader
 from ledger.verifier import Report, verify_log
+from projections.audit import audit
+from projections.follower import Projector
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 PROCESSES_FROM = 20_000  # events; see Ledger.verify
+RULES_VERSION = "evaluation/1"
+ROOT_NAME = "root"
 
 
 class LedgerApplication(Application):  # type: ignore[type-arg]
@@ -54,17 +62,25 @@ class Ledger:
         self.reader = TileHashReader(self.store)
         self.sequencer: Sequencer | None = None
         self._cpu = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="cpu")
+        self._projector: Projector | None = None
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
         meta = self.store.meta()
         signer = self._log_signer(meta) if writer else None
         if not meta:
             if signer is None:
                 raise ConfigError("this database holds no ledger yet")
             empty = Checkpoint(signer.name, 0, EMPTY_ROOT).sign(signer)
-            self.store.init_meta(
-                {"origin": signer.name, "log_key": str(signer.verifier)}, (0, empty)
-            )
+            genesis = {"origin": signer.name, "log_key": str(signer.verifier), "rules": "none"}
+            if settings.rules:
+                genesis["rules"] = RULES_VERSION
+                genesis["root_keys"] = json.dumps([str(self._root_of_trust())])
+            self.store.init_meta(genesis, (0, empty))
             meta = self.store.meta()
         self.log_key = VerifierKey.parse(meta["log_key"])
+        # Fixed at genesis: a bare log stays bare, an evaluation ledger keeps its rules.
+        self.root_keys: list[str] = json.loads(meta.get("root_keys", "[]"))
+        self.rules = EvaluationRules(self.root_keys) if meta.get("rules") == RULES_VERSION else None
         if signer is not None:
             if signer.verifier != self.log_key:
                 raise ConfigError(
@@ -77,6 +93,7 @@ class Ledger:
                 route,
                 max_batch=settings.max_batch,
                 deliver=self._cpu,
+                rules=self.rules,
             )
             self.sequencer.start()
 
@@ -90,7 +107,39 @@ class Ledger:
         _write_private(path, str(key) + "\n")
         return key
 
+    @property
+    def projector(self) -> Projector:
+        """The read model of ratings, quotas and complaints (an evaluation ledger only)."""
+        if self.rules is None:
+            raise ConfigError("a bare log has no evaluation read model")
+        if self._projector is None:
+            self._projector = Projector(self.store, self.root_keys)
+        return self._projector
+
+    def follow_projections(self, poll: float = 0.5) -> None:
+        """Keep the read model current from a thread of its own until ``close``."""
+        projector = self.projector
+        thread = threading.Thread(
+            target=projector.follow, args=(self._stopping, poll), name="projector", daemon=True
+        )
+        thread.start()
+        self._threads.append(thread)
+
+    def _root_of_trust(self) -> VerifierKey:
+        """The root key fixed at genesis: read from its file, or made there (for a demo)."""
+        path = self.settings.root_key_path()
+        if not path.exists():
+            _write_private(path, str(SignerKey.generate(ROOT_NAME)) + "\n")
+        text = path.read_text().strip()
+        try:
+            return SignerKey.parse(text).verifier
+        except KeyFormatError:
+            return VerifierKey.parse(text)
+
     def close(self) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join()
         if self.sequencer is not None:
             self.sequencer.stop()
         self._cpu.shutdown()
@@ -171,7 +220,20 @@ class Ledger:
         return latest[1]
 
     def size(self) -> int:
+        if self.sequencer is not None:
+            return self.sequencer.size
         return open_checkpoint(self.checkpoint(), self.log_key).size
+
+    def wait_beyond(self, size: int, timeout: float) -> int:
+        """The log's size once it exceeds ``size``, or after ``timeout`` seconds.
+
+        A writer is woken by its own commits; a read-only ledger polls the database."""
+        if self.sequencer is not None:
+            return self.sequencer.wait_beyond(size, timeout)
+        deadline = time.monotonic() + timeout
+        while (now := self.size()) <= size and time.monotonic() < deadline:
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        return now
 
     def inclusion(self, index: int, size: int) -> list[bytes]:
         self._check_range(0 <= index < size <= self.size(), index, size)
@@ -195,17 +257,21 @@ class Ledger:
         ]
 
     def verify(self, *, pinned: VerifierKey | None = None, **options: Any) -> Report:
-        """Run the verifier over this database; ``options`` go to ``verify_log``.
+        """Run the verifier over this database (V1–V6, and V8–V9 with the fairness
+        evidence on an evaluation ledger); ``options`` go to ``verify_log``.
 
         Big logs are checked in worker processes (starting them costs more than it
         saves below some tens of thousands of events)."""
         options.setdefault("processes", self.store.count_events() > PROCESSES_FROM)
-        return verify_log(
+        report = verify_log(
             self.store,
             pinned or self.log_key,
             log_key_source="pinned" if pinned else "database",
             **options,
         )
+        if self.rules is not None:
+            audit(self.store, self.root_keys, report)
+        return report
 
     def _check_range(self, ok: bool, a: int, b: int) -> None:
         if not ok:

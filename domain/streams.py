@@ -3,7 +3,8 @@
 An evaluation cycle (kỳ đánh giá) has a stream of its own for cycle-wide acts (opening,
 roster, minutes, decisions for the whole unit) and one stream per cadre evaluated in
 it, so that each cadre's record is a hash chain a complainant can follow alone.
-Statements about neither go to their actor's own stream.
+Identities, keys and standing roles share the ``registry`` stream, so the key history
+a verifier needs is one chain. Other statements go to their actor's own stream.
 """
 
 from __future__ import annotations
@@ -17,7 +18,22 @@ from ledger.errors import INVALID_STATEMENT, Rejected
 IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
+REGISTRY_STREAM = "registry"
+REGISTRY_TYPES = frozenset(
+    {
+        "person.registered",
+        "key.registered",
+        "key.revoked",
+        "role.granted",
+        "role.revoked",
+        "unit.registered",
+    }
+)
+
+
 def stream_for(statement: Mapping[str, Any]) -> str:
+    if statement["type"] in REGISTRY_TYPES:
+        return REGISTRY_STREAM
     cycle = _identifier(statement, "cycle")
     cadre = _identifier(statement, "cadre")
     if cycle and cadre:

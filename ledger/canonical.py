@@ -91,8 +91,33 @@ def parse_strict(data: bytes, *, max_bytes: int) -> Any:
     return value
 
 
-def validate(value: Any, path: str = "$", depth: int = 0) -> None:
-    """Check a parsed value against the data model; ``path`` names the bad spot."""
+def validate(value: Any) -> None:
+    """Check a parsed value against the data model, naming the bad spot if any.
+
+    The common case — valid input — takes a quick walk that builds no paths; only a
+    value it refuses is walked again to say where."""
+    if not _valid(value, 0):
+        _locate(value, "$", 0)
+
+
+def _valid(value: Any, depth: int) -> bool:
+    if isinstance(value, str):
+        return value.isascii() or unicodedata.is_normalized("NFC", value)
+    if isinstance(value, dict):
+        return depth < MAX_DEPTH and all(
+            isinstance(k, str) and k.isascii() and _valid(v, depth + 1) for k, v in value.items()
+        )
+    if isinstance(value, bool) or value is None:
+        return True
+    if isinstance(value, int):
+        return abs(value) <= MAX_SAFE_INTEGER
+    if isinstance(value, list):
+        return depth < MAX_DEPTH and all(_valid(v, depth + 1) for v in value)
+    return False
+
+
+def _locate(value: Any, path: str, depth: int) -> None:
+    """Raise the ``Rejected`` that names where ``value`` breaks the data model."""
     if depth > MAX_DEPTH:
         raise Rejected(
             MALFORMED_JSON,
@@ -116,7 +141,7 @@ def validate(value: Any, path: str = "$", depth: int = 0) -> None:
         raise _float_error(path)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            validate(item, f"{path}[{i}]", depth + 1)
+            _locate(item, f"{path}[{i}]", depth + 1)
     elif isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str) or not key.isascii():
@@ -126,7 +151,7 @@ def validate(value: Any, path: str = "$", depth: int = 0) -> None:
                     f"The key {key!r} at {path} must be ASCII.",
                     path=path,
                 )
-            validate(item, f"{path}.{key}", depth + 1)
+            _locate(item, f"{path}.{key}", depth + 1)
     else:
         raise Rejected(
             MALFORMED_JSON,

@@ -3,6 +3,11 @@
 A verifier key is ``name+keyid+base64(0x01 ‖ public key)``; a signer key is
 ``PRIVATE+KEY+name+keyid+base64(0x01 ‖ seed)``. The key ID is the first four bytes
 of SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key), so a key ID names both key and holder.
+
+A witness's Ed25519 key is the same kind of key under signature type 0x04 (C2SP
+tlog-cosignature): its verifier key is ``name+keyid+base64(0x04 ‖ public key)`` and its
+key ID hashes 0x04 instead of 0x01, so that a cosignature can never pass for a plain
+note signature by the same key, nor the other way round.
 """
 
 from __future__ import annotations
@@ -25,14 +30,15 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 ALG_ED25519 = 0x01
+ALG_COSIGNATURE_V1 = 0x04  # C2SP tlog-cosignature, Ed25519
 
 
 class KeyFormatError(ValueError):
     """Key text that is not a well-formed C2SP Ed25519 key."""
 
 
-def key_id(name: str, public: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + bytes([ALG_ED25519]) + public).digest()[:4]
+def key_id(name: str, public: bytes, alg: int = ALG_ED25519) -> bytes:
+    return hashlib.sha256(name.encode() + b"\n" + bytes([alg]) + public).digest()[:4]
 
 
 def check_key_name(name: str) -> None:
@@ -57,14 +63,18 @@ def verify_signature(public: bytes, signature: bytes, message: bytes) -> bool:
 
 @dataclass(frozen=True)
 class VerifierKey:
-    """Somebody's public key, under the name they sign as."""
+    """Somebody's public key, under the name they sign as.
+
+    ``alg`` is the signature type: 0x01 for notes and statements, 0x04 for a witness's
+    cosignatures (verified by ``ledger.cosignature``, never by ``verify`` alone)."""
 
     name: str
     public: bytes
+    alg: int = ALG_ED25519
 
     @cached_property
     def key_id(self) -> bytes:
-        return key_id(self.name, self.public)
+        return key_id(self.name, self.public, self.alg)
 
     def verify(self, signature: bytes, message: bytes) -> bool:
         return verify_signature(self.public, signature, message)
@@ -72,14 +82,15 @@ class VerifierKey:
     @cached_property
     def text(self) -> str:
         """``name+keyid+base64``; cached, since every sealed event spells it out."""
-        blob = base64.b64encode(bytes([ALG_ED25519]) + self.public).decode()
+        blob = base64.b64encode(bytes([self.alg]) + self.public).decode()
         return f"{self.name}+{self.key_id.hex()}+{blob}"
 
     def __str__(self) -> str:
         return self.text
 
     @classmethod
-    def parse(cls, text: str) -> VerifierKey:
+    def parse(cls, text: str, alg: int = ALG_ED25519) -> VerifierKey:
+        """Parse a verifier key of signature type ``alg`` (any other type is refused)."""
         name, _, rest = text.partition("+")
         hex_id, _, blob = rest.partition("+")
         check_key_name(name)
@@ -87,9 +98,11 @@ class VerifierKey:
             raw = base64.b64decode(blob, validate=True)
         except ValueError as e:
             raise KeyFormatError("key is not valid base64") from e
-        if len(raw) != 33 or raw[0] != ALG_ED25519:
-            raise KeyFormatError("not an Ed25519 key (expected 0x01 and 32 bytes)")
-        key = cls(name, raw[1:])
+        if len(raw) != 33 or raw[0] != alg:
+            raise KeyFormatError(
+                f"not an Ed25519 key of type 0x{alg:02x} (expected 0x{alg:02x} and 32 bytes)"
+            )
+        key = cls(name, raw[1:], alg)
         if len(hex_id) != 8 or key.key_id.hex() != hex_id.lower():
             raise KeyFormatError("key ID does not match name and key")
         return key

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from typing import Protocol
 
 from eventsourcing.persistence import StoredEvent
 
@@ -32,6 +33,25 @@ from ledger.tiles import TileHashReader, TreeBuilder
 log = logging.getLogger(__name__)
 
 Router = Callable[[SignedStatement], str]
+
+
+class RulesBatch(Protocol):
+    def admit(self, signed: SignedStatement, event_hash: bytes, index: int) -> None:
+        """Judge the next statement of the batch; raise ``Rejected`` to refuse it."""
+
+    def commit(self) -> None:
+        """The batch is stored: what it admitted is now the rules' state."""
+
+
+class Rules(Protocol):
+    """What the application checks beyond signatures, in log order, as the writer writes."""
+
+    def load(self, store: LogStore, size: int) -> None:
+        """Bring the rules' state up to the first ``size`` stored events."""
+
+    def begin(self) -> RulesBatch: ...
+
+
 MAX_CACHED_HEADS = 200_000
 
 
@@ -65,18 +85,21 @@ class Sequencer:
         *,
         max_batch: int = 1000,
         deliver: Executor | None = None,
+        rules: Rules | None = None,
     ) -> None:
         self.store = store
         self.log_key = log_key
         self.reader = reader
         self.route = route
         self.max_batch = max_batch
+        self.rules = rules
         # Where a committed batch's futures are settled. Their callbacks (receipts) then
         # run there, one task per batch, instead of in this thread between commits.
         self.deliver = deliver
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._heads: dict[str, tuple[int, bytes]] = {}
         self._thread: threading.Thread | None = None
+        self._grown = threading.Condition()
         self.batches = 0
         self._stale = True  # until the state is loaded from the database
         self._load()
@@ -108,7 +131,10 @@ class Sequencer:
         root = self.builder.root() if size else EMPTY_ROOT
         if root != checkpoint.root:
             raise RuntimeError(f"stored tiles do not match the checkpoint at size {size}")
+        if self.rules is not None:
+            self.rules.load(self.store, size)
         self.checkpoint = note
+        self.size = size  # committed; the builder may run ahead within a failed batch
         self._heads.clear()
         self._stale = False
 
@@ -122,6 +148,15 @@ class Sequencer:
     def append(self, signed: SignedStatement, timeout: float = 30.0) -> Receipt:
         """Submit, wait for the batch to commit, and build the receipt in this thread."""
         return self.receipt(self.submit(signed).result(timeout))
+
+    def wait_beyond(self, size: int, timeout: float) -> int:
+        """Block until the log holds more than ``size`` entries (or ``timeout``); its size.
+
+        For followers in this process (SSE, webhooks, publishers): they wake on the
+        commit instead of polling the database."""
+        with self._grown:
+            self._grown.wait_for(lambda: self.size > size, timeout)
+            return self.size
 
     def receipt(self, sealed: Sealed) -> Receipt:
         proof = inclusion_proof(sealed.index, sealed.tree_size, self.reader)
@@ -170,6 +205,11 @@ class Sequencer:
             with self.store.writer_lock():
                 for attempt in range(3):
                     try:
+                        if self.rules is not None and not self._stale:
+                            # Rules judge by what is stored: another writer's commits
+                            # must be known before a verdict, not found at commit time.
+                            latest = self.store.latest_checkpoint()
+                            self._stale = latest is None or latest[0] != self.size
                         if self._stale:
                             self._load()
                         # The first attempt is optimistic: it trusts its cached state and
@@ -204,6 +244,7 @@ class Sequencer:
                 self._heads[stream] = (version, event_hash(raw))
 
         builder = self.builder
+        judged = self.rules.begin() if self.rules is not None else None
         staged: dict[str, tuple[int, bytes]] = {}
         seen: dict[tuple[str, str], tuple[bytes, int]] = dict(known)
         by_index: dict[int, tuple[str, int, bytes]] = {}
@@ -223,6 +264,12 @@ class Sequencer:
             raw = seal(stream, version, prev, signed)
             digest_ = event_hash(raw)
             index = builder.size
+            if judged is not None:
+                try:
+                    judged.admit(signed, digest_, index)
+                except Rejected as refused:
+                    outcomes.append(refused)
+                    continue
             builder.append(leaf_hash(digest_))
             events.append(
                 StoredEvent(
@@ -242,11 +289,16 @@ class Sequencer:
             seal_.tiles = builder.take_dirty()
             seal_.checkpoint = (size, note)
             self.store.commit(events, seal_)
+            if judged is not None:
+                judged.commit()
             for tile, data in seal_.tiles.items():
                 self.reader.put(tile, data)
             self._heads.update(staged)
             self.checkpoint = note
+            self.size = size
             self.batches += 1
+            with self._grown:
+                self._grown.notify_all()
 
         result: list[Sealed | Rejected] = []
         for outcome in outcomes:

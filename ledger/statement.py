@@ -108,10 +108,16 @@ def check_statement(statement: Any) -> dict[str, Any]:
 
 def parse_submission(data: bytes) -> SignedStatement:
     """Untrusted bytes to a verified signed statement, or ``Rejected`` with the cause."""
-    return verify_submission(parse_strict(data, max_bytes=MAX_SUBMISSION_BYTES))
+    return _verified(parse_strict(data, max_bytes=MAX_SUBMISSION_BYTES))
 
 
 def verify_submission(submission: Any) -> SignedStatement:
+    """A submission already parsed (by a caller's JSON reader) to a verified statement."""
+    validate(submission)
+    return _verified(submission)
+
+
+def _verified(submission: Any) -> SignedStatement:
     if not isinstance(submission, dict) or set(submission) != {
         "statement",
         "signer",
@@ -122,7 +128,6 @@ def verify_submission(submission: Any) -> SignedStatement:
             "phải có đúng ba trường statement, signer, signature",
             "must have exactly the fields statement, signer, signature",
         )
-    validate(submission)
     statement = check_statement(submission["statement"])
     canonical = canonical_bytes(statement)
     if len(canonical) > MAX_STATEMENT_BYTES:

@@ -216,6 +216,14 @@ class LogStore:
         rows = self.query("SELECT size, note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")
         return (rows[0]["size"], rows[0]["note"]) if rows else None
 
+    def checkpoint_covering(self, index: int) -> tuple[int, str] | None:
+        """The first stored checkpoint whose tree holds position ``index``."""
+        rows = self.query(
+            "SELECT size, note FROM ledger_checkpoints WHERE size > ? ORDER BY size LIMIT 1",
+            (index,),
+        )
+        return (rows[0]["size"], rows[0]["note"]) if rows else None
+
     def iter_checkpoints(self, page: int = 1000) -> Iterator[tuple[int, str]]:
         after = -1
         while rows := self.query(
@@ -234,6 +242,30 @@ class LogStore:
             " ON e.originator_id = l.stream AND e.originator_version = l.version"
             " WHERE l.idx >= ? ORDER BY l.idx LIMIT ?",
             (start, limit),
+        )
+        return [(r["idx"], r["stream"], r["version"], bytes(r["state"])) for r in rows]
+
+    def entries_of(
+        self,
+        streams: Sequence[str],
+        prefixes: Sequence[str],
+        start: int,
+        stop: int,
+        limit: int,
+    ) -> list[tuple[int, str, int, bytes]]:
+        """Like ``entries``, below ``stop`` and only of the named streams or of streams
+        whose names start with one of ``prefixes`` (one cycle's record, say)."""
+        where = ["l.stream = ?"] * len(streams) + ["substr(l.stream, 1, ?) = ?"] * len(prefixes)
+        params: list[Any] = [*streams]
+        for prefix in prefixes:
+            params += [len(prefix), prefix]
+        rows = self.query(
+            "SELECT l.idx, l.stream, l.version, e.state FROM ledger_leaves l"
+            f" JOIN {self.events_table} e"
+            " ON e.originator_id = l.stream AND e.originator_version = l.version"
+            f" WHERE l.idx >= ? AND l.idx < ? AND ({' OR '.join(where)})"
+            " ORDER BY l.idx LIMIT ?",
+            (start, stop, *params, limit),
         )
         return [(r["idx"], r["stream"], r["version"], bytes(r["state"])) for r in rows]
 

@@ -10,6 +10,8 @@ checkpoints the caller already holds are taken as given.
     V4 index        the log index and the stored leaf tiles name exactly these events in order
     V5 latest       the latest checkpoint is the log's, and its root is the tree of all events
     V6 history      every stored, supplied or remembered checkpoint fits these events
+    V7 witnesses    the latest checkpoint (V5's) carries a quorum of valid cosignatures
+                    from the witness policy's keys (not applicable without a policy)
 
 Memory is constant in the number of events (one hash per stream, one compact range);
 Ed25519 verifications run on all cores, since ``cryptography`` releases the GIL.
@@ -27,9 +29,11 @@ from multiprocessing import get_context
 from typing import Any, Literal, Protocol
 
 from ledger.checkpoint import CheckpointError, open_checkpoint
+from ledger.cosignature import CosignatureError, WitnessPolicy, check_cosignatures, parse_lines
 from ledger.envelope import EnvelopeError, Event, event_hash
 from ledger.keys import VerifierKey, verify_signature
 from ledger.merkle import CompactRange, leaf_hash
+from ledger.note import NoteError, NoteSignature, parse
 from ledger.tiles import TILE_WIDTH, TileKey, split_hashes
 
 Status = Literal["pass", "fail", "incomplete", "not_applicable"]
@@ -65,6 +69,13 @@ CHECKS: dict[str, tuple[str, str, str]] = {
         "Mọi điểm kiểm tra đã lưu, được cung cấp hoặc đã ghi nhớ đều khớp các sự kiện",
         "Every stored, supplied or remembered checkpoint fits the events",
     ),
+    "V7": (
+        "witnesses",
+        "Điểm kiểm tra mới nhất (điểm V5 kiểm tra) mang ít nhất N chữ ký đồng ký hợp lệ "
+        "của các nhân chứng trong chính sách",
+        "The latest checkpoint (the one V5 checks) carries at least N valid cosignatures "
+        "from the witness policy's keys",
+    ),
 }
 
 
@@ -99,6 +110,8 @@ class CheckResult:
     unchecked: int = 0
     failures: int = 0
     first: Finding | None = None
+    # (name, title_vi, title_en) for checks defined beyond this module (the domain's)
+    described: tuple[str, str, str] | None = None
 
     def fail(self, finding: Finding) -> None:
         self.failures += 1
@@ -116,7 +129,7 @@ class CheckResult:
         return "pass"
 
     def to_json(self) -> dict[str, Any]:
-        name, vi, en = CHECKS[self.id]
+        name, vi, en = self.described or CHECKS[self.id]
         return {
             "id": self.id,
             "name": name,
@@ -144,6 +157,8 @@ class Report:
     checks: dict[str, CheckResult] = field(
         default_factory=lambda: {cid: CheckResult(cid) for cid in CHECKS}
     )
+    # Sections an application adds beside the checks (the domain's fairness evidence).
+    annexes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -166,6 +181,7 @@ class Report:
             "tree_size": self.tree_size,
             "checks": [c.to_json() for c in self.checks.values()],
             "first_bad": {"check": first[0], **first[1].to_json()} if first else None,
+            **self.annexes,
         }
 
 
@@ -187,8 +203,10 @@ def verify_log(
     workers: int | None = None,
     processes: bool = False,
     progress: Progress | None = None,
+    witness_policy: WitnessPolicy | None = None,
+    cosignatures: Callable[[int], Iterable[str]] | None = None,
 ) -> Report:
-    """Run V1–V6 over everything ``view`` holds.
+    """Run V1–V7 over everything ``view`` holds.
 
     ``supplied``: signed checkpoints the caller holds (from receipts, say);
     ``remembered``: (size, root) tree heads this verifier accepted on an earlier run,
@@ -196,7 +214,11 @@ def verify_log(
     checkpoint that does, in size order, so that the caller can remember them.
     ``processes``: parse and check signatures in worker processes rather than threads
     (worth it for big logs, where threads would queue for the GIL).
+    ``witness_policy``: the witnesses whose cosignatures V7 counts, and how many it needs;
+    ``cosignatures``: checkpoint size → stored cosignature lines (the log's own store).
+    Cosignature lines on supplied checkpoints of the latest size count too.
     """
+    supplied = list(supplied)
     report = Report(log_key.name, str(log_key), log_key_source)
     c = report.checks
     heads: dict[str, tuple[int, bytes]] = {}
@@ -357,6 +379,8 @@ def verify_log(
         next_cp = next(checkpoints, None)
 
     _check_latest(c["V5"], log_key, latest, tree, last_good["stored"])
+    if witness_policy is not None:
+        check_witnesses(c["V7"], witness_policy, latest, supplied, cosignatures)
     report.events = position
     report.tree_size = tree.size
     if progress:
@@ -436,6 +460,87 @@ def _check_latest(
                 checkpoint_size=checkpoint.size,
             )
         )
+
+
+def check_witnesses(
+    check: CheckResult,
+    policy: WitnessPolicy,
+    latest: tuple[int, str] | None,
+    supplied: list[str],
+    cosignatures: Callable[[int], Iterable[str]] | None,
+) -> None:
+    """V7: the latest stored checkpoint carries a quorum of the policy's cosignatures.
+
+    Lines are gathered from the log's cosignature store and from supplied checkpoints
+    of the same size, then each is checked against the stored checkpoint's own text: a
+    cosignature on another history of that size does not verify, and says so."""
+    if latest is None:
+        check.fail(
+            Finding(
+                "the log has no checkpoint for witnesses to have cosigned",
+                "sổ cái không có điểm kiểm tra nào để nhân chứng đồng ký",
+            )
+        )
+        return
+    size, note = latest
+    try:
+        text = parse(note).text
+    except NoteError as e:
+        check.fail(
+            Finding(
+                f"the latest checkpoint is not a signed note: {e}",
+                "điểm kiểm tra mới nhất không đúng định dạng ghi chú có chữ ký",
+                checkpoint_size=size,
+            )
+        )
+        return
+    lines: list[NoteSignature] = []
+    for line in (cosignatures or _none)(size):
+        try:
+            lines.extend(parse_lines(line if line.endswith("\n") else line + "\n"))
+        except CosignatureError:
+            continue  # unreadable: no cosignature by anyone, so it counts for no one
+    for other in supplied:
+        if _size_of(other) == size:
+            try:
+                lines.extend(parse(other).signatures)
+            except NoteError:
+                continue  # a malformed supplied note is V6's finding, not V7's
+    valid, invalid = check_cosignatures(text, lines, policy.witnesses)
+    check.checked += len(valid)
+    for witness, why in invalid.items():
+        check.fail(
+            Finding(
+                f"a cosignature by witness {witness.name} on the latest checkpoint (size {size}) "
+                f"does not verify: {why}",
+                f"chữ ký đồng ký của nhân chứng {witness.name} trên điểm kiểm tra mới nhất "
+                f"(kích thước {size}) không hợp lệ",
+                checkpoint_size=size,
+            )
+        )
+    if len(valid) < policy.threshold:
+        missing = ", ".join(str(w) for w in policy.witnesses if w not in valid)
+        check.fail(
+            Finding(
+                f"the latest checkpoint (size {size}) carries {len(valid)} valid cosignature(s) "
+                f"from the policy's witnesses where {policy.threshold} are required; "
+                f"missing: {missing}",
+                f"điểm kiểm tra mới nhất (kích thước {size}) có {len(valid)} chữ ký đồng ký hợp lệ "
+                f"trong khi cần {policy.threshold}; thiếu: {missing}",
+                checkpoint_size=size,
+            )
+        )
+
+
+def _none(_: int) -> list[str]:
+    return []
+
+
+def _size_of(note: str) -> int:
+    try:
+        return int(note.split("\n", 2)[1])
+    except (IndexError, ValueError):
+        return -1
 
 
 def _checkpoints(

@@ -75,12 +75,23 @@ def _fresh_postgres() -> Iterator[str]:
 
 @pytest.fixture
 def open_ledger(tmp_path: Path) -> Iterator[Callable[..., Ledger]]:
-    """Open ledgers on a URL with the log key kept in ``tmp_path``; all closed at the end."""
+    """Open ledgers on a URL with the keys kept in ``tmp_path``; all closed at the end.
+
+    A new database is a bare log unless ``rules=True``: the ledger's own tests need no
+    registered people or evaluation cycles.
+    """
     opened: list[Ledger] = []
 
-    def factory(url: str, *, writer: bool = True, **settings: Any) -> Ledger:
+    def factory(url: str, *, writer: bool = True, rules: bool = False, **settings: Any) -> Ledger:
         ledger = Ledger(
-            Settings(db=url, log_key_file=str(tmp_path / "log.key"), **settings), writer=writer
+            Settings(
+                db=url,
+                log_key_file=str(tmp_path / "log.key"),
+                root_key_file=str(tmp_path / "root.key"),
+                rules=rules,
+                **settings,
+            ),
+            writer=writer,
         )
         opened.append(ledger)
         return ledger

@@ -17,14 +17,19 @@ from click.testing import CliRunner
 
 from cadreledger.cli import main
 from ledger.checkpoint import open_checkpoint
-from ledger.keys import VerifierKey
-from ledger.statement import parse_submission
+from ledger.keys import SignerKey, VerifierKey
+from ledger.statement import parse_submission, sign_statement
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_demo_builds_a_cycle_that_verifies(db_url: str, tmp_path: Path) -> None:
-    runner = CliRunner(env={"CADRELEDGER_LOG_KEY_FILE": str(tmp_path / "log.key")})
+    runner = CliRunner(
+        env={
+            "CADRELEDGER_LOG_KEY_FILE": str(tmp_path / "log.key"),
+            "CADRELEDGER_ROOT_KEY_FILE": str(tmp_path / "root.key"),
+        }
+    )
     result = runner.invoke(main, ["--db", db_url, "demo", "--cadres", "40"])
     assert result.exit_code == 0, result.output
     assert "ĐẠT / PASS" in result.output
@@ -41,7 +46,16 @@ def test_demo_builds_a_cycle_that_verifies(db_url: str, tmp_path: Path) -> None:
     assert verified.exit_code == 0
     report = json.loads(verified.output)
     assert report["ok"] and report["events"] > 300
-    assert {c["status"] for c in report["checks"]} == {"pass"}
+    statuses = {c["id"]: c["status"] for c in report["checks"]}
+    assert statuses.pop("V7") == "not_applicable"  # no witness policy given
+    assert set(statuses.values()) == {"pass"} and {"V8", "V9"} <= set(statuses)
+
+    # The read model rebuilt from zero: every cadre rated, the same digest every time.
+    rebuilt = [runner.invoke(main, ["--db", db_url, "rebuild"]) for _ in range(2)]
+    assert all(r.exit_code == 0 for r in rebuilt), rebuilt[0].output
+    digests = {r.output.split("digest ")[1].strip() for r in rebuilt}
+    assert len(digests) == 1 and len(digests.pop()) == 64
+    assert "0 vi phạm khi phát lại / refused on replay" in rebuilt[0].output
 
 
 def test_keygen_and_sign_make_an_acceptable_submission(tmp_path: Path) -> None:
@@ -102,11 +116,27 @@ def test_serve_answers_over_real_http(tmp_path: Path) -> None:
             raise AssertionError("the server did not come up")
         from tests.conftest import People
 
-        signed = People().statement()
-        response = httpx.post(f"{base}/v1/statements", json=signed.submission())
+        # A new database is an evaluation ledger: a stranger's statement is refused,
+        # the root of trust (its key made beside the database) is heard.
+        stranger = People().statement()
+        response = httpx.post(f"{base}/v1/statements", json=stranger.submission())
+        assert response.status_code == 403
+        assert response.json()["type"] == "/problems/unknown-key"
+        root = SignerKey.parse((tmp_path / "served.db.rootkey").read_text())
+        unit = {
+            "v": 1,
+            "type": "unit.registered",
+            "actor": "root",
+            "issued_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "nonce": "a-nonce-of-sixteen-chars",
+            "unit": "ban-to-chuc",
+            "name": "Ban Tổ chức",
+        }
+        response = httpx.post(f"{base}/v1/statements", json=sign_statement(unit, root).submission())
         assert response.status_code == 201
         checkpoint = open_checkpoint(httpx.get(f"{base}/v1/log/checkpoint").text, key)
         assert checkpoint.size == 1
+        assert httpx.get(f"{base}/v1/cycles").json()["cycles"] == []
         assert httpx.get(f"{base}/openapi.json").json()["info"]["title"] == "cadreledger"
     finally:
         server.terminate()

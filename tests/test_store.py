@@ -161,7 +161,7 @@ WRITER = textwrap.dedent(
     from tests.conftest import People
 
     url, key = sys.argv[1], sys.argv[2]
-    ledger = Ledger(Settings(db=url, log_key_file=key))
+    ledger = Ledger(Settings(db=url, log_key_file=key, rules=False))
     people = People()
     out = threading.Lock()
 
@@ -201,7 +201,7 @@ def test_killed_writer_loses_no_acknowledged_statement(db_url: str, tmp_path: Pa
 
     from cadreledger.config import Settings
 
-    with Ledger(Settings(db=db_url, log_key_file=key)) as ledger:
+    with Ledger(Settings(db=db_url, log_key_file=key, rules=False)) as ledger:
         for ack in acknowledged:
             ((_, _, _, raw),) = ledger.store.entries(ack["index"], 1)
             assert Event.parse(raw).hash.hex() == ack["hash"]

@@ -1,0 +1,163 @@
+"""Evidence bundles for a cycle: ``cadreledger export`` writes one, ``verify FILE`` checks it.
+
+A cycle's bundle holds the registry's stream (every key its acts depend on), the
+cycle's stream and every subject's stream, complete; the signed checkpoint they were
+exported at with an inclusion proof per event; for each batch the events were first
+sealed in, that checkpoint and a consistency proof to the latest; the pinned regime
+profile; and what the read model served at that checkpoint. Offline, the verifier runs
+the log checks of ``ledger.bundle`` and then the domain's: V8 (every act replayed
+through the rules) and V9 (the served documents equal the recomputation).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cadreledger.service import Ledger
+from cadreledger.witnessing import CosignatureStore
+from domain.acts import Act
+from domain.model import Model
+from domain.regimes import PROFILES, profile_hash
+from domain.streams import REGISTRY_STREAM
+from ledger.bundle import Bundle, BundleError, BundleEvent, parse_bundle, verify_bundle
+from ledger.cosignature import WitnessPolicy, parse_lines, with_signatures
+from ledger.errors import NOT_FOUND, Rejected
+from ledger.keys import KeyFormatError, VerifierKey
+from ledger.merkle import consistency_proof, inclusion_proof
+from ledger.verifier import Finding, Report
+from projections.audit import audit_acts
+from projections.views import VIEWS_VERSION
+
+PAGE = 2000
+
+
+def export(ledger: Ledger, cycle: str, cadre: str | None = None) -> Bundle:
+    """The bundle of ``cycle`` as the log holds it now (``cadre`` is the focus)."""
+    store = ledger.store
+    position, served = ledger.projector.snapshot(["registry", f"cycle/{cycle}"])
+    if f"cycle/{cycle}" not in served:
+        raise Rejected(NOT_FOUND, f"Không có kỳ đánh giá {cycle!r}.", f"No cycle {cycle!r}.")
+    size, note = _checkpoint_at(ledger, position)
+    cosignatures = CosignatureStore(store).lines(size)
+    if cosignatures:  # what witnesses have cosigned of it travels with it
+        note = with_signatures(note, parse_lines("".join(cosignatures)))
+    rows, start = [], 0
+    while batch := store.entries_of(
+        [REGISTRY_STREAM, f"cycle/{cycle}"], [f"cycle/{cycle}/"], start, size, PAGE
+    ):
+        rows.extend(batch)
+        start = batch[-1][0] + 1
+    events = [
+        BundleEvent(index, raw, tuple(inclusion_proof(index, size, ledger.reader)))
+        for index, _stream, _version, raw in rows
+    ]
+    earlier: dict[int, str] = {}
+    for index, *_ in rows:
+        if not any(s > index for s in earlier):
+            covering = store.checkpoint_covering(index)
+            if covering is not None and covering[0] < size:
+                earlier[covering[0]] = covering[1]
+    model = ledger.projector.model
+    pinned = model.cycles[cycle].profile
+    return Bundle(
+        origin=ledger.log_key.name,
+        log_key=str(ledger.log_key),
+        checkpoint=note,
+        checkpoints=sorted(earlier.items()),
+        consistency=[(s, size, consistency_proof(s, size, ledger.reader)) for s in sorted(earlier)],
+        events=events,
+        streams=sorted({stream for _, stream, _, _ in rows}),
+        sections={
+            "evaluation": {
+                "cycle": cycle,
+                "cadre": cadre,
+                "root_keys": ledger.root_keys,
+                "profile": dict(pinned.data),
+                "served": {"position": size, "version": VIEWS_VERSION, "documents": served},
+            }
+        },
+    )
+
+
+def _checkpoint_at(ledger: Ledger, size: int) -> tuple[int, str]:
+    rows = ledger.store.query("SELECT size, note FROM ledger_checkpoints WHERE size = ?", (size,))
+    if not rows:
+        raise RuntimeError(f"no stored checkpoint at the read model's position {size}")
+    return int(rows[0]["size"]), str(rows[0]["note"])
+
+
+def verify_file(
+    data: bytes,
+    pinned: VerifierKey | None = None,
+    root_keys: list[str] | None = None,
+    witness_policy: WitnessPolicy | None = None,
+) -> Report:
+    """Check a bundle offline. Without ``pinned`` the log key the bundle names is used
+    (and the report says so); likewise the root of trust."""
+    bundle = parse_bundle(data)
+    try:
+        key = pinned or VerifierKey.parse(bundle.log_key)
+    except KeyFormatError as e:
+        raise BundleError(f"the bundle's log key is malformed: {e}") from e
+    report, events = verify_bundle(
+        bundle,
+        key,
+        log_key_source="pinned" if pinned else "bundle",
+        witness_policy=witness_policy,
+    )
+    section = bundle.sections.get("evaluation")
+    if not isinstance(section, dict):
+        raise BundleError("the bundle has no evaluation section")
+    roots = root_keys or [str(k) for k in section.get("root_keys", [])]
+    report.annexes["root_keys_source"] = "pinned" if root_keys else "bundle"
+    acts = [
+        Act(e.statement, str(e.signer), e.hash.hex(), index)
+        for index, e in sorted(zip(_indexes(bundle, events), events, strict=True))
+    ]
+    served = section.get("served") or {}
+    model = audit_acts(
+        acts,
+        roots,
+        report,
+        served=(
+            int(served.get("position", 0)),
+            str(served.get("version")),
+            served.get("documents", {}),
+        ),
+        only_served=True,
+    )
+    _profile(report, section, model)
+    report.annexes["evaluation"] = {"cycle": section.get("cycle"), "cadre": section.get("cadre")}
+    return report
+
+
+def _indexes(bundle: Bundle, events: list[Any]) -> list[int]:
+    by_raw = {e.envelope: e.index for e in bundle.events}
+    return [by_raw[e.raw] for e in events]
+
+
+def _profile(report: Report, section: dict[str, Any], model: Model) -> None:
+    """The profile carried is the one the cycle pinned, and the one this verifier knows."""
+    v8 = report.checks["V8"]
+    cycle = model.cycles.get(str(section.get("cycle")))
+    carried = section.get("profile")
+    v8.checked += 1
+    if cycle is None or not isinstance(carried, dict):
+        v8.fail(Finding("the bundle does not hold its cycle's opening", "gói thiếu sự kiện mở kỳ"))
+        return
+    if (
+        profile_hash(carried) != cycle.profile.hash
+        or PROFILES.get((cycle.profile.id, cycle.profile.version)) != carried
+    ):
+        v8.fail(
+            Finding(
+                f"the profile carried is not {cycle.profile.id} v{cycle.profile.version} "
+                f"as pinned ({cycle.profile.hash})",
+                f"hồ sơ chế độ kèm theo không phải {cycle.profile.id} v{cycle.profile.version}",
+            )
+        )
+
+
+def write(bundle: Bundle) -> bytes:
+    return json.dumps(bundle.to_json(), ensure_ascii=False, indent=1).encode() + b"\n"

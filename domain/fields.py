@@ -1,0 +1,157 @@
+"""Reading a statement's body: each field by its kind, refused by name when it is wrong.
+
+Scores are hundredths of a point: a statement gives an integer (``27``) or a decimal
+string with at most two places (``"27.5"``), never a float (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any, NoReturn
+
+from domain.levels import Level
+from domain.problems import INVALID_FIELD, SCORE_OUT_OF_RANGE
+from ledger.errors import Rejected
+
+IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
+EVENT_HASH = re.compile(r"[0-9a-f]{64}")
+DECIMAL = re.compile(r"(\d{1,6})(?:\.(\d{1,2}))?")
+MAX_TEXT = 20_000
+
+
+class Body:
+    """A statement's fields, read with their kinds checked."""
+
+    def __init__(self, statement: Mapping[str, Any]) -> None:
+        self.statement = statement
+
+    def has(self, name: str) -> bool:
+        return self.statement.get(name) is not None
+
+    def raw(self, name: str) -> Any:
+        value = self.statement.get(name)
+        if value is None:
+            refuse(name, "bị thiếu", "is missing")
+        return value
+
+    def id(self, name: str) -> str:
+        value = self.raw(name)
+        if not isinstance(value, str) or not IDENTIFIER.fullmatch(value):
+            refuse(name, "phải là mã chữ thường (a-z, 0-9, . _ - @)", "must be a lower-case code")
+        return value
+
+    def ids(self, name: str, *, allow_empty: bool = False) -> list[str]:
+        value = self.raw(name)
+        if not isinstance(value, list) or (not value and not allow_empty):
+            refuse(name, "phải là danh sách mã", "must be a list of codes")
+        for item in value:
+            if not isinstance(item, str) or not IDENTIFIER.fullmatch(item):
+                refuse(name, f"chứa mã không hợp lệ {item!r}", f"holds an invalid code {item!r}")
+        if len(set(value)) != len(value):
+            refuse(name, "có mã bị lặp", "repeats a code")
+        return list(value)
+
+    def text(self, name: str, *, optional: bool = False) -> str:
+        if optional and not self.has(name):
+            return ""
+        value = self.raw(name)
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            refuse(name, f"phải là văn bản ≤ {MAX_TEXT} ký tự", f"must be text ≤ {MAX_TEXT} chars")
+        return value
+
+    def event(self, name: str) -> str:
+        value = self.raw(name)
+        if not isinstance(value, str) or not EVENT_HASH.fullmatch(value):
+            refuse(name, "phải là mã băm sự kiện (64 ký tự hex)", "must be an event hash (64 hex)")
+        return value
+
+    def events(self, name: str) -> list[str]:
+        value = self.raw(name)
+        if not isinstance(value, list):
+            refuse(name, "phải là danh sách mã băm sự kiện", "must be a list of event hashes")
+        for item in value:
+            if not isinstance(item, str) or not EVENT_HASH.fullmatch(item):
+                refuse(name, "chứa mã băm không hợp lệ", "holds an invalid event hash")
+        if len(set(value)) != len(value):
+            refuse(name, "có mã băm bị lặp", "repeats an event hash")
+        return list(value)
+
+    def points(self, name: str, maximum: int) -> int:
+        """A score in hundredths, 0 ≤ score ≤ ``maximum`` points."""
+        hundredths = parse_points(self.raw(name), name)
+        if not 0 <= hundredths <= maximum * 100:
+            raise Rejected(
+                SCORE_OUT_OF_RANGE,
+                f"Điểm {name} = {format_points(hundredths)} ngoài khung 0–{maximum}.",
+                f"Score {name} = {format_points(hundredths)} is outside 0–{maximum}.",
+                field=name,
+                maximum=maximum,
+            )
+        return hundredths
+
+    def integer(self, name: str, low: int = 0, high: int = 10**9) -> int:
+        value = self.raw(name)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            refuse(name, f"phải là số nguyên {low}–{high}", f"must be an integer {low}–{high}")
+        return value
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        if not self.has(name):
+            return default
+        value = self.raw(name)
+        if not isinstance(value, bool):
+            refuse(name, "phải là true hoặc false", "must be true or false")
+        return value
+
+    def day(self, name: str) -> date:
+        value = self.raw(name)
+        try:
+            if not isinstance(value, str) or len(value) != 10:
+                raise ValueError(value)
+            return date.fromisoformat(value)
+        except ValueError:
+            refuse(name, "phải là ngày dạng YYYY-MM-DD", "must be a date YYYY-MM-DD")
+
+    def level(self, name: str) -> Level:
+        value = self.raw(name)
+        try:
+            return Level(value)
+        except ValueError:
+            names = ", ".join(level.value for level in Level)
+            refuse(name, f"phải là một trong {names}", f"must be one of {names}")
+
+    def choice(self, name: str, options: Sequence[str]) -> str:
+        value = self.raw(name)
+        if value not in options:
+            refuse(name, f"phải là một trong {', '.join(options)}", f"must be one of {options}")
+        return str(value)
+
+    def mapping(self, name: str) -> Mapping[str, Any]:
+        value = self.raw(name)
+        if not isinstance(value, dict):
+            refuse(name, "phải là một đối tượng", "must be an object")
+        return value
+
+
+def parse_points(value: Any, name: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value * 100
+    match = DECIMAL.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        refuse(
+            name,
+            'phải là số nguyên hoặc chuỗi thập phân tối đa 2 chữ số lẻ ("27.5")',
+            'must be an integer or a decimal string with at most 2 places ("27.5")',
+        )
+    whole, fraction = match.groups()
+    return int(whole) * 100 + int((fraction or "0").ljust(2, "0"))
+
+
+def format_points(hundredths: int) -> str:
+    return f"{hundredths // 100}.{hundredths % 100:02d}"
+
+
+def refuse(name: str, vi: str, en: str) -> NoReturn:
+    raise Rejected(INVALID_FIELD, f"Trường {name} {vi}.", f"The field {name} {en}.", field=name)

@@ -1,0 +1,223 @@
+"""The evaluation model: every act, in log order, through the rules.
+
+``Model.handle`` admits an act or raises ``Rejected`` leaving the model unchanged
+(every handler checks everything before it changes anything).
+The sequencer judges a batch in a ``Draft`` (copy-on-write of what the batch
+touches) and keeps it only once the batch is committed. ``Model.replay`` applies
+stored acts and records, instead of raising, any that the rules would refuse: the
+verifier and the projections see the same state the sequencer saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from domain.acts import Act
+from domain.cycle import Cycle
+from domain.fields import Body, refuse
+from domain.problems import UNKNOWN_TYPE, exists, unknown
+from domain.regimes import PROFILES, SETTING_TYPES, make_profile, profile_hash
+from domain.registry import Registry
+from domain.streams import REGISTRY_TYPES
+from ledger.errors import Rejected
+
+REGISTRY_ACTS: dict[str, Callable[[Registry, Act], None]] = {
+    "person.registered": Registry.person_registered,
+    "key.registered": Registry.key_registered,
+    "key.revoked": Registry.key_revoked,
+    "role.granted": Registry.role_granted,
+    "role.revoked": Registry.role_revoked,
+    "unit.registered": Registry.unit_registered,
+}
+CYCLE_ACTS: dict[str, Callable[[Cycle, Act], None]] = {
+    "cycle.roster": Cycle.roster_set,
+    "cycle.role_assigned": lambda c, a: c.role_assigned(a, withdraw=False),
+    "cycle.role_withdrawn": lambda c, a: c.role_assigned(a, withdraw=True),
+    "exception.recorded": Cycle.exception_recorded,
+    "quota.exception": Cycle.quota_exception,
+    "self_assessment.submitted": Cycle.self_assessed,
+    "meeting.held": Cycle.meeting_held,
+    "comment.made": Cycle.comment_made,
+    "minutes.adopted": Cycle.minutes_adopted,
+    "minutes.superseded": Cycle.minutes_superseded,
+    "conflict.declared": Cycle.conflict_declared,
+    "score.submitted": Cycle.score_submitted,
+    "score.amended": Cycle.score_amended,
+    "confidence.tallied": Cycle.confidence_tallied,
+    "tally.recorded": Cycle.tally_recorded,
+    "finding.recorded": Cycle.finding_recorded,
+    "appraisal.proposed": Cycle.appraisal_proposed,
+    "decision.issued": Cycle.decision_issued,
+    "decision.revised": Cycle.decision_revised,
+    "notice.sent": Cycle.notice_sent,
+    "result.published": Cycle.result_published,
+    "complaint.filed": Cycle.complaint_filed,
+    "complaint.accepted": Cycle.complaint_accepted,
+    "complaint.resolved": Cycle.complaint_resolved,
+}
+# Acts outside cycles that need only a standing role; their bodies are the business
+# of the part of the service that uses them (webhooks, audits).
+STANDING_ACTS: dict[str, str] = {
+    "webhook.registered": "integrator",
+    "webhook.removed": "integrator",
+    "audit.reported": "auditor",
+}
+assert frozenset(REGISTRY_ACTS) == REGISTRY_TYPES
+ACT_TYPES = frozenset(
+    {*REGISTRY_ACTS, *CYCLE_ACTS, *STANDING_ACTS, "cycle.opened", "evidence.recorded"}
+)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A stored act the rules would have refused."""
+
+    position: int
+    event: str
+    type: str
+    problem: str
+    detail_en: str
+    detail_vi: str
+
+
+class Model:
+    def __init__(self, root_keys: Iterable[str]) -> None:
+        self.registry = Registry(root_keys)
+        self.cycles: dict[str, Cycle] = {}
+        self.violations_seen: dict[tuple[str, str], int] = {}  # (person, violation) → year
+        self.position = 0  # acts applied (the log size they cover)
+        self.refused: list[Violation] = []
+
+    # -- admitting one act ------------------------------------------------------------
+
+    def handle(self, act: Act) -> None:
+        if act.type not in ACT_TYPES:
+            raise Rejected(
+                UNKNOWN_TYPE,
+                f"Loại tuyên bố {act.type!r} không có trong danh mục.",
+                f"The statement type {act.type!r} is not in the catalogue.",
+                known=sorted(ACT_TYPES),
+            )
+        self.registry.check_signer(act)
+        if act.type in REGISTRY_ACTS:
+            registry = self._registry_for_write()
+            REGISTRY_ACTS[act.type](registry, act)
+        elif act.type in STANDING_ACTS:
+            self.registry.require_role(act, STANDING_ACTS[act.type])
+        elif act.type == "cycle.opened":
+            self._open_cycle(act)
+        else:
+            cycle = self._cycle_for_write(Body(act.statement).id("cycle"))
+            if act.type == "evidence.recorded":
+                cycle.evidence_recorded(act, self.violations_seen)
+                self._note_violation(cycle, act)
+            else:
+                CYCLE_ACTS[act.type](cycle, act)
+        self.position = act.position + 1
+
+    def replay(self, act: Act) -> Violation | None:
+        """Apply a stored act; one the rules refuse is recorded and changes nothing."""
+        try:
+            self.handle(act)
+        except Rejected as e:
+            self.position = act.position + 1
+            violation = Violation(
+                act.position, act.event, act.type, e.problem.slug, e.detail_en, e.detail_vi
+            )
+            self.refused.append(violation)
+            return violation
+        return None
+
+    def begin(self) -> Draft:
+        return Draft(self)
+
+    # -- what the handlers reach through (a Draft copies on first write) --------------
+
+    def _registry_for_write(self) -> Registry:
+        return self.registry
+
+    def _cycle_for_write(self, cycle_id: str) -> Cycle:
+        cycle = self.cycles.get(cycle_id)
+        if cycle is None:
+            raise unknown(
+                f"Không có kỳ đánh giá {cycle_id!r}.",
+                f"No evaluation cycle {cycle_id!r}.",
+                field="cycle",
+            )
+        return cycle
+
+    def _store_cycle(self, cycle: Cycle) -> None:
+        self.cycles[cycle.id] = cycle
+
+    def _open_cycle(self, act: Act) -> None:
+        self.registry.require_role(act, "organiser")
+        body = act.body
+        cycle_id = body.id("cycle")
+        if cycle_id in self.cycles:
+            raise exists(f"kỳ đánh giá {cycle_id!r}", f"the cycle {cycle_id!r}")
+        pinned = body.mapping("regime")
+        regime, version = Body(pinned).raw("id"), Body(pinned).integer("version", 1, 10_000)
+        data = PROFILES.get((str(regime), version))
+        if data is None:
+            known = ", ".join(f"{r} v{v}" for r, v in sorted(PROFILES))
+            refuse("regime", f"không có hồ sơ này (có: {known})", f"unknown profile ({known})")
+        if Body(pinned).raw("hash") != profile_hash(data):
+            refuse(
+                "regime.hash",
+                f"không khớp hồ sơ {regime} v{version} ({profile_hash(data)})",
+                f"does not match profile {regime} v{version} ({profile_hash(data)})",
+            )
+        settings = dict(body.mapping("settings")) if body.has("settings") else {}
+        for name, value in settings.items():
+            types = SETTING_TYPES.get(name)
+            if types is None or isinstance(value, bool) != (bool in types):
+                refuse(f"settings.{name}", "không hợp lệ", "is not a valid setting")
+            if not isinstance(value, types):
+                refuse(f"settings.{name}", "sai kiểu", "has the wrong type")
+        if settings.get("quota_rounding", "floor") not in ("floor", "round", "ceil"):
+            refuse("settings.quota_rounding", "phải là floor/round/ceil", "floor/round/ceil")
+        self._store_cycle(Cycle.open(act, make_profile(data, settings)))
+
+    def _note_violation(self, cycle: Cycle, act: Act) -> None:
+        """A discipline's violation forces KHT in one year only (ND 48/2023)."""
+        violation = act.statement.get("violation")
+        if act.statement.get("kind") == "discipline" and isinstance(violation, str):
+            subject = str(act.statement["cadre"])
+            self.violations_seen.setdefault((subject, violation), cycle.year)
+
+
+class Draft(Model):
+    """One batch's view of the model: what it changes is copied first, kept on ``commit``."""
+
+    def __init__(self, base: Model) -> None:
+        self.base = base
+        self.registry = base.registry
+        self.cycles = dict(base.cycles)
+        self.violations_seen = dict(base.violations_seen)
+        self.position = base.position
+        self.refused = []
+        self._copied_registry = False
+        self._copied: set[str] = set()
+
+    def _registry_for_write(self) -> Registry:
+        if not self._copied_registry:
+            self.registry = self.registry.fork()
+            self._copied_registry = True
+        return self.registry
+
+    def _cycle_for_write(self, cycle_id: str) -> Cycle:
+        cycle = super()._cycle_for_write(cycle_id)
+        if cycle_id not in self._copied:
+            cycle = self.cycles[cycle_id] = cycle.fork()
+            self._copied.add(cycle_id)
+        return cycle
+
+    def _store_cycle(self, cycle: Cycle) -> None:
+        super()._store_cycle(cycle)
+        self._copied.add(cycle.id)
+
+    def commit(self) -> None:
+        base = self.base
+        base.registry, base.cycles = self.registry, self.cycles
+        base.violations_seen, base.position = self.violations_seen, self.position

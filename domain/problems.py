@@ -1,0 +1,92 @@
+"""Why the evaluation rules refuse a statement: one problem type per rule.
+
+Each is an RFC 9457 problem ``type`` (``/problems/<slug>``) in the ledger's catalogue,
+so the API documents it and a client can act on it without parsing prose.
+"""
+
+from __future__ import annotations
+
+from ledger.errors import PROBLEMS, Rejected
+
+_p = PROBLEMS.add
+
+UNKNOWN_TYPE = _p(
+    "unknown-statement-type", 400, "Loại tuyên bố không được hỗ trợ", "Unknown statement type"
+)
+INVALID_FIELD = _p("invalid-field", 400, "Trường dữ liệu không hợp lệ", "Invalid field")
+UNKNOWN_KEY = _p(
+    "unknown-key", 403, "Khóa chưa được đăng ký cho người này", "Key not registered to this person"
+)
+KEY_REVOKED = _p("key-revoked", 403, "Khóa đã bị thu hồi", "Key revoked")
+KEY_NOT_YET_VALID = _p("key-not-yet-valid", 403, "Khóa chưa có hiệu lực", "Key not yet valid")
+NOT_AUTHORISED = _p(
+    "not-authorised", 403, "Không có thẩm quyền hoặc vai trò", "Wrong role or authority"
+)
+UNKNOWN_REFERENCE = _p(
+    "unknown-reference", 404, "Không tìm thấy đối tượng được tham chiếu", "Unknown reference"
+)
+ALREADY_EXISTS = _p("already-exists", 409, "Đã tồn tại", "Already exists")
+WRONG_PHASE = _p("wrong-phase", 409, "Sai bước hoặc sai thứ tự", "Wrong phase or order")
+SELF_EVALUATION = _p(
+    "self-evaluation",
+    403,
+    "Không được tự chấm, tự thẩm định, tự quyết định cho mình",
+    "Nobody scores, appraises or decides their own evaluation",
+)
+CONFLICT_OF_INTEREST = _p(
+    "conflict-of-interest", 403, "Đã khai báo xung đột lợi ích", "Declared conflict of interest"
+)
+SCORE_OUT_OF_RANGE = _p("score-out-of-range", 400, "Điểm ngoài khung", "Score out of range")
+TALLY_MISMATCH = _p(
+    "tally-mismatch", 409, "Kết quả kiểm phiếu không khớp", "Tally does not match the ballots"
+)
+LEVEL_NOT_ALLOWED = _p(
+    "level-not-allowed",
+    409,
+    "Mức xếp loại trái quy định",
+    "Level not allowed by the regime",
+)
+QUOTA_EXCEEDED = _p("quota-exceeded", 409, "Vượt tỷ lệ Hoàn thành xuất sắc", "HTXS quota exceeded")
+HEAD_ABOVE_COLLECTIVE = _p(
+    "head-above-collective",
+    409,
+    "Người đứng đầu xếp loại cao hơn tập thể",
+    "Head rated above their collective",
+)
+DEADLINE_PASSED = _p(
+    "deadline-passed", 409, "Quá hạn mà không có ngoại lệ", "Deadline passed without an exception"
+)
+REASON_REQUIRED = _p("reason-required", 400, "Thiếu lý do", "A reason is required")
+MINUTES_ADOPTED = _p(
+    "minutes-adopted",
+    409,
+    "Biên bản đã thông qua không được sửa",
+    "Adopted minutes cannot be edited",
+)
+NOT_IN_REGIME = _p(
+    "not-in-regime", 409, "Không áp dụng cho chế độ đánh giá này", "Not part of this regime"
+)
+
+
+def exists(vi: str, en: str, **extensions: object) -> Rejected:
+    return Rejected(
+        ALREADY_EXISTS, f"Đã có {vi}.", f"{en[0].upper()}{en[1:]} already exists.", **extensions
+    )
+
+
+def unknown(vi: str, en: str, **extensions: object) -> Rejected:
+    return Rejected(UNKNOWN_REFERENCE, vi, en, **extensions)
+
+
+def wrong_phase(vi: str, en: str, **extensions: object) -> Rejected:
+    return Rejected(WRONG_PHASE, vi, en, **extensions)
+
+
+def require_reason(reason: str, field: str = "reason") -> None:
+    if not reason.strip():
+        raise Rejected(
+            REASON_REQUIRED,
+            f"Phải nêu lý do (trường {field}).",
+            f"A reason must be given (field {field}).",
+            field=field,
+        )

@@ -1,0 +1,279 @@
+"""Identities and keys (danh tính và khóa): who may sign, with which key, in which role.
+
+The root of trust is fixed at the log's genesis: one or more root keys. The root
+grants the registrar role; registrars register people and their keys, rotate and
+revoke them, and grant the other standing roles. Every statement must be signed by
+a key registered to its actor, valid when it was signed and not revoked before it
+reached the log.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from domain.acts import Act
+from domain.fields import refuse
+from domain.problems import (
+    KEY_NOT_YET_VALID,
+    KEY_REVOKED,
+    NOT_AUTHORISED,
+    UNKNOWN_KEY,
+    UNKNOWN_REFERENCE,
+    exists,
+    require_reason,
+)
+from ledger.errors import Rejected
+
+ROOT = "root"
+REGISTRAR = "registrar"
+# Standing roles, beyond those a cycle assigns for itself.
+STANDING_ROLES = ("registrar", "organiser", "inspector", "auditor", "integrator", "admin")
+_KEY = re.compile(r"([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/=]+)")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class KeyRecord:
+    text: str
+    valid_from: datetime
+    registered_by: str  # event
+    revoked_effective: datetime | None = None
+    revoked_by: str | None = None  # event
+    revoked_position: int | None = None
+
+
+@dataclass
+class Person:
+    id: str
+    name: str
+    keys: dict[str, KeyRecord] = field(default_factory=dict)
+    roles: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Unit:
+    id: str
+    name: str
+    parent: str | None
+
+
+class Registry:
+    def __init__(self, root_keys: Iterable[str]) -> None:
+        self.people: dict[str, Person] = {}
+        self.units: dict[str, Unit] = {}
+        self._shared: set[str] = set()  # in a fork: people not yet copied
+        for text in root_keys:
+            name = key_name(text)
+            person = self.people.setdefault(name, Person(name, "root of trust"))
+            person.keys[text] = KeyRecord(text, EPOCH, "genesis")
+            person.roles.add(ROOT)
+
+    def fork(self) -> Registry:
+        """A copy for a batch's draft: each person is copied when the draft changes them."""
+        twin = copy.copy(self)
+        twin.people, twin.units = dict(self.people), dict(self.units)
+        twin._shared = set(self.people)
+        return twin
+
+    # -- checks every act passes ------------------------------------------------------
+
+    def check_signer(self, act: Act) -> None:
+        person = self.people.get(act.actor)
+        record = person.keys.get(act.signer) if person else None
+        if record is None:
+            raise Rejected(
+                UNKNOWN_KEY,
+                f"Khóa {act.signer} chưa được đăng ký cho {act.actor!r}.",
+                f"The key {act.signer} is not registered to {act.actor!r}.",
+                actor=act.actor,
+            )
+        if record.revoked_by is not None:
+            raise Rejected(
+                KEY_REVOKED,
+                f"Khóa của {act.actor!r} đã bị thu hồi (sự kiện {record.revoked_by[:12]}…).",
+                f"{act.actor!r}'s key was revoked (event {record.revoked_by[:12]}…).",
+                revoked_by=record.revoked_by,
+            )
+        if act.issued_at < record.valid_from:
+            raise Rejected(
+                KEY_NOT_YET_VALID,
+                f"Khóa chỉ có hiệu lực từ {record.valid_from.isoformat()}.",
+                f"The key is valid only from {record.valid_from.isoformat()}.",
+            )
+
+    def has_role(self, person: str, *roles: str) -> bool:
+        found = self.people.get(person)
+        return found is not None and bool(found.roles.intersection((ROOT, *roles)))
+
+    def require_role(self, act: Act, *roles: str) -> None:
+        if not self.has_role(act.actor, *roles):
+            wanted = ", ".join((ROOT, *roles))
+            raise Rejected(
+                NOT_AUTHORISED,
+                f"{act.actor!r} không có vai trò cần thiết ({wanted}) cho {act.type}.",
+                f"{act.actor!r} lacks the role needed ({wanted}) for {act.type}.",
+                needed=[ROOT, *roles],
+            )
+
+    def person(self, pid: str) -> Person:
+        """A registered person, ready to be changed."""
+        if pid in self._shared:
+            self._shared.discard(pid)
+            self.people[pid] = copy.deepcopy(self.people[pid])
+        found = self.people.get(pid)
+        if found is None:
+            raise Rejected(
+                UNKNOWN_REFERENCE,
+                f"Không có người mang mã {pid!r} trong sổ đăng ký.",
+                f"No person {pid!r} in the registry.",
+                person=pid,
+            )
+        return found
+
+    # -- the registry's own statements ------------------------------------------------
+
+    def person_registered(self, act: Act) -> None:
+        self.require_role(act, REGISTRAR)
+        body = act.body
+        pid, name, key = body.id("person"), body.text("name"), _key(act, "key")
+        valid_from = _valid_from(act)
+        if pid in self.people:
+            raise exists(f"người {pid!r}", f"person {pid!r}")
+        if key_name(key) != pid:
+            refuse("key", f"phải mang tên {pid!r}", f"must be named {pid!r}")
+        self.people[pid] = Person(pid, name, {key: KeyRecord(key, valid_from, act.event)})
+
+    def key_registered(self, act: Act) -> None:
+        self.require_role(act, REGISTRAR)
+        body = act.body
+        person, key = self.person(body.id("person")), _key(act, "key")
+        valid_from = _valid_from(act)
+        if key_name(key) != person.id:
+            refuse("key", f"phải mang tên {person.id!r}", f"must be named {person.id!r}")
+        if key in person.keys:
+            raise exists("khóa này", "this key")
+        person.keys[key] = KeyRecord(key, valid_from, act.event)
+
+    def key_revoked(self, act: Act) -> None:
+        """By a registrar, or by the holder (a person may always disown a lost key)."""
+        body = act.body
+        person = self.person(body.id("person"))
+        if person.id != act.actor:
+            self.require_role(act, REGISTRAR)
+        key = _key(act, "key")
+        reason = body.text("reason")
+        require_reason(reason)
+        effective = _time(act, "effective") if body.has("effective") else act.issued_at
+        record = person.keys.get(key)
+        if record is None:
+            raise Rejected(
+                UNKNOWN_REFERENCE,
+                f"{person.id!r} không có khóa này.",
+                f"{person.id!r} has no such key.",
+            )
+        if record.revoked_by is not None:
+            raise exists("việc thu hồi khóa này", "this key's revocation")
+        record.revoked_effective, record.revoked_by = effective, act.event
+        record.revoked_position = act.position
+
+    def role_granted(self, act: Act) -> None:
+        role = act.body.choice("role", STANDING_ROLES)
+        # Only the root makes registrars; registrars grant the other standing roles.
+        self.require_role(act, *(() if role == REGISTRAR else (REGISTRAR,)))
+        person = self.person(act.body.id("person"))
+        if role in person.roles:
+            raise exists(f"vai trò {role}", f"the role {role}")
+        person.roles.add(role)
+
+    def role_revoked(self, act: Act) -> None:
+        role = act.body.choice("role", STANDING_ROLES)
+        self.require_role(act, *(() if role == REGISTRAR else (REGISTRAR,)))
+        person = self.person(act.body.id("person"))
+        if role not in person.roles:
+            raise Rejected(
+                UNKNOWN_REFERENCE,
+                f"{person.id!r} không có vai trò {role}.",
+                f"{person.id!r} does not hold the role {role}.",
+            )
+        person.roles.discard(role)
+
+    def unit_registered(self, act: Act) -> None:
+        self.require_role(act, REGISTRAR, "organiser")
+        body = act.body
+        uid, name = body.id("unit"), body.text("name")
+        parent = body.id("parent") if body.has("parent") else None
+        if uid in self.units:
+            raise exists(f"đơn vị {uid!r}", f"unit {uid!r}")
+        if parent is not None and parent not in self.units:
+            raise Rejected(
+                UNKNOWN_REFERENCE,
+                f"Không có đơn vị cấp trên {parent!r}.",
+                f"No parent unit {parent!r}.",
+            )
+        self.units[uid] = Unit(uid, name, parent)
+
+    def to_doc(self) -> dict[str, object]:
+        return {
+            "people": {
+                p.id: {
+                    "name": p.name,
+                    "roles": sorted(p.roles),
+                    "keys": [
+                        {
+                            "key": k.text,
+                            "valid_from": k.valid_from.isoformat(),
+                            "revoked_by": k.revoked_by,
+                        }
+                        for k in p.keys.values()
+                    ],
+                }
+                for p in sorted(self.people.values(), key=lambda p: p.id)
+            },
+            "units": {
+                u.id: {"name": u.name, "parent": u.parent}
+                for u in sorted(self.units.values(), key=lambda u: u.id)
+            },
+        }
+
+
+def key_name(text: str) -> str:
+    """The name part of a C2SP verifier key ``name+keyid+base64``."""
+    return text.split("+", 1)[0]
+
+
+def _key(act: Act, name: str) -> str:
+    """A structurally sound Ed25519 verifier key. (Its key ID is checked by the ledger
+    when a statement signed with it arrives: a wrong one can then never match.)"""
+    value = act.body.raw(name)
+    match = _KEY.fullmatch(value) if isinstance(value, str) else None
+    try:
+        raw = base64.b64decode(match.group(3), validate=True) if match else b""
+    except binascii.Error:
+        raw = b""
+    if len(raw) != 33 or raw[0] != 0x01:
+        refuse(
+            name,
+            "phải là khóa Ed25519 dạng name+keyid+base64 (C2SP)",
+            "must be a C2SP Ed25519 verifier key name+keyid+base64",
+        )
+    return str(value)
+
+
+def _time(act: Act, name: str) -> datetime:
+    value = act.body.raw(name)
+    try:
+        if not isinstance(value, str) or not value.endswith("Z"):
+            raise ValueError(value)
+        return datetime.fromisoformat(value).astimezone(UTC)
+    except ValueError:
+        refuse(name, "phải là thời điểm UTC RFC 3339", "must be an RFC 3339 UTC time")
+
+
+def _valid_from(act: Act) -> datetime:
+    return _time(act, "valid_from") if act.body.has("valid_from") else act.issued_at

@@ -1,0 +1,157 @@
+"""Keeping the read model up to date: rebuild from zero, or follow the log as it grows.
+
+The projector holds the model in memory, as of the position the read model records.
+Each step applies the next stored events (in log order, through the same rules the
+writer used), and writes the documents they touched with the new position in one
+transaction. On PostgreSQL it wakes on the NOTIFY every committed batch sends
+(eventsourcing's recorder sends it); on SQLite it polls.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.postgres import PostgresApplicationRecorder
+
+from domain.acts import Act
+from domain.model import Model
+from domain.streams import REGISTRY_TYPES
+from ledger.store import LogStore
+from projections.readmodel import RaceLost, ReadModel
+from projections.source import stored_acts
+from projections.views import VIEWS_VERSION, cycle_view, digest, documents
+
+log = logging.getLogger(__name__)
+
+
+class Projector:
+    def __init__(self, store: LogStore, root_keys: Sequence[str]) -> None:
+        self.store = store
+        self.root_keys = tuple(root_keys)
+        self.read_model = ReadModel(store)
+        position, version = self.read_model.state()
+        self.model = self._replayed(position)
+        # One step at a time in this process: a request catching up and the follower
+        # thread never race each other.
+        self._lock = threading.RLock()
+        if version != VIEWS_VERSION:
+            log.warning("read model written by %s, not %s: rebuilding", version, VIEWS_VERSION)
+            self.rebuild()
+
+    def _replayed(self, stop: int) -> Model:
+        model = Model(self.root_keys)
+        for act in stored_acts(self.store, 0, stop):
+            model.replay(act)
+        return model
+
+    def log_size(self) -> int:
+        latest = self.store.latest_checkpoint()
+        return latest[0] if latest else 0
+
+    def step(self, limit: int = 2000) -> int:
+        """Apply up to ``limit`` new events; how many were applied."""
+        with self._lock:
+            return self._step(limit)
+
+    def catch_up(self) -> int:
+        """Step until the read model reflects the whole log as it is now."""
+        with self._lock:
+            applied = 0
+            while n := self._step(2000):
+                applied += n
+            return applied
+
+    def snapshot(self, names: list[str]) -> tuple[int, dict[str, Any]]:
+        """Caught up with the log: the position (a checkpoint's size) and these documents."""
+        with self._lock:
+            self.catch_up()
+            docs = {name: self.read_model.doc(name) for name in names}
+            return self.model.position, {k: v for k, v in docs.items() if v is not None}
+
+    def _step(self, limit: int) -> int:
+        start = self.model.position
+        stop = min(self.log_size(), start + limit)
+        if stop <= start:
+            return 0
+        refused = len(self.model.refused)
+        touched = {"registry"} if start == 0 else set()  # the root of trust is there from 0
+        for act in stored_acts(self.store, start, stop):
+            self.model.replay(act)
+            touched.update(_documents_of(act))
+        docs: dict[str, Any] = {}
+        for name in touched:
+            if name == "registry":
+                docs[name] = self.model.registry.to_doc()
+            elif (cycle := self.model.cycles.get(name.removeprefix("cycle/"))) is not None:
+                docs[name] = cycle_view(cycle)
+        if len(self.model.refused) != refused:
+            docs["refused"] = [v.__dict__ for v in self.model.refused]
+        try:
+            self.read_model.save(docs, self.model.position, start)
+        except RaceLost:
+            log.warning("another projector moved the read model on; taking up from there")
+            self.model = self._replayed(self.read_model.position())
+            return 0
+        return stop - start
+
+    def rebuild(self) -> str:
+        """Replace the read model with one built from zero; the digest of its documents."""
+        with self._lock:
+            size = self.log_size()
+            model = self._replayed(size)
+            docs = documents(model)
+            self.read_model.save(docs, size, self.read_model.position(), replace=True)
+            self.model = model
+            return digest(docs)
+
+    def stored_digest(self) -> str:
+        return digest(self.read_model.docs())
+
+    def follow(self, stop: threading.Event, poll: float = 0.5) -> None:
+        """Step until ``stop`` is set, waiting for new commits in between."""
+        with self._waiter(stop, poll) as wait:
+            while not stop.is_set():
+                try:
+                    if self.step() == 0:
+                        wait()
+                except Exception:
+                    log.exception("projection step failed; retrying")
+                    stop.wait(poll)
+
+    @contextmanager
+    def _waiter(self, stop: threading.Event, poll: float) -> Iterator[Callable[[], None]]:
+        """A wait for the next commit: a NOTIFY on PostgreSQL, else ``poll`` seconds."""
+        recorder = self.store.recorder
+        if not isinstance(recorder, PostgresApplicationRecorder):
+
+            def sleep() -> None:
+                stop.wait(poll)
+
+            yield sleep
+            return
+        from psycopg.sql import SQL, Identifier
+
+        with recorder.datastore.get_connection() as conn:
+            conn.execute(SQL("LISTEN {0}").format(Identifier(recorder.channel_name)))
+            conn.commit()
+
+            def wait() -> None:
+                deadline = time.monotonic() + poll
+                while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                    # Short slices, so that a stop is noticed between notifications.
+                    for _ in conn.notifies(timeout=min(left, 0.25), stop_after=1):
+                        return
+
+            yield wait
+
+
+def _documents_of(act: Act) -> tuple[str, ...]:
+    if act.type in REGISTRY_TYPES:
+        return ("registry",)
+    cycle = act.statement.get("cycle")
+    return (f"cycle/{cycle}",) if isinstance(cycle, str) else ()

@@ -1,0 +1,211 @@
+"""V8 (rules), V9 (recomputation) and the fairness evidence, against real databases.
+
+The attacks here keep V1–V6 green — properly signed, chained and sealed events — so
+only the domain's checks can catch them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from cadreledger.service import Ledger
+from ledger.keys import SignerKey
+from ledger.sequencer import Sequencer
+from ledger.statement import sign_statement
+from ledger.tiles import TileHashReader
+from tests.evaluation import ADVISORY, AUTHORITY, CADRES, CHAIR, PANEL, UNIT, World
+from tests.test_domain_ledger import evaluation_ledger, run_cycle
+
+
+def checks(ledger: Ledger) -> dict[str, dict[str, object]]:
+    report = ledger.verify().to_json()
+    return {c["id"]: c for c in report["checks"]} | {"report": report}
+
+
+def bypass(ledger: Ledger, tmp_path: Path) -> Sequencer:
+    """A writer with the log's key but without the rules: an operator going around them."""
+    from domain.streams import stream_for
+
+    signer = SignerKey.parse((tmp_path / "log.key").read_text())
+    assert ledger.sequencer is not None
+    ledger.sequencer.stop()
+    rogue = Sequencer(
+        ledger.store, signer, TileHashReader(ledger.store), lambda s: stream_for(s.statement)
+    )
+    rogue.start()
+    return rogue
+
+
+def test_an_act_the_rules_refuse_is_named_even_when_sealed(
+    db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
+) -> None:
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    run_cycle(w)
+    rogue = bypass(ledger, tmp_path)
+    try:
+        # The advisory body rates a 40-point cadre HTXS: refused by the rules, written anyway.
+        statement = w.statement(
+            ADVISORY,
+            "appraisal.proposed",
+            {"cycle": "2026-qd366-test", "cadre": CADRES[4], "level": "HTXS"},
+        )
+        receipt = rogue.append(sign_statement(statement, w.keys[ADVISORY]))
+    finally:
+        rogue.stop()
+    found = checks(ledger)
+    assert all(found[v]["status"] == "pass" for v in ("V1", "V2", "V3", "V4", "V5", "V6"))
+    assert found["V8"]["status"] == "fail"
+    first = found["V8"]["first_failure"]
+    assert first["position"] == receipt.index
+    assert first["event_hash"] == receipt.event_hash.hex()
+    assert "level-not-allowed" in first["reason_en"]
+    assert found["report"]["first_bad"]["check"] == "V8"
+
+
+def test_an_act_signed_after_a_back_dated_revocation_is_named(
+    db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
+) -> None:
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    run_cycle(w)
+    lost_at = w.clock + timedelta(seconds=30)  # the chair's key is stolen now …
+    w.on(CHAIR, "confidence.tallied", cadre=CADRES[0], votes=10, low=1)  # … and used
+    suspicious = ledger.size() - 1
+    w.act(
+        "root",
+        "key.revoked",
+        person=CHAIR,
+        key=str(w.keys[CHAIR].verifier),
+        reason="Máy tính bị đánh cắp.",
+        effective=lost_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    w.refused_on("key-revoked", CHAIR, "confidence.tallied", cadre=CADRES[1], votes=10, low=1)
+    found = checks(ledger)
+    assert found["V8"]["status"] == "fail"
+    assert found["V8"]["first_failure"]["position"] == suspicious
+    assert "revocation" in found["V8"]["first_failure"]["reason_en"]
+
+
+def test_a_tampered_read_model_fails_recomputation(
+    db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
+) -> None:
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    run_cycle(w)
+    ledger.projector.catch_up()
+    assert checks(ledger)["V9"]["status"] == "pass"
+    name = "cycle/2026-qd366-test"
+    doc = ledger.projector.read_model.doc(name)
+    doc["subjects"][CADRES[3]]["score"]["total"] = "90.00"  # favour a cadre
+    ledger.store.execute(
+        "UPDATE projection_docs SET doc = ? WHERE name = ?", (json.dumps(doc), name)
+    )
+    found = checks(ledger)
+    assert found["V9"]["status"] == "fail"
+    assert name in found["V9"]["first_failure"]["reason_en"]
+    assert found["V8"]["status"] == "pass"  # the events themselves are fine
+
+
+def test_a_bare_log_reports_no_domain_checks(ledger: Ledger, people: object) -> None:
+    report = ledger.verify().to_json()
+    assert {c["id"] for c in report["checks"]} == {"V1", "V2", "V3", "V4", "V5", "V6"} | (
+        {"V7"} if any(c["id"] == "V7" for c in report["checks"]) else set()
+    )
+    assert "fairness" not in report
+
+
+def test_fairness_evidence_names_the_events() -> None:
+    """An outlier, a scorer who keeps moving one cadre down, thin amendment reasons and
+    a level lowered without evidence: each reported with its events."""
+    from domain.model import Model
+    from projections.fairness import Fairness
+
+    w = World()
+    w.open()
+    w.roster(collective=False)
+    w.review()
+    watcher = Fairness()
+    model: Model = w.model
+    original = model.handle
+
+    def observed(act: object) -> None:
+        original(act)  # type: ignore[arg-type]
+        watcher.observe(act, model)  # type: ignore[arg-type]
+
+    model.handle = observed  # type: ignore[method-assign]
+    for sid in CADRES[:3]:
+        for scorer, total in zip(PANEL, (80, 81, 79), strict=True):
+            w.on(scorer, "score.submitted", cadre=sid, general=24, tasks=total - 24)
+    extra_panel = ["cham.4", "cham.5"]
+    w.enrol(*extra_panel)
+    w.model.cycles["2026-qd366-test"].roles["panel"].update(extra_panel)
+    w.on("cham.4", "score.submitted", cadre=CADRES[0], general=10, tasks=40)  # far below
+    w.on("cham.5", "score.submitted", cadre=CADRES[0], general=24, tasks=56)
+    ballot = w.on("cham.5", "score.submitted", cadre=CADRES[1], general=24, tasks=56)
+    w.on(
+        "cham.5",
+        "score.amended",
+        cadre=CADRES[1],
+        amends=ballot,
+        general=20,
+        tasks=50,
+        reason="nhầm",
+    )
+    w.on(CHAIR, "tally.recorded", cadre=CADRES[2], ballots=3, total="80")
+    w.on(ADVISORY, "appraisal.proposed", cadre=CADRES[2], level="HT", reason="Theo chỉ đạo.")
+    w.on(AUTHORITY, "decision.issued", cadre=CADRES[2], level="HT")
+    found = watcher.report(model)["findings"]
+    kinds = {(f["kind"], f["cadre"]) for f in found}
+    assert ("outlier", CADRES[0]) in kinds
+    assert ("unexplained-level", CADRES[2]) in kinds
+    amendments = next(f for f in found if f["kind"] == "amendments")
+    assert amendments["cadre"] == CADRES[1] and amendments["detail"]["direction"] == "down"
+    assert amendments["detail"]["amendments"][0]["thin_reason"] is True
+    mover = next(f for f in found if f["kind"] == "consistent-mover")
+    assert mover["detail"] == {"scorer": "cham.5", "direction": "down", "times": 2}
+    assert all(f["events"] and f["summary_vi"] and f["summary_en"] for f in found)
+    assert UNIT not in {f["cadre"] for f in found}
+
+
+def test_a_signed_audit_is_appended_to_the_ledger(
+    db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
+) -> None:
+    from click.testing import CliRunner
+
+    from cadreledger.cli import main
+
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    run_cycle(w)
+    w.enrol("kiem-toan")
+    key_file = tmp_path / "auditor.key"
+    key_file.write_text(str(w.key("kiem-toan")) + "\n")
+    ledger.close()
+    runner = CliRunner(
+        env={
+            "CADRELEDGER_LOG_KEY_FILE": str(tmp_path / "log.key"),
+            "CADRELEDGER_ROOT_KEY_FILE": str(tmp_path / "root.key"),
+        }
+    )
+    args = ["--db", db_url, "audit", "--key", str(key_file), "-o", str(tmp_path / "r.json")]
+    refused = runner.invoke(main, args)
+    assert refused.exit_code == 2
+    assert "auditor" in refused.output  # the role it lacks, named
+    again, w2 = evaluation_ledger(db_url, tmp_path, open_ledger)
+    w2.keys, w2.clock = w.keys, w.clock
+    w2.act("root", "role.granted", person="kiem-toan", role="auditor")
+    size = again.size()
+    again.close()
+    done = runner.invoke(main, args)
+    assert done.exit_code == 0, done.output
+    reader = open_ledger(db_url, writer=False)
+    ((_, _, _, raw),) = reader.store.entries(size, 1)
+    statement = json.loads(raw)["statement"]
+    assert statement["type"] == "audit.reported" and statement["actor"] == "kiem-toan"
+    summary = statement["audit"]
+    assert summary["ok"] and summary["tree_size"] == size  # what was verified: all before it
+    assert summary["checks"]["V8"] == "pass" and summary["checks"]["V9"] == "pass"
+    import hashlib
+
+    full = (tmp_path / "r.json").read_bytes()
+    assert summary["report_sha256"] == hashlib.sha256(full).hexdigest()

@@ -1,0 +1,112 @@
+"""Evidence bundles: exported from a real database, verified offline; published fixtures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cadreledger.bundle import export, verify_file, write
+from cadreledger.cli import main
+from cadreledger.service import Ledger
+from ledger.keys import SignerKey, VerifierKey
+from tests.evaluation import CADRES, CYCLE
+from tests.test_domain_ledger import evaluation_ledger, run_cycle
+
+FIXTURES = Path(__file__).parent / "fixtures" / "bundles"
+EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
+KEYS = json.loads((FIXTURES / "keys.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_published_fixtures(name: str) -> None:
+    """Each tampered fixture fails the check it names (see tests/fixtures/make_bundles.py)."""
+    expected = EXPECTED[name]
+    report = verify_file(
+        (FIXTURES / name).read_bytes(), VerifierKey.parse(KEYS["log_key"]), KEYS["root_keys"]
+    ).to_json()
+    assert report["ok"] is expected["ok"], report["first_bad"]
+    failing = {c["id"] for c in report["checks"] if c["status"] == "fail"}
+    if expected["ok"]:
+        statuses = {c["id"]: c["status"] for c in report["checks"]}
+        assert statuses.pop("V7") == "not_applicable"  # no witness policy given
+        assert not failing and set(statuses.values()) == {"pass"}
+    else:
+        assert expected["check"] in failing
+        assert report["first_bad"] is not None
+
+
+def test_export_then_verify_offline(
+    db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
+) -> None:
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    run_cycle(w)
+    bundle = export(ledger, CYCLE, CADRES[0])
+    data = write(bundle)
+    assert {e.index for e in bundle.events} == set(range(ledger.size()))  # all of one cycle
+    assert "registry" in bundle.streams and f"cycle/{CYCLE}" in bundle.streams
+    report = verify_file(data, ledger.log_key, ledger.root_keys).to_json()
+    assert report["ok"], report["first_bad"]
+    assert report["evaluation"] == {"cycle": CYCLE, "cadre": CADRES[0]}
+
+    # Offline: no database at all, through the command line.
+    path = tmp_path / "bundle.json"
+    path.write_bytes(data)
+    runner = CliRunner(env={"CADRELEDGER_DB": "postgresql://nobody@127.0.0.1:1/none"})
+    ok = runner.invoke(main, ["verify", "--log-key", str(ledger.log_key), str(path)])
+    assert ok.exit_code == 0, ok.output
+    wrong = str(SignerKey.generate(ledger.log_key.name).verifier)
+    pinned_wrong = runner.invoke(main, ["verify", "--json", "--log-key", wrong, str(path)])
+    assert pinned_wrong.exit_code == 1
+    assert json.loads(pinned_wrong.output)["first_bad"]["check"] in ("V4", "V5")
+    (tmp_path / "garbage.json").write_text('{"format": "something else"}')
+    assert runner.invoke(main, ["verify", str(tmp_path / "garbage.json")]).exit_code == 2
+
+
+def test_export_command(db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]) -> None:
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    run_cycle(w)
+    ledger.close()
+    runner = CliRunner(
+        env={
+            "CADRELEDGER_LOG_KEY_FILE": str(tmp_path / "log.key"),
+            "CADRELEDGER_ROOT_KEY_FILE": str(tmp_path / "root.key"),
+        }
+    )
+    out = tmp_path / "case.json"
+    made = runner.invoke(main, ["--db", db_url, "export", "--cycle", CYCLE, "-o", str(out)])
+    assert made.exit_code == 0, made.output
+    assert runner.invoke(main, ["verify", str(out)]).exit_code == 0
+    missing = runner.invoke(main, ["--db", db_url, "export", "--cycle", "nope", "-o", str(out)])
+    assert missing.exit_code == 2 and "nope" in missing.output
+
+
+def test_a_bundle_carries_its_checkpoints_cosignatures(
+    db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
+) -> None:
+    from cadreledger.witnessing import CosignatureStore
+    from ledger.checkpoint import open_checkpoint
+    from ledger.cosignature import WitnessPolicy, cosign, cosigner_key
+
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    run_cycle(w)
+    ledger.projector.catch_up()
+    witness, stranger = SignerKey.generate("w1.example"), SignerKey.generate("w2.example")
+    size = ledger.size()
+    text = open_checkpoint(ledger.checkpoint(), ledger.log_key).text()
+    store = CosignatureStore(ledger.store)
+    store.ensure()
+    store.add(size, cosigner_key(witness), cosign(witness, text, 1_790_000_000))
+    data = write(export(ledger, CYCLE))
+
+    def v7(*keys: SignerKey) -> dict[str, object]:
+        policy = WitnessPolicy(tuple(cosigner_key(k) for k in keys), len(keys))
+        report = verify_file(data, ledger.log_key, ledger.root_keys, policy).to_json()
+        return next(c for c in report["checks"] if c["id"] == "V7")
+
+    assert v7(witness)["status"] == "pass", v7(witness)["first_failure"]
+    missing = v7(witness, stranger)
+    assert missing["status"] == "fail" and "w2.example" in missing["first_failure"]["reason_en"]

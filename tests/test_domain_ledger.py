@@ -1,0 +1,245 @@
+"""The rules enforced by a real ledger, and the read model that follows it.
+
+On SQLite always and on PostgreSQL when it is there (with ``CI=true``, always).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from cadreledger.service import Ledger
+from ledger.errors import Rejected
+from ledger.keys import SignerKey
+from ledger.statement import SignedStatement
+from projections.follower import Projector
+from projections.history import replay_cycle
+from projections.views import digest, documents
+from tests.evaluation import ADVISORY, AUTHORITY, CADRES, CHAIR, CYCLE, PANEL, UNIT, World
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def evaluation_ledger(
+    url: str, tmp_path: Path, open_ledger: Callable[..., Ledger], **options: object
+) -> tuple[Ledger, World]:
+    root = SignerKey.generate("root")
+    key_file = tmp_path / "root.key"
+    if not key_file.exists():
+        key_file.write_text(str(root) + "\n")
+    else:
+        root = SignerKey.parse(key_file.read_text())
+    ledger = open_ledger(url, rules=True, **options)
+
+    def submit(signed: SignedStatement) -> str:
+        return ledger.append(signed).event_hash.hex()
+
+    return ledger, World(submit=submit, root=root)
+
+
+@pytest.fixture
+def evaluation(
+    db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
+) -> tuple[Ledger, World]:
+    return evaluation_ledger(db_url, tmp_path, open_ledger)
+
+
+def run_cycle(w: World) -> None:
+    w.open()
+    w.roster()
+    w.review()
+    w.score_all({CADRES[0]: 92, CADRES[1]: 80, CADRES[2]: 75, CADRES[3]: 60, CADRES[4]: 40})
+    w.score_all({UNIT: 85, CHAIR: 88})
+    w.propose_and_decide(UNIT, "HTT")
+    w.propose_and_decide(CHAIR, "HTT")
+
+
+def test_a_refused_statement_is_not_stored_and_names_its_rule(
+    evaluation: tuple[Ledger, World],
+) -> None:
+    ledger, w = evaluation
+    run_cycle(w)
+    size = ledger.size()
+    w.refused_on("already-exists", AUTHORITY, "decision.issued", cadre=UNIT, level="HTT")
+    w.refused_on("wrong-phase", PANEL[0], "score.submitted", cadre=CADRES[0], general=1, tasks=1)
+    w.refused("unknown-key", "stranger", "unit.registered", unit="x", name="X")
+    assert ledger.size() == size
+    assert ledger.verify().ok
+
+
+def test_a_batch_keeps_what_it_admits_and_refuses_the_rest(
+    evaluation: tuple[Ledger, World],
+) -> None:
+    """Concurrent submissions land in shared batches; each is judged after those before it."""
+    ledger, w = evaluation
+    run_cycle(w)
+    attempts = [(CADRES[i % 5], "HTT" if i % 2 else "HTXS") for i in range(20)]
+
+    def propose(args: tuple[str, str]) -> str:
+        cadre, level = args
+        try:
+            w.on(ADVISORY, "appraisal.proposed", cadre=cadre, level=level, reason="Theo thẩm định.")
+            return "ok"
+        except Rejected as e:
+            return e.problem.slug
+
+    with ThreadPoolExecutor(20) as pool:
+        outcomes = list(pool.map(propose, attempts))
+    # 92 points allow both; 80 and 75 allow HTT only; 60 and 40 allow neither.
+    assert outcomes.count("ok") == 4 + 2 + 2
+    assert outcomes.count("level-not-allowed") == 2 + 2 + 4 + 4
+    assert ledger.verify().ok
+
+
+def test_the_rules_survive_a_restart(
+    db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
+) -> None:
+    first, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    run_cycle(w)
+    first.close()
+    again, w2 = evaluation_ledger(db_url, tmp_path, open_ledger)
+    w2.keys, w2.clock = w.keys, w.clock
+    w2.refused_on("already-exists", AUTHORITY, "decision.issued", cadre=UNIT, level="HTT")
+    w2.propose_and_decide(CADRES[1], "HTT")
+    assert again.verify().ok
+
+
+@pytest.mark.postgres
+def test_two_writers_judge_by_each_others_acts(
+    pg_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
+) -> None:
+    a, w = evaluation_ledger(pg_url, tmp_path, open_ledger)
+    b, w_b = evaluation_ledger(pg_url, tmp_path, open_ledger)
+    w.open()
+    w.roster()
+    # b learns of the roster only by reloading when its optimistic write fails.
+    w_b.keys, w_b.clock = w.keys, w.clock
+    w_b.on(CADRES[0], "self_assessment.submitted", cadre=CADRES[0], report="…")
+    w.clock = w_b.clock
+    w.refused_on("already-exists", AUTHORITY, "cycle.roster", subjects=[{"id": "x", "name": "X"}])
+    assert open_ledger(pg_url, writer=False).verify().ok
+    assert a.size() == b.size()
+
+
+# -- the read model ----------------------------------------------------------------------
+
+
+def test_rebuilt_and_followed_read_models_agree(
+    evaluation: tuple[Ledger, World],
+) -> None:
+    ledger, w = evaluation
+    projector = ledger.projector
+    w.open()
+    w.roster()
+    projector.step()  # follow part of the way, then the rest in small steps
+    w.review()
+    w.score_all({CADRES[0]: 92, CADRES[1]: 80})
+    while projector.step(limit=7):
+        pass
+    followed = projector.stored_digest()
+    rebuilt = projector.rebuild()
+    assert followed == rebuilt == projector.stored_digest()
+    doc = projector.read_model.doc(f"cycle/{CYCLE}")
+    assert doc["subjects"][CADRES[0]]["score"]["total"] == "92.00"
+    assert doc["subjects"][CADRES[0]]["rules_allow"]["highest"] == "HTXS"
+
+
+def test_the_same_events_give_the_same_digest(
+    evaluation: tuple[Ledger, World], tmp_path: Path, open_ledger: Callable[..., Ledger]
+) -> None:
+    ledger, w = evaluation
+    run_cycle(w)
+    first = ledger.projector.rebuild()
+    fresh = Projector(ledger.store, ledger.root_keys)
+    assert fresh.rebuild() == first
+    model, _ = replay_cycle(ledger.store, ledger.root_keys, CYCLE)
+    assert model.cycles[CYCLE].evaluations[UNIT].decision is not None
+    assert digest(documents(ledger.projector.model)) == first
+
+
+def test_state_as_of_any_position_or_time(evaluation: tuple[Ledger, World]) -> None:
+    ledger, w = evaluation
+    run_cycle(w)
+    ledger.projector.catch_up()
+    cycle = ledger.projector.model.cycles[CYCLE]
+    decision = cycle.evaluations[UNIT].decision
+    assert decision is not None
+    _, steps = replay_cycle(ledger.store, ledger.root_keys, CYCLE)
+    position = next(s.position for s in steps if s.event == decision.event)
+    before, _ = replay_cycle(ledger.store, ledger.root_keys, CYCLE, through=position - 1)
+    after, _ = replay_cycle(ledger.store, ledger.root_keys, CYCLE, through=position)
+    assert before.cycles[CYCLE].evaluations[UNIT].decision is None
+    assert after.cycles[CYCLE].evaluations[UNIT].decision is not None
+    signed_at = next(s.act.issued_at for s in steps if s.event == decision.event)
+    at_time, _ = replay_cycle(ledger.store, ledger.root_keys, CYCLE, at=signed_at)
+    assert at_time.cycles[CYCLE].evaluations[UNIT].decision is not None
+
+
+PROJECT = [sys.executable, "-m", "cadreledger.cli"]
+
+
+def test_a_killed_projector_takes_up_where_it_committed(
+    db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
+) -> None:
+    """SIGKILL ``cadreledger project`` while the log grows; restarted, it ends with
+    exactly the state a rebuild gives: no batch skipped, none applied twice."""
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CADRELEDGER_DB": db_url}
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([*PROJECT, "project", "--poll", "0.05"], env=env, cwd=ROOT)
+
+    proc = start()
+    w.open()
+    w.roster()
+    w.review()
+    for round_ in range(3):
+        w.score_all({CADRES[round_]: 70 + round_})
+        time.sleep(0.2)
+        if round_ == 1:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            proc = start()
+    deadline = time.monotonic() + 30
+    projector = Projector(ledger.store, ledger.root_keys)
+    while projector.read_model.position() < ledger.size() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    followed = projector.stored_digest()
+    assert projector.read_model.position() == ledger.size()
+    assert followed == Projector(ledger.store, ledger.root_keys).rebuild()
+
+
+@pytest.mark.postgres
+def test_on_postgres_the_projector_wakes_on_notify(
+    pg_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
+) -> None:
+    """With a 30 s poll, only LISTEN/NOTIFY can bring each commit over within seconds."""
+    import threading
+
+    ledger, w = evaluation_ledger(pg_url, tmp_path, open_ledger)
+    projector = Projector(ledger.store, ledger.root_keys)
+    stop = threading.Event()
+    follower = threading.Thread(target=projector.follow, args=(stop, 30.0))
+    follower.start()
+    try:
+        time.sleep(0.5)  # let it LISTEN and go idle
+        for _ in range(3):
+            w.enrol(f"nguoi.{w.clock.minute}")
+            deadline = time.monotonic() + 5
+            while projector.read_model.position() < ledger.size():
+                assert time.monotonic() < deadline, "the projector slept through a commit"
+                time.sleep(0.05)
+    finally:
+        stop.set()
+        follower.join(40)
+    assert projector.stored_digest() == Projector(ledger.store, ledger.root_keys).rebuild()
