@@ -1,8 +1,9 @@
-"""The evaluation's read endpoints: regimes, cycles, ratings, timelines, as of any moment.
+"""The evaluation's read endpoints: regimes, cycles, ratings, timelines, complaints.
 
 Current state comes from the read model, caught up with the log before each read (a
-client sees its own accepted statements). ``as_of`` (a log position, inclusive) or
-``at`` (a time) instead replay the log's prefix through the rules.
+client sees its own accepted statements). ``at`` — a log position (the state after
+that event) or an RFC 3339 time (the acts signed by then) — instead replays the
+cycle's acts through the rules, as the writer judged them then.
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ from fastapi import APIRouter, Query
 
 from cadreledger.service import Ledger
 from domain.regimes import PROFILES, profile_hash
-from ledger.errors import NOT_FOUND, Rejected
-from projections.history import replay_cycle
+from ledger.errors import INVALID_REQUEST, NOT_FOUND, Rejected
+from projections.history import Step, replay_cycle
 from projections.views import cycle_view
 
-AsOf = Annotated[
-    int | None, Query(ge=0, description="the state after the event at this log position")
-]
 At = Annotated[
-    datetime | None,
-    Query(description="the state from the acts signed at or before this time (RFC 3339)"),
+    str | None,
+    Query(
+        max_length=40,
+        description="a log position (the state after that event) or an RFC 3339 time "
+        "(the state from the acts signed at or before it)",
+        examples=["120", "2026-12-10T09:00:00Z"],
+    ),
 ]
 
 
@@ -60,42 +63,75 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
         return {"position": position, "cycles": found}
 
     @router.get("/cycles/{cycle}", responses=not_found)
-    def cycle(cycle: str, as_of: AsOf = None, at: At = None) -> dict[str, Any]:
+    def cycle(cycle: str, at: At = None) -> dict[str, Any]:
         """A cycle: ratings with their breakdown and why, quota and head-vs-collective
-        status per group, complaints — now, or as of a position or time."""
-        return _cycle_doc(ledger, cycle, as_of, at)
+        status per group, meetings, complaints — now, or at a position or time."""
+        return _state(ledger, cycle, at)
+
+    @router.get("/cycles/{cycle}/ratings", responses=not_found)
+    def ratings(cycle: str, at: At = None) -> dict[str, Any]:
+        """Every subject's score breakdown, level and why; each group's quota status."""
+        doc = _state(ledger, cycle, at)
+        return {k: doc[k] for k in ("cycle", "position", "regime", "phase", "subjects", "groups")}
 
     @router.get("/cycles/{cycle}/cadres/{cadre}", responses=not_found)
-    def cadre(cycle: str, cadre: str, as_of: AsOf = None, at: At = None) -> dict[str, Any]:
-        """One cadre's rating and the timeline of every act that touched it."""
-        model, steps = replay_cycle(
-            ledger.store, ledger.root_keys, cycle, through=as_of, at=_utc(at), cadre=cadre
-        )
-        found = model.cycles.get(cycle)
-        if found is None or cadre not in found.evaluations:
+    def cadre(cycle: str, cadre: str, at: At = None) -> dict[str, Any]:
+        """One cadre's rating (breakdown, why, amendments, complaints) and its history."""
+        found, steps, position = _replayed(ledger, cycle, at, cadre)
+        if cadre not in found.evaluations:
             raise _missing(f"{cycle}/{cadre}")
-        view = cycle_view(found)
         return {
             "cycle": cycle,
             "cadre": cadre,
-            "position": _position(ledger, as_of),
-            "rating": view["subjects"][cadre],
+            "position": position,
+            "rating": cycle_view(found)["subjects"][cadre],
+            "timeline": [s.to_json() for s in steps],
+        }
+
+    @router.get("/cycles/{cycle}/cadres/{cadre}/timeline", responses=not_found)
+    def cadre_timeline(cycle: str, cadre: str, at: At = None) -> dict[str, Any]:
+        """The acts that touched one cadre (theirs and the cycle's), in log order."""
+        found, steps, position = _replayed(ledger, cycle, at, cadre)
+        if cadre not in found.evaluations:
+            raise _missing(f"{cycle}/{cadre}")
+        return {
+            "cycle": cycle,
+            "cadre": cadre,
+            "position": position,
             "timeline": [s.to_json() for s in steps],
         }
 
     @router.get("/cycles/{cycle}/timeline", responses=not_found)
-    def timeline(cycle: str, as_of: AsOf = None, at: At = None) -> dict[str, Any]:
+    def timeline(cycle: str, at: At = None) -> dict[str, Any]:
         """Every act of the cycle in log order, each with whether the rules admit it."""
-        model, steps = replay_cycle(
-            ledger.store, ledger.root_keys, cycle, through=as_of, at=_utc(at)
-        )
-        if cycle not in model.cycles:
-            raise _missing(cycle)
-        return {
-            "cycle": cycle,
-            "position": _position(ledger, as_of),
-            "timeline": [s.to_json() for s in steps],
-        }
+        _, steps, position = _replayed(ledger, cycle, at)
+        return {"cycle": cycle, "position": position, "timeline": [s.to_json() for s in steps]}
+
+    @router.get("/cycles/{cycle}/complaints", responses=not_found)
+    def complaints(cycle: str) -> dict[str, Any]:
+        """Every complaint of the cycle with its status (filed, accepted, upheld, dismissed)."""
+        doc = _state(ledger, cycle, None)
+        found = [
+            {"cadre": sid, **c}
+            for sid, rating in doc["subjects"].items()
+            for c in rating["complaints"]
+        ]
+        found.sort(key=lambda c: (c["filed"], c["event"]))
+        return {"cycle": cycle, "position": doc["position"], "complaints": found}
+
+    @router.get("/cycles/{cycle}/complaints/{complaint}", responses=not_found)
+    def complaint(cycle: str, complaint: str) -> dict[str, Any]:
+        """One complaint: its status and every act about it — filing, acceptance,
+        resolution, and a re-classification that cites the resolution."""
+        doc = _state(ledger, cycle, None)
+        for sid, rating in doc["subjects"].items():
+            for c in rating["complaints"]:
+                if c["event"] == complaint:
+                    _, steps, _ = _replayed(ledger, cycle, None, sid)
+                    linked = {complaint, c["resolution"]} - {None}
+                    acts = [s.to_json() for s in steps if _about(s, linked)]
+                    return {"cycle": cycle, "cadre": sid, **c, "acts": acts}
+        raise _missing(f"{cycle}/complaints/{complaint}")
 
     @router.get("/units/{unit}", responses=not_found)
     def unit(unit: str) -> dict[str, Any]:
@@ -147,31 +183,58 @@ def _current(ledger: Ledger, prefix: str) -> tuple[int, dict[str, Any]]:
     return projector.read_model.position(), projector.read_model.docs(prefix)
 
 
-def _cycle_doc(
-    ledger: Ledger, cycle: str, as_of: int | None, at: datetime | None
-) -> dict[str, Any]:
-    if as_of is None and at is None:
+def _state(ledger: Ledger, cycle: str, at: str | None) -> dict[str, Any]:
+    """The cycle document now (the read model) or at a moment (a replay)."""
+    if at is None:
         position, docs = _current(ledger, f"cycle/{cycle}")
         doc = docs.get(f"cycle/{cycle}")
         if doc is None:
             raise _missing(cycle)
         return {"position": position, **doc}
-    model, _ = replay_cycle(ledger.store, ledger.root_keys, cycle, through=as_of, at=_utc(at))
+    found, _, position = _replayed(ledger, cycle, at)
+    return {"position": position, **cycle_view(found)}
+
+
+def _replayed(
+    ledger: Ledger, cycle: str, at: str | None, cadre: str | None = None
+) -> tuple[Any, list[Step], int]:
+    """The cycle replayed up to ``at``, its timeline, and the log size that covers it."""
+    through, when = _moment(at)
+    projector = ledger.projector
+    projector.catch_up()
+    model, steps = replay_cycle(
+        ledger.store, projector.model.registry, cycle, through=through, at=when, cadre=cadre
+    )
     found = model.cycles.get(cycle)
     if found is None:
         raise _missing(cycle)
-    return {"position": _position(ledger, as_of), **cycle_view(found)}
+    size = projector.model.position
+    return found, steps, size if through is None else min(through + 1, size)
 
 
-def _position(ledger: Ledger, as_of: int | None) -> int:
-    size = ledger.size()
-    return size if as_of is None else min(as_of + 1, size)
-
-
-def _utc(at: datetime | None) -> datetime | None:
+def _moment(at: str | None) -> tuple[int | None, datetime | None]:
+    """``at`` as (position, None) or (None, time); both None for "now"."""
     if at is None:
-        return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        return None, None
+    if at.isdigit():
+        return int(at), None
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError as e:
+        raise Rejected(
+            INVALID_REQUEST,
+            f"Tham số at={at!r} phải là vị trí (số nguyên) hoặc thời điểm RFC 3339.",
+            f"The parameter at={at!r} must be a log position or an RFC 3339 time.",
+            field="at",
+        ) from e
+    return None, when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def _about(step: Step, events: set[str]) -> bool:
+    fields = step.act.statement
+    return step.event in events or any(
+        fields.get(k) in events for k in ("complaint", "cause", "appeal_of")
+    )
 
 
 def _missing(what: str) -> Rejected:

@@ -76,7 +76,7 @@ def measure(db: C.FreshDB, tmp: Path, cycles: int) -> dict[str, Any]:
 
         middle = names[len(names) // 2]
         t = time.perf_counter()
-        replay_cycle(ledger.store, ledger.root_keys, middle, through=size // 2)
+        replay_cycle(ledger.store, projector.model.registry, middle, through=size // 2)
         as_of = time.perf_counter() - t
 
     return {

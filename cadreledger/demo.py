@@ -348,12 +348,12 @@ class Demo:
             "Điều chỉnh theo ý kiến góp ý tại hội nghị.",
             "theo chỉ đạo",
         ]
-        for p, reason in zip(amended, reasons, strict=True):
+
+        def amend(p: Person, reason: str) -> None:
             scorer = rng.choice([s for s in self.panel if (s.id, p.id) in ballots])
-            old = scores[p.id][scorer.id]
-            new_total = min(100, old + rng.choice([-6, -4, 3, 5]))
+            new_total = min(100, scores[p.id][scorer.id] + rng.choice([-6, -4, 3, 5]))
             general = min(30, round(new_total * 0.3))
-            self.on_cycle(
+            ballots[(scorer.id, p.id)] = self.on_cycle(
                 scorer,
                 "score.amended",
                 cadre=p.id,
@@ -363,19 +363,31 @@ class Demo:
                 reason=reason,
             )
             scores[p.id][scorer.id] = new_total
-        totals = {sid: mean_hundredths(list(s.values())) for sid, s in scores.items()}
-        self.many(
-            partial(
-                self.on_cycle,
+
+        def tally(sid: str) -> Receipt:
+            return self.on_cycle(
                 self.head,
                 "tally.recorded",
                 cadre=sid,
                 ballots=len(scores[sid]),
-                total=format_points(totals[sid]),
+                total=format_points(mean_hundredths(list(scores[sid].values()))),
             )
-            for sid in subjects
-        )
-        return totals
+
+        for p, reason in zip(amended[:4], reasons[:4], strict=True):
+            amend(p, reason)
+        self.many(partial(tally, sid) for sid in subjects)
+        # Two late changes: scoring reopened after the tally, a ballot changed on a thin
+        # reason, the subject tallied again — all on the record for anyone to question.
+        for p, reason in zip(amended[4:], reasons[4:], strict=True):
+            self.on_cycle(
+                self.head,
+                "scoring.reopened",
+                cadre=p.id,
+                reason="Có ý kiến đề nghị xem xét lại sau kiểm phiếu.",
+            )
+            amend(p, reason)
+            tally(p.id)
+        return {sid: mean_hundredths(list(s.values())) for sid, s in scores.items()}
 
     def decide(self, totals: dict[str, int]) -> dict[str, str]:
         """Evidence and confidence votes, proposals within quota and cap, decisions."""

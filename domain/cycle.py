@@ -86,6 +86,7 @@ DEADLINED = frozenset(
         "score.amended",
         "confidence.tallied",
         "tally.recorded",
+        "scoring.reopened",
         "appraisal.proposed",
         "decision.issued",
     }
@@ -283,10 +284,10 @@ class Cycle:
         """Every comment made at the meeting goes into its minutes, none dropped or added."""
         self._require(act, CHAIR)
         meeting = self._meeting(act.body.event("meeting"))
-        self._check_minutes(act, meeting)
-        self._before_deadline(act)
         if meeting.minutes is not None:
             raise _minutes_adopted(meeting)
+        self._check_minutes(act, meeting)
+        self._before_deadline(act)
         meeting.minutes = act.event
 
     def minutes_superseded(self, act: Act) -> None:
@@ -404,6 +405,24 @@ class Cycle:
             "tasks": tasks,
             "total": total,
         }
+
+    def scoring_reopened(self, act: Act) -> None:
+        """The chair reopens scoring after a tally, saying why: ballots may change again
+        and a new tally is needed. (What changes then is a late change, and says so.)"""
+        self._require(act, CHAIR)
+        ev = self._evaluation(act)
+        require_reason(act.body.text("reason"))
+        self._before_deadline(act)
+        if ev.tally is None:
+            raise wrong_phase(
+                "Chưa kiểm phiếu thì không cần mở lại.", "There is no tally to reopen."
+            )
+        if ev.proposal is not None or ev.decision is not None:
+            raise wrong_phase(
+                "Đã có đề xuất hoặc quyết định: không mở lại việc chấm điểm.",
+                "A level is already proposed or decided: scoring cannot reopen.",
+            )
+        ev.tally = None
 
     # -- evidence, appraisal, decision ------------------------------------------------
 

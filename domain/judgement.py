@@ -125,7 +125,8 @@ def judged(
             highest=highest.value,
             why=why,
         )
-    if level.rank < highest.rank:
+    # Below what the score gives needs a reason; criteria regimes have no such mark.
+    if level.rank < highest.rank and cycle.profile.points:
         if not reason.strip():
             raise Rejected(
                 REASON_REQUIRED,

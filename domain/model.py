@@ -46,6 +46,7 @@ CYCLE_ACTS: dict[str, Callable[[Cycle, Act], None]] = {
     "score.amended": Cycle.score_amended,
     "confidence.tallied": Cycle.confidence_tallied,
     "tally.recorded": Cycle.tally_recorded,
+    "scoring.reopened": Cycle.scoring_reopened,
     "finding.recorded": Cycle.finding_recorded,
     "appraisal.proposed": Cycle.appraisal_proposed,
     "decision.issued": Cycle.decision_issued,
@@ -82,8 +83,10 @@ class Violation:
 
 
 class Model:
-    def __init__(self, root_keys: Iterable[str]) -> None:
-        self.registry = Registry(root_keys)
+    def __init__(self, root_keys: Iterable[str], registry: Registry | None = None) -> None:
+        """``registry``: one from later in the log, to judge only cycle acts against
+        (its checks are as of each act's position; the model must not change it)."""
+        self.registry = registry if registry is not None else Registry(root_keys)
         self.cycles: dict[str, Cycle] = {}
         self.violations_seen: dict[tuple[str, str], int] = {}  # (person, violation) → year
         self.position = 0  # acts applied (the log size they cover)

@@ -43,6 +43,7 @@ class KeyRecord:
     text: str
     valid_from: datetime
     registered_by: str  # event
+    registered_position: int = -1  # -1: at genesis
     revoked_effective: datetime | None = None
     revoked_by: str | None = None  # event
     revoked_position: int | None = None
@@ -54,6 +55,16 @@ class Person:
     name: str
     keys: dict[str, KeyRecord] = field(default_factory=dict)
     roles: set[str] = field(default_factory=set)
+    # (position, role, granted?) in log order: what the person held at any earlier point
+    grants: list[tuple[int, str, bool]] = field(default_factory=list)
+
+    def roles_before(self, position: int) -> set[str]:
+        held = {ROOT} if ROOT in self.roles else set()
+        for at, role, granted in self.grants:
+            if at >= position:
+                break
+            (held.add if granted else held.discard)(role)
+        return held
 
 
 @dataclass
@@ -82,18 +93,22 @@ class Registry:
         return twin
 
     # -- checks every act passes ------------------------------------------------------
+    # They hold the act to the registry as it stood at the act's position, so that a
+    # registry from later in the log (the projector's) can judge an earlier act: what
+    # "as of" replays of one cycle rely on, instead of replaying the registry's stream.
 
     def check_signer(self, act: Act) -> None:
         person = self.people.get(act.actor)
         record = person.keys.get(act.signer) if person else None
-        if record is None:
+        if record is None or record.registered_position >= act.position:
             raise Rejected(
                 UNKNOWN_KEY,
                 f"Khóa {act.signer} chưa được đăng ký cho {act.actor!r}.",
                 f"The key {act.signer} is not registered to {act.actor!r}.",
                 actor=act.actor,
             )
-        if record.revoked_by is not None:
+        revoked = record.revoked_position
+        if record.revoked_by is not None and revoked is not None and revoked < act.position:
             raise Rejected(
                 KEY_REVOKED,
                 f"Khóa của {act.actor!r} đã bị thu hồi (sự kiện {record.revoked_by[:12]}…).",
@@ -107,12 +122,15 @@ class Registry:
                 f"The key is valid only from {record.valid_from.isoformat()}.",
             )
 
-    def has_role(self, person: str, *roles: str) -> bool:
+    def has_role(self, person: str, *roles: str, before: int | None = None) -> bool:
         found = self.people.get(person)
-        return found is not None and bool(found.roles.intersection((ROOT, *roles)))
+        if found is None:
+            return False
+        held = found.roles if before is None else found.roles_before(before)
+        return bool(held.intersection((ROOT, *roles)))
 
     def require_role(self, act: Act, *roles: str) -> None:
-        if not self.has_role(act.actor, *roles):
+        if not self.has_role(act.actor, *roles, before=act.position):
             wanted = ", ".join((ROOT, *roles))
             raise Rejected(
                 NOT_AUTHORISED,
@@ -147,7 +165,8 @@ class Registry:
             raise exists(f"người {pid!r}", f"person {pid!r}")
         if key_name(key) != pid:
             refuse("key", f"phải mang tên {pid!r}", f"must be named {pid!r}")
-        self.people[pid] = Person(pid, name, {key: KeyRecord(key, valid_from, act.event)})
+        record = KeyRecord(key, valid_from, act.event, act.position)
+        self.people[pid] = Person(pid, name, {key: record})
 
     def key_registered(self, act: Act) -> None:
         self.require_role(act, REGISTRAR)
@@ -158,7 +177,7 @@ class Registry:
             refuse("key", f"phải mang tên {person.id!r}", f"must be named {person.id!r}")
         if key in person.keys:
             raise exists("khóa này", "this key")
-        person.keys[key] = KeyRecord(key, valid_from, act.event)
+        person.keys[key] = KeyRecord(key, valid_from, act.event, act.position)
 
     def key_revoked(self, act: Act) -> None:
         """By a registrar, or by the holder (a person may always disown a lost key)."""
@@ -190,6 +209,7 @@ class Registry:
         if role in person.roles:
             raise exists(f"vai trò {role}", f"the role {role}")
         person.roles.add(role)
+        person.grants.append((act.position, role, True))
 
     def role_revoked(self, act: Act) -> None:
         role = act.body.choice("role", STANDING_ROLES)
@@ -202,6 +222,7 @@ class Registry:
                 f"{person.id!r} does not hold the role {role}.",
             )
         person.roles.discard(role)
+        person.grants.append((act.position, role, False))
 
     def unit_registered(self, act: Act) -> None:
         self.require_role(act, REGISTRAR, "organiser")

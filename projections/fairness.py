@@ -11,6 +11,8 @@ events behind it — never an accusation:
   median absolute deviation, or a fixed gap when the panel agrees exactly);
 - ``consistent-mover``: a scorer who moves the same cadre the same way again and
   again (ballots against the panel's median, or amendments);
+- ``marked-down`` / ``marked-up``: a ballot below (above) the rest of the panel on
+  every criterion at once;
 - ``unexplained-level``: a decided level other than the one the score gives, with no
   evidence event on the cadre's record;
 - ``not-notified`` / ``not-published``: decisions the person was not told of, and a
@@ -48,6 +50,7 @@ SUBJECT_CHANGES = frozenset(
 class FairnessSettings:
     outlier_z: float = 3.5  # modified z-score (Iglewicz and Hoaglin)
     outlier_gap_points: int = 10  # when the rest of the panel agrees exactly (MAD = 0)
+    criterion_points: int = 3  # below (above) the panel's median on every criterion
     mover_points: int = 5  # a ballot this far from the panel's median moves the cadre
     mover_times: int = 2  # … this many times, all the same way
     thin_reason_chars: int = 15
@@ -57,6 +60,7 @@ class FairnessSettings:
 class _Ballots:
     original: dict[str, tuple[int, str]] = field(default_factory=dict)  # scorer → total, event
     current: dict[str, tuple[int, str]] = field(default_factory=dict)
+    criteria: dict[str, tuple[int, int]] = field(default_factory=dict)  # scorer → gen, tasks
     amendments: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -90,7 +94,9 @@ class Fairness:
     def _ballot(self, act: Act, key: tuple[str, str]) -> None:
         record = self.ballots[key]
         s = act.statement
-        total = parse_points(s["general"], "general") + parse_points(s["tasks"], "tasks")
+        general, tasks = parse_points(s["general"], "general"), parse_points(s["tasks"], "tasks")
+        total = general + tasks
+        record.criteria[act.actor] = (general, tasks)
         if act.type == "score.submitted":
             record.original[act.actor] = record.current[act.actor] = (total, act.event)
             return
@@ -140,6 +146,7 @@ class Fairness:
         for key, record in sorted(self.ballots.items()):
             self._amendments(model, key, record)
             self._outliers(key, record)
+            self._across_criteria(key, record)
         self._movers()
         self._unexplained(model)
         self._unannounced(model)
@@ -167,14 +174,17 @@ class Fairness:
             before = cycle.profile.threshold_level(original)[0].value
             after = cycle.profile.threshold_level(current)[0].value
             detail["level_without_amendments"], detail["level_with_amendments"] = before, after
+            detail["changed_level"] = before != after
         events = [a["event"] for a in record.amendments]
         self._find(
             "amendments",
             key,
             events,
             detail,
-            f"{len(events)} lần sửa điểm, tổng ảnh hưởng {detail['net_points']} điểm",
-            f"{len(events)} ballot amendments, net effect {detail['net_points']} points",
+            f"{len(events)} lần sửa điểm, tổng ảnh hưởng {detail['net_points']} điểm"
+            + (" — đổi mức xếp loại theo điểm" if detail.get("changed_level") else ""),
+            f"{len(events)} ballot amendments, net effect {detail['net_points']} points"
+            + (" — they changed the level the score gives" if detail.get("changed_level") else ""),
         )
 
     def _outliers(self, key: tuple[str, str], record: _Ballots) -> None:
@@ -207,6 +217,31 @@ class Fairness:
                     f"Phiếu của {scorer} lệch xa trung vị hội đồng",
                     f"{scorer}'s ballot stands far from the panel's median",
                 )
+
+    def _across_criteria(self, key: tuple[str, str], record: _Ballots) -> None:
+        """A ballot below (or above) the rest of the panel on every criterion at once."""
+        gap = self.settings.criterion_points * 100
+        for scorer, mine in sorted(record.criteria.items()):
+            others = [c for s, c in record.criteria.items() if s != scorer]
+            if len(others) < 2:
+                continue
+            medians = [statistics.median(c[i] for c in others) for i in range(len(mine))]
+            gaps = [m - med for m, med in zip(mine, medians, strict=True)]
+            for direction, way in (("down", -1), ("up", 1)):
+                if all(way * g >= gap for g in gaps):
+                    self._find(
+                        f"marked-{direction}",
+                        key,
+                        [record.current[scorer][1]],
+                        {
+                            "scorer": scorer,
+                            "general_vs_panel": format_points(abs(int(gaps[0]))),
+                            "tasks_vs_panel": format_points(abs(int(gaps[1]))),
+                            "direction": direction,
+                        },
+                        f"{scorer} chấm {'thấp' if way < 0 else 'cao'} hơn hội đồng ở mọi tiêu chí",
+                        f"{scorer} marked {direction} against the panel on every criterion",
+                    )
 
     def _movers(self) -> None:
         moves: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)

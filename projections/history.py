@@ -1,22 +1,23 @@
 """Looking back: a cycle as it stood at any position or time, and its timeline.
 
-Both replay the log's prefix — the registry's stream (whose keys the rules check) and
-the cycle's own streams — through the same rules, so "as of" is exactly what the
-writer saw then. "As of a time" takes the acts signed at or before it, in log order;
-the writer admits a statement only within minutes of its ``issued_at``, so that is
-what was on record at that time.
+Both replay the cycle's own streams through the same rules, judging each act against
+the registry as it stood at that act's position (``Registry`` keeps positions, so the
+projector's current registry serves for any earlier moment; its stream need not be
+replayed). "As of a time" takes the acts signed at or before it, in log order; the
+writer admits a statement only within minutes of its ``issued_at``, so that is what
+was on record at that time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from domain.acts import Act
 from domain.model import Model
-from domain.streams import REGISTRY_STREAM
+from domain.registry import Registry
 from ledger.envelope import Event
 from ledger.store import LogStore
 
@@ -51,12 +52,11 @@ class Step:
 
 
 def cycle_acts(store: LogStore, cycle: str, stop: int | None = None) -> Iterator[tuple[str, Act]]:
-    """The registry's and the cycle's acts below position ``stop``, in log order."""
+    """The cycle's acts below position ``stop``, in log order."""
     end = stop if stop is not None else _size(store)
     start = 0
-    prefixes = [f"cycle/{cycle}/"]
     while start < end:
-        rows = store.entries_of([REGISTRY_STREAM, f"cycle/{cycle}"], prefixes, start, end, PAGE)
+        rows = store.entries_of([f"cycle/{cycle}"], [f"cycle/{cycle}/"], start, end, PAGE)
         if not rows:
             return
         for index, stream, _version, raw in rows:
@@ -67,7 +67,7 @@ def cycle_acts(store: LogStore, cycle: str, stop: int | None = None) -> Iterator
 
 def replay_cycle(
     store: LogStore,
-    root_keys: Sequence[str],
+    registry: Registry,
     cycle: str,
     *,
     through: int | None = None,
@@ -75,16 +75,15 @@ def replay_cycle(
     cadre: str | None = None,
 ) -> tuple[Model, list[Step]]:
     """The model with the cycle as of position ``through`` (inclusive) or time ``at``,
-    and the cycle's timeline up to then (only ``cadre``'s and cycle-wide acts if given)."""
-    model = Model(root_keys)
+    and the cycle's timeline up to then (only ``cadre``'s and cycle-wide acts if given).
+    ``registry`` must be from at least as late in the log (the projector's)."""
+    model = Model((), registry=registry)
     steps: list[Step] = []
     stop = None if through is None else through + 1
     for stream, act in cycle_acts(store, cycle, stop):
         if at is not None and act.issued_at > at:
             continue
         refused = model.replay(act)
-        if stream == REGISTRY_STREAM:
-            continue
         if cadre is None or stream in (f"cycle/{cycle}", f"cycle/{cycle}/cadre/{cadre}"):
             steps.append(
                 Step(act.position, act.event, stream, act, refused.problem if refused else None)

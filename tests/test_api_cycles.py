@@ -12,7 +12,17 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from cadreledger.service import Ledger
 from ledger.statement import SignedStatement
-from tests.evaluation import ADVISORY, AUTHORITY, CADRES, CHAIR, CYCLE, UNIT, World, pin
+from tests.evaluation import (
+    ADVISORY,
+    AUTHORITY,
+    CADRES,
+    CHAIR,
+    CYCLE,
+    INSPECTION,
+    UNIT,
+    World,
+    pin,
+)
 from tests.test_domain_ledger import evaluation_ledger, run_cycle
 
 
@@ -90,7 +100,7 @@ def test_cycles_ratings_and_timelines(served: tuple[TestClient, World]) -> None:
     assert page["rating"]["level"] == "HTT"
 
     decided_at = next(s["position"] for s in page["timeline"] if s["type"] == "decision.issued")
-    before = client.get(f"/v1/cycles/{CYCLE}/cadres/{CHAIR}", params={"as_of": decided_at - 1})
+    before = client.get(f"/v1/cycles/{CYCLE}/cadres/{CHAIR}", params={"at": decided_at - 1})
     assert before.json()["rating"]["level"] is None
     at = client.get(f"/v1/cycles/{CYCLE}", params={"at": "2026-11-02T01:14:30Z"}).json()
     assert at["phase"] == "opened"  # signed before the roster (acts are a minute apart)
@@ -123,4 +133,47 @@ def test_regimes_people_and_missing_things(served: tuple[TestClient, World]) -> 
         response = client.get(path)
         assert response.status_code == 404
         assert response.headers["content-type"] == "application/problem+json"
-    assert client.get(f"/v1/cycles/{CYCLE}", params={"as_of": -1}).status_code == 400
+    assert client.get(f"/v1/cycles/{CYCLE}", params={"at": "yesterday"}).status_code == 400
+
+
+def test_the_contracts_paths_ratings_timelines_and_complaints(
+    served: tuple[TestClient, World],
+) -> None:
+    client, w = served
+    run_cycle(w)
+    for sid, level in ((CADRES[0], "HTT"), (CADRES[1], "HTT"), (CADRES[2], "HTT")):
+        w.propose_and_decide(sid, level, **({"reason": "Vượt tỷ lệ."} if sid == CADRES[0] else {}))
+    w.propose_and_decide(CADRES[3], "HT")
+    w.propose_and_decide(CADRES[4], "KHT")
+    w.on(AUTHORITY, "result.published", date="2026-11-03")
+    decision = client.get(f"/v1/cycles/{CYCLE}/ratings").json()["subjects"][CADRES[3]]["decision"]
+    filed = w.on(
+        CADRES[3],
+        "complaint.filed",
+        cadre=CADRES[3],
+        against=decision["event"],
+        grounds="Thiếu điểm.",
+    )
+    w.on(INSPECTION, "complaint.accepted", cadre=CADRES[3], complaint=filed)
+
+    ratings = client.get(f"/v1/cycles/{CYCLE}/ratings").json()
+    assert ratings["subjects"][CADRES[4]]["level"] == "KHT"
+    assert set(ratings) == {"cycle", "position", "regime", "phase", "subjects", "groups"}
+
+    listed = client.get(f"/v1/cycles/{CYCLE}/complaints").json()["complaints"]
+    assert [(c["cadre"], c["status"]) for c in listed] == [(CADRES[3], "accepted")]
+    one = client.get(f"/v1/cycles/{CYCLE}/complaints/{filed}").json()
+    assert [a["type"] for a in one["acts"]] == ["complaint.filed", "complaint.accepted"]
+    assert client.get(f"/v1/cycles/{CYCLE}/complaints/{'0' * 64}").status_code == 404
+
+    path = f"/v1/cycles/{CYCLE}/cadres/{CADRES[3]}/timeline"
+    steps = client.get(path).json()["timeline"]
+    assert steps[-1]["type"] == "complaint.accepted"
+    at_position = client.get(path, params={"at": steps[-2]["position"]}).json()["timeline"]
+    assert at_position[-1]["type"] == "complaint.filed"
+    at_time = client.get(path, params={"at": steps[-2]["issued_at"]}).json()["timeline"]
+    assert at_time == at_position
+    assert (
+        client.get(path, params={"at": "not-a-moment"}).json()["type"]
+        == "/problems/invalid-request"
+    )

@@ -209,3 +209,46 @@ def test_a_signed_audit_is_appended_to_the_ledger(
 
     full = (tmp_path / "r.json").read_bytes()
     assert summary["report_sha256"] == hashlib.sha256(full).hexdigest()
+
+
+def test_planted_favouritism_and_suppression_are_found_and_explained(
+    db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
+) -> None:
+    """A late amendment lifts one cadre over the HTXS line after the tally; another
+    evaluator marks one cadre down on every criterion. `verify` reports both, with the
+    events and the level the amendment moved."""
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    w.open()
+    w.roster(collective=False)
+    w.review()
+    ballots = {}
+    for sid, totals in ((CADRES[0], (89, 89, 88)), (CADRES[1], (80, 81, 80))):
+        for scorer, total in zip(PANEL, totals, strict=True):
+            general = 27
+            ballots[(scorer, sid)] = w.on(
+                scorer, "score.submitted", cadre=sid, general=general, tasks=total - general
+            )
+    # Suppression: the third scorer marks cadre 2 down on both criteria.
+    w.on(PANEL[2], "score.submitted", cadre=CADRES[2], general=18, tasks=45)
+    for scorer in PANEL[:2]:
+        w.on(scorer, "score.submitted", cadre=CADRES[2], general=26, tasks=56)
+    w.on(CHAIR, "tally.recorded", cadre=CADRES[0], ballots=3, total="88.67")
+    # Favour: scoring reopened and one ballot lifted; 88.67 becomes 90.00 — HTXS.
+    w.on(CHAIR, "scoring.reopened", cadre=CADRES[0], reason="Theo đề nghị của đồng chí Bí thư.")
+    w.on(
+        PANEL[2], "score.amended", cadre=CADRES[0], amends=ballots[(PANEL[2], CADRES[0])],
+        general=30, tasks=62, reason="Bổ sung thành tích.",
+    )  # fmt: skip
+    w.on(CHAIR, "tally.recorded", cadre=CADRES[0], ballots=3, total="90.00")
+    report = ledger.verify().to_json()
+    assert report["ok"], report["first_bad"]  # nothing here breaks a rule …
+    found = report["fairness"]["findings"]
+    lifted = next(f for f in found if f["kind"] == "amendments" and f["cadre"] == CADRES[0])
+    assert lifted["detail"]["level_without_amendments"] == "HTT"
+    assert lifted["detail"]["level_with_amendments"] == "HTXS"
+    assert "changed the level" in lifted["summary_en"]
+    late = next(f for f in found if f["kind"] == "late-change" and f["cadre"] == CADRES[0])
+    assert late["detail"]["type"] == "score.amended" and late["detail"]["after"] == ["tally"]
+    marked = next(f for f in found if f["kind"] == "marked-down")
+    assert marked["cadre"] == CADRES[2] and marked["detail"]["scorer"] == PANEL[2]
+    assert marked["detail"]["general_vs_panel"] == "8.00"
