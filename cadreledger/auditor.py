@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +22,8 @@ from ledger.keys import SignerKey
 from ledger.receipt import Receipt
 from ledger.statement import sign_statement
 from ledger.verifier import Report
+
+log = logging.getLogger(__name__)
 
 
 def summary(report: Report, report_bytes: bytes, checkpoint: str, ledger: Ledger) -> dict[str, Any]:
@@ -64,3 +68,32 @@ def run_audit(ledger: Ledger, auditor: SignerKey) -> tuple[Report, bytes, Receip
     }
     receipt = ledger.append(sign_statement(statement, auditor))
     return report, report_bytes, receipt
+
+
+class Schedule:
+    """Run ``run_audit`` every ``every`` seconds in a thread, while the service runs."""
+
+    def __init__(self, ledger: Ledger, auditor: SignerKey | None, every: float) -> None:
+        self.ledger, self.auditor, self.every = ledger, auditor, every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Schedule:
+        if self.auditor is not None:
+            self._thread = threading.Thread(target=self._run, name="audit", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        assert self.auditor is not None
+        while not self._stop.wait(self.every):
+            try:
+                report, _, receipt = run_audit(self.ledger, self.auditor)
+                log.info("audit at %d: %s", receipt.index, "pass" if report.ok else "FAIL")
+            except Exception:
+                log.exception("the scheduled audit could not run")

@@ -197,6 +197,15 @@ def demo(ctx: click.Context, seed: int, cadres: int) -> None:
     help="ask this C2SP witness to cosign each checkpoint: URL=KEY (submission prefix and "
     "its type-0x04 verifier key); may repeat",
 )
+@click.option(
+    "--audit-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="CADRELEDGER_AUDIT_KEY",
+    help="run the full verification on a schedule and append it signed by this auditor key",
+)
+@click.option(
+    "--audit-every", default=86400.0, show_default=True, help="seconds between scheduled audits"
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -211,24 +220,31 @@ def serve(
     webhooks: bool,
     webhooks_allow_private: bool,
     witnesses: tuple[str, ...],
+    audit_key: Path | None,
+    audit_every: float,
 ) -> None:
     """Run the HTTP service (OpenAPI at /docs and /openapi.json)."""
     import uvicorn
 
     from api.app import create_app
     from api.feed import StreamSettings
+    from cadreledger.auditor import Schedule
     from cadreledger.feed import EventHub, Feed
     from cadreledger.integrations import Integrations
     from cadreledger.nats import NatsSettings
-
-    nats = NatsSettings(nats_url, nats_stream, nats_subject_prefix) if nats_url else None
     from cadreledger.witnessing import Witnessing, parse_witnesses
 
+    nats = NatsSettings(nats_url, nats_stream, nats_subject_prefix) if nats_url else None
     try:
         endpoints = parse_witnesses(witnesses)
-    except ValueError as e:
-        raise CannotRun(f"--witness: {e}") from e
-    with open_ledger(ctx, writer=not read_only) as ledger, Witnessing(ledger, endpoints):
+        auditor = SignerKey.parse(audit_key.read_text()) if audit_key else None
+    except (ValueError, OSError) as e:
+        raise CannotRun(f"--witness / --audit-key: {e}") from e
+    with (
+        open_ledger(ctx, writer=not read_only) as ledger,
+        Witnessing(ledger, endpoints),
+        Schedule(ledger, auditor, audit_every),
+    ):
         hub = EventHub(ledger, Feed(ledger))
         with Integrations(
             ledger, hub, nats=nats, webhooks=webhooks, allow_private=webhooks_allow_private

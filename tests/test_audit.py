@@ -252,3 +252,26 @@ def test_planted_favouritism_and_suppression_are_found_and_explained(
     marked = next(f for f in found if f["kind"] == "marked-down")
     assert marked["cadre"] == CADRES[2] and marked["detail"]["scorer"] == PANEL[2]
     assert marked["detail"]["general_vs_panel"] == "8.00"
+
+
+def test_the_service_audits_on_a_schedule(
+    db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
+) -> None:
+    import time
+
+    from cadreledger.auditor import Schedule
+
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    run_cycle(w)
+    w.enrol("kiem-toan")
+    w.act("root", "role.granted", person="kiem-toan", role="auditor")
+    size = ledger.size()
+    with Schedule(ledger, w.key("kiem-toan"), every=0.2):
+        deadline = time.monotonic() + 20
+        while ledger.size() < size + 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    audits = [json.loads(raw)["statement"] for *_, raw in ledger.store.entries(size, 10)]
+    assert len(audits) >= 2 and {a["type"] for a in audits} == {"audit.reported"}
+    assert all(a["audit"]["ok"] for a in audits)
+    # Each audit covers the log as it was, its predecessor audits included.
+    assert audits[1]["audit"]["tree_size"] > audits[0]["audit"]["tree_size"]
