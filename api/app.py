@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 
 from api.cycles import cycles_router
 from api.feed import StreamSettings, feed_router
+from api.observability import install as install_operations
 from api.problems import PROBLEM_JSON, describe, on_http, on_rejected, on_validation
 from api.webhooks import webhooks_router
 from api.witnessing import cosigned_router
@@ -85,6 +86,7 @@ def create_app(
             "follow RFC 9162; checkpoints are C2SP signed notes."
         ),
     )
+    install_operations(app, ledger)
     app.add_exception_handler(Rejected, on_rejected)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)

@@ -228,6 +228,7 @@ def serve(
 
     from api.app import create_app
     from api.feed import StreamSettings
+    from api.observability import json_logging
     from cadreledger.auditor import Schedule
     from cadreledger.feed import EventHub, Feed
     from cadreledger.integrations import Integrations
@@ -255,7 +256,9 @@ def serve(
                 streams=StreamSettings(heartbeat=heartbeat, buffer=sse_buffer),
                 webhook_keys=extra.webhook_keys,
             )
-            uvicorn.run(app, host=host, port=port, log_level="info")
+            json_logging()
+            # uvicorn's access log would print raw paths (people's ids); ours logs routes.
+            uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
         hub.stop()
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,6 +64,7 @@ class Ledger:
         self.sequencer: Sequencer | None = None
         self._cpu = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="cpu")
         self._projector: Projector | None = None
+        self.on_verified: list[Callable[[Report], None]] = []  # e.g. metrics
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         meta = self.store.meta()
@@ -271,6 +273,8 @@ class Ledger:
         )
         if self.rules is not None:
             audit(self.store, self.root_keys, report)
+        for observe in self.on_verified:
+            observe(report)
         return report
 
     def _check_range(self, ok: bool, a: int, b: int) -> None:

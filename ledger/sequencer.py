@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
@@ -101,6 +102,8 @@ class Sequencer:
         self._thread: threading.Thread | None = None
         self._grown = threading.Condition()
         self.batches = 0
+        # Told (batch size, seconds) after each batch is settled: for metrics.
+        self.observers: list[Callable[[int, float], None]] = []
         self._stale = True  # until the state is loaded from the database
         self._load()
 
@@ -199,7 +202,17 @@ class Sequencer:
             if item is not None:
                 item.future.set_exception(_unavailable())
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def queue_depth(self) -> int:
+        """Statements waiting for the next batch."""
+        return self._queue.qsize()
+
     def _process(self, batch: list[_Pending]) -> None:
+        started = time.perf_counter()
         outcomes: list[Sealed | Rejected] | None = None
         try:
             with self.store.writer_lock():
@@ -232,6 +245,8 @@ class Sequencer:
             self.deliver.submit(_settle, batch, outcomes)
         else:
             _settle(batch, outcomes)
+        for observe in self.observers:
+            observe(len(batch), time.perf_counter() - started)
 
     def _write(self, batch: list[_Pending], careful: bool) -> list[Sealed | Rejected]:
         keys = [(p.signed.actor, p.signed.nonce) for p in batch]

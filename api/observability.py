@@ -1,0 +1,181 @@
+"""Operations: liveness, readiness, Prometheus metrics, and JSON logs with request ids.
+
+Logs and metrics name routes by their template (``/v1/cycles/{cycle}/cadres/{cadre}``),
+never by the path a client sent: paths hold people's ids, and personal data stays out
+of logs. Every response carries ``X-Request-ID`` (the client's, or a new one), and every
+log line written while the request runs carries it too.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+import uuid
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from pythonjsonlogger.json import JsonFormatter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cadreledger.service import Ledger
+from ledger.errors import UNAVAILABLE, Rejected
+from ledger.verifier import Report
+
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+MAX_READ_MODEL_LAG = 10_000  # events: beyond this the service is not ready to serve reads
+log = logging.getLogger("cadreledger.http")
+
+
+class Metrics:
+    """The service's Prometheus metrics, in a registry of its own."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Histogram(
+            "cadreledger_http_request_duration_seconds",
+            "HTTP request latency, by route template and status",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "cadreledger_append_batch_size",
+            "Statements per committed batch (group commit)",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "cadreledger_append_batch_seconds", "Time to write and settle one batch", registry=r
+        )
+        self.checks = Counter(
+            "cadreledger_verify_checks_total",
+            "Verification checks run by this service, by check and outcome",
+            ["check", "status"],
+            registry=r,
+        )
+        queue = Gauge(
+            "cadreledger_sequencer_queue_depth", "Statements waiting for a batch", registry=r
+        )
+        queue.set_function(lambda: ledger.sequencer.queue_depth if ledger.sequencer else 0)
+        Gauge("cadreledger_log_size", "Events in the log", registry=r).set_function(ledger.size)
+        if ledger.sequencer is not None:
+            ledger.sequencer.observers.append(self.batch)
+        ledger.on_verified.append(self.verified)
+
+    def batch(self, size: int, seconds: float) -> None:
+        self.batch_size.observe(size)
+        self.batch_seconds.observe(seconds)
+
+    def verified(self, report: Report) -> None:
+        for check in report.checks.values():
+            self.checks.labels(check.id, check.status).inc()
+
+
+class RequestContext:
+    """ASGI middleware: request id, latency metric and one access log line per request
+    (pure ASGI, so that streamed responses — SSE — pass straight through)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", []))
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if 0 < len(given) <= 128 and given.isprintable() else uuid.uuid4().hex
+        token = REQUEST_ID.set(request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode("latin-1")),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(scope["method"], route, str(status)).observe(elapsed)
+            log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
+            REQUEST_ID.reset(token)
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get()
+        return True
+
+
+def json_logging(level: int = logging.INFO) -> None:
+    """Structured logs on stderr: one JSON object per line, each with its request id."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s")
+    )
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def install(app: FastAPI, ledger: Ledger) -> Metrics:
+    """Add the middleware and ``/healthz``, ``/readyz``, ``/metrics`` to ``app``."""
+    metrics = Metrics(ledger)
+    app.add_middleware(RequestContext, metrics=metrics)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], responses={503: {"description": "not ready"}})
+    def readyz() -> JSONResponse:
+        """Ready to serve: the database answers, the writer runs, the read model keeps up."""
+        checks: dict[str, Any] = {}
+        try:
+            checks["log_size"] = ledger.store.latest_checkpoint() and ledger.size()
+        except Exception as e:  # the database does not answer
+            return _not_ready(f"database: {type(e).__name__}")
+        if ledger.sequencer is not None and not ledger.sequencer.running:
+            return _not_ready("the writer has stopped")
+        if ledger.rules is not None:
+            lag = ledger.size() - ledger.projector.read_model.position()
+            checks["read_model_lag"] = lag
+            if lag > MAX_READ_MODEL_LAG:
+                return _not_ready(f"the read model is {lag} events behind")
+        return JSONResponse({"status": "ready", **checks})
+
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    def prometheus() -> PlainTextResponse:
+        """Prometheus text exposition."""
+        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
+
+
+def _not_ready(why: str) -> JSONResponse:
+    problem = Rejected(
+        UNAVAILABLE, f"Dịch vụ chưa sẵn sàng: {why}.", f"The service is not ready: {why}."
+    ).to_problem("en")
+    return JSONResponse(problem, status_code=503, media_type="application/problem+json")
