@@ -77,29 +77,12 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
     @router.get("/cycles/{cycle}/cadres/{cadre}", responses=not_found)
     def cadre(cycle: str, cadre: str, at: At = None) -> dict[str, Any]:
         """One cadre's rating (breakdown, why, amendments, complaints) and its history."""
-        found, steps, position = _replayed(ledger, cycle, at, cadre)
-        if cadre not in found.evaluations:
-            raise _missing(f"{cycle}/{cadre}")
-        return {
-            "cycle": cycle,
-            "cadre": cadre,
-            "position": position,
-            "rating": cycle_view(found)["subjects"][cadre],
-            "timeline": [s.to_json() for s in steps],
-        }
+        return _cadre(ledger, cycle, cadre, at, with_rating=True)
 
     @router.get("/cycles/{cycle}/cadres/{cadre}/timeline", responses=not_found)
     def cadre_timeline(cycle: str, cadre: str, at: At = None) -> dict[str, Any]:
         """The acts that touched one cadre (theirs and the cycle's), in log order."""
-        found, steps, position = _replayed(ledger, cycle, at, cadre)
-        if cadre not in found.evaluations:
-            raise _missing(f"{cycle}/{cadre}")
-        return {
-            "cycle": cycle,
-            "cadre": cadre,
-            "position": position,
-            "timeline": [s.to_json() for s in steps],
-        }
+        return _cadre(ledger, cycle, cadre, at, with_rating=False)
 
     @router.get("/cycles/{cycle}/timeline", responses=not_found)
     def timeline(cycle: str, at: At = None) -> dict[str, Any]:
@@ -193,6 +176,18 @@ def _state(ledger: Ledger, cycle: str, at: str | None) -> dict[str, Any]:
         return {"position": position, **doc}
     found, _, position = _replayed(ledger, cycle, at)
     return {"position": position, **cycle_view(found)}
+
+
+def _cadre(
+    ledger: Ledger, cycle: str, cadre: str, at: str | None, *, with_rating: bool
+) -> dict[str, Any]:
+    found, steps, position = _replayed(ledger, cycle, at, cadre)
+    if cadre not in found.evaluations:
+        raise _missing(f"{cycle}/{cadre}")
+    page: dict[str, Any] = {"cycle": cycle, "cadre": cadre, "position": position}
+    if with_rating:
+        page["rating"] = cycle_view(found)["subjects"][cadre]
+    return {**page, "timeline": [s.to_json() for s in steps]}
 
 
 def _replayed(

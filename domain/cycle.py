@@ -466,10 +466,7 @@ class Cycle:
         ev.findings[act.event] = act.body.flag("result_wrong")
 
     def appraisal_proposed(self, act: Act) -> None:
-        self._require(act, ADVISORY)
-        ev = self._evaluation(act)
-        self._not_own(act, ev)
-        self._before_deadline(act)
+        ev = self._rating(act, ADVISORY)
         if ev.decision is not None:
             raise wrong_phase(
                 "Đã có quyết định; thay đổi phải qua quyết định xếp loại lại.",
@@ -484,10 +481,7 @@ class Cycle:
         ev.proposal = judged(self, act, ev, act.body.level("level"))
 
     def decision_issued(self, act: Act) -> None:
-        self._require(act, AUTHORITY)
-        ev = self._evaluation(act)
-        self._not_own(act, ev)
-        self._before_deadline(act)
+        ev = self._rating(act, AUTHORITY)
         if ev.decision is not None:
             raise exists(
                 "quyết định cho người này (thay đổi qua decision.revised)",
@@ -716,6 +710,14 @@ class Cycle:
     def _need_roster(self) -> None:
         if self.roster is None:
             raise wrong_phase("Kỳ đánh giá chưa có danh sách.", "The cycle has no roster yet.")
+
+    def _rating(self, act: Act, role: str) -> Evaluation:
+        """Who may propose or decide a level: the role, not for oneself, by the deadline."""
+        self._require(act, role)
+        ev = self._evaluation(act)
+        self._not_own(act, ev)
+        self._before_deadline(act)
+        return ev
 
     def _evaluation(self, act: Act) -> Evaluation:
         """The evaluation the act is about, ready to be changed."""
