@@ -162,6 +162,12 @@ def demo(ctx: click.Context, seed: int, cadres: int) -> None:
         if ledger.rules is not None:
             ledger.projector.catch_up()  # the read model, so that V9 has something to compare
         report = ledger.verify()
+        fairness = report.annexes.get("fairness", {}).get("counts", {})
+        if fairness:
+            click.echo(
+                "  Bằng chứng công bằng (xem verify --json) / fairness evidence: "
+                + ", ".join(f"{kind} {n}" for kind, n in fairness.items())
+            )
         click.echo(f"Sổ cái / log: {ledger.size()} sự kiện / events; khóa / key {ledger.log_key}")
         _print_summary(report)
         click.echo(LOOK_AT_IT.format(db=ctx.obj.db, cycle=scenario.cycle))
