@@ -197,8 +197,17 @@ def _replayed(
     through, when = _moment(at)
     projector = ledger.projector
     projector.catch_up()
+    now = projector.model.cycles.get(cycle)
+    if now is None:
+        raise _missing(cycle)
     model, steps = replay_cycle(
-        ledger.store, projector.model.registry, cycle, through=through, at=when, cadre=cadre
+        ledger.store,
+        projector.model.registry,
+        cycle,
+        list(now.evaluations),
+        through=through,
+        at=when,
+        cadre=cadre,
     )
     found = model.cycles.get(cycle)
     if found is None:

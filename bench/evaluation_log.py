@@ -718,7 +718,13 @@ def measure_timeline(
             q["through"] = a + int((b - a) * q["fraction"])
     lat: list[float] = []
     steps = 0
-    replay_cycle(*head, queries[0]["cycle"], cadre=queries[0]["cadre"])  # warm-up
+
+    def roster(cycle: str) -> list[str]:
+        return list(projector.model.cycles[cycle].evaluations)
+
+    replay_cycle(
+        *head, queries[0]["cycle"], roster(queries[0]["cycle"]), cadre=queries[0]["cadre"]
+    )  # warm-up
     for q in queries:
         kw: dict[str, Any] = {"cadre": q["cadre"]}
         if q["by"] == "position":
@@ -726,7 +732,7 @@ def measure_timeline(
         else:
             kw["at"] = q["at"]
         t = time.perf_counter()
-        _, found = replay_cycle(*head, q["cycle"], **kw)
+        _, found = replay_cycle(*head, q["cycle"], roster(q["cycle"]), **kw)
         lat.append(time.perf_counter() - t)
         steps += len(found)
     return _latency(lat) | {
@@ -756,7 +762,7 @@ def measure_http(ledger: Any, notes: dict[str, Any], count: int) -> dict[str, An
     from api.app import create_app
 
     app = create_app(ledger)
-    paths = {getattr(r, "path", "") for r in app.routes}
+    paths = set(app.openapi()["paths"])  # routers may be nested: ask the schema
     timeline = "/v1/cycles/{cycle}/cadres/{cadre}/timeline" in paths
     queries = timeline_queries(notes, count, seed=11)
     lat: list[float] = []
@@ -1118,7 +1124,11 @@ def measure(
             results["timeline"] = measure_timeline(ledger, projector, notes, args.queries)
         if "http" in only:
             print(f"http: {args.queries} requests through TestClient …", file=out, flush=True)
-            results["http"] = measure_http(ledger, notes, args.queries)
+            try:
+                results["http"] = measure_http(ledger, notes, args.queries)
+            except Exception as e:  # the API is someone else's work in progress
+                print(f"  http not measured: {e!r}", file=out, flush=True)
+                results["http_error"] = repr(e)
         del projector
         if "verify" in only:
             print(f"raw Ed25519 on {workers} threads …", file=out, flush=True)

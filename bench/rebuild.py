@@ -76,7 +76,8 @@ def measure(db: C.FreshDB, tmp: Path, cycles: int) -> dict[str, Any]:
 
         middle = names[len(names) // 2]
         t = time.perf_counter()
-        replay_cycle(ledger.store, projector.model.registry, middle, through=size // 2)
+        roster = list(projector.model.cycles[middle].evaluations)
+        replay_cycle(ledger.store, projector.model.registry, middle, roster, through=size // 2)
         as_of = time.perf_counter() - t
 
     return {

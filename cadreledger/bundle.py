@@ -27,9 +27,8 @@ from ledger.keys import KeyFormatError, VerifierKey
 from ledger.merkle import consistency_proof, inclusion_proof
 from ledger.verifier import Finding, Report
 from projections.audit import audit_acts
+from projections.history import cycle_streams
 from projections.views import VIEWS_VERSION
-
-PAGE = 2000
 
 
 def export(ledger: Ledger, cycle: str, cadre: str | None = None) -> Bundle:
@@ -42,12 +41,9 @@ def export(ledger: Ledger, cycle: str, cadre: str | None = None) -> Bundle:
     cosignatures = CosignatureStore(store).lines(size)
     if cosignatures:  # what witnesses have cosigned of it travels with it
         note = with_signatures(note, parse_lines("".join(cosignatures)))
-    rows, start = [], 0
-    while batch := store.entries_of(
-        [REGISTRY_STREAM, f"cycle/{cycle}"], [f"cycle/{cycle}/"], start, size, PAGE
-    ):
-        rows.extend(batch)
-        start = batch[-1][0] + 1
+    roster = list(ledger.projector.model.cycles[cycle].evaluations)
+    streams = [REGISTRY_STREAM, *cycle_streams(cycle, roster)]
+    rows = store.entries_of(streams, size)
     events = [
         BundleEvent(index, raw, tuple(inclusion_proof(index, size, ledger.reader)))
         for index, _stream, _version, raw in rows

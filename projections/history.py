@@ -10,7 +10,7 @@ was on record at that time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,6 @@ from domain.registry import Registry
 from ledger.envelope import Event
 from ledger.store import LogStore
 
-PAGE = 2000
 ENVELOPE_FIELDS = ("v", "type", "actor", "issued_at", "nonce", "cycle", "cadre")
 
 
@@ -51,24 +50,26 @@ class Step:
         }
 
 
-def cycle_acts(store: LogStore, cycle: str, stop: int | None = None) -> Iterator[tuple[str, Act]]:
-    """The cycle's acts below position ``stop``, in log order."""
+def cycle_streams(cycle: str, subjects: Iterable[str]) -> list[str]:
+    """A cycle's streams: its own, and one per subject on its roster."""
+    return [f"cycle/{cycle}", *(f"cycle/{cycle}/cadre/{s}" for s in subjects)]
+
+
+def cycle_acts(
+    store: LogStore, streams: Sequence[str], stop: int | None = None
+) -> Iterator[tuple[str, Act]]:
+    """The acts of ``streams`` below position ``stop``, in log order."""
     end = stop if stop is not None else _size(store)
-    start = 0
-    while start < end:
-        rows = store.entries_of([f"cycle/{cycle}"], [f"cycle/{cycle}/"], start, end, PAGE)
-        if not rows:
-            return
-        for index, stream, _version, raw in rows:
-            event = Event.parse(raw)
-            yield stream, Act(event.statement, str(event.signer), event.hash.hex(), index)
-        start = rows[-1][0] + 1
+    for index, stream, _version, raw in store.entries_of(streams, end):
+        event = Event.parse(raw)
+        yield stream, Act(event.statement, str(event.signer), event.hash.hex(), index)
 
 
 def replay_cycle(
     store: LogStore,
     registry: Registry,
     cycle: str,
+    subjects: Iterable[str],
     *,
     through: int | None = None,
     at: datetime | None = None,
@@ -76,11 +77,12 @@ def replay_cycle(
 ) -> tuple[Model, list[Step]]:
     """The model with the cycle as of position ``through`` (inclusive) or time ``at``,
     and the cycle's timeline up to then (only ``cadre``'s and cycle-wide acts if given).
-    ``registry`` must be from at least as late in the log (the projector's)."""
+    ``registry`` must be from at least as late in the log (the projector's), and
+    ``subjects`` the cycle's roster (which never changes once listed)."""
     model = Model((), registry=registry)
     steps: list[Step] = []
     stop = None if through is None else through + 1
-    for stream, act in cycle_acts(store, cycle, stop):
+    for stream, act in cycle_acts(store, cycle_streams(cycle, subjects), stop):
         if at is not None and act.issued_at > at:
             continue
         refused = model.replay(act)

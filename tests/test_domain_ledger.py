@@ -161,7 +161,7 @@ def test_the_same_events_give_the_same_digest(
     first = ledger.projector.rebuild()
     fresh = Projector(ledger.store, ledger.root_keys)
     assert fresh.rebuild() == first
-    model, _ = replay_cycle(ledger.store, ledger.projector.model.registry, CYCLE)
+    model, _ = replay_cycle(ledger.store, ledger.projector.model.registry, CYCLE, roster(ledger))
     assert model.cycles[CYCLE].evaluations[UNIT].decision is not None
     assert digest(documents(ledger.projector.model)) == first
 
@@ -173,16 +173,20 @@ def test_state_as_of_any_position_or_time(evaluation: tuple[Ledger, World]) -> N
     cycle = ledger.projector.model.cycles[CYCLE]
     decision = cycle.evaluations[UNIT].decision
     assert decision is not None
-    _, steps = replay_cycle(ledger.store, ledger.projector.model.registry, CYCLE)
+    _, steps = replay_cycle(ledger.store, ledger.projector.model.registry, CYCLE, roster(ledger))
     position = next(s.position for s in steps if s.event == decision.event)
     before, _ = replay_cycle(
-        ledger.store, ledger.projector.model.registry, CYCLE, through=position - 1
+        ledger.store, ledger.projector.model.registry, CYCLE, roster(ledger), through=position - 1
     )
-    after, _ = replay_cycle(ledger.store, ledger.projector.model.registry, CYCLE, through=position)
+    after, _ = replay_cycle(
+        ledger.store, ledger.projector.model.registry, CYCLE, roster(ledger), through=position
+    )
     assert before.cycles[CYCLE].evaluations[UNIT].decision is None
     assert after.cycles[CYCLE].evaluations[UNIT].decision is not None
     signed_at = next(s.act.issued_at for s in steps if s.event == decision.event)
-    at_time, _ = replay_cycle(ledger.store, ledger.projector.model.registry, CYCLE, at=signed_at)
+    at_time, _ = replay_cycle(
+        ledger.store, ledger.projector.model.registry, CYCLE, roster(ledger), at=signed_at
+    )
     assert at_time.cycles[CYCLE].evaluations[UNIT].decision is not None
 
 
@@ -260,11 +264,11 @@ def test_as_of_any_position_equals_replaying_that_prefix(
     ledger, w = evaluation
     run_cycle(w)
     ledger.projector.catch_up()
-    registry, size = ledger.projector.model.registry, ledger.size()
+    registry, size, subjects = ledger.projector.model.registry, ledger.size(), roster(ledger)
     prefix = Model(ledger.root_keys)
     for act in stored_acts(ledger.store, 0, size):
         prefix.replay(act)
-        as_of, _ = replay_cycle(ledger.store, registry, CYCLE, through=act.position)
+        as_of, _ = replay_cycle(ledger.store, registry, CYCLE, subjects, through=act.position)
         expected = prefix.cycles.get(CYCLE)
         got = as_of.cycles.get(CYCLE)
         assert (got and cycle_view(got)) == (expected and cycle_view(expected)), act.position
@@ -292,6 +296,10 @@ def test_replay_is_the_same_on_sqlite_and_postgres(
         ledger.close()
         (tmp_path / "log.key").unlink()
     assert digests[0] == digests[1]
+
+
+def roster(ledger: Ledger) -> list[str]:
+    return list(ledger.projector.model.cycles[CYCLE].evaluations)
 
 
 def _append(ledger: Ledger, signed: SignedStatement) -> str:
