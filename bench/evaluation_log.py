@@ -149,7 +149,7 @@ def registry_plan(units: list[Unit], root: str) -> Phase:
 def cycle_plan(unit: Unit, year: int) -> CyclePlan:
     """One QĐ 366 cycle as cadreledger.demo plays it, in phases: each yields the acts
     that need nothing but what came before, and receives their event hashes."""
-    from cadreledger.demo import COMMENTS, LEVEL_RANK, mean_hundredths
+    from cadreledger.demo import COMMENTS, mean_hundredths, plan_levels
     from domain.fields import format_points
     from domain.regimes import latest, make_profile, profile_hash
 
@@ -321,23 +321,8 @@ def cycle_plan(unit: Unit, year: int) -> CyclePlan:
         on(head, "confidence.tallied", cadre=p, votes=30, low=low)
         for p, low in zip(leaders, (4, 2, 6), strict=True)
     ]
-    levels = {sid: profile.threshold_level(t)[0].value for sid, t in totals.items()}
-    why: dict[str, str] = {}
-    levels[disciplined] = "KHT"
     groups = {uid: "tap-the"} | {p: "lanh-dao" if p in leaders else "chuyen-vien" for p in ids}
-    for group in sorted(set(groups.values())):
-        members = [sid for sid, g in groups.items() if g == group]
-        while True:
-            htxs = [sid for sid in members if levels[sid] == "HTXS"]
-            base = sum(levels[sid] == "HTT" for sid in members)
-            if len(htxs) <= (profile.quota_cap(base, False) or 0):
-                break
-            lowest = min(htxs, key=totals.__getitem__)
-            levels[lowest] = "HTT"
-            why[lowest] = "Vượt tỷ lệ 20% Hoàn thành xuất sắc của nhóm; xếp HTT."
-    if LEVEL_RANK[levels[head]] > LEVEL_RANK[levels[uid]]:
-        levels[head] = levels[uid]
-        why[head] = "Không cao hơn mức xếp loại của tập thể do mình đứng đầu."
+    levels, why = plan_levels(profile, totals, groups, forced_kht=disciplined, head=head, unit=uid)
     phase += [
         on(
             unit.advisory,

@@ -27,7 +27,7 @@ from typing import Any
 from cadreledger.service import Ledger
 from domain.acts import VIETNAM
 from domain.fields import format_points
-from domain.regimes import latest, make_profile, profile_hash
+from domain.regimes import Profile, latest, make_profile, profile_hash
 from ledger.keys import SignerKey
 from ledger.receipt import Receipt
 from ledger.statement import sign_statement
@@ -407,26 +407,12 @@ class Demo:
             partial(self.on_cycle, self.head, "confidence.tallied", cadre=p.id, votes=30, low=low)
             for p, low in zip(self.leaders, (4, 2, 6), strict=True)
         )
-        levels = {sid: profile.threshold_level(t)[0].value for sid, t in totals.items()}
-        reasons: dict[str, str] = {}
-        levels[disciplined.id] = "KHT"
-        # The HTXS quota per comparable group: the lowest HTXS drop to HTT.
         groups = {UNIT: "tap-the"} | {
             p.id: "lanh-dao" if p in self.leaders else "chuyen-vien" for p in self.cadres
         }
-        for group in set(groups.values()):
-            members = [sid for sid, g in groups.items() if g == group]
-            while True:
-                htxs = [sid for sid in members if levels[sid] == "HTXS"]
-                base = sum(levels[sid] == "HTT" for sid in members)
-                if len(htxs) <= (profile.quota_cap(base, False) or 0):
-                    break
-                lowest = min(htxs, key=totals.__getitem__)
-                levels[lowest] = "HTT"
-                reasons[lowest] = "Vượt tỷ lệ 20% Hoàn thành xuất sắc của nhóm; xếp HTT."
-        if LEVEL_RANK[levels[self.head.id]] > LEVEL_RANK[levels[UNIT]]:
-            levels[self.head.id] = levels[UNIT]
-            reasons[self.head.id] = "Không cao hơn mức xếp loại của tập thể do mình đứng đầu."
+        levels, reasons = plan_levels(
+            profile, totals, groups, forced_kht=disciplined.id, head=self.head.id, unit=UNIT
+        )
 
         def proposal(sid: str) -> Receipt:
             return self.on_cycle(
@@ -492,6 +478,37 @@ class Demo:
 
 
 LEVEL_RANK = {"HTXS": 4, "HTT": 3, "HT": 2, "KHT": 1}
+
+
+def plan_levels(
+    profile: Profile,
+    totals: dict[str, int],
+    groups: dict[str, str],
+    *,
+    forced_kht: str,
+    head: str,
+    unit: str,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The levels the advisory body proposes, and the reason for each one lowered: the
+    score's level, KHT where discipline forces it, the lowest HTXS of a group dropped to
+    HTT while over the quota, and the head not above their collective."""
+    levels = {sid: profile.threshold_level(t)[0].value for sid, t in totals.items()}
+    reasons: dict[str, str] = {}
+    levels[forced_kht] = "KHT"
+    for group in sorted(set(groups.values())):
+        members = [sid for sid, g in groups.items() if g == group]
+        while True:
+            htxs = [sid for sid in members if levels[sid] == "HTXS"]
+            base = sum(levels[sid] == "HTT" for sid in members)
+            if len(htxs) <= (profile.quota_cap(base, False) or 0):
+                break
+            lowest = min(htxs, key=totals.__getitem__)
+            levels[lowest] = "HTT"
+            reasons[lowest] = "Vượt tỷ lệ 20% Hoàn thành xuất sắc của nhóm; xếp HTT."
+    if LEVEL_RANK[levels[head]] > LEVEL_RANK[levels[unit]]:
+        levels[head] = levels[unit]
+        reasons[head] = "Không cao hơn mức xếp loại của tập thể do mình đứng đầu."
+    return levels, reasons
 
 
 def mean_hundredths(points: list[int]) -> int:

@@ -664,12 +664,13 @@ class Cycle:
                 f"The {self.profile.id} regime rates by criteria, without points.",
             )
 
+    def _excepted(self, act: Act) -> bool:
+        """A recorded exception lets this act through on its day."""
+        return any(act.type in acts and act.day <= until for acts, until, _ in self.exceptions)
+
     def _before_deadline(self, act: Act) -> None:
-        if act.day <= self.deadline:
+        if act.day <= self.deadline or self._excepted(act):
             return
-        for acts, until, _ in self.exceptions:
-            if act.type in acts and act.day <= until:
-                return
         raise Rejected(
             DEADLINE_PASSED,
             f"Quá hạn {self.deadline.isoformat()} và không có ngoại lệ được ghi nhận.",
@@ -678,11 +679,8 @@ class Cycle:
         )
 
     def _within(self, act: Act, start: date, days: int, what: str) -> None:
-        if (act.day - start).days <= days:
+        if (act.day - start).days <= days or self._excepted(act):
             return
-        for acts, until, _ in self.exceptions:
-            if act.type in acts and act.day <= until:
-                return
         raise Rejected(
             DEADLINE_PASSED,
             f"Quá thời hạn {days} ngày kể từ {start.isoformat()} ({what}).",

@@ -13,13 +13,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -53,6 +51,7 @@ from ledger.keys import KeyFormatError, SignerKey, VerifierKey
 from ledger.merkle import NodeID, consistency_proof, leaf_hash, node_hash
 from ledger.note import NoteSignature
 from tests.conftest import People
+from tests.streaming import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "example.com/log"
@@ -92,25 +91,6 @@ class Tree:
 
 def entries(n: int, tag: bytes = b"") -> list[bytes]:
     return [hashlib.sha256(tag + i.to_bytes(4, "big")).digest() for i in range(n)]
-
-
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Run ``app`` under uvicorn on a free loopback port, in a thread."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:
