@@ -193,7 +193,10 @@ def test_cosignatures_do_not_verify_for_anything_else(
     with pytest.raises(ValueError, match="not a cosigner key"):
         verify_cosignature(plain, text, line)
     # A line that claims a listed witness but fails is reported, not dropped.
-    forged = NoteSignature(line.name, line.key_id, line.signature[:-1] + b"\0")
+    # (Flip a bit: setting the last byte to 0 left it unchanged one time in 256.)
+    forged = NoteSignature(
+        line.name, line.key_id, line.signature[:-1] + bytes([line.signature[-1] ^ 1])
+    )
     bad = open_cosigned(with_signatures(note, [forged]), log_key.verifier, [witness])
     assert not bad.valid and witness in bad.invalid
     # Cosignatures by unknown keys are ignored.
