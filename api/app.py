@@ -12,45 +12,36 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException
 
+from api import schemas
+from api.auth import install as install_auth
+from api.body_limit import MAX_BODY_BYTES, BodyLimit
 from api.cycles import cycles_router
 from api.feed import StreamSettings, feed_router
 from api.observability import install as install_operations
+from api.openapi import complete as complete_openapi
+from api.paging import (
+    DEFAULT_LIMIT,
+    LINK_HEADER,
+    MAX_POSITION,
+    Limit,
+    link_next,
+    link_next_start,
+)
 from api.problems import PROBLEM_JSON, describe, on_http, on_rejected, on_validation
+from api.rate_limit import RateLimit, RatePolicy
+from api.schemas import SUBMISSION_SCHEMA
+from api.ui import install as install_ui
 from api.webhooks import webhooks_router
 from api.witnessing import cosigned_router
 from cadreledger import __version__
+from cadreledger.access import AccessStore
 from cadreledger.feed import EventHub, Feed
 from cadreledger.service import Ledger
 from cadreledger.webhooks import DeliveryStore, WebhookKeys
-from ledger.errors import NOT_FOUND, PAYLOAD_TOO_LARGE, Rejected
+from ledger.errors import INVALID_REQUEST, NOT_FOUND, PAYLOAD_TOO_LARGE, Rejected
 from ledger.statement import MAX_SUBMISSION_BYTES
 
-MAX_ENTRIES = 1000
 _PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "RFC 9457 problem details"}
-SUBMISSION_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["statement", "signer", "signature"],
-    "additionalProperties": False,
-    "properties": {
-        "statement": {
-            "type": "object",
-            "required": ["v", "type", "actor", "issued_at", "nonce"],
-            "properties": {
-                "v": {"type": "integer", "enum": [1]},
-                "type": {"type": "string", "example": "score.submitted"},
-                "actor": {"type": "string", "example": "nguyen.van.an"},
-                "issued_at": {"type": "string", "example": "2025-12-01T08:00:00Z"},
-                "nonce": {"type": "string", "minLength": 16, "maxLength": 64},
-            },
-            "additionalProperties": True,
-        },
-        "signer": {"type": "string", "description": "C2SP verifier key name+keyid+base64"},
-        "signature": {
-            "type": "string",
-            "description": "base64 Ed25519 signature over the statement's RFC 8785 bytes",
-        },
-    },
-}
 
 
 def b64(hashes: list[bytes]) -> list[str]:
@@ -63,9 +54,16 @@ def create_app(
     hub: EventHub | None = None,
     streams: StreamSettings | None = None,
     webhook_keys: WebhookKeys | None = None,
+    access: AccessStore | None = None,
+    max_body: int = MAX_BODY_BYTES,
+    rate: RatePolicy | None = None,
 ) -> FastAPI:
     """The service over ``ledger``. ``hub`` is shared with in-process integrations
-    (webhooks, NATS) when the caller runs them; otherwise the app keeps its own."""
+    (webhooks, NATS) when the caller runs them; otherwise the app keeps its own.
+    With ``access``, every request is authenticated and checked against the policy
+    (api/policy.py); without it the service is open (tests, a local demo).
+    ``max_body`` caps every request body (413); ``rate`` limits requests per person or
+    address (429); without it nobody is limited."""
     own_hub = hub is None
     if hub is None:
         hub = EventHub(ledger, Feed(ledger))
@@ -86,7 +84,14 @@ def create_app(
             "follow RFC 9162; checkpoints are C2SP signed notes."
         ),
     )
+    # Added before the operations and authentication middleware, so inside them: the
+    # rate limiter sees who is asking, and refusals are logged and measured.
+    if rate is not None:
+        app.add_middleware(RateLimit, policy=rate)
+    app.add_middleware(BodyLimit, limit=max_body)
     install_operations(app, ledger)
+    if access is not None:
+        install_auth(app, ledger, access)
     app.add_exception_handler(Rejected, on_rejected)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
@@ -97,17 +102,31 @@ def create_app(
         app.include_router(cycles_router(ledger, _PROBLEM))
     app.include_router(cosigned_router(ledger, _PROBLEM))
 
-    @app.get("/v1/log/checkpoint", response_class=PlainTextResponse, tags=["log"])
+    @app.get(
+        "/v1/log/checkpoint",
+        response_class=PlainTextResponse,
+        tags=["log"],
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     def checkpoint() -> PlainTextResponse:
         """The latest signed checkpoint (C2SP tlog-checkpoint as a signed note)."""
         return PlainTextResponse(ledger.checkpoint(), headers={"Cache-Control": "no-cache"})
 
-    @app.get("/v1/log/key", response_class=PlainTextResponse, tags=["log"])
+    @app.get(
+        "/v1/log/key",
+        response_class=PlainTextResponse,
+        tags=["log"],
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     def key() -> PlainTextResponse:
         """The log's verifier key, ``name+keyid+base64``."""
         return PlainTextResponse(str(ledger.log_key) + "\n")
 
-    @app.get("/v1/log/proof/inclusion", tags=["log"], responses={400: _PROBLEM})
+    @app.get(
+        "/v1/log/proof/inclusion",
+        tags=["log"],
+        responses={**schemas.ok(schemas.InclusionProof), 400: _PROBLEM},
+    )
     def inclusion(
         index: Annotated[int, Query(ge=0)], size: Annotated[int, Query(ge=1)]
     ) -> dict[str, Any]:
@@ -115,7 +134,11 @@ def create_app(
         proof = ledger.inclusion(index, size)
         return {"index": index, "tree_size": size, "proof": b64(proof)}
 
-    @app.get("/v1/log/proof/consistency", tags=["log"], responses={400: _PROBLEM})
+    @app.get(
+        "/v1/log/proof/consistency",
+        tags=["log"],
+        responses={**schemas.ok(schemas.ConsistencyProof), 400: _PROBLEM},
+    )
     def consistency(
         first: Annotated[int, Query(alias="from", ge=1)],
         second: Annotated[int, Query(alias="to", ge=1)],
@@ -123,17 +146,46 @@ def create_app(
         """RFC 9162 consistency proof between tree sizes ``from`` and ``to``."""
         return {"from": first, "to": second, "proof": b64(ledger.consistency(first, second))}
 
-    @app.get("/v1/log/entries", tags=["log"], responses={400: _PROBLEM})
+    @app.get(
+        "/v1/log/entries",
+        tags=["log"],
+        responses={**schemas.ok(schemas.LogEntries, headers=LINK_HEADER), 400: _PROBLEM},
+    )
     def entries(
-        start: Annotated[int, Query(ge=0)] = 0,
-        limit: Annotated[int, Query(ge=1, le=MAX_ENTRIES)] = 100,
+        request: Request,
+        response: Response,
+        start: Annotated[
+            int | None, Query(ge=0, le=MAX_POSITION, description="the first position wanted")
+        ] = None,
+        after: Annotated[
+            int | None,
+            Query(
+                ge=-1,
+                le=MAX_POSITION,
+                description="or, as on every list: the last position you have",
+            ),
+        ] = None,
+        limit: Limit = DEFAULT_LIMIT,
     ) -> dict[str, Any]:
-        """Log entries from position ``start``: event hash and the full stored envelope."""
-        rows = ledger.entries(start, limit)
-        return {
-            "entries": rows,
-            "next": rows[-1]["index"] + 1 if len(rows) == limit else None,
-        }
+        """Log entries from position ``start`` (or after ``after``): event hash and the
+        full stored envelope. ``next`` is the next ``start`` — or, paging with
+        ``after``, the next ``after``."""
+        if start is not None and after is not None:
+            raise Rejected(
+                INVALID_REQUEST,
+                "Chỉ dùng một trong hai tham số start và after.",
+                "Give start or after, not both.",
+                field="after",
+            )
+        first = start if start is not None else (after + 1 if after is not None else 0)
+        rows = ledger.entries(first, limit)
+        last = rows[-1]["index"] if len(rows) == limit else None
+        if after is not None:
+            link_next(request, response, last)
+            return {"entries": rows, "next": last}
+        following = None if last is None else last + 1
+        link_next_start(request, response, following)
+        return {"entries": rows, "next": following}
 
     @app.post(
         "/v1/statements",
@@ -145,19 +197,24 @@ def create_app(
                 "content": {"application/json": {"schema": SUBMISSION_SCHEMA}},
             }
         },
+        response_model=schemas.Receipt,  # documents; the receipt is answered as it is
         responses={
-            200: {"description": "A retry of a statement already stored: its receipt"},
+            200: {
+                "description": "A retry of a statement already stored: its receipt",
+                "model": schemas.Receipt,
+            },
             400: _PROBLEM,
             403: _PROBLEM,
             409: _PROBLEM,
             413: _PROBLEM,
+            503: _PROBLEM,
         },
     )
     async def submit(request: Request) -> Response:
         """Submit a signed statement; the answer is its receipt (201), or the stored
         statement's receipt (200) when it is a retry of the same statement."""
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_SUBMISSION_BYTES:
+        if declared.isascii() and declared.isdigit() and int(declared) > MAX_SUBMISSION_BYTES:
             raise _too_large()
         body = bytearray()
         async for part in request.stream():
@@ -167,7 +224,11 @@ def create_app(
         receipt = await ledger.submit_async(bytes(body))
         return JSONResponse(receipt.to_json(), status_code=200 if receipt.duplicate else 201)
 
-    @app.get("/problems/{slug}", tags=["meta"], responses={404: _PROBLEM})
+    @app.get(
+        "/problems/{slug}",
+        tags=["meta"],
+        responses={**schemas.ok(schemas.ProblemType), 404: _PROBLEM},
+    )
     def problem(slug: str) -> dict[str, Any]:
         """What a problem ``type`` means."""
         described = describe(slug)
@@ -175,6 +236,8 @@ def create_app(
             raise Rejected(NOT_FOUND, f"Không có loại lỗi {slug!r}.", f"No problem type {slug!r}.")
         return described
 
+    install_ui(app)  # the web UI at /ui/, and / sends there
+    complete_openapi(app)
     return app
 
 

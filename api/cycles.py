@@ -11,12 +11,29 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
+from api import schemas
+from api.auth import authenticating, reveal_for, who
+from api.feed import CODE, TypeQuery
+from api.paging import (
+    DEFAULT_LIMIT,
+    LINK_HEADER,
+    KeyAfter,
+    Limit,
+    PositionAfter,
+    after_key,
+    after_position,
+    link_next,
+)
+from api.policy import may_see_results
+from api.texts import revealing
 from cadreledger.service import Ledger
 from domain.regimes import PROFILES, profile_hash
+from ledger.envelope import event_hash
 from ledger.errors import INVALID_REQUEST, NOT_FOUND, Rejected
-from projections.history import Step, replay_cycle
+from projections.cycle_fairness import cycle_fairness
+from projections.history import Step, cycle_streams, replay_cycle
 from projections.views import cycle_view
 
 At = Annotated[
@@ -31,10 +48,18 @@ At = Annotated[
 
 
 def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["evaluation"])
+    # Sealed texts (comments, reasons, grounds) come out opened: api/texts.py.
+    router = APIRouter(
+        prefix="/v1",
+        tags=["evaluation"],
+        route_class=revealing(reveal_for(ledger)),
+    )
     not_found: dict[int | str, dict[str, Any]] = {404: problem}
 
-    @router.get("/regimes")
+    def found(model: type[schemas.Open], **extra: Any) -> dict[int | str, dict[str, Any]]:
+        return {**schemas.ok(model, **extra), **not_found}
+
+    @router.get("/regimes", responses=schemas.ok(schemas.Regimes))
     def regimes() -> dict[str, Any]:
         """Every regime profile, with the hash a cycle must pin when it opens."""
         return {
@@ -44,12 +69,17 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
             ]
         }
 
-    @router.get("/cycles")
+    @router.get("/cycles", responses=schemas.ok(schemas.Cycles, headers=LINK_HEADER))
     def cycles(
-        unit: Annotated[str | None, Query(max_length=64)] = None,
+        request: Request,
+        response: Response,
+        unit: Annotated[str | None, Query(pattern=CODE, description="a unit code")] = None,
         year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
+        after: KeyAfter = None,
+        limit: Limit = DEFAULT_LIMIT,
     ) -> dict[str, Any]:
-        """The evaluation cycles, newest first, optionally of one unit or year."""
+        """The evaluation cycles, newest first, optionally of one unit or year; ``after``
+        is the code of the last cycle you have."""
         position, docs = _current(ledger, "cycle/")
         found = [
             {
@@ -60,39 +90,77 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
             if (unit is None or doc["unit"] == unit) and (year is None or doc["year"] == year)
         ]
         found.sort(key=lambda c: (-c["year"], c["cycle"]))
-        return {"position": position, "cycles": found}
+        page, following = after_key(found, lambda c: str(c["cycle"]), after, limit)
+        link_next(request, response, following)
+        return {"position": position, "cycles": page, "next": following}
 
-    @router.get("/cycles/{cycle}", responses=not_found)
+    @router.get("/cycles/{cycle}", responses=found(schemas.CycleDocument))
     def cycle(cycle: str, at: At = None) -> dict[str, Any]:
         """A cycle: ratings with their breakdown and why, quota and head-vs-collective
         status per group, meetings, complaints — now, or at a position or time."""
         return _state(ledger, cycle, at)
 
-    @router.get("/cycles/{cycle}/ratings", responses=not_found)
+    @router.get("/cycles/{cycle}/ratings", responses=found(schemas.Ratings))
     def ratings(cycle: str, at: At = None) -> dict[str, Any]:
         """Every subject's score breakdown, level and why; each group's quota status."""
         doc = _state(ledger, cycle, at)
         return {k: doc[k] for k in ("cycle", "position", "regime", "phase", "subjects", "groups")}
 
-    @router.get("/cycles/{cycle}/cadres/{cadre}", responses=not_found)
+    @router.get("/cycles/{cycle}/cadres/{cadre}", responses=found(schemas.CadrePage))
     def cadre(cycle: str, cadre: str, at: At = None) -> dict[str, Any]:
         """One cadre's rating (breakdown, why, amendments, complaints) and its history."""
         return _cadre(ledger, cycle, cadre, at, with_rating=True)
 
-    @router.get("/cycles/{cycle}/cadres/{cadre}/timeline", responses=not_found)
-    def cadre_timeline(cycle: str, cadre: str, at: At = None) -> dict[str, Any]:
+    @router.get(
+        "/cycles/{cycle}/cadres/{cadre}/timeline",
+        responses=found(schemas.CadreTimeline, headers=LINK_HEADER),
+    )
+    def cadre_timeline(
+        request: Request,
+        response: Response,
+        cycle: str,
+        cadre: str,
+        at: At = None,
+        types: TypeQuery = None,
+        after: PositionAfter = -1,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> dict[str, Any]:
         """The acts that touched one cadre (theirs and the cycle's), in log order."""
-        return _cadre(ledger, cycle, cadre, at, with_rating=False)
+        page = _cadre(ledger, cycle, cadre, at, with_rating=False)
+        acts = _of_types(page["timeline"], types)
+        page["timeline"], following = after_position(acts, _position, after, limit)
+        link_next(request, response, following)
+        return {**page, "next": following}
 
-    @router.get("/cycles/{cycle}/timeline", responses=not_found)
-    def timeline(cycle: str, at: At = None) -> dict[str, Any]:
+    @router.get("/cycles/{cycle}/timeline", responses=found(schemas.Timeline, headers=LINK_HEADER))
+    def timeline(
+        request: Request,
+        response: Response,
+        cycle: str,
+        at: At = None,
+        types: TypeQuery = None,
+        after: PositionAfter = -1,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> dict[str, Any]:
         """Every act of the cycle in log order, each with whether the rules admit it."""
         _, steps, position = _replayed(ledger, cycle, at)
-        return {"cycle": cycle, "position": position, "timeline": [s.to_json() for s in steps]}
+        acts = _of_types([s.to_json() for s in steps], types)
+        page, following = after_position(acts, _position, after, limit)
+        link_next(request, response, following)
+        return {"cycle": cycle, "position": position, "timeline": page, "next": following}
 
-    @router.get("/cycles/{cycle}/complaints", responses=not_found)
-    def complaints(cycle: str) -> dict[str, Any]:
-        """Every complaint of the cycle with its status (filed, accepted, upheld, dismissed)."""
+    @router.get(
+        "/cycles/{cycle}/complaints", responses=found(schemas.Complaints, headers=LINK_HEADER)
+    )
+    def complaints(
+        request: Request,
+        response: Response,
+        cycle: str,
+        after: KeyAfter = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> dict[str, Any]:
+        """Every complaint of the cycle with its status (filed, accepted, upheld,
+        dismissed), in the order filed; ``after`` is the last complaint's event hash."""
         doc = _state(ledger, cycle, None)
         found = [
             {"cadre": sid, **c}
@@ -100,9 +168,11 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
             for c in rating["complaints"]
         ]
         found.sort(key=lambda c: (c["filed"], c["event"]))
-        return {"cycle": cycle, "position": doc["position"], "complaints": found}
+        page, following = after_key(found, lambda c: str(c["event"]), after, limit)
+        link_next(request, response, following)
+        return {"cycle": cycle, "position": doc["position"], "complaints": page, "next": following}
 
-    @router.get("/cycles/{cycle}/complaints/{complaint}", responses=not_found)
+    @router.get("/cycles/{cycle}/complaints/{complaint}", responses=found(schemas.ComplaintCase))
     def complaint(cycle: str, complaint: str) -> dict[str, Any]:
         """One complaint: its status and every act about it — filing, acceptance,
         resolution, and a re-classification that cites the resolution."""
@@ -116,14 +186,84 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
                     return {"cycle": cycle, "cadre": sid, **c, "acts": acts}
         raise _missing(f"{cycle}/complaints/{complaint}")
 
-    @router.get("/units/{unit}", responses=not_found)
-    def unit(unit: str) -> dict[str, Any]:
-        """A unit's ratings across its cycles: each subject's level and total, per cycle."""
+    @router.get(
+        "/cycles/{cycle}/entries", responses=found(schemas.CycleEntries, headers=LINK_HEADER)
+    )
+    def cycle_entries(
+        request: Request,
+        response: Response,
+        cycle: str,
+        after: PositionAfter = -1,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> dict[str, Any]:
+        """The stored envelopes of the cycle's events after position ``after``, verbatim,
+        in log order (as ``/v1/log/entries`` gives them): what a reader needs to check
+        each act's signature, its stream's hash chain and its inclusion in the log."""
+        projector = ledger.projector
+        projector.catch_up()
+        now = projector.model.cycles.get(cycle)
+        if now is None:
+            raise _missing(cycle)
+        rows = ledger.store.entries_of(
+            cycle_streams(cycle, now.evaluations), projector.model.position
+        )
+        page, following = after_position(rows, lambda row: row[0], after, limit)
+        link_next(request, response, following)
+        return {
+            "cycle": cycle,
+            "entries": [
+                {
+                    "index": index,
+                    "stream": stream,
+                    "version": version,
+                    "event_hash": event_hash(raw).hex(),
+                    "envelope": raw.decode(),
+                }
+                for index, stream, version, raw in page
+            ],
+            "next": following,
+        }
+
+    @router.get("/cycles/{cycle}/fairness", responses=found(schemas.FairnessReport))
+    def fairness(
+        cycle: str, cadre: Annotated[str | None, Query(max_length=64)] = None
+    ) -> dict[str, Any]:
+        """The cycle's fairness evidence — amendments and their net effect, outlying or
+        marked-down ballots, late changes, levels the score does not explain, decisions
+        not notified — each with the events behind it: evidence, never an accusation.
+        ``cadre`` keeps that cadre's findings only."""
+        projector = ledger.projector
+        projector.catch_up()
+        now = projector.model.cycles.get(cycle)
+        if now is None:
+            raise _missing(cycle)
+        report = cycle_fairness(
+            ledger.store, projector.model.registry, cycle, list(now.evaluations)
+        )
+        found = [f for f in report["findings"] if cadre is None or f["cadre"] == cadre]
+        counts: dict[str, int] = {}
+        for f in found:
+            counts[f["kind"]] = counts.get(f["kind"], 0) + 1
+        return {
+            "cycle": cycle,
+            "position": projector.model.position,
+            "settings": report["settings"],
+            "counts": dict(sorted(counts.items())),
+            "findings": found,
+        }
+
+    @router.get("/units/{unit}", responses=found(schemas.UnitPage))
+    def unit(unit: str, request: Request) -> dict[str, Any]:
+        """A unit's ratings across its cycles: each subject's level and total, per cycle
+        (with authentication on: the cycles whose results the caller may see)."""
         position, docs = _current(ledger, "")
         units = docs.get("registry", {}).get("units", {})
         cycles = [d for name, d in docs.items() if name.startswith("cycle/") and d["unit"] == unit]
         if unit not in units and not cycles:
             raise _missing(unit)
+        if authenticating(request):
+            model = ledger.projector.model
+            cycles = [c for c in cycles if may_see_results(who(request), model.cycles[c["cycle"]])]
         return {
             "unit": unit,
             "name": units.get(unit, {}).get("name"),
@@ -148,7 +288,7 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
             ],
         }
 
-    @router.get("/people/{person}", responses=not_found)
+    @router.get("/people/{person}", responses=found(schemas.PersonPage))
     def person(person: str) -> dict[str, Any]:
         """A registered person: name, standing roles, and keys with their validity."""
         position, docs = _current(ledger, "registry")
@@ -220,7 +360,7 @@ def _moment(at: str | None) -> tuple[int | None, datetime | None]:
     """``at`` as (position, None) or (None, time); both None for "now"."""
     if at is None:
         return None, None
-    if at.isdigit():
+    if at.isascii() and at.isdigit():
         return int(at), None
     try:
         when = datetime.fromisoformat(at)
@@ -232,6 +372,16 @@ def _moment(at: str | None) -> tuple[int | None, datetime | None]:
             field="at",
         ) from e
     return None, when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def _of_types(acts: list[dict[str, Any]], types: list[str] | None) -> list[dict[str, Any]]:
+    """The acts of the statement types asked for (``type`` as on the event feed)."""
+    wanted = {t for item in types or () for t in item.split(",")}
+    return [a for a in acts if a["type"] in wanted] if wanted else acts
+
+
+def _position(act: dict[str, Any]) -> int:
+    return int(act["position"])
 
 
 def _about(step: Step, events: set[str]) -> bool:

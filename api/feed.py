@@ -18,10 +18,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import StringConstraints
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from cadreledger.feed import MAX_PAGE, EventHub, Feed, FeedEvent, FeedFilter
+from api import schemas
+from api.paging import DEFAULT_LIMIT, LINK_HEADER, MAX_POSITION, Limit, PositionAfter, link_next
+from cadreledger.feed import EventHub, Feed, FeedEvent, FeedFilter
 from ledger.errors import INVALID_REQUEST, Rejected
 
 CATCH_UP_PAGE = 500
@@ -33,36 +36,70 @@ class StreamSettings:
     buffer: int = 1000  # events a live SSE client may fall behind before it overflows
 
 
+# The filters, named and checked the same on every endpoint that takes them.
+CODE = r"^[a-z0-9][a-z0-9._-]{0,63}$"  # cadreledger.feed.CODE, domain.streams.IDENTIFIER
+_TYPE = r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*"
+TYPES = rf"^{_TYPE}(,{_TYPE})*$"
 TypeQuery = Annotated[
-    list[str] | None,
+    list[Annotated[str, StringConstraints(pattern=TYPES, max_length=1024)]] | None,
     Query(
         alias="type",
         description="statement type; repeat it or give a comma list (any of them matches)",
     ),
 ]
 CycleQuery = Annotated[
-    str | None, Query(description="a cycle code: its own stream and its cadres' streams")
+    str | None,
+    Query(pattern=CODE, description="a cycle code: its own stream and its cadres' streams"),
 ]
 UnitQuery = Annotated[
     str | None,
-    Query(description="statements naming this unit, and every event of its cycles"),
+    Query(pattern=CODE, description="statements naming this unit, and every event of its cycles"),
 ]
+
+
+# One Server-Sent Event (OpenAPI 3.1: ``schema`` describes each event of the stream).
+SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "description": "the global position"},
+        "event": {"type": "string", "enum": ["message", "overflow"]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {
+                "anyOf": [
+                    {"$ref": "#/components/schemas/CloudEvent"},
+                    {
+                        "type": "object",
+                        "required": ["resume_after"],
+                        "properties": {"resume_after": {"type": "integer"}},
+                    },
+                ]
+            },
+        },
+    },
+}
 
 
 def feed_router(feed: Feed, hub: EventHub, settings: StreamSettings) -> APIRouter:
     router = APIRouter(tags=["events"])
 
-    @router.get("/v1/events")
+    @router.get("/v1/events", responses=schemas.ok(schemas.EventPage, headers=LINK_HEADER))
     def events(
-        after: Annotated[int, Query(ge=-1, description="last position you have")] = -1,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+        request: Request,
+        response: Response,
+        after: PositionAfter = -1,
+        limit: Limit = DEFAULT_LIMIT,
         types: TypeQuery = None,
         cycle: CycleQuery = None,
         unit: UnitQuery = None,
     ) -> dict[str, Any]:
         """CloudEvents 1.0 after position ``after``, in commit order; ``next`` is the
-        cursor to pass as ``after`` (it moves past events the filters skipped)."""
+        cursor to pass as ``after`` (it moves past events the filters skipped). A feed
+        never ends: ``next`` is always there, and ``caught_up`` says whether the log
+        had more when this page was read (the ``Link`` header only then)."""
         page = feed.read(after, limit, FeedFilter.parse(types or (), cycle, unit))
+        link_next(request, response, None if page.caught_up else page.next)
         return {
             "events": [e.cloud_event(feed.origin) for e in page.events],
             "next": page.next,
@@ -73,11 +110,14 @@ def feed_router(feed: Feed, hub: EventHub, settings: StreamSettings) -> APIRoute
     @router.get(
         "/v1/events/stream",
         response_class=EventSourceResponse,
-        responses={200: {"content": {"text/event-stream": {}}}},
+        responses={200: {"content": {"text/event-stream": {"schema": SSE_EVENT}}}},
     )
     async def stream(
-        after: Annotated[int | None, Query(ge=-1)] = None,
-        last_event_id: Annotated[str | None, Header()] = None,
+        after: Annotated[int | None, Query(ge=-1, le=MAX_POSITION)] = None,
+        last_event_id: Annotated[
+            str | None,
+            Header(pattern=r"^\s*(-1|[0-9]+)?\s*$", description="the last position you have"),
+        ] = None,
         types: TypeQuery = None,
         cycle: CycleQuery = None,
         unit: UnitQuery = None,
@@ -98,7 +138,7 @@ def feed_router(feed: Feed, hub: EventHub, settings: StreamSettings) -> APIRoute
 def _resume_point(last_event_id: str | None, after: int | None) -> int:
     if last_event_id is not None and last_event_id.strip():
         text = last_event_id.strip()
-        if not (text.isascii() and text.removeprefix("-").isdigit() and int(text) >= -1):
+        if not (text == "-1" or (text.isascii() and text.isdigit() and int(text) <= MAX_POSITION)):
             raise Rejected(
                 INVALID_REQUEST,
                 f"Last-Event-ID {text!r} không phải là một vị trí trong sổ cái.",

@@ -9,7 +9,10 @@ log line written while the request runs carries it too.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import logging
+import logging.handlers
+import queue
 import time
 import uuid
 from typing import Any
@@ -21,6 +24,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pythonjsonlogger.json import JsonFormatter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import schemas
 from cadreledger.service import Ledger
 from ledger.errors import UNAVAILABLE, Rejected
 from ledger.verifier import Report
@@ -88,7 +92,7 @@ class RequestContext:
             return
         headers = dict(scope.get("headers", []))
         given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if 0 < len(given) <= 128 and given.isprintable() else uuid.uuid4().hex
+        request_id = given if 0 < len(given) <= 128 and given.isprintable() else _new_id()
         token = REQUEST_ID.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -121,22 +125,42 @@ class RequestContext:
             REQUEST_ID.reset(token)
 
 
+# Unique, not secret: a per-process prefix and a counter. (uuid4 reads the OS's random
+# source, and that system call lets go of the GIL on the event loop's thread, which
+# under load then waits for the sequencer's threads to let go in turn.)
+_PREFIX = uuid.uuid4().hex[:16]
+_COUNTER = itertools.count()
+
+
+def _new_id() -> str:
+    return f"{_PREFIX}{next(_COUNTER):016x}"
+
+
 class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = REQUEST_ID.get()
         return True
 
 
-def json_logging(level: int = logging.INFO) -> None:
-    """Structured logs on stderr: one JSON object per line, each with its request id."""
+def json_logging(level: int = logging.INFO) -> logging.handlers.QueueListener:
+    """Structured logs on stderr: one JSON object per line, each with its request id.
+
+    Records are formatted and written by a thread of their own: the request's thread
+    only queues them, so a slow stderr never holds up an answer. Stop the returned
+    listener to flush what is queued."""
     handler = logging.StreamHandler()
     handler.setFormatter(
         JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s")
     )
-    handler.addFilter(_RequestIdFilter())
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    enqueue = logging.handlers.QueueHandler(records)
+    enqueue.addFilter(_RequestIdFilter())  # here: the request id is the caller's context
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [enqueue]
     root.setLevel(level)
+    listener = logging.handlers.QueueListener(records, handler)
+    listener.start()
+    return listener
 
 
 def install(app: FastAPI, ledger: Ledger) -> Metrics:
@@ -144,12 +168,16 @@ def install(app: FastAPI, ledger: Ledger) -> Metrics:
     metrics = Metrics(ledger)
     app.add_middleware(RequestContext, metrics=metrics)
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"], responses=schemas.ok(schemas.Health))
     def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], responses={503: {"description": "not ready"}})
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        responses={**schemas.ok(schemas.Ready), 503: {"description": "not ready"}},
+    )
     def readyz() -> JSONResponse:
         """Ready to serve: the database answers, the writer runs, the read model keeps up."""
         checks: dict[str, Any] = {}
@@ -166,7 +194,12 @@ def install(app: FastAPI, ledger: Ledger) -> Metrics:
                 return _not_ready(f"the read model is {lag} events behind")
         return JSONResponse({"status": "ready", **checks})
 
-    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     def prometheus() -> PlainTextResponse:
         """Prometheus text exposition."""
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
-from ledger.errors import INVALID_REQUEST, NOT_FOUND, PROBLEMS, Problem, Rejected
+from ledger.errors import (
+    INVALID_REQUEST,
+    NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
+    PROBLEMS,
+    Problem,
+    Rejected,
+)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -25,9 +34,13 @@ def language(request: Request) -> str:
     return "vi"
 
 
-def problem_response(request: Request, error: Rejected) -> JSONResponse:
+def problem_response(
+    request: Request, error: Rejected, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     body = error.to_problem(language(request), instance=request.url.path)
-    return JSONResponse(body, status_code=error.problem.status, media_type=PROBLEM_JSON)
+    return JSONResponse(
+        body, status_code=error.problem.status, media_type=PROBLEM_JSON, headers=headers
+    )
 
 
 async def on_rejected(request: Request, exc: Exception) -> JSONResponse:
@@ -51,6 +64,15 @@ async def on_validation(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def too_large(limit: int) -> Rejected:
+    return Rejected(
+        PAYLOAD_TOO_LARGE,
+        f"Nội dung yêu cầu vượt quá {limit} byte.",
+        f"The request body is over {limit} bytes.",
+        limit=limit,
+    )
+
+
 async def on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     problem = (
@@ -58,7 +80,21 @@ async def on_http(request: Request, exc: Exception) -> JSONResponse:
         if exc.status_code == 404
         else Problem(f"http-{exc.status_code}", exc.status_code, str(exc.detail), str(exc.detail))
     )
-    return problem_response(request, Rejected(problem, problem.title_vi, problem.title_en))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette's ``Allow`` names the methods of the first route on the path only.
+        headers["Allow"] = ", ".join(_methods_at(request))
+    return problem_response(request, Rejected(problem, problem.title_vi, problem.title_en), headers)
+
+
+def _methods_at(request: Request) -> list[str]:
+    """Every method some route takes on this request's path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def describe(slug: str) -> dict[str, Any] | None:

@@ -7,9 +7,11 @@ import re
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from api import schemas
+from api.paging import DEFAULT_LIMIT, LINK_HEADER, Limit, PositionAfter, link_next
 from api.problems import PROBLEM_JSON
 from cadreledger.webhooks import DeliveryStore, WebhookKeys, secret_for
 from ledger.errors import NOT_FOUND, PAYLOAD_TOO_LARGE, Rejected
@@ -23,12 +25,16 @@ WebhookId = Annotated[str, Path(pattern=HASH.pattern, description="registration 
 def webhooks_router(store: DeliveryStore, keys: WebhookKeys) -> APIRouter:
     router = APIRouter(tags=["webhooks"])
 
-    @router.get("/v1/webhooks/key", response_class=PlainTextResponse)
+    @router.get(
+        "/v1/webhooks/key",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     def key() -> PlainTextResponse:
         """The Ed25519 key that signs every delivery (``v1a``), as ``whpk_…``."""
         return PlainTextResponse(keys.public_text + "\n")
 
-    @router.get("/v1/webhooks/{webhook}", responses={404: _PROBLEM})
+    @router.get("/v1/webhooks/{webhook}", responses={**schemas.ok(schemas.Webhook), 404: _PROBLEM})
     def registration(webhook: WebhookId) -> dict[str, Any]:
         """A registration as the dispatcher read it, and its deliveries by state."""
         endpoint = store.endpoint(webhook)
@@ -36,21 +42,41 @@ def webhooks_router(store: DeliveryStore, keys: WebhookKeys) -> APIRouter:
             raise _unknown(webhook)
         return {**endpoint.to_json(), "deliveries": store.counts(webhook)}
 
-    @router.get("/v1/webhooks/{webhook}/deliveries", responses={404: _PROBLEM})
+    @router.get(
+        "/v1/webhooks/{webhook}/deliveries",
+        responses={**schemas.ok(schemas.Deliveries, headers=LINK_HEADER), 404: _PROBLEM},
+    )
     def deliveries(
+        request: Request,
+        response: Response,
         webhook: WebhookId,
         state: Annotated[str | None, Query(pattern="^(pending|delivered|dead|cancelled)$")] = None,
-        after: Annotated[int, Query(ge=-1)] = -1,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        after: PositionAfter = -1,
+        limit: Limit = DEFAULT_LIMIT,
     ) -> dict[str, Any]:
         """Deliveries by event position; ``state=dead`` lists the dead letters."""
         if store.endpoint(webhook) is None:
             raise _unknown(webhook)
         rows = store.deliveries(webhook, state, after, limit)
-        return {"deliveries": rows, "next": rows[-1]["index"] if len(rows) == limit else None}
+        following = rows[-1]["index"] if len(rows) == limit else None
+        link_next(request, response, following)
+        return {"deliveries": rows, "next": following}
 
     @router.post(
-        "/v1/webhooks/{webhook}/secret", responses={400: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM}
+        "/v1/webhooks/{webhook}/secret",
+        responses={
+            **schemas.ok(schemas.WebhookSecret),
+            400: _PROBLEM,
+            403: _PROBLEM,
+            404: _PROBLEM,
+            413: _PROBLEM,
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": schemas.SUBMISSION_SCHEMA}},
+            }
+        },
     )
     async def secret(webhook: WebhookId, request: Request) -> dict[str, str]:
         """The endpoint's ``v1`` HMAC secret (``whsec_…``). Body: a submission of a

@@ -21,7 +21,7 @@ from ledger.cosignature import MAX_REQUEST_BYTES
 def create_witness_app(witness: Witness) -> Starlette:
     async def add_checkpoint(request: Request) -> Response:
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
+        if declared.isascii() and declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
             return PlainTextResponse("yêu cầu quá lớn / request too large\n", status_code=413)
         body = bytearray()
         async for part in request.stream():

@@ -24,7 +24,7 @@ def cosigned_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
     @router.get(
         "/v1/log/checkpoint/cosigned",
         response_class=PlainTextResponse,
-        responses={404: problem},
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, 404: problem},
     )
     def cosigned(
         witnesses: Annotated[int, Query(ge=1, le=64)] = 1,

@@ -58,16 +58,23 @@ def init_signer(seeds: Sequence[bytes]) -> None:
     _WORKER_KEYS[:] = [SignerKey.from_seed(actor_name(k), s) for k, s in enumerate(seeds)]
 
 
-def sign_range(job: tuple[int, int, int]) -> list[Any]:
-    """Sign statements ``start … start+count-1`` (key ``i % len(keys)``) in a worker."""
+def sign_range(job: tuple[Any, ...]) -> list[Any]:
+    """Sign statements ``start … start+count-1`` (key ``i % len(keys)``) in a worker;
+    with ``sealed``, the ``note`` text sealed (a commitment, the text disclosed beside)."""
     from ledger.statement import sign_statement
+    from ledger.texts import Sealer
 
-    start, count, cadres = job
+    start, count, cadres, *rest = job  # (start, count, cadres[, sealed])
+    sealed = bool(rest and rest[0])
     keys = _WORKER_KEYS
     out = []
     for i in range(start, start + count):
         key = keys[i % len(keys)]
-        out.append(sign_statement(make_statement(i, key.name, cadres), key))
+        statement = make_statement(i, key.name, cadres)
+        sealer = Sealer()
+        if sealed:
+            statement = sealer.seal_fields(statement, frozenset({"note"}))
+        out.append(sign_statement(statement, key, sealer.texts))
     return out
 
 
@@ -87,14 +94,20 @@ def make_keys(n: int) -> tuple[list[Any], list[bytes]]:
 
 
 def sign_all(
-    n: int, seeds: Sequence[bytes], cadres: int, *, start: int = 0, procs: int | None = None
+    n: int,
+    seeds: Sequence[bytes],
+    cadres: int,
+    *,
+    start: int = 0,
+    procs: int | None = None,
+    sealed: bool = False,
 ) -> list[Any]:
     """Pre-sign ``n`` statements in a process pool (the clients' work; never timed)."""
     import multiprocessing
 
     procs = procs or os.cpu_count() or 1
     step = 2000
-    jobs = [(i, min(step, start + n - i), cadres) for i in range(start, start + n, step)]
+    jobs = [(i, min(step, start + n - i), cadres, sealed) for i in range(start, start + n, step)]
     if procs == 1 or n <= step:
         init_signer(seeds)
         return [s for job in jobs for s in sign_range(job)]

@@ -1,6 +1,7 @@
 """Append throughput: cadreledger against plain eventsourcing, same database kind.
 
-    python bench/append.py --db sqlite|postgres [--events N] [--threads T] [--json [PATH]]
+    python bench/append.py --db sqlite|postgres [--events N] [--threads T] [--sealed]
+                           [--json [PATH]]
 
 Up to four measurements, each on a fresh database (a new SQLite file in a temporary
 directory, or a PostgreSQL database created for it and dropped afterwards):
@@ -16,6 +17,11 @@ directory, or a PostgreSQL database created for it and dropped afterwards):
   async      ``await Ledger.submit_async(body)`` from T asyncio tasks on one event loop,
              where the ledger has that method (the HTTP API's path): parsing, signature
              check and receipt in the ledger's own pool of one thread per core.
+
+With ``--sealed`` each statement's text (``note``) is sealed (docs/SPEC.md §3.1): the
+statement holds an HMAC commitment, the submission discloses the text, the service
+checks it and stores it AES-GCM encrypted under the cadre's data key, in the batch's
+transaction. Compare with a run without it for the intake cost of sealing.
 
 See bench/README.md.
 """
@@ -359,6 +365,8 @@ def _install_timers(ledger: Any) -> dict[str, list[float]]:
     wrap(store, "find_nonces", "sequencer: store.find_nonces")
     wrap(store, "stream_heads", "sequencer: store.stream_heads")
     wrap(store, "commit", "sequencer: store.commit (insert+fsync)")
+    if getattr(ledger, "vault", None) is not None:  # sealed texts: keys, AES-GCM
+        wrap(ledger.vault, "seal_batch", "sequencer: vault.seal_batch (keys+encrypt)")
     wrap(seq, "receipt", "request: Sequencer.receipt (inclusion proof)")
     wrap(service, "parse_submission", "request: parse_submission (parse+verify)")
     return timers
@@ -445,6 +453,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="after each cadreledger run, verify receipts and the log (untimed)",
     )
+    p.add_argument(
+        "--sealed",
+        action="store_true",
+        help="seal each statement's text (commitment signed, text disclosed and stored "
+        "encrypted): the intake cost of sealing",
+    )
     C.add_json_arg(p)
     args = p.parse_args(argv)
     only = set(args.only.split(","))
@@ -459,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         if only & {"append", "submit", "async"}:
             t0 = time.perf_counter()
             _, seeds = C.make_keys(args.actors)
-            signed = C.sign_all(args.warmup + args.events, seeds, args.cadres)
+            signed = C.sign_all(args.warmup + args.events, seeds, args.cadres, sealed=args.sealed)
             print(
                 f"pre-signed {len(signed):,} statements "
                 f"in {time.perf_counter() - t0:.1f}s (untimed)",
@@ -515,7 +529,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(file=out)
     print(
-        f"append benchmark — database: {args.db}, {env['cpu_count']} CPUs, code {env['code']}, "
+        f"append benchmark{' (sealed texts)' if args.sealed else ''} — database: {args.db}, "
+        f"{env['cpu_count']} CPUs, code {env['code']}, "
         f"load at start {env['loadavg_at_start']}",
         file=out,
     )

@@ -116,6 +116,11 @@ async def run(
             publish = ["publish", "--nats", args.nats, "--stream", stream]
             helpers.append([*cli, *publish, "--subject-prefix", prefix])
     quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    # The SSE reader is an auditor (a bare log: the operator names the role).
+    issue = [*cli, "token", "issue", "--person", "bench", "--role", "auditor"]
+    os.environ["CADRELEDGER_TOKEN"] = subprocess.run(
+        issue, cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
     log = (tmp / "helpers.log").open("w")
     server = subprocess.Popen(command, cwd=ROOT, env=env, **quiet)
     others = [
@@ -279,8 +284,11 @@ async def _load(
 async def _sse(url: str, got: dict[str, float], stop: asyncio.Event) -> None:
     import httpx
 
+    token = os.environ["CADRELEDGER_TOKEN"]
     async with (
-        httpx.AsyncClient(timeout=httpx.Timeout(10, read=None)) as client,
+        httpx.AsyncClient(
+            timeout=httpx.Timeout(10, read=None), headers={"authorization": f"Bearer {token}"}
+        ) as client,
         client.stream("GET", url + "/v1/events/stream") as response,
     ):
         async for line in response.aiter_lines():

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cadreledger.service import Ledger
-from ledger.checkpoint import open_checkpoint
 from ledger.keys import SignerKey
 from ledger.receipt import Receipt
 from ledger.statement import sign_statement
@@ -28,7 +27,7 @@ log = logging.getLogger(__name__)
 
 def summary(report: Report, report_bytes: bytes, checkpoint: str, ledger: Ledger) -> dict[str, Any]:
     data = report.to_json()
-    head = open_checkpoint(checkpoint, ledger.log_key)
+    head = ledger.log_keys.open(checkpoint)
     fairness = data.get("fairness", {})
     return {
         "ok": data["ok"],

@@ -15,12 +15,20 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cadreledger import cli_domain, cli_streams, cli_witness
+from cadreledger import (
+    cli_access,
+    cli_domain,
+    cli_logkey,
+    cli_privacy,
+    cli_streams,
+    cli_witness,
+)
 from cadreledger.config import ConfigError, Settings
 from ledger.keys import KeyFormatError, SignerKey, VerifierKey
 from ledger.verifier import Report
@@ -30,10 +38,10 @@ LOOK_AT_IT = """\
 Xem kết quả / look at it:
   cadreledger --db {db} verify          # kiểm tra toàn bộ / full verification
   cadreledger --db {db} rebuild         # xếp loại từ đầu / ratings rebuilt: digest
-  cadreledger --db {db} serve           # http://127.0.0.1:8000/docs
-  curl -s http://127.0.0.1:8000/v1/cycles/{cycle}
+  export TOKEN=$(cadreledger --db {db} token issue --person ubkt.dongson)  # mã truy cập / token
+  cadreledger --db {db} serve           # http://127.0.0.1:8000/ui/ (đăng nhập / sign in)
+  curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/v1/cycles/{cycle}
   curl -s http://127.0.0.1:8000/v1/log/checkpoint
-  curl -s 'http://127.0.0.1:8000/v1/log/entries?start=0&limit=3'
 """
 
 
@@ -60,11 +68,27 @@ def open_ledger(ctx: click.Context, *, writer: bool) -> Any:
     default=None,
     help="sqlite:///PATH (default sqlite:///cadreledger.db) or postgresql://user@host:port/db",
 )
+@click.option(
+    "--config",
+    "config_file",
+    envvar="CADRELEDGER_CONFIG",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="a TOML file of settings, keyed as the CADRELEDGER_* variables without the prefix "
+    "(the command line wins over the environment, which wins over the file)",
+)
 @click.pass_context
-def main(ctx: click.Context, db: str | None) -> None:
+def main(ctx: click.Context, db: str | None, config_file: Path | None) -> None:
     """cadreledger — sổ cái kiểm toán đánh giá, xếp loại cán bộ / an audit ledger for
     evaluating cadres."""
-    ctx.obj = Settings.from_env(db)
+    from cadreledger.config_file import load_settings, option_defaults, read_config
+
+    try:
+        values = read_config(config_file) if config_file else {}
+        source = str(config_file)
+        ctx.default_map = option_defaults(main, values, source)
+        ctx.obj = load_settings(values, source=source, db=db)
+    except ConfigError as e:
+        raise CannotRun(str(e)) from e
 
 
 @main.command()
@@ -97,16 +121,29 @@ def keygen(name: str, output: Path | None) -> None:
 @click.option(
     "--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
+@click.option(
+    "--seal",
+    "sealed",
+    multiple=True,
+    metavar="FIELD",
+    help="seal this top-level text field (e.g. text, reason): the statement keeps a salted "
+    "commitment, the submission discloses the text beside it; may repeat",
+)
 @click.argument("statement", type=click.File("rb"))
-def sign(key_file: Path, statement: Any) -> None:
+def sign(key_file: Path, sealed: tuple[str, ...], statement: Any) -> None:
     """Sign a STATEMENT (JSON file, - for stdin) with your key; print the submission."""
     from ledger.canonical import parse_strict
     from ledger.errors import Rejected
     from ledger.statement import MAX_STATEMENT_BYTES, sign_statement
+    from ledger.texts import Sealer
 
     try:
         key = SignerKey.parse(key_file.read_text())
-        signed = sign_statement(parse_strict(statement.read(), max_bytes=MAX_STATEMENT_BYTES), key)
+        body = parse_strict(statement.read(), max_bytes=MAX_STATEMENT_BYTES)
+        sealer = Sealer()
+        if sealed and isinstance(body, dict):
+            body = sealer.seal_fields(body, frozenset(sealed))
+        signed = sign_statement(body, key, sealer.texts)
     except (KeyFormatError, Rejected) as e:
         raise CannotRun(str(e)) from e
     click.echo(json.dumps(signed.submission(), ensure_ascii=False))
@@ -114,7 +151,13 @@ def sign(key_file: Path, statement: Any) -> None:
 
 @main.command()
 @click.option("--seed", default=2025, show_default=True, help="the same seed gives the same people")
-@click.option("--cadres", default=42, show_default=True, help="how many cadres in the unit")
+@click.option(
+    "--cadres",
+    default=42,
+    show_default=True,
+    type=click.IntRange(20, 2000),
+    help="how many cadres in the unit (20–2000)",
+)
 @click.pass_context
 def demo(ctx: click.Context, seed: int, cadres: int) -> None:
     """Build a realistic QĐ 366 evaluation cycle, verify it, and say how to look at it."""
@@ -171,13 +214,17 @@ def demo(ctx: click.Context, seed: int, cadres: int) -> None:
         click.echo(f"Sổ cái / log: {ledger.size()} sự kiện / events; khóa / key {ledger.log_key}")
         _print_summary(report)
         click.echo(LOOK_AT_IT.format(db=ctx.obj.db, cycle=scenario.cycle))
+        click.echo(  # the comments, reasons and grounds are sealed: one person's can go
+            f"  cadreledger --db {ctx.obj.db} erase --subject {result['complainant'].id} "
+            "--reason 'yêu cầu xóa dữ liệu cá nhân'  # xóa văn bản / crypto-shred their texts"
+        )
         if not report.ok:
             sys.exit(EXIT_FAILED)
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="CADRELEDGER_HOST")
+@click.option("--port", default=8000, show_default=True, envvar="CADRELEDGER_PORT")
 @click.option("--read-only", is_flag=True, help="serve reads only (a replica); no submissions")
 @click.option("--heartbeat", default=15.0, show_default=True, help="seconds between SSE heartbeats")
 @click.option(
@@ -186,7 +233,12 @@ def demo(ctx: click.Context, seed: int, cadres: int) -> None:
     show_default=True,
     help="events a live SSE client may fall behind before it is told to resume",
 )
-@click.option("--nats", "nats_url", help="also publish every event to NATS JetStream here")
+@click.option(
+    "--nats",
+    "nats_url",
+    envvar="CADRELEDGER_NATS",
+    help="also publish every event to NATS JetStream here",
+)
 @click.option("--nats-stream", default="CADRELEDGER", show_default=True)
 @click.option("--nats-subject-prefix", default="cadreledger.events", show_default=True)
 @click.option("--webhooks", is_flag=True, help="also deliver webhooks registered on the ledger")
@@ -212,6 +264,14 @@ def demo(ctx: click.Context, seed: int, cadres: int) -> None:
 @click.option(
     "--audit-every", default=86400.0, show_default=True, help="seconds between scheduled audits"
 )
+@click.option(
+    "--open",
+    "open_access",
+    is_flag=True,
+    envvar="CADRELEDGER_OPEN",
+    help="serve WITHOUT authentication: anyone who reaches the port reads everything "
+    "(a local demo only)",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -228,19 +288,27 @@ def serve(
     witnesses: tuple[str, ...],
     audit_key: Path | None,
     audit_every: float,
+    open_access: bool,
 ) -> None:
-    """Run the HTTP service (OpenAPI at /docs and /openapi.json)."""
+    """Run the HTTP service (OpenAPI at /docs and /openapi.json, the web UI at /ui/).
+
+    Every request needs an access token (``cadreledger token issue``, or
+    ``POST /v1/auth/tokens`` signed with one's own key) unless ``--open``."""
     import uvicorn
 
     from api.app import create_app
+    from api.auth import standing_roles
     from api.feed import StreamSettings
     from api.observability import json_logging
+    from api.rate_limit import RatePolicy
+    from cadreledger.access import AccessStore
     from cadreledger.auditor import Schedule
     from cadreledger.feed import EventHub, Feed
     from cadreledger.integrations import Integrations
     from cadreledger.nats import NatsSettings
     from cadreledger.witnessing import Witnessing, parse_witnesses
 
+    settings: Settings = ctx.obj
     nats = NatsSettings(nats_url, nats_stream, nats_subject_prefix) if nats_url else None
     try:
         endpoints = parse_witnesses(witnesses)
@@ -253,18 +321,32 @@ def serve(
         Schedule(ledger, auditor, audit_every),
     ):
         hub = EventHub(ledger, Feed(ledger))
+        access = None if open_access else AccessStore(ledger.store)
         with Integrations(
-            ledger, hub, nats=nats, webhooks=webhooks, allow_private=webhooks_allow_private
+            ledger,
+            hub,
+            nats=nats,
+            webhooks=webhooks,
+            allow_private=webhooks_allow_private,
+            entitled=access.entitlement(partial(standing_roles, ledger)) if access else None,
         ) as extra:
             app = create_app(
                 ledger,
                 hub=hub,
                 streams=StreamSettings(heartbeat=heartbeat, buffer=sse_buffer),
                 webhook_keys=extra.webhook_keys,
+                access=access,
+                max_body=settings.max_body_bytes,
+                rate=RatePolicy(settings.rate_limit, settings.rate_burst)
+                if settings.rate_limit > 0
+                else None,
             )
-            json_logging()
+            logs = json_logging()
             # uvicorn's access log would print raw paths (people's ids); ours logs routes.
-            uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+            try:
+                uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+            finally:
+                logs.stop()
         hub.stop()
 
 
@@ -338,7 +420,7 @@ def verify(
             _print_summary(report)
         sys.exit(0 if report.ok else EXIT_FAILED)
     with open_ledger(ctx, writer=False) as ledger:
-        memory = None if no_remember else Memory.of(state_dir, pinned or ledger.log_key)
+        memory = None if no_remember else Memory.of(state_dir, pinned or ledger.log_keys.first)
         progress = _progress_bar() if sys.stderr.isatty() and not as_json else None
         total = ledger.store.count_events() if progress else 0
         with Memory.recorder(memory) as record:
@@ -501,7 +583,14 @@ def _print_summary(report: Report) -> None:
     click.echo("KẾT QUẢ / RESULT: " + ("ĐẠT / PASS" if report.ok else "KHÔNG ĐẠT / FAIL"))
 
 
-for _command in (*cli_streams.COMMANDS, *cli_domain.COMMANDS, *cli_witness.COMMANDS):
+for _command in (
+    *cli_streams.COMMANDS,
+    *cli_domain.COMMANDS,
+    *cli_witness.COMMANDS,
+    *cli_access.COMMANDS,
+    *cli_privacy.COMMANDS,
+    *cli_logkey.COMMANDS,
+):
     main.add_command(_command)
 
 if __name__ == "__main__":

@@ -55,6 +55,11 @@ def _say(text: str) -> None:
 )
 @click.option("--until", type=int, help="stop once every position below this is handled")
 @click.option("--once", is_flag=True, help="stop when caught up")
+@click.option(
+    "--token",
+    envvar="CADRELEDGER_TOKEN",
+    help="an access token (an integrator's, or an auditor's) for a service that asks for one",
+)
 def follow(
     url: str,
     log_key: str,
@@ -66,10 +71,13 @@ def follow(
     transport: str,
     until: int | None,
     once: bool,
+    token: str | None,
 ) -> None:
     """Follow the events of the service at URL, verifying each one (signature,
     inclusion in a checkpoint signed by --log-key, consistency of checkpoints); stop
     with exit 1 on the first discrepancy."""
+    import httpx
+
     from cadreledger.follow import CannotFollow, Discrepancy, Follower
     from ledger.keys import KeyFormatError, VerifierKey
 
@@ -88,6 +96,10 @@ def follow(
             filters=filters,
             transport=transport,
             say=_say,
+            client=httpx.Client(
+                timeout=httpx.Timeout(10.0, read=60.0),
+                headers={"Authorization": f"Bearer {token}"} if token else None,
+            ),
         )
     except CannotFollow as e:
         raise CannotRun(str(e)) from e

@@ -1,14 +1,15 @@
-"""Settings from arguments and the environment, and their translation for eventsourcing."""
+"""Settings (from the command line, the environment and a file: ``config_file``), and
+their translation for eventsourcing."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_DB = "sqlite:///cadreledger.db"
 DEFAULT_ORIGIN = "cadreledger.local/log"
+DEFAULT_MAX_BODY_BYTES = 256 * 1024
 
 
 class ConfigError(ValueError):
@@ -21,23 +22,24 @@ class Settings:
     origin: str = DEFAULT_ORIGIN
     log_key_file: str | None = None
     root_key_file: str | None = None
+    data_key_file: str | None = None
     max_batch: int = 1000
     pool_size: int = 8
+    # The HTTP service: the largest request body, and requests per second (and at once)
+    # per person or client address; a rate of 0 turns rate limiting off.
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    rate_limit: float = 50.0
+    rate_burst: int = 100
     # A new ledger enforces the evaluation rules; False makes a bare log (its own tests,
     # benchmarks of the log alone). Fixed at genesis: the database says which it is.
     rules: bool = True
 
     @classmethod
     def from_env(cls, db: str | None = None) -> Settings:
-        env = os.environ
-        settings = cls(
-            db=env.get("CADRELEDGER_DB", DEFAULT_DB),
-            origin=env.get("CADRELEDGER_ORIGIN", DEFAULT_ORIGIN),
-            log_key_file=env.get("CADRELEDGER_LOG_KEY_FILE") or None,
-            root_key_file=env.get("CADRELEDGER_ROOT_KEY_FILE") or None,
-            max_batch=int(env.get("CADRELEDGER_MAX_BATCH", "1000")),
-        )
-        return replace(settings, db=db) if db else settings
+        """From ``CADRELEDGER_*`` variables (``cadreledger.config_file``; no file)."""
+        from cadreledger.config_file import load_settings
+
+        return load_settings(db=db)
 
     @property
     def is_postgres(self) -> bool:
@@ -58,6 +60,12 @@ class Settings:
     def root_key_path(self) -> Path:
         """The root of trust's key (private, or just its verifier key), read at genesis."""
         return self._beside_db(self.root_key_file, "rootkey")
+
+    def data_key_path(self) -> Path:
+        """The key-encryption key of sealed texts: beside the log's key, or as configured."""
+        if self.data_key_file:
+            return Path(self.data_key_file)
+        return self.key_path().with_suffix(".datakey")
 
     def _beside_db(self, configured: str | None, suffix: str) -> Path:
         if configured:

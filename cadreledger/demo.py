@@ -27,10 +27,12 @@ from typing import Any
 from cadreledger.service import Ledger
 from domain.acts import VIETNAM
 from domain.fields import format_points
+from domain.privacy import FREE_TEXT_FIELDS
 from domain.regimes import Profile, latest, make_profile, profile_hash
 from ledger.keys import SignerKey
 from ledger.receipt import Receipt
 from ledger.statement import sign_statement
+from ledger.texts import Sealer
 
 FAMILY = [
     "Nguyễn",
@@ -169,15 +171,19 @@ class Demo:
     # -- signing and submitting -------------------------------------------------------
 
     def act(self, who: Person, type_: str, **body: Any) -> Receipt:
+        # Free texts about people (comments, reasons, reports, grounds, findings) are
+        # sealed, as docs/SPEC.md asks: the log keeps commitments, the texts are kept
+        # encrypted beside it, per data subject, and can be erased (cadreledger erase).
+        sealer = Sealer()
         statement = {
             "v": 1,
             "type": type_,
             "actor": who.id,
             "issued_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "nonce": secrets.token_urlsafe(16),
-            **body,
+            **sealer.seal_fields(body, FREE_TEXT_FIELDS),
         }
-        receipt = self.ledger.append(sign_statement(statement, who.key))
+        receipt = self.ledger.append(sign_statement(statement, who.key, sealer.texts))
         self.receipts.append(receipt)
         return receipt
 
@@ -218,9 +224,12 @@ class Demo:
         )
         if UNIT not in (self.ledger.rules.model.registry.units if self.ledger.rules else {}):
             self.act(self.root, "unit.registered", unit=UNIT, name=UNIT_NAME)
-        authority = known.get(self.authority.id)
-        if authority is None or "organiser" not in authority.roles:
-            self.act(self.root, "role.granted", person=self.authority.id, role="organiser")
+        # Standing roles: the authority organises cycles; the inspection committee
+        # (ủy ban kiểm tra) oversees every one of them.
+        for who, role in ((self.authority, "organiser"), (self.inspection, "inspector")):
+            held = known.get(who.id)
+            if held is None or role not in held.roles:
+                self.act(self.root, "role.granted", person=who.id, role=role)
 
     def open_cycle(self) -> None:
         regime = latest("QD366")

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from cadreledger.feed import EventHub
+from cadreledger.feed import EventHub, FeedEvent
 from cadreledger.nats import NatsSettings, Publisher
 from cadreledger.webhooks import Dispatcher, RetryPolicy, WebhookKeys, key_path
 
@@ -65,11 +65,13 @@ class Integrations:
         webhooks: bool = False,
         allow_private: bool = False,
         policy: RetryPolicy | None = None,
+        entitled: Callable[[str, FeedEvent], bool] | None = None,
     ) -> None:
         self.ledger, self.hub = ledger, hub
         self.nats, self.webhooks = nats, webhooks
         self.allow_private = allow_private
         self.policy = policy or RetryPolicy()
+        self.entitled = entitled
         path = key_path(ledger.settings)
         writer = ledger.sequencer is not None
         self.webhook_keys = WebhookKeys.load_or_create(path) if writer or path.exists() else None
@@ -91,6 +93,7 @@ class Integrations:
                 self.webhook_keys,
                 self.policy,
                 allow_private=self.allow_private,
+                entitled=self.entitled,
             )
             dispatcher = self.dispatcher
             self.threads.append(LoopThread("webhooks", dispatcher.run))

@@ -12,7 +12,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,25 +21,36 @@ from typing import Any
 from eventsourcing.application import Application
 
 from cadreledger.config import ConfigError, Settings
+from cadreledger.genesis import RULES_VERSION, read_genesis
 from cadreledger.rules import EvaluationRules
+from domain.privacy import data_subject
 from domain.streams import stream_for
-from ledger.checkpoint import Checkpoint, open_checkpoint
+from ledger.checkpoint import Checkpoint
 from ledger.envelope import event_hash
 from ledger.errors import INVALID_RANGE, INVALID_STATEMENT, Rejected
 from ledger.keys import KeyFormatError, SignerKey, VerifierKey
+from ledger.logkeys import LogKeys, RotationError
 from ledger.merkle import EMPTY_ROOT, consistency_proof, inclusion_proof
 from ledger.receipt import Receipt
 from ledger.sequencer import Sealed, Sequencer
 from ledger.statement import SignedStatement, parse_submission
 from ledger.store import LogStore
 from ledger.tiles import TileHashReader
-from ledger.verifier import Report, verify_log
+from ledger.vault import (
+    DataKeyError,
+    Erasure,
+    Revealed,
+    TextVault,
+    create_key_file,
+    key_id,
+    read_key_file,
+)
+from ledger.verifier import Finding, Report, verify_log
 from projections.audit import audit
 from projections.follower import Projector
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 PROCESSES_FROM = 20_000  # events; see Ledger.verify
-RULES_VERSION = "evaluation/1"
 ROOT_NAME = "root"
 
 
@@ -79,14 +90,23 @@ class Ledger:
                 genesis["root_keys"] = json.dumps([str(self._root_of_trust())])
             self.store.init_meta(genesis, (0, empty))
             meta = self.store.meta()
-        self.log_key = VerifierKey.parse(meta["log_key"])
         # Fixed at genesis: a bare log stays bare, an evaluation ledger keeps its rules.
-        self.root_keys: list[str] = json.loads(meta.get("root_keys", "[]"))
-        self.rules = EvaluationRules(self.root_keys) if meta.get("rules") == RULES_VERSION else None
+        fixed = read_genesis(meta)
+        try:
+            self.log_keys = LogKeys.follow(fixed.log_key, self.store.log_key_rotations())
+        except RotationError as e:
+            if signer is not None:
+                raise ConfigError(f"ledger_log_keys: {e}") from e
+            self.log_keys = LogKeys(fixed.log_key)  # verify reports it (V6)
+        self.log_key = self.log_keys.current  # today's; the genesis key signed the start
+        self.root_keys: list[str] = fixed.root_keys
+        self.rules = EvaluationRules(self.root_keys) if fixed.evaluation else None
+        self.vault = TextVault(self.store, self._data_key(meta, writer), data_subject)
         if signer is not None:
             if signer.verifier != self.log_key:
                 raise ConfigError(
-                    f"the key in {settings.key_path()} is not this log's key ({self.log_key})"
+                    f"the key in {settings.key_path()} is not this log's current key "
+                    f"({self.log_key})"
                 )
             self.sequencer = Sequencer(
                 self.store,
@@ -96,6 +116,8 @@ class Ledger:
                 max_batch=settings.max_batch,
                 deliver=self._cpu,
                 rules=self.rules,
+                texts=self.vault,
+                keys=self.log_keys,
             )
             self.sequencer.start()
 
@@ -108,6 +130,32 @@ class Ledger:
         key = SignerKey.generate(self.settings.origin)
         _write_private(path, str(key) + "\n")
         return key
+
+    def _data_key(self, meta: dict[str, str], writer: bool) -> bytes | None:
+        """The key-encryption key of sealed texts: read from its file, or made there the
+        first time a writer opens this ledger. Its id is recorded in the ledger, so a
+        wrong or lost file is said plainly instead of texts quietly becoming unreadable."""
+        path = self.settings.data_key_path()
+        recorded = meta.get("data_key")
+        try:
+            if path.exists():
+                kek = read_key_file(path)
+            elif writer and recorded is None:
+                kek = create_key_file(path)
+            elif writer:
+                raise ConfigError(
+                    f"the data key file {path} is missing: sealed texts cannot be stored or "
+                    "read (restore it from its backup, or set CADRELEDGER_DATA_KEY_FILE)"
+                )
+            else:
+                return None  # a reader without the file: texts show as unavailable
+        except (OSError, DataKeyError) as e:
+            raise ConfigError(f"the data key file {path}: {e}") from e
+        if writer:
+            recorded = self.store.meta_once("data_key", key_id(kek))
+        if recorded is not None and recorded != key_id(kek):
+            raise ConfigError(f"the data key in {path} is not this ledger's (id {recorded})")
+        return kek
 
     @property
     def projector(self) -> Projector:
@@ -202,6 +250,12 @@ class Ledger:
 
     def _admit(self, signed: SignedStatement) -> SignedStatement:
         """What the ledger checks that a signature cannot: the statement is not from the future."""
+        if signed.texts and not self.vault.can_store:
+            raise Rejected(
+                INVALID_STATEMENT,
+                "Sổ cái này không có khóa dữ liệu để lưu văn bản niêm phong.",
+                "This ledger has no data key to keep sealed texts.",
+            )
         issued = datetime.fromisoformat(signed.statement["issued_at"])
         if issued > datetime.now(UTC) + MAX_CLOCK_SKEW:
             raise Rejected(
@@ -224,7 +278,7 @@ class Ledger:
     def size(self) -> int:
         if self.sequencer is not None:
             return self.sequencer.size
-        return open_checkpoint(self.checkpoint(), self.log_key).size
+        return self.log_keys.open(self.checkpoint()).size
 
     def wait_beyond(self, size: int, timeout: float) -> int:
         """The log's size once it exceeds ``size``, or after ``timeout`` seconds.
@@ -258,6 +312,17 @@ class Ledger:
             for index, stream, version, raw in rows
         ]
 
+    def reveal(self, commitments: Iterable[str]) -> dict[str, Revealed]:
+        """The texts behind sealed values (commitment → text, or why not: erased, …).
+        Whoever may read them is the caller's to decide (the API's access policy)."""
+        return self.vault.reveal(commitments)
+
+    def erase(self, subject: str, reason: str) -> Erasure:
+        """Crypto-shredding: destroy ``subject``'s data keys, so every text sealed about
+        them is unreadable for good, and record when and why. Signed statements, proofs
+        and checks are untouched. ``ValueError`` if the reason is missing."""
+        return self.vault.erase(subject, reason)
+
     def verify(self, *, pinned: VerifierKey | None = None, **options: Any) -> Report:
         """Run the verifier over this database (V1–V6, and V8–V9 with the fairness
         evidence on an evaluation ledger); ``options`` go to ``verify_log``.
@@ -267,10 +332,20 @@ class Ledger:
         options.setdefault("processes", self.store.count_events() > PROCESSES_FROM)
         report = verify_log(
             self.store,
-            pinned or self.log_key,
+            pinned or self.log_keys.first,
             log_key_source="pinned" if pinned else "database",
             **options,
         )
+        if pinned is not None and pinned not in self.log_keys.keys:
+            # The pinned key verified what it could; the database names other keys.
+            report.checks["V5"].fail(
+                Finding(
+                    "the database's log keys (ledger_meta.log_key, then the rotations in "
+                    f"ledger_log_keys) are {', '.join(map(str, self.log_keys.keys))}, not the "
+                    f"pinned {pinned}",
+                    "cơ sở dữ liệu ghi khóa sổ cái khác với khóa được ghim",
+                )
+            )
         if self.rules is not None:
             audit(self.store, self.root_keys, report)
         for observe in self.on_verified:

@@ -375,6 +375,9 @@ class Dispatcher:
     allow_private: bool = False
     say: Callable[[str], None] = lambda _: None
     on_delivered: Callable[[str, int], None] | None = None  # benchmarks and tests
+    # With authentication on: whether a registrant may receive an event at all (an
+    # integrator only its granted cycles), whatever its filter asks for.
+    entitled: Callable[[str, FeedEvent], bool] | None = None
 
     def __post_init__(self) -> None:
         self.db = DeliveryStore(self.ledger)
@@ -458,6 +461,7 @@ class Dispatcher:
                     ep.state == "active"
                     and ep.idx < e.index
                     and ep.filter.matches(e, self.feed.units)
+                    and (self.entitled is None or self.entitled(ep.actor, e))
                 ):
                     rows.append((ep.id, e.index, e.hash.hex(), "pending", 0, now))
                     self._events[e.index] = e
@@ -637,6 +641,7 @@ class Dispatcher:
         except (aiohttp.ClientError, TimeoutError) as e:
             return _Outcome(webhook, idx, attempts, False, None, f"{type(e).__name__}: {e}")
         ok = 200 <= status < 300
+        seconds = retry_after.isascii() and retry_after.isdigit()  # not an HTTP-date
         return _Outcome(
             webhook,
             idx,
@@ -645,7 +650,7 @@ class Dispatcher:
             status,
             None if ok else f"HTTP {status}",
             gone=status == 410,
-            retry_after=float(retry_after) if retry_after.isdigit() else None,
+            retry_after=float(retry_after) if seconds else None,
         )
 
     def _flush(self) -> None:

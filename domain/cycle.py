@@ -29,7 +29,7 @@ from domain.evaluation import (
     Subject,
     subject_from,
 )
-from domain.fields import Body, format_points, parse_points, refuse
+from domain.fields import Body, format_points, given, parse_points, refuse
 from domain.judgement import group_rules, judged
 from domain.problems import (
     CONFLICT_OF_INTEREST,
@@ -221,9 +221,7 @@ class Cycle:
 
     def self_assessed(self, act: Act) -> None:
         ev = self._evaluation(act)
-        subject = ev.subject
-        owner = subject.id if subject.kind == "person" else self._head_of(subject.id)
-        if act.actor != owner:
+        if act.actor != self.owner(ev.subject.id):
             raise _not_authorised(act, "người được đánh giá (hoặc người đứng đầu tập thể)")
         self._before_deadline(act)
         if ev.meetings:
@@ -493,10 +491,7 @@ class Cycle:
                 "The advisory body has not proposed a level yet.",
             )
         outcome = judged(self, act, ev, act.body.level("level"), proposed=ev.proposal)
-        if (
-            outcome.level != ev.proposal.level
-            and not act.body.text("reason", optional=True).strip()
-        ):
+        if outcome.level != ev.proposal.level and not given(act.body.text("reason", optional=True)):
             raise Rejected(
                 REASON_REQUIRED,
                 "Quyết định khác đề xuất thẩm định thì phải nêu lý do.",
@@ -569,9 +564,7 @@ class Cycle:
 
     def complaint_filed(self, act: Act) -> None:
         ev = self._evaluation(act)
-        subject = ev.subject
-        owner = subject.id if subject.kind == "person" else self._head_of(subject.id)
-        if act.actor != owner:
+        if act.actor != self.owner(ev.subject.id):
             raise _not_authorised(act, "chính người được đánh giá")
         body = act.body
         against = body.event("against")
@@ -744,6 +737,13 @@ class Cycle:
         if complaint is None:
             raise unknown("Không có khiếu nại này.", "No such complaint.", field="complaint")
         return ev, complaint
+
+    def owner(self, subject: str) -> str | None:
+        """Who answers for an evaluation: the person, or the head of a collective."""
+        ev = self.evaluations.get(subject)
+        if ev is None or ev.subject.kind == "person":
+            return subject if ev is not None else None
+        return self._head_of(subject)
 
     def _head_of(self, collective: str) -> str | None:
         for ev in self.evaluations.values():

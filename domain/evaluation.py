@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from domain.fields import Body
+from domain.fields import Body, Text
 from domain.levels import Level
 
 
@@ -78,7 +78,7 @@ class Outcome:
     level: Level
     event: str
     why: list[dict[str, Any]]
-    reason: str = ""
+    reason: Text = ""
 
 
 @dataclass
@@ -124,7 +124,7 @@ def subject_from(body: Body) -> Subject:
     kind = body.choice("kind", ("person", "collective")) if body.has("kind") else "person"
     return Subject(
         id=body.id("id"),
-        name=body.text("name"),
+        name=body.label("name"),
         kind=kind,
         group=body.id("group") if body.has("group") else "default",
         leader=body.flag("leader"),

@@ -2,6 +2,10 @@
 
 Scores are hundredths of a point: a statement gives an integer (``27``) or a decimal
 string with at most two places (``"27.5"``), never a float (DESIGN.md).
+
+A free text may be sealed (``ledger.texts``): the statement holds only its commitment,
+``{"sealed": hex}``, and the ledger has checked at intake that the text behind it is
+not blank. The rules never need the words, so a sealed text counts as given.
 """
 
 from __future__ import annotations
@@ -14,11 +18,26 @@ from typing import Any, NoReturn
 from domain.levels import Level
 from domain.problems import INVALID_FIELD, SCORE_OUT_OF_RANGE
 from ledger.errors import Rejected
+from ledger.texts import SealedText, sealed_value
 
 IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
 EVENT_HASH = re.compile(r"[0-9a-f]{64}")
 DECIMAL = re.compile(r"(\d{1,6})(?:\.(\d{1,2}))?")
 MAX_TEXT = 20_000
+
+Text = str | SealedText  # a free text, plain or sealed
+
+
+def given(text: Text) -> bool:
+    """Whether a text says something: a sealed one always does (intake refuses blanks)."""
+    return isinstance(text, SealedText) or bool(text.strip())
+
+
+def text_json(text: Text) -> str | dict[str, str] | None:
+    """A text as read models hold it: the words if plain, only the commitment if sealed."""
+    if isinstance(text, SealedText):
+        return text.to_json()
+    return text or None
 
 
 class Body:
@@ -53,9 +72,23 @@ class Body:
             refuse(name, "có mã bị lặp", "repeats a code")
         return list(value)
 
-    def text(self, name: str, *, optional: bool = False) -> str:
+    def text(self, name: str, *, optional: bool = False) -> Text:
+        """A free text: a string, or a sealed value standing for one."""
         if optional and not self.has(name):
             return ""
+        value = self.raw(name)
+        if isinstance(value, dict):
+            try:
+                sealed = sealed_value(value)
+            except Rejected:
+                sealed = None
+            if sealed is None:
+                refuse(name, 'phải là văn bản hoặc {"sealed": …}', 'must be text or {"sealed": …}')
+            return sealed
+        return self.label(name)
+
+    def label(self, name: str) -> str:
+        """A name or title: plain text only (it says who, and is never sealed)."""
         value = self.raw(name)
         if not isinstance(value, str) or len(value) > MAX_TEXT:
             refuse(name, f"phải là văn bản ≤ {MAX_TEXT} ký tự", f"must be text ≤ {MAX_TEXT} chars")

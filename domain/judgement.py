@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.acts import Act
 from domain.evaluation import Evaluation, Outcome
+from domain.fields import given
 from domain.levels import Level
 from domain.problems import (
     HEAD_ABOVE_COLLECTIVE,
@@ -106,7 +107,7 @@ def judged(
     inherits its reason."""
     forced, highest, why = allowed(cycle, ev, corrected)
     reason = act.body.text("reason", optional=True)
-    if not reason.strip() and proposed is not None and proposed.level == level:
+    if not given(reason) and proposed is not None and proposed.level == level:
         reason = proposed.reason
     if forced is not None and level != forced:
         raise Rejected(
@@ -127,7 +128,7 @@ def judged(
         )
     # Below what the score gives needs a reason; criteria regimes have no such mark.
     if level.rank < highest.rank and cycle.profile.points:
-        if not reason.strip():
+        if not given(reason):
             raise Rejected(
                 REASON_REQUIRED,
                 f"Xếp {level.value} thấp hơn mức {highest.value} theo điểm thì phải nêu lý do.",

@@ -7,6 +7,7 @@ so the API documents it and a client can act on it without parsing prose.
 from __future__ import annotations
 
 from ledger.errors import PROBLEMS, Rejected
+from ledger.texts import SealedText
 
 _p = PROBLEMS.add
 
@@ -82,8 +83,9 @@ def wrong_phase(vi: str, en: str, **extensions: object) -> Rejected:
     return Rejected(WRONG_PHASE, vi, en, **extensions)
 
 
-def require_reason(reason: str, field: str = "reason") -> None:
-    if not reason.strip():
+def require_reason(reason: str | SealedText, field: str = "reason") -> None:
+    """A reason must say something; a sealed one does (intake refused it blank)."""
+    if not isinstance(reason, SealedText) and not reason.strip():
         raise Rejected(
             REASON_REQUIRED,
             f"Phải nêu lý do (trường {field}).",

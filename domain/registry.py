@@ -159,7 +159,7 @@ class Registry:
     def person_registered(self, act: Act) -> None:
         self.require_role(act, REGISTRAR)
         body = act.body
-        pid, name, key = body.id("person"), body.text("name"), _key(act, "key")
+        pid, name, key = body.id("person"), body.label("name"), _key(act, "key")
         valid_from = _valid_from(act)
         if pid in self.people:
             raise exists(f"người {pid!r}", f"person {pid!r}")
@@ -227,7 +227,7 @@ class Registry:
     def unit_registered(self, act: Act) -> None:
         self.require_role(act, REGISTRAR, "organiser")
         body = act.body
-        uid, name = body.id("unit"), body.text("name")
+        uid, name = body.id("unit"), body.label("name")
         parent = body.id("parent") if body.has("parent") else None
         if uid in self.units:
             raise exists(f"đơn vị {uid!r}", f"unit {uid!r}")

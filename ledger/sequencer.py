@@ -14,17 +14,18 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Protocol
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger.checkpoint import Checkpoint, open_checkpoint
+from ledger.checkpoint import Checkpoint
 from ledger.envelope import TOPIC, Event, event_hash, seal
 from ledger.errors import NONCE_REUSED, UNAVAILABLE, Rejected
 from ledger.keys import SignerKey
+from ledger.logkeys import LogKeys
 from ledger.merkle import EMPTY_ROOT, inclusion_proof, leaf_hash
 from ledger.receipt import Receipt
 from ledger.statement import SignedStatement
@@ -51,6 +52,19 @@ class Rules(Protocol):
         """Bring the rules' state up to the first ``size`` stored events."""
 
     def begin(self) -> RulesBatch: ...
+
+
+class TextSealer(Protocol):
+    """Where the texts that statements seal are kept (``ledger.vault.TextVault``)."""
+
+    @property
+    def can_store(self) -> bool: ...
+
+    def seal_batch(
+        self, items: Sequence[tuple[SignedStatement, bytes]]
+    ) -> tuple[list[tuple[str, str, str, bytes, str]], list[tuple[str, bytes, str, str, bytes]]]:
+        """Rows to write with the batch for its admitted statements that carry texts
+        (statement, event hash): new data keys, and the encrypted texts."""
 
 
 MAX_CACHED_HEADS = 200_000
@@ -87,13 +101,18 @@ class Sequencer:
         max_batch: int = 1000,
         deliver: Executor | None = None,
         rules: Rules | None = None,
+        texts: TextSealer | None = None,
+        keys: LogKeys | None = None,
     ) -> None:
         self.store = store
         self.log_key = log_key
+        # The log's keys by size: the stored latest checkpoint may predate a rotation.
+        self.keys = keys or LogKeys(log_key.verifier)
         self.reader = reader
         self.route = route
         self.max_batch = max_batch
         self.rules = rules
+        self.texts = texts
         # Where a committed batch's futures are settled. Their callbacks (receipts) then
         # run there, one task per batch, instead of in this thread between commits.
         self.deliver = deliver
@@ -126,7 +145,7 @@ class Sequencer:
         if latest is None:
             raise RuntimeError("the log has no genesis checkpoint")
         size, note = latest
-        checkpoint = open_checkpoint(note, self.log_key.verifier)
+        checkpoint = self.keys.open(note)
         self.reader.clear()
         self.builder = (
             TreeBuilder.load(size, self.reader, self.store) if size else TreeBuilder.empty()
@@ -266,12 +285,16 @@ class Sequencer:
         events: list[StoredEvent] = []
         seal_ = Seal()
         outcomes: list[Rejected | tuple[int, bool]] = []  # (index, duplicate)
+        disclosed: list[tuple[SignedStatement, bytes]] = []  # admitted, with sealed texts
         for pending, key in zip(batch, keys, strict=True):
             signed = pending.signed
             prior = seen.get(key)
             if prior is not None:
                 digest, index = prior
                 outcomes.append((index, True) if digest == signed.digest else _nonce_reused(signed))
+                continue
+            if signed.texts and (self.texts is None or not self.texts.can_store):
+                outcomes.append(_no_text_store())
                 continue
             stream = pending.stream
             version, prev = staged.get(stream) or self._heads.get(stream) or (0, None)
@@ -283,7 +306,15 @@ class Sequencer:
                 try:
                     judged.admit(signed, digest_, index)
                 except Rejected as refused:
-                    outcomes.append(refused)
+                    # A retry of a stored statement is one the rules refuse as a repeat
+                    # ("already exists"): the client is owed its receipt, not a refusal.
+                    stored = None if careful else self.store.find_nonces([key]).get(key)
+                    if stored is None:
+                        outcomes.append(refused)
+                        continue
+                    seen[key] = stored
+                    repeat = stored[0] == signed.digest
+                    outcomes.append((stored[1], True) if repeat else _nonce_reused(signed))
                     continue
             builder.append(leaf_hash(digest_))
             events.append(
@@ -297,8 +328,14 @@ class Sequencer:
             staged[stream] = (version, digest_)
             by_index[index] = (stream, version, digest_)
             outcomes.append((index, False))
+            if signed.texts:
+                disclosed.append((signed, digest_))
 
         if events:
+            if disclosed and self.texts is not None:
+                # The texts commit with their events or not at all: an acknowledged
+                # statement never lacks its text, a refused one leaves none behind.
+                seal_.data_keys, seal_.texts = self.texts.seal_batch(disclosed)
             size = builder.size
             note = Checkpoint(self.log_key.name, size, builder.root()).sign(self.log_key)
             seal_.tiles = builder.take_dirty()
@@ -347,6 +384,14 @@ def _unavailable() -> Rejected:
         UNAVAILABLE,
         "Không ghi được vào sổ cái; tuyên bố chưa được lưu, hãy gửi lại.",
         "The ledger could not write; the statement was not stored, retry it.",
+    )
+
+
+def _no_text_store() -> Rejected:
+    return Rejected(
+        UNAVAILABLE,
+        "Sổ cái này không có khóa dữ liệu để lưu văn bản niêm phong; tuyên bố chưa được lưu.",
+        "This ledger has no data key to keep sealed texts; the statement was not stored.",
     )
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,10 +28,12 @@ from ledger.errors import (
     Rejected,
 )
 from ledger.keys import KeyFormatError, SignerKey, VerifierKey, cached_verifier_key
+from ledger.texts import Disclosure, check_disclosures, disclosures_json, parse_disclosures
 
 SUPPORTED_VERSIONS = frozenset({1})
 MAX_STATEMENT_BYTES = 64 * 1024
-MAX_SUBMISSION_BYTES = MAX_STATEMENT_BYTES + 1024
+MAX_TEXTS_BYTES = 128 * 1024  # the sealed texts disclosed beside the statement
+MAX_SUBMISSION_BYTES = MAX_STATEMENT_BYTES + MAX_TEXTS_BYTES + 1024
 
 _TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 _ACTOR = re.compile(r"^[a-z0-9][a-z0-9._@/-]{0,127}$")
@@ -40,12 +44,16 @@ REQUIRED = ("v", "type", "actor", "issued_at", "nonce")
 
 @dataclass(frozen=True)
 class SignedStatement:
-    """A statement with its signer and signature, checked and canonicalised."""
+    """A statement with its signer and signature, checked and canonicalised, and the
+    texts it seals (``ledger.texts``), checked against their commitments."""
 
     statement: dict[str, Any]
     canonical: bytes
     signer: VerifierKey
     signature: bytes
+    texts: Mapping[str, Disclosure] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def actor(self) -> str:
@@ -65,11 +73,14 @@ class SignedStatement:
         return hashlib.sha256(self.canonical).digest()
 
     def submission(self) -> dict[str, Any]:
-        return {
+        submission = {
             "statement": self.statement,
             "signer": str(self.signer),
             "signature": base64.b64encode(self.signature).decode(),
         }
+        if self.texts:
+            submission["texts"] = disclosures_json(self.texts)
+        return submission
 
 
 def check_statement(statement: Any) -> dict[str, Any]:
@@ -79,7 +90,12 @@ def check_statement(statement: Any) -> dict[str, Any]:
     if "v" not in statement:
         raise _invalid("v", "bị thiếu", "is missing")
     version = statement["v"]
-    if version not in SUPPORTED_VERSIONS or isinstance(version, bool):
+    # Type first: an object or a list is unhashable, and a bool is an int to Python.
+    if (
+        not isinstance(version, int)
+        or isinstance(version, bool)
+        or version not in SUPPORTED_VERSIONS
+    ):
         raise Rejected(
             UNKNOWN_VERSION,
             f"Phiên bản tuyên bố {version!r} không được hỗ trợ (hỗ trợ: 1).",
@@ -118,15 +134,15 @@ def verify_submission(submission: Any) -> SignedStatement:
 
 
 def _verified(submission: Any) -> SignedStatement:
-    if not isinstance(submission, dict) or set(submission) != {
+    if not isinstance(submission, dict) or set(submission) - {"texts"} != {
         "statement",
         "signer",
         "signature",
     }:
         raise _invalid(
             "$",
-            "phải có đúng ba trường statement, signer, signature",
-            "must have exactly the fields statement, signer, signature",
+            "phải có đúng ba trường statement, signer, signature (và có thể texts)",
+            "must have exactly the fields statement, signer, signature (and maybe texts)",
         )
     statement = check_statement(submission["statement"])
     canonical = canonical_bytes(statement)
@@ -157,15 +173,21 @@ def _verified(submission: Any) -> SignedStatement:
         raise _bad_signature() from e
     if len(signature) != 64 or not signer.verify(signature, canonical):
         raise _bad_signature()
-    return SignedStatement(statement, canonical, signer, signature)
+    disclosed = parse_disclosures(submission["texts"]) if "texts" in submission else {}
+    texts = check_disclosures(statement, disclosed, canonical)
+    return SignedStatement(statement, canonical, signer, signature, texts)
 
 
-def sign_statement(statement: dict[str, Any], key: SignerKey) -> SignedStatement:
-    """Sign as ``key``'s holder. For clients, the demo and tests; the server never does."""
+def sign_statement(
+    statement: dict[str, Any], key: SignerKey, texts: Mapping[str, Disclosure] | None = None
+) -> SignedStatement:
+    """Sign as ``key``'s holder, with the disclosures of the texts it seals (a
+    ``ledger.texts.Sealer``'s). For clients, the demo and tests; the server never does."""
     check_statement(statement)
     validate(statement)
     canonical = canonical_bytes(statement)
-    return SignedStatement(statement, canonical, key.verifier, key.sign(canonical))
+    checked = check_disclosures(statement, texts or {}, canonical)
+    return SignedStatement(statement, canonical, key.verifier, key.sign(canonical), checked)
 
 
 def _invalid(field: str, vi: str, en: str) -> Rejected:

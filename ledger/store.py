@@ -11,14 +11,18 @@ eventsourcing's own process recorders use for tracking):
 - ``ledger_tiles``: the Merkle tree in C2SP tiles;
 - ``ledger_checkpoints``: one signed checkpoint per batch;
 - ``ledger_nonces``: (actor, nonce) → statement digest, position. Primary key on
-  (actor, nonce), so a retried statement is never stored twice.
+  (actor, nonce), so a retried statement is never stored twice;
+- ``ledger_texts`` and ``ledger_data_keys``: the sealed texts the batch's statements
+  disclosed, encrypted, and any data subject's key made for them (``ledger.vault``).
 
-Either all of it commits or none of it does.
+Either all of it commits or none of it does. ``ledger_erasures`` records each
+crypto-shredding (a subject's data keys destroyed); it is written outside batches.
 """
 
 from __future__ import annotations
 
 import fcntl
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -42,10 +46,25 @@ _DDL = [
     " level INTEGER NOT NULL, idx BIGINT NOT NULL, hashes {blob} NOT NULL,"
     " PRIMARY KEY (level, idx))",
     "CREATE TABLE IF NOT EXISTS ledger_checkpoints (size BIGINT PRIMARY KEY, note TEXT NOT NULL)",
+    # Log key rotations (ledger.logkeys): checkpoints past ``size`` are signed by the new key.
+    "CREATE TABLE IF NOT EXISTS ledger_log_keys (size BIGINT PRIMARY KEY, note TEXT NOT NULL)",
     # Nonce first in the key: lookups go by nonce (random, so selective), actor checked after.
     "CREATE TABLE IF NOT EXISTS ledger_nonces ("
     " nonce TEXT NOT NULL, actor TEXT NOT NULL, digest {blob} NOT NULL, idx BIGINT NOT NULL,"
     " PRIMARY KEY (nonce, actor))",
+    # Sealed texts (ledger.vault): one data key per subject, wrapped by the key-encryption
+    # key kept in a file; each text encrypted under its subject's key, bound to its event.
+    "CREATE TABLE IF NOT EXISTS ledger_data_keys ("
+    " kid TEXT PRIMARY KEY, subject TEXT NOT NULL, kek TEXT NOT NULL, wrapped {blob} NOT NULL,"
+    " created_at TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ledger_data_keys_subject ON ledger_data_keys (subject)",
+    "CREATE TABLE IF NOT EXISTS ledger_texts ("
+    " commitment TEXT NOT NULL, event {blob} NOT NULL, subject TEXT NOT NULL,"
+    " kid TEXT NOT NULL, box {blob} NOT NULL, PRIMARY KEY (commitment, event))",
+    "CREATE INDEX IF NOT EXISTS ledger_texts_subject ON ledger_texts (subject)",
+    "CREATE TABLE IF NOT EXISTS ledger_erasures ("
+    " subject TEXT NOT NULL, erased_at TEXT NOT NULL, reason TEXT NOT NULL,"
+    " keys INTEGER NOT NULL, texts INTEGER NOT NULL, PRIMARY KEY (subject, erased_at))",
 ]
 
 
@@ -57,11 +76,19 @@ class Seal:
     tiles: dict[TileKey, bytes] = field(default_factory=dict)
     checkpoint: tuple[int, str] | None = None  # size, signed note
     nonces: list[tuple[str, str, bytes, int]] = field(default_factory=list)
+    # kid, subject, kek id, wrapped key, created at
+    data_keys: list[tuple[str, str, str, bytes, str]] = field(default_factory=list)
+    # commitment, event hash, subject, kid, nonce ‖ ciphertext
+    texts: list[tuple[str, bytes, str, str, bytes]] = field(default_factory=list)
 
 
 def _write_seal(cursor: Any, seal: Seal, mark: str) -> None:
     _insert(cursor, mark, "ledger_leaves (idx, stream, version)", seal.leaves)
     _insert(cursor, mark, "ledger_nonces (actor, nonce, digest, idx)", seal.nonces)
+    _insert(
+        cursor, mark, "ledger_data_keys (kid, subject, kek, wrapped, created_at)", seal.data_keys
+    )
+    _insert(cursor, mark, "ledger_texts (commitment, event, subject, kid, box)", seal.texts)
     _insert(
         cursor,
         mark,
@@ -144,6 +171,9 @@ class LogStore:
         self.mark = "%s" if isinstance(recorder, PostgresLedgerRecorder) else "?"
         self.events_table = recorder.events_table_name
         self._lock_file: Any = None
+        # flock excludes other open files, not other threads sharing this one (an
+        # erasure beside the sequencer): they take turns here first.
+        self._thread_lock = threading.Lock()
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -177,18 +207,43 @@ class LogStore:
                 finally:
                     conn.execute("SELECT pg_advisory_unlock(%s)", (WRITER_LOCK_KEY,))
             return
-        if self._lock_file is None:
-            db_name = self.recorder.datastore.pool.db_name
-            self._lock_file = open(db_name + ".lock", "a")  # noqa: SIM115 - kept for life
-        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+        with self._thread_lock:
+            if self._lock_file is None:
+                db_name = self.recorder.datastore.pool.db_name
+                self._lock_file = open(db_name + ".lock", "a")  # noqa: SIM115 - kept for life
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     def commit(self, events: Sequence[StoredEvent], seal: Seal) -> None:
         """Insert a batch's events and seal in one transaction (raises on any conflict)."""
         self.recorder.insert_events(events, seal=seal)
+
+    @contextmanager
+    def forgetting(self) -> Iterator[Any]:
+        """A transaction (its cursor) whose deletions the database does not keep readable:
+        SQLite overwrites deleted content (``secure_delete``) and folds its write-ahead
+        log back afterwards; PostgreSQL rewrites ``ledger_data_keys`` (``VACUUM FULL``),
+        dropping the dead row versions. For destroying keys; copies made before (backups,
+        archived WAL) are not reached."""
+        recorder = self.recorder
+        if isinstance(recorder, PostgresLedgerRecorder):
+            with self._transaction(commit=True) as cursor:
+                yield cursor
+            with recorder.datastore.get_connection() as pg:  # autocommit: VACUUM needs that
+                pg.execute("VACUUM FULL ledger_data_keys")
+            return
+        assert isinstance(recorder, SQLiteLedgerRecorder)
+        with recorder.datastore.get_connection(commit=True) as conn:
+            conn.cursor().execute("PRAGMA secure_delete = ON")
+            try:
+                with conn.transaction(commit=True) as cursor:
+                    yield cursor
+            finally:
+                conn.cursor().execute("PRAGMA secure_delete = OFF")
+            conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def init_meta(self, values: dict[str, str], checkpoint: tuple[int, str]) -> None:
         """Record the log's genesis (its key, origin, empty checkpoint) once; first writer wins."""
@@ -201,6 +256,11 @@ class LogStore:
 
     def meta(self) -> dict[str, str]:
         return {r["key"]: r["value"] for r in self.query("SELECT key, value FROM ledger_meta")}
+
+    def meta_once(self, key: str, value: str) -> str:
+        """Record ``key`` in the log's metadata unless it is there; the value it holds."""
+        self.execute(_INSERT_META, (key, value))
+        return str(self.query("SELECT value FROM ledger_meta WHERE key = ?", (key,))[0]["value"])
 
     def read_tiles(self, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
         keys = list(keys)
@@ -301,6 +361,50 @@ class LogStore:
             for n in notifications:
                 yield n.id, str(n.originator_id), n.originator_version, n.state
             start = notifications[-1].id + 1
+
+    def iter_stored(self, page: int = 2000) -> Iterator[tuple[int, str, int, str, bytes]]:
+        """``iter_events`` with each row's eventsourcing topic: what the verifier reads."""
+        start = 1
+        while notifications := self.recorder.select_notifications(start, page):
+            for n in notifications:
+                yield n.id, str(n.originator_id), n.originator_version, n.topic, n.state
+            start = notifications[-1].id + 1
+
+    def log_key_rotations(self) -> list[str]:
+        """The log key's rotation notes, in size order."""
+        return [r["note"] for r in self.query("SELECT note FROM ledger_log_keys ORDER BY size")]
+
+    def tile_keys(self) -> list[TileKey]:
+        return [(r["level"], r["idx"]) for r in self.query("SELECT level, idx FROM ledger_tiles")]
+
+    def nonce_rows(self, nonces: Sequence[str]) -> list[tuple[str, str, bytes, int]]:
+        """Every nonce-index row for these nonces (any actor): (actor, nonce, digest, idx)."""
+        rows: list[tuple[str, str, bytes, int]] = []
+        for chunk in _chunks(list(nonces), 500):
+            marks = ", ".join("?" * len(chunk))
+            rows += [
+                (r["actor"], r["nonce"], bytes(r["digest"]), r["idx"])
+                for r in self.query(
+                    f"SELECT actor, nonce, digest, idx FROM ledger_nonces WHERE nonce IN ({marks})",
+                    chunk,
+                )
+            ]
+        return rows
+
+    def count_nonces(self) -> int:
+        return int(self.query("SELECT COUNT(*) AS n FROM ledger_nonces")[0]["n"])
+
+    def nonce_anomaly(self, size: int) -> int | None:
+        """The least position a nonce row claims that no event of a log of ``size`` can
+        own alone: outside the log, or claimed by another row too."""
+        rows = self.query(
+            "SELECT MIN(idx) AS idx FROM ledger_nonces WHERE idx < 0 OR idx >= ? UNION ALL"
+            " SELECT MIN(idx) AS idx FROM (SELECT idx FROM ledger_nonces GROUP BY idx"
+            " HAVING COUNT(*) > 1) AS shared",
+            (size,),
+        )
+        found = [int(r["idx"]) for r in rows if r["idx"] is not None]
+        return min(found) if found else None
 
     def iter_leaves(self, page: int = 5000) -> Iterator[tuple[int, str, int]]:
         after = -1

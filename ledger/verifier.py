@@ -7,9 +7,11 @@ checkpoints the caller already holds are taken as given.
     V1 records      every stored event is a canonical envelope matching its storage key
     V2 signatures   every statement's Ed25519 signature verifies, by a key named as its actor
     V3 chains       every stream runs 1, 2, 3, … and each event commits to the one before
-    V4 index        the log index and the stored leaf tiles name exactly these events in order
+    V4 index        the log index, the stored tiles and the nonce index say exactly what
+                    these events say, in order (``ledger.indexes``)
     V5 latest       the latest checkpoint is the log's, and its root is the tree of all events
     V6 history      every stored, supplied or remembered checkpoint fits these events
+                    (each signed by the log key in force at its size: ``ledger.logkeys``)
     V7 witnesses    the latest checkpoint (V5's) carries a quorum of valid cosignatures
                     from the witness policy's keys (not applicable without a policy)
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 import heapq
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -30,11 +32,13 @@ from typing import Any, Literal, Protocol
 
 from ledger.checkpoint import CheckpointError, open_checkpoint
 from ledger.cosignature import CosignatureError, WitnessPolicy, check_cosignatures, parse_lines
-from ledger.envelope import EnvelopeError, Event, event_hash
+from ledger.envelope import TOPIC, EnvelopeError, Event, event_hash
+from ledger.indexes import NonceIndex, NonceKey, Problem, StoredTiles, statement_digest
 from ledger.keys import VerifierKey, verify_signature
-from ledger.merkle import CompactRange, leaf_hash
+from ledger.logkeys import LogKeys, RotationError
+from ledger.merkle import leaf_hash
 from ledger.note import NoteError, NoteSignature, parse
-from ledger.tiles import TILE_WIDTH, TileKey, split_hashes
+from ledger.tiles import TILE_WIDTH, TileKey, TreeBuilder, split_hashes
 
 Status = Literal["pass", "fail", "incomplete", "not_applicable"]
 
@@ -56,8 +60,8 @@ CHECKS: dict[str, tuple[str, str, str]] = {
     ),
     "V4": (
         "index",
-        "Chỉ mục sổ cái và các ô lá Merkle liệt kê đúng các sự kiện theo thứ tự ghi",
-        "The log index and stored leaf tiles list exactly these events in commit order",
+        "Chỉ mục sổ cái, các ô Merkle và chỉ mục nonce liệt kê đúng các sự kiện theo thứ tự ghi",
+        "The log index, stored tiles and nonce index list exactly these events in commit order",
     ),
     "V5": (
         "latest-checkpoint",
@@ -82,10 +86,16 @@ CHECKS: dict[str, tuple[str, str, str]] = {
 class LogView(Protocol):
     """What the verifier reads. ``LogStore`` is one; a bundle file will be another."""
 
-    def iter_events(self) -> Iterator[tuple[int, str, int, bytes]]: ...
+    def iter_stored(self) -> Iterator[tuple[int, str, int, str, bytes]]: ...
+    def count_events(self) -> int: ...
     def iter_leaves(self) -> Iterator[tuple[int, str, int]]: ...
     def iter_checkpoints(self) -> Iterator[tuple[int, str]]: ...
     def read_tiles(self, keys: Iterable[TileKey]) -> dict[TileKey, bytes]: ...
+    def tile_keys(self) -> Iterable[TileKey]: ...
+    def log_key_rotations(self) -> list[str]: ...
+    def nonce_rows(self, nonces: Sequence[str]) -> list[tuple[str, str, bytes, int]]: ...
+    def count_nonces(self) -> int: ...
+    def nonce_anomaly(self, size: int) -> int | None: ...
 
 
 @dataclass
@@ -144,7 +154,23 @@ class CheckResult:
 
 
 def _before(a: Finding, b: Finding) -> bool:
+    """Whether ``a`` places the first bad event earlier than ``b`` does. A range only
+    says where to look: an event named inside it is the place."""
+    if _inside(a, b):
+        return True
+    if _inside(b, a):
+        return False
     return _sort_position(a) < _sort_position(b)
+
+
+def _inside(exact: Finding, span: Finding) -> bool:
+    return (
+        exact.until is None
+        and exact.position is not None
+        and span.until is not None
+        and span.position is not None
+        and span.position <= exact.position < span.until
+    )
 
 
 @dataclass
@@ -168,7 +194,11 @@ class Report:
         found = [(c.id, c.first) for c in self.checks.values() if c.first is not None]
         if not found:
             return None
-        return min(found, key=lambda item: (_sort_position(item[1]), item[0]))
+        first = min(found, key=lambda item: (_sort_position(item[1]), item[0]))
+        # A range only says where to look; an event the record checks name inside it is
+        # the place. (Not a rules finding: after a rewrite it may be a consequence.)
+        inside = [(cid, f) for cid, f in found if cid in RECORD_CHECKS and _inside(f, first[1])]
+        return min(inside, key=lambda item: (_sort_position(item[1]), item[0]), default=first)
 
     def to_json(self) -> dict[str, Any]:
         first = self.first_bad_event()
@@ -183,6 +213,9 @@ class Report:
             "first_bad": {"check": first[0], **first[1].to_json()} if first else None,
             **self.annexes,
         }
+
+
+RECORD_CHECKS = ("V1", "V2", "V3", "V4")
 
 
 def _sort_position(f: Finding) -> float:
@@ -221,8 +254,16 @@ def verify_log(
     supplied = list(supplied)
     report = Report(log_key.name, str(log_key), log_key_source)
     c = report.checks
+    keys = _log_keys(view, log_key, c["V6"])
+    if keys.rotations:
+        report.annexes["log_keys"] = [
+            {"key": str(k), "signs_from_size": 0 if i == 0 else keys.rotations[i - 1].size + 1}
+            for i, k in enumerate(keys.keys)
+        ]
     heads: dict[str, tuple[int, bytes]] = {}
-    tree = CompactRange()
+    tiles_held = StoredTiles()
+    tree = tiles_held.tree
+    nonces = NonceIndex()
     leaves = iter(view.iter_leaves())
     checkpoints = _checkpoints(view, supplied, remembered)
     next_cp = next(checkpoints, None)
@@ -238,7 +279,7 @@ def verify_log(
             size, source, payload = next_cp
             if source == "stored":
                 latest = (size, str(payload))
-            root = _checkpoint_root(c["V6"], log_key, size, source, payload)
+            root = _checkpoint_root(c["V6"], keys.key_for(size), size, source, payload)
             if root is not None:
                 c["V6"].checked += 1
                 if root == tree.root():
@@ -266,7 +307,9 @@ def verify_log(
         wanted = range(page[0][0] // TILE_WIDTH, page[-1][0] // TILE_WIDTH + 1)
         stored = view.read_tiles([(0, i) for i in wanted])
         tiles = {i: split_hashes(stored.get((0, i), b"")) for i in wanted}
-        for (position, stream, version, _), (h, prev, failure) in zip(page, checked, strict=True):
+        for (position, stream, version, *_), (h, prev, failure, _) in zip(
+            page, checked, strict=True
+        ):
             where = (position, stream, version, h)
             readable = failure is None or failure[0] != "V1"
             if failure is not None:
@@ -326,8 +369,16 @@ def verify_log(
             tree.append(leaf)
             if next_cp is not None and next_cp[0] <= tree.size:
                 settle()
+        index_problems(tiles_held.compare(view))
+        index_problems(
+            nonces.compare(view, [(p[0], k) for p, (*_, k) in zip(page, checked, strict=True)])
+        )
         if progress:
             progress(tree.size)
+
+    def index_problems(problems: list[Problem]) -> None:
+        for position, until, en, vi in problems:
+            c["V4"].fail(Finding(en, vi, position=position, until=until))
 
     # V1 and V2 need no order: pages of events go to a pool and come back, in order,
     # to ``follow``. A few pages in flight keep memory flat.
@@ -350,6 +401,21 @@ def verify_log(
         pool.shutdown(wait=True, cancel_futures=True)
     position = tree.size
 
+    # Rows the commit order does not reach (hidden from it), tiles and nonce rows the
+    # events do not account for.
+    stored_rows = view.count_events()
+    if stored_rows != position:
+        c["V1"].fail(
+            Finding(
+                f"{stored_rows} events are stored but {position} are in the commit order",
+                f"có {stored_rows} sự kiện được lưu nhưng chỉ {position} nằm trong thứ tự ghi",
+                position=position,
+            )
+        )
+    index_problems(tiles_held.finish(view))
+    index_problems(nonces.finish(view, position))
+    c["V4"].checked += tiles_held.checked
+
     # Index entries past the last event: events were deleted.
     extra = next(leaves, None)
     if extra is not None:
@@ -362,11 +428,14 @@ def verify_log(
                 version=extra[2],
             )
         )
-    # Checkpoints beyond the events: the log was cut short.
+    # Checkpoints beyond the events: the log was cut short (if they are the log's).
     while next_cp is not None:
         size, source, payload = next_cp
         if source == "stored":
             latest = (size, str(payload))
+        if _checkpoint_root(c["V6"], keys.key_for(size), size, source, payload) is None:
+            next_cp = next(checkpoints, None)
+            continue  # not the log's checkpoint: said so, and no event is missing for it
         c["V6"].fail(
             Finding(
                 f"{source} checkpoint of size {size} but only {position} events exist",
@@ -378,7 +447,8 @@ def verify_log(
         )
         next_cp = next(checkpoints, None)
 
-    _check_latest(c["V5"], log_key, latest, tree, last_good["stored"])
+    latest_key = keys.key_for(latest[0]) if latest else log_key
+    _check_latest(c["V5"], latest_key, latest, tree, last_good["stored"])
     if witness_policy is not None:
         check_witnesses(c["V7"], witness_policy, latest, supplied, cosignatures)
     report.events = position
@@ -386,6 +456,22 @@ def verify_log(
     if progress:
         progress(position)
     return report
+
+
+def _log_keys(view: LogView, trusted: VerifierKey, check: CheckResult) -> LogKeys:
+    """The log's keys by tree size, as its rotations (if any) say, anchored in the key
+    the caller trusts. A chain that does not hold is a failure, and only the trusted
+    key is then taken: checkpoints signed by any other fail by themselves."""
+    try:
+        return LogKeys.follow(trusted, view.log_key_rotations())
+    except RotationError as e:
+        check.fail(
+            Finding(
+                f"the log key's rotations (ledger_log_keys) do not hold: {e}",
+                "chuỗi thay khóa của sổ cái không hợp lệ",
+            )
+        )
+        return LogKeys(trusted)
 
 
 def _checkpoint_root(
@@ -421,7 +507,7 @@ def _check_latest(
     check: CheckResult,
     log_key: VerifierKey,
     latest: tuple[int, str] | None,
-    tree: CompactRange,
+    tree: TreeBuilder,
     last_good: int,
 ) -> None:
     if latest is None:
@@ -440,13 +526,25 @@ def _check_latest(
         )
         return
     check.checked += 1
+    if checkpoint.size != size:
+        check.fail(
+            Finding(
+                f"the latest checkpoint, filed as size {size}, states size {checkpoint.size}",
+                f"điểm kiểm tra mới nhất lưu ở kích thước {size} lại ghi {checkpoint.size}",
+                checkpoint_size=size,
+            )
+        )
+        return
     if checkpoint.size != tree.size:
+        # Events past the checkpoint are covered by none: the first uncovered one lies
+        # in [size, log size). A checkpoint beyond the log: events are missing.
         check.fail(
             Finding(
                 f"the latest checkpoint covers {checkpoint.size} events"
                 f" but the log holds {tree.size}",
                 f"điểm kiểm tra mới nhất bao {checkpoint.size} sự kiện nhưng sổ cái có {tree.size}",
                 position=min(checkpoint.size, tree.size),
+                until=tree.size if checkpoint.size < tree.size else None,
                 checkpoint_size=checkpoint.size,
             )
         )
@@ -563,16 +661,17 @@ def _event_finding(position: int, stream: str, version: int, h: bytes, en: str, 
     return Finding(en, vi, position=position, stream=stream, version=version, event_hash=h.hex())
 
 
-Page = list[tuple[int, str, int, bytes]]  # (position, stream, version, envelope bytes)
-# Per event: its hash, its prev, and a failure (check id, English, Vietnamese) or None.
-EventCheck = tuple[bytes, bytes | None, tuple[str, str, str] | None]
+Page = list[tuple[int, str, int, str, bytes]]  # (position, stream, version, topic, envelope)
+# Per event: its hash, its prev, a failure (check id, English, Vietnamese) or None, and
+# the statement's (actor, nonce, digest) for the nonce index (None if unreadable).
+EventCheck = tuple[bytes, bytes | None, tuple[str, str, str] | None, NonceKey | None]
 PAGE_SIZE = 1000
 
 
 def _pages(view: LogView) -> Iterator[Page]:
     page: Page = []
-    for position, (_nid, stream, version, raw) in enumerate(view.iter_events()):
-        page.append((position, stream, version, raw))
+    for position, (_nid, stream, version, topic, raw) in enumerate(view.iter_stored()):
+        page.append((position, stream, version, topic, raw))
         if len(page) == PAGE_SIZE:
             yield page
             page = []
@@ -587,27 +686,36 @@ def _result(item: tuple[Page, Future[list[EventCheck]]]) -> tuple[Page, list[Eve
 def check_events(page: Page) -> list[EventCheck]:
     """V1 and V2 for a page of events. Pure, so it runs in any thread or process."""
     checked: list[EventCheck] = []
-    for _position, stream, version, raw in page:
+    for _position, stream, version, topic, raw in page:
         h = event_hash(raw)
         try:
             event = Event.parse(raw)
         except EnvelopeError as e:
-            checked.append((h, None, ("V1", str(e), "bản ghi sự kiện hỏng")))
+            checked.append((h, None, ("V1", str(e), "bản ghi sự kiện hỏng"), None))
             continue
+        key = (
+            str(event.statement.get("actor")),
+            str(event.statement.get("nonce")),
+            statement_digest(event.statement_bytes),
+        )
         if event.stream != stream or event.version != version:
             en = f"envelope says {event.stream}#{event.version}, stored as {stream}#{version}"
             vi = "phong bì ghi luồng hoặc phiên bản khác với khóa lưu trữ"
-            checked.append((h, None, ("V1", en, vi)))
+            checked.append((h, None, ("V1", en, vi), key))
+        elif topic != TOPIC:
+            en = f"stored with the topic {topic!r}, not {TOPIC!r}"
+            vi = "sự kiện được lưu với chủ đề (topic) khác"
+            checked.append((h, None, ("V1", en, vi), key))
         elif event.signer.name != event.statement.get("actor"):
             en, vi = (
                 "signer key is not named as the actor",
                 "khóa ký không mang tên người thực hiện",
             )
-            checked.append((h, event.prev, ("V2", en, vi)))
+            checked.append((h, event.prev, ("V2", en, vi), key))
         elif not verify_signature(event.signer.public, event.signature, event.statement_bytes):
             checked.append(
-                (h, event.prev, ("V2", "signature does not verify", "chữ ký không hợp lệ"))
+                (h, event.prev, ("V2", "signature does not verify", "chữ ký không hợp lệ"), key)
             )
         else:
-            checked.append((h, event.prev, None))
+            checked.append((h, event.prev, None, key))
     return checked

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.acts import Act
-from domain.model import Model
+from domain.model import Model, Violation
 from ledger.store import LogStore
 from ledger.verifier import CheckResult, Finding, Report
 from projections.fairness import Fairness, FairnessSettings
@@ -68,13 +68,16 @@ def audit(
     latest = store.latest_checkpoint()
     size = latest[0] if latest else 0
     served_at, version, served = _served(store)
-    return audit_acts(
-        stored_acts(store, 0, size),
+    unreadable: list[int] = []
+    model = audit_acts(
+        stored_acts(store, 0, size, unreadable.append),
         root_keys,
         report,
         served=(served_at, version, served) if served is not None else None,
         fairness=fairness,
     )
+    report.checks["V8"].unchecked += len(unreadable)  # V1 names them
+    return model
 
 
 def audit_acts(
@@ -98,13 +101,22 @@ def audit_acts(
     signings = _Signings()
     recomputed: dict[str, Any] | None = documents(model) if served_at == 0 else None
     for act in acts:
-        violation = model.replay(act)
+        try:
+            violation = model.replay(act)
+        except (KeyError, TypeError, ValueError) as e:
+            # Signed nonsense the intake would never have taken (a missing or malformed
+            # field): the rules cannot even read it.
+            model.position = act.position + 1
+            kind = str(act.statement.get("type"))
+            violation = Violation(act.position, act.event, kind, "unreadable", str(e), str(e))
         v8.checked += 1
         if violation is not None:
             v8.fail(
                 Finding(
-                    f"{act.type} would be refused: {violation.problem} — {violation.detail_en}",
-                    f"{act.type} lẽ ra bị từ chối: {violation.problem} — {violation.detail_vi}",
+                    f"{violation.type} would be refused: {violation.problem} — "
+                    f"{violation.detail_en}",
+                    f"{violation.type} lẽ ra bị từ chối: {violation.problem} — "
+                    f"{violation.detail_vi}",
                     position=act.position,
                     event_hash=act.event,
                 )
@@ -176,8 +188,16 @@ def _served(store: LogStore) -> tuple[int, str, dict[str, Any] | None]:
         return 0, VIEWS_VERSION, None
     if not rows:
         return 0, VIEWS_VERSION, None
-    served = {r["name"]: json.loads(r["doc"]) for r in docs}
+    served = {r["name"]: _document(r["doc"]) for r in docs}
     return int(rows[0]["position"]), str(rows[0]["version"]), served
+
+
+def _document(text: str) -> Any:
+    """A stored document, or a marker that equals no recomputation if it is not JSON."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"unreadable": text[:200]}
 
 
 def _compare(

@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domain.acts import Act
-from domain.fields import format_points, parse_points
+from domain.fields import Body, format_points, parse_points, text_json
 from domain.judgement import allowed
 from domain.model import Model
+from ledger.texts import SealedText
 
 SUBJECT_CHANGES = frozenset(
     {
@@ -102,15 +103,18 @@ class Fairness:
             return
         before = record.current[act.actor][0]
         record.current[act.actor] = (total, act.event)
-        reason = str(s.get("reason", ""))
+        reason = Body(s).text("reason", optional=True)
         record.amendments.append(
             {
                 "event": act.event,
                 "scorer": act.actor,
                 "delta": format_points(abs(total - before)),
                 "direction": "up" if total > before else "down" if total < before else "same",
-                "reason": reason,
-                "thin_reason": len(reason.strip()) < self.settings.thin_reason_chars,
+                "reason": text_json(reason) or "",
+                # A sealed reason's words are not in the ledger: thin or not, unknown.
+                "thin_reason": None
+                if isinstance(reason, SealedText)
+                else len(reason.strip()) < self.settings.thin_reason_chars,
             }
         )
 
@@ -292,7 +296,7 @@ class Fairness:
                     {
                         "level": level.value,
                         "score_gives": highest.value,
-                        "reason": ev.decision.reason,
+                        "reason": text_json(ev.decision.reason) or "",
                     },
                     f"Xếp {level.value} khác mức {highest.value} theo điểm, không có chứng cứ",
                     f"Rated {level.value}, not the {highest.value} of the score, no evidence",

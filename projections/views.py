@@ -17,7 +17,7 @@ from typing import Any
 
 from domain.cycle import Cycle
 from domain.evaluation import Evaluation, Outcome
-from domain.fields import format_points
+from domain.fields import format_points, text_json
 from domain.judgement import allowed
 from domain.levels import Level
 from domain.model import Model
@@ -131,7 +131,8 @@ def rating(cycle: Cycle, ev: Evaluation) -> dict[str, Any]:
 def outcome(o: Outcome | None) -> dict[str, Any] | None:
     if o is None:
         return None
-    return {"level": o.level.value, "event": o.event, "why": o.why, "reason": o.reason or None}
+    # A sealed reason stays a commitment here: read models never hold personal texts.
+    return {"level": o.level.value, "event": o.event, "why": o.why, "reason": text_json(o.reason)}
 
 
 def status(ev: Evaluation) -> str:

@@ -37,6 +37,26 @@ def _postgres_reason() -> str | None:
 _PG_UNAVAILABLE = _postgres_reason()
 
 
+# What test modules open when they are imported (schemathesis needs its app then): closed
+# when the session ends, even if none of the module's tests ran — a writer's thread
+# left open would keep pytest from exiting.
+AT_SESSION_END: list[Callable[[], None]] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    while AT_SESSION_END:
+        AT_SESSION_END.pop()()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--drill-scale",
+        type=float,
+        default=float(os.environ.get("CADRELEDGER_DRILL_SCALE", "1")),
+        help="multiply the reliability drills' counts (tamperings, kills; CI runs 1)",
+    )
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     if _PG_UNAVAILABLE:
         return f"cadreledger: SKIPPING PostgreSQL tests — {_PG_UNAVAILABLE}"

@@ -2,6 +2,8 @@
 
 ``World`` drives the pure model directly (no database, no signatures: the ledger
 checks those), or, given ``submit``, a real ledger, each act signed by its actor.
+With ``seal=True`` every free text (comments, reasons, reports, grounds, findings) is
+sealed: the statement holds its commitment, the submission discloses the text.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import pytest
 
 from domain.acts import Act
 from domain.model import Model
+from domain.privacy import FREE_TEXT_FIELDS
 from domain.regimes import PROFILES, profile_hash
 from ledger.errors import Rejected
 from ledger.keys import SignerKey
 from ledger.statement import sign_statement
+from ledger.texts import Disclosure, Sealer
 
 CYCLE = "2026-qd366-test"
 UNIT = "ban-to-chuc"
@@ -41,6 +45,8 @@ class World:
         self,
         submit: Callable[[Any], Any] | None = None,
         root: SignerKey | None = None,
+        *,
+        seal: bool = False,
     ) -> None:
         self.keys: dict[str, SignerKey] = {"root": root or SignerKey.generate("root")}
         self.model = Model([str(self.keys["root"].verifier)])
@@ -48,6 +54,8 @@ class World:
         self.counter = itertools.count()
         self._submit = submit  # a real ledger's, or None for the pure model
         self.listed: list[str] = []
+        self.seal = seal
+        self.sealed: dict[str, Disclosure] = {}  # commitment → salt and text, all sealed
 
     # -- acting -----------------------------------------------------------------------
 
@@ -70,9 +78,13 @@ class World:
     def act(self, actor: str, type_: str, *, signer: SignerKey | None = None, **body: Any) -> str:
         """Do an act; its event hash (hex). Raises ``Rejected`` if the rules refuse it."""
         key = signer or self.key(actor)
+        sealer = Sealer()
+        if self.seal:
+            body = sealer.seal_fields(body, FREE_TEXT_FIELDS)
+            self.sealed.update(sealer.texts)
         statement = self.statement(actor, type_, body)
         if self._submit is not None:
-            return str(self._submit(sign_statement(statement, key)))
+            return str(self._submit(sign_statement(statement, key, sealer.texts)))
         n = next(self.counter)
         event = hashlib.sha256(f"event {n}".encode()).hexdigest()
         self.model.handle(Act(statement, str(key.verifier), event, n))

@@ -16,7 +16,7 @@ from ledger.checkpoint import open_checkpoint
 from ledger.envelope import Event
 from ledger.keys import VerifierKey
 from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
-from ledger.statement import SignedStatement
+from ledger.statement import MAX_SUBMISSION_BYTES, SignedStatement
 from tests.conftest import People
 
 
@@ -150,7 +150,7 @@ def test_nonce_reuse_is_409(client: TestClient, people: People) -> None:
 
 
 def test_oversized_request_is_413(client: TestClient, ledger: Ledger) -> None:
-    response = raw_post(client, b'{"x": "' + b"a" * 100_000 + b'"}')
+    response = raw_post(client, b'{"x": "' + b"a" * MAX_SUBMISSION_BYTES + b'"}')
     assert response.status_code == 413
     assert response.json()["type"] == "/problems/payload-too-large"
     assert ledger.size() == 0

@@ -136,7 +136,16 @@ def test_serve_answers_over_real_http(tmp_path: Path) -> None:
         assert response.status_code == 201
         checkpoint = open_checkpoint(httpx.get(f"{base}/v1/log/checkpoint").text, key)
         assert checkpoint.size == 1
-        assert httpx.get(f"{base}/v1/cycles").json()["cycles"] == []
+        # Reads need a token: the root signs in with its own key.
+        assert httpx.get(f"{base}/v1/cycles").status_code == 401
+        login = {**unit, "type": "auth.token", "nonce": "another-nonce-of-16", "audience": key.name}
+        del login["unit"], login["name"]
+        response = httpx.post(
+            f"{base}/v1/auth/tokens", json=sign_statement(login, root).submission()
+        )
+        assert response.status_code == 201, response.text
+        signed_in = {"authorization": f"Bearer {response.json()['token']}"}
+        assert httpx.get(f"{base}/v1/cycles", headers=signed_in).json()["cycles"] == []
         assert httpx.get(f"{base}/openapi.json").json()["info"]["title"] == "cadreledger"
     finally:
         server.terminate()

@@ -26,9 +26,10 @@ from tests.evaluation import (
 )
 
 
-@pytest.fixture
-def world() -> World:
-    w = World()
+@pytest.fixture(params=[False, True], ids=["plain", "sealed"])
+def world(request: pytest.FixtureRequest) -> World:
+    """Every rule judged twice: with free texts plain, and sealed (only commitments)."""
+    w = World(seal=request.param)
     w.open()
     w.roster()
     return w

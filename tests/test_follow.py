@@ -237,6 +237,11 @@ def test_server_and_follower_killed_at_random_under_load(
     url = f"http://127.0.0.1:{port}"
     env = {"CADRELEDGER_LOG_KEY_FILE": str(tmp_path / "log.key")}
     log_key = str(open_ledger(db_url, writer=False).log_key)
+    # The service asks for a token; this follower is an auditor's (a bare log has no
+    # registry, so the operator names the role).
+    issued = cli("--db", db_url, "token", "issue", "--person", "auditor", "--role", "auditor")
+    token, _ = issued.communicate(timeout=60)
+    env["CADRELEDGER_TOKEN"] = token.strip()
 
     def start_server() -> Any:
         proc = cli("--db", db_url, "serve", "--port", str(port), "--heartbeat", "0.5", env=env)
@@ -269,7 +274,7 @@ def test_server_and_follower_killed_at_random_under_load(
     kills = 0
     try:
         while not posted.is_set():
-            follower = cli(*args, "--until", str(total))
+            follower = cli(*args, "--until", str(total), env=env)
             time.sleep(rng.uniform(0.2, 1.2))
             follower.send_signal(signal.SIGKILL)
             follower.communicate()
@@ -280,7 +285,7 @@ def test_server_and_follower_killed_at_random_under_load(
                 time.sleep(rng.uniform(0, 0.3))
                 server = start_server()
         loader.join()
-        final = cli(*args, "--until", str(total))
+        final = cli(*args, "--until", str(total), env=env)
         _, err = final.communicate(timeout=120)
         assert final.returncode == 0, err
     finally:

@@ -15,7 +15,12 @@ from ledger.envelope import EnvelopeError, Event, event_hash, seal
 from ledger.errors import Rejected
 from ledger.keys import SignerKey
 from ledger.merkle import leaf_hash
-from ledger.statement import SignedStatement, parse_submission, sign_statement
+from ledger.statement import (
+    MAX_SUBMISSION_BYTES,
+    SignedStatement,
+    parse_submission,
+    sign_statement,
+)
 
 ACTOR = "nguyen.van.a"
 KEY = SignerKey.from_seed(ACTOR, hashlib.sha256(b"nguyen.van.a").digest())
@@ -217,7 +222,7 @@ def test_strict_json_applies_to_submissions() -> None:
     reject(data.replace(b'"score":92', b'"score":92,"score":92'), "duplicate-key")
     reject(data.replace(b'"score":92', b'"score":9007199254740992'), "integer-out-of-range")
     reject(data.replace(b'"score":92', '"điểm":92'.encode()), "non-ascii-key")
-    reject(data + b" " * 70_000, "payload-too-large")
+    reject(data + b" " * MAX_SUBMISSION_BYTES, "payload-too-large")
 
 
 # --- The stored envelope ---------------------------------------------------------------

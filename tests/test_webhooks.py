@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from standardwebhooks import Webhook
 
 from api.app import create_app
-from cadreledger.feed import EventHub, Feed
+from cadreledger.access import AccessStore
+from cadreledger.feed import EventHub, Feed, FeedFilter
 from cadreledger.integrations import LoopThread
 from cadreledger.service import Ledger
 from cadreledger.webhooks import DeliveryStore, Dispatcher, RetryPolicy, WebhookKeys
@@ -213,6 +214,43 @@ def fill(service: Service, n: int, type: str = "comment.made") -> list[str]:
         )
         hashes.append(receipt.event_hash.hex())
     return hashes
+
+
+def test_an_integrator_receives_only_its_granted_cycles(
+    service: Service,
+    receiver: tuple[Receiver, str],
+    dispatchers: list[Running],
+) -> None:
+    """With authentication on, a registration's filter cannot reach past the cycles an
+    operator granted its registrant; oversight roles receive everything."""
+    recv, target = receiver
+    service.register(target)  # no filter: it asks for every event
+    granted = []
+    for i in range(6):
+        cycle = ("c1", "c2")[i % 2]
+        receipt = service.ledger.append(
+            statement(service.people, "comment.made", "nguyen.van.an", cycle=cycle, cadre=f"k{i}")
+        )
+        if cycle == "c2":
+            granted.append(receipt.event_hash.hex())
+    access = AccessStore(service.ledger.store)
+    access.grant("tich.hop.hr", "c2")
+    hub = EventHub(service.ledger, Feed(service.ledger))
+    dispatcher = Dispatcher(
+        service.ledger,
+        hub.feed,
+        service.keys,
+        FAST,
+        allow_private=True,
+        entitled=access.entitlement(lambda person: frozenset()),
+    )
+    dispatchers.append(Running(dispatcher, LoopThread("w", dispatcher.run).start(), hub))
+    until(lambda: len(recv.delivered()) == 3)
+    time.sleep(0.5)  # nothing more comes
+    assert sorted(r.headers["webhook-id"] for r in recv.delivered()) == sorted(granted)
+    assert access.entitlement(lambda person: frozenset({"auditor"}))(
+        "anyone", hub.feed.read(0, 1, FeedFilter(), None).events[0]
+    )
 
 
 def test_signed_deliveries_after_retries(

@@ -1,0 +1,329 @@
+"""Authentication (xác thực): who is asking, and whether the policy lets them.
+
+A request carries a token as ``Authorization: Bearer clt_…`` or, from the web UI, in
+the HttpOnly cookie ``cadreledger_token``. The token names a person; their roles are
+read from the registry as it stands now, and a token got by signing with a key dies
+with that key's revocation. Statements and other signed requests authenticate
+themselves and need no token. ``api/policy.py`` holds the rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api import schemas
+from api.openapi import problem
+from api.policy import INTEGRATOR, Ask, Identity, reads_texts, rule_for
+from cadreledger.access import FORBIDDEN, UNAUTHENTICATED, AccessStore
+from cadreledger.service import Ledger
+from domain.acts import Act
+from domain.model import Model
+from ledger.errors import INVALID_REQUEST, PAYLOAD_TOO_LARGE, Rejected
+from ledger.statement import MAX_SUBMISSION_BYTES, parse_submission
+from ledger.vault import WITHHELD, Revealed
+
+COOKIE = "cadreledger_token"
+_BEARER = "bearer "
+
+
+def current_model(ledger: Ledger) -> Model | None:
+    """The freshest domain state at hand: the writer's, else the read model's."""
+    if ledger.rules is None:
+        return None
+    if ledger.sequencer is not None:
+        return ledger.rules.model
+    projector = ledger.projector
+    projector.catch_up()
+    return projector.model
+
+
+def standing_roles(ledger: Ledger, person: str) -> frozenset[str]:
+    """``person``'s standing roles in the registry now (none on a bare log)."""
+    model = current_model(ledger)
+    found = model.registry.people.get(person) if model else None
+    return frozenset(found.roles) if found else frozenset()
+
+
+class Gatekeeper:
+    """Turns tokens into identities and asks the policy about each request."""
+
+    def __init__(self, ledger: Ledger, access: AccessStore) -> None:
+        self.ledger = ledger
+        self.access = access
+
+    def identify(self, token: str) -> Identity | None:
+        found = self.access.resolve(token)
+        if found is None:
+            return None
+        model = current_model(self.ledger)
+        roles = set(found.roles)
+        if model is not None:
+            person = model.registry.people.get(found.person)
+            if person is None:
+                return None
+            if found.signer is not None:
+                record = person.keys.get(found.signer)
+                if record is None or record.revoked_by is not None:
+                    return None
+            roles |= person.roles
+        grants = self.access.grants(found.person) if INTEGRATOR in roles else frozenset()
+        return Identity(found.person, frozenset(roles), grants)
+
+    def allows(self, request: Request) -> bool:
+        route = request.scope.get("route")
+        rule = rule_for(request.method, getattr(route, "path", request.url.path))
+        if rule is None:
+            return False
+        ask = Ask(
+            who(request),
+            request.path_params,
+            request.query_params,
+            lambda: current_model(self.ledger),
+        )
+        return rule(ask)
+
+
+def who(request: Request) -> Identity | None:
+    """The signed-in person of this request (None when anonymous or auth is off)."""
+    found = getattr(request.state, "identity", None)
+    return found if isinstance(found, Identity) else None
+
+
+def authenticating(request: Request) -> bool:
+    """Whether this app checks who asks (the middleware marks every request it saw)."""
+    return getattr(request.state, "token_presented", None) is not None
+
+
+def reveal_for(ledger: Ledger) -> Callable[[Request, list[str]], Mapping[str, Revealed]]:
+    """The sealed texts a response holds, opened for those the policy lets read them
+    (the cycle's insiders; the cadre, or complainant, on their own page) and withheld
+    from the rest — e.g. a colleague reading a published cycle's levels."""
+
+    def reveal(request: Request, found: list[str]) -> Mapping[str, Revealed]:
+        if authenticating(request):
+            ask = Ask(
+                who(request),
+                request.path_params,
+                request.query_params,
+                lambda: current_model(ledger),
+            )
+            if not reads_texts(ask):
+                return dict.fromkeys(found, WITHHELD)
+        return ledger.reveal(found)
+
+    return reveal
+
+
+class Authenticate:
+    """ASGI middleware: puts ``identity`` on every request's state before anything else
+    (the rate limiter keys on it), reading the token store only when a token came."""
+
+    def __init__(self, app: ASGIApp, gatekeeper: Gatekeeper) -> None:
+        self.app = app
+        self.gatekeeper = gatekeeper
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            token = _presented(scope)
+            identity = None
+            if token:
+                identity = await anyio.to_thread.run_sync(self.gatekeeper.identify, token)
+            state = scope.setdefault("state", {})
+            state["identity"], state["token_presented"] = identity, bool(token)
+        await self.app(scope, receive, send)
+
+
+def install(app: FastAPI, ledger: Ledger, access: AccessStore) -> None:
+    """Authentication on every route of ``app``, and the routes to sign in and out."""
+    gatekeeper = Gatekeeper(ledger, access)
+    app.add_middleware(Authenticate, gatekeeper=gatekeeper)
+    # Before any route is added: a route takes its router's dependencies when added.
+    app.router.dependencies.append(_dependency(gatekeeper))
+    app.include_router(_auth_router(ledger, access))
+    _document(app)
+
+
+def _dependency(gatekeeper: Gatekeeper) -> Any:
+    """Every route's first dependency. A route nobody wrote a rule for is refused."""
+
+    async def authorized(request: Request) -> None:
+        rule = rule_for(request.method, getattr(request.scope.get("route"), "path", ""))
+        if rule is not None and rule.__name__ == "public":
+            return
+        if not await anyio.to_thread.run_sync(gatekeeper.allows, request):
+            raise _refusal(request)
+
+    return Depends(authorized)
+
+
+def _refusal(request: Request) -> Rejected:
+    if who(request) is not None:
+        return Rejected(
+            FORBIDDEN,
+            "Vai trò của bạn không cho phép xem nội dung này.",
+            "Your roles do not allow you to see this.",
+        )
+    if getattr(request.state, "token_presented", False):
+        return Rejected(
+            UNAUTHENTICATED,
+            "Mã truy cập không hợp lệ, đã hết hạn hoặc đã bị thu hồi.",
+            "The access token is invalid, expired or revoked.",
+        )
+    return Rejected(
+        UNAUTHENTICATED,
+        "Cần đăng nhập: gửi mã truy cập trong tiêu đề Authorization: Bearer.",
+        "Sign in first: send an access token as Authorization: Bearer.",
+    )
+
+
+def _auth_router(ledger: Ledger, access: AccessStore) -> APIRouter:
+    router = APIRouter(prefix="/v1/auth", tags=["auth"])
+
+    refused: dict[int | str, dict[str, Any]] = {
+        401: problem("Not signed in, or the sign-in refused (RFC 9457)")
+    }
+
+    @router.post(
+        "/tokens",
+        status_code=201,
+        responses={201: {"model": schemas.Token, "description": "A new token"}, **refused},
+        openapi_extra=_body(schemas.SUBMISSION_SCHEMA),
+    )
+    async def token(request: Request) -> dict[str, Any]:
+        """A token for the person who signed the body: a submission of an ``auth.token``
+        statement ``{audience: <this log's origin>}`` signed within 5 minutes with a
+        registered, unrevoked key. Each such statement can be used once."""
+        body = await request.body()
+        if len(body) > MAX_SUBMISSION_BYTES:
+            raise Rejected(PAYLOAD_TOO_LARGE, "Yêu cầu quá lớn.", "The request is too large.")
+        return await anyio.to_thread.run_sync(_login, ledger, access, body)
+
+    @router.post(
+        "/session",
+        responses={**schemas.ok(schemas.Session), **refused},
+        openapi_extra=_body(schemas.SESSION_SCHEMA),
+    )
+    async def session(request: Request) -> JSONResponse:
+        """Keep a token in an HttpOnly cookie for the web UI. Body: ``{"token": "clt_…"}``."""
+        try:
+            data = await request.json()
+        except ValueError:
+            data = None
+        text = data.get("token") if isinstance(data, dict) else None
+        identity = None
+        if isinstance(text, str):
+            identity = await anyio.to_thread.run_sync(Gatekeeper(ledger, access).identify, text)
+        if identity is None or not isinstance(text, str):
+            raise Rejected(
+                UNAUTHENTICATED,
+                "Mã truy cập không hợp lệ, đã hết hạn hoặc đã bị thu hồi.",
+                "The access token is invalid, expired or revoked.",
+            )
+        answer = JSONResponse({"person": identity.person, "roles": sorted(identity.roles)})
+        answer.set_cookie(
+            COOKIE,
+            text,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+        return answer
+
+    @router.delete("/session", status_code=204)
+    async def sign_out(request: Request) -> Response:
+        """Forget the cookie, and revoke the token it held."""
+        text = request.cookies.get(COOKIE)
+        if text:
+            await anyio.to_thread.run_sync(access.revoke, text)
+        answer = Response(status_code=204)
+        answer.delete_cookie(COOKIE, path="/")
+        return answer
+
+    @router.get("/whoami", responses=schemas.ok(schemas.WhoAmI))
+    def whoami(request: Request) -> dict[str, Any]:
+        """The signed-in person: standing roles, roles per cycle, granted cycles."""
+        identity = who(request)
+        assert identity is not None  # the policy lets only the signed-in here
+        model = current_model(ledger)
+        person = model.registry.people.get(identity.person) if model else None
+        cycles = {
+            cid: sorted(role for role, people in cycle.roles.items() if identity.person in people)
+            for cid, cycle in (model.cycles.items() if model else ())
+        }
+        return {
+            "person": identity.person,
+            "name": person.name if person else None,
+            "roles": sorted(identity.roles),
+            "cycles": {cid: roles for cid, roles in cycles.items() if roles},
+            "grants": sorted(identity.grants),
+        }
+
+    return router
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _login(ledger: Ledger, access: AccessStore, body: bytes) -> dict[str, Any]:
+    signed = parse_submission(body)
+    model = current_model(ledger)
+    if model is None:
+        raise Rejected(
+            INVALID_REQUEST,
+            "Sổ cái này không có sổ đăng ký khóa: mã truy cập do người vận hành cấp.",
+            "This log has no key registry: its tokens are issued by the operator.",
+        )
+    model.registry.check_signer(Act(signed.statement, str(signed.signer), "", model.position))
+    token = access.login(signed, ledger.log_key.name)
+    found = access.resolve(token)
+    assert found is not None
+    return {"token": token, "person": found.person, "expires_at": found.expires_at}
+
+
+def _presented(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        text: str = value.decode("latin-1")
+        if name == b"authorization":
+            if text[: len(_BEARER)].lower() == _BEARER:
+                return text[len(_BEARER) :].strip()
+        elif name == b"cookie":
+            for part in text.split(";"):
+                key, _, found = part.strip().partition("=")
+                if key == COOKIE and found:
+                    return found
+    return None
+
+
+def _document(app: FastAPI) -> None:
+    """Say in the OpenAPI document which operations need a token, and how to send one."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "clt_… token"},
+            "cookie": {"type": "apiKey", "in": "cookie", "name": COOKIE},
+        }
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                rule = rule_for(method.upper(), path)
+                if rule is not None and rule.__name__ == "public":
+                    continue
+                operation["security"] = [{"bearer": []}, {"cookie": []}]
+                responses = operation.setdefault("responses", {})
+                responses.setdefault("401", problem("Not signed in (RFC 9457 problem details)"))
+                responses.setdefault("403", problem("Not allowed (RFC 9457 problem details)"))
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,219 @@
+"""Who may read what (phân quyền): one rule per endpoint, decided on every request.
+
+Roles come from two places. The registry's standing roles (registrar, organiser,
+inspector, auditor, integrator, admin) hold across the organisation; a cycle's own
+roles (authority, advisory body, chair, scoring panel, inspection committee) hold
+within that cycle. A cadre is entitled to their own evaluation, and a complainant to
+their own case (the person who answers for the evaluation: themselves, or the head
+of a collective). An integrator reads only the cycles an operator granted it.
+
+Unpublished scores stay within the cycle: before a cycle's result is published only
+its own roles and the standing inspectors, auditors and admins see its ratings; once
+published, every signed-in member of the organisation sees them. Timelines (who
+scored what, when) never leave the cycle's insiders.
+
+An endpoint without a rule here is refused to everyone: new endpoints fail closed
+until someone decides who may use them (tests/test_access.py checks every route).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from cadreledger.access import OVERSIGHT
+from domain.cycle import ADVISORY, AUTHORITY, CHAIR, INSPECTION, Cycle
+from domain.model import Model
+from domain.registry import ROOT
+
+INTEGRATOR, ADMIN = "integrator", "admin"
+COMPLAINT_HANDLERS = (AUTHORITY, ADVISORY, CHAIR, INSPECTION)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A signed-in person as of this request."""
+
+    person: str
+    roles: frozenset[str]  # standing roles, now
+    grants: frozenset[str]  # cycles an integrator may read
+
+    @property
+    def oversees(self) -> bool:
+        return bool(self.roles & OVERSIGHT)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One request as a rule sees it."""
+
+    who: Identity | None
+    path: Mapping[str, str]
+    query: Mapping[str, str]
+    model: Callable[[], Model | None]  # the ledger's current state, read on demand
+
+
+Rule = Callable[[Ask], bool]
+
+
+def public(ask: Ask) -> bool:
+    return True
+
+
+def signed_in(ask: Ask) -> bool:
+    return ask.who is not None
+
+
+def log_reader(ask: Ask) -> bool:
+    """The whole log, every statement in it: oversight only."""
+    return ask.who is not None and ask.who.oversees
+
+
+def feed_reader(ask: Ask) -> bool:
+    """The event feed: oversight, or an integrator asking for a cycle it was granted."""
+    who = ask.who
+    if who is None:
+        return False
+    if who.oversees:
+        return True
+    return INTEGRATOR in who.roles and ask.query.get("cycle") in who.grants
+
+
+def cycle_results(ask: Ask) -> bool:
+    """A cycle's ratings now: its insiders; everyone signed in once it is published.
+    (A past state, ``?at=``, may show scores from before publication: insiders only.)"""
+    cycle = _cycle(ask)
+    if cycle is not None and cycle.published and "at" not in ask.query and ask.who:
+        return True
+    return insider(ask)
+
+
+def insider(ask: Ask) -> bool:
+    """Oversight, or any of the cycle's own roles. (An unknown cycle passes, so that
+    the endpoint can answer 404 to those who could have seen it.)"""
+    who = ask.who
+    if who is None:
+        return False
+    if who.oversees:
+        return True
+    cycle = _cycle(ask)
+    return cycle is None or _in_roles(who, cycle)
+
+
+def cadre_reader(ask: Ask) -> bool:
+    """A cadre's page: the cycle's insiders, and the cadre themselves."""
+    return insider(ask) or _owns(ask, ask.path.get("cadre", ""))
+
+
+def fairness_reader(ask: Ask) -> bool:
+    """A cycle's fairness evidence: its insiders; a cadre, with ``?cadre=`` themselves,
+    the evidence about their own evaluation (as their own timeline shows it)."""
+    return insider(ask) or _owns(ask, ask.query.get("cadre", ""))
+
+
+def complaint_handler(ask: Ask) -> bool:
+    """Every complaint of a cycle: oversight and those who handle complaints."""
+    who, cycle = ask.who, _cycle(ask)
+    if who is None:
+        return False
+    if who.oversees or cycle is None:
+        return True
+    return any(who.person in cycle.roles[role] for role in COMPLAINT_HANDLERS)
+
+
+def complaint_reader(ask: Ask) -> bool:
+    """One complaint: its handlers, and the complainant."""
+    if complaint_handler(ask):
+        return True
+    cycle, event = _cycle(ask), ask.path.get("complaint", "")
+    if cycle is None:
+        return False
+    return any(event in ev.complaints and _owns(ask, sid) for sid, ev in cycle.evaluations.items())
+
+
+def reads_texts(ask: Ask) -> bool:
+    """Personal texts (comments, reasons, grounds): the cycle's insiders, and the cadre
+    or complainant whose page or case it is. Not a colleague reading published levels."""
+    return (
+        insider(ask)
+        or _owns(ask, ask.path.get("cadre") or ask.query.get("cadre", ""))
+        or complaint_reader(ask)
+    )
+
+
+def admin(ask: Ask) -> bool:
+    return ask.who is not None and bool(ask.who.roles & {ROOT, ADMIN})
+
+
+def integrator(ask: Ask) -> bool:
+    return ask.who is not None and bool(ask.who.roles & {ROOT, ADMIN, INTEGRATOR})
+
+
+def may_see_results(who: Identity | None, cycle: Cycle) -> bool:
+    """For lists that span cycles (a unit's page): which cycles' levels to show."""
+    if who is None:
+        return False
+    return who.oversees or bool(cycle.published) or _in_roles(who, cycle)
+
+
+RULES: dict[tuple[str, str], Rule] = {
+    # The log's own face: what witnesses, monitors and clients need, and nothing personal.
+    ("GET", "/v1/log/checkpoint"): public,
+    ("GET", "/v1/log/key"): public,
+    ("GET", "/v1/log/proof/inclusion"): public,
+    ("GET", "/v1/log/proof/consistency"): public,
+    ("GET", "/v1/log/checkpoint/cosigned"): public,
+    ("GET", "/problems/{slug}"): public,
+    ("GET", "/"): public,  # a redirect to the web UI
+    ("GET", "/healthz"): public,
+    ("GET", "/readyz"): public,
+    ("GET", "/metrics"): public,
+    # A signed statement authenticates itself: the ledger checks the signer's key.
+    ("POST", "/v1/statements"): public,
+    ("POST", "/v1/webhooks/{webhook}/secret"): public,  # a signed request, too
+    ("GET", "/v1/webhooks/key"): public,
+    ("POST", "/v1/auth/tokens"): public,
+    ("POST", "/v1/auth/session"): public,
+    ("DELETE", "/v1/auth/session"): public,
+    ("GET", "/v1/auth/whoami"): signed_in,
+    # Everything that carries statements.
+    ("GET", "/v1/log/entries"): log_reader,
+    ("GET", "/v1/events"): feed_reader,
+    ("GET", "/v1/events/stream"): feed_reader,
+    ("GET", "/v1/webhooks/{webhook}"): integrator,
+    ("GET", "/v1/webhooks/{webhook}/deliveries"): integrator,
+    # The evaluation.
+    ("GET", "/v1/regimes"): signed_in,
+    ("GET", "/v1/cycles"): signed_in,
+    ("GET", "/v1/cycles/{cycle}"): cycle_results,
+    ("GET", "/v1/cycles/{cycle}/ratings"): cycle_results,
+    ("GET", "/v1/cycles/{cycle}/timeline"): insider,
+    ("GET", "/v1/cycles/{cycle}/cadres/{cadre}"): cadre_reader,
+    ("GET", "/v1/cycles/{cycle}/cadres/{cadre}/timeline"): cadre_reader,
+    ("GET", "/v1/cycles/{cycle}/entries"): insider,  # the signed acts, verbatim
+    ("GET", "/v1/cycles/{cycle}/fairness"): fairness_reader,
+    ("GET", "/v1/cycles/{cycle}/complaints"): complaint_handler,
+    ("GET", "/v1/cycles/{cycle}/complaints/{complaint}"): complaint_reader,
+    ("GET", "/v1/units/{unit}"): signed_in,  # lists only the cycles the caller may see
+    ("GET", "/v1/people/{person}"): signed_in,
+}
+
+
+def rule_for(method: str, path: str) -> Rule | None:
+    if path.startswith("/ui"):  # the web UI's pages are static; their data comes from /v1
+        return public
+    return RULES.get(("GET" if method == "HEAD" else method, path))
+
+
+def _cycle(ask: Ask) -> Cycle | None:
+    model = ask.model()
+    return model.cycles.get(ask.path.get("cycle", "")) if model else None
+
+
+def _in_roles(who: Identity, cycle: Cycle) -> bool:
+    return any(who.person in people for people in cycle.roles.values())
+
+
+def _owns(ask: Ask, subject: str) -> bool:
+    cycle = _cycle(ask)
+    return ask.who is not None and cycle is not None and cycle.owner(subject) == ask.who.person

@@ -1,0 +1,130 @@
+"""Rate limiting per identity (giới hạn tần suất): a token bucket per person or address.
+
+A signed-in request is counted against its person (``request.state.identity``, put
+there by the authentication middleware, which must therefore run first: add this
+middleware before it); an anonymous one against its client address. Each bucket
+holds ``burst`` tokens and refills at ``rate`` per second; a request takes one, and a
+request that finds the bucket empty gets 429 with ``Retry-After`` and nothing else
+happens. Every counted answer says where the caller stands in the IETF fields
+``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers).
+Probes (``/healthz``, ``/readyz``, ``/metrics``) are never counted.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.problems import problem_response
+from ledger.errors import PROBLEMS, Rejected
+
+RATE_LIMITED = PROBLEMS.add("rate-limited", 429, "Quá nhiều yêu cầu", "Too many requests")
+UNCOUNTED = frozenset({"/healthz", "/readyz", "/metrics"})
+MAX_BUCKETS = 100_000  # people and addresses remembered; the idlest are forgotten first
+
+
+@dataclass(frozen=True)
+class RatePolicy:
+    rate: float  # tokens added per second
+    burst: int  # the bucket's size: requests allowed at once after a quiet spell
+
+    @property
+    def window(self) -> int:
+        """Seconds for an empty bucket to fill (the policy's ``w``)."""
+        return max(1, math.ceil(self.burst / self.rate))
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    remaining: int  # whole tokens left after this request
+    retry_after: int  # seconds until one token is back (0 when allowed)
+    full_in: int  # seconds until the bucket is full again
+
+
+class TokenBuckets:
+    """Buckets by key; not thread-safe: used from the event loop only."""
+
+    def __init__(
+        self,
+        policy: RatePolicy,
+        clock: Callable[[], float] = time.monotonic,
+        max_buckets: int = MAX_BUCKETS,
+    ) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.max_buckets = max_buckets
+        self.buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key: tokens, at
+
+    def take(self, key: str) -> Decision:
+        rate, burst = self.policy.rate, self.policy.burst
+        now = self.clock()
+        tokens, at = self.buckets.pop(key, (float(burst), now))
+        tokens = min(float(burst), tokens + (now - at) * rate)
+        allowed = tokens >= 1.0
+        if allowed:
+            tokens -= 1.0
+        self.buckets[key] = (tokens, now)  # the most recently seen last
+        if len(self.buckets) > self.max_buckets:
+            self.buckets.popitem(last=False)
+        return Decision(
+            allowed,
+            int(tokens),
+            0 if allowed else math.ceil((1.0 - tokens) / rate),
+            math.ceil((burst - tokens) / rate),
+        )
+
+
+class RateLimit:
+    """ASGI middleware over ``TokenBuckets``."""
+
+    def __init__(self, app: ASGIApp, policy: RatePolicy, clock: Callable[[], float] | None = None):
+        self.app = app
+        self.buckets = TokenBuckets(policy, clock or time.monotonic)
+        self.policy_header = f'"default";q={policy.burst};w={policy.window}'.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNCOUNTED:
+            await self.app(scope, receive, send)
+            return
+        decision = self.buckets.take(caller(scope))
+        fields = [
+            (b"ratelimit-policy", self.policy_header),
+            (b"ratelimit", f'"default";r={decision.remaining};t={decision.full_in}'.encode()),
+        ]
+        if not decision.allowed:
+            wait = decision.retry_after
+            refused = Rejected(
+                RATE_LIMITED,
+                f"Quá nhiều yêu cầu; hãy thử lại sau {wait} giây.",
+                f"Too many requests; retry in {wait} s.",
+                retry_after=wait,
+            )
+            answer = problem_response(Request(scope), refused)
+            answer.headers["Retry-After"] = str(wait)
+            answer.raw_headers.extend(fields)
+            await answer(scope, receive, send)
+            return
+
+        async def with_fields(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *fields]
+            await send(message)
+
+        await self.app(scope, receive, with_fields)
+
+
+def caller(scope: Scope) -> str:
+    """Whose bucket: the signed-in person's, else the client address's."""
+    identity = scope.get("state", {}).get("identity")
+    person = getattr(identity, "person", None)
+    if isinstance(person, str):
+        return "person:" + person
+    client = scope.get("client")
+    return "address:" + (client[0] if client else "unknown")

@@ -1,0 +1,362 @@
+// A cadre's page (hồ sơ đánh giá): the score by criterion and by scorer, amendments
+// (old → new, who, why), fairness evidence, the level and why, complaints, history.
+import { h, byId, clear } from "./dom.js";
+import { t, lang } from "./i18n.js";
+import { getJSON, cycleUrl, forbidden, personName } from "./api.js";
+import { startPage, param } from "./header.js";
+import { dateTime, day, points, level, levelName, actLabel, text, plain } from "./format.js";
+import { section, hint, notice, failure, person, table, cell, link, replayHref } from "./widgets.js";
+import { ballotsByCadre, asPoints, hundredths } from "./ballots.js";
+import { dumbbell } from "./charts.js";
+
+const cycle = param("cycle");
+const cadre = param("cadre");
+const state = { page: null, fairness: null, regimes: null, names: new Map(), error: null };
+
+async function load() {
+  try {
+    const [page, fairness, regimes] = await Promise.all([
+      getJSON(cycleUrl(cycle, `/cadres/${encodeURIComponent(cadre)}`)),
+      getJSON(cycleUrl(cycle, "/fairness", { cadre })).catch((e) => ({ error: e })),
+      getJSON("/v1/regimes").catch(() => ({ regimes: [] })),
+    ]);
+    state.page = page;
+    state.fairness = fairness;
+    state.regimes = regimes.regimes;
+    const scorers = [...new Set(page.timeline.filter((a) => a.type === "score.submitted").map((a) => a.actor))];
+    state.names = new Map(await Promise.all(scorers.map(async (id) => [id, await personName(id)])));
+  } catch (e) {
+    state.error = e;
+  }
+  render();
+}
+
+function profileOf() {
+  const acts = state.page.timeline;
+  const opened = acts.find((a) => a.type === "cycle.opened");
+  const pin = opened?.fields?.regime;
+  return state.regimes?.find((r) => pin && r.id === pin.id && r.version === pin.version)?.profile || null;
+}
+
+function render() {
+  const main = clear(byId("main"));
+  document.title = `${t("title.cadre")} — ${t("app.name")}`;
+  if (!cycle || !cadre) return main.append(notice(t("error.noCycle")));
+  if (state.error) return main.append(failure(state.error));
+  if (!state.page) return main.append(notice(t("loading")));
+  const rating = state.page.rating;
+  const acts = state.page.timeline;
+  const scorers = ballotsByCadre(acts).get(cadre) || new Map();
+  const profile = profileOf();
+  main.append(
+    ...[
+      lead(rating),
+      breakdown(rating, profile),
+      perScorer(scorers),
+      amendments(scorers),
+      fairness(),
+      decision(rating),
+      complaints(rating, acts),
+      evidence(rating),
+      history(acts),
+    ].filter(Boolean),
+  );
+  document.title = `${rating.name} — ${t("title.cadre")}`;
+}
+
+function lead(r) {
+  return h(
+    "section",
+    { class: "card lead" },
+    h("p", {}, link(`/ui/?cycle=${encodeURIComponent(cycle)}`, t("cd.back"))),
+    h("h1", { id: "cadre-name" }, r.name),
+    h("p", { class: "big-level", id: "cadre-level" }, level(r.level)),
+    h(
+      "dl",
+      { class: "facts" },
+      fact("col.cycle", cycle),
+      fact("col.id", h("code", {}, cadre)),
+      fact("col.group", r.group),
+      fact("col.kind", t(`cd.kind.${r.kind}`) + (r.leader ? ` · ${t("cd.leader")}` : "")),
+      fact("col.status", t(`status.${r.status}`)),
+      r.head_of ? fact("col.unit", t("cd.headOf", { unit: r.head_of })) : null,
+    ),
+  );
+}
+
+function fact(label, value) {
+  return h("div", {}, h("dt", {}, t(label)), h("dd", {}, value));
+}
+
+function breakdown(r, profile) {
+  const scoring = profile?.scoring;
+  if (scoring && scoring.kind !== "points") return section("cd.breakdown", notice(t("ch.criteriaRegime")));
+  const maxima = { general: scoring?.general_max, tasks: scoring?.tasks_max };
+  maxima.total = maxima.general !== undefined && maxima.tasks !== undefined ? maxima.general + maxima.tasks : undefined;
+  const self = r.self_score;
+  const selfTotal = self ? asPoints(hundredths(self.general) + hundredths(self.tasks)) : null;
+  const rows = ["general", "tasks", "total"].map((k) =>
+    h(
+      "tr",
+      { dataset: { criterion: k } },
+      cell("criterion", h("strong", {}, t(`col.${k}`))),
+      cell("self", self ? points(k === "total" ? selfTotal : self[k]) : t("none"), { num: true }),
+      cell("panel", r.score ? points(r.score[k]) : t("none"), { num: true }),
+      cell("max", maxima[k] === undefined ? t("none") : points(maxima[k]), { num: true }),
+    ),
+  );
+  return section(
+    "cd.breakdown",
+    table({
+      columns: [
+        { key: "criterion", label: "col.criterion" },
+        { key: "self", label: "cd.selfScore", num: true },
+        { key: "panel", label: "cd.panelScore", num: true },
+        { key: "max", label: "col.max", num: true },
+      ],
+      rows,
+    }),
+    r.score ? null : notice(t("cd.noScore")),
+    r.score?.corrected_by ? hint("cd.correctedBy") : null,
+    profile?.thresholds
+      ? h(
+          "p",
+          { class: "hint" },
+          Object.entries(profile.thresholds)
+            .map(([lv, at]) => `${lv} ≥ ${at}`)
+            .join(" · "),
+        )
+      : null,
+  );
+}
+
+function perScorer(scorers) {
+  if (!scorers.size) return null;
+  const flagsBy = new Map();
+  for (const f of state.fairness?.findings || []) {
+    const scorer = f.detail?.scorer;
+    if (!scorer) continue;
+    if (!flagsBy.has(scorer)) flagsBy.set(scorer, []);
+    flagsBy.get(scorer).push(f);
+  }
+  const valueCell = (col, r, key) => {
+    const before = r.original[key];
+    const now = r.current[key];
+    if (before === now) return cell(col, points(asPoints(now)), { num: true });
+    return cell(col, h("span", { class: "old-new" }, h("del", {}, points(asPoints(before))), " → ", h("ins", {}, points(asPoints(now)))), {
+      num: true,
+      className: "amended",
+    });
+  };
+  const rows = [...scorers.values()].map((r) =>
+    h(
+      "tr",
+      { dataset: { scorer: r.scorer }, class: r.amendments.length ? "amended-row" : null },
+      cell("scorer", person(r.scorer)),
+      valueCell("general", r, "general"),
+      valueCell("tasks", r, "tasks"),
+      valueCell("total", r, "total"),
+      cell("flags", (flagsBy.get(r.scorer) || []).map((f) => h("span", { class: "chip", title: lang === "en" ? f.summary_en : f.summary_vi }, t(`fair.${f.kind}`)))),
+    ),
+  );
+  const chartRows = [...scorers.values()].map((r) => ({
+    label: state.names.get(r.scorer) || r.scorer,
+    title: r.scorer,
+    before: r.original.total / 100,
+    after: r.current.total / 100,
+    beforeText: points(asPoints(r.original.total)),
+    afterText: points(asPoints(r.current.total)),
+  }));
+  return section(
+    "cd.perScorer",
+    hint("cd.perScorerHint"),
+    table({
+      columns: [
+        { key: "scorer", label: "col.scorer" },
+        { key: "general", label: "col.general", num: true },
+        { key: "tasks", label: "col.tasks", num: true },
+        { key: "total", label: "col.total", num: true },
+        { key: "flags", label: "col.flags" },
+      ],
+      rows,
+      className: "scorers",
+    }),
+    h("h3", {}, t("cd.ballotsChart")),
+    dumbbell({
+      rows: chartRows,
+      min: Math.max(0, Math.floor(Math.min(...chartRows.map((r) => Math.min(r.before, r.after))) / 10) * 10 - 10),
+      max: 100,
+      label: t("cd.ballotsChart"),
+      beforeLabel: t("ch.before"),
+      afterLabel: t("ch.after"),
+    }),
+  );
+}
+
+function amendments(scorers) {
+  const all = [...scorers.values()].flatMap((r) => r.amendments).sort((a, b) => a.act.position - b.act.position);
+  // A sealed reason's words are not in the ledger, so the evidence cannot say whether it
+  // is thin (thin_reason: null); the reader here has it opened and can.
+  const limit = state.fairness?.settings?.thin_reason_chars ?? 15;
+  const judged = new Map(
+    (state.fairness?.findings || [])
+      .filter((f) => f.kind === "amendments")
+      .flatMap((f) => f.detail.amendments || [])
+      .map((a) => [a.event, a.thin_reason]),
+  );
+  const isThin = (a) => {
+    const said = judged.get(a.act.event);
+    if (said === true || said === false) return said;
+    const words = plain(a.reason).trim();
+    return a.reason?.text !== null && words.length < limit;
+  };
+  if (!all.length) return section("cd.amendments", notice(t("cd.noAmendments")));
+  return section(
+    "cd.amendments",
+    all.map((a) =>
+      h(
+        "div",
+        { class: "amendment", dataset: { event: a.act.event } },
+        h("p", {}, h("strong", {}, person(a.scorer)), " · ", dateTime(a.act.issued_at), " · ", link(replayHref(cycle, a.act.position), t("cd.replayAt"))),
+        h(
+          "ul",
+          { class: "plain old-new" },
+          ["general", "tasks", "total"].map((k) =>
+            h(
+              "li",
+              { dataset: { criterion: k } },
+              `${t(`col.${k}`)}: `,
+              h("del", {}, points(asPoints(a.from[k]))),
+              " → ",
+              h("ins", {}, points(asPoints(a.to[k]))),
+            ),
+          ),
+        ),
+        h(
+          "p",
+          { class: "reason" },
+          `${t("col.reason")}: `,
+          text(a.reason),
+          isThin(a) ? h("span", { class: "chip bad thin-reason" }, t("cd.thinReason")) : null,
+        ),
+      ),
+    ),
+  );
+}
+
+function fairness() {
+  const f = state.fairness;
+  if (!f) return null;
+  if (f.error) return section("cd.fairness", forbidden(f.error) ? notice(t("error.forbidden")) : failure(f.error));
+  return section(
+    "cd.fairness",
+    hint("fair.note"),
+    f.findings.length
+      ? f.findings.map((x) =>
+          h(
+            "div",
+            { class: "finding", dataset: { kind: x.kind } },
+            h("strong", {}, t(`fair.${x.kind}`)),
+            ": ",
+            lang === "en" ? x.summary_en : x.summary_vi,
+          ),
+        )
+      : notice(t("fair.none")),
+  );
+}
+
+function outcomeItem(key, o) {
+  if (!o) return null;
+  return h(
+    "li",
+    {},
+    h("strong", {}, `${t(key)}: `),
+    level(o.level),
+    h("ul", { class: "plain" }, (o.why || []).map((w) => h("li", { class: "hint" }, `${w.rule}: ${w.detail}`))),
+    o.reason ? h("p", {}, t("cd.reason", { reason: plain(o.reason) })) : null,
+  );
+}
+
+function decision(r) {
+  const allow = r.rules_allow;
+  return section(
+    "cd.decision",
+    h(
+      "p",
+      {},
+      allow.forced ? t("cd.forced", { level: `${allow.forced} — ${levelName(allow.forced)}` }) : t("cd.rulesAllow", { level: `${allow.highest} — ${levelName(allow.highest)}` }),
+    ),
+    h(
+      "ul",
+      { class: "plain" },
+      outcomeItem("cd.proposal", r.proposal),
+      ...r.superseded.map((o) => outcomeItem("cd.superseded", o)),
+      outcomeItem("cd.decided", r.decision),
+    ),
+  );
+}
+
+function complaints(r, acts) {
+  if (!r.complaints.length) return section("cd.complaints", notice(t("cd.noComplaints")));
+  const byEvent = new Map(acts.map((a) => [a.event, a]));
+  return section(
+    "cd.complaints",
+    r.complaints.map((c) => {
+      const filed = byEvent.get(c.event);
+      const resolution = c.resolution ? byEvent.get(c.resolution) : null;
+      return h(
+        "div",
+        { class: "finding", dataset: { complaint: c.event, status: c.status } },
+        h("p", {}, h("strong", { class: "complaint-status" }, t(`complaint.${c.status}`)), " · ", t("cd.filed", { date: day(c.filed) })),
+        c.accepted ? h("p", { class: "hint" }, t("cd.acceptedOn", { date: day(c.accepted) })) : null,
+        filed?.fields?.grounds ? h("p", {}, text(filed.fields.grounds)) : null,
+        c.resolved ? h("p", { class: "hint" }, t("cd.resolvedOn", { date: day(c.resolved) })) : null,
+        resolution?.fields?.finding ? h("p", {}, text(resolution.fields.finding)) : null,
+      );
+    }),
+  );
+}
+
+function evidence(r) {
+  if (!r.evidence.length && !r.conflicts.length) return null;
+  return section(
+    "cd.evidence",
+    h(
+      "ul",
+      { class: "plain" },
+      r.evidence.map((e) => h("li", {}, h("strong", {}, e.kind), ": ", text(e.text))),
+    ),
+    r.conflicts.length ? h("p", {}, t("cd.conflicts", { who: r.conflicts.join(", ") })) : null,
+  );
+}
+
+function history(acts) {
+  const mine = acts.filter((a) => a.cadre === cadre);
+  const rows = mine.map((a) =>
+    h(
+      "tr",
+      { dataset: { position: String(a.position) } },
+      cell("time", dateTime(a.issued_at)),
+      cell("act", actLabel(a.type)),
+      cell("actor", person(a.actor)),
+      cell("position", link(replayHref(cycle, a.position), String(a.position)), { num: true }),
+    ),
+  );
+  return section(
+    "cd.history",
+    table({
+      columns: [
+        { key: "time", label: "col.time" },
+        { key: "act", label: "col.act" },
+        { key: "actor", label: "col.actor" },
+        { key: "position", label: "col.position", num: true },
+      ],
+      rows,
+    }),
+  );
+}
+
+startPage("cadre", () => {
+  if (state.page || state.error) render();
+});
+load();

@@ -1,0 +1,206 @@
+// The ledger's cryptography, checked in the browser with WebCrypto (docs/SPEC.md §2, §5):
+// C2SP verifier keys and signed notes, Ed25519 over RFC 8785 bytes, SHA-256, and
+// RFC 9162 inclusion proofs. Nothing here trusts what the server says about a result.
+import { canonicalize } from "./jcs.js";
+
+const subtle = globalThis.crypto?.subtle;
+const utf8 = new TextEncoder();
+
+export const encode = (text) => utf8.encode(text);
+
+export function fromBase64(text) {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw new Error("not base64");
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+export function toBase64(bytes) {
+  return btoa(String.fromCharCode(...bytes));
+}
+
+export function toHex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+function equal(a, b) {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+export async function sha256(bytes) {
+  return new Uint8Array(await subtle.digest("SHA-256", bytes));
+}
+
+// RFC 8032 §7.1, test 1: proves that this browser verifies Ed25519 at all, so that
+// "cannot check" is never shown as "does not verify".
+const PROBE_KEY = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+const PROBE_SIG =
+  "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
+const fromHex = (hex) => Uint8Array.from(hex.match(/../g), (b) => parseInt(b, 16));
+
+let support;
+/** Whether this browser can check: SHA-256 and Ed25519 in WebCrypto (secure contexts only). */
+export function supported() {
+  support ??= (async () => {
+    if (!subtle) return false;
+    try {
+      return await ed25519(fromHex(PROBE_KEY), fromHex(PROBE_SIG), new Uint8Array());
+    } catch {
+      return false;
+    }
+  })();
+  return support;
+}
+
+export async function ed25519(publicKey, signature, message) {
+  const key = await subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
+  return subtle.verify({ name: "Ed25519" }, key, signature, message);
+}
+
+export class KeyError extends Error {}
+
+/** A C2SP verifier key `name+keyid+base64(alg ‖ public key)`, its key ID recomputed
+ * as SHA-256(name ‖ 0x0A ‖ alg ‖ public key)[:4]. */
+export async function parseKey(text) {
+  // The name holds no "+", the key ID is 8 hex digits; base64 may hold "+" itself.
+  const match = /^([^+\s]+)\+([0-9a-f]{8})\+(\S+)$/.exec(text.trim());
+  if (!match) throw new KeyError("not name+keyid+base64");
+  const [, name, keyId, blob] = match;
+  let raw;
+  try {
+    raw = fromBase64(blob);
+  } catch {
+    throw new KeyError("the key is not base64");
+  }
+  if (raw.length !== 33 || raw[0] !== 0x01) throw new KeyError("not an Ed25519 key (type 0x01)");
+  const id = (await sha256(concat(encode(name), new Uint8Array([0x0a]), raw))).slice(0, 4);
+  if (toHex(id) !== keyId) throw new KeyError("the key ID does not match the key");
+  return { name, keyId, publicKey: raw.slice(1), text: text.trim() };
+}
+
+/** A C2SP signed note checked against `key`: its text and whether the key signed it. */
+export async function openNote(note, key) {
+  const split = note.lastIndexOf("\n\n");
+  if (split < 0 || !note.endsWith("\n")) return { text: null, verified: false };
+  const text = note.slice(0, split + 1);
+  for (const line of note.slice(split + 2).split("\n")) {
+    const match = /^\u2014 (\S+) (\S+)$/.exec(line);
+    if (!match || match[1] !== key.name) continue;
+    let blob;
+    try {
+      blob = fromBase64(match[2]);
+    } catch {
+      continue;
+    }
+    if (blob.length !== 68 || toHex(blob.slice(0, 4)) !== key.keyId) continue;
+    return { text, verified: await ed25519(key.publicKey, blob.slice(4), encode(text)) };
+  }
+  return { text, verified: false };
+}
+
+/** A signed checkpoint (C2SP tlog-checkpoint): origin, size, root; `verified` when the
+ * log's key signed it and the origin is the key's name. */
+export async function openCheckpoint(note, key) {
+  const { text, verified } = await openNote(note, key);
+  const lines = (text ?? note).split("\n");
+  const [origin, size, root] = lines;
+  const rootBytes = /^[A-Za-z0-9+/=]{44}$/.test(root || "") ? fromBase64(root) : new Uint8Array();
+  return {
+    origin,
+    size: /^(0|[1-9]\d*)$/.test(size || "") ? Number(size) : NaN,
+    root: rootBytes,
+    rootBase64: root,
+    verified: verified && origin === key.name && rootBytes.length === 32,
+    key,
+    note,
+  };
+}
+
+export async function leafHash(eventHash) {
+  return sha256(concat(new Uint8Array([0x00]), eventHash));
+}
+
+async function nodeHash(left, right) {
+  return sha256(concat(new Uint8Array([0x01]), left, right));
+}
+
+/** RFC 9162 §2.1.3.2, step by step: does `proof` lead from leaf `index` (its leaf hash)
+ * to `root` in the tree of `size` leaves? */
+export async function verifyInclusion(index, size, leaf, proof, root) {
+  if ([leaf, root, ...proof].some((hash) => hash.length !== 32)) return false;
+  let fn = BigInt(index);
+  let sn = BigInt(size) - 1n;
+  if (fn > sn) return false;
+  let r = leaf;
+  for (const p of proof) {
+    if (sn === 0n) return false;
+    if ((fn & 1n) === 1n || fn === sn) {
+      r = await nodeHash(p, r);
+      if ((fn & 1n) === 0n) {
+        while ((fn & 1n) === 0n && fn !== 0n) {
+          fn >>= 1n;
+          sn >>= 1n;
+        }
+      }
+    } else {
+      r = await nodeHash(r, p);
+    }
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  return sn === 0n && equal(r, root);
+}
+
+/** A stored envelope's own checks: its event hash, canonical form, and the actor's
+ * signature over the statement's RFC 8785 bytes by a key named as the actor. */
+export async function checkEnvelope(text) {
+  const bytes = encode(text);
+  const eventHash = await sha256(bytes);
+  let envelope = null;
+  let canonical = false;
+  try {
+    envelope = JSON.parse(text);
+    canonical = canonicalize(envelope) === text;
+  } catch {
+    canonical = false;
+  }
+  const result = { eventHash, envelope, canonical, signature: false, reason: "signature" };
+  if (!envelope || typeof envelope.statement !== "object" || envelope.statement === null) {
+    result.reason = "envelope";
+    return result;
+  }
+  const statement = envelope.statement;
+  let key;
+  try {
+    key = await parseKey(String(envelope.signer));
+  } catch (e) {
+    return { ...result, reason: "key", detail: e.message };
+  }
+  result.keyName = key.name;
+  result.keyId = key.keyId;
+  if (key.name !== statement.actor) return { ...result, reason: "keyName" };
+  let signature;
+  try {
+    signature = fromBase64(String(envelope.signature));
+  } catch {
+    return result;
+  }
+  if (signature.length !== 64) return result;
+  let message;
+  try {
+    message = encode(canonicalize(statement));
+  } catch {
+    return result;
+  }
+  result.signature = await ed25519(key.publicKey, signature, message);
+  result.reason = result.signature ? null : "signature";
+  return result;
+}

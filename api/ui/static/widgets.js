@@ -1,0 +1,83 @@
+// Small pieces the pages share: sections, tables, people's names, notices.
+import { h } from "./dom.js";
+import { t } from "./i18n.js";
+import { personName, problemText } from "./api.js";
+
+export function section(titleKey, ...children) {
+  // The title's key names the section (its id), for links and for the tests.
+  const id = titleKey.replace(/^\w+\./, "");
+  return h("section", { class: "card", id }, h("h2", {}, t(titleKey)), ...children);
+}
+
+export function hint(key, vars) {
+  return h("p", { class: "hint" }, t(key, vars));
+}
+
+export function notice(text, kind = "info") {
+  return h("p", { class: `notice ${kind}`, role: kind === "error" ? "alert" : null }, text);
+}
+
+export function failure(error) {
+  return notice(t("error.load", { detail: problemText(error) }), "error");
+}
+
+/** A person's registered name (their id until it arrives; the id in a tooltip). */
+export function person(id) {
+  const span = h("span", { class: "person", title: id, dataset: { person: id } }, id);
+  personName(id).then((name) => {
+    span.textContent = name;
+  });
+  return span;
+}
+
+/** A table: columns [{key, label, num?, sort?}], rows of cells (nodes or text). */
+export function table({ columns, rows, caption, sort, onSort, className = "" }) {
+  const head = h(
+    "tr",
+    {},
+    columns.map((c) => {
+      const active = sort && sort.key === c.key;
+      const label = t(c.label);
+      return h(
+        "th",
+        {
+          scope: "col",
+          class: c.num ? "num" : null,
+          "aria-sort": active ? (sort.dir > 0 ? "ascending" : "descending") : null,
+          dataset: { col: c.key },
+        },
+        onSort && c.sort !== false
+          ? h("button", { type: "button", class: "sort", onclick: () => onSort(c.key) }, label, active ? (sort.dir > 0 ? " ▲" : " ▼") : "")
+          : label,
+      );
+    }),
+  );
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: className },
+      caption ? h("caption", {}, caption) : null,
+      h("thead", {}, head),
+      h("tbody", {}, rows),
+    ),
+  );
+}
+
+export function cell(col, content, { num = false, className = "", title = null } = {}) {
+  return h("td", { class: [num ? "num" : "", className].join(" ").trim() || null, dataset: { col }, title }, content);
+}
+
+export function link(href, text, attrs = {}) {
+  return h("a", { href, ...attrs }, text);
+}
+
+export function cadreHref(cycle, cadre) {
+  return `/ui/cadre.html?cycle=${encodeURIComponent(cycle)}&cadre=${encodeURIComponent(cadre)}`;
+}
+
+export function replayHref(cycle, position) {
+  const at = position === undefined ? "" : `&at=${position}`;
+  return `/ui/replay.html?cycle=${encodeURIComponent(cycle)}${at}`;
+}

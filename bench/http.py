@@ -1,0 +1,417 @@
+"""HTTP load: ``POST /v1/statements`` against a real ``cadreledger serve``, on loopback.
+
+    python bench/http.py --db postgres|sqlite [--people 200] [--statements 20000]
+                         [--connections 64] [--warmup 1000] [--baseline 4000]
+                         [--json [PATH]]
+
+One fresh evaluation ledger (a new SQLite file, or a PostgreSQL database created for
+the run and dropped afterwards) is set up in this process with the demo's cast: the
+root of trust registers ``--people`` cadres and the officials, a QĐ 366 cycle opens,
+everyone self-assesses, and a review meeting is held with every cadre attending.
+The load is what such a meeting produces: ``comment.made`` statements, each by one
+registered attendee about another, every one admitted by the evaluation rules. All
+statements are signed before anything is timed (signing is the clients' work).
+
+Measured in the same run, in this order:
+
+  in-process  ``await Ledger.submit_async(body)`` from ``--connections`` asyncio tasks,
+              in this process, on the same ledger: what the service can do without HTTP
+  serve       ``cadreledger serve`` starts in a child process on the same database
+              (authentication on as by default; the rate limiter on with a rate it never
+              reaches, so that its cost is in the figures); it must answer ``/readyz``
+  healthz     ``GET /healthz`` from the same client: the HTTP stack's own ceiling
+  http        ``POST /v1/statements`` from ``--connections`` concurrent keep-alive
+              connections (aiohttp), after ``--warmup`` untimed statements: sustained
+              statements/s, p50/p99 latency, errors (anything but 201: must be 0)
+  lost        after the server stops, every acknowledged receipt's event hash must sit
+              at its position in the log, read back from the database (must be 0)
+
+The client runs in this process and competes with the server for the CPUs: on a
+2-core machine the figures are a floor. Target (issue 5): ≥ 1,500 signed
+statements/s with p99 < 100 ms on PostgreSQL. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import unicodedata
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+# This file is named like the standard library's ``http``: move its folder from the
+# front of the import path to the back, or ``import http`` (aiohttp does) finds it.
+sys.path.remove(os.path.dirname(os.path.abspath(__file__)))
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import _common as C
+
+TARGET_RATE, TARGET_P99_MS = 1500, 100
+COMMENT = unicodedata.normalize("NFC", "Đồng chí cần chủ động hơn trong tham mưu, đề xuất.")
+
+
+# -- the world: the demo's cast, a cycle, a meeting in session -----------------------------
+
+
+def set_up(settings: Any, people: int) -> tuple[Any, str, Any]:
+    """A cycle whose review meeting is in session; (demo, meeting hash, the ledger)."""
+    from cadreledger.demo import UNIT, Demo
+    from cadreledger.service import Ledger
+    from ledger.keys import SignerKey
+
+    ledger = Ledger(settings)
+    root = SignerKey.parse(settings.root_key_path().read_text())
+    demo = Demo(ledger, root, size=people)
+    demo.enrol()
+    demo.open_cycle()
+    demo.many(
+        partial(demo.on_cycle, p, "self_assessment.submitted", cadre=p.id, report="Tự đánh giá.")
+        for p in demo.cadres
+    )
+    demo.on_cycle(demo.head, "self_assessment.submitted", cadre=UNIT, report="Tập thể.")
+    meeting = demo.on_cycle(
+        demo.head,
+        "meeting.held",
+        date=demo.today.isoformat(),
+        attendees=[p.id for p in demo.cadres],
+    ).event_hash.hex()
+    return demo, meeting, ledger
+
+
+def sign_comments(demo: Any, meeting: str, n: int, start: int) -> list[bytes]:
+    """``n`` submissions of ``comment.made``: attendee ``i`` about another cadre."""
+    import secrets
+
+    from ledger.statement import sign_statement
+
+    cadres = demo.cadres
+    issued = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    bodies = []
+    for i in range(start, start + n):
+        by = cadres[i % len(cadres)]
+        about = cadres[(i % len(cadres) + 1 + i // len(cadres)) % len(cadres)]
+        if about is by:
+            about = cadres[(cadres.index(by) + 1) % len(cadres)]
+        statement = {
+            "v": 1,
+            "type": "comment.made",
+            "actor": by.id,
+            "issued_at": issued,
+            "nonce": secrets.token_urlsafe(16),
+            "cycle": demo.cycle,
+            "cadre": about.id,
+            "meeting": meeting,
+            "text": COMMENT,
+        }
+        signed = sign_statement(statement, by.key)
+        bodies.append(json.dumps(signed.submission(), ensure_ascii=False).encode())
+    return bodies
+
+
+# -- in-process baseline -----------------------------------------------------------------
+
+
+def in_process(ledger: Any, bodies: list[bytes], tasks: int) -> dict[str, Any]:
+    async def run() -> tuple[float, list[float]]:
+        latencies: list[float] = []
+
+        async def work(share: list[bytes]) -> None:
+            for body in share:
+                t0 = time.perf_counter()
+                receipt = await ledger.submit_async(body)
+                latencies.append(time.perf_counter() - t0)
+                if receipt.duplicate:
+                    raise RuntimeError("unexpected duplicate receipt")
+
+        start = time.perf_counter()
+        await asyncio.gather(*(work(bodies[t::tasks]) for t in range(tasks)))
+        return time.perf_counter() - start, latencies
+
+    elapsed, latencies = asyncio.run(run())
+    return _figures(
+        "in-process", "await Ledger.submit_async(body), same ledger", elapsed, latencies
+    )
+
+
+# -- the server --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(db: C.FreshDB, settings: Any, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "CADRELEDGER_LOG_KEY_FILE": str(settings.key_path()),
+        "CADRELEDGER_ROOT_KEY_FILE": str(settings.root_key_path()),
+        "CADRELEDGER_DATA_KEY_FILE": str(settings.data_key_path()),
+        "CADRELEDGER_MAX_BATCH": str(settings.max_batch),
+        # Counted, never refused: every request comes from 127.0.0.1.
+        "CADRELEDGER_RATE_LIMIT": "1000000",
+        "CADRELEDGER_RATE_BURST": "1000000",
+    }
+    command = [sys.executable, "-m", "cadreledger.cli", "--db", db.ledger_url, "serve"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    root = Path(__file__).resolve().parent.parent
+    with log.open("wb") as out:  # a file, never a pipe: one JSON line per request
+        return subprocess.Popen(command, stdout=out, stderr=out, env=env, cwd=root)
+
+
+async def wait_ready(base: str, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    import aiohttp
+
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"cadreledger serve exited with {server.returncode}")
+            try:
+                async with session.get(base + "/readyz") as answer:
+                    if answer.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("cadreledger serve did not become ready")
+            await asyncio.sleep(0.2)
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.send_signal(signal.SIGINT)  # uvicorn's graceful shutdown
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+# -- the load ----------------------------------------------------------------------------
+
+
+async def load(
+    base: str, bodies: list[bytes], connections: int, warmup: int, healthz: int
+) -> dict[str, Any]:
+    """Warm up, measure ``GET /healthz``, then the statements; the server's metrics."""
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(limit=connections, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=60)
+    headers = {"content-type": "application/json"}
+    errors: list[str] = []
+    receipts: list[tuple[int, str]] = []
+
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def post(body: bytes, latencies: list[float] | None) -> None:
+            t0 = time.perf_counter()
+            try:
+                async with session.post(base + "/v1/statements", data=body, headers=headers) as r:
+                    text = await r.read()
+                    if r.status != 201:
+                        errors.append(f"{r.status} {text[:200]!r}")
+                        return
+            except (aiohttp.ClientError, TimeoutError) as e:
+                errors.append(f"{type(e).__name__}: {e}")
+                return
+            if latencies is not None:
+                latencies.append(time.perf_counter() - t0)
+            receipt = json.loads(text)
+            receipts.append((receipt["index"], receipt["event_hash"]))
+
+        async def probe(latencies: list[float]) -> None:
+            t0 = time.perf_counter()
+            async with session.get(base + "/healthz") as r:
+                await r.read()
+                if r.status != 200:
+                    errors.append(f"healthz {r.status}")
+            latencies.append(time.perf_counter() - t0)
+
+        async def spread(jobs: list[Any], run: Any) -> float:
+            async def worker(share: list[Any]) -> None:
+                for job in share:
+                    await run(job)
+
+            start = time.perf_counter()
+            await asyncio.gather(*(worker(jobs[c::connections]) for c in range(connections)))
+            return time.perf_counter() - start
+
+        await spread(bodies[:warmup], lambda b: post(b, None))
+        probed: list[float] = []
+        probe_time = await spread(list(range(healthz)), lambda _: probe(probed))
+        timed: list[float] = []
+        post_time = await spread(bodies[warmup:], lambda b: post(b, timed))
+        async with session.get(base + "/metrics") as r:
+            metrics = await r.text()
+
+    return {
+        "healthz": _figures("healthz", "GET /healthz, same client", probe_time, probed),
+        "http": _figures(
+            "http", "POST /v1/statements, signed comment.made", post_time, timed, errors
+        ),
+        "receipts": receipts,
+        "mean_batch": _mean(metrics, "cadreledger_append_batch_size"),
+    }
+
+
+def lost(settings: Any, receipts: list[tuple[int, str]]) -> dict[str, Any]:
+    """Acknowledged receipts whose event is not at its position in the stored log."""
+    from cadreledger.service import Ledger
+
+    with Ledger(settings, writer=False) as ledger:
+        size = ledger.size()
+        stored: dict[int, str] = {}
+        wanted = sorted(i for i, _ in receipts)
+        position = wanted[0] if wanted else 0
+        while position <= (wanted[-1] if wanted else -1):
+            rows = ledger.entries(position, 1000)
+            if not rows:
+                break
+            stored.update((row["index"], row["event_hash"]) for row in rows)
+            position = rows[-1]["index"] + 1
+    missing = [i for i, h in receipts if stored.get(i) != h]
+    return {
+        "acknowledged": len(receipts),
+        "distinct_positions": len({i for i, _ in receipts}),
+        "lost": len(missing),
+        "first_lost": missing[:5],
+        "log_size": size,
+    }
+
+
+# -- numbers -----------------------------------------------------------------------------
+
+
+def _figures(
+    name: str, what: str, elapsed: float, latencies: list[float], errors: list[str] | None = None
+) -> dict[str, Any]:
+    lat = sorted(latencies)
+    return {
+        "name": name,
+        "what": what,
+        "requests": len(lat),
+        "seconds": elapsed,
+        "per_second": len(lat) / elapsed if elapsed else float("nan"),
+        "p50_ms": C.percentile(lat, 50) * 1e3,
+        "p99_ms": C.percentile(lat, 99) * 1e3,
+        "errors": len(errors or []),
+        "first_errors": (errors or [])[:5],
+    }
+
+
+def _mean(metrics: str, histogram: str) -> float | None:
+    def value(suffix: str) -> float | None:
+        found = re.search(rf"^{histogram}_{suffix} (\S+)$", metrics, re.MULTILINE)
+        return float(found.group(1)) if found else None
+
+    total, count = value("sum"), value("count")
+    return total / count if total is not None and count else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    C.add_db_args(p)
+    p.add_argument("--people", type=int, default=200, help="registered attendees (default 200)")
+    p.add_argument("--statements", type=int, default=20000, help="timed POSTs (default 20000)")
+    p.add_argument("--connections", type=int, default=64, help="concurrent connections (64)")
+    p.add_argument("--warmup", type=int, default=1000, help="untimed POSTs first (1000)")
+    p.add_argument("--baseline", type=int, default=4000, help="in-process submissions (4000)")
+    p.add_argument("--healthz", type=int, default=5000, help="GET /healthz requests (5000)")
+    p.add_argument("--max-batch", type=int, default=1000, help="Settings.max_batch (1000)")
+    C.add_json_arg(p)
+    args = p.parse_args(argv)
+    if args.people < 20:
+        p.error("--people must be at least 20 (the demo's panel and leaders)")
+    out = C.human_stream(args)
+    pg = C.pg_server(args) if args.db == "postgres" else None
+    env = C.environment()
+
+    from cadreledger.config import Settings
+
+    with C.workdir(args.tmpdir) as tmp, C.fresh_db(args.db, "http", tmp, pg) as db:
+        settings = Settings(
+            db=db.ledger_url,
+            log_key_file=db.key_file,
+            root_key_file=str(tmp / "http.rootkey"),
+            data_key_file=str(tmp / "http.datakey"),
+            max_batch=args.max_batch,
+        )
+        started = time.perf_counter()
+        demo, meeting, ledger = set_up(settings, args.people)
+        print(f"set up {ledger.size()} events in {time.perf_counter() - started:.1f}s", file=out)
+        started = time.perf_counter()
+        n = args.baseline + args.warmup + args.statements
+        bodies = sign_comments(demo, meeting, n, 0)
+        print(f"signed {n} statements in {time.perf_counter() - started:.1f}s", file=out)
+        try:
+            baseline = in_process(ledger, bodies[: args.baseline], args.connections)
+        finally:
+            ledger.close()
+        port = free_port()
+        server = start_server(db, settings, port, tmp / "serve.log")
+        try:
+            base = f"http://127.0.0.1:{port}"
+            asyncio.run(wait_ready(base, server))
+            measured = asyncio.run(
+                load(base, bodies[args.baseline :], args.connections, args.warmup, args.healthz)
+            )
+        finally:
+            stop_server(server)
+        check = lost(settings, measured.pop("receipts"))
+        if check["lost"] or check["distinct_positions"] != check["acknowledged"]:
+            print((tmp / "serve.log").read_text()[-3000:], file=sys.stderr)
+
+    http = measured["http"]
+    met = http["per_second"] >= TARGET_RATE and http["p99_ms"] < TARGET_P99_MS
+    rows = [
+        [r["name"], r["requests"], r["per_second"], r["p50_ms"], r["p99_ms"], r["errors"]]
+        for r in (baseline, measured["healthz"], http)
+    ]
+    print(
+        f"\nHTTP load — {args.db}, {args.connections} connections, {args.people} people "
+        f"(code {env['code']}, load {env['loadavg_at_start']})",
+        file=out,
+    )
+    print(C.table(["run", "requests", "per s", "p50 ms", "p99 ms", "errors"], rows), file=out)
+    print(
+        f"lost {check['lost']} of {check['acknowledged']} acknowledged; mean batch "
+        f"{measured['mean_batch'] or float('nan'):.1f}; HTTP ÷ in-process "
+        f"{http['per_second'] / baseline['per_second']:.2f}; target ≥ {TARGET_RATE}/s and "
+        f"p99 < {TARGET_P99_MS} ms: {'met' if met else 'NOT met'}",
+        file=out,
+    )
+    for error in http["first_errors"]:
+        print(f"  error: {error}", file=out)
+    C.write_json(
+        args,
+        {
+            "benchmark": "http",
+            "args": vars(args),
+            "environment": env,
+            "results": [baseline, measured["healthz"], http],
+            "lost": check,
+            "mean_batch": measured["mean_batch"],
+            "target": {"per_second": TARGET_RATE, "p99_ms": TARGET_P99_MS, "met": met},
+        },
+    )
+    return 0 if http["errors"] == 0 and check["lost"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

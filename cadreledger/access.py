@@ -1,0 +1,222 @@
+"""Access tokens and integrator grants (quyền truy cập), kept beside the ledger.
+
+A token stands for one person of the key registry. People get one by signing a
+short ``auth.token`` statement with their own key (``POST /v1/auth/tokens``); an
+operator with access to the database may issue one directly (``cadreledger token
+issue``), e.g. for an integrator's machine. Only a token's SHA-256 is stored, so a
+copy of the database hands out no sessions. What a person may see is decided on
+every request from the registry as it stands then (api/policy.py): revoking a role
+or a key takes effect at once, whatever tokens are out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from cadreledger.feed import FeedEvent
+from ledger.errors import PROBLEMS, Rejected
+from ledger.statement import SignedStatement
+from ledger.store import LogStore
+
+# Standing roles that see inside every cycle: the whole log, unpublished scores included.
+OVERSIGHT = frozenset({"root", "admin", "auditor", "inspector"})
+TOKEN_PREFIX = "clt_"
+DEFAULT_TTL = timedelta(hours=12)
+LOGIN_TYPE = "auth.token"
+LOGIN_WINDOW = timedelta(minutes=5)
+_CACHE_SECONDS = 10.0
+
+UNAUTHENTICATED = PROBLEMS.add("unauthenticated", 401, "Chưa xác thực", "Authentication required")
+FORBIDDEN = PROBLEMS.add("forbidden", 403, "Không có quyền truy cập", "Access denied")
+BAD_LOGIN = PROBLEMS.add("bad-login", 401, "Đăng nhập không hợp lệ", "Login refused")
+
+_DDL = [
+    "CREATE TABLE IF NOT EXISTS access_tokens ("
+    " digest TEXT PRIMARY KEY, person TEXT NOT NULL, signer TEXT, roles TEXT NOT NULL,"
+    " login_nonce TEXT UNIQUE, issued_at DOUBLE PRECISION NOT NULL,"
+    " expires_at DOUBLE PRECISION NOT NULL, revoked INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS access_grants ("
+    " person TEXT NOT NULL, cycle TEXT NOT NULL, PRIMARY KEY (person, cycle))",
+]
+
+
+@dataclass(frozen=True)
+class Token:
+    """What a presented token proves: who, with which key (None: operator-issued), and
+    any roles the operator added (for a bare log, which has no registry)."""
+
+    person: str
+    signer: str | None
+    roles: frozenset[str]
+    expires_at: float
+
+
+class AccessStore:
+    """The ``access_*`` tables on the ledger's own database (SQLite or PostgreSQL)."""
+
+    def __init__(self, store: LogStore) -> None:
+        self.store = store
+        for ddl in _DDL:
+            store.execute(ddl)
+        self._cache: dict[str, tuple[float, Token | None]] = {}
+        self._lock = threading.Lock()
+
+    def issue(
+        self,
+        person: str,
+        *,
+        signer: str | None = None,
+        roles: frozenset[str] = frozenset(),
+        ttl: timedelta = DEFAULT_TTL,
+        login_nonce: str | None = None,
+    ) -> tuple[str, float]:
+        """A new token for ``person`` and when it expires (Unix time)."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = time.time()
+        expires = now + ttl.total_seconds()
+        try:
+            self.store.execute(
+                "INSERT INTO access_tokens (digest, person, signer, roles, login_nonce,"
+                " issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    _digest(token),
+                    person,
+                    signer,
+                    ",".join(sorted(roles)),
+                    login_nonce,
+                    now,
+                    expires,
+                ),
+            )
+        except Exception as e:  # the UNIQUE nonce: a login statement used twice
+            if login_nonce is not None and self._nonce_used(login_nonce):
+                raise Rejected(
+                    BAD_LOGIN,
+                    "Tuyên bố đăng nhập này đã được dùng.",
+                    "This login statement was already used.",
+                ) from e
+            raise
+        return token, expires
+
+    def login(self, signed: SignedStatement, origin: str, ttl: timedelta = DEFAULT_TTL) -> str:
+        """A token for a verified ``auth.token`` statement meant for this log, signed
+        within the last five minutes (its key is checked against the registry by the
+        caller). Each login statement can be used once."""
+        statement = signed.statement
+        if statement["type"] != LOGIN_TYPE or statement.get("audience") != origin:
+            raise Rejected(
+                BAD_LOGIN,
+                f"Cần tuyên bố loại {LOGIN_TYPE} với audience = {origin!r}.",
+                f"Expected a {LOGIN_TYPE} statement with audience = {origin!r}.",
+            )
+        issued = datetime.fromisoformat(statement["issued_at"])
+        if abs(datetime.now(UTC) - issued) > LOGIN_WINDOW:
+            raise Rejected(
+                BAD_LOGIN,
+                "Tuyên bố đăng nhập phải được ký trong vòng 5 phút.",
+                "The login statement must be signed within the last 5 minutes.",
+            )
+        token, _ = self.issue(
+            statement["actor"],
+            signer=str(signed.signer),
+            ttl=ttl,
+            login_nonce=statement["nonce"],
+        )
+        return token
+
+    def resolve(self, token: str) -> Token | None:
+        """The live token behind ``token``, or None (unknown, expired or revoked)."""
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+            return None
+        digest = _digest(token)
+        now = time.time()
+        with self._lock:
+            cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            found = cached[1]
+        else:
+            rows = self.store.query(
+                "SELECT person, signer, roles, expires_at FROM access_tokens"
+                " WHERE digest = ? AND revoked = 0",
+                (digest,),
+            )
+            found = (
+                Token(
+                    rows[0]["person"],
+                    rows[0]["signer"],
+                    frozenset(r for r in rows[0]["roles"].split(",") if r),
+                    float(rows[0]["expires_at"]),
+                )
+                if rows
+                else None
+            )
+            with self._lock:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[digest] = (now + _CACHE_SECONDS, found)
+        return found if found is not None and found.expires_at > now else None
+
+    def revoke(self, token: str) -> None:
+        digest = _digest(token)
+        self.store.execute("UPDATE access_tokens SET revoked = 1 WHERE digest = ?", (digest,))
+        with self._lock:
+            self._cache.pop(digest, None)
+
+    def revoke_person(self, person: str) -> int:
+        """Every token of ``person`` (an operator's answer to a lost device)."""
+        live = self.store.query(
+            "SELECT COUNT(*) AS n FROM access_tokens WHERE person = ? AND revoked = 0", (person,)
+        )
+        self.store.execute("UPDATE access_tokens SET revoked = 1 WHERE person = ?", (person,))
+        with self._lock:
+            self._cache.clear()
+        return int(live[0]["n"])
+
+    # -- an integrator's cycles -------------------------------------------------------
+
+    def grant(self, person: str, cycle: str) -> None:
+        self.store.execute(
+            "INSERT INTO access_grants (person, cycle) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (person, cycle),
+        )
+
+    def withdraw(self, person: str, cycle: str) -> None:
+        self.store.execute(
+            "DELETE FROM access_grants WHERE person = ? AND cycle = ?", (person, cycle)
+        )
+
+    def grants(self, person: str) -> frozenset[str]:
+        rows = self.store.query("SELECT cycle FROM access_grants WHERE person = ?", (person,))
+        return frozenset(r["cycle"] for r in rows)
+
+    def entitlement(
+        self, roles_of: Callable[[str], frozenset[str]]
+    ) -> Callable[[str, FeedEvent], bool]:
+        """Whether a webhook's registrant may receive an event: oversight receives every
+        one; anyone else only those of the cycles granted to them (read anew every few
+        seconds, so a withdrawn grant stops deliveries soon)."""
+        cache: dict[str, tuple[float, frozenset[str]]] = {}
+
+        def entitled(person: str, event: FeedEvent) -> bool:
+            if roles_of(person) & OVERSIGHT:
+                return True
+            now = time.monotonic()
+            held = cache.get(person)
+            if held is None or held[0] < now:
+                held = cache[person] = (now + _CACHE_SECONDS, self.grants(person))
+            return event.cycle is not None and event.cycle in held[1]
+
+        return entitled
+
+    def _nonce_used(self, nonce: str) -> bool:
+        return bool(self.store.query("SELECT 1 FROM access_tokens WHERE login_nonce = ?", (nonce,)))
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

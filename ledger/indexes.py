@@ -1,0 +1,199 @@
+"""What the log stores beside its events, checked against the events (part of V4).
+
+The verifier meets each event once, in commit order. Besides the index row and the
+leaf hash it compares at once, two more stores must say exactly what the events say:
+
+- the **tiles** at every level, not only the leaves: the hashes proofs are built from.
+  The tree is recomputed as it grows; each tile that changes is compared with the
+  stored one (a complete tile byte for byte, the right edge as a prefix until the
+  end, then byte for byte), and any stored tile the tree does not have is junk;
+- the **nonce index**: each event's (actor, nonce) has exactly one row, naming that
+  event's position and statement digest, and there are no other rows. A row missing
+  lets a replay of the statement in; a row changed answers a retry with the wrong
+  receipt.
+
+A problem is placed at a log position. A leaf hash names its event. A hash higher up
+answers for every leaf under its node: a mismatch there places the first bad event in
+that range, ``[first leaf, last leaf + 1)`` — the events, or the stored hash, differ
+somewhere below. A hash for a node the tree does not have is placed at the first leaf
+it would need: the log's size.
+Memory stays flat: the tree's right edge, and one page of nonce rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileKey, TreeBuilder
+
+HASH = 32
+FULL = TILE_WIDTH * HASH
+
+# position (or None), until (a range's end, or None), English, Vietnamese
+Problem = tuple[int | None, int | None, str, str]
+NonceKey = tuple[str, str, bytes]  # actor, nonce, SHA-256 of the canonical statement
+
+
+class TileStore(Protocol):
+    def read_tiles(self, keys: Iterable[TileKey]) -> dict[TileKey, bytes]: ...
+    def tile_keys(self) -> Iterable[TileKey]: ...
+
+
+class NonceStore(Protocol):
+    def nonce_rows(self, nonces: Sequence[str]) -> list[tuple[str, str, bytes, int]]: ...
+    def count_nonces(self) -> int: ...
+    def nonce_anomaly(self, size: int) -> int | None: ...
+
+
+def node_position(level: int, index: int, size: int) -> tuple[int, int | None]:
+    """Where a node's hash places a problem in a tree of ``size`` leaves: a leaf's
+    position; the range of leaves under an inner node; the log's size for a node the
+    tree does not have."""
+    start, end = index << level, (index + 1) << level
+    if end > size:
+        return size, None
+    return start, (end if level else None)
+
+
+def statement_digest(statement_bytes: bytes) -> bytes:
+    return hashlib.sha256(statement_bytes).digest()
+
+
+class StoredTiles:
+    """The tree recomputed from the events, and the stored tiles held to it."""
+
+    def __init__(self) -> None:
+        self.tree = TreeBuilder.empty()
+        self.checked = 0
+        self._edges: dict[int, tuple[TileKey, bytes]] = {}  # level → right-edge tile so far
+
+    def compare(self, store: TileStore) -> list[Problem]:
+        """After a page of leaves: every tile that changed, against the stored one."""
+        dirty = self.tree.take_dirty()
+        if not dirty:
+            return []
+        stored = store.read_tiles(dirty)
+        problems = []
+        for key, data in sorted(dirty.items()):
+            complete = len(data) == FULL
+            if complete and self._edges.get(key[0], (None,))[0] == key:
+                del self._edges[key[0]]
+            elif not complete:
+                self._edges[key[0]] = (key, data)
+            problems += self._differ(key, data, stored.get(key), exact=complete)
+        return problems
+
+    def finish(self, store: TileStore) -> list[Problem]:
+        """At the end: the right-edge tiles exactly, and no tile the tree lacks."""
+        edges = dict(self._edges.values())
+        stored = store.read_tiles(edges)
+        problems = []
+        for key, data in sorted(edges.items()):
+            problems += self._differ(key, data, stored.get(key), exact=True)
+        expected = set(expected_tiles(self.tree.size))
+        for level, index in sorted(set(store.tile_keys()) - expected):
+            position, _ = node_position(level * TILE_HEIGHT, index * TILE_WIDTH, self.tree.size)
+            problems.append(
+                (
+                    position,
+                    None,
+                    f"a stored tile {level}/{index} that the tree does not have",
+                    f"ô {level}/{index} được lưu nhưng cây Merkle không có",
+                )
+            )
+        return problems
+
+    def _differ(
+        self, key: TileKey, data: bytes, stored: bytes | None, exact: bool
+    ) -> list[Problem]:
+        self.checked += 1
+        found = stored or b""
+        same = found == data if exact else found[: len(data)] == data
+        if same:
+            return []
+        first = next(
+            (
+                i
+                for i in range(0, min(len(found), len(data)), HASH)
+                if found[i : i + HASH] != data[i : i + HASH]
+            ),
+            min(len(found), len(data)),
+        )
+        level, index = key
+        node = index * TILE_WIDTH + first // HASH
+        what = "missing" if stored is None else "differs"
+        return [
+            (
+                *node_position(level * TILE_HEIGHT, node, self.tree.size),
+                f"stored tile {level}/{index} {what} from the tree at hash {first // HASH}",
+                f"ô {level}/{index} lưu trữ khác cây Merkle tại băm thứ {first // HASH}",
+            )
+        ]
+
+
+def expected_tiles(size: int) -> Iterable[TileKey]:
+    """Every tile a tree of ``size`` leaves stores."""
+    level, nodes = 0, size
+    while nodes:
+        yield from ((level, i) for i in range((nodes + TILE_WIDTH - 1) // TILE_WIDTH))
+        level, nodes = level + 1, nodes >> TILE_HEIGHT
+
+
+class NonceIndex:
+    """Each event's (actor, nonce) row, and no other rows."""
+
+    def __init__(self) -> None:
+        self.checked = 0
+
+    def compare(
+        self, store: NonceStore, page: Sequence[tuple[int, NonceKey | None]]
+    ) -> list[Problem]:
+        keys = [(p, key) for p, key in page if key is not None]
+        rows: dict[tuple[str, str], list[tuple[bytes, int]]] = {}
+        for actor, nonce, digest, idx in store.nonce_rows(sorted({k[1] for _, k in keys})):
+            rows.setdefault((actor, nonce), []).append((bytes(digest), idx))
+        problems: list[Problem] = []
+        for position, (actor, nonce, digest) in keys:
+            self.checked += 1
+            claims = rows.get((actor, nonce), [])
+            own = [d for d, idx in claims if idx == position]
+            if own != [digest]:
+                problems.append(
+                    (
+                        position,
+                        None,
+                        "the nonce index has no row for this statement at this position"
+                        if not own
+                        else "the nonce index holds another statement digest for this event",
+                        "chỉ mục nonce không ghi đúng tuyên bố này tại vị trí này",
+                    )
+                )
+            for _, idx in claims:
+                if idx != position:
+                    # Of two events claiming one nonce, the later is the repeat.
+                    at, earlier = max(idx, position), min(idx, position)
+                    problems.append(
+                        (
+                            at,
+                            None,
+                            f"the statement's (actor, nonce) is also indexed at position {earlier}",
+                            f"cặp (người thực hiện, nonce) cũng được ghi tại vị trí {earlier}",
+                        )
+                    )
+        return problems
+
+    def finish(self, store: NonceStore, size: int) -> list[Problem]:
+        count = store.count_nonces()
+        if count == size:
+            return []
+        position = store.nonce_anomaly(size) if count > size else None
+        return [
+            (
+                position,
+                None,
+                f"the nonce index holds {count} rows for {size} events",
+                f"chỉ mục nonce có {count} dòng cho {size} sự kiện",
+            )
+        ]
