@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
 from starlette.exceptions import HTTPException
 
 from api import schemas
@@ -17,6 +17,8 @@ from api.auth import install as install_auth
 from api.body_limit import MAX_BODY_BYTES, BodyLimit
 from api.cycles import cycles_router
 from api.feed import StreamSettings, feed_router
+from api.intake import StatementIntake
+from api.intake import submit as submit_statement
 from api.observability import install as install_operations
 from api.openapi import complete as complete_openapi
 from api.paging import (
@@ -38,8 +40,7 @@ from cadreledger.access import AccessStore
 from cadreledger.feed import EventHub, Feed
 from cadreledger.service import Ledger
 from cadreledger.webhooks import DeliveryStore, WebhookKeys
-from ledger.errors import INVALID_REQUEST, NOT_FOUND, PAYLOAD_TOO_LARGE, Rejected
-from ledger.statement import MAX_SUBMISSION_BYTES
+from ledger.errors import INVALID_REQUEST, NOT_FOUND, Rejected
 
 _PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "RFC 9457 problem details"}
 
@@ -86,6 +87,7 @@ def create_app(
     )
     # Added before the operations and authentication middleware, so inside them: the
     # rate limiter sees who is asking, and refusals are logged and measured.
+    app.add_middleware(StatementIntake, ledger=ledger)  # innermost: see api/intake.py
     if rate is not None:
         app.add_middleware(RateLimit, policy=rate)
     app.add_middleware(BodyLimit, limit=max_body)
@@ -212,17 +214,9 @@ def create_app(
     )
     async def submit(request: Request) -> Response:
         """Submit a signed statement; the answer is its receipt (201), or the stored
-        statement's receipt (200) when it is a retry of the same statement."""
-        declared = request.headers.get("content-length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > MAX_SUBMISSION_BYTES:
-            raise _too_large()
-        body = bytearray()
-        async for part in request.stream():
-            body += part
-            if len(body) > MAX_SUBMISSION_BYTES:
-                raise _too_large()
-        receipt = await ledger.submit_async(bytes(body))
-        return JSONResponse(receipt.to_json(), status_code=200 if receipt.duplicate else 201)
+        statement's receipt (200) when it is a retry of the same statement.
+        (Answered by ``api.intake.StatementIntake`` before routing.)"""
+        return await submit_statement(ledger, request.receive, request.scope["headers"])
 
     @app.get(
         "/problems/{slug}",
@@ -239,12 +233,3 @@ def create_app(
     install_ui(app)  # the web UI at /ui/, and / sends there
     complete_openapi(app)
     return app
-
-
-def _too_large() -> Rejected:
-    return Rejected(
-        PAYLOAD_TOO_LARGE,
-        f"Yêu cầu vượt quá {MAX_SUBMISSION_BYTES} byte.",
-        f"The request is over {MAX_SUBMISSION_BYTES} bytes.",
-        limit=MAX_SUBMISSION_BYTES,
-    )

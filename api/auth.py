@@ -20,11 +20,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api import schemas
 from api.openapi import problem
 from api.policy import INTEGRATOR, Ask, Identity, reads_texts, rule_for
+from api.problems import too_large
 from cadreledger.access import FORBIDDEN, UNAUTHENTICATED, AccessStore
 from cadreledger.service import Ledger
 from domain.acts import Act
 from domain.model import Model
-from ledger.errors import INVALID_REQUEST, PAYLOAD_TOO_LARGE, Rejected
+from ledger.errors import INVALID_REQUEST, Rejected
 from ledger.statement import MAX_SUBMISSION_BYTES, parse_submission
 from ledger.vault import WITHHELD, Revealed
 
@@ -201,7 +202,7 @@ def _auth_router(ledger: Ledger, access: AccessStore) -> APIRouter:
         registered, unrevoked key. Each such statement can be used once."""
         body = await request.body()
         if len(body) > MAX_SUBMISSION_BYTES:
-            raise Rejected(PAYLOAD_TOO_LARGE, "Yêu cầu quá lớn.", "The request is too large.")
+            raise too_large(MAX_SUBMISSION_BYTES)
         return await anyio.to_thread.run_sync(_login, ledger, access, body)
 
     @router.post(

@@ -12,9 +12,9 @@ from fastapi.responses import PlainTextResponse
 
 from api import schemas
 from api.paging import DEFAULT_LIMIT, LINK_HEADER, Limit, PositionAfter, link_next
-from api.problems import PROBLEM_JSON
+from api.problems import PROBLEM_JSON, too_large
 from cadreledger.webhooks import DeliveryStore, WebhookKeys, secret_for
-from ledger.errors import NOT_FOUND, PAYLOAD_TOO_LARGE, Rejected
+from ledger.errors import NOT_FOUND, Rejected
 from ledger.statement import MAX_SUBMISSION_BYTES
 
 _PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "RFC 9457 problem details"}
@@ -84,12 +84,7 @@ def webhooks_router(store: DeliveryStore, keys: WebhookKeys) -> APIRouter:
         minutes and signed with the key that signed the registration. Not stored."""
         body = await request.body()
         if len(body) > MAX_SUBMISSION_BYTES:
-            raise Rejected(
-                PAYLOAD_TOO_LARGE,
-                f"Yêu cầu vượt quá {MAX_SUBMISSION_BYTES} byte.",
-                f"The request is over {MAX_SUBMISSION_BYTES} bytes.",
-                limit=MAX_SUBMISSION_BYTES,
-            )
+            raise too_large(MAX_SUBMISSION_BYTES)
         text = await anyio.to_thread.run_sync(secret_for, store, keys, webhook, body)
         return {"webhook": webhook, "secret": text}
 

@@ -105,27 +105,32 @@ def verify_file(
     section = bundle.sections.get("evaluation")
     if not isinstance(section, dict):
         raise BundleError("the bundle has no evaluation section")
-    roots = root_keys or [str(k) for k in section.get("root_keys", [])]
+    carried = section.get("root_keys", [])
+    if not isinstance(carried, list):
+        raise BundleError("the evaluation section's 'root_keys' is not a list")
+    roots = root_keys or [str(k) for k in carried]
     report.annexes["root_keys_source"] = "pinned" if root_keys else "bundle"
     acts = [
         Act(e.statement, str(e.signer), e.hash.hex(), index)
-        for index, e in sorted(zip(_indexes(bundle, events), events, strict=True))
+        # By index alone: two events listed at one index must not compare the events.
+        for index, e in sorted(
+            zip(_indexes(bundle, events), events, strict=True), key=lambda pair: pair[0]
+        )
     ]
-    served = section.get("served") or {}
-    model = audit_acts(
-        acts,
-        roots,
-        report,
-        served=(
-            int(served.get("position", 0)),
-            str(served.get("version")),
-            served.get("documents", {}),
-        ),
-        only_served=True,
-    )
+    model = audit_acts(acts, roots, report, served=_served(section), only_served=True)
     _profile(report, section, model)
     report.annexes["evaluation"] = {"cycle": section.get("cycle"), "cadre": section.get("cadre")}
     return report
+
+
+def _served(section: dict[str, Any]) -> tuple[int, str, dict[str, Any]]:
+    """What the read model served at export: (position, views version, documents)."""
+    served = section.get("served") or {}
+    position = served.get("position", 0) if isinstance(served, dict) else None
+    documents = served.get("documents", {}) if isinstance(served, dict) else None
+    if not isinstance(position, int) or not isinstance(documents, dict):
+        raise BundleError("the evaluation section's 'served' is malformed")
+    return position, str(served.get("version")), documents
 
 
 def _indexes(bundle: Bundle, events: list[Any]) -> list[int]:

@@ -75,6 +75,7 @@ class Ledger:
         self.sequencer: Sequencer | None = None
         self._cpu = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="cpu")
         self._projector: Projector | None = None
+        self._projector_made = threading.Lock()
         self.on_verified: list[Callable[[Report], None]] = []  # e.g. metrics
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -162,8 +163,9 @@ class Ledger:
         """The read model of ratings, quotas and complaints (an evaluation ledger only)."""
         if self.rules is None:
             raise ConfigError("a bare log has no evaluation read model")
-        if self._projector is None:
-            self._projector = Projector(self.store, self.root_keys)
+        with self._projector_made:  # the first reads may come together (tables made once)
+            if self._projector is None:
+                self._projector = Projector(self.store, self.root_keys)
         return self._projector
 
     def follow_projections(self, poll: float = 0.5) -> None:

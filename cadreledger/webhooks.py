@@ -204,6 +204,10 @@ def parse_registration(e: FeedEvent) -> Endpoint:
         types = flt.get("types") or []
         if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
             raise ValueError("filter.types must be a list of statement types")
+        # Checked here, not by FeedFilter.parse (which takes query strings): a non-string
+        # cycle raised TypeError there and the scanner retried the same page forever.
+        if not all(isinstance(flt.get(k), str | None) for k in ("cycle", "unit")):
+            raise ValueError("filter.cycle and filter.unit must be strings")
         endpoint.filter = FeedFilter.parse(types, flt.get("cycle"), flt.get("unit"))
     except (ValueError, Rejected) as err:
         endpoint.state, endpoint.reason = "invalid", str(err)

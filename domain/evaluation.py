@@ -8,7 +8,8 @@ notice and complaints. ``Meeting`` is one review meeting (hội nghị kiểm đ
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -101,6 +102,16 @@ class Evaluation:
     findings: dict[str, bool] = field(default_factory=dict)  # event → result found wrong
     complaints: dict[str, Complaint] = field(default_factory=dict)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Evaluation:
+        # A batch copies an evaluation the first time it writes to it. The lists that
+        # grow with the cycle hold only event hashes (strings): copy them without
+        # walking each item, and everything else as deep as ever.
+        twin = copy.copy(self)
+        for name, value in vars(self).items():
+            grows = name in ("comments", "meetings")
+            setattr(twin, name, list(value) if grows else copy.deepcopy(value, memo))
+        return twin
+
     @property
     def current(self) -> Level | None:
         """The level that counts now: decided, else proposed."""
@@ -117,6 +128,17 @@ class Meeting:
     comments: list[str] = field(default_factory=list)
     minutes: str | None = None
     superseded: list[str] = field(default_factory=list)  # earlier minutes, oldest first
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Meeting:
+        # Strings only: copying the containers is a deep copy (a meeting may hold
+        # hundreds of comments, and a batch copies the meeting it writes to).
+        return replace(
+            self,
+            attendees=set(self.attendees),
+            subjects=set(self.subjects),
+            comments=list(self.comments),
+            superseded=list(self.superseded),
+        )
 
 
 def subject_from(body: Body) -> Subject:

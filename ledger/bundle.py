@@ -28,7 +28,6 @@ This module is pure: bytes in, findings out.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -145,7 +144,7 @@ def parse_bundle(data: bytes) -> Bundle:
         )
     except BundleError:
         raise
-    except (ValueError, KeyError, TypeError, binascii.Error) as e:
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as e:
         raise BundleError(f"malformed bundle: {e}") from e
 
 

@@ -38,6 +38,8 @@ MAX_DEPTH = 16
 
 # UTF-8 lead bytes of U+E000 and above: key order may differ from JCS's UTF-16 order.
 _NEEDS_REFERENCE = re.compile(rb"[\xee-\xff]")
+# A lone surrogate ("\ud800" escaped in JSON) has no UTF-8 form, hence no canonical bytes.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def canonical_bytes(value: Any) -> bytes:
@@ -102,7 +104,9 @@ def validate(value: Any) -> None:
 
 def _valid(value: Any, depth: int) -> bool:
     if isinstance(value, str):
-        return value.isascii() or unicodedata.is_normalized("NFC", value)
+        return value.isascii() or (
+            unicodedata.is_normalized("NFC", value) and _SURROGATE.search(value) is None
+        )
     if isinstance(value, dict):
         return depth < MAX_DEPTH and all(
             isinstance(k, str) and k.isascii() and _valid(v, depth + 1) for k, v in value.items()
@@ -125,6 +129,13 @@ def _locate(value: Any, path: str, depth: int) -> None:
             f"JSON nested deeper than {MAX_DEPTH} levels at {path}.",
         )
     if isinstance(value, str):
+        if _SURROGATE.search(value) is not None:
+            raise Rejected(
+                NOT_UTF8,
+                f"Chuỗi tại {path} chứa ký tự thay thế đơn lẻ (surrogate), không có dạng UTF-8.",
+                f"The string at {path} holds a lone surrogate, which has no UTF-8 form.",
+                path=path,
+            )
         if not unicodedata.is_normalized("NFC", value):
             raise Rejected(
                 NON_NFC_STRING,
@@ -162,6 +173,8 @@ def _locate(value: Any, path: str, depth: int) -> None:
 
 def safe_int(literal: str) -> int:
     """A ``json.loads`` ``parse_int`` hook that refuses integers JCS cannot represent."""
+    if len(literal) > 17:  # longer than -9007199254740991; int() refuses past 4,300 digits
+        raise _integer_error(literal[:20] + "…")
     value = int(literal)
     if abs(value) > MAX_SAFE_INTEGER:
         raise _integer_error(literal)

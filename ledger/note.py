@@ -7,7 +7,6 @@ keys the reader knows count; unknown signers are carried along but never trusted
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass
 
 from ledger.keys import SignerKey, VerifierKey
@@ -61,7 +60,7 @@ def parse(note: str) -> Note:
         name, _, blob = line[len(prefix) :].partition(" ")
         try:
             raw = base64.b64decode(blob, validate=True)
-        except binascii.Error as e:
+        except ValueError as e:  # binascii.Error, or a plain ValueError for non-ASCII text
             raise NoteError("signature is not valid base64") from e
         if len(raw) < 5 or not name:
             raise NoteError("signature line too short")

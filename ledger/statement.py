@@ -9,7 +9,6 @@ signature; the ledger keeps all three verbatim.
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import hashlib
 import re
@@ -169,7 +168,7 @@ def _verified(submission: Any) -> SignedStatement:
         )
     try:
         signature = base64.b64decode(str(signature_text), validate=True)
-    except binascii.Error as e:
+    except ValueError as e:  # binascii.Error, or non-ASCII text (a plain ValueError)
         raise _bad_signature() from e
     if len(signature) != 64 or not signer.verify(signature, canonical):
         raise _bad_signature()

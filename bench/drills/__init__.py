@@ -1,4 +1,4 @@
-"""Reliability drills: crash, tamper, restore and key compromise (docs/reliability.md).
+"""Reliability drills: crash, tamper, restore, key compromise and load (docs/reliability.md).
 
 The harness lives here; the drills CI runs are in ``tests/drills`` (marked ``drill``);
 ``python -m bench.drills`` runs them at any size and prints their figures.
@@ -7,7 +7,13 @@ The harness lives here; the drills CI runs are in ``tests/drills`` (marked ``dri
 from __future__ import annotations
 
 # What CI runs; ``--drill-scale`` / ``--scale`` / CADRELEDGER_DRILL_SCALE multiplies it.
-CI = {"tamper_sqlite": 1000, "tamper_postgres": 40, "kills": 4, "terminations": 3}
+CI = {
+    "tamper_sqlite": 1000,
+    "tamper_postgres": 40,
+    "kills": 4,
+    "terminations": 3,
+    "load_seconds": 45,
+}
 
 
 def scaled(n: int, scale: float) -> int:

@@ -5,6 +5,10 @@
                                    [--terminations N] [--server-crashes N]
     python -m bench.drills restore                       # PostgreSQL, pg_dump/pg_restore
     python -m bench.drills keys    [--db sqlite|postgres]
+    python -m bench.drills load    [--db sqlite|postgres] [--seconds S] [--writers N]
+                                   [--readers N] [--followers N]
+    python -m bench.drills badinput [--db sqlite|postgres]  # the hostile-input catalogue
+    python -m bench.drills fuzz    [--seconds N]         # atheris on the parsers (default 600)
     python -m bench.drills all     [--scale X]           # what CI runs, times X
 
 ``--json PATH`` also writes the figures as JSON (``-`` for standard output). PostgreSQL
@@ -23,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.drills import CI, compromise, crash, restore, scaled, tamper
+from bench.drills import CI, badinput, compromise, crash, load, restore, scaled, tamper
 from bench.drills.base import Keys, Snapshot, build
 from bench.drills.databases import create_pg, drop_pg, scratch_pg
 
@@ -66,6 +70,30 @@ def run_keys(db: str, workdir: Path) -> dict[str, Any]:
     return {**figures.__dict__, "ok": figures.ok}
 
 
+def run_load(db: str, plan: load.Plan, workdir: Path) -> dict[str, Any]:
+    if db == "postgres":
+        with scratch_pg("drill_load") as url:
+            figures = load.run(url, workdir, plan)
+    else:
+        figures = load.run(f"sqlite:///{workdir / 'load.db'}", workdir, plan)
+    load.print_figures(figures, plan)
+    return figures.to_json(plan)
+
+
+def run_badinput(db: str, workdir: Path) -> dict[str, Any]:
+    if db == "postgres":
+        with scratch_pg("drill_badinput") as url:
+            return badinput.run(url, workdir).to_json()
+    return badinput.run(f"sqlite:///{workdir / 'badinput.db'}", workdir).to_json()
+
+
+def run_fuzz(seconds: int, workdir: Path) -> dict[str, Any]:
+    from bench.drills import fuzz
+
+    runs = [r.to_json() for r in fuzz.run_all(seconds, workdir)]
+    return {"runs": runs, "ok": all(r["crashes"] == 0 for r in runs)}
+
+
 def print_tamper(data: dict[str, Any]) -> None:
     totals = data["totals"]
     print(
@@ -92,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.drills", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("drill", choices=["tamper", "crash", "restore", "keys", "all"])
+    parser.add_argument(
+        "drill", choices=["tamper", "crash", "restore", "keys", "load", "badinput", "fuzz", "all"]
+    )
     parser.add_argument(
         "--db", default="sqlite", choices=["sqlite", "postgres", "postgres-private"]
     )
@@ -101,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=CI["kills"])
     parser.add_argument("--terminations", type=int, help="crash, PostgreSQL: backend terminations")
     parser.add_argument("--server-crashes", type=int, default=3, help="crash, postgres-private")
+    parser.add_argument("--seconds", type=float, default=CI["load_seconds"], help="load: run")
+    parser.add_argument("--writers", type=int, default=load.Plan.writers, help="load")
+    parser.add_argument("--readers", type=int, default=load.Plan.readers, help="load")
+    parser.add_argument("--followers", type=int, default=load.Plan.followers, help="load: SSE")
     parser.add_argument("--scale", type=float, default=1.0, help="all: multiply CI's counts")
     parser.add_argument("--json", help="also write the figures as JSON here (- = stdout)")
     args = parser.parse_args(argv)
@@ -131,6 +165,22 @@ def main(argv: list[str] | None = None) -> int:
             step("restore postgres", run_restore)
         elif args.drill == "keys":
             step(f"keys {db}", lambda w: run_keys(db, w))
+        elif args.drill == "load":
+            plan = load.Plan(
+                seconds=args.seconds,
+                writers=args.writers,
+                readers=args.readers,
+                followers=args.followers,
+                seed=args.seed,
+            )
+            step(f"load {db}", lambda w: run_load(db, plan, w))
+        elif args.drill == "badinput":
+            step(f"badinput {db}", lambda w: run_badinput(db, w))
+        elif args.drill == "fuzz":
+            # --seconds is shared with load, whose default is CI's; the fuzz's is 600.
+            given = "--seconds" in (argv if argv is not None else sys.argv[1:])
+            fuzz_seconds = round(args.seconds) if given else 600
+            step("fuzz", lambda w: run_fuzz(fuzz_seconds, w))
         else:
             s = args.scale
             step(
@@ -147,9 +197,25 @@ def main(argv: list[str] | None = None) -> int:
             step("crash postgres", lambda w: run_crash("postgres", plan, w))
             step("restore postgres", run_restore)
             step("keys sqlite", lambda w: run_keys("sqlite", w))
+            step("badinput sqlite", lambda w: run_badinput("sqlite", w))
+            seconds = CI["load_seconds"] * s
+            step("load postgres", lambda w: run_load("postgres", load.Plan(seconds=seconds), w))
     for name, data in results.items():
         if name.startswith("tamper"):
             print_tamper(data)
+        elif name.startswith("load"):
+            continue  # its table was printed when it ran
+        elif name.startswith("badinput"):
+            badinput.print_figures(data)
+        elif name == "fuzz":
+            for r in data["runs"]:
+                print(
+                    f"fuzz {r['target']}: {r['executions']:,} executions in {r['seconds']} s,"
+                    f" {r['edges']} coverage edges ({r['features']} features),"
+                    f" {r['crashes']} crashes"
+                )
+                if r["crashes"]:
+                    print(r.get("output_tail", ""))
         else:
             shown = {k: v for k, v in data.items() if k not in ("problems",)}
             print(f"{name}: {json.dumps(shown, ensure_ascii=False, default=str)}")
