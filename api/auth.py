@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import schemas
 from api.openapi import problem
-from api.policy import INTEGRATOR, Ask, Identity, reads_texts, rule_for
+from api.policy import INTEGRATOR, Ask, Identity, public, reads_texts, rule_for
 from api.problems import too_large
 from cadreledger.access import FORBIDDEN, UNAUTHENTICATED, AccessStore
 from cadreledger.service import Ledger
@@ -155,7 +155,7 @@ def _dependency(gatekeeper: Gatekeeper) -> Any:
 
     async def authorized(request: Request) -> None:
         rule = rule_for(request.method, getattr(request.scope.get("route"), "path", ""))
-        if rule is not None and rule.__name__ == "public":
+        if rule is public:
             return
         if not await anyio.to_thread.run_sync(gatekeeper.allows, request):
             raise _refusal(request)
@@ -318,7 +318,7 @@ def _document(app: FastAPI) -> None:
         for path, operations in schema.get("paths", {}).items():
             for method, operation in operations.items():
                 rule = rule_for(method.upper(), path)
-                if rule is not None and rule.__name__ == "public":
+                if rule is public:
                     continue
                 operation["security"] = [{"bearer": []}, {"cookie": []}]
                 responses = operation.setdefault("responses", {})
