@@ -76,18 +76,12 @@ class Gatekeeper:
         grants = self.access.grants(found.person) if INTEGRATOR in roles else frozenset()
         return Identity(found.person, frozenset(roles), grants)
 
-    def allows(self, request: Request) -> bool:
-        route = request.scope.get("route")
-        rule = rule_for(request.method, getattr(route, "path", request.url.path))
-        if rule is None:
-            return False
-        ask = Ask(
-            who(request),
-            request.path_params,
-            request.query_params,
-            lambda: current_model(self.ledger),
-        )
-        return rule(ask)
+
+def ask_of(ledger: Ledger, request: Request) -> Ask:
+    """This request as the policy's rules see it."""
+    return Ask(
+        who(request), request.path_params, request.query_params, lambda: current_model(ledger)
+    )
 
 
 def who(request: Request) -> Identity | None:
@@ -107,15 +101,8 @@ def reveal_for(ledger: Ledger) -> Callable[[Request, list[str]], Mapping[str, Re
     from the rest — e.g. a colleague reading a published cycle's levels."""
 
     def reveal(request: Request, found: list[str]) -> Mapping[str, Revealed]:
-        if authenticating(request):
-            ask = Ask(
-                who(request),
-                request.path_params,
-                request.query_params,
-                lambda: current_model(ledger),
-            )
-            if not reads_texts(ask):
-                return dict.fromkeys(found, WITHHELD)
+        if authenticating(request) and not reads_texts(ask_of(ledger, request)):
+            return dict.fromkeys(found, WITHHELD)
         return ledger.reveal(found)
 
     return reveal
@@ -146,7 +133,7 @@ def install(app: FastAPI, ledger: Ledger, access: AccessStore) -> None:
     app.add_middleware(Authenticate, gatekeeper=gatekeeper)
     # Before any route is added: a route takes its router's dependencies when added.
     app.router.dependencies.append(_dependency(gatekeeper))
-    app.include_router(_auth_router(ledger, access))
+    app.include_router(_auth_router(gatekeeper))
     _document(app)
 
 
@@ -157,7 +144,9 @@ def _dependency(gatekeeper: Gatekeeper) -> Any:
         rule = rule_for(request.method, getattr(request.scope.get("route"), "path", ""))
         if rule is public:
             return
-        if not await anyio.to_thread.run_sync(gatekeeper.allows, request):
+        # A rule may read the read model (a cycle's roles): off the event loop.
+        ask = ask_of(gatekeeper.ledger, request)
+        if rule is None or not await anyio.to_thread.run_sync(rule, ask):
             raise _refusal(request)
 
     return Depends(authorized)
@@ -183,7 +172,8 @@ def _refusal(request: Request) -> Rejected:
     )
 
 
-def _auth_router(ledger: Ledger, access: AccessStore) -> APIRouter:
+def _auth_router(gatekeeper: Gatekeeper) -> APIRouter:
+    ledger, access = gatekeeper.ledger, gatekeeper.access
     router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
     refused: dict[int | str, dict[str, Any]] = {
@@ -219,7 +209,7 @@ def _auth_router(ledger: Ledger, access: AccessStore) -> APIRouter:
         text = data.get("token") if isinstance(data, dict) else None
         identity = None
         if isinstance(text, str):
-            identity = await anyio.to_thread.run_sync(Gatekeeper(ledger, access).identify, text)
+            identity = await anyio.to_thread.run_sync(gatekeeper.identify, text)
         if identity is None or not isinstance(text, str):
             raise Rejected(
                 UNAUTHENTICATED,

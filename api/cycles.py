@@ -28,9 +28,8 @@ from api.paging import (
 )
 from api.policy import may_see_results
 from api.texts import revealing
-from cadreledger.service import Ledger
+from cadreledger.service import Ledger, entry_json
 from domain.regimes import PROFILES, profile_hash
-from ledger.envelope import event_hash
 from ledger.errors import INVALID_REQUEST, NOT_FOUND, Rejected
 from projections.cycle_fairness import cycle_fairness
 from projections.history import Step, cycle_streams, replay_cycle
@@ -211,16 +210,7 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
         link_next(request, response, following)
         return {
             "cycle": cycle,
-            "entries": [
-                {
-                    "index": index,
-                    "stream": stream,
-                    "version": version,
-                    "event_hash": event_hash(raw).hex(),
-                    "envelope": raw.decode(),
-                }
-                for index, stream, version, raw in page
-            ],
+            "entries": [entry_json(row) for row in page],
             "next": following,
         }
 

@@ -302,17 +302,7 @@ class Ledger:
         return consistency_proof(first, second, self.reader)
 
     def entries(self, start: int, limit: int) -> list[dict[str, Any]]:
-        rows = self.store.entries(start, limit)
-        return [
-            {
-                "index": index,
-                "stream": stream,
-                "version": version,
-                "event_hash": event_hash(raw).hex(),
-                "envelope": raw.decode(),
-            }
-            for index, stream, version, raw in rows
-        ]
+        return [entry_json(row) for row in self.store.entries(start, limit)]
 
     def reveal(self, commitments: Iterable[str]) -> dict[str, Revealed]:
         """The texts behind sealed values (commitment → text, or why not: erased, …).
@@ -363,6 +353,18 @@ class Ledger:
                 f"No proof for ({a}, {b}) in a log of size {size}.",
                 tree_size=size,
             )
+
+
+def entry_json(row: tuple[int, str, int, bytes]) -> dict[str, Any]:
+    """A stored log entry as the API gives it: position, stream, the envelope verbatim."""
+    index, stream, version, raw = row
+    return {
+        "index": index,
+        "stream": stream,
+        "version": version,
+        "event_hash": event_hash(raw).hex(),
+        "envelope": raw.decode(),
+    }
 
 
 def _write_private(path: Path, text: str) -> None:
