@@ -8,8 +8,13 @@ cycle's acts through the rules, as the writer judged them then.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -44,6 +49,27 @@ At = Annotated[
         examples=["120", "2026-12-10T09:00:00Z"],
     ),
 ]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# Replays and whole-cycle reads take turns on one thread of their own. They hold the
+# GIL, so running several at once buys no speed; and each holds a whole cycle's acts
+# while it runs. Spread over the server's many worker threads, glibc gives each thread
+# its own arena and keeps each arena's peak, so the service's memory would follow the
+# largest cycle times the number of threads (the load drill saw it climb with the log).
+_REPLAYS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay")
+
+
+def _in_turn(endpoint: Callable[P, T]) -> Callable[P, Awaitable[T]]:
+    """``endpoint`` run on the replay thread (FastAPI reads the wrapped signature)."""
+
+    @functools.wraps(endpoint)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        call = functools.partial(contextvars.copy_context().run, endpoint, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(_REPLAYS, call)
+
+    return run
 
 
 def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
@@ -94,18 +120,21 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
         return {"position": position, "cycles": page, "next": following}
 
     @router.get("/cycles/{cycle}", responses=found(schemas.CycleDocument))
+    @_in_turn
     def cycle(cycle: str, at: At = None) -> dict[str, Any]:
         """A cycle: ratings with their breakdown and why, quota and head-vs-collective
         status per group, meetings, complaints — now, or at a position or time."""
         return _state(ledger, cycle, at)
 
     @router.get("/cycles/{cycle}/ratings", responses=found(schemas.Ratings))
+    @_in_turn
     def ratings(cycle: str, at: At = None) -> dict[str, Any]:
         """Every subject's score breakdown, level and why; each group's quota status."""
         doc = _state(ledger, cycle, at)
         return {k: doc[k] for k in ("cycle", "position", "regime", "phase", "subjects", "groups")}
 
     @router.get("/cycles/{cycle}/cadres/{cadre}", responses=found(schemas.CadrePage))
+    @_in_turn
     def cadre(cycle: str, cadre: str, at: At = None) -> dict[str, Any]:
         """One cadre's rating (breakdown, why, amendments, complaints) and its history."""
         return _cadre(ledger, cycle, cadre, at, with_rating=True)
@@ -114,6 +143,7 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
         "/cycles/{cycle}/cadres/{cadre}/timeline",
         responses=found(schemas.CadreTimeline, headers=LINK_HEADER),
     )
+    @_in_turn
     def cadre_timeline(
         request: Request,
         response: Response,
@@ -132,6 +162,7 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
         return {**page, "next": following}
 
     @router.get("/cycles/{cycle}/timeline", responses=found(schemas.Timeline, headers=LINK_HEADER))
+    @_in_turn
     def timeline(
         request: Request,
         response: Response,
@@ -172,6 +203,7 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
         return {"cycle": cycle, "position": doc["position"], "complaints": page, "next": following}
 
     @router.get("/cycles/{cycle}/complaints/{complaint}", responses=found(schemas.ComplaintCase))
+    @_in_turn
     def complaint(cycle: str, complaint: str) -> dict[str, Any]:
         """One complaint: its status and every act about it — filing, acceptance,
         resolution, and a re-classification that cites the resolution."""
@@ -188,6 +220,7 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
     @router.get(
         "/cycles/{cycle}/entries", responses=found(schemas.CycleEntries, headers=LINK_HEADER)
     )
+    @_in_turn
     def cycle_entries(
         request: Request,
         response: Response,
@@ -215,6 +248,7 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
         }
 
     @router.get("/cycles/{cycle}/fairness", responses=found(schemas.FairnessReport))
+    @_in_turn
     def fairness(
         cycle: str, cadre: Annotated[str | None, Query(max_length=64)] = None
     ) -> dict[str, Any]:

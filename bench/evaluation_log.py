@@ -17,15 +17,17 @@ phase waits for the event hashes the next one names); every act must be admitted
 Then, in the same run:
 
   read       every stored event through ``LogStore.iter_events`` (eventsourcing's
-             ``select_notifications``), raw; and the same plus ``Event.parse``
+             ``select_notifications``), raw; and the same plus ``Event.parse`` (the
+             strict parse), and plus ``AdmittedEvent.read`` (what replays use)
   rebuild    ``Projector(store, root_keys).rebuild()`` from an empty read model:
              events/s and ÷ the raw read rate (issue 3: ≥ 20,000/s and ≥ 0.25×)
   timeline   ``replay_cycle(…, cycle, through=POS | at=TIME, cadre=X)`` latency over
              ``--queries`` random queries (issue 3: p99 < 50 ms); ``http`` the same
              through the API with ``fastapi.testclient.TestClient``
   verify     in a child process: ``verify_log`` (V1–V7, worker processes on all cores)
-             then ``projections.audit.audit`` (V8, V9, fairness) — exactly what
-             ``Ledger.verify()`` runs — timed apart, with the RSS of the process and
+             then ``projections.audit.audit`` (V8, V9, fairness; cycles in worker
+             processes on all cores) — exactly what ``Ledger.verify()`` runs on a big
+             log — timed apart, with the RSS of the process and
              of its worker processes sampled; against raw Ed25519 verifications/s on
              all cores over the log's own triples (``bench/verify.py``'s method)
              (issue 4: ≥ 0.8×, peak memory < 300 MB)
@@ -593,26 +595,21 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 
 def measure_read(store: Any) -> dict[str, Any]:
-    from ledger.envelope import Event
+    from ledger.envelope import AdmittedEvent, Event
 
     t = time.perf_counter()
     n = 0
     for _ in store.iter_events():
         n += 1
     raw = time.perf_counter() - t
-    t = time.perf_counter()
-    m = 0
-    for _, _, _, state in store.iter_events():
-        Event.parse(state)
-        m += 1
-    parsed = time.perf_counter() - t
-    return {
-        "events": n,
-        "raw_seconds": raw,
-        "raw_per_s": n / raw,
-        "parse_seconds": parsed,
-        "parse_per_s": m / parsed,
-    }
+    found: dict[str, Any] = {"events": n, "raw_seconds": raw, "raw_per_s": n / raw}
+    for name, read in (("parse", Event.parse), ("admitted", AdmittedEvent.read)):
+        t = time.perf_counter()
+        for _, _, _, state in store.iter_events():
+            read(state)
+        seconds = time.perf_counter() - t
+        found[f"{name}_seconds"], found[f"{name}_per_s"] = seconds, n / seconds
+    return found
 
 
 def reset_read_model(store: Any) -> None:
@@ -808,19 +805,38 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+def _cpu_ticks(pid: int) -> int:
+    """User + system CPU time of a process so far, in clock ticks."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 class TreeSampler(threading.Thread):
-    """Peak RSS of this process, of its largest descendant, and of all of them together."""
+    """Peak RSS of this process, of its largest descendant, and of all of them together;
+    and the CPU time its descendants (worker processes, not waited for) spent meanwhile."""
 
     def __init__(self, interval: float = 0.02) -> None:
         super().__init__(name="rss-tree", daemon=True)
         self.interval = interval
         self.self_peak = self.child_peak = self.total_peak = 0
         self.children_seen = 0
+        self.started: dict[int, int] = {}  # descendant → CPU ticks when first seen
+        self.ticks: dict[int, int] = {}  # descendant → CPU ticks when last seen
         self._halt = threading.Event()
+        for pid in _descendants(os.getpid()):
+            self.started[pid] = _cpu_ticks(pid)
 
     def sample(self) -> None:
         me = _rss_kb(os.getpid())
-        kids = [_rss_kb(p) for p in _descendants(os.getpid())]
+        pids = _descendants(os.getpid())
+        kids = [_rss_kb(p) for p in pids]
+        for pid in pids:
+            self.ticks[pid] = _cpu_ticks(pid)
+            self.started.setdefault(pid, 0)  # started after us: all its time is ours
         self.children_seen = max(self.children_seen, len(kids))
         self.self_peak = max(self.self_peak, me)
         self.child_peak = max([self.child_peak, *kids])
@@ -834,11 +850,13 @@ class TreeSampler(threading.Thread):
         self._halt.set()
         self.join()
         self.sample()
+        ticks = sum(t - self.started[pid] for pid, t in self.ticks.items())
         return {
             "self_peak_kb": self.self_peak,
             "largest_worker_peak_kb": self.child_peak,
             "total_peak_kb": self.total_peak,
             "workers_seen": self.children_seen,
+            "workers_cpu_s": ticks / os.sysconf("SC_CLK_TCK"),
         }
 
 
@@ -871,7 +889,7 @@ def child_verify(spec: dict[str, Any]) -> dict[str, Any]:
         log_mem = sampler.stop()
         sampler = TreeSampler()
         sampler.start()
-        audit(ledger.store, ledger.root_keys, report)
+        audit(ledger.store, ledger.root_keys, report, processes=True, workers=spec.get("workers"))
         t2, c2 = time.perf_counter(), os.times()
         domain_mem = sampler.stop()
         checks = {k: {"status": c.status, "checked": c.checked} for k, c in report.checks.items()}
@@ -1146,6 +1164,7 @@ def table_rows(r: dict[str, Any]) -> list[list[Any]]:
     if "read" in r:
         rows.append(["read raw (iter_events) events/s", r["read"]["raw_per_s"]])
         rows.append(["read + Event.parse events/s", r["read"]["parse_per_s"]])
+        rows.append(["read + AdmittedEvent.read events/s", r["read"]["admitted_per_s"]])
     if "rebuild" in r:
         x = r["rebuild"]
         rows.append(["rebuild events/s", x["per_s"]])
@@ -1171,16 +1190,19 @@ def table_rows(r: dict[str, Any]) -> list[list[Any]]:
             ["verify total ÷ raw", x["full_vs_raw"]],
             ["verify V1–V7 ÷ raw", x["log_vs_raw"]],
             ["verify ok", str(v["ok"])],
-            [
-                "peak RSS verifier process MB",
-                max(v["log_mem"]["self_peak_kb"], v["domain_mem"]["self_peak_kb"]) / 1024,
-            ],
-            ["peak RSS largest worker MB", v["log_mem"]["largest_worker_peak_kb"] / 1024],
-            [
-                "peak RSS all processes MB",
-                max(v["log_mem"]["total_peak_kb"], v["domain_mem"]["total_peak_kb"]) / 1024,
-            ],
         ]
+        for part, mem, cpu in (
+            ("V1–V7", v["log_mem"], v["log_self_cpu_s"]),
+            ("V8–V9", v["domain_mem"], v["domain_cpu_s"]),
+        ):
+            rows += [
+                [f"{part} CPU s, verifier process", cpu],
+                [f"{part} CPU s, worker processes", mem["workers_cpu_s"]],
+                [f"{part} peak RSS verifier process MB", mem["self_peak_kb"] / 1024],
+                [f"{part} peak RSS largest worker MB", mem["largest_worker_peak_kb"] / 1024],
+                [f"{part} peak RSS all processes MB", mem["total_peak_kb"] / 1024],
+            ]
+        rows.append(["verifier VmHWM MB", v["vm_hwm_kb"] / 1024])
     return rows
 
 

@@ -377,9 +377,11 @@ class Subscription:
 class EventHub:
     """Reads each commit once and hands the new events to every subscriber.
 
-    Started lazily by the first subscriber; one thread, woken by the ledger."""
+    Started lazily by the first subscriber; one thread, woken by the ledger. It keeps
+    the latest ``keep`` events for followers who resume; each, with its parsed envelope,
+    holds ~3–4 KB, and a follower further behind is served from the database."""
 
-    def __init__(self, ledger: Ledger, feed: Feed, *, keep: int = 8192) -> None:
+    def __init__(self, ledger: Ledger, feed: Feed, *, keep: int = 512) -> None:
         self.ledger = ledger
         self.feed = feed
         feed.hub = self

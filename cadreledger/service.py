@@ -319,8 +319,9 @@ class Ledger:
         """Run the verifier over this database (V1–V6, and V8–V9 with the fairness
         evidence on an evaluation ledger); ``options`` go to ``verify_log``.
 
-        Big logs are checked in worker processes (starting them costs more than it
-        saves below some tens of thousands of events)."""
+        Big logs are checked in worker processes, their events' signatures and then
+        their cycles' rules (starting them costs more than it saves below some tens of
+        thousands of events)."""
         options.setdefault("processes", self.store.count_events() > PROCESSES_FROM)
         report = verify_log(
             self.store,
@@ -339,7 +340,13 @@ class Ledger:
                 )
             )
         if self.rules is not None:
-            audit(self.store, self.root_keys, report)
+            audit(
+                self.store,
+                self.root_keys,
+                report,
+                processes=options["processes"],
+                workers=options.get("workers"),
+            )
         for observe in self.on_verified:
             observe(report)
         return report

@@ -95,28 +95,27 @@ class Model:
     # -- admitting one act ------------------------------------------------------------
 
     def handle(self, act: Act) -> None:
-        if act.type not in ACT_TYPES:
+        kind = act.type
+        if kind not in ACT_TYPES:
             raise Rejected(
                 UNKNOWN_TYPE,
-                f"Loại tuyên bố {act.type!r} không có trong danh mục.",
-                f"The statement type {act.type!r} is not in the catalogue.",
+                f"Loại tuyên bố {kind!r} không có trong danh mục.",
+                f"The statement type {kind!r} is not in the catalogue.",
                 known=sorted(ACT_TYPES),
             )
         self.registry.check_signer(act)
-        if act.type in REGISTRY_ACTS:
-            registry = self._registry_for_write()
-            REGISTRY_ACTS[act.type](registry, act)
-        elif act.type in STANDING_ACTS:
-            self.registry.require_role(act, STANDING_ACTS[act.type])
-        elif act.type == "cycle.opened":
+        if (cycle_act := CYCLE_ACTS.get(kind)) is not None:
+            cycle_act(self._cycle_for_write(act.body.id("cycle")), act)
+        elif (registry_act := REGISTRY_ACTS.get(kind)) is not None:
+            registry_act(self._registry_for_write(), act)
+        elif (role := STANDING_ACTS.get(kind)) is not None:
+            self.registry.require_role(act, role)
+        elif kind == "cycle.opened":
             self._open_cycle(act)
-        else:
-            cycle = self._cycle_for_write(Body(act.statement).id("cycle"))
-            if act.type == "evidence.recorded":
-                cycle.evidence_recorded(act, self.violations_seen)
-                self._note_violation(cycle, act)
-            else:
-                CYCLE_ACTS[act.type](cycle, act)
+        else:  # evidence.recorded, the one cycle act that reads across cycles
+            cycle = self._cycle_for_write(act.body.id("cycle"))
+            cycle.evidence_recorded(act, self.violations_seen)
+            self._note_violation(cycle, act)
         self.position = act.position + 1
 
     def replay(self, act: Act) -> Violation | None:

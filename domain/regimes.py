@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 from domain.levels import Level
@@ -168,15 +169,23 @@ class Profile:
 
     def threshold_level(self, total: int) -> tuple[Level, str]:
         """The level a total (hundredths) earns by thresholds alone, and the rule's words."""
-        for level in (Level.HTXS, Level.HTT, Level.HT):
-            floor = int(self.data["thresholds"][level.value])
-            if total >= floor * 100:
-                return level, f"{level.value}: total ≥ {floor}"
+        for level, floor, words in self._thresholds:
+            if total >= floor:
+                return level, words
         return Level.KHT, f"KHT: total < {self.data['thresholds']['HT']}"
+
+    @cached_property
+    def _thresholds(self) -> tuple[tuple[Level, int, str], ...]:
+        """(level, its floor in hundredths, the rule's words), best first: worked out once
+        per cycle, not for every tally, proposal and decision."""
+        floors = [(level, int(self.data["thresholds"][level.value])) for level in _EARNED]
+        return tuple(
+            (level, floor * 100, f"{level.value}: total ≥ {floor}") for level, floor in floors
+        )
 
     def forced(self, condition: str) -> Mapping[str, Any] | None:
         found = self.data["forced_kht"].get(condition)
-        return found if isinstance(found, Mapping) else None
+        return found if isinstance(found, dict) else None  # dict, not Mapping: ABCs are slow
 
     def quota_cap(self, base: int, exception: bool) -> int | None:
         """Most HTXS allowed in a group with ``base`` HTT, or None if no such quota."""
@@ -195,6 +204,9 @@ class Profile:
     def default_deadline(self, year: int) -> date:
         month, day = self.data["deadline"].split("-")
         return date(year, int(month), int(day))
+
+
+_EARNED = (Level.HTXS, Level.HTT, Level.HT)  # what a points total can earn, best first
 
 
 def profile_hash(data: Mapping[str, Any]) -> str:

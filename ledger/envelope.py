@@ -151,6 +151,33 @@ class Event:
         return cls(raw, stream, version, prev_bytes, statement, signer, signature, statement_bytes)
 
 
+@dataclass(frozen=True, slots=True)
+class AdmittedEvent:
+    """An event read back from the ledger's own store, for a replay through the rules.
+
+    The sequencer checked its form, signature and place in the chain before it stored
+    it, and ``cadreledger verify`` checks them again (V1–V4) with ``Event.parse``; a
+    replay needs only the statement, who signed it and the event hash, so ``read``
+    decodes the JSON and checks nothing else. Bytes from anywhere else — a request, a
+    bundle, another ledger, the verifier's reading of a store — take ``Event.parse``."""
+
+    raw: bytes
+    statement: dict[str, Any]
+    signer: str  # the signer's verifier key text, as stored
+
+    @property
+    def hash(self) -> bytes:
+        return event_hash(self.raw)
+
+    @classmethod
+    def read(cls, raw: bytes) -> AdmittedEvent:
+        try:
+            envelope = json.loads(raw)
+            return cls(raw, envelope["statement"], envelope["signer"])
+        except (ValueError, TypeError, KeyError) as e:  # not even an envelope's shape
+            raise EnvelopeError(f"not a stored envelope: {e!r}") from e
+
+
 def _no_float(literal: str) -> Any:
     # Statements never hold floats (parse_strict refuses them), so stored ones are forged;
     # and "1.0" would pass the canonical-form check below, which is not JCS ("1").

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import fcntl
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -82,34 +82,71 @@ class Seal:
     texts: list[tuple[str, bytes, str, str, bytes]] = field(default_factory=list)
 
 
-def _write_seal(cursor: Any, seal: Seal, mark: str) -> None:
-    _insert(cursor, mark, "ledger_leaves (idx, stream, version)", seal.leaves)
-    _insert(cursor, mark, "ledger_nonces (actor, nonce, digest, idx)", seal.nonces)
-    _insert(
-        cursor, mark, "ledger_data_keys (kid, subject, kek, wrapped, created_at)", seal.data_keys
-    )
-    _insert(cursor, mark, "ledger_texts (commitment, event, subject, kid, box)", seal.texts)
-    _insert(
-        cursor,
-        mark,
-        "ledger_tiles (level, idx, hashes)",
-        [(level, idx, data) for (level, idx), data in seal.tiles.items()],
-        " ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes",
-    )
+@dataclass(frozen=True)
+class _Table:
+    """Where a batch's rows of one kind go, and the PostgreSQL types of its columns."""
+
+    into: str  # "table (column, …)"
+    pg_types: tuple[str, ...]
+    suffix: str = ""
+
+
+_EVENTS_PG_TYPES = ("text", "bigint", "text", "bytea")  # originator id, version, topic, state
+_LEAVES = _Table("ledger_leaves (idx, stream, version)", ("bigint", "text", "bigint"))
+_NONCES = _Table("ledger_nonces (actor, nonce, digest, idx)", ("text", "text", "bytea", "bigint"))
+_DATA_KEYS = _Table(
+    "ledger_data_keys (kid, subject, kek, wrapped, created_at)",
+    ("text", "text", "text", "bytea", "text"),
+)
+_TEXTS = _Table(
+    "ledger_texts (commitment, event, subject, kid, box)",
+    ("text", "bytea", "text", "text", "bytea"),
+)
+_TILES = _Table(
+    "ledger_tiles (level, idx, hashes)",
+    ("integer", "bigint", "bytea"),
+    " ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes",
+)
+_CHECKPOINTS = _Table("ledger_checkpoints (size, note)", ("bigint", "text"))
+
+Insert = Callable[[Any, _Table, Sequence[tuple[Any, ...]]], None]
+
+
+def _write_seal(cursor: Any, seal: Seal, insert: Insert) -> None:
+    insert(cursor, _LEAVES, seal.leaves)
+    insert(cursor, _NONCES, seal.nonces)
+    insert(cursor, _DATA_KEYS, seal.data_keys)
+    insert(cursor, _TEXTS, seal.texts)
+    insert(cursor, _TILES, [(level, idx, data) for (level, idx), data in seal.tiles.items()])
     if seal.checkpoint:
-        _insert(cursor, mark, "ledger_checkpoints (size, note)", [seal.checkpoint])
+        insert(cursor, _CHECKPOINTS, [seal.checkpoint])
 
 
-def _insert(
-    cursor: Any, mark: str, into: str, rows: Sequence[tuple[Any, ...]], suffix: str = ""
-) -> None:
-    """Multi-row INSERTs: one statement per 500 rows rather than one per row, because
-    each statement gives up and retakes the GIL, and the writer thread must not queue
-    for the GIL behind every request thread once per row."""
+def _insert_values(cursor: Any, table: _Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    """SQLite: multi-row INSERTs, one statement per 500 rows rather than one per row,
+    because each statement gives up and retakes the GIL, and the writer thread must
+    not queue for the GIL behind every request thread once per row."""
     for chunk in _chunks(list(rows), 500):
-        values = ", ".join(["(" + ", ".join([mark] * len(chunk[0])) + ")"] * len(chunk))
+        values = ", ".join(["(" + ", ".join(["?"] * len(chunk[0])) + ")"] * len(chunk))
         params = [v for row in chunk for v in row]
-        cursor.execute(f"INSERT INTO {into} VALUES {values}{suffix}", params)
+        cursor.execute(f"INSERT INTO {table.into} VALUES {values}{table.suffix}", params)
+
+
+def _insert_arrays(cursor: Any, table: _Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    """PostgreSQL: one INSERT of ``unnest``ed column arrays, whatever the number of rows.
+    Its text never changes, so psycopg converts it once and the server prepares it once;
+    a multi-row VALUES is new text for every batch size, which psycopg re-parses in
+    Python (with the GIL) each time and the server plans each time."""
+    if rows:
+        _execute_arrays(cursor, f"INSERT INTO {table.into}", table.pg_types, rows, table.suffix)
+
+
+def _execute_arrays(
+    cursor: Any, head: str, pg_types: Sequence[str], rows: Sequence[tuple[Any, ...]], tail: str
+) -> None:
+    arrays = ", ".join(f"%s::{t}[]" for t in pg_types)
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    cursor.execute(f"{head} SELECT * FROM unnest({arrays}){tail}", columns, prepare=True)
 
 
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
@@ -121,13 +158,13 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     def _insert_events(
         self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        # The same rows eventsourcing's recorder writes, in one statement (see _insert).
+        # The same rows eventsourcing's recorder writes, in one statement (see _insert_values).
         columns = f"{self.events_table_name} (originator_id, originator_version, topic, state)"
         rows = [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
-        _insert(c, "?", columns, rows)
+        _insert_values(c, _Table(columns, _EVENTS_PG_TYPES), rows)
         seal: Seal | None = kwargs.get("seal")
         if seal is not None:
-            _write_seal(c, seal, "?")
+            _write_seal(c, seal, _insert_values)
         return None
 
 
@@ -136,9 +173,11 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
-        from psycopg.sql import SQL
+        from psycopg.sql import SQL, Identifier
 
         self.sql_create_statements.extend(SQL(s).format() for s in _ddl("BYTEA"))
+        schema = Identifier(self.datastore.schema)
+        self._events_table = SQL("{}.{}").format(schema, Identifier(events_table_name)).as_string()
 
     def _insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -146,7 +185,24 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         super()._insert_events(curs, stored_events, **kwargs)
         seal: Seal | None = kwargs.get("seal")
         if seal is not None:
-            _write_seal(curs, seal, "%s")
+            _write_seal(curs, seal, _insert_arrays)
+
+    def _insert_stored_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        # eventsourcing's own, but with column arrays instead of an array of its composite
+        # type, which psycopg dumps row by row in Python: the table lock and the
+        # notification first, as it does, and notification ids returned in row order.
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        rows = [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
+        _execute_arrays(
+            curs,
+            f"INSERT INTO {self._events_table} (originator_id, originator_version, topic, state)",
+            _EVENTS_PG_TYPES,
+            rows,
+            " RETURNING notification_id",
+        )
 
 
 def _ddl(blob: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""The evaluation's checks, after the log's V1–V6: every act replayed through the rules.
+"""The evaluation's checks, after the log's V1–V7: every act replayed through the rules.
 
     V8 rules          every stored act is one the rules admit, in log order, judged by
                       the regime its cycle pinned; and no act was signed with a key at or
@@ -8,30 +8,55 @@
 
 Fairness evidence (``projections.fairness``) is gathered in the same pass and
 reported beside the checks.
+
+A ledger is audited in parts (``projections.audit_part``), so that memory does not grow
+with its log: first the acts outside every cycle (the registry, standing acts), in log
+order, which leave the registry every cycle's acts are judged by (it holds each act to
+the registry as it stood at that act's position); then each cycle alone, its own
+streams replayed through a model of that cycle — in worker processes for a big log.
+Each part leaves its findings, its documents' comparison with those served and small
+summaries, put together here in any order into the report one replay of the whole log
+would give. Cycles are independent but for one thing: a discipline counts against a
+violation in one year only (ND 48/2023), so a cycle whose discipline cites a violation
+first recorded in another cycle of another year is replayed again, knowing the log's
+first record of each. An act stored in another part's streams than its statement
+names (the writer never does that) sends the audit back to one replay of the whole log
+in one model, which is also how a bundle's few acts are audited.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+import pickle
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import closing
+from dataclasses import dataclass
 from typing import Any
 
 from domain.acts import Act
 from domain.model import Model, Violation
 from ledger.store import LogStore
 from ledger.verifier import CheckResult, Finding, Report
-from projections.fairness import Fairness, FairnessSettings
-from projections.source import stored_acts
-from projections.views import VIEWS_VERSION, documents
-
-RULES = (
-    "rules",
-    "Mọi hành vi đã lưu đều được quy tắc chấp nhận theo thứ tự ghi, và không khóa nào ký "
-    "sau thời điểm bị thu hồi",
-    "Every stored act is one the rules admit in log order, and no key signed after its "
-    "revocation took effect",
+from projections.audit_part import (
+    RULES,
+    Context,
+    Home,
+    Job,
+    Part,
+    Revocation,
+    Row,
+    Served,
+    as_json,
+    cycle_parts,
+    document,
+    parsed,
+    replay,
+    revocations,
 )
+from projections.fairness import FairnessSettings, Gathered
+from projections.source import stored_acts
+from projections.views import VIEWS_VERSION
+
 RECOMPUTATION = (
     "recomputation",
     "Kết quả mô hình đọc phục vụ bằng kết quả tính lại từ các sự kiện",
@@ -39,45 +64,129 @@ RECOMPUTATION = (
 )
 
 
-class _Signings:
-    """Per key, the acts that set a new latest ``issued_at`` (prefix maxima): the first
-    act signed at or after any time T is always among them."""
-
-    def __init__(self) -> None:
-        self.by_key: dict[str, list[tuple[datetime, int, str]]] = {}
-
-    def add(self, act: Act) -> None:
-        marks = self.by_key.setdefault(act.signer, [])
-        if not marks or act.issued_at > marks[-1][0]:
-            marks.append((act.issued_at, act.position, act.event))
-
-    def first_at_or_after(self, key: str, when: datetime, before: int) -> tuple[int, str] | None:
-        for issued, position, event in self.by_key.get(key, []):
-            if issued >= when and position < before:
-                return position, event
-        return None
+# -- putting the parts together ---------------------------------------------------------
 
 
-def audit(
-    store: LogStore,
-    root_keys: Sequence[str],
-    report: Report,
-    fairness: FairnessSettings | None = None,
-) -> Model:
-    """Add V8, V9 and the fairness evidence to ``report``; the replayed model."""
-    latest = store.latest_checkpoint()
-    size = latest[0] if latest else 0
-    served_at, version, served = _served(store)
-    unreadable: list[int] = []
-    model = audit_acts(
-        stored_acts(store, 0, size, unreadable.append),
-        root_keys,
-        report,
-        served=(served_at, version, served) if served is not None else None,
-        fairness=fairness,
-    )
-    report.checks["V8"].unchecked += len(unreadable)  # V1 names them
-    return model
+@dataclass
+class _ServedModel:
+    """What the read model serves: its position, its version, its documents' names,
+    and each document on demand."""
+
+    position: int
+    version: str
+    names: set[str]
+    doc: Served
+
+    @property
+    def comparable(self) -> bool:
+        return self.version == VIEWS_VERSION and self.position > 0
+
+
+class _Totals:
+    """The report's V8, V9 and fairness evidence, from parts added in any order."""
+
+    def __init__(
+        self,
+        report: Report,
+        served: _ServedModel | None,
+        settings: FairnessSettings | None,
+        only_served: bool,
+    ) -> None:
+        self.report, self.served, self.only_served = report, served, only_served
+        self.v8 = report.checks["V8"] = CheckResult("V8", described=RULES)
+        report.checks["V9"] = CheckResult("V9", described=RECOMPUTATION)
+        self.fairness = Gathered(settings)
+        self.reached = False
+        self.refused: list[Violation] = []
+        self.compared: dict[str, bool] = {}
+        self.slips: dict[str, tuple[int, str]] = {}
+
+    def add(self, part: Part) -> None:
+        v8 = part.v8
+        self.v8.checked += v8.checked
+        self.v8.unchecked += part.unreadable
+        if v8.first is not None:
+            self.v8.failures += v8.failures - 1
+            self.v8.fail(v8.first)
+        self.reached |= part.reached
+        self.refused += part.refused
+        self.compared.update(part.compared)
+        for key, slipped in part.slips.items():
+            if key not in self.slips or slipped < self.slips[key]:
+                self.slips[key] = slipped
+        self.fairness.add(part.evidence)
+
+    def finish(self, revoked: Iterable[Revocation]) -> None:
+        """``revoked``: the log's key revocations (``revocations`` of its registry)."""
+        self._revocations(revoked)
+        self._recomputation()
+        self.report.annexes["fairness"] = self.fairness.report()
+
+    def _revocations(self, revoked: Iterable[Revocation]) -> None:
+        """Acts that reached the log before a revocation, but were signed after the
+        moment it says the key was lost (a revocation back-dated to a compromise)."""
+        for person, record, lost, _ in revoked:
+            slipped = self.slips.get(record.text)
+            if slipped is None:
+                continue
+            self.v8.fail(
+                Finding(
+                    f"signed by {person}'s key at or after {lost.isoformat()}, when its "
+                    f"revocation (event {record.revoked_by}) says it was lost",
+                    f"ký bằng khóa của {person} từ {lost.isoformat()}, khi khóa đã bị mất "
+                    f"theo việc thu hồi (sự kiện {record.revoked_by})",
+                    position=slipped[0],
+                    event_hash=slipped[1],
+                )
+            )
+
+    def _recomputation(self) -> None:
+        served, v9 = self.served, self.report.checks["V9"]
+        if served is None:
+            return
+        if served.version != VIEWS_VERSION:
+            v9.unchecked += 1
+            v9.first = Finding(
+                f"the read model was written by {served.version}, this verifier reads "
+                f"{VIEWS_VERSION}: rebuild it (cadreledger rebuild) to compare",
+                f"mô hình đọc do {served.version} ghi, trình kiểm tra này đọc {VIEWS_VERSION}: "
+                "hãy dựng lại (cadreledger rebuild) để so sánh",
+            )
+            return
+        position = served.position
+        if position <= 0:
+            return
+        if not self.reached and not self.only_served:
+            v9.fail(
+                Finding(
+                    f"the read model claims position {position}, beyond the events",
+                    f"mô hình đọc ghi vị trí {position}, vượt quá các sự kiện",
+                    checkpoint_size=position,
+                )
+            )
+            return
+        if self.refused:  # as the follower writes it: only once there is something
+            self.refused.sort(key=lambda v: v.position)
+            refused = as_json([v.__dict__ for v in self.refused])
+            self.compared["refused"] = served.doc("refused") == refused
+        names = served.names if self.only_served else served.names | self.compared.keys()
+        for name in sorted(names):  # failures in name order: the first named is the first
+            v9.checked += 1
+            same = self.compared[name] if name in self.compared else served.doc(name) is None
+            if not same:
+                what = "missing from" if name not in served.names else "not recomputable from"
+                v9.fail(
+                    Finding(
+                        f"read model document {name!r} differs from the recomputation as of "
+                        f"position {position} ({what} the events)",
+                        f"tài liệu {name!r} của mô hình đọc khác kết quả tính lại tại vị trí "
+                        f"{position}",
+                        checkpoint_size=position,
+                    )
+                )
+
+
+# -- a bundle, or a whole log in one model ----------------------------------------------
 
 
 def audit_acts(
@@ -89,136 +198,179 @@ def audit_acts(
     fairness: FairnessSettings | None = None,
     only_served: bool = False,
 ) -> Model:
-    """V8 and V9 over ``acts`` (in log order). ``served``: the read model's position,
-    version and documents; ``only_served`` compares just the documents given (a bundle
-    carries a few) rather than requiring every recomputed one."""
-    v8 = CheckResult("V8", described=RULES)
-    v9 = CheckResult("V9", described=RECOMPUTATION)
-    report.checks["V8"], report.checks["V9"] = v8, v9
-    served_at = served[0] if served else -1
+    """V8 and V9 over ``acts`` (in log order) in one model, which it returns.
+    ``served``: the read model's position, version and documents; ``only_served``
+    compares just the documents given (a bundle carries a few) rather than requiring
+    every recomputed one."""
+    if served is None:
+        return _audit_whole(acts, root_keys, report, None, fairness, only_served)
+    position, version, docs = served
+    held = _ServedModel(position, version, set(docs), docs.get)
+    return _audit_whole(acts, root_keys, report, held, fairness, only_served)
+
+
+def _audit_whole(
+    acts: Iterable[Act],
+    root_keys: Sequence[str],
+    report: Report,
+    served: _ServedModel | None,
+    fairness: FairnessSettings | None,
+    only_served: bool,
+    skipped: Sequence[int] = (),
+) -> Model:
+    """``skipped``: the positions of unreadable events ``acts`` passed over, filled
+    as they are read."""
+    totals = _Totals(report, served, fairness, only_served)
     model = Model(root_keys)
-    watcher = Fairness(fairness)
-    signings = _Signings()
-    recomputed: dict[str, Any] | None = documents(model) if served_at == 0 else None
-    for act in acts:
-        try:
-            violation = model.replay(act)
-        except (KeyError, TypeError, ValueError) as e:
-            # Signed nonsense the intake would never have taken (a missing or malformed
-            # field): the rules cannot even read it.
-            model.position = act.position + 1
-            kind = str(act.statement.get("type"))
-            violation = Violation(act.position, act.event, kind, "unreadable", str(e), str(e))
-        v8.checked += 1
-        if violation is not None:
-            v8.fail(
-                Finding(
-                    f"{violation.type} would be refused: {violation.problem} — "
-                    f"{violation.detail_en}",
-                    f"{violation.type} lẽ ra bị từ chối: {violation.problem} — "
-                    f"{violation.detail_vi}",
-                    position=act.position,
-                    event_hash=act.event,
-                )
-            )
-        else:
-            watcher.observe(act, model)
-            signings.add(act)
-        if act.position + 1 == served_at:
-            recomputed = documents(model)
-    if only_served and recomputed is None:
-        # A bundle holds some streams only: they all lie below the position it served.
-        recomputed = documents(model)
-    _revoked_keys(model, signings, v8)
-    if served is not None:
-        position, version, docs = served
-        if version != VIEWS_VERSION:
-            v9.unchecked += 1
-            v9.first = Finding(
-                f"the read model was written by {version}, this verifier reads "
-                f"{VIEWS_VERSION}: rebuild it (cadreledger rebuild) to compare",
-                f"mô hình đọc do {version} ghi, trình kiểm tra này đọc {VIEWS_VERSION}: hãy "
-                "dựng lại (cadreledger rebuild) để so sánh",
-            )
-        elif position > 0 and recomputed is None:
-            v9.fail(
-                Finding(
-                    f"the read model claims position {position}, beyond the events",
-                    f"mô hình đọc ghi vị trí {position}, vượt quá các sự kiện",
-                    checkpoint_size=position,
-                )
-            )
-        elif position > 0 and recomputed is not None:
-            _compare(v9, position, docs, recomputed, only_served)
-    report.annexes["fairness"] = watcher.report(model)
+    at = served.position if served is not None and served.comparable else -1
+    part = replay(acts, model, Home.WHOLE, at, served.doc if served else _none, fairness)
+    part.unreadable = len(skipped)
+    totals.add(part)
+    totals.finish(revocations(model.registry))
     return model
 
 
-def _revoked_keys(model: Model, signings: _Signings, v8: CheckResult) -> None:
-    """Acts that reached the log before a revocation, but were signed after the moment it
-    says the key was lost (a revocation back-dated to a compromise)."""
-    for person in model.registry.people.values():
-        for record in person.keys.values():
-            if record.revoked_effective is None or record.revoked_position is None:
-                continue
-            slipped = signings.first_at_or_after(
-                record.text, record.revoked_effective, record.revoked_position
-            )
-            if slipped is not None:
-                v8.fail(
-                    Finding(
-                        f"signed by {person.id}'s key at or after "
-                        f"{record.revoked_effective.isoformat()}, when its revocation "
-                        f"(event {record.revoked_by}) says it was lost",
-                        f"ký bằng khóa của {person.id} từ "
-                        f"{record.revoked_effective.isoformat()}, khi khóa đã bị mất theo "
-                        f"việc thu hồi (sự kiện {record.revoked_by})",
-                        position=slipped[0],
-                        event_hash=slipped[1],
-                    )
-                )
+def _none(_: str) -> None:
+    return None
 
 
-def _served(store: LogStore) -> tuple[int, str, dict[str, Any] | None]:
-    """The read model's position, version and documents, without creating anything."""
+# -- a ledger, in parts -----------------------------------------------------------------
+
+
+def audit(
+    store: LogStore,
+    root_keys: Sequence[str],
+    report: Report,
+    fairness: FairnessSettings | None = None,
+    *,
+    processes: bool = False,
+    workers: int | None = None,
+) -> None:
+    """Add V8, V9 and the fairness evidence to ``report``. ``processes``: replay the
+    cycles in ``workers`` worker processes (default: one per core), for big logs."""
+    latest = store.latest_checkpoint()
+    size = latest[0] if latest else 0
+    served = _served(store)
+    at = served.position if served is not None and served.comparable else -1
+    outside, cycles = _plan(store, size)
+    totals = _Totals(report, served, fairness, only_served=False)
+    model = Model(root_keys)
+    skipped: list[int] = []
+    acts = parsed(_entries(store, outside, size), skipped.append)
+    part = replay(acts, model, Home.OUTSIDE, at, served.doc if served else _none, fairness)
+    part.unreadable = len(skipped)
+    if part.misplaced:
+        return _audit_in_one(store, size, root_keys, report, served, fairness)
+    totals.add(part)
+    revoked = list(revocations(model.registry))
+    keys = frozenset(record.text for _, record, _, _ in revoked)
+    context = pickle.dumps(Context(model.registry, at, fairness, keys))
+    del model  # the workers have the registry; what this process needs of it is ``revoked``
+
+    def jobs(listed: Iterable[str], seed: dict[tuple[str, str], int]) -> Iterator[Job]:
+        for cycle in listed:
+            name = f"cycle/{cycle}"
+            text = _served_text(store, name) if at > 0 and served and name in served.names else None
+            streams = [f"cycle/{cycle}{rest}" for rest in cycles[cycle]]
+            yield Job(cycle, store.entries_of(streams, size), text, seed)
+
+    held: dict[str, Part] = {}  # parts that may need replaying again: see the module's doc
+    misplaced = False
+    with closing(cycle_parts(jobs(cycles, {}), context, processes, workers)) as parts:
+        for cycle, part in parts:
+            if part.misplaced:
+                misplaced = True
+                break
+            if part.counted:
+                held[cycle] = part
+            else:
+                totals.add(part)
+    if misplaced:
+        return _audit_in_one(store, size, root_keys, report, served, fairness)
+    first: dict[tuple[str, str], tuple[int, int]] = {}  # the log's first record of each
+    for part in held.values():
+        for key, position, year in part.counted:
+            first[key] = min(first.get(key, (position, year)), (position, year))
+    again = [cycle for cycle, part in held.items() if _counted_elsewhere(part, first)]
+    for cycle in set(held) - set(again):
+        totals.add(held.pop(cycle))
+    seed = {key: year for key, (_, year) in first.items()}
+    with closing(cycle_parts(jobs(again, seed), context, processes, workers)) as parts:
+        for _, part in parts:
+            totals.add(part)
+    totals.finish(revoked)
+
+
+def _audit_in_one(
+    store: LogStore,
+    size: int,
+    root_keys: Sequence[str],
+    report: Report,
+    served: _ServedModel | None,
+    fairness: FairnessSettings | None,
+) -> None:
+    """The whole log replayed in one model, when it cannot be taken apart."""
+    skipped: list[int] = []
+    acts = stored_acts(store, 0, size, skipped.append)
+    _audit_whole(acts, root_keys, report, served, fairness, False, skipped)
+
+
+def _counted_elsewhere(part: Part, first: Mapping[tuple[str, str], tuple[int, int]]) -> bool:
+    """Whether a discipline of ``part`` cites a violation the log first recorded before
+    it in a cycle of another year (which its replay did not know)."""
+    return any(
+        first[key][0] < position and first[key][1] != year for key, position, year in part.counted
+    )
+
+
+def _plan(store: LogStore, size: int) -> tuple[list[str], dict[str, list[str]]]:
+    """The streams of the acts outside cycles; and each cycle's streams, the cycles in
+    the order they start in the log. (A cycle's streams are kept as what follows
+    ``cycle/<id>``, ``/cadre/<x>`` say: one copy each for all the years of a unit.)"""
+    outside: list[str] = []
+    starts: dict[str, int] = {}
+    cycles: dict[str, list[str]] = {}
+    for row in store.query(
+        "SELECT stream, MIN(idx) AS start FROM ledger_leaves WHERE idx < ? GROUP BY stream",
+        (size,),
+    ):
+        stream, start = str(row["stream"]), int(row["start"])
+        if not stream.startswith("cycle/"):
+            outside.append(stream)
+            continue
+        cycle = stream.split("/", 2)[1]
+        starts[cycle] = min(starts.get(cycle, start), start)
+        cycles.setdefault(cycle, []).append(sys.intern(stream[len("cycle/") + len(cycle) :]))
+    return outside, {cycle: cycles[cycle] for cycle in sorted(cycles, key=starts.__getitem__)}
+
+
+def _entries(store: LogStore, streams: Sequence[str], size: int) -> list[Row]:
+    """Every entry of ``streams`` below ``size``, in log order."""
+    chunks = [streams[i : i + 500] for i in range(0, len(streams), 500)]
+    return sorted(row for chunk in chunks for row in store.entries_of(chunk, size))
+
+
+# -- the served read model --------------------------------------------------------------
+
+
+def _served(store: LogStore) -> _ServedModel | None:
+    """The read model's position, version and document names, without creating
+    anything (None if it was never built here)."""
     try:
         rows = store.query("SELECT position, version FROM projection_position WHERE id = 1")
-        docs = store.query("SELECT name, doc FROM projection_docs ORDER BY name")
+        names = {str(r["name"]) for r in store.query("SELECT name FROM projection_docs")}
     except Exception:  # never built here: no tables
-        return 0, VIEWS_VERSION, None
+        return None
     if not rows:
-        return 0, VIEWS_VERSION, None
-    served = {r["name"]: _document(r["doc"]) for r in docs}
-    return int(rows[0]["position"]), str(rows[0]["version"]), served
+        return None
+
+    def doc(name: str) -> Any:
+        text = _served_text(store, name)
+        return document(text) if text is not None else None
+
+    return _ServedModel(int(rows[0]["position"]), str(rows[0]["version"]), names, doc)
 
 
-def _document(text: str) -> Any:
-    """A stored document, or a marker that equals no recomputation if it is not JSON."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return {"unreadable": text[:200]}
-
-
-def _compare(
-    v9: CheckResult,
-    position: int,
-    served: dict[str, Any],
-    recomputed: dict[str, Any],
-    only_served: bool,
-) -> None:
-    fresh = json.loads(json.dumps(recomputed, ensure_ascii=False))
-    names = set(served) if only_served else set(served) | set(fresh)
-    for name in sorted(names):
-        v9.checked += 1
-        if served.get(name) != fresh.get(name):
-            what = "missing from" if name not in served else "not recomputable from"
-            v9.fail(
-                Finding(
-                    f"read model document {name!r} differs from the recomputation as of "
-                    f"position {position} ({what} the events)",
-                    f"tài liệu {name!r} của mô hình đọc khác kết quả tính lại tại vị trí "
-                    f"{position}",
-                    checkpoint_size=position,
-                )
-            )
+def _served_text(store: LogStore, name: str) -> str | None:
+    rows = store.query("SELECT doc FROM projection_docs WHERE name = ?", (name,))
+    return str(rows[0]["doc"]) if rows else None

@@ -18,8 +18,8 @@ from typing import Any
 from domain.acts import Act
 from domain.model import Model
 from domain.registry import Registry
-from ledger.envelope import Event
 from ledger.store import LogStore
+from projections.source import admitted_act
 
 ENVELOPE_FIELDS = ("v", "type", "actor", "issued_at", "nonce", "cycle", "cadre")
 
@@ -58,11 +58,11 @@ def cycle_streams(cycle: str, subjects: Iterable[str]) -> list[str]:
 def cycle_acts(
     store: LogStore, streams: Sequence[str], stop: int | None = None
 ) -> Iterator[tuple[str, Act]]:
-    """The acts of ``streams`` below position ``stop``, in log order."""
+    """The acts of ``streams`` below position ``stop``, in log order (read as events
+    this ledger admitted: ``projections.source``)."""
     end = stop if stop is not None else _size(store)
     for index, stream, _version, raw in store.entries_of(streams, end):
-        event = Event.parse(raw)
-        yield stream, Act(event.statement, str(event.signer), event.hash.hex(), index)
+        yield stream, admitted_act(raw, index)
 
 
 def replay_cycle(

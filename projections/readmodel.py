@@ -49,9 +49,10 @@ class ReadModel:
         return int(rows[0]["position"]), str(rows[0]["version"])
 
     def save(
-        self, docs: Mapping[str, Any], position: int, expected: int, *, replace: bool = False
+        self, docs: Mapping[str, bytes], position: int, expected: int, *, replace: bool = False
     ) -> None:
-        """Write ``docs`` and move the position from ``expected`` to ``position``."""
+        """Write ``docs`` (``views.encoded``) and move the position from ``expected`` to
+        ``position``."""
         sql = self.store._sql
         with self.store._transaction(commit=True) as cursor:
             cursor.execute(
@@ -66,8 +67,7 @@ class ReadModel:
             if replace:
                 cursor.execute("DELETE FROM projection_docs")
             for name, doc in docs.items():
-                text = json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-                cursor.execute(sql(_UPSERT), (name, text))
+                cursor.execute(sql(_UPSERT), (name, doc.decode()))
 
     def doc(self, name: str) -> Any | None:
         rows = self.store.query("SELECT doc FROM projection_docs WHERE name = ?", (name,))

@@ -1,11 +1,20 @@
-"""The log's stored events, read back as the acts the rules judge."""
+"""The log's stored events, read back as the acts the rules judge.
+
+Two readings, by how far they trust the store. ``stored_acts`` checks every envelope
+as bytes from anywhere are checked (``Event.parse``): what the audit reads, since it
+must not take the store's word (and the writer as it starts). ``admitted_acts`` reads
+them as events this ledger admitted (``AdmittedEvent``): what the ledger's own replays
+read — the projector, timelines — since the sequencer checked each one before storing
+it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from domain.acts import Act
-from ledger.envelope import EnvelopeError, Event
+from ledger.envelope import AdmittedEvent, EnvelopeError, Event
 from ledger.store import LogStore
 
 PAGE = 2000
@@ -14,23 +23,56 @@ PAGE = 2000
 def stored_acts(
     store: LogStore, start: int, stop: int, unreadable: Callable[[int], None] | None = None
 ) -> Iterator[Act]:
-    """The stored events ``start`` ≤ index < ``stop`` as acts, in log order.
+    """The stored events ``start`` ≤ index < ``stop`` as acts, in log order, each
+    envelope checked for form.
 
     An event that is not a readable envelope raises ``EnvelopeError``, unless
     ``unreadable`` is given: then it is told the position and the event is skipped
     (the verifier's V1 names it; the rules' check must still run over the rest)."""
-    position = start
-    while position < stop:
-        rows = store.entries(position, min(PAGE, stop - position))
-        if not rows:
-            return
-        for index, _stream, _version, raw in rows:
-            try:
-                event = Event.parse(raw)
-            except EnvelopeError:
-                if unreadable is None:
-                    raise
-                unreadable(index)
-                continue
-            yield Act(event.statement, str(event.signer), event.hash.hex(), index)
-        position = rows[-1][0] + 1
+    for index, raw in _entries(store, start, stop):
+        try:
+            event = Event.parse(raw)
+        except EnvelopeError:
+            if unreadable is None:
+                raise
+            unreadable(index)
+            continue
+        yield Act(event.statement, str(event.signer), event.hash.hex(), index)
+
+
+def admitted_acts(store: LogStore, start: int, stop: int) -> Iterator[Act]:
+    """The stored events ``start`` ≤ index < ``stop`` as acts, in log order, read as
+    events this ledger admitted (``AdmittedEvent``)."""
+    for index, raw in _entries(store, start, stop):
+        yield admitted_act(raw, index)
+
+
+def admitted_act(raw: bytes, position: int) -> Act:
+    event = AdmittedEvent.read(raw)
+    return Act(event.statement, event.signer, event.hash.hex(), position)
+
+
+def _entries(store: LogStore, start: int, stop: int) -> Iterator[tuple[int, bytes]]:
+    """(position, envelope) of the stored events ``start`` ≤ position < ``stop``, a page
+    at a time. Beyond one page, the next is read in a thread while this one is handed
+    out: the database works (PostgreSQL in its own process, SQLite in C) and the driver
+    waits for it without holding the GIL, so a replay's reading costs it little time."""
+    if stop <= start:
+        return
+    if stop - start <= PAGE:
+        yield from _rows(store.entries(start, stop - start))
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as reader:
+        page = reader.submit(store.entries, start, PAGE)
+        while rows := page.result():
+            position = rows[-1][0] + 1
+            if position < stop:
+                page = reader.submit(store.entries, position, min(PAGE, stop - position))
+            yield from _rows(rows)
+            if position >= stop:
+                return
+
+
+def _rows(rows: list[tuple[int, str, int, bytes]]) -> Iterator[tuple[int, bytes]]:
+    for index, _stream, _version, raw in rows:
+        yield index, raw

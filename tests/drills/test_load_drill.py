@@ -35,10 +35,7 @@ def test_postgres_service_under_mixed_load(pg_url: str, tmp_path: Path, drill_sc
     assert set(data["kinds"]) >= {*load.WRITES, "timeline@", "ratings", "inclusion"}
     assert all(f["delivered"] >= data["acknowledged"] for f in data["followers"])
     assert data["followers"][0]["own_cuts"] > 0  # … and a follower resumed after a cut
-    # Memory is measured and printed, and `python -m bench.drills load` fails when it is
-    # not flat; it is not asserted here while its known growth under mixed load stands
-    # open (docs/reliability.md, "What the drills found"): a red CI would hold back
-    # every other change without telling anyone more.
+    assert data["memory"]["flat"], data["memory"]
 
 
 def test_the_checks_notice_lost_disordered_and_growing(tmp_path: Path) -> None:

@@ -1,0 +1,312 @@
+"""One part of a log replayed for the audit (``projections.audit``): a cycle's streams,
+the acts outside cycles, or the whole log — in the verifier's process or in a worker's.
+
+A part leaves what the report needs of it: its V8 findings, its documents compared
+with those served, the acts it refused, the first act each revoked key signed after it
+was lost, its fairness evidence — and whether some act lay outside the part its
+statement names, which would make taking the log apart by streams wrong. Worker
+processes import this module and what the replay needs, not the database drivers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from collections import deque
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from multiprocessing import get_context
+from typing import Any
+
+from domain.acts import Act
+from domain.model import CYCLE_ACTS, Model, Violation
+from domain.registry import KeyRecord, Registry
+from domain.streams import REGISTRY_TYPES
+from ledger.envelope import EnvelopeError, Event
+from ledger.verifier import CheckResult, Finding
+from projections.fairness import Evidence, Fairness, FairnessSettings
+from projections.views import cycle_view
+
+RULES = (
+    "rules",
+    "Mọi hành vi đã lưu đều được quy tắc chấp nhận theo thứ tự ghi, và không khóa nào ký "
+    "sau thời điểm bị thu hồi",
+    "Every stored act is one the rules admit in log order, and no key signed after its "
+    "revocation took effect",
+)
+# The acts whose judgement reads or changes a cycle's state: those must be replayed with
+# the rest of their cycle. (Registry acts change what every part is judged by.)
+CYCLE_TYPES = frozenset({*CYCLE_ACTS, "cycle.opened", "evidence.recorded"})
+Row = tuple[int, str, int, bytes]  # a log entry: position, stream, version, envelope
+Served = Callable[[str], Any]  # a served document by name; None if there is none
+# A revoked key: its holder, its record, when it was lost, the revocation's position.
+Revocation = tuple[str, KeyRecord, datetime, int]
+
+
+class Home(Enum):
+    """The parts of a log that are not one cycle (a cycle's part is named by its id)."""
+
+    WHOLE = "the whole log"
+    OUTSIDE = "the acts outside cycles"
+
+
+class _Signings:
+    """Per key (of ``keys``, or every key), the acts that set a new latest
+    ``issued_at`` (prefix maxima): the first act signed at or after any time T is
+    always among them."""
+
+    def __init__(self, keys: Collection[str] | None = None) -> None:
+        self.keys = keys
+        self.by_key: dict[str, list[tuple[datetime, int, str]]] = {}
+
+    def add(self, act: Act) -> None:
+        if self.keys is not None and act.signer not in self.keys:
+            return
+        marks = self.by_key.setdefault(act.signer, [])
+        if not marks or act.issued_at > marks[-1][0]:
+            marks.append((act.issued_at, act.position, act.event))
+
+    def slips(self, registry: Registry) -> dict[str, tuple[int, str]]:
+        """Per revoked key, the first act signed at or after the moment its revocation
+        says it was lost, if that act reached the log before the revocation."""
+        found: dict[str, tuple[int, str]] = {}
+        for _, record, lost, revoked in revocations(registry):
+            for issued, position, event in self.by_key.get(record.text, []):
+                if issued >= lost:
+                    if position < revoked:
+                        found[record.text] = (position, event)
+                    break
+        return found
+
+
+@dataclass
+class Part:
+    """What replaying one part of the log leaves for the report."""
+
+    v8: CheckResult = field(default_factory=lambda: CheckResult("V8", described=RULES))
+    unreadable: int = 0  # events not even an envelope (V1 names them)
+    reached: bool = False  # the act just before the served position was replayed
+    refused: list[Violation] = field(default_factory=list)  # before the served position
+    compared: dict[str, bool] = field(default_factory=dict)  # document → equals the served
+    slips: dict[str, tuple[int, str]] = field(default_factory=dict)  # see _Signings.slips
+    evidence: Evidence = field(default_factory=Evidence)
+    # Discipline evidence admitted with a violation: ((subject, violation), position,
+    # the cycle's year) — what the one-year rule looks up across cycles.
+    counted: list[tuple[tuple[str, str], int, int]] = field(default_factory=list)
+    misplaced: bool = False  # an act lies outside the part its statement names
+
+
+def replay(
+    acts: Iterable[Act],
+    model: Model,
+    home: str | Home,
+    served_at: int,
+    served: Served,
+    settings: FairnessSettings | None = None,
+    keys: Collection[str] | None = None,
+) -> Part:
+    """Replay ``acts`` (in log order) through ``model``: the part ``home`` of the log
+    (a cycle's streams, the acts outside cycles, or all). Its documents are compared
+    with ``served`` as of ``served_at`` (if > 0); the signings of ``keys`` only
+    (default: all) are kept for the revocation rule."""
+    part = Part()
+    watcher = Fairness(settings)
+    signings = _Signings(keys)
+    due = served_at > 0
+    for act in acts:
+        if due and act.position >= served_at:
+            _compare(part, model, home, served)
+            due = False
+        if not _belongs(act.statement, home):
+            part.misplaced = True
+            return part
+        part.reached |= act.position + 1 == served_at
+        violation = _judge(model, act)
+        part.v8.checked += 1
+        if violation is not None:
+            part.v8.fail(
+                Finding(
+                    f"{violation.type} would be refused: {violation.problem} — "
+                    f"{violation.detail_en}",
+                    f"{violation.type} lẽ ra bị từ chối: {violation.problem} — "
+                    f"{violation.detail_vi}",
+                    position=act.position,
+                    event_hash=act.event,
+                )
+            )
+            continue
+        watcher.observe(act, model)
+        signings.add(act)
+        counted = _counted(act)
+        if counted is not None:
+            year = model.cycles[str(act.statement["cycle"])].year
+            part.counted.append((counted, act.position, year))
+    if due:
+        _compare(part, model, home, served)
+    part.slips = signings.slips(model.registry)
+    part.evidence = watcher.evidence(model)
+    return part
+
+
+def _judge(model: Model, act: Act) -> Violation | None:
+    try:
+        return model.replay(act)
+    except (KeyError, TypeError, ValueError) as e:
+        # Signed nonsense the intake would never have taken (a missing or malformed
+        # field): the rules cannot even read it.
+        model.position = act.position + 1
+        kind = str(act.statement.get("type"))
+        return Violation(act.position, act.event, kind, "unreadable", str(e), str(e))
+
+
+def _belongs(statement: Mapping[str, Any], home: str | Home) -> bool:
+    """Whether an act may be replayed in the part ``home``: a registry act with the acts
+    outside cycles (it changes what every part is judged by), an act whose judgement
+    reads a cycle with that cycle, any other anywhere."""
+    kind = statement.get("type")
+    if home is Home.WHOLE or not isinstance(kind, str):
+        return True  # (a type that is no string is refused the same anywhere)
+    if kind in REGISTRY_TYPES:
+        return home is Home.OUTSIDE
+    cycle = statement.get("cycle")
+    return cycle == home if kind in CYCLE_TYPES and isinstance(cycle, str) else True
+
+
+def _counted(act: Act) -> tuple[str, str] | None:
+    s = act.statement
+    if act.type == "evidence.recorded" and s.get("kind") == "discipline":
+        violation = s.get("violation")
+        if isinstance(violation, str):
+            return str(s["cadre"]), violation
+    return None
+
+
+def _compare(part: Part, model: Model, home: str | Home, served: Served) -> None:
+    """At the served position: the part's documents, each against the one served, and
+    the acts it has refused so far (the ``refused`` document is the log's)."""
+    docs: dict[str, Any] = {f"cycle/{c}": cycle_view(cycle) for c, cycle in model.cycles.items()}
+    if isinstance(home, Home):
+        docs["registry"] = model.registry.to_doc()
+    for name, doc in docs.items():
+        part.compared[name] = served(name) == as_json(doc)
+    part.refused = list(model.refused)
+
+
+def as_json(doc: Any) -> Any:
+    """The document as the read model stores it, read back (tuples become lists …)."""
+    return json.loads(json.dumps(doc, ensure_ascii=False))
+
+
+def revocations(registry: Registry) -> Iterator[Revocation]:
+    """The keys ``registry`` records as revoked."""
+    for person in registry.people.values():
+        for record in person.keys.values():
+            if record.revoked_effective is not None and record.revoked_position is not None:
+                yield person.id, record, record.revoked_effective, record.revoked_position
+
+
+def parsed(rows: Iterable[Row], unreadable: Callable[[int], None]) -> Iterator[Act]:
+    """The entries as acts; one that is not a readable envelope is told to
+    ``unreadable`` and skipped (V1 names it)."""
+    for index, _stream, _version, raw in rows:
+        try:
+            event = Event.parse(raw)
+        except EnvelopeError:
+            unreadable(index)
+            continue
+        yield Act(event.statement, str(event.signer), event.hash.hex(), index)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every cycle's replay needs: the registry (from the end of the log), the
+    served position, the fairness settings and the revoked keys."""
+
+    registry: Registry
+    served_at: int
+    settings: FairnessSettings | None
+    revoked: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One cycle to replay: its log entries, what the read model serves of it, and the
+    one-year rule's first records (empty on a first replay)."""
+
+    cycle: str
+    rows: list[Row]
+    served: str | None  # the served document of the cycle, as stored
+    seed: dict[tuple[str, str], int]  # (subject, violation) → the year it was counted in
+
+
+def cycle_parts(
+    jobs: Iterator[Job], context: bytes, processes: bool, workers: int | None
+) -> Generator[tuple[str, Part], None, None]:
+    """Each job's part, in order: replayed here, or in worker processes with a few jobs
+    in flight (like ``verify_log``'s pages), so that memory stays flat. ``context``: a
+    pickled ``Context`` (what the caller keeps of the registry while the workers run)."""
+    if not processes:
+        here = pickle.loads(context)
+        for job in jobs:
+            yield job.cycle, _cycle_part(here, job)
+        return
+    workers = workers or os.cpu_count() or 1
+    pool = ProcessPoolExecutor(
+        workers, mp_context=get_context("forkserver"), initializer=_enter, initargs=(context,)
+    )
+    inflight: deque[tuple[str, Future[Part]]] = deque()
+    try:
+        for job in jobs:
+            inflight.append((job.cycle, pool.submit(_in_worker, job)))
+            while len(inflight) > 2 * workers:
+                cycle, future = inflight.popleft()
+                yield cycle, future.result()
+        while inflight:
+            cycle, future = inflight.popleft()
+            yield cycle, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _cycle_part(context: Context, job: Job) -> Part:
+    """The job's cycle replayed alone, its acts judged against the registry from the end
+    of the log, as of each act's position."""
+    model = Model((), registry=context.registry)
+    model.violations_seen.update(job.seed)
+    name = f"cycle/{job.cycle}"
+    doc = document(job.served) if job.served is not None else None
+    skipped: list[int] = []
+    part = replay(
+        parsed(job.rows, skipped.append),
+        model,
+        job.cycle,
+        context.served_at,
+        lambda wanted: doc if wanted == name else None,
+        context.settings,
+        context.revoked,
+    )
+    part.unreadable = len(skipped)
+    return part
+
+
+_CONTEXT: list[Context] = []  # a worker process's: set once, as it starts
+
+
+def _enter(context: bytes) -> None:
+    _CONTEXT.append(pickle.loads(context))
+
+
+def _in_worker(job: Job) -> Part:
+    return _cycle_part(_CONTEXT[0], job)
+
+
+def document(text: str) -> Any:
+    """A stored document, or a marker that equals no recomputation if it is not JSON."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"unreadable": text[:200]}

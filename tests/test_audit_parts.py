@@ -1,0 +1,145 @@
+"""The audit of a ledger in parts — the acts outside cycles, then each cycle alone, here
+or in worker processes — reports exactly what one replay of the whole log in one model
+reports: the same V8 and V9 results and the same fairness evidence, in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cadreledger.service import Ledger
+from domain.streams import stream_for
+from ledger.keys import SignerKey
+from ledger.sequencer import Sequencer
+from ledger.statement import SignedStatement, sign_statement
+from ledger.tiles import TileHashReader
+from ledger.verifier import Report
+from projections.audit import audit, audit_acts
+from projections.readmodel import ReadModel
+from projections.source import stored_acts
+from tests.evaluation import ADVISORY, AUTHORITY, CADRES, CHAIR, CYCLE, PANEL, World, pin
+from tests.test_domain_ledger import evaluation_ledger, run_cycle
+
+EARLIER = "2025-qd366-test"
+
+
+def domain_report(ledger: Ledger, *, whole: bool, processes: bool = False) -> dict[str, Any]:
+    """V8, V9 and the fairness evidence: by ``audit`` in parts, or in one model."""
+    report = Report("origin", "key", "pinned")
+    if whole:
+        latest = ledger.store.latest_checkpoint()
+        size = latest[0] if latest else 0
+        read_model = ReadModel(ledger.store)
+        served = (*read_model.state(), read_model.docs())
+        audit_acts(stored_acts(ledger.store, 0, size), ledger.root_keys, report, served=served)
+    else:
+        audit(ledger.store, ledger.root_keys, report, processes=processes, workers=2)
+    found = report.to_json()
+    checks = {c["id"]: c for c in found["checks"] if c["id"] in ("V8", "V9")}
+    return {"checks": checks, "fairness": found["fairness"]}
+
+
+def rogue(ledger: Ledger, tmp_path: Path, stream: Callable[[SignedStatement], str]) -> Sequencer:
+    """A writer with the log's key but without the rules, filing acts where ``stream``
+    says: an operator going around them."""
+    signer = SignerKey.parse((tmp_path / "log.key").read_text())
+    assert ledger.sequencer is not None
+    ledger.sequencer.stop()
+    writer = Sequencer(ledger.store, signer, TileHashReader(ledger.store), stream)
+    writer.start()
+    return writer
+
+
+def discipline(w: World, cycle: str, year: int, cadre: str) -> None:
+    w.act(
+        AUTHORITY,
+        "evidence.recorded",
+        cycle=cycle,
+        cadre=cadre,
+        kind="discipline",
+        form="khien_trach",
+        duty_related=True,
+        decided=f"{year}-09-15",
+        violation="vp-2025-01",
+        text="Quyết định kỷ luật khiển trách.",
+    )
+
+
+def two_cycles(ledger: Ledger, w: World) -> None:
+    """Last year's cycle counts a violation against a cadre; this year's cites the same
+    one, which (ND 48/2023) forces no KHT again: the cadre is decided HTT, which only a
+    replay that knows last year's record admits."""
+    run_cycle(w)
+    w.act(
+        AUTHORITY,
+        "cycle.opened",
+        cycle=EARLIER,
+        regime=pin(),
+        year=2025,
+        unit="ban-to-chuc",
+        deadline="2026-12-31",
+        roles={
+            "authority": [AUTHORITY],
+            "advisory": [ADVISORY],
+            "chair": [CHAIR],
+            "panel": PANEL,
+            "inspection": [AUTHORITY],
+        },
+    )
+    subjects = [{"id": c, "name": f"Cán bộ {c}", "group": "staff"} for c in CADRES]
+    w.act(AUTHORITY, "cycle.roster", cycle=EARLIER, subjects=subjects)
+    discipline(w, EARLIER, 2025, CADRES[2])
+    discipline(w, CYCLE, 2026, CADRES[2])
+    w.propose_and_decide(CADRES[2], "HTT")
+    ledger.projector.catch_up()
+
+
+@pytest.mark.parametrize("processes", [False, True], ids=["here", "workers"])
+def test_parts_report_what_one_replay_reports(
+    db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger], processes: bool
+) -> None:
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    two_cycles(ledger, w)
+    writer = rogue(ledger, tmp_path, lambda s: stream_for(s.statement))
+    try:  # an act the rules refuse, in the earlier cycle: V8 names it, V9 its document
+        statement = w.statement(
+            ADVISORY, "appraisal.proposed", {"cycle": EARLIER, "cadre": CADRES[0], "level": "HT"}
+        )
+        writer.append(sign_statement(statement, w.keys[ADVISORY]))
+    finally:
+        writer.stop()
+    ledger.projector.catch_up()
+    whole = domain_report(ledger, whole=True)
+    assert whole["checks"]["V8"]["failures"] == 1
+    assert "wrong-phase" in whole["checks"]["V8"]["first_failure"]["reason_en"]
+    assert whole["checks"]["V9"]["status"] == "pass"
+    assert whole["checks"]["V9"]["checked"] == 4  # registry, two cycles, refused
+    assert whole["fairness"]["findings"]
+    assert domain_report(ledger, whole=False, processes=processes) == whole
+
+
+def test_an_act_filed_in_another_stream_is_judged_in_its_cycle(
+    db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
+) -> None:
+    """A decision stored in its actor's stream rather than its cycle's: the audit cannot
+    take that log apart by streams, and replays it whole instead."""
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    run_cycle(w)
+    w.on(ADVISORY, "appraisal.proposed", cadre=CADRES[1], level="HTT")
+    writer = rogue(ledger, tmp_path, lambda s: f"actor/{s.statement['actor']}")
+    try:
+        statement = w.statement(
+            AUTHORITY, "decision.issued", {"cycle": CYCLE, "cadre": CADRES[1], "level": "HTT"}
+        )
+        writer.append(sign_statement(statement, w.keys[AUTHORITY]))
+    finally:
+        writer.stop()
+    ledger.projector.catch_up()
+    whole = domain_report(ledger, whole=True)
+    assert whole["checks"]["V8"]["status"] == "pass"  # admitted, in its cycle
+    assert domain_report(ledger, whole=False) == whole
+    assert ledger.verify().ok
