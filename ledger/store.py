@@ -91,7 +91,6 @@ class _Table:
     suffix: str = ""
 
 
-_EVENTS_PG_TYPES = ("text", "bigint", "text", "bytea")  # originator id, version, topic, state
 _LEAVES = _Table("ledger_leaves (idx, stream, version)", ("bigint", "text", "bigint"))
 _NONCES = _Table("ledger_nonces (actor, nonce, digest, idx)", ("text", "text", "bytea", "bigint"))
 _DATA_KEYS = _Table(
@@ -108,6 +107,17 @@ _TILES = _Table(
     " ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes",
 )
 _CHECKPOINTS = _Table("ledger_checkpoints (size, note)", ("bigint", "text"))
+
+
+def _events(table: str, suffix: str = "") -> _Table:
+    """eventsourcing's stored events: stream, version, topic, envelope."""
+    columns = "(originator_id, originator_version, topic, state)"
+    return _Table(f"{table} {columns}", ("text", "bigint", "text", "bytea"), suffix)
+
+
+def _event_rows(stored_events: Sequence[StoredEvent]) -> list[tuple[Any, ...]]:
+    return [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
+
 
 Insert = Callable[[Any, _Table, Sequence[tuple[Any, ...]]], None]
 
@@ -138,15 +148,10 @@ def _insert_arrays(cursor: Any, table: _Table, rows: Sequence[tuple[Any, ...]]) 
     a multi-row VALUES is new text for every batch size, which psycopg re-parses in
     Python (with the GIL) each time and the server plans each time."""
     if rows:
-        _execute_arrays(cursor, f"INSERT INTO {table.into}", table.pg_types, rows, table.suffix)
-
-
-def _execute_arrays(
-    cursor: Any, head: str, pg_types: Sequence[str], rows: Sequence[tuple[Any, ...]], tail: str
-) -> None:
-    arrays = ", ".join(f"%s::{t}[]" for t in pg_types)
-    columns = [list(column) for column in zip(*rows, strict=True)]
-    cursor.execute(f"{head} SELECT * FROM unnest({arrays}){tail}", columns, prepare=True)
+        arrays = ", ".join(f"%s::{t}[]" for t in table.pg_types)
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        sql = f"INSERT INTO {table.into} SELECT * FROM unnest({arrays}){table.suffix}"
+        cursor.execute(sql, columns, prepare=True)
 
 
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
@@ -159,9 +164,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         # The same rows eventsourcing's recorder writes, in one statement (see _insert_values).
-        columns = f"{self.events_table_name} (originator_id, originator_version, topic, state)"
-        rows = [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
-        _insert_values(c, _Table(columns, _EVENTS_PG_TYPES), rows)
+        _insert_values(c, _events(self.events_table_name), _event_rows(stored_events))
         seal: Seal | None = kwargs.get("seal")
         if seal is not None:
             _write_seal(c, seal, _insert_values)
@@ -177,7 +180,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 
         self.sql_create_statements.extend(SQL(s).format() for s in _ddl("BYTEA"))
         schema = Identifier(self.datastore.schema)
-        self._events_table = SQL("{}.{}").format(schema, Identifier(events_table_name)).as_string()
+        table = SQL("{}.{}").format(schema, Identifier(events_table_name)).as_string()
+        self._events = _events(table, " RETURNING notification_id")
 
     def _insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -195,14 +199,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         # notification first, as it does, and notification ids returned in row order.
         self._lock_table(curs)
         self._notify_channel(curs)
-        rows = [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
-        _execute_arrays(
-            curs,
-            f"INSERT INTO {self._events_table} (originator_id, originator_version, topic, state)",
-            _EVENTS_PG_TYPES,
-            rows,
-            " RETURNING notification_id",
-        )
+        _insert_arrays(curs, self._events, _event_rows(stored_events))
 
 
 def _ddl(blob: str) -> list[str]:

@@ -202,10 +202,10 @@ def audit_acts(
     ``served``: the read model's position, version and documents; ``only_served``
     compares just the documents given (a bundle carries a few) rather than requiring
     every recomputed one."""
-    if served is None:
-        return _audit_whole(acts, root_keys, report, None, fairness, only_served)
-    position, version, docs = served
-    held = _ServedModel(position, version, set(docs), docs.get)
+    held = None
+    if served is not None:
+        position, version, docs = served
+        held = _ServedModel(position, version, set(docs), docs.get)
     return _audit_whole(acts, root_keys, report, held, fairness, only_served)
 
 

@@ -44,15 +44,15 @@ import aiohttp
 from bench._common import percentile, table
 from bench.drills.base import Keys, submit_in_batches
 from bench.drills.crash import Service
-from bench.drills.scenario import ADVISORY, AUTHORITY, CHAIR, INSPECTION, REGISTRAR, UNIT, Scenario
+from bench.drills.scenario import CHAIR, INSPECTION, Scenario
 from cadreledger.access import AccessStore
 from cadreledger.service import Ledger
 from domain.acts import VIETNAM
-from domain.regimes import PROFILES, profile_hash
 from ledger.envelope import Event
 from ledger.statement import sign_statement
 
 AUDITOR, INSPECTOR, INTEGRATOR = "kiem-toan", "thanh-tra", "tich-hop"
+READERS = ((AUDITOR, "auditor"), (INSPECTOR, "inspector"), (INTEGRATOR, "integrator"))
 MAX_SAMPLES = 20  # errors and problems listed; one is enough to fail the drill
 WRITES = ("comment", "score", "amendment")
 
@@ -185,50 +185,12 @@ class World(Scenario):
             cadres=plan.cadres, panel=plan.writers, seed=plan.seed, cycle=f"{today.year}-qd366-tai"
         )
         self.today = today
+        self.deadline = (today + timedelta(days=60)).isoformat()  # never met during a drill
         self.clock = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
         half = plan.cadres // 2
         self.scored, self.commented = self.cadres[:half], self.cadres[half:]
         self.attendees = [CHAIR, *self.panel, *self.commented]  # of meeting B
         self.meeting_b = ""
-
-    def opening(self) -> list[Any]:
-        officials = [AUTHORITY, ADVISORY, INSPECTION, CHAIR, REGISTRAR]
-        readers = [AUDITOR, INSPECTOR, INTEGRATOR]
-        out = [self.register(p) for p in [*officials, *readers, *self.panel, *self.cadres]]
-        for person, role in [
-            (AUTHORITY, "organiser"),
-            (AUDITOR, "auditor"),
-            (INSPECTOR, "inspector"),
-            (INTEGRATOR, "integrator"),
-        ]:
-            out.append(self.sign("root", "role.granted", person=person, role=role))
-        pinned = {"id": "QD366", "version": 1, "hash": profile_hash(PROFILES[("QD366", 1)])}
-        roles = {
-            "authority": [AUTHORITY],
-            "advisory": [ADVISORY],
-            "chair": [CHAIR],
-            "panel": self.panel,
-            "inspection": [INSPECTION],
-        }
-        deadline = (self.today + timedelta(days=60)).isoformat()  # never met during a drill
-        out.append(
-            self.on(
-                AUTHORITY,
-                "cycle.opened",
-                regime=pinned,
-                year=self.today.year,
-                unit=UNIT,
-                roles=roles,
-                deadline=deadline,
-            )
-        )
-        subjects = [{"id": c, "name": f"Cán bộ {c}", "group": "staff"} for c in self.cadres]
-        out.append(self.on(AUTHORITY, "cycle.roster", subjects=subjects))
-        out += [
-            self.on(c, "self_assessment.submitted", cadre=c, report="Tự đánh giá.")
-            for c in self.cadres
-        ]
-        return out
 
     def meetings(self, ledger: Ledger) -> None:
         """Meeting A with its minutes (scoring may start), meeting B in session."""
@@ -265,7 +227,8 @@ def prepare(url: str, keys: Keys, plan: Plan) -> tuple[World, dict[str, str]]:
     keys.folder.mkdir(parents=True, exist_ok=True)
     keys.root.write_text(str(world.root) + "\n")
     with Ledger(keys.settings(url)) as ledger:
-        submit_in_batches(ledger, world.opening(), random.Random(plan.seed), most=200)
+        opening = world.opening(READERS, world.today.year, world.deadline)
+        submit_in_batches(ledger, opening, random.Random(plan.seed), most=200)
         world.meetings(ledger)
         access = AccessStore(ledger.store)
         people = [CHAIR, world.panel[0], INSPECTION, AUDITOR, INSPECTOR, INTEGRATOR]

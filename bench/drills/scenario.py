@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -85,13 +85,21 @@ class Scenario:
             submit(signed)
         self.review(submit)
 
-    def opening(self) -> list[SignedStatement]:
+    def opening(
+        self,
+        standing: Sequence[tuple[str, str]] = (),
+        year: int = YEAR,
+        deadline: str | None = None,
+    ) -> list[SignedStatement]:
         """People and roles, the cycle, its roster and every self-assessment, in the
-        order the rules want them (they may be sealed in batches)."""
+        order the rules want them (they may be sealed in batches). ``standing``: more
+        people, each with the standing role the root grants them."""
         officials = [AUTHORITY, ADVISORY, INSPECTION, CHAIR, REGISTRAR]
-        out = [self.register(p) for p in [*officials, *self.panel, *self.cadres]]
-        out.append(self.sign("root", "role.granted", person=AUTHORITY, role="organiser"))
-        out.append(self.sign("root", "role.granted", person=REGISTRAR, role="registrar"))
+        others = [person for person, _ in standing]
+        out = [self.register(p) for p in [*officials, *others, *self.panel, *self.cadres]]
+        grants = [(AUTHORITY, "organiser"), (REGISTRAR, "registrar"), *standing]
+        for person, role in grants:
+            out.append(self.sign("root", "role.granted", person=person, role=role))
         pinned = {"id": "QD366", "version": 1, "hash": profile_hash(PROFILES[("QD366", 1)])}
         roles = {
             "authority": [AUTHORITY],
@@ -100,9 +108,10 @@ class Scenario:
             "panel": self.panel,
             "inspection": [INSPECTION],
         }
-        out.append(
-            self.on(AUTHORITY, "cycle.opened", regime=pinned, year=YEAR, unit=UNIT, roles=roles)
-        )
+        opened = {"regime": pinned, "year": year, "unit": UNIT, "roles": roles}
+        if deadline is not None:
+            opened["deadline"] = deadline
+        out.append(self.on(AUTHORITY, "cycle.opened", **opened))
         subjects = [{"id": c, "name": f"Cán bộ {c}", "group": "staff"} for c in self.cadres]
         out.append(self.on(AUTHORITY, "cycle.roster", subjects=subjects))
         out += [
