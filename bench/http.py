@@ -23,10 +23,12 @@ Measured in the same run, in this order:
   http        ``POST /v1/statements`` from ``--connections`` concurrent keep-alive
               connections, after ``--warmup`` untimed statements: sustained
               statements/s, p50/p99 latency, errors (anything but 201: must be 0), and
-              the CPU time the server process and this client spent per request (from
-              ``/proc`` and ``time.process_time``: a figure the machine's other load
-              disturbs far less than the rate). The client is a lean HTTP/1.1 loop on
-              uvloop, requests prepared before the clock starts, as wrk's would be
+              the CPU time the server process, PostgreSQL's processes and this client
+              spent per request (from ``/proc`` and ``time.process_time``: figures the
+              machine's other load disturbs far less than the rate), and the rate
+              their sum allows on this machine's cores at best. The client is a lean
+              HTTP/1.1 loop on uvloop, requests prepared before the clock starts, as
+              wrk's would be
   lost        after the server stops, every acknowledged receipt's event hash must sit
               at its position in the log, read back from the database (must be 0)
 
@@ -128,7 +130,7 @@ def sign_comments(demo: Any, meeting: str, n: int, start: int) -> list[bytes]:
 
 
 def in_process(ledger: Any, bodies: list[bytes], tasks: int) -> dict[str, Any]:
-    async def run() -> tuple[float, list[float]]:
+    async def run() -> tuple[dict[str, float], list[float]]:
         latencies: list[float] = []
 
         async def work(share: list[bytes]) -> None:
@@ -139,16 +141,19 @@ def in_process(ledger: Any, bodies: list[bytes], tasks: int) -> dict[str, Any]:
                 if receipt.duplicate:
                     raise RuntimeError("unexpected duplicate receipt")
 
-        start = time.perf_counter()
+        database, cpu, start = postgres_cpu_seconds(), time.process_time(), time.perf_counter()
         await asyncio.gather(*(work(bodies[t::tasks]) for t in range(tasks)))
-        return time.perf_counter() - start, latencies
+        elapsed = time.perf_counter() - start
+        return {
+            "seconds": elapsed,
+            # This process is the service here: its CPU is the ledger's work without HTTP.
+            "server_cpu_us": (time.process_time() - cpu) / len(bodies) * 1e6,
+            "database_cpu_us": (postgres_cpu_seconds() - database) / len(bodies) * 1e6,
+        }, latencies
 
-    elapsed, latencies = asyncio.run(run())
+    run_figures, latencies = asyncio.run(run())
     return _figures(
-        "in-process",
-        "await Ledger.submit_async(body), same ledger",
-        {"seconds": elapsed},
-        latencies,
+        "in-process", "await Ledger.submit_async(body), same ledger", run_figures, latencies
     )
 
 
@@ -252,6 +257,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of every PostgreSQL process on this machine so far (0 with none): the
+    database's share of the cores, which a local server takes from the service's."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().startswith("postgres"):
+                    total += cpu_seconds(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+    return total
+
+
 async def load(
     port: int, server_pid: int, bodies: list[bytes], connections: int, warmup: int, healthz: int
 ) -> dict[str, Any]:
@@ -290,12 +309,14 @@ async def load(
                 await run(conn, job)
 
         server_cpu, client_cpu = cpu_seconds(server_pid), time.process_time()
+        database_cpu = postgres_cpu_seconds()
         start = time.perf_counter()
         await asyncio.gather(*(worker(c, jobs[i::connections]) for i, c in enumerate(pool)))
         return {
             "seconds": time.perf_counter() - start,
             "server_cpu_us": (cpu_seconds(server_pid) - server_cpu) / len(jobs) * 1e6,
             "client_cpu_us": (time.process_time() - client_cpu) / len(jobs) * 1e6,
+            "database_cpu_us": (postgres_cpu_seconds() - database_cpu) / len(jobs) * 1e6,
         }
 
     try:
@@ -451,17 +472,28 @@ def main(argv: list[str] | None = None) -> int:
             r["p99_ms"],
             r["errors"],
             r.get("server_cpu_us", "–"),
+            r.get("database_cpu_us", "–"),
             r.get("client_cpu_us", "–"),
         ]
         for r in (baseline, measured["healthz"], http)
     ]
+    # Every request costs the machine this much CPU in all; no scheduling does better
+    # than the cores divided by it.
+    per_statement = http["server_cpu_us"] + http["database_cpu_us"] + http["client_cpu_us"]
+    ceiling = (os.cpu_count() or 1) / per_statement * 1e6
     print(
         f"\nHTTP load — {args.db}, {args.connections} connections, {args.people} people "
         f"(code {env['code']}, load {env['loadavg_at_start']})",
         file=out,
     )
-    headers = ["run", "requests", "per s", "p50 ms", "p99 ms", "errors", "server µs", "client µs"]
+    headers = ["run", "requests", "per s", "p50 ms", "p99 ms", "errors", "server µs"]
+    headers += ["database µs", "client µs"]
     print(C.table(headers, rows), file=out)
+    print(
+        f"CPU per statement over HTTP: {per_statement:,.0f} µs (service, database and client) "
+        f"→ at most {ceiling:,.0f} statements/s on {os.cpu_count()} cores",
+        file=out,
+    )
     print(
         f"lost {check['lost']} of {check['acknowledged']} acknowledged; mean batch "
         f"{measured['mean_batch'] or float('nan'):.1f}; HTTP ÷ in-process "
@@ -480,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
             "results": [baseline, measured["healthz"], http],
             "lost": check,
             "mean_batch": measured["mean_batch"],
+            "cpu_us_per_statement": per_statement,
+            "cpu_ceiling_per_second": ceiling,
             "target": {"per_second": TARGET_RATE, "p99_ms": TARGET_P99_MS, "met": met},
         },
     )

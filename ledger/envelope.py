@@ -142,7 +142,10 @@ class Event:
             raise EnvelopeError(f"signer, signature or prev is malformed: {e}") from e
         if prev_bytes is not None and prev_bytes.hex() != prev:
             raise EnvelopeError("prev is not lower-case hex")
-        statement_bytes = canonical_bytes(statement)
+        try:
+            statement_bytes = canonical_bytes(statement)
+        except UnicodeEncodeError as e:  # an escaped lone surrogate: JSON, but not UTF-8
+            raise EnvelopeError(f"a string has no UTF-8 form: {e.reason}") from e
         layout = envelope_bytes(stream, version, prev, statement_bytes, signer_text, signature_text)
         if layout != raw:
             raise EnvelopeError("bytes are not the RFC 8785 canonical form")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -11,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.observability import _RequestIdFilter
+from api.observability import REQUEST_ID, _RequestIdFilter, json_logging
 from cadreledger.service import Ledger
 from tests.evaluation import CADRES, CYCLE, World
 from tests.test_domain_ledger import evaluation_ledger, run_cycle
@@ -57,6 +58,28 @@ def test_metrics_count_requests_by_route_batches_and_checks(
     assert 'cadreledger_verify_checks_total{check="V8",status="pass"} 1.0' in text
     assert "cadreledger_sequencer_queue_depth 0.0" in text
     assert f"cadreledger_log_size {float(ledger.size())}" in text
+
+
+def test_json_logs_are_written_by_their_own_thread_and_flushed_on_stop() -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    stream = io.StringIO()
+    writer = json_logging(stream=stream)
+    try:
+        token = REQUEST_ID.set("r-1")
+        try:
+            logging.getLogger("cadreledger.http").info("request", extra={"status": 201})
+        finally:
+            REQUEST_ID.reset(token)
+        logging.getLogger("cadreledger.other").warning("queued %s", "late")
+    finally:
+        writer.stop()
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])  # (and forget what loggers cached of the level)
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["request_id"] == "r-1" and first["status"] == 201
+    assert first["name"] == "cadreledger.http" and first["levelname"] == "INFO"
+    assert second["message"] == "queued late" and second["request_id"] == "-"
 
 
 def test_request_ids_and_json_logs_without_personal_data(

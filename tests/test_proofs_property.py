@@ -463,3 +463,21 @@ def test_large_tree_across_tile_levels() -> None:
         loaded.append(leaf)
     assert loaded.take_dirty() == builder.take_dirty()
     assert loaded.root() == builder.root() == root_at(size + 300, Levels(leaves + extra).read)
+
+
+@SETTINGS
+@given(
+    st.lists(st.integers(min_value=0, max_value=700), min_size=1, max_size=6),
+    st.integers(min_value=0, max_value=2**32),
+)
+def test_extend_builds_what_appending_one_leaf_at_a_time_builds(runs: list[int], seed: int) -> None:
+    """``TreeBuilder.extend`` (the verifier's, a page at a time) is ``append`` in a loop:
+    the same roots, the same tiles handed over, run after run."""
+    one, many = TreeBuilder.empty(), TreeBuilder.empty()
+    for run, count in enumerate(runs):
+        leaves = [hashlib.sha256(f"{seed}/{run}/{i}".encode()).digest() for i in range(count)]
+        for leaf in leaves:
+            one.append(leaf)
+        many.extend(leaves)
+        assert many.size == one.size and many.root() == one.root()
+        assert many.take_dirty() == one.take_dirty()

@@ -76,6 +76,18 @@ def test_one_changed_byte_in_a_statement(ledger: Ledger, people: People, db_url:
     assert first_bad(report) == ("V2", 5)  # the signature no longer covers the statement
 
 
+def test_a_lone_surrogate_written_into_a_statement(
+    ledger: Ledger, people: People, db_url: str
+) -> None:
+    build(ledger, people)
+    stream, version, raw = state_of(ledger, 4)
+    # An escaped lone surrogate parses as JSON but has no UTF-8 form: not an envelope.
+    set_state(ledger, stream, version, raw.replace(b'"type":', b'"x":"\\ud800","type":', 1))
+    code, report = run_verify(db_url)
+    assert code == 1
+    assert first_bad(report) == ("V1", 4)
+
+
 def test_one_changed_byte_in_the_envelope(ledger: Ledger, people: People, db_url: str) -> None:
     build(ledger, people)
     stream, version, raw = state_of(ledger, 7)
