@@ -501,16 +501,13 @@ class LogStore:
 
     def iter_leaves(self, page: int = 5000) -> Iterator[tuple[int, str, int]]:
         after = -1
+        sql = "SELECT idx, stream, version FROM ledger_leaves WHERE idx > ? ORDER BY idx LIMIT ?"
         if isinstance(self.recorder, PostgresLedgerRecorder):
-            sql = "SELECT idx, stream, version FROM ledger_leaves WHERE idx > %s ORDER BY idx"
-            while leaves := self._pg_rows(sql + " LIMIT %s", (after, page)):
+            while leaves := self._pg_rows(self._sql(sql), (after, page)):
                 yield from leaves
                 after = leaves[-1][0]
             return
-        while rows := self.query(
-            "SELECT idx, stream, version FROM ledger_leaves WHERE idx > ? ORDER BY idx LIMIT ?",
-            (after, page),
-        ):
+        while rows := self.query(sql, (after, page)):
             for r in rows:
                 yield r["idx"], r["stream"], r["version"]
             after = rows[-1]["idx"]

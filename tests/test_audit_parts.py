@@ -43,15 +43,26 @@ def domain_report(ledger: Ledger, *, whole: bool, processes: bool = False) -> di
     return {"checks": checks, "fairness": found["fairness"]}
 
 
-def rogue(ledger: Ledger, tmp_path: Path, stream: Callable[[SignedStatement], str]) -> Sequencer:
-    """A writer with the log's key but without the rules, filing acts where ``stream``
+def file_around_the_rules(
+    ledger: Ledger,
+    tmp_path: Path,
+    stream: Callable[[SignedStatement], str],
+    w: World,
+    actor: str,
+    kind: str,
+    body: dict[str, Any],
+) -> None:
+    """Store one act with the log's key but without the rules, filed where ``stream``
     says: an operator going around them."""
     signer = SignerKey.parse((tmp_path / "log.key").read_text())
     assert ledger.sequencer is not None
     ledger.sequencer.stop()
     writer = Sequencer(ledger.store, signer, TileHashReader(ledger.store), stream)
     writer.start()
-    return writer
+    try:
+        writer.append(sign_statement(w.statement(actor, kind, body), w.keys[actor]))
+    finally:
+        writer.stop()
 
 
 def discipline(w: World, cycle: str, year: int, cadre: str) -> None:
@@ -104,14 +115,16 @@ def test_parts_report_what_one_replay_reports(
 ) -> None:
     ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
     two_cycles(ledger, w)
-    writer = rogue(ledger, tmp_path, lambda s: stream_for(s.statement))
-    try:  # an act the rules refuse, in the earlier cycle: V8 names it, V9 its document
-        statement = w.statement(
-            ADVISORY, "appraisal.proposed", {"cycle": EARLIER, "cadre": CADRES[0], "level": "HT"}
-        )
-        writer.append(sign_statement(statement, w.keys[ADVISORY]))
-    finally:
-        writer.stop()
+    # An act the rules refuse, in the earlier cycle: V8 names it, V9 its document.
+    file_around_the_rules(
+        ledger,
+        tmp_path,
+        lambda s: stream_for(s.statement),
+        w,
+        ADVISORY,
+        "appraisal.proposed",
+        {"cycle": EARLIER, "cadre": CADRES[0], "level": "HT"},
+    )
     ledger.projector.catch_up()
     whole = domain_report(ledger, whole=True)
     assert whole["checks"]["V8"]["failures"] == 1
@@ -130,14 +143,15 @@ def test_an_act_filed_in_another_stream_is_judged_in_its_cycle(
     ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
     run_cycle(w)
     w.on(ADVISORY, "appraisal.proposed", cadre=CADRES[1], level="HTT")
-    writer = rogue(ledger, tmp_path, lambda s: f"actor/{s.statement['actor']}")
-    try:
-        statement = w.statement(
-            AUTHORITY, "decision.issued", {"cycle": CYCLE, "cadre": CADRES[1], "level": "HTT"}
-        )
-        writer.append(sign_statement(statement, w.keys[AUTHORITY]))
-    finally:
-        writer.stop()
+    file_around_the_rules(
+        ledger,
+        tmp_path,
+        lambda s: f"actor/{s.statement['actor']}",
+        w,
+        AUTHORITY,
+        "decision.issued",
+        {"cycle": CYCLE, "cadre": CADRES[1], "level": "HTT"},
+    )
     ledger.projector.catch_up()
     whole = domain_report(ledger, whole=True)
     assert whole["checks"]["V8"]["status"] == "pass"  # admitted, in its cycle
