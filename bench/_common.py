@@ -12,6 +12,7 @@ import os
 import platform
 import secrets
 import sys
+import threading
 import time
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -354,3 +355,107 @@ def write_json(args: argparse.Namespace, data: dict[str, Any]) -> None:
         print(text)
     else:
         Path(args.json).write_text(text + "\n")
+
+
+# -- CPU time and memory of this process tree and of PostgreSQL (Linux /proc) ----------
+
+
+def descendants(pid: int) -> list[int]:
+    out: list[int] = []
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    kids = [int(x) for x in f.read().split()]
+                out += kids
+                stack += kids
+        except OSError:
+            continue
+    return out
+
+
+def rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def cpu_ticks(pid: int) -> int:
+    """User + system CPU time of a process so far, in clock ticks."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+class TreeSampler(threading.Thread):
+    """Peak RSS of this process, of its largest descendant, and of all of them together;
+    and the CPU time its descendants (worker processes, not waited for) spent meanwhile."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        super().__init__(name="rss-tree", daemon=True)
+        self.interval = interval
+        self.self_peak = self.child_peak = self.total_peak = 0
+        self.children_seen = 0
+        self.started: dict[int, int] = {}  # descendant → CPU ticks when first seen
+        self.ticks: dict[int, int] = {}  # descendant → CPU ticks when last seen
+        self._halt = threading.Event()
+        for pid in descendants(os.getpid()):
+            self.started[pid] = cpu_ticks(pid)
+
+    def sample(self) -> None:
+        me = rss_kb(os.getpid())
+        pids = descendants(os.getpid())
+        kids = [rss_kb(p) for p in pids]
+        for pid in pids:
+            self.ticks[pid] = cpu_ticks(pid)
+            self.started.setdefault(pid, 0)  # started after us: all its time is ours
+        self.children_seen = max(self.children_seen, len(kids))
+        self.self_peak = max(self.self_peak, me)
+        self.child_peak = max([self.child_peak, *kids])
+        self.total_peak = max(self.total_peak, me + sum(kids))
+
+    def run(self) -> None:
+        while not self._halt.wait(self.interval):
+            self.sample()
+
+    def stop(self) -> dict[str, int]:
+        self._halt.set()
+        self.join()
+        self.sample()
+        ticks = sum(t - self.started[pid] for pid, t in self.ticks.items())
+        return {
+            "self_peak_kb": self.self_peak,
+            "largest_worker_peak_kb": self.child_peak,
+            "total_peak_kb": self.total_peak,
+            "workers_seen": self.children_seen,
+            "workers_cpu_s": ticks / os.sysconf("SC_CLK_TCK"),
+        }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (0 if it is gone)."""
+    return cpu_ticks(pid) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of every PostgreSQL process on this machine so far (0 with none): the
+    database's share of the cores, which a local server takes from the service's."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().startswith("postgres"):
+                    total += cpu_seconds(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+    return total

@@ -780,88 +780,6 @@ def measure_http(ledger: Any, notes: dict[str, Any], count: int) -> dict[str, An
 # -- verify in a child process ------------------------------------------------------------
 
 
-def _descendants(pid: int) -> list[int]:
-    out: list[int] = []
-    stack = [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    kids = [int(x) for x in f.read().split()]
-                out += kids
-                stack += kids
-        except OSError:
-            continue
-    return out
-
-
-def _rss_kb(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _cpu_ticks(pid: int) -> int:
-    """User + system CPU time of a process so far, in clock ticks."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-class TreeSampler(threading.Thread):
-    """Peak RSS of this process, of its largest descendant, and of all of them together;
-    and the CPU time its descendants (worker processes, not waited for) spent meanwhile."""
-
-    def __init__(self, interval: float = 0.02) -> None:
-        super().__init__(name="rss-tree", daemon=True)
-        self.interval = interval
-        self.self_peak = self.child_peak = self.total_peak = 0
-        self.children_seen = 0
-        self.started: dict[int, int] = {}  # descendant → CPU ticks when first seen
-        self.ticks: dict[int, int] = {}  # descendant → CPU ticks when last seen
-        self._halt = threading.Event()
-        for pid in _descendants(os.getpid()):
-            self.started[pid] = _cpu_ticks(pid)
-
-    def sample(self) -> None:
-        me = _rss_kb(os.getpid())
-        pids = _descendants(os.getpid())
-        kids = [_rss_kb(p) for p in pids]
-        for pid in pids:
-            self.ticks[pid] = _cpu_ticks(pid)
-            self.started.setdefault(pid, 0)  # started after us: all its time is ours
-        self.children_seen = max(self.children_seen, len(kids))
-        self.self_peak = max(self.self_peak, me)
-        self.child_peak = max([self.child_peak, *kids])
-        self.total_peak = max(self.total_peak, me + sum(kids))
-
-    def run(self) -> None:
-        while not self._halt.wait(self.interval):
-            self.sample()
-
-    def stop(self) -> dict[str, int]:
-        self._halt.set()
-        self.join()
-        self.sample()
-        ticks = sum(t - self.started[pid] for pid, t in self.ticks.items())
-        return {
-            "self_peak_kb": self.self_peak,
-            "largest_worker_peak_kb": self.child_peak,
-            "total_peak_kb": self.total_peak,
-            "workers_seen": self.children_seen,
-            "workers_cpu_s": ticks / os.sysconf("SC_CLK_TCK"),
-        }
-
-
 def child_verify(spec: dict[str, Any]) -> dict[str, Any]:
     import gc
     import resource
@@ -876,7 +794,7 @@ def child_verify(spec: dict[str, Any]) -> dict[str, Any]:
         size = ledger.size()
         gc.collect()
         before = V._vm("VmRSS")
-        sampler = TreeSampler()
+        sampler = C.TreeSampler()
         sampler.start()
         # What Ledger.verify() does, timed in its two parts.
         t0, c0 = time.perf_counter(), os.times()
@@ -889,7 +807,7 @@ def child_verify(spec: dict[str, Any]) -> dict[str, Any]:
         )
         t1, c1 = time.perf_counter(), os.times()
         log_mem = sampler.stop()
-        sampler = TreeSampler()
+        sampler = C.TreeSampler()
         sampler.start()
         audit(ledger.store, ledger.root_keys, report, processes=True, workers=spec.get("workers"))
         t2, c2 = time.perf_counter(), os.times()
@@ -946,10 +864,10 @@ def raw_ed25519(store: Any, workers: int, tmp: Path, single_sample: int) -> dict
         path.unlink(missing_ok=True)
 
 
-def cpu_budget(raw: dict[str, Any], ver: dict[str, Any], cores: int) -> dict[str, float]:
+def cpu_budget(raw: dict[str, Any], ver: dict[str, Any]) -> dict[str, float]:
     """Where a verification's ratio to the raw rate is bounded, from CPU time alone.
 
-    Both runs keep every core busy, so each rate is ``cores`` ÷ its CPU per item. The raw
+    Both runs keep every core busy, so each rate is the cores ÷ its CPU per item. The raw
     run spends its CPU on signatures only; the verification spends the same per event on
     its signature and the rest on everything else (parsing, chains, the tree, the rules'
     replay, the documents). Its ratio to the raw rate can therefore never exceed
@@ -959,7 +877,7 @@ def cpu_budget(raw: dict[str, Any], ver: dict[str, Any], cores: int) -> dict[str
         "V1–V7": ver["log_self_cpu_s"] + ver["log_mem"]["workers_cpu_s"],
         "V8–V9": ver["domain_cpu_s"] + ver["domain_mem"]["workers_cpu_s"],
     }
-    signature_us = cores / raw["per_second"] * 1e6
+    signature_us = raw["cpu_us_per_signature"]
     per_event = {name: cpu / events * 1e6 for name, cpu in parts.items()}
     total_us = sum(per_event.values())
     return {
@@ -1182,7 +1100,7 @@ def measure(
             "verify": ver,
             "log_vs_raw": ver["log_per_s"] / raw["per_second"],
             "full_vs_raw": ver["per_s"] / raw["per_second"],
-            "budget": cpu_budget(raw, ver, workers),
+            "budget": cpu_budget(raw, ver),
         }
 
 

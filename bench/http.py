@@ -141,14 +141,14 @@ def in_process(ledger: Any, bodies: list[bytes], tasks: int) -> dict[str, Any]:
                 if receipt.duplicate:
                     raise RuntimeError("unexpected duplicate receipt")
 
-        database, cpu, start = postgres_cpu_seconds(), time.process_time(), time.perf_counter()
+        database, cpu, start = C.postgres_cpu_seconds(), time.process_time(), time.perf_counter()
         await asyncio.gather(*(work(bodies[t::tasks]) for t in range(tasks)))
         elapsed = time.perf_counter() - start
         return {
             "seconds": elapsed,
             # This process is the service here: its CPU is the ledger's work without HTTP.
             "server_cpu_us": (time.process_time() - cpu) / len(bodies) * 1e6,
-            "database_cpu_us": (postgres_cpu_seconds() - database) / len(bodies) * 1e6,
+            "database_cpu_us": (C.postgres_cpu_seconds() - database) / len(bodies) * 1e6,
         }, latencies
 
     run_figures, latencies = asyncio.run(run())
@@ -251,26 +251,6 @@ def request_bytes(port: int, method: str, path: str, body: bytes = b"") -> bytes
     return (head + "\r\n").encode() + body
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_cpu_seconds() -> float:
-    """CPU seconds of every PostgreSQL process on this machine so far (0 with none): the
-    database's share of the cores, which a local server takes from the service's."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().startswith("postgres"):
-                    total += cpu_seconds(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue  # gone meanwhile
-    return total
-
-
 async def load(
     port: int, server_pid: int, bodies: list[bytes], connections: int, warmup: int, healthz: int
 ) -> dict[str, Any]:
@@ -308,15 +288,15 @@ async def load(
             for job in share:
                 await run(conn, job)
 
-        server_cpu, client_cpu = cpu_seconds(server_pid), time.process_time()
-        database_cpu = postgres_cpu_seconds()
+        server_cpu, client_cpu = C.cpu_seconds(server_pid), time.process_time()
+        database_cpu = C.postgres_cpu_seconds()
         start = time.perf_counter()
         await asyncio.gather(*(worker(c, jobs[i::connections]) for i, c in enumerate(pool)))
         return {
             "seconds": time.perf_counter() - start,
-            "server_cpu_us": (cpu_seconds(server_pid) - server_cpu) / len(jobs) * 1e6,
+            "server_cpu_us": (C.cpu_seconds(server_pid) - server_cpu) / len(jobs) * 1e6,
             "client_cpu_us": (time.process_time() - client_cpu) / len(jobs) * 1e6,
-            "database_cpu_us": (postgres_cpu_seconds() - database_cpu) / len(jobs) * 1e6,
+            "database_cpu_us": (C.postgres_cpu_seconds() - database_cpu) / len(jobs) * 1e6,
         }
 
     try:

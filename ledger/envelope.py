@@ -108,9 +108,7 @@ class Event:
     def parse(cls, raw: bytes) -> Event:
         try:
             text = raw.decode("utf-8")
-            obj = json.loads(
-                text, parse_float=_no_float, parse_constant=_no_float, parse_int=safe_int
-            )
+            obj = _READER.decode(text)
         except EnvelopeError:
             raise
         except Rejected as e:  # an integer outside ±(2**53 - 1)
@@ -119,7 +117,7 @@ class Event:
             raise EnvelopeError(f"not UTF-8 JSON: {e}") from e
         if not isinstance(obj, dict) or obj.keys() != ENVELOPE_FIELDS:
             raise EnvelopeError("not an envelope: wrong set of fields")
-        if obj["v"] != ENVELOPE_VERSION:
+        if obj["v"] != ENVELOPE_VERSION or isinstance(obj["v"], bool):  # true == 1
             raise EnvelopeError(f"unknown envelope version {obj['v']!r}")
         stream, version, prev = obj["stream"], obj["version"], obj["prev"]
         signer_text, signature_text = obj["signer"], obj["signature"]
@@ -143,14 +141,16 @@ class Event:
         if prev_bytes is not None and prev_bytes.hex() != prev:
             raise EnvelopeError("prev is not lower-case hex")
         try:
-            statement_bytes = canonical_bytes(statement)
+            canonical = canonical_bytes(obj)
         except UnicodeEncodeError as e:  # an escaped lone surrogate: JSON, but not UTF-8
             raise EnvelopeError(f"a string has no UTF-8 form: {e.reason}") from e
-        layout = envelope_bytes(stream, version, prev, statement_bytes, signer_text, signature_text)
-        if layout != raw:
+        if canonical != raw:
             raise EnvelopeError("bytes are not the RFC 8785 canonical form")
         if not unicodedata.is_normalized("NFC", text):
             raise EnvelopeError("text is not Unicode NFC")
+        statement_bytes = raw[
+            raw.index(_STATEMENT_KEY) + len(_STATEMENT_KEY) : raw.rindex(_STREAM_KEY)
+        ]
         return cls(raw, stream, version, prev_bytes, statement, signer, signature, statement_bytes)
 
 
@@ -185,3 +185,14 @@ def _no_float(literal: str) -> Any:
     # Statements never hold floats (parse_strict refuses them), so stored ones are forged;
     # and "1.0" would pass the canonical-form check below, which is not JCS ("1").
     raise EnvelopeError(f"floating-point number {literal} in an envelope")
+
+
+# ``Event.parse``'s reader, built once (``json.loads`` with options builds one per call).
+_READER = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float, parse_int=safe_int)
+# In canonical bytes JCS's key order puts the statement between these two keys, and
+# it is canonical itself (JCS is compositional), so it can be cut out rather than
+# encoded again. The first ',"statement":' is the envelope's: only prev, signature and
+# signer come before it, strings whose quotes would be escaped. The last ',"stream":'
+# is the envelope's: only the stream name, v and version come after it.
+_STATEMENT_KEY = b',"statement":'
+_STREAM_KEY = b',"stream":'

@@ -263,6 +263,15 @@ def test_envelope_round_trip(signed: SignedStatement) -> None:
     assert event2.to_json()["prev"] == event.hash.hex()
 
 
+def test_the_statement_is_cut_from_its_place_in_the_envelope() -> None:
+    """Keys named like the envelope's inside a statement do not move the cut."""
+    nested = {"statement": {"stream": 1}, "stream": "x", "z": [{"statement": 2, "stream": 3}]}
+    signed = sign_statement(statement(evidence=nested, stream="y"), KEY)
+    event = Event.parse(seal(STREAM, 1, None, signed))
+    assert event.statement_bytes == signed.canonical
+    assert event.signer.verify(event.signature, event.statement_bytes)
+
+
 def _reseal(raw: bytes, **changes: Any) -> bytes:
     obj = json.loads(raw)
     obj.update(changes)
@@ -308,6 +317,7 @@ def test_envelope_rejects_other_field_sets(signed: SignedStatement, changes: Any
         pytest.param({"version": None}, id="version-null"),
         pytest.param({"v": 2}, id="envelope-v2"),
         pytest.param({"v": "1"}, id="envelope-v-string"),
+        pytest.param({"v": True}, id="envelope-v-true"),  # == 1 in Python
         pytest.param({"stream": "Not A Stream"}, id="stream"),
         pytest.param({"stream": STREAM + "\n"}, id="stream-newline"),
         pytest.param({"stream": 7}, id="stream-type"),

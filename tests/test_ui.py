@@ -441,6 +441,11 @@ def test_signing_in_keeps_the_token_in_an_httponly_cookie(served: Served, page: 
         page.goto(f"{url}/ui/cadre.html?cycle={served.cycle}&cadre={cadre}")
         page.wait_for_url("**/ui/login.html?next=*")
         page.fill("#token", "clt_not-a-token")
+        # The page renders again when its session check answers or the language
+        # changes; what was typed survives it.
+        page.click("#lang-switch")
+        page.wait_for_selector("html[lang=en]")
+        assert page.input_value("#token") == "clt_not-a-token"
         page.click("#sign-in")
         page.wait_for_selector(".notice.error")
         page.fill("#token", token)

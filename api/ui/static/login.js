@@ -53,7 +53,16 @@ async function signOut() {
   render();
 }
 
+function tokenInput(typed) {
+  const input = h("input", { type: "password", id: "token", name: "token", autocomplete: "off", required: true });
+  input.value = typed; // a property, so that the token never becomes an attribute of the page
+  return input;
+}
+
 function render() {
+  // The page renders again when the session check answers or the language changes:
+  // what was typed by then must survive it.
+  const typed = byId("token")?.value ?? "";
   const main = clear(byId("main"));
   document.title = `${t("title.login")} — ${t("app.name")}`;
   const card = h("section", { class: "card" }, h("h1", {}, t("title.login")));
@@ -70,7 +79,7 @@ function render() {
       "form",
       { class: "login", onsubmit: signIn },
       h("label", { for: "token" }, t("lg.token")),
-      h("input", { type: "password", id: "token", name: "token", autocomplete: "off", required: true }),
+      tokenInput(typed),
       h("div", {}, h("button", { type: "submit", id: "sign-in" }, t("lg.submit"))),
     ),
     state.message ? notice(state.message, state.kind) : null,
