@@ -1,7 +1,7 @@
 """An evaluation ledger of ~1,000,000 rule-abiding events: rebuild, timeline, verify.
 
     python bench/evaluation_log.py --db sqlite|postgres [--events N] [--keep PATH]
-                                   [--only build,read,rebuild,timeline,http,verify]
+                                   [--only build,read,rebuild,rebuild-one,timeline,http,verify]
                                    [--json [PATH]]
 
 Builds (or reuses, with ``--keep``) an evaluation ledger (``Settings(rules=True)``):
@@ -20,7 +20,10 @@ Then, in the same run:
              ``select_notifications``), raw; and the same plus ``Event.parse`` (the
              strict parse), and plus ``AdmittedEvent.read`` (what replays use)
   rebuild    ``Projector(store, root_keys).rebuild()`` from an empty read model:
-             events/s and ÷ the raw read rate (issue 3: ≥ 20,000/s and ≥ 0.25×)
+             events/s and ÷ the raw read rate (issue 3: ≥ 20,000/s and ≥ 0.25×), with
+             the CPU per event of the process and of its replay workers
+  rebuild-one  the same in one process (``projections.cores.FROM`` above the log's
+             size), as before the replay on every core: what that gains
   timeline   ``replay_cycle(…, cycle, through=POS | at=TIME, cadre=X)`` latency over
              ``--queries`` random queries (issue 3: p99 < 50 ms); ``http`` the same
              through the API with ``fastapi.testclient.TestClient``
@@ -630,17 +633,21 @@ def measure_rebuild(ledger: Any) -> tuple[dict[str, Any], Any]:
     t = time.perf_counter()
     projector = Projector(ledger.store, ledger.root_keys)
     init = time.perf_counter() - t
+    sampler = C.TreeSampler(0.05)  # the replay's worker processes
+    sampler.start()
     cpu0 = time.process_time()
     t = time.perf_counter()
     digest = projector.rebuild()
     seconds = time.perf_counter() - t
     cpu = time.process_time() - cpu0
+    workers_cpu = sampler.stop()["workers_cpu_s"]
     size = projector.model.position
     return {
         "events": size,
         "seconds": seconds,
         "per_s": size / seconds,
-        "cpu_cores": cpu / seconds,
+        "cpu_cores": (cpu + workers_cpu) / seconds,
+        "cpu_us_per_event": {"main": cpu / size * 1e6, "workers": workers_cpu / size * 1e6},
         "projector_init_seconds": init,
         "refused": len(projector.model.refused),
         "digest": digest,
@@ -1069,6 +1076,19 @@ def measure(
                 )
             if results["rebuild"]["refused"]:
                 raise RuntimeError(f"{results['rebuild']['refused']} stored acts refused on replay")
+        if "rebuild-one" in only:
+            from projections import cores
+
+            print("rebuild-one: the same in one process …", file=out, flush=True)
+            every_core, cores.FROM = cores.FROM, sys.maxsize
+            try:
+                results["rebuild_one"], _ = measure_rebuild(ledger)
+            finally:
+                cores.FROM = every_core
+            if "read" in results:
+                results["rebuild_one"]["vs_raw_read"] = (
+                    results["rebuild_one"]["per_s"] / results["read"]["raw_per_s"]
+                )
         if "timeline" in only:
             print(f"timeline: {args.queries} replay_cycle queries …", file=out, flush=True)
             results["timeline"] = measure_timeline(ledger, projector, notes, args.queries)
@@ -1117,10 +1137,19 @@ def table_rows(r: dict[str, Any]) -> list[list[Any]]:
         x = r["rebuild"]
         rows.append(["rebuild events/s", x["per_s"]])
         rows.append(["rebuild s", x["seconds"]])
+        per = x["cpu_us_per_event"]
+        rows.append(
+            ["rebuild CPU µs/event: main + workers", f"{per['main']:.1f} + {per['workers']:.1f}"]
+        )
         if "vs_raw_read" in x:
             rows.append(["rebuild ÷ raw read", x["vs_raw_read"]])
             rows.append(["rebuild ÷ read+parse", x["vs_parsed_read"]])
         rows.append(["rebuild refused", x["refused"]])
+    if "rebuild_one" in r:
+        x = r["rebuild_one"]
+        rows.append(["rebuild in one process events/s", x["per_s"]])
+        if "vs_raw_read" in x:
+            rows.append(["rebuild in one process ÷ raw read", x["vs_raw_read"]])
     for key, label in (("timeline", "timeline replay_cycle"), ("http", "timeline over HTTP")):
         if key in r:
             x = r[key]

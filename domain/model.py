@@ -10,7 +10,7 @@ verifier and the projections see the same state the sequencer saw.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 
 from domain.acts import Act
@@ -87,7 +87,7 @@ class Model:
         """``registry``: one from later in the log, to judge only cycle acts against
         (its checks are as of each act's position; the model must not change it)."""
         self.registry = registry if registry is not None else Registry(root_keys)
-        self.cycles: dict[str, Cycle] = {}
+        self.cycles: MutableMapping[str, Cycle] = {}
         self.violations_seen: dict[tuple[str, str], int] = {}  # (person, violation) → year
         self.position = 0  # acts applied (the log size they cover)
         self.refused: list[Violation] = []

@@ -19,6 +19,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from ledger.canonical import canonical_bytes, safe_int
 from ledger.errors import Rejected
 from ledger.keys import KeyFormatError, VerifierKey, cached_verifier_key
@@ -161,8 +163,10 @@ class AdmittedEvent:
     The sequencer checked its form, signature and place in the chain before it stored
     it, and ``cadreledger verify`` checks them again (V1–V4) with ``Event.parse``; a
     replay needs only the statement, who signed it and the event hash, so ``read``
-    decodes the JSON and checks nothing else. Bytes from anywhere else — a request, a
-    bundle, another ledger, the verifier's reading of a store — take ``Event.parse``."""
+    decodes the JSON and checks nothing else (with orjson: a replay decodes every stored
+    envelope, and the strictness ``Event.parse`` needs of Python's decoder is not asked
+    here). Bytes from anywhere else — a request, a bundle, another ledger, the
+    verifier's reading of a store — take ``Event.parse``."""
 
     raw: bytes
     statement: dict[str, Any]
@@ -175,7 +179,7 @@ class AdmittedEvent:
     @classmethod
     def read(cls, raw: bytes) -> AdmittedEvent:
         try:
-            envelope = json.loads(raw)
+            envelope = orjson.loads(raw)
             return cls(raw, envelope["statement"], envelope["signer"])
         except (ValueError, TypeError, KeyError) as e:  # not even an envelope's shape
             raise EnvelopeError(f"not a stored envelope: {e!r}") from e

@@ -372,13 +372,15 @@ class LogStore:
 
     def entries(self, start: int, limit: int) -> list[tuple[int, str, int, bytes]]:
         """Log entries by position: (index, stream, version, envelope bytes)."""
-        rows = self.query(
+        sql = (
             "SELECT l.idx, l.stream, l.version, e.state FROM ledger_leaves l"
             f" JOIN {self.events_table} e"
             " ON e.originator_id = l.stream AND e.originator_version = l.version"
-            " WHERE l.idx >= ? ORDER BY l.idx LIMIT ?",
-            (start, limit),
+            " WHERE l.idx >= ? ORDER BY l.idx LIMIT ?"
         )
+        if isinstance(self.recorder, PostgresLedgerRecorder):  # replays read page after page
+            return self._pg_rows(self._sql(sql), (start, limit))
+        rows = self.query(sql, (start, limit))
         return [(r["idx"], r["stream"], r["version"], bytes(r["state"])) for r in rows]
 
     def entries_of(self, streams: Sequence[str], stop: int) -> list[tuple[int, str, int, bytes]]:

@@ -44,7 +44,6 @@ from projections.audit_part import (
     Job,
     Part,
     Revocation,
-    Row,
     Served,
     as_json,
     cycle_parts,
@@ -54,7 +53,7 @@ from projections.audit_part import (
     revocations,
 )
 from projections.fairness import FairnessSettings, Gathered
-from projections.source import stored_acts
+from projections.source import stored_acts, stream_entries
 from projections.views import VIEWS_VERSION
 
 RECOMPUTATION = (
@@ -256,7 +255,7 @@ def audit(
     totals = _Totals(report, served, fairness, only_served=False)
     model = Model(root_keys)
     skipped: list[int] = []
-    acts = parsed(_entries(store, outside, size), skipped.append)
+    acts = parsed(stream_entries(store, outside, size), skipped.append)
     part = replay(acts, model, Home.OUTSIDE, at, served.doc if served else _none, fairness)
     part.unreadable = len(skipped)
     if part.misplaced:
@@ -342,12 +341,6 @@ def _plan(store: LogStore, size: int) -> tuple[list[str], dict[str, list[str]]]:
         starts[cycle] = min(starts.get(cycle, start), start)
         cycles.setdefault(cycle, []).append(sys.intern(stream[len("cycle/") + len(cycle) :]))
     return outside, {cycle: cycles[cycle] for cycle in sorted(cycles, key=starts.__getitem__)}
-
-
-def _entries(store: LogStore, streams: Sequence[str], size: int) -> list[Row]:
-    """Every entry of ``streams`` below ``size``, in log order."""
-    chunks = [streams[i : i + 500] for i in range(0, len(streams), 500)]
-    return sorted(row for chunk in chunks for row in store.entries_of(chunk, size))
 
 
 # -- the served read model --------------------------------------------------------------

@@ -121,7 +121,7 @@ def replay(
         if due and act.position >= served_at:
             _compare(part, model, home, served)
             due = False
-        if not _belongs(act.statement, home):
+        if not belongs(act.statement, home):
             part.misplaced = True
             return part
         part.reached |= act.position + 1 == served_at
@@ -141,10 +141,10 @@ def replay(
             continue
         watcher.observe(act, model)
         signings.add(act)
-        counted = _counted(act)
-        if counted is not None:
+        key = counted(act)
+        if key is not None:
             year = model.cycles[str(act.statement["cycle"])].year
-            part.counted.append((counted, act.position, year))
+            part.counted.append((key, act.position, year))
     if due:
         _compare(part, model, home, served)
     part.slips = signings.slips(model.registry)
@@ -163,7 +163,7 @@ def _judge(model: Model, act: Act) -> Violation | None:
         return Violation(act.position, act.event, kind, "unreadable", str(e), str(e))
 
 
-def _belongs(statement: Mapping[str, Any], home: str | Home) -> bool:
+def belongs(statement: Mapping[str, Any], home: str | Home) -> bool:
     """Whether an act may be replayed in the part ``home``: a registry act with the acts
     outside cycles (it changes what every part is judged by), an act whose judgement
     reads a cycle with that cycle, any other anywhere."""
@@ -176,7 +176,8 @@ def _belongs(statement: Mapping[str, Any], home: str | Home) -> bool:
     return cycle == home if kind in CYCLE_TYPES and isinstance(cycle, str) else True
 
 
-def _counted(act: Act) -> tuple[str, str] | None:
+def counted(act: Act) -> tuple[str, str] | None:
+    """The (subject, violation) a discipline's evidence counts against, if it names one."""
     s = act.statement
     if act.type == "evidence.recorded" and s.get("kind") == "discipline":
         violation = s.get("violation")

@@ -4,7 +4,9 @@ The projector holds the model in memory, as of the position the read model recor
 Each step applies the next stored events (in log order, through the same rules the
 writer used), and writes the documents they touched with the new position in one
 transaction. On PostgreSQL it wakes on the NOTIFY every committed batch sends
-(eventsourcing's recorder sends it); on SQLite it polls.
+(eventsourcing's recorder sends it); on SQLite it polls. A replay from zero — a rebuild,
+or a start on a read model already built — runs on every core for a big log
+(``projections.cores``).
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from domain.acts import Act
 from domain.model import Model
 from domain.streams import REGISTRY_TYPES
 from ledger.store import LogStore
+from projections import cores
+from projections.cores import Replayed
 from projections.readmodel import RaceLost, ReadModel
 from projections.source import admitted_acts
 from projections.views import (
     VIEWS_VERSION,
+    cycle_documents,
     cycle_view,
     digest,
     documents,
@@ -43,7 +48,7 @@ class Projector:
         self.root_keys = tuple(root_keys)
         self.read_model = ReadModel(store)
         position, version = self.read_model.state()
-        self.model = self._replayed(position)
+        self.model = self._replayed(position).model
         # One step at a time in this process: a request catching up and the follower
         # thread never race each other.
         self._lock = threading.RLock()
@@ -51,12 +56,18 @@ class Projector:
             log.warning("read model written by %s, not %s: rebuilding", version, VIEWS_VERSION)
             self.rebuild()
 
-    def _replayed(self, stop: int) -> Model:
-        model = Model(self.root_keys)
+    def _replayed(self, stop: int, documents: bool = False) -> Replayed:
+        """The first ``stop`` events replayed (on every core for a big log); with
+        ``documents``, the cycles' documents encoded too."""
         with _collector_paused():
+            if stop >= cores.FROM:
+                found = cores.replay_log(self.store, self.root_keys, stop, documents=documents)
+                if found is not None:
+                    return found
+            model = Model(self.root_keys)
             for act in admitted_acts(self.store, 0, stop):
                 model.replay(act)
-        return model
+        return Replayed(model, encoded(cycle_documents(model)) if documents else {})
 
     def log_size(self) -> int:
         latest = self.store.latest_checkpoint()
@@ -104,7 +115,7 @@ class Projector:
             self.read_model.save(encoded(docs), self.model.position, start)
         except RaceLost:
             log.warning("another projector moved the read model on; taking up from there")
-            self.model = self._replayed(self.read_model.position())
+            self.model = self._replayed(self.read_model.position()).model
             return 0
         return stop - start
 
@@ -112,8 +123,9 @@ class Projector:
         """Replace the read model with one built from zero; the digest of its documents."""
         with self._lock, _collector_paused():
             size = self.log_size()
-            model = self._replayed(size)
-            docs = encoded(documents(model))
+            replayed = self._replayed(size, documents=True)
+            model, docs = replayed.model, replayed.docs
+            docs.update(encoded(documents(model, cycles=False)))
             self.read_model.save(docs, size, self.read_model.position(), replace=True)
             self.model = model
             return encoded_digest(docs)

@@ -10,7 +10,7 @@ it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from domain.acts import Act
@@ -53,14 +53,29 @@ def admitted_act(raw: bytes, position: int) -> Act:
 
 
 def _entries(store: LogStore, start: int, stop: int) -> Iterator[tuple[int, bytes]]:
-    """(position, envelope) of the stored events ``start`` ≤ position < ``stop``, a page
-    at a time. Beyond one page, the next is read in a thread while this one is handed
-    out: the database works (PostgreSQL in its own process, SQLite in C) and the driver
-    waits for it without holding the GIL, so a replay's reading costs it little time."""
+    """(position, envelope) of the stored events ``start`` ≤ position < ``stop``."""
+    for page in pages(store, start, stop):
+        for index, _stream, _version, raw in page:
+            yield index, raw
+
+
+def stream_entries(
+    store: LogStore, streams: Sequence[str], stop: int
+) -> list[tuple[int, str, int, bytes]]:
+    """Every entry of ``streams`` below position ``stop``, in log order."""
+    chunks = [streams[i : i + 500] for i in range(0, len(streams), 500)]
+    return sorted(row for chunk in chunks for row in store.entries_of(chunk, stop))
+
+
+def pages(store: LogStore, start: int, stop: int) -> Iterator[list[tuple[int, str, int, bytes]]]:
+    """The log entries ``start`` ≤ position < ``stop``, a page at a time. Beyond one
+    page, the next is read in a thread while this one is handed out: the database works
+    (PostgreSQL in its own process, SQLite in C) and the driver waits for it without
+    holding the GIL, so a replay's reading costs it little time."""
     if stop <= start:
         return
     if stop - start <= PAGE:
-        yield from _rows(store.entries(start, stop - start))
+        yield store.entries(start, stop - start)
         return
     with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as reader:
         page = reader.submit(store.entries, start, PAGE)
@@ -68,11 +83,6 @@ def _entries(store: LogStore, start: int, stop: int) -> Iterator[tuple[int, byte
             position = rows[-1][0] + 1
             if position < stop:
                 page = reader.submit(store.entries, position, min(PAGE, stop - position))
-            yield from _rows(rows)
+            yield rows
             if position >= stop:
                 return
-
-
-def _rows(rows: list[tuple[int, str, int, bytes]]) -> Iterator[tuple[int, bytes]]:
-    for index, _stream, _version, raw in rows:
-        yield index, raw

@@ -199,14 +199,19 @@ def groups(cycle: Cycle) -> dict[str, Any]:
     return {"groups": found, "heads": heads}
 
 
-def documents(model: Model) -> dict[str, Any]:
-    """Every document the read model holds, keyed as it stores them."""
+def documents(model: Model, *, cycles: bool = True) -> dict[str, Any]:
+    """Every document the read model holds, keyed as it stores them (``cycles=False``:
+    all but the cycles')."""
     docs: dict[str, Any] = {"registry": model.registry.to_doc()}
-    for cycle_id, cycle in model.cycles.items():
-        docs[f"cycle/{cycle_id}"] = cycle_view(cycle)
+    if cycles:
+        docs.update(cycle_documents(model))
     if model.refused:  # as the follower writes it: only once there is something
         docs["refused"] = [v.__dict__ for v in model.refused]
     return docs
+
+
+def cycle_documents(model: Model) -> dict[str, Any]:
+    return {f"cycle/{cycle_id}": cycle_view(cycle) for cycle_id, cycle in model.cycles.items()}
 
 
 def encoded(docs: Mapping[str, Any]) -> dict[str, bytes]:

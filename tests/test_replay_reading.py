@@ -9,6 +9,7 @@ digest (``projections.views``); a tally's mean is rounded in integers
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -50,6 +51,23 @@ def test_an_admitted_event_reads_as_the_strict_parse_does(played: Ledger) -> Non
         assert admitted.statement == strict.statement
         assert admitted.signer == str(strict.signer)
         assert admitted.hash == strict.hash
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53 - 1), 2**53 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=20,
+)
+
+
+@given(statement=JSON)
+def test_an_admitted_reading_decodes_canonical_json_as_pythons_decoder_does(
+    statement: Any,
+) -> None:
+    """``AdmittedEvent.read`` decodes with orjson; anything a stored envelope can hold
+    (canonical JSON: no floats, safe integers, any text) reads as ``json`` reads it."""
+    raw = canonical_bytes({"signer": "k", "statement": statement})
+    assert AdmittedEvent.read(raw).statement == json.loads(raw)["statement"]
 
 
 @pytest.mark.parametrize("raw", [b"", b"\xff", b"[]", b"{}", b'{"statement": {}}', b"null"])
