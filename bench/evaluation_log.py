@@ -1085,6 +1085,11 @@ def measure(
                 results["rebuild_one"], _ = measure_rebuild(ledger)
             finally:
                 cores.FROM = every_core
+            if (
+                "rebuild" in results
+                and results["rebuild_one"]["digest"] != results["rebuild"]["digest"]
+            ):
+                raise RuntimeError("the rebuild on every core and in one process differ")
             if "read" in results:
                 results["rebuild_one"]["vs_raw_read"] = (
                     results["rebuild_one"]["per_s"] / results["read"]["raw_per_s"]

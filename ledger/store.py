@@ -262,6 +262,17 @@ class LogStore:
             cursor.execute(sql, params, prepare=True, binary=True)
             return cursor.fetchall()
 
+    def _tuples(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """Rows as plain tuples, for reads page after page (replays): a dict or
+        ``sqlite3.Row`` per row, read back by name, costs as much as the read itself."""
+        if isinstance(self.recorder, PostgresLedgerRecorder):
+            return self._pg_rows(self._sql(sql), params)
+        with self._transaction() as cursor:
+            plain = cursor.sqlite_cursor
+            plain.row_factory = None
+            plain.execute(sql, tuple(params))
+            return list(plain.fetchall())
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """One write in its own transaction (genesis, and tests that play the attacker)."""
         with self._transaction(commit=True) as cursor:
@@ -378,10 +389,7 @@ class LogStore:
             " ON e.originator_id = l.stream AND e.originator_version = l.version"
             " WHERE l.idx >= ? ORDER BY l.idx LIMIT ?"
         )
-        if isinstance(self.recorder, PostgresLedgerRecorder):  # replays read page after page
-            return self._pg_rows(self._sql(sql), (start, limit))
-        rows = self.query(sql, (start, limit))
-        return [(r["idx"], r["stream"], r["version"], bytes(r["state"])) for r in rows]
+        return self._tuples(sql, (start, limit))
 
     def entries_of(self, streams: Sequence[str], stop: int) -> list[tuple[int, str, int, bytes]]:
         """Every entry of ``streams`` below position ``stop`` (one cycle's record, say),
