@@ -65,7 +65,7 @@ def file_around_the_rules(
         writer.stop()
 
 
-def discipline(w: World, cycle: str, year: int, cadre: str) -> None:
+def discipline(w: World, cycle: str, year: int, cadre: str, violation: str = "vp-2025-01") -> None:
     w.act(
         AUTHORITY,
         "evidence.recorded",
@@ -75,7 +75,7 @@ def discipline(w: World, cycle: str, year: int, cadre: str) -> None:
         form="khien_trach",
         duty_related=True,
         decided=f"{year}-09-15",
-        violation="vp-2025-01",
+        violation=violation,
         text="Quyết định kỷ luật khiển trách.",
     )
 
@@ -114,17 +114,7 @@ def test_parts_report_what_one_replay_reports(
     db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger], processes: bool
 ) -> None:
     ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
-    two_cycles(ledger, w)
-    # An act the rules refuse, in the earlier cycle: V8 names it, V9 its document.
-    file_around_the_rules(
-        ledger,
-        tmp_path,
-        lambda s: stream_for(s.statement),
-        w,
-        ADVISORY,
-        "appraisal.proposed",
-        {"cycle": EARLIER, "cadre": CADRES[0], "level": "HT"},
-    )
+    a_log_with_everything(ledger, w, tmp_path)
     ledger.projector.catch_up()
     whole = domain_report(ledger, whole=True)
     assert whole["checks"]["V8"]["failures"] == 1
@@ -141,6 +131,32 @@ def test_an_act_filed_in_another_stream_is_judged_in_its_cycle(
     """A decision stored in its actor's stream rather than its cycle's: the audit cannot
     take that log apart by streams, and replays it whole instead."""
     ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    a_decision_filed_in_its_actors_stream(ledger, w, tmp_path)
+    ledger.projector.catch_up()
+    whole = domain_report(ledger, whole=True)
+    assert whole["checks"]["V8"]["status"] == "pass"  # admitted, in its cycle
+    assert domain_report(ledger, whole=False) == whole
+    assert ledger.verify().ok
+
+
+def a_log_with_everything(ledger: Ledger, w: World, tmp_path: Path) -> None:
+    """``two_cycles``, and an act the rules refuse in the earlier cycle, stored around
+    them (V8 names it, V9 its document)."""
+    two_cycles(ledger, w)
+    file_around_the_rules(
+        ledger,
+        tmp_path,
+        lambda s: stream_for(s.statement),
+        w,
+        ADVISORY,
+        "appraisal.proposed",
+        {"cycle": EARLIER, "cadre": CADRES[0], "level": "HT"},
+    )
+
+
+def a_decision_filed_in_its_actors_stream(ledger: Ledger, w: World, tmp_path: Path) -> None:
+    """A cycle played through, then a decision stored in its actor's stream, not its
+    cycle's (admitted, in its cycle, by a replay of the whole log)."""
     run_cycle(w)
     w.on(ADVISORY, "appraisal.proposed", cadre=CADRES[1], level="HTT")
     file_around_the_rules(
@@ -152,8 +168,3 @@ def test_an_act_filed_in_another_stream_is_judged_in_its_cycle(
         "decision.issued",
         {"cycle": CYCLE, "cadre": CADRES[1], "level": "HTT"},
     )
-    ledger.projector.catch_up()
-    whole = domain_report(ledger, whole=True)
-    assert whole["checks"]["V8"]["status"] == "pass"  # admitted, in its cycle
-    assert domain_report(ledger, whole=False) == whole
-    assert ledger.verify().ok

@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from cadreledger.config import Settings
 from cadreledger.service import Ledger
 from domain.model import Model
-from domain.streams import stream_for
 from ledger.keys import SignerKey
 from projections import cores
 from projections.follower import Projector
@@ -36,7 +35,12 @@ from tests.evaluation import (
     World,
     pin,
 )
-from tests.test_audit_parts import EARLIER, file_around_the_rules, two_cycles
+from tests.test_audit_parts import (
+    a_decision_filed_in_its_actors_stream,
+    a_log_with_everything,
+    discipline,
+    two_cycles,
+)
 from tests.test_domain_ledger import evaluation_ledger, run_cycle
 
 
@@ -51,21 +55,6 @@ def in_one_model(ledger: Ledger) -> Model:
     for act in admitted_acts(ledger.store, 0, size(ledger)):
         model.replay(act)
     return model
-
-
-def a_log_with_everything(ledger: Ledger, w: World, tmp_path: Path) -> None:
-    """Two cycles of different years whose disciplines cite one violation (the one-year
-    rule reads across them), and an act the rules refuse, stored around them."""
-    two_cycles(ledger, w)
-    file_around_the_rules(
-        ledger,
-        tmp_path,
-        lambda s: stream_for(s.statement),
-        w,
-        ADVISORY,
-        "appraisal.proposed",
-        {"cycle": EARLIER, "cadre": CADRES[0], "level": "HT"},
-    )
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
@@ -103,17 +92,7 @@ def test_a_log_that_cannot_be_taken_apart_is_replayed_in_one_model(
     """A decision stored in its actor's stream, not its cycle's: no worker may judge it
     alone, so ``replay_log`` declines and the projector replays the log in one model."""
     ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
-    run_cycle(w)
-    w.on(ADVISORY, "appraisal.proposed", cadre=CADRES[1], level="HTT")
-    file_around_the_rules(
-        ledger,
-        tmp_path,
-        lambda s: f"actor/{s.statement['actor']}",
-        w,
-        AUTHORITY,
-        "decision.issued",
-        {"cycle": CYCLE, "cadre": CADRES[1], "level": "HTT"},
-    )
+    a_decision_filed_in_its_actors_stream(ledger, w, tmp_path)
     assert (
         cores.replay_log(ledger.store, ledger.root_keys, size(ledger), documents=True, workers=2)
         is None
@@ -190,21 +169,6 @@ def listing(w: World, cycle: str) -> None:
     w.act(AUTHORITY, "cycle.roster", cycle=cycle, subjects=subjects)
 
 
-def disciplined(w: World, cycle: str, year: int, cadre: str, violation: str) -> None:
-    w.act(
-        AUTHORITY,
-        "evidence.recorded",
-        cycle=cycle,
-        cadre=cadre,
-        kind="discipline",
-        form="khien_trach",
-        duty_related=True,
-        decided=f"{year}-09-15",
-        violation=violation,
-        text="Quyết định kỷ luật khiển trách.",
-    )
-
-
 @settings(
     max_examples=12,
     deadline=None,
@@ -277,7 +241,7 @@ def assert_alike(
                 for cycle, year in zip(cycles, years, strict=True)
             ]
             for i, cadre, violation in plan:
-                acts[i].append(partial(disciplined, w, cycles[i], years[i], cadre, violation))
+                acts[i].append(partial(discipline, w, cycles[i], years[i], cadre, violation))
             for i in order:
                 acts[i].pop(0)()
             one = in_one_model(ledger)
