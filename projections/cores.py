@@ -221,8 +221,7 @@ def _work(
         outbox.put((index, _replayed_shard(root_keys, documents, index == 0, inbox)))
     except BaseException:
         outbox.put((index, traceback.format_exc()))
-        for _ in iter(inbox.get, None):  # so that the reader is not left waiting
-            pass
+        _drain(inbox)
 
 
 def _replayed_shard(root_keys: tuple[str, ...], documents: bool, first: bool, inbox: Any) -> _Shard:
@@ -235,8 +234,7 @@ def _replayed_shard(root_keys: tuple[str, ...], documents: bool, first: bool, in
             act = admitted_act(raw, position)
             if not belongs(act.statement, cycle if cycle is not None else Home.OUTSIDE):
                 shard.misplaced = True
-                for _ in iter(inbox.get, None):
-                    pass
+                _drain(inbox)
                 return shard
             key = counted(act)
             seen = model.violations_seen.get(key) if key is not None else None
@@ -255,6 +253,12 @@ def _replayed_shard(root_keys: tuple[str, ...], documents: bool, first: bool, in
     if first:
         shard.registry = pickle.dumps(model.registry, protocol=5)
     return shard
+
+
+def _drain(inbox: Any) -> None:
+    """Take what is still coming, unread, so that the reader is not left waiting."""
+    for _ in iter(inbox.get, None):
+        pass
 
 
 def _merged(

@@ -39,20 +39,15 @@ from tests.test_audit_parts import (
     a_decision_filed_in_its_actors_stream,
     a_log_with_everything,
     discipline,
+    stored_size,
     two_cycles,
 )
 from tests.test_domain_ledger import evaluation_ledger, run_cycle
 
 
-def size(ledger: Ledger) -> int:
-    """As stored (acts filed around the rules are beyond what the sequencer counted)."""
-    latest = ledger.store.latest_checkpoint()
-    return latest[0] if latest else 0
-
-
 def in_one_model(ledger: Ledger) -> Model:
     model = Model(ledger.root_keys)
-    for act in admitted_acts(ledger.store, 0, size(ledger)):
+    for act in admitted_acts(ledger.store, 0, stored_size(ledger)):
         model.replay(act)
     return model
 
@@ -69,14 +64,14 @@ def test_a_replay_on_every_core_reaches_the_state_of_one_model(
     assert one.cycles[CYCLE].evaluations[CADRES[2]].decision is not None
 
     found = cores.replay_log(
-        ledger.store, ledger.root_keys, size(ledger), documents=True, workers=workers
+        ledger.store, ledger.root_keys, stored_size(ledger), documents=True, workers=workers
     )
     assert found is not None
     model = found.model
     assert list(model.cycles) == list(one.cycles)  # the order the cycles opened in
     assert model.refused == one.refused
     assert model.violations_seen == one.violations_seen
-    assert model.position == one.position == size(ledger)
+    assert model.position == one.position == stored_size(ledger)
     assert model.registry.to_doc() == one.registry.to_doc()
     mine = encoded(documents(one))
     assert found.docs == {name: doc for name, doc in mine.items() if name.startswith("cycle/")}
@@ -94,7 +89,9 @@ def test_a_log_that_cannot_be_taken_apart_is_replayed_in_one_model(
     ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
     a_decision_filed_in_its_actors_stream(ledger, w, tmp_path)
     assert (
-        cores.replay_log(ledger.store, ledger.root_keys, size(ledger), documents=True, workers=2)
+        cores.replay_log(
+            ledger.store, ledger.root_keys, stored_size(ledger), documents=True, workers=2
+        )
         is None
     )
     monkeypatch.setattr(cores, "FROM", 0)
@@ -134,14 +131,14 @@ def test_a_worker_that_fails_is_reported_not_waited_for(
     ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
     run_cycle(w)
     store = ledger.store
-    ((_, stream, version, _),) = store.entries(size(ledger) - 1, 1)
+    ((_, stream, version, _),) = store.entries(stored_size(ledger) - 1, 1)
     store.execute(
         f"UPDATE {store.events_table} SET state = ?"
         " WHERE originator_id = ? AND originator_version = ?",
         (b"not an envelope", stream, version),
     )
     with pytest.raises(RuntimeError, match=r"(?s)replay worker.*EnvelopeError"):
-        cores.replay_log(store, ledger.root_keys, size(ledger), documents=True, workers=2)
+        cores.replay_log(store, ledger.root_keys, stored_size(ledger), documents=True, workers=2)
 
 
 # -- any log of cycles and disciplines, any number of workers ------------------------------
@@ -246,7 +243,7 @@ def assert_alike(
                 acts[i].pop(0)()
             one = in_one_model(ledger)
             found = cores.replay_log(
-                ledger.store, ledger.root_keys, size(ledger), documents=True, workers=workers
+                ledger.store, ledger.root_keys, stored_size(ledger), documents=True, workers=workers
             )
             assert found is not None
             assert list(found.model.cycles) == list(one.cycles)
