@@ -10,6 +10,7 @@ themselves and need no token. ``api/policy.py`` holds the rules.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -272,7 +273,9 @@ def _login(ledger: Ledger, access: AccessStore, body: bytes) -> dict[str, Any]:
             "Sổ cái này không có sổ đăng ký khóa: mã truy cập do người vận hành cấp.",
             "This log has no key registry: its tokens are issued by the operator.",
         )
-    model.registry.check_signer(Act(signed.statement, str(signed.signer), "", model.position))
+    # Judged at the service's time, as the log would judge it now (key validity).
+    now = datetime.now(UTC)
+    model.registry.check_signer(Act(signed.statement, str(signed.signer), "", model.position, now))
     token = access.login(signed, ledger.log_key.name)
     found = access.resolve(token)
     assert found is not None

@@ -111,7 +111,7 @@ def verify_file(
     roots = root_keys or [str(k) for k in carried]
     report.annexes["root_keys_source"] = "pinned" if root_keys else "bundle"
     acts = [
-        Act(e.statement, str(e.signer), e.hash.hex(), index)
+        Act(e.statement, str(e.signer), e.hash.hex(), index, e.logged_at)
         # By index alone: two events listed at one index must not compare the events.
         for index, e in sorted(
             zip(_indexes(bundle, events), events, strict=True), key=lambda pair: pair[0]

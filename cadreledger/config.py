@@ -30,6 +30,11 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     rate_limit: float = 50.0
     rate_burst: int = 100
+    # How far (seconds, either way) a statement's issued_at may be from the log's time
+    # when it is admitted. Recorded in the ledger by its first writer
+    # (``ledger_meta.max_clock_skew``): the verifier judges every event by it, so a writer
+    # configured otherwise refuses to start.
+    max_clock_skew: int = 300
     # A new ledger enforces the evaluation rules; False makes a bare log (its own tests,
     # benchmarks of the log alone). Fixed at genesis: the database says which it is.
     rules: bool = True

@@ -9,6 +9,7 @@ reloads (after a failed batch, or when another writer moved the log on).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from domain.acts import Act
 from domain.model import Draft, Model
@@ -36,8 +37,12 @@ class _Batch:
     def __init__(self, draft: Draft) -> None:
         self.draft = draft
 
-    def admit(self, signed: SignedStatement, event_hash: bytes, index: int) -> None:
-        self.draft.handle(Act(signed.statement, str(signed.signer), event_hash.hex(), index))
+    def admit(
+        self, signed: SignedStatement, event_hash: bytes, index: int, logged_at: datetime
+    ) -> None:
+        self.draft.handle(
+            Act(signed.statement, str(signed.signer), event_hash.hex(), index, logged_at)
+        )
 
     def commit(self) -> None:
         self.draft.commit()

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,13 @@ from cadreledger.rules import EvaluationRules
 from domain.privacy import data_subject
 from domain.streams import stream_for
 from ledger.checkpoint import Checkpoint
-from ledger.envelope import event_hash
+from ledger.envelope import MAX_CLOCK_SKEW_META, event_hash
 from ledger.errors import INVALID_RANGE, INVALID_STATEMENT, Rejected
 from ledger.keys import KeyFormatError, SignerKey, VerifierKey
 from ledger.logkeys import LogKeys, RotationError
 from ledger.merkle import EMPTY_ROOT, consistency_proof, inclusion_proof
 from ledger.receipt import Receipt
-from ledger.sequencer import Sealed, Sequencer
+from ledger.sequencer import Clock, Sealed, Sequencer, utc_now
 from ledger.statement import SignedStatement, parse_submission
 from ledger.store import LogStore
 from ledger.tiles import TileHashReader
@@ -49,7 +49,6 @@ from ledger.verifier import Finding, Report, verify_log
 from projections.audit import audit
 from projections.follower import Projector
 
-MAX_CLOCK_SKEW = timedelta(minutes=5)
 PROCESSES_FROM = 20_000  # events; see Ledger.verify
 ROOT_NAME = "root"
 
@@ -67,7 +66,9 @@ def route(signed: SignedStatement) -> str:
 class Ledger:
     """Open a ledger database; with ``writer=True`` also take up appending to it."""
 
-    def __init__(self, settings: Settings, *, writer: bool = True) -> None:
+    def __init__(self, settings: Settings, *, writer: bool = True, clock: Clock = utc_now) -> None:
+        """``clock``: the log's time source (tests drive it; production is the system's
+        UTC clock)."""
         self.settings = settings
         self.app = LedgerApplication(env=settings.eventsourcing_env())
         self.store = LogStore(self.app.recorder)
@@ -109,6 +110,7 @@ class Ledger:
                     f"the key in {settings.key_path()} is not this log's current key "
                     f"({self.log_key})"
                 )
+            skew = self._max_clock_skew()
             self.sequencer = Sequencer(
                 self.store,
                 signer,
@@ -119,8 +121,33 @@ class Ledger:
                 rules=self.rules,
                 texts=self.vault,
                 keys=self.log_keys,
+                clock=clock,
+                max_skew=skew,
             )
             self.sequencer.start()
+
+    def _max_clock_skew(self) -> timedelta:
+        """The clock skew the ledger allows, recorded by its first writer: the verifier
+        judges every stored event by it, so it is one value for the ledger's life."""
+        configured = self.settings.max_clock_skew
+        if configured < 0:
+            raise ConfigError(f"max_clock_skew {configured} is negative")
+        recorded = self.store.meta_once(MAX_CLOCK_SKEW_META, str(configured))
+        if recorded != str(configured):
+            raise ConfigError(
+                f"max_clock_skew is {configured} seconds but this ledger recorded {recorded} "
+                f"(ledger_meta.{MAX_CLOCK_SKEW_META}): it is fixed for the ledger's life"
+            )
+        return timedelta(seconds=configured)
+
+    @property
+    def clock(self) -> Clock:
+        """The log's clock (what the sequencer stamps each batch with)."""
+        return self._writer().clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self._writer().clock = clock
 
     def _log_signer(self, meta: dict[str, str]) -> SignerKey:
         path = self.settings.key_path()
@@ -251,20 +278,14 @@ class Ledger:
         return self.sequencer
 
     def _admit(self, signed: SignedStatement) -> SignedStatement:
-        """What the ledger checks that a signature cannot: the statement is not from the future."""
+        """What the ledger checks that a signature cannot, before the writer: that it can
+        keep the statement's texts. (How far its issued_at is from the log's time the
+        writer judges, against the very time it seals into the envelope.)"""
         if signed.texts and not self.vault.can_store:
             raise Rejected(
                 INVALID_STATEMENT,
                 "Sổ cái này không có khóa dữ liệu để lưu văn bản niêm phong.",
                 "This ledger has no data key to keep sealed texts.",
-            )
-        issued = datetime.fromisoformat(signed.statement["issued_at"])
-        if issued > datetime.now(UTC) + MAX_CLOCK_SKEW:
-            raise Rejected(
-                INVALID_STATEMENT,
-                "Thời điểm ký (issued_at) ở tương lai quá 5 phút.",
-                "The statement's issued_at is more than 5 minutes in the future.",
-                field="issued_at",
             )
         return signed
 

@@ -115,7 +115,7 @@ class Registry:
                 f"{act.actor!r}'s key was revoked (event {record.revoked_by[:12]}…).",
                 revoked_by=record.revoked_by,
             )
-        if act.issued_at < record.valid_from:
+        if act.time < record.valid_from:
             raise Rejected(
                 KEY_NOT_YET_VALID,
                 f"Khóa chỉ có hiệu lực từ {record.valid_from.isoformat()}.",
@@ -188,7 +188,7 @@ class Registry:
         key = _key(act, "key")
         reason = body.text("reason")
         require_reason(reason)
-        effective = _time(act, "effective") if body.has("effective") else act.issued_at
+        effective = _time(act, "effective") if body.has("effective") else act.time
         record = person.keys.get(key)
         if record is None:
             raise Rejected(
@@ -297,4 +297,4 @@ def _time(act: Act, name: str) -> datetime:
 
 
 def _valid_from(act: Act) -> datetime:
-    return _time(act, "valid_from") if act.body.has("valid_from") else act.issued_at
+    return _time(act, "valid_from") if act.body.has("valid_from") else act.time

@@ -2,11 +2,17 @@
 
 The envelope is the RFC 8785 canonical JSON object
 
-    {"v": 1, "stream": …, "version": n, "prev": hex(hash of event n-1) | null,
+    {"v": 2, "stream": …, "version": n, "prev": hex(hash of event n-1) | null,
+     "logged_at": "YYYY-MM-DDTHH:MM:SS.ffffffZ",
      "statement": {…}, "signer": "name+keyid+base64", "signature": base64}
 
 stored byte for byte; the event hash is SHA-256 of those bytes, and the Merkle leaf
-is SHA-256(0x00 ‖ event hash).
+is SHA-256(0x00 ‖ event hash). ``logged_at`` is the log's time (thời điểm ghi sổ): when
+the sequencer admitted the event, inside what the event hash covers, so nobody can
+change it afterwards. Every time rule is judged by it, never by the signer's
+``issued_at``. Envelopes of version 1 (written before the log kept its time) have no
+``logged_at``: they still parse and verify, and the verifier says their time rules
+were judged by ``issued_at`` only.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -26,8 +33,16 @@ from ledger.errors import Rejected
 from ledger.keys import KeyFormatError, VerifierKey, cached_verifier_key
 from ledger.statement import SignedStatement
 
-ENVELOPE_VERSION = 1
-ENVELOPE_FIELDS = frozenset({"v", "stream", "version", "prev", "statement", "signer", "signature"})
+ENVELOPE_VERSION = 2  # what the sequencer writes
+ENVELOPE_FIELDS_V1 = frozenset(
+    {"v", "stream", "version", "prev", "statement", "signer", "signature"}
+)
+ENVELOPE_FIELDS = ENVELOPE_FIELDS_V1 | {"logged_at"}
+# The log's time as stored: UTC, always six digits of microseconds, so that the text
+# compares as the time does and has one spelling.
+# ``ledger_meta`` key: how far (seconds, either way) issued_at may be from logged_at.
+MAX_CLOCK_SKEW_META = "max_clock_skew"
+LOGGED_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 STREAM_NAME = re.compile(r"^[a-z0-9][a-z0-9._:/@-]{0,199}$")
 TOPIC = "cadreledger:event/v1"  # the eventsourcing topic of every stored event
 
@@ -36,8 +51,16 @@ class EnvelopeError(ValueError):
     """Stored bytes that are not a well-formed canonical envelope."""
 
 
-def seal(stream: str, version: int, prev: bytes | None, signed: SignedStatement) -> bytes:
-    """The canonical envelope bytes for ``signed`` as event ``version`` of ``stream``."""
+def seal(
+    stream: str,
+    version: int,
+    prev: bytes | None,
+    signed: SignedStatement,
+    logged_at: datetime | None = None,
+) -> bytes:
+    """The canonical envelope bytes for ``signed`` as event ``version`` of ``stream``,
+    admitted by the log at ``logged_at`` (the sequencer always gives it; without it,
+    a version 1 envelope)."""
     return envelope_bytes(
         stream,
         version,
@@ -45,18 +68,42 @@ def seal(stream: str, version: int, prev: bytes | None, signed: SignedStatement)
         signed.canonical,
         str(signed.signer),
         base64.b64encode(signed.signature).decode(),
+        None if logged_at is None else format_logged_at(logged_at),
     )
 
 
+def format_logged_at(moment: datetime) -> str:
+    """The log's time as an envelope holds it (``LOGGED_AT``)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_logged_at(text: str) -> datetime:
+    """``format_logged_at``'s inverse; ``ValueError`` for any other spelling."""
+    if not LOGGED_AT.fullmatch(text):
+        raise ValueError(f"not a log time: {text!r}")
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
 def envelope_bytes(
-    stream: str, version: int, prev: str | None, statement: bytes, signer: str, signature: str
+    stream: str,
+    version: int,
+    prev: str | None,
+    statement: bytes,
+    signer: str,
+    signature: str,
+    logged_at: str | None = None,
 ) -> bytes:
-    """The envelope's RFC 8785 form, laid out directly: JCS orders its keys prev,
-    signature, signer, statement, stream, v, version, and ``statement`` is already
-    canonical, so it is spliced in instead of being serialised a second time."""
+    """The envelope's RFC 8785 form, laid out directly: JCS orders its keys logged_at,
+    prev, signature, signer, statement, stream, v, version, and ``statement`` is already
+    canonical, so it is spliced in instead of being serialised a second time. Without
+    ``logged_at`` it is a version 1 envelope (what logs wrote before they kept time)."""
+    if logged_at is None:
+        head, v = b'{"prev":', b',"v":1,"version":'
+    else:
+        head, v = b'{"logged_at":' + _json(logged_at) + b',"prev":', b',"v":2,"version":'
     return b"".join(
         (
-            b'{"prev":',
+            head,
             _json(prev),
             b',"signature":',
             _json(signature),
@@ -66,7 +113,7 @@ def envelope_bytes(
             statement,
             b',"stream":',
             _json(stream),
-            b',"v":1,"version":',
+            v,
             str(version).encode(),
             b"}",
         )
@@ -97,6 +144,7 @@ class Event:
     signer: VerifierKey
     signature: bytes
     statement_bytes: bytes
+    logged_at: datetime | None = None  # None in a version 1 envelope
 
     @property
     def hash(self) -> bytes:
@@ -117,10 +165,18 @@ class Event:
             raise EnvelopeError(e.detail_en) from e
         except (UnicodeDecodeError, ValueError) as e:
             raise EnvelopeError(f"not UTF-8 JSON: {e}") from e
-        if not isinstance(obj, dict) or obj.keys() != ENVELOPE_FIELDS:
+        if not isinstance(obj, dict) or obj.get("v") not in (1, 2) or isinstance(obj["v"], bool):
+            raise EnvelopeError(f"unknown envelope version {obj.get('v')!r}")  # true == 1
+        if obj.keys() != (ENVELOPE_FIELDS if obj["v"] == 2 else ENVELOPE_FIELDS_V1):
             raise EnvelopeError("not an envelope: wrong set of fields")
-        if obj["v"] != ENVELOPE_VERSION or isinstance(obj["v"], bool):  # true == 1
-            raise EnvelopeError(f"unknown envelope version {obj['v']!r}")
+        logged_at = None
+        if obj["v"] == 2:
+            try:
+                logged_at = parse_logged_at(obj["logged_at"])
+            except (TypeError, ValueError) as e:
+                raise EnvelopeError(
+                    "logged_at is not a log time YYYY-MM-DDTHH:MM:SS.ffffffZ"
+                ) from e
         stream, version, prev = obj["stream"], obj["version"], obj["prev"]
         signer_text, signature_text = obj["signer"], obj["signature"]
         if not isinstance(stream, str) or not STREAM_NAME.fullmatch(stream):
@@ -153,7 +209,17 @@ class Event:
         statement_bytes = raw[
             raw.index(_STATEMENT_KEY) + len(_STATEMENT_KEY) : raw.rindex(_STREAM_KEY)
         ]
-        return cls(raw, stream, version, prev_bytes, statement, signer, signature, statement_bytes)
+        return cls(
+            raw,
+            stream,
+            version,
+            prev_bytes,
+            statement,
+            signer,
+            signature,
+            statement_bytes,
+            logged_at,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +237,7 @@ class AdmittedEvent:
     raw: bytes
     statement: dict[str, Any]
     signer: str  # the signer's verifier key text, as stored
+    logged_at: datetime | None  # None in a version 1 envelope
 
     @property
     def hash(self) -> bytes:
@@ -180,8 +247,15 @@ class AdmittedEvent:
     def read(cls, raw: bytes) -> AdmittedEvent:
         try:
             envelope = orjson.loads(raw)
-            return cls(raw, envelope["statement"], envelope["signer"])
-        except (ValueError, TypeError, KeyError) as e:  # not even an envelope's shape
+            logged = envelope.get("logged_at")
+            at = None if logged is None else datetime.fromisoformat(logged).astimezone(UTC)
+            return cls(raw, envelope["statement"], envelope["signer"], at)
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            AttributeError,
+        ) as e:  # not even an envelope's shape
             raise EnvelopeError(f"not a stored envelope: {e!r}") from e
 
 
@@ -195,8 +269,8 @@ def _no_float(literal: str) -> Any:
 _READER = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float, parse_int=safe_int)
 # In canonical bytes JCS's key order puts the statement between these two keys, and
 # it is canonical itself (JCS is compositional), so it can be cut out rather than
-# encoded again. The first ',"statement":' is the envelope's: only prev, signature and
-# signer come before it, strings whose quotes would be escaped. The last ',"stream":'
+# encoded again. The first ',"statement":' is the envelope's: only logged_at, prev,
+# signature and signer come before it, strings whose quotes would be escaped. The last ',"stream":'
 # is the envelope's: only the stream name, v and version come after it.
 _STATEMENT_KEY = b',"statement":'
 _STREAM_KEY = b',"stream":'

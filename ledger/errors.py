@@ -108,6 +108,12 @@ NONCE_REUSED = _p(
     "Mã nonce đã được dùng cho một tuyên bố khác",
     "Nonce already used for a different statement",
 )
+CLOCK_SKEW = _p(
+    "clock-skew",
+    400,
+    "Thời điểm ký lệch quá xa giờ của sổ cái",
+    "issued_at is too far from the log's time",
+)
 
 # Reads
 NOT_FOUND = _p("not-found", 404, "Không tìm thấy", "Not found")

@@ -17,13 +17,14 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from eventsourcing.persistence import StoredEvent
 
 from ledger.checkpoint import Checkpoint
-from ledger.envelope import TOPIC, Event, event_hash, seal
-from ledger.errors import NONCE_REUSED, UNAVAILABLE, Rejected
+from ledger.envelope import TOPIC, Event, event_hash, format_logged_at, seal
+from ledger.errors import CLOCK_SKEW, NONCE_REUSED, UNAVAILABLE, Rejected
 from ledger.keys import SignerKey
 from ledger.logkeys import LogKeys
 from ledger.merkle import EMPTY_ROOT, inclusion_proof, leaf_hash
@@ -35,11 +36,20 @@ from ledger.tiles import TileHashReader, TreeBuilder
 log = logging.getLogger(__name__)
 
 Router = Callable[[SignedStatement], str]
+Clock = Callable[[], datetime]  # the log's clock: an aware UTC time
+DEFAULT_MAX_SKEW = timedelta(minutes=5)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class RulesBatch(Protocol):
-    def admit(self, signed: SignedStatement, event_hash: bytes, index: int) -> None:
-        """Judge the next statement of the batch; raise ``Rejected`` to refuse it."""
+    def admit(
+        self, signed: SignedStatement, event_hash: bytes, index: int, logged_at: datetime
+    ) -> None:
+        """Judge the next statement of the batch, admitted by the log at ``logged_at``;
+        raise ``Rejected`` to refuse it."""
 
     def commit(self) -> None:
         """The batch is stored: what it admitted is now the rules' state."""
@@ -103,8 +113,16 @@ class Sequencer:
         rules: Rules | None = None,
         texts: TextSealer | None = None,
         keys: LogKeys | None = None,
+        clock: Clock = utc_now,
+        max_skew: timedelta = DEFAULT_MAX_SKEW,
     ) -> None:
         self.store = store
+        # The log's time (thời điểm ghi sổ) is read from ``clock`` once per batch and
+        # sealed into every envelope of it; a statement whose issued_at is further than
+        # ``max_skew`` from it either way is refused.
+        self.clock = clock
+        self.max_skew = max_skew
+        self.logged_at: datetime | None = None  # the latest stored event's log time
         self.log_key = log_key
         # The log's keys by size: the stored latest checkpoint may predate a rotation.
         self.keys = keys or LogKeys(log_key.verifier)
@@ -157,8 +175,22 @@ class Sequencer:
             self.rules.load(self.store, size)
         self.checkpoint = note
         self.size = size  # committed; the builder may run ahead within a failed batch
+        self.logged_at = self._last_logged_at(size)
         self._heads.clear()
         self._stale = False
+
+    def _last_logged_at(self, size: int) -> datetime | None:
+        """The log time of the last stored event (None: none, or one of envelope v1)."""
+        if not size:
+            return None
+        ((_, _, _, raw),) = self.store.entries(size - 1, 1)
+        return Event.parse(raw).logged_at
+
+    def _stamp(self) -> datetime:
+        """This batch's log time: the clock's, but never before the log's latest, so
+        log times never decrease along the log (a clock set back cannot reorder it)."""
+        now = self.clock().astimezone(UTC)
+        return now if self.logged_at is None or now > self.logged_at else self.logged_at
 
     # -- submitting -------------------------------------------------------------------
 
@@ -286,6 +318,7 @@ class Sequencer:
         seal_ = Seal()
         outcomes: list[Rejected | tuple[int, bool]] = []  # (index, duplicate)
         disclosed: list[tuple[SignedStatement, bytes]] = []  # admitted, with sealed texts
+        stamp = self._stamp()
         for pending, key in zip(batch, keys, strict=True):
             signed = pending.signed
             prior = seen.get(key)
@@ -296,15 +329,26 @@ class Sequencer:
             if signed.texts and (self.texts is None or not self.texts.can_store):
                 outcomes.append(_no_text_store())
                 continue
+            skewed = self._skewed(signed, stamp)
+            if skewed is not None:
+                # A retry of a stored statement gets its receipt however late it comes.
+                stored = None if careful else self.store.find_nonces([key]).get(key)
+                if stored is None:
+                    outcomes.append(skewed)
+                    continue
+                seen[key] = stored
+                repeat = stored[0] == signed.digest
+                outcomes.append((stored[1], True) if repeat else _nonce_reused(signed))
+                continue
             stream = pending.stream
             version, prev = staged.get(stream) or self._heads.get(stream) or (0, None)
             version += 1
-            raw = seal(stream, version, prev, signed)
+            raw = seal(stream, version, prev, signed, stamp)
             digest_ = event_hash(raw)
             index = builder.size
             if judged is not None:
                 try:
-                    judged.admit(signed, digest_, index)
+                    judged.admit(signed, digest_, index, stamp)
                 except Rejected as refused:
                     # A retry of a stored statement is one the rules refuse as a repeat
                     # ("already exists"): the client is owed its receipt, not a refusal.
@@ -348,6 +392,7 @@ class Sequencer:
             self._heads.update(staged)
             self.checkpoint = note
             self.size = size
+            self.logged_at = stamp
             self.batches += 1
             with self._grown:
                 self._grown.notify_all()
@@ -365,6 +410,27 @@ class Sequencer:
                 Sealed(index, stream, version, digest_, builder.size, self.checkpoint, duplicate)
             )
         return result
+
+    def _skewed(self, signed: SignedStatement, stamp: datetime) -> Rejected | None:
+        """The refusal of a statement signed too far from the log's time, if it is."""
+        issued = datetime.fromisoformat(signed.statement["issued_at"]).astimezone(UTC)
+        if abs(issued - stamp) <= self.max_skew:
+            return None
+        minutes = self.max_skew.total_seconds() / 60
+        where = "trước" if issued < stamp else "sau"
+        direction = "before" if issued < stamp else "after"
+        return Rejected(
+            CLOCK_SKEW,
+            f"Thời điểm ký (issued_at) {signed.statement['issued_at']} lệch {where} giờ của "
+            f"sổ cái ({format_logged_at(stamp)}) quá {minutes:g} phút; hãy ký lại với giờ "
+            "đúng.",
+            f"issued_at {signed.statement['issued_at']} is more than {minutes:g} minutes "
+            f"{direction} the log's time ({format_logged_at(stamp)}); sign it again with the "
+            "right time.",
+            field="issued_at",
+            logged_at=format_logged_at(stamp),
+            max_skew_seconds=int(self.max_skew.total_seconds()),
+        )
 
     def _stored_entry(self, index: int) -> tuple[str, int, bytes]:
         ((_, stream, version, raw),) = self.store.entries(index, 1)

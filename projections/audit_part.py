@@ -67,8 +67,8 @@ class _Signings:
         if self.keys is not None and act.signer not in self.keys:
             return
         marks = self.by_key.setdefault(act.signer, [])
-        if not marks or act.issued_at > marks[-1][0]:
-            marks.append((act.issued_at, act.position, act.event))
+        if not marks or act.time > marks[-1][0]:
+            marks.append((act.time, act.position, act.event))
 
     def slips(self, registry: Registry) -> dict[str, tuple[int, str]]:
         """Per revoked key, the first act signed at or after the moment its revocation
@@ -219,7 +219,7 @@ def parsed(rows: Iterable[Row], unreadable: Callable[[int], None]) -> Iterator[A
         except EnvelopeError:
             unreadable(index)
             continue
-        yield Act(event.statement, str(event.signer), event.hash.hex(), index)
+        yield Act(event.statement, str(event.signer), event.hash.hex(), index, event.logged_at)
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@
 Both replay the cycle's own streams through the same rules, judging each act against
 the registry as it stood at that act's position (``Registry`` keeps positions, so the
 projector's current registry serves for any earlier moment; its stream need not be
-replayed). "As of a time" takes the acts signed at or before it, in log order; the
-writer admits a statement only within minutes of its ``issued_at``, so that is what
-was on record at that time.
+replayed). "As of a time" takes the acts the log admitted at or before it (their
+``logged_at``, sealed in the envelope; never the signer's ``issued_at``): what was on
+record at that time.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class Step:
             "actor": self.act.actor,
             "signer": self.act.signer,
             "issued_at": statement["issued_at"],
+            "logged_at": self.act.time.isoformat().replace("+00:00", "Z"),
             "cadre": statement.get("cadre"),
             "fields": {k: v for k, v in statement.items() if k not in ENVELOPE_FIELDS},
             "refused": self.refused,
@@ -83,7 +84,7 @@ def replay_cycle(
     steps: list[Step] = []
     stop = None if through is None else through + 1
     for stream, act in cycle_acts(store, cycle_streams(cycle, subjects), stop):
-        if at is not None and act.issued_at > at:
+        if at is not None and act.time > at:
             continue
         refused = model.replay(act)
         if cadre is None or stream in (f"cycle/{cycle}", f"cycle/{cycle}/cadre/{cadre}"):

@@ -37,7 +37,7 @@ def stored_acts(
                 raise
             unreadable(index)
             continue
-        yield Act(event.statement, str(event.signer), event.hash.hex(), index)
+        yield Act(event.statement, str(event.signer), event.hash.hex(), index, event.logged_at)
 
 
 def admitted_acts(store: LogStore, start: int, stop: int) -> Iterator[Act]:
@@ -49,7 +49,7 @@ def admitted_acts(store: LogStore, start: int, stop: int) -> Iterator[Act]:
 
 def admitted_act(raw: bytes, position: int) -> Act:
     event = AdmittedEvent.read(raw)
-    return Act(event.statement, event.signer, event.hash.hex(), position)
+    return Act(event.statement, event.signer, event.hash.hex(), position, event.logged_at)
 
 
 def _entries(store: LogStore, start: int, stop: int) -> Iterator[tuple[int, bytes]]:

@@ -102,7 +102,14 @@ def open_ledger(tmp_path: Path) -> Iterator[Callable[..., Ledger]]:
     """
     opened: list[Ledger] = []
 
-    def factory(url: str, *, writer: bool = True, rules: bool = False, **settings: Any) -> Ledger:
+    def factory(
+        url: str,
+        *,
+        writer: bool = True,
+        rules: bool = False,
+        clock: Callable[[], datetime] | None = None,
+        **settings: Any,
+    ) -> Ledger:
         ledger = Ledger(
             Settings(
                 db=url,
@@ -112,6 +119,7 @@ def open_ledger(tmp_path: Path) -> Iterator[Callable[..., Ledger]]:
                 **settings,
             ),
             writer=writer,
+            **({} if clock is None else {"clock": clock}),
         )
         opened.append(ledger)
         return ledger

@@ -40,6 +40,18 @@ def pin(regime: str = "QD366", version: int = 1) -> dict[str, Any]:
     return {"id": regime, "version": version, "hash": profile_hash(PROFILES[(regime, version)])}
 
 
+class WorldClock:
+    """A world's time, shareable with a real ledger as its clock (``Ledger(clock=…)``):
+    the log then admits each act at the time its actor signed it, so the ledger's
+    clock-skew check and its deadlines follow the world's calendar."""
+
+    def __init__(self, at: datetime = START) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
 class World:
     def __init__(
         self,
@@ -47,10 +59,12 @@ class World:
         root: SignerKey | None = None,
         *,
         seal: bool = False,
+        clock: WorldClock | None = None,
     ) -> None:
         self.keys: dict[str, SignerKey] = {"root": root or SignerKey.generate("root")}
         self.model = Model([str(self.keys["root"].verifier)])
-        self.clock = START
+        self.time = clock if clock is not None else WorldClock()
+        self.step = timedelta(minutes=1)  # between two statements
         self.counter = itertools.count()
         self._submit = submit  # a real ledger's, or None for the pure model
         self.listed: list[str] = []
@@ -59,13 +73,22 @@ class World:
 
     # -- acting -----------------------------------------------------------------------
 
+    @property
+    def clock(self) -> datetime:
+        """The world's time (of the last statement signed; ``WorldClock``)."""
+        return self.time.at
+
+    @clock.setter
+    def clock(self, at: datetime) -> None:
+        self.time.at = at
+
     def key(self, person: str) -> SignerKey:
         if person not in self.keys:
             self.keys[person] = SignerKey.generate(person)
         return self.keys[person]
 
     def statement(self, actor: str, type_: str, body: dict[str, Any]) -> dict[str, Any]:
-        self.clock += timedelta(minutes=1)
+        self.clock += self.step
         return {
             "v": 1,
             "type": type_,
@@ -87,7 +110,7 @@ class World:
             return str(self._submit(sign_statement(statement, key, sealer.texts)))
         n = next(self.counter)
         event = hashlib.sha256(f"event {n}".encode()).hexdigest()
-        self.model.handle(Act(statement, str(key.verifier), event, n))
+        self.model.handle(Act(statement, str(key.verifier), event, n, self.clock))
         return event
 
     def on(self, actor: str, type_: str, **body: Any) -> str:

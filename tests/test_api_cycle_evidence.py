@@ -32,7 +32,7 @@ def served(
             assert response.status_code == 201, response.json()
             return str(response.json()["event_hash"])
 
-        yield client, World(submit=submit, root=world.keys["root"]), ledger
+        yield client, World(submit=submit, root=world.keys["root"], clock=world.time), ledger
 
 
 def amended_cycle(w: World) -> dict[str, str]:
@@ -117,7 +117,7 @@ def test_a_cadre_sees_the_evidence_about_themselves_and_no_one_elses(
             assert response.status_code == 201, response.json()
             return str(response.json()["event_hash"])
 
-        made = amended_cycle(World(submit=submit, root=world.keys["root"]))
+        made = amended_cycle(World(submit=submit, root=world.keys["root"], clock=world.time))
         cadre, other = made["cadre"], CADRES[1]
 
         def status(person: str, path: str, **params: str) -> int:

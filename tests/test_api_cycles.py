@@ -30,7 +30,7 @@ from tests.test_domain_ledger import evaluation_ledger, run_cycle
 def served(
     db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
 ) -> Iterator[tuple[TestClient, World]]:
-    ledger, _ = evaluation_ledger(db_url, tmp_path, open_ledger)
+    ledger, made = evaluation_ledger(db_url, tmp_path, open_ledger)
     with TestClient(create_app(ledger)) as client:
 
         def submit(signed: SignedStatement) -> str:
@@ -43,7 +43,7 @@ def served(
                 raise Refused(response.json())
             return str(response.json()["event_hash"])
 
-        world = World(submit=submit, root=_root(tmp_path))
+        world = World(submit=submit, root=_root(tmp_path), clock=made.time)
         yield client, world
 
 

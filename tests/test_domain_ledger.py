@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -24,7 +25,17 @@ from ledger.statement import SignedStatement
 from projections.follower import Projector
 from projections.history import replay_cycle
 from projections.views import digest, documents
-from tests.evaluation import ADVISORY, AUTHORITY, CADRES, CHAIR, CYCLE, PANEL, UNIT, World
+from tests.evaluation import (
+    ADVISORY,
+    AUTHORITY,
+    CADRES,
+    CHAIR,
+    CYCLE,
+    PANEL,
+    UNIT,
+    World,
+    WorldClock,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,12 +49,13 @@ def evaluation_ledger(
         key_file.write_text(str(root) + "\n")
     else:
         root = SignerKey.parse(key_file.read_text())
-    ledger = open_ledger(url, rules=True, **options)
+    clock = WorldClock()
+    ledger = open_ledger(url, rules=True, clock=clock, **options)
 
     def submit(signed: SignedStatement) -> str:
         return ledger.append(signed).event_hash.hex()
 
-    return ledger, World(submit=submit, root=root)
+    return ledger, World(submit=submit, root=root, clock=clock)
 
 
 @pytest.fixture
@@ -83,6 +95,7 @@ def test_a_batch_keeps_what_it_admits_and_refuses_the_rest(
     ledger, w = evaluation
     run_cycle(w)
     attempts = [(CADRES[i % 5], "HTT" if i % 2 else "HTXS") for i in range(20)]
+    w.step = timedelta(seconds=1)  # signed together: all within the log's clock skew
 
     def propose(args: tuple[str, str]) -> str:
         cadre, level = args
@@ -285,12 +298,14 @@ def test_replay_is_the_same_on_sqlite_and_postgres(
     digests = []
     for url in (f"sqlite:///{tmp_path / 'a.db'}", pg_url):
         (tmp_path / "root.key").write_text(str(root) + "\n")
-        ledger = open_ledger(url, rules=True)
+        clock = WorldClock()
+        ledger = open_ledger(url, rules=True, clock=clock)
         if not signed:  # the first database: play the cycle, keep what was signed
-            run_cycle(World(submit=partial(_append, ledger), root=root))
+            run_cycle(World(submit=partial(_append, ledger), root=root, clock=clock))
             signed = _stored_statements(ledger)
-        else:  # the second: the very same statements, in the same order
+        else:  # the second: the very same statements, in the same order, on time
             for statement in signed:
+                clock.at = datetime.fromisoformat(statement.statement["issued_at"])
                 ledger.append(statement)
         digests.append(ledger.projector.rebuild())
         ledger.close()

@@ -319,7 +319,7 @@ def sealed_cycle(
         receipts.append(receipt)
         return receipt.event_hash.hex()
 
-    w = World(submit=submit, root=plain.keys["root"], seal=True)
+    w = World(submit=submit, root=plain.keys["root"], seal=True, clock=plain.time)
     run_cycle(w)
     w.propose_and_decide(CADRES[0], "HTT", reason="Vượt tỷ lệ.")
     for sid, level in ((CADRES[1], "HTT"), (CADRES[2], "HTT"), (CADRES[3], "HT")):
@@ -549,7 +549,7 @@ def test_neither_text_nor_salt_reaches_the_logs(
             assert response.status_code == 201, response.text
             return str(response.json()["event_hash"])
 
-        w = World(submit=submit, root=plain.keys["root"], seal=True)
+        w = World(submit=submit, root=plain.keys["root"], seal=True, clock=plain.time)
         w.open()
         w.roster()
         w.review()

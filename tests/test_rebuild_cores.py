@@ -33,6 +33,7 @@ from tests.evaluation import (
     PANEL,
     UNIT,
     World,
+    WorldClock,
     pin,
 )
 from tests.test_audit_parts import (
@@ -220,16 +221,18 @@ def assert_alike(
     with tempfile.TemporaryDirectory(dir=tmp_path) as where:
         root = SignerKey.generate("root")
         (Path(where) / "root.key").write_text(f"{root}\n")
+        clock = WorldClock()
         ledger = Ledger(
             Settings(
                 db=f"sqlite:///{where}/ledger.db",
                 log_key_file=f"{where}/log.key",
                 root_key_file=f"{where}/root.key",
                 rules=True,
-            )
+            ),
+            clock=clock,
         )
         with ledger:
-            w = World(submit=lambda s: ledger.append(s).event_hash.hex(), root=root)
+            w = World(submit=lambda s: ledger.append(s).event_hash.hex(), root=root, clock=clock)
             w.enrol(*OFFICIALS, CHAIR, *PANEL, *CADRES)
             w.act("root", "role.granted", person=AUTHORITY, role="organiser")
             cycles = [f"{year}-qd366-c{i}" for i, year in enumerate(years)]
