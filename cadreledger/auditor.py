@@ -13,7 +13,7 @@ import json
 import logging
 import secrets
 import threading
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from cadreledger.service import Ledger
@@ -61,7 +61,8 @@ def run_audit(ledger: Ledger, auditor: SignerKey) -> tuple[Report, bytes, Receip
         "v": 1,
         "type": "audit.reported",
         "actor": auditor.name,
-        "issued_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        # Signed by the log's clock: the writer admits it only near the log's time.
+        "issued_at": ledger.clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "nonce": secrets.token_urlsafe(16),
         "audit": summary(report, report_bytes, checkpoint, ledger),
     }

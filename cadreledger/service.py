@@ -30,6 +30,7 @@ from ledger.envelope import MAX_CLOCK_SKEW_META, event_hash
 from ledger.errors import INVALID_RANGE, INVALID_STATEMENT, Rejected
 from ledger.keys import KeyFormatError, SignerKey, VerifierKey
 from ledger.logkeys import LogKeys, RotationError
+from ledger.logtime import check_log_time, recorded_skew
 from ledger.merkle import EMPTY_ROOT, consistency_proof, inclusion_proof
 from ledger.receipt import Receipt
 from ledger.sequencer import Clock, Sealed, Sequencer, utc_now
@@ -350,6 +351,7 @@ class Ledger:
             log_key_source="pinned" if pinned else "database",
             **options,
         )
+        check_log_time(self.store.iter_stored(), report, recorded_skew(self.store.meta()))
         if pinned is not None and pinned not in self.log_keys.keys:
             # The pinned key verified what it could; the database names other keys.
             report.checks["V5"].fail(

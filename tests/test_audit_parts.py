@@ -63,7 +63,7 @@ def file_around_the_rules(
     signer = SignerKey.parse((tmp_path / "log.key").read_text())
     assert ledger.sequencer is not None
     ledger.sequencer.stop()
-    writer = Sequencer(ledger.store, signer, TileHashReader(ledger.store), stream)
+    writer = Sequencer(ledger.store, signer, TileHashReader(ledger.store), stream, clock=w.time)
     writer.start()
     try:
         writer.append(sign_statement(w.statement(actor, kind, body), w.keys[actor]))

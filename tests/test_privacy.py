@@ -467,7 +467,7 @@ def test_erasure_leaves_every_check_proof_bundle_and_read_model_intact(
     assert hashlib.sha256(GROUNDS.encode()).hexdigest() != grounds
     # What changed is the vault's keys and the erasure record: nothing signed.
     assert {e["envelope"] for e in ledger.entries(0, 10_000)} <= {
-        x.decode() for x in before.split(b"\n") if x.startswith(b'{"prev"')
+        x.decode() for x in before.split(b"\n") if x.startswith(b'{"logged_at"')
     }
 
     # Every check, V1–V9.

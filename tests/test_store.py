@@ -114,7 +114,7 @@ def test_restart_continues_the_log(
 def test_refuses_a_future_issued_at(ledger: Ledger, people: People) -> None:
     with pytest.raises(Rejected) as e:
         ledger.append(people.statement(issued_at="2999-01-01T00:00:00Z"))
-    assert e.value.problem.slug == "invalid-statement"
+    assert e.value.problem.slug == "clock-skew"
     assert ledger.size() == 0
 
 

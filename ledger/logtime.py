@@ -1,0 +1,127 @@
+"""V10, the log's time (thời điểm ghi sổ): what the verifier checks of ``logged_at``.
+
+Every envelope of version 2 carries the time the sequencer admitted it, inside what
+its event hash covers (``ledger.envelope``): changing it changes the hash, which the
+chain (V3) and the checkpoints (V5, V6) then refuse. This check reads those times
+along the log and holds them to the log's own rules:
+
+- log times never decrease along the log (the sequencer stamps each batch with
+  max(its clock, the latest log time));
+- no event of version 1 follows one of version 2 (a log never stops keeping time);
+- each statement's ``issued_at`` is within the clock skew the ledger recorded at its
+  start (``ledger_meta.max_clock_skew``) of its log time, either way.
+
+Events of version 1 (written before the log kept time) cannot be checked: they are
+counted as unchecked, so V10 says "incomplete" rather than a ✓ it has not earned, and
+every time rule the evaluation judged for them (deadlines, windows, key validity) was
+judged by the signer's ``issued_at``. Events that are not readable envelopes are V1's.
+
+The check reads each envelope with orjson (the times and nothing else): V1 has already
+parsed every envelope strictly, and a forged time cannot survive V3, V5 and V6.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from ledger.envelope import LOGGED_AT, MAX_CLOCK_SKEW_META
+from ledger.verifier import CheckResult, Finding, Report
+
+LOG_TIME = (
+    "log-time",
+    "Thời điểm ghi sổ của mọi sự kiện không giảm theo thứ tự ghi, và thời điểm ký "
+    "(issued_at) của mỗi tuyên bố cách nó không quá độ lệch đồng hồ cho phép",
+    "Every event's log time never decreases along the log, and each statement's "
+    "issued_at is within the allowed clock skew of it",
+)
+DEFAULT_SKEW = timedelta(minutes=5)
+
+
+def check_log_time(
+    rows: Iterable[tuple[int, str, int, str, bytes]],
+    report: Report,
+    max_skew: timedelta | None,
+) -> CheckResult:
+    """Add V10 to ``report`` for the stored events ``rows`` (``LogView.iter_stored``:
+    id, stream, version, topic, envelope) in log order. ``max_skew``: what the ledger
+    recorded; None if it recorded none (then the default is used, and said)."""
+    check = report.checks["V10"] = CheckResult("V10", described=LOG_TIME)
+    skew = max_skew if max_skew is not None else DEFAULT_SKEW
+    report.annexes["log_time"] = {
+        "max_clock_skew_seconds": int(skew.total_seconds()),
+        "max_clock_skew_source": "ledger" if max_skew is not None else "default",
+        "v1_events": 0,
+    }
+    latest: datetime | None = None
+    kept_time = False  # a version 2 envelope was seen
+    for position, (_nid, stream, version, _topic, raw) in enumerate(rows):
+        try:
+            envelope = orjson.loads(raw)
+            statement = envelope["statement"]
+            issued = datetime.fromisoformat(statement["issued_at"]).astimezone(UTC)
+            v = envelope["v"]
+        except (ValueError, TypeError, KeyError):
+            check.unchecked += 1  # not an envelope: V1 names it
+            continue
+
+        where: dict[str, Any] = {"position": position, "stream": stream, "version": version}
+        if v == 1:
+            report.annexes["log_time"]["v1_events"] += 1
+            if kept_time:
+                check.fail(
+                    Finding(
+                        "an envelope of version 1 (no log time) after the log began keeping time",
+                        "phong bì phiên bản 1 (không có thời điểm ghi sổ) sau khi sổ "
+                        "đã ghi thời điểm",
+                        **where,
+                    )
+                )
+            else:
+                check.unchecked += 1
+            continue
+        text = envelope.get("logged_at")
+        if not isinstance(text, str) or not LOGGED_AT.fullmatch(text):
+            check.unchecked += 1  # V1 names a malformed envelope
+            continue
+        kept_time = True
+        logged = datetime.fromisoformat(text).astimezone(UTC)
+        if latest is not None and logged < latest:
+            check.fail(
+                Finding(
+                    f"log time {text} is before the log time of an earlier event "
+                    f"({latest.isoformat()})",
+                    f"thời điểm ghi sổ {text} sớm hơn của một sự kiện ghi trước nó",
+                    **where,
+                )
+            )
+        elif abs(issued - logged) > skew:
+            check.fail(
+                Finding(
+                    f"issued_at {statement['issued_at']} is more than "
+                    f"{skew.total_seconds():g} s from the log time {text}",
+                    f"thời điểm ký {statement['issued_at']} lệch quá "
+                    f"{skew.total_seconds():g} giây so với thời điểm ghi sổ {text}",
+                    **where,
+                )
+            )
+        else:
+            check.checked += 1
+        latest = logged if latest is None else max(latest, logged)
+    if report.annexes["log_time"]["v1_events"]:
+        report.annexes["log_time"]["note"] = (
+            "events of envelope version 1 carry no log time: their time rules were judged "
+            "by the signer's issued_at, and V10 could not check them"
+        )
+    return check
+
+
+def recorded_skew(meta: dict[str, str]) -> timedelta | None:
+    """The clock skew a ledger recorded (``ledger_meta.max_clock_skew``), if any."""
+    value = meta.get(MAX_CLOCK_SKEW_META)
+    if value is None or not value.isdigit():
+        return None
+    return timedelta(seconds=int(value))
