@@ -10,8 +10,10 @@ verifier and the projections see the same state the sequencer saw.
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from domain.acts import Act
 from domain.cycle import Cycle
@@ -91,6 +93,9 @@ class Model:
         self.violations_seen: dict[tuple[str, str], int] = {}  # (person, violation) → year
         self.position = 0  # acts applied (the log size they cover)
         self.refused: list[Violation] = []
+        # Per signing key, the log time and event of its latest admitted act: what a
+        # back-dated revocation is judged against (``Registry.key_revoked``).
+        self.last_use: MutableMapping[str, tuple[datetime, str]] = {}
 
     # -- admitting one act ------------------------------------------------------------
 
@@ -106,6 +111,10 @@ class Model:
         self.registry.check_signer(act)
         if (cycle_act := CYCLE_ACTS.get(kind)) is not None:
             cycle_act(self._cycle_for_write(act.body.id("cycle")), act)
+        elif kind == "key.revoked":
+            key = act.statement.get("key")
+            last = self.last_use.get(key) if isinstance(key, str) else None
+            self._registry_for_write().key_revoked(act, last)
         elif (registry_act := REGISTRY_ACTS.get(kind)) is not None:
             registry_act(self._registry_for_write(), act)
         elif (role := STANDING_ACTS.get(kind)) is not None:
@@ -116,6 +125,7 @@ class Model:
             cycle = self._cycle_for_write(act.body.id("cycle"))
             cycle.evidence_recorded(act, self.violations_seen)
             self._note_violation(cycle, act)
+        self.last_use[act.signer] = (act.time, act.event)
         self.position = act.position + 1
 
     def replay(self, act: Act) -> Violation | None:
@@ -199,6 +209,8 @@ class Draft(Model):
         self.violations_seen = dict(base.violations_seen)
         self.position = base.position
         self.refused = []
+        # The batch's own uses over the model's (kept on commit), not a copy per batch.
+        self.last_use = ChainMap({}, base.last_use)
         self._copied_registry = False
         self._copied: set[str] = set()
 
@@ -223,3 +235,5 @@ class Draft(Model):
         base = self.base
         base.registry, base.cycles = self.registry, self.cycles
         base.violations_seen, base.position = self.violations_seen, self.position
+        assert isinstance(self.last_use, ChainMap)
+        base.last_use.update(self.last_use.maps[0])

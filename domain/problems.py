@@ -20,6 +20,12 @@ UNKNOWN_KEY = _p(
 )
 KEY_REVOKED = _p("key-revoked", 403, "Khóa đã bị thu hồi", "Key revoked")
 KEY_NOT_YET_VALID = _p("key-not-yet-valid", 403, "Khóa chưa có hiệu lực", "Key not yet valid")
+REVOCATION_BACKDATED = _p(
+    "revocation-backdated",
+    409,
+    "Thu hồi khóa lùi thời điểm hiệu lực mà không nêu các hành vi bị chối bỏ",
+    "A revocation back-dated past acts it does not name as disowned",
+)
 NOT_AUTHORISED = _p(
     "not-authorised", 403, "Không có thẩm quyền hoặc vai trò", "Wrong role or authority"
 )

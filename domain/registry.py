@@ -23,6 +23,7 @@ from domain.problems import (
     KEY_NOT_YET_VALID,
     KEY_REVOKED,
     NOT_AUTHORISED,
+    REVOCATION_BACKDATED,
     UNKNOWN_KEY,
     UNKNOWN_REFERENCE,
     exists,
@@ -36,6 +37,8 @@ REGISTRAR = "registrar"
 STANDING_ROLES = ("registrar", "organiser", "inspector", "auditor", "integrator", "admin")
 _KEY = re.compile(r"([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/=]+)")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EVENT = re.compile(r"[0-9a-f]{64}")
+MAX_DISOWNED = 1000  # acts one revocation may name (a statement's size is bounded)
 
 
 @dataclass
@@ -47,6 +50,9 @@ class KeyRecord:
     revoked_effective: datetime | None = None
     revoked_by: str | None = None  # event
     revoked_position: int | None = None
+    # The event hashes of acts of this key the revocation disowns (logged at or after
+    # ``revoked_effective``, before the revocation): named as evidence, never undone.
+    revoked_disowns: tuple[str, ...] = ()
 
 
 @dataclass
@@ -179,8 +185,16 @@ class Registry:
             raise exists("khóa này", "this key")
         person.keys[key] = KeyRecord(key, valid_from, act.event, act.position)
 
-    def key_revoked(self, act: Act) -> None:
-        """By a registrar, or by the holder (a person may always disown a lost key)."""
+    def key_revoked(self, act: Act, last_use: tuple[datetime, str] | None = None) -> None:
+        """By a registrar, or by the holder (a person may always disown a lost key).
+
+        ``effective`` (when the key was lost) may be earlier than the revocation reaches
+        the log, but never later; and if acts of the key were logged at or after it
+        (``last_use``: the log time and event of the key's latest act, as far as the
+        model knows),
+        the revocation must name them in ``disowns``. They stay admitted — a
+        revocation undoes nothing — and the verifier reports them as evidence of a
+        compromise reported late."""
         body = act.body
         person = self.person(body.id("person"))
         if person.id != act.actor:
@@ -189,6 +203,27 @@ class Registry:
         reason = body.text("reason")
         require_reason(reason)
         effective = _time(act, "effective") if body.has("effective") else act.time
+        if effective > act.time:
+            refuse(
+                "effective",
+                "không được sau thời điểm ghi sổ của việc thu hồi",
+                "may not be after the revocation reaches the log",
+            )
+        disowns = _disowns(act)
+        if last_use is not None and last_use[0] >= effective and not disowns:
+            used, event = last_use[0].isoformat(), last_use[1]
+            raise Rejected(
+                REVOCATION_BACKDATED,
+                f"Khóa đã ký hành vi (sự kiện {event}) ghi sổ lúc {used}, từ thời điểm hiệu "
+                f"lực {effective.isoformat()} trở đi: nêu các hành vi đó trong 'disowns' "
+                "(băm sự kiện), hoặc lấy thời điểm hiệu lực muộn hơn.",
+                f"The key signed an act (event {event}) logged at {used}, at or after the "
+                f"effective time {effective.isoformat()}: name those acts in 'disowns' "
+                "(event hashes), or give a later effective time.",
+                field="effective",
+                last_use=used,
+                event=event,
+            )
         record = person.keys.get(key)
         if record is None:
             raise Rejected(
@@ -200,6 +235,7 @@ class Registry:
             raise exists("việc thu hồi khóa này", "this key's revocation")
         record.revoked_effective, record.revoked_by = effective, act.event
         record.revoked_position = act.position
+        record.revoked_disowns = disowns
 
     def role_granted(self, act: Act) -> None:
         role = act.body.choice("role", STANDING_ROLES)
@@ -294,6 +330,26 @@ def _time(act: Act, name: str) -> datetime:
         return datetime.fromisoformat(value).astimezone(UTC)
     except ValueError:
         refuse(name, "phải là thời điểm UTC RFC 3339", "must be an RFC 3339 UTC time")
+
+
+def _disowns(act: Act) -> tuple[str, ...]:
+    """The event hashes a revocation names as disowned (empty if none)."""
+    if not act.body.has("disowns"):
+        return ()
+    value = act.body.raw("disowns")
+    if (
+        not isinstance(value, list)
+        or not value
+        or len(value) > MAX_DISOWNED
+        or not all(isinstance(h, str) and _EVENT.fullmatch(h) for h in value)
+        or len(set(value)) != len(value)
+    ):
+        refuse(
+            "disowns",
+            f"phải là danh sách 1–{MAX_DISOWNED} băm sự kiện (64 chữ số hex) khác nhau",
+            f"must be a list of 1–{MAX_DISOWNED} distinct event hashes (64 hex digits)",
+        )
+    return tuple(value)
 
 
 def _valid_from(act: Act) -> datetime:

@@ -1,8 +1,12 @@
 """The evaluation's checks, after the log's V1–V7: every act replayed through the rules.
 
     V8 rules          every stored act is one the rules admit, in log order, judged by
-                      the regime its cycle pinned; and no act was signed with a key at or
-                      after the moment its revocation says the key was lost
+                      the regime its cycle pinned and by the log's time
+
+Acts a key signed (by their log time) at or after the moment its revocation says it
+was lost, but before the revocation reached the log, are a key compromise reported
+late: the rules admitted them, nothing undoes them, and the report names them as
+evidence (``key_compromises``), each marked as the revocation disowns it or not.
     V9 recomputation  what the read model serves equals the state recomputed from the
                       events, as of the position it records
 
@@ -98,7 +102,7 @@ class _Totals:
         self.reached = False
         self.refused: list[Violation] = []
         self.compared: dict[str, bool] = {}
-        self.slips: dict[str, tuple[int, str]] = {}
+        self.slips: dict[str, list[tuple[int, str]]] = {}
 
     def add(self, part: Part) -> None:
         v8 = part.v8
@@ -111,8 +115,7 @@ class _Totals:
         self.refused += part.refused
         self.compared.update(part.compared)
         for key, slipped in part.slips.items():
-            if key not in self.slips or slipped < self.slips[key]:
-                self.slips[key] = slipped
+            self.slips.setdefault(key, []).extend(slipped)
         self.fairness.add(part.evidence)
 
     def finish(self, revoked: Iterable[Revocation]) -> None:
@@ -122,22 +125,41 @@ class _Totals:
         self.report.annexes["fairness"] = self.fairness.report()
 
     def _revocations(self, revoked: Iterable[Revocation]) -> None:
-        """Acts that reached the log before a revocation, but were signed after the
-        moment it says the key was lost (a revocation back-dated to a compromise)."""
-        for person, record, lost, _ in revoked:
-            slipped = self.slips.get(record.text)
-            if slipped is None:
+        """Evidence, not a failure: per revocation back-dated past acts of its key, those
+        acts (logged at or after the moment it says the key was lost, before it), each
+        marked as disowned by it or not, and any event it disowns that is no such act."""
+        found: list[dict[str, Any]] = []
+        for person, record, lost, position in revoked:
+            late = sorted(self.slips.get(record.text, []))
+            disowned = set(record.revoked_disowns)
+            named = {event for _, event in late}
+            if not late and not disowned:
                 continue
-            self.v8.fail(
-                Finding(
-                    f"signed by {person}'s key at or after {lost.isoformat()}, when its "
-                    f"revocation (event {record.revoked_by}) says it was lost",
-                    f"ký bằng khóa của {person} từ {lost.isoformat()}, khi khóa đã bị mất "
-                    f"theo việc thu hồi (sự kiện {record.revoked_by})",
-                    position=slipped[0],
-                    event_hash=slipped[1],
-                )
+            found.append(
+                {
+                    "person": person,
+                    "key": record.text,
+                    "revoked_by": record.revoked_by,
+                    "revocation_position": position,
+                    "effective": lost.isoformat(),
+                    "acts": [
+                        {"position": p, "event_hash": e, "disowned": e in disowned} for p, e in late
+                    ],
+                    "disowned_not_found": sorted(disowned - named),
+                    "reason_en": (
+                        f"{len(late)} act(s) signed with {person}'s key were logged at or "
+                        f"after {lost.isoformat()}, when its revocation (event "
+                        f"{record.revoked_by}) says it was lost: admitted, and to be "
+                        "reviewed as possibly the thief's"
+                    ),
+                    "reason_vi": (
+                        f"{len(late)} hành vi ký bằng khóa của {person} được ghi sổ từ "
+                        f"{lost.isoformat()}, khi khóa đã bị mất theo việc thu hồi (sự kiện "
+                        f"{record.revoked_by}): đã được chấp nhận, cần xem xét lại"
+                    ),
+                }
             )
+        self.report.annexes["key_compromises"] = found
 
     def _recomputation(self) -> None:
         served, v9 = self.served, self.report.checks["V9"]

@@ -2,10 +2,11 @@
 the acts outside cycles, or the whole log — in the verifier's process or in a worker's.
 
 A part leaves what the report needs of it: its V8 findings, its documents compared
-with those served, the acts it refused, the first act each revoked key signed after it
-was lost, its fairness evidence — and whether some act lay outside the part its
-statement names, which would make taking the log apart by streams wrong. Worker
-processes import this module and what the replay needs, not the database drivers.
+with those served, the acts it refused, the acts each revoked key signed after it was
+lost (by their log time) and before its revocation, its fairness evidence — and
+whether some act lay outside the part its statement names, which would make taking
+the log apart by streams wrong. Worker processes import this module and what the
+replay needs, not the database drivers.
 """
 
 from __future__ import annotations
@@ -33,10 +34,8 @@ from projections.views import cycle_view
 
 RULES = (
     "rules",
-    "Mọi hành vi đã lưu đều được quy tắc chấp nhận theo thứ tự ghi, và không khóa nào ký "
-    "sau thời điểm bị thu hồi",
-    "Every stored act is one the rules admit in log order, and no key signed after its "
-    "revocation took effect",
+    "Mọi hành vi đã lưu đều được quy tắc chấp nhận theo thứ tự ghi, theo thời điểm ghi sổ",
+    "Every stored act is one the rules admit in log order, judged by the log's time",
 )
 # The acts whose judgement reads or changes a cycle's state: those must be replayed with
 # the rest of their cycle. (Registry acts change what every part is judged by.)
@@ -55,9 +54,8 @@ class Home(Enum):
 
 
 class _Signings:
-    """Per key (of ``keys``, or every key), the acts that set a new latest
-    ``issued_at`` (prefix maxima): the first act signed at or after any time T is
-    always among them."""
+    """Per key (of ``keys``, or every key), its admitted acts in log order with their
+    log times: what a revocation's "acts after the key was lost" are read from."""
 
     def __init__(self, keys: Collection[str] | None = None) -> None:
         self.keys = keys
@@ -66,20 +64,20 @@ class _Signings:
     def add(self, act: Act) -> None:
         if self.keys is not None and act.signer not in self.keys:
             return
-        marks = self.by_key.setdefault(act.signer, [])
-        if not marks or act.time > marks[-1][0]:
-            marks.append((act.time, act.position, act.event))
+        self.by_key.setdefault(act.signer, []).append((act.time, act.position, act.event))
 
-    def slips(self, registry: Registry) -> dict[str, tuple[int, str]]:
-        """Per revoked key, the first act signed at or after the moment its revocation
-        says it was lost, if that act reached the log before the revocation."""
-        found: dict[str, tuple[int, str]] = {}
+    def slips(self, registry: Registry) -> dict[str, list[tuple[int, str]]]:
+        """Per revoked key, the acts logged at or after the moment its revocation says
+        it was lost, but before the revocation reached the log: (position, event)."""
+        found: dict[str, list[tuple[int, str]]] = {}
         for _, record, lost, revoked in revocations(registry):
-            for issued, position, event in self.by_key.get(record.text, []):
-                if issued >= lost:
-                    if position < revoked:
-                        found[record.text] = (position, event)
-                    break
+            late = [
+                (position, event)
+                for logged, position, event in self.by_key.get(record.text, [])
+                if logged >= lost and position < revoked
+            ]
+            if late:
+                found[record.text] = late
         return found
 
 
@@ -92,7 +90,7 @@ class Part:
     reached: bool = False  # the act just before the served position was replayed
     refused: list[Violation] = field(default_factory=list)  # before the served position
     compared: dict[str, bool] = field(default_factory=dict)  # document → equals the served
-    slips: dict[str, tuple[int, str]] = field(default_factory=dict)  # see _Signings.slips
+    slips: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # _Signings.slips
     evidence: Evidence = field(default_factory=Evidence)
     # Discipline evidence admitted with a violation: ((subject, violation), position,
     # the cycle's year) — what the one-year rule looks up across cycles.

@@ -176,8 +176,9 @@ def _order(kind: str) -> tuple[int, str]:
 
 
 class World(Scenario):
-    """The drill's people and cycle; statements set up on a clock from an hour ago, the
-    load's signed at the moment they are sent (the rules refuse a future ``issued_at``)."""
+    """The drill's people and cycle; statements set up on a clock from a minute ago, the
+    load's signed at the moment they are sent (the ledger refuses an ``issued_at``
+    more than its clock skew from the log's time)."""
 
     def __init__(self, plan: Plan) -> None:
         today = datetime.now(VIETNAM).date()
@@ -186,7 +187,7 @@ class World(Scenario):
         )
         self.today = today
         self.deadline = (today + timedelta(days=60)).isoformat()  # never met during a drill
-        self.clock = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+        self.clock = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
         half = plan.cadres // 2
         self.scored, self.commented = self.cadres[:half], self.cadres[half:]
         self.attendees = [CHAIR, *self.panel, *self.commented]  # of meeting B

@@ -11,6 +11,7 @@ nonce index for a statement sealed twice.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from eventsourcing.persistence import StoredEvent
 
@@ -41,13 +42,18 @@ def reseal(
     heads: dict[str, tuple[int, bytes]] = {}
     nonces: set[tuple[str, str]] = set()
     tree = TreeBuilder.empty()
+    # The log's time, as the insider forges it: each statement's own issued_at (never
+    # going back), which every log-time check (V10) then accepts.
+    logged: datetime | None = None
     for start in range(0, len(statements), batch):
         events: list[StoredEvent] = []
         sealed = Seal()
         for signed in statements[start : start + batch]:
             stream = stream_for(signed.statement)
             version, prev = heads.get(stream, (0, None))
-            raw = seal(stream, version + 1, prev, signed)
+            issued = datetime.fromisoformat(signed.statement["issued_at"]).astimezone(UTC)
+            logged = issued if logged is None else max(logged, issued)
+            raw = seal(stream, version + 1, prev, signed, logged)
             index = tree.size
             tree.append(leaf_hash(event_hash(raw)))
             heads[stream] = (version + 1, event_hash(raw))

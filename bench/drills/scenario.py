@@ -1,9 +1,9 @@
 """A drill's evaluation world: people with keys, one QĐ 366 cycle, the statements that drive it.
 
-Everything is derived from a seed, so a drill that fails can be replayed exactly. The
-statements are signed up front, in order, with a clock that ticks one second per
-statement, so that every act is signed after the key it uses became valid, whichever
-client later submits it and in whatever order.
+Everything but the times is derived from a seed, so a drill that fails can be replayed
+exactly. The statements are signed up front, in order, with a clock that follows the
+real one (the ledger admits a statement only within its clock skew, 5 minutes, of the
+log's time) and ticks a tenth of a second per statement when signing runs ahead of it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from domain.regimes import PROFILES, profile_hash
 from ledger.keys import SignerKey
 from ledger.statement import SignedStatement, sign_statement
 
-START = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 YEAR = 2026
 UNIT = "ban-to-chuc"
 AUTHORITY, ADVISORY, CHAIR, INSPECTION = "tham-quyen", "tham-dinh", "chu-tri", "ubkt"
@@ -33,7 +32,7 @@ class Scenario:
     ) -> None:
         self.rng = random.Random(seed)
         self.cycle = cycle
-        self.clock = START
+        self.clock = datetime.now(UTC)
         self.keys: dict[str, SignerKey] = {}
         self.cadres = [f"can-bo.{i:03d}" for i in range(cadres)]
         self.panel = [f"cham.{i}" for i in range(panel)]
@@ -51,7 +50,7 @@ class Scenario:
         return base64.urlsafe_b64encode(self.rng.randbytes(15)).decode()
 
     def sign(self, actor: str, type_: str, *, signer: SignerKey | None = None, **body: Any) -> Any:
-        self.clock += timedelta(seconds=1)
+        self.clock = max(self.clock + timedelta(milliseconds=100), datetime.now(UTC))
         statement = {
             "v": 1,
             "type": type_,
@@ -124,7 +123,8 @@ class Scenario:
         """The review meeting, a comment made there, the minutes adopted: after these,
         the panel may score."""
         attendees = [CHAIR, *self.panel, *self.cadres]
-        meeting = submit(self.on(CHAIR, "meeting.held", date="2026-11-02", attendees=attendees))
+        day = self.clock.date().isoformat()
+        meeting = submit(self.on(CHAIR, "meeting.held", date=day, attendees=attendees))
         comment = submit(
             self.on(
                 self.panel[0],
