@@ -196,6 +196,9 @@ class Step(Open):
     actor: str
     signer: str
     issued_at: str
+    logged_at: str | None = Field(
+        description="the log's time (envelope `logged_at`); null in a version 1 envelope"
+    )
     cadre: str | None
     fields: Doc
     refused: Any = Field(description="null when the rules admit the act, else why not")

@@ -12,6 +12,7 @@ through the rules) and V9 (the served documents equal the recomputation).
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from cadreledger.service import Ledger
@@ -24,6 +25,7 @@ from ledger.bundle import Bundle, BundleError, BundleEvent, parse_bundle, verify
 from ledger.cosignature import WitnessPolicy, parse_lines, with_signatures
 from ledger.errors import NOT_FOUND, Rejected
 from ledger.keys import KeyFormatError, VerifierKey
+from ledger.logtime import check_log_time
 from ledger.merkle import consistency_proof, inclusion_proof
 from ledger.verifier import Finding, Report
 from projections.audit import audit_acts
@@ -65,13 +67,15 @@ def export(ledger: Ledger, cycle: str, cadre: str | None = None) -> Bundle:
         events=events,
         streams=sorted({stream for _, stream, _, _ in rows}),
         sections={
+            # The clock skew the ledger recorded: V10 judges the bundle's events by it.
+            "log_time": {"max_clock_skew": int(ledger.max_clock_skew.total_seconds())},
             "evaluation": {
                 "cycle": cycle,
                 "cadre": cadre,
                 "root_keys": ledger.root_keys,
                 "profile": dict(pinned.data),
                 "served": {"position": size, "version": VIEWS_VERSION, "documents": served},
-            }
+            },
         },
     )
 
@@ -117,10 +121,28 @@ def verify_file(
             zip(_indexes(bundle, events), events, strict=True), key=lambda pair: pair[0]
         )
     ]
+    check_log_time(
+        sorted(
+            (i, e.stream, e.version, e.raw)
+            for i, e in zip(_indexes(bundle, events), events, strict=True)
+        ),
+        report,
+        _carried_skew(bundle),
+        source="bundle",
+    )
     model = audit_acts(acts, roots, report, served=_served(section), only_served=True)
     _profile(report, section, model)
     report.annexes["evaluation"] = {"cycle": section.get("cycle"), "cadre": section.get("cadre")}
     return report
+
+
+def _carried_skew(bundle: Bundle) -> timedelta | None:
+    """The clock skew the exporting ledger recorded, as the bundle carries it."""
+    section = bundle.sections.get("log_time")
+    value = section.get("max_clock_skew") if isinstance(section, dict) else None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return timedelta(seconds=value)
+    return None
 
 
 def _served(section: dict[str, Any]) -> tuple[int, str, dict[str, Any]]:

@@ -30,7 +30,7 @@ from ledger.envelope import MAX_CLOCK_SKEW_META, event_hash
 from ledger.errors import INVALID_RANGE, INVALID_STATEMENT, Rejected
 from ledger.keys import KeyFormatError, SignerKey, VerifierKey
 from ledger.logkeys import LogKeys, RotationError
-from ledger.logtime import check_log_time, recorded_skew
+from ledger.logtime import check_log_time, recorded_skew, stored_rows
 from ledger.merkle import EMPTY_ROOT, consistency_proof, inclusion_proof
 from ledger.receipt import Receipt
 from ledger.sequencer import Clock, Sealed, Sequencer, utc_now
@@ -102,6 +102,9 @@ class Ledger:
                 raise ConfigError(f"ledger_log_keys: {e}") from e
             self.log_keys = LogKeys(fixed.log_key)  # verify reports it (V6)
         self.log_key = self.log_keys.current  # today's; the genesis key signed the start
+        # What the writer allows between issued_at and the log's time (recorded by the
+        # first writer; until then, what the settings say).
+        self.max_clock_skew = recorded_skew(meta) or timedelta(seconds=settings.max_clock_skew)
         self.root_keys: list[str] = fixed.root_keys
         self.rules = EvaluationRules(self.root_keys) if fixed.evaluation else None
         self.vault = TextVault(self.store, self._data_key(meta, writer), data_subject)
@@ -111,7 +114,7 @@ class Ledger:
                     f"the key in {settings.key_path()} is not this log's current key "
                     f"({self.log_key})"
                 )
-            skew = self._max_clock_skew()
+            skew = self.max_clock_skew = self._max_clock_skew()
             self.sequencer = Sequencer(
                 self.store,
                 signer,
@@ -351,7 +354,7 @@ class Ledger:
             log_key_source="pinned" if pinned else "database",
             **options,
         )
-        check_log_time(self.store.iter_stored(), report, recorded_skew(self.store.meta()))
+        check_log_time(stored_rows(self.store), report, recorded_skew(self.store.meta()))
         if pinned is not None and pinned not in self.log_keys.keys:
             # The pinned key verified what it could; the database names other keys.
             report.checks["V5"].fail(

@@ -22,14 +22,14 @@ parsed every envelope strictly, and a forged time cannot survive V3, V5 and V6.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from ledger.envelope import LOGGED_AT, MAX_CLOCK_SKEW_META
-from ledger.verifier import CheckResult, Finding, Report
+from ledger.verifier import CheckResult, Finding, LogView, Report
 
 LOG_TIME = (
     "log-time",
@@ -41,24 +41,32 @@ LOG_TIME = (
 DEFAULT_SKEW = timedelta(minutes=5)
 
 
+def stored_rows(view: LogView) -> Iterator[tuple[int, str, int, bytes]]:
+    """A log's stored events as ``check_log_time`` reads them, in commit order."""
+    for position, (_nid, stream, version, _topic, raw) in enumerate(view.iter_stored()):
+        yield position, stream, version, raw
+
+
 def check_log_time(
-    rows: Iterable[tuple[int, str, int, str, bytes]],
+    rows: Iterable[tuple[int, str, int, bytes]],
     report: Report,
     max_skew: timedelta | None,
+    source: str = "ledger",
 ) -> CheckResult:
-    """Add V10 to ``report`` for the stored events ``rows`` (``LogView.iter_stored``:
-    id, stream, version, topic, envelope) in log order. ``max_skew``: what the ledger
-    recorded; None if it recorded none (then the default is used, and said)."""
+    """Add V10 to ``report`` for the events ``rows`` (position, stream, version,
+    envelope) in log order: all of a log's, or a bundle's. ``max_skew``: what the
+    ledger recorded (``source`` says where it was read); None if none was (then the
+    default is used, and said)."""
     check = report.checks["V10"] = CheckResult("V10", described=LOG_TIME)
     skew = max_skew if max_skew is not None else DEFAULT_SKEW
     report.annexes["log_time"] = {
         "max_clock_skew_seconds": int(skew.total_seconds()),
-        "max_clock_skew_source": "ledger" if max_skew is not None else "default",
+        "max_clock_skew_source": source if max_skew is not None else "default",
         "v1_events": 0,
     }
     latest: datetime | None = None
     kept_time = False  # a version 2 envelope was seen
-    for position, (_nid, stream, version, _topic, raw) in enumerate(rows):
+    for position, stream, version, raw in rows:
         try:
             envelope = orjson.loads(raw)
             statement = envelope["statement"]

@@ -18,6 +18,7 @@ from typing import Any
 from domain.acts import Act
 from domain.model import Model
 from domain.registry import Registry
+from ledger.envelope import format_logged_at
 from ledger.store import LogStore
 from projections.source import admitted_act
 
@@ -35,7 +36,7 @@ class Step:
     refused: str | None
 
     def to_json(self) -> dict[str, Any]:
-        statement = self.act.statement
+        statement, at = self.act.statement, self.act.logged_at
         return {
             "position": self.position,
             "event": self.event,
@@ -44,7 +45,8 @@ class Step:
             "actor": self.act.actor,
             "signer": self.act.signer,
             "issued_at": statement["issued_at"],
-            "logged_at": self.act.time.isoformat().replace("+00:00", "Z"),
+            # As the envelope spells it (None for a version 1 envelope): the UI compares.
+            "logged_at": None if at is None else format_logged_at(at),
             "cadre": statement.get("cadre"),
             "fields": {k: v for k, v in statement.items() if k not in ENVELOPE_FIELDS},
             "refused": self.refused,

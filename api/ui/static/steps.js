@@ -128,6 +128,7 @@ function describes(step, envelope, eventHash) {
       step.type === statement.type &&
       step.actor === statement.actor &&
       step.issued_at === statement.issued_at &&
+      (step.logged_at ?? null) === (envelope.logged_at ?? null) &&
       (step.cadre ?? null) === (statement.cadre ?? null) &&
       step.signer === envelope.signer &&
       canonicalize(resealed(step.fields)) === canonicalize(rest)
