@@ -121,6 +121,7 @@ def verify_file(
             zip(_indexes(bundle, events), events, strict=True), key=lambda pair: pair[0]
         )
     ]
+    model = audit_acts(acts, roots, report, served=_served(section), only_served=True)
     check_log_time(
         sorted(
             (i, e.stream, e.version, e.raw)
@@ -130,7 +131,6 @@ def verify_file(
         _carried_skew(bundle),
         source="bundle",
     )
-    model = audit_acts(acts, roots, report, served=_served(section), only_served=True)
     _profile(report, section, model)
     report.annexes["evaluation"] = {"cycle": section.get("cycle"), "cadre": section.get("cadre")}
     return report

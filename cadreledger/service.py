@@ -354,7 +354,6 @@ class Ledger:
             log_key_source="pinned" if pinned else "database",
             **options,
         )
-        check_log_time(stored_rows(self.store), report, recorded_skew(self.store.meta()))
         if pinned is not None and pinned not in self.log_keys.keys:
             # The pinned key verified what it could; the database names other keys.
             report.checks["V5"].fail(
@@ -373,6 +372,7 @@ class Ledger:
                 processes=options["processes"],
                 workers=options.get("workers"),
             )
+        check_log_time(stored_rows(self.store), report, recorded_skew(self.store.meta()))
         for observe in self.on_verified:
             observe(report)
         return report
