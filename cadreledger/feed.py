@@ -81,7 +81,8 @@ class FeedEvent:
             "source": source,
             "type": self.type,
             "subject": self.stream,
-            "time": self.statement.get("issued_at"),
+            # The log's time (version 2 envelopes); the signer's only where there is none.
+            "time": self.envelope.get("logged_at") or self.statement.get("issued_at"),
             "sequence": sequence(self.index),
             "datacontenttype": "application/json",
             "data": {

@@ -195,11 +195,15 @@ class Report:
         found = [(c.id, c.first) for c in self.checks.values() if c.first is not None]
         if not found:
             return None
-        first = min(found, key=lambda item: (_sort_position(item[1]), item[0]))
+        first = min(found, key=_place)
         # A range only says where to look; an event the record checks name inside it is
         # the place. (Not a rules finding: after a rewrite it may be a consequence.)
         inside = [(cid, f) for cid, f in found if cid in RECORD_CHECKS and _inside(f, first[1])]
-        return min(inside, key=lambda item: (_sort_position(item[1]), item[0]), default=first)
+        return min(
+            inside,
+            key=lambda item: (_sort_position(item[1]), _check_number(item[0])),
+            default=first,
+        )
 
     def to_json(self) -> dict[str, Any]:
         first = self.first_bad_event()
@@ -217,6 +221,13 @@ class Report:
 
 
 RECORD_CHECKS = ("V1", "V2", "V3", "V4")
+
+
+def _place(item: tuple[str, Finding]) -> tuple[float, int]:
+    """Where a check's finding puts the first bad event: by position, then by check
+    number (V4 before V10: ids order by number, not as text)."""
+    check_id, finding = item
+    return _sort_position(finding), int(check_id[1:]) if check_id[1:].isdigit() else 1 << 30
 
 
 def _sort_position(f: Finding) -> float:

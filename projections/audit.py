@@ -135,6 +135,22 @@ class _Totals:
             named = {event for _, event in late}
             if not late and not disowned:
                 continue
+            if late and not disowned:
+                # The writer refuses a revocation back-dated past acts of its key that
+                # disowns none (revocation-backdated): this log did not come from it.
+                first, event = late[0]
+                self.v8.fail(
+                    Finding(
+                        f"logged at or after {lost.isoformat()}, the effective time of the "
+                        f"later revocation of {person}'s key (event {record.revoked_by}), "
+                        "which disowns no act: revocation-backdated",
+                        f"được ghi sổ từ {lost.isoformat()}, thời điểm hiệu lực của việc thu "
+                        f"hồi khóa của {person} sau đó (sự kiện {record.revoked_by}), vốn "
+                        "không chối bỏ hành vi nào: revocation-backdated",
+                        position=first,
+                        event_hash=event,
+                    )
+                )
             found.append(
                 {
                     "person": person,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -70,10 +71,11 @@ def test_cloud_events_carry_what_a_consumer_verifies(
         assert e["specversion"] == "1.0"
         assert e["source"] == ledger.log_key.name
         assert e["type"] == s.type
-        assert e["time"] == s.statement["issued_at"]
         assert e["datacontenttype"] == "application/json"
         assert len(e["sequence"]) == SEQUENCE_DIGITS
         event = Event.parse(e["data"]["envelope"].encode())
+        assert e["time"] == json.loads(e["data"]["envelope"])["logged_at"]  # the log's time
+        assert event.logged_at is not None
         assert event.hash.hex() == e["id"] == e["data"]["event_hash"]
         assert event.stream == e["subject"]
         assert event.signer.verify(event.signature, event.statement_bytes)

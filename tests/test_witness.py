@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -518,8 +519,9 @@ def test_a_fork_shown_to_different_parties_is_caught(
     are validly signed by the log, and each verifies on its own (V1–V6). The witness
     cosigns whichever it sees first and refuses the other; with the witness policy,
     ``verify`` passes A's view and fails B's."""
-    a = open_ledger(db_url)
-    b = open_ledger(second_url(db_url, request, tmp_path))  # same log key (same key file)
+    now = datetime.now(UTC)  # one clock for both: the operator forges one history
+    a = open_ledger(db_url, clock=lambda: now)
+    b = open_ledger(second_url(db_url, request, tmp_path), clock=lambda: now)  # same log key
     assert a.log_key == b.log_key
     shared = [people.statement(cadre=f"cadre-{i}") for i in range(4)]
     for s in shared:

@@ -299,7 +299,7 @@ def statement_cases(w: World, path: str) -> list[tuple[str, bytes, int, str]]:
     )
     cases.append(("from the future", resigned({**g, "statement": {**g["statement"],
                   "issued_at": _now(timedelta(hours=2))}}, key), *(
-                  (401, "bad-login") if login else (400, "invalid-statement"))))  # fmt: skip
+                  (401, "bad-login") if login else (400, "clock-skew"))))  # fmt: skip
     # A sealed text whose disclosure does not match its commitment.
     salt = bytes(32)
     sealed = {"sealed": commit(salt, "Văn bản thật.")}
@@ -631,8 +631,7 @@ def grant_and_revoke(ledger: Ledger, world: Scenario) -> None:
             "key.revoked",
             person=revoked,
             key=str(world.key(revoked).verifier),
-            reason="Mất thiết bị.",
-            effective=_now(timedelta(seconds=-60)),
+            reason="Mất thiết bị.",  # effective: from now (no act of the key to disown)
         )
     )
 

@@ -8,8 +8,10 @@ than the revocation itself. Then:
   intake, over HTTP, with the problem type ``/problems/key-revoked`` (403);
 - an insider who holds the database *and* the log's key slips such a statement into
   the log anyway and reseals everything (chains, index, tiles, checkpoints), so that
-  V1–V7 pass. V8 names it: after the revocation, as an act by a revoked key; before
-  it but signed at or after T, as an act signed after the key was lost.
+  V1–V7 pass (and V10: the insider gives each event a plausible log time). V8 names
+  it: after the revocation, as an act by a revoked key; before it but logged at or
+  after T, as an act the revocation would have had to disown (it disowns none, and
+  the writer refuses such a revocation: ``revocation-backdated``).
 
 **The log's key.** ``cadreledger rotate-log-key`` replaces the key that signs
 checkpoints. Checkpoints signed before keep verifying under the old key — for a
@@ -21,8 +23,9 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from bench.drills.base import Keys, Snapshot, build, submit_in_batches
 from bench.drills.reseal import reseal
-from bench.drills.scenario import CHAIR, REGISTRAR, Scenario
+from bench.drills.scenario import CHAIR, REGISTRAR
 from cadreledger.cli import main
 from cadreledger.service import Ledger
 from cadreledger.witness import Witness, WitnessState
@@ -58,16 +61,16 @@ def _checks(report: dict[str, Any]) -> dict[str, str]:
     return {c["id"]: c["status"] for c in report["checks"]}
 
 
-def _time(world: Scenario, ahead: timedelta = timedelta()) -> str:
-    return (world.clock + ahead).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def revoked_key(url: str, workdir: Path, figures: Figures, seed: int = 3) -> None:
     """The person's key: refused at intake, and named by V8 when slipped in anyway."""
     keys = Keys(workdir / "keys")
     world = build(url, keys, cadres=12, decided=2, newcomers=10, seed=seed)
     stolen = world.keys[CHAIR]
-    lost_at = _time(world, timedelta(seconds=30))
+    # Lost after the chair's last act, by the log's clock (a loss may be dated back to
+    # before its revocation, never after it): the next whole second, once it has passed.
+    lost = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    time.sleep(max(0.0, (lost - datetime.now(UTC)).total_seconds()) + 0.05)
+    lost_at = lost.strftime("%Y-%m-%dT%H:%M:%SZ")
     with Ledger(keys.settings(url)) as ledger:
         # The thief signs with the key after it was lost; nobody has noticed yet …
         world.clock += timedelta(minutes=1)
@@ -136,7 +139,7 @@ def _slip(
     return {
         "position": position,
         "V1-V7": "pass"
-        if all(statuses[f"V{i}"] in ("pass", "not_applicable") for i in range(1, 8))
+        if all(statuses[f"V{i}"] in ("pass", "not_applicable") for i in (*range(1, 8), 10))
         else "fail",
         "V8": statuses["V8"],
         "V8_position": (record or {}).get("position"),

@@ -17,7 +17,7 @@ from eventsourcing.persistence import StoredEvent
 
 from domain.streams import stream_for
 from ledger.checkpoint import Checkpoint
-from ledger.envelope import TOPIC, event_hash, seal
+from ledger.envelope import TOPIC, EnvelopeError, Event, event_hash, seal
 from ledger.keys import SignerKey
 from ledger.merkle import EMPTY_ROOT, leaf_hash
 from ledger.statement import SignedStatement
@@ -35,6 +35,17 @@ def reseal(
     A statement that repeats an earlier one (same actor and nonce) is stored again as an
     event, but gets no second nonce row: the table's primary key forbids it, as it would
     stop the tamperer."""
+    # The log times the events had: a statement stored before keeps its own (so that its
+    # event hash, which later statements cite, is unchanged if its place is).
+    kept: dict[tuple[str, str], datetime] = {}
+    for _index, _stream, _version, stored in store.entries(0, 1 << 40):
+        try:
+            event = Event.parse(stored)
+        except EnvelopeError:
+            continue  # already tampered with: it has no time to keep
+        key = (str(event.statement.get("actor")), str(event.statement.get("nonce")))
+        if event.logged_at is not None:
+            kept.setdefault(key, event.logged_at)
     for table in (store.events_table, *TABLES):
         store.execute(f"DELETE FROM {table}")
     genesis = Checkpoint(log_key.name, 0, EMPTY_ROOT).sign(log_key)
@@ -42,8 +53,8 @@ def reseal(
     heads: dict[str, tuple[int, bytes]] = {}
     nonces: set[tuple[str, str]] = set()
     tree = TreeBuilder.empty()
-    # The log's time, as the insider forges it: each statement's own issued_at (never
-    # going back), which every log-time check (V10) then accepts.
+    # The log's time, as the insider forges it for a statement not stored before: its
+    # own issued_at (never going back), which every log-time check (V10) then accepts.
     logged: datetime | None = None
     for start in range(0, len(statements), batch):
         events: list[StoredEvent] = []
@@ -52,7 +63,8 @@ def reseal(
             stream = stream_for(signed.statement)
             version, prev = heads.get(stream, (0, None))
             issued = datetime.fromisoformat(signed.statement["issued_at"]).astimezone(UTC)
-            logged = issued if logged is None else max(logged, issued)
+            at = kept.get((signed.actor, signed.nonce), issued)
+            logged = at if logged is None else max(logged, at)
             raw = seal(stream, version + 1, prev, signed, logged)
             index = tree.size
             tree.append(leaf_hash(event_hash(raw)))
