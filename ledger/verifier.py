@@ -199,11 +199,7 @@ class Report:
         # A range only says where to look; an event the record checks name inside it is
         # the place. (Not a rules finding: after a rewrite it may be a consequence.)
         inside = [(cid, f) for cid, f in found if cid in RECORD_CHECKS and _inside(f, first[1])]
-        return min(
-            inside,
-            key=lambda item: (_sort_position(item[1]), _check_number(item[0])),
-            default=first,
-        )
+        return min(inside, key=_place, default=first)
 
     def to_json(self) -> dict[str, Any]:
         first = self.first_bad_event()
