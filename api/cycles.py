@@ -45,7 +45,7 @@ At = Annotated[
     Query(
         max_length=40,
         description="a log position (the state after that event) or an RFC 3339 time "
-        "(the state from the acts signed at or before it)",
+        "(the state from the acts the log admitted at or before it: their logged_at)",
         examples=["120", "2026-12-10T09:00:00Z"],
     ),
 ]
