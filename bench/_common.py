@@ -18,11 +18,20 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 CYCLE = "2025-qd366"
 ISSUED_AT = "2025-12-01T08:00:00Z"
+
+
+def signed_clock() -> datetime:
+    """The log's clock for a benchmark whose statements are all signed at ``ISSUED_AT``
+    (pre-signed in bulk): the ledger admits a statement only near its log time."""
+    return datetime(2025, 12, 1, 8, 0, tzinfo=UTC)
+
+
 NOTE = unicodedata.normalize("NFC", "Hoàn thành tốt nhiệm vụ")
 
 

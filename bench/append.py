@@ -215,7 +215,7 @@ def run_ledger(
     settings = Settings(
         db=db.ledger_url, log_key_file=db.key_file, max_batch=max_batch, rules=False
     )
-    ledger = Ledger(settings)
+    ledger = Ledger(settings, clock=C.signed_clock)
     try:
         if mode in ("submit", "async"):
             items: list[Any] = [json.dumps(s.submission()).encode() for s in signed]

@@ -69,7 +69,7 @@ def build(
     # lock files or writer thread for them to inherit.
     pool = multiprocessing.get_context("fork").Pool(procs, C.init_signer, (seeds,))
     try:
-        ledger = Ledger(settings)
+        ledger = Ledger(settings, clock=C.signed_clock)
     except BaseException:
         pool.terminate()
         raise
