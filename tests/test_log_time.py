@@ -280,3 +280,46 @@ def test_an_insider_writing_around_the_skew_is_named_by_v10(
     first = check["first_failure"]
     assert isinstance(first, dict) and first["position"] == receipt.index
     assert "issued_at" in first["reason_en"]
+
+
+# -- V10 on its own: old envelopes, order, skew -----------------------------------------
+
+
+def _rows(*times: datetime | None) -> list[tuple[int, str, int, bytes]]:
+    """Envelopes of one stream signed at START + i minutes, logged at ``times`` (None:
+    a version 1 envelope)."""
+    from ledger.envelope import event_hash, seal
+    from tests.conftest import People
+
+    people, rows, prev = People(), [], None
+    for i, logged in enumerate(times):
+        signed = people.statement(issued_at=f"2026-11-02T01:{i:02d}:00Z")
+        raw = seal("actor/nguyen.van.an", i + 1, prev, signed, logged)
+        rows.append((i, "actor/nguyen.van.an", i + 1, raw))
+        prev = event_hash(raw)
+    return rows
+
+
+def _v10(rows: list[tuple[int, str, int, bytes]]) -> tuple[str, dict[str, object]]:
+    from ledger.logtime import check_log_time
+    from ledger.verifier import Report
+
+    report = Report("o", "k", "pinned")
+    check = check_log_time(rows, report, timedelta(minutes=5))
+    return check.status, report.to_json()
+
+
+def test_v10_says_old_envelopes_went_unchecked_and_refuses_a_return_to_them() -> None:
+    at = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+    status, report = _v10(_rows(None, None, at + timedelta(minutes=2)))
+    assert status == "incomplete"  # two events carry no log time: not a ✓
+    assert report["log_time"]["v1_events"] == 2 and "issued_at" in report["log_time"]["note"]
+    status, report = _v10(_rows(at, None))
+    assert status == "fail" and report["first_bad"]["position"] == 1
+
+
+def test_v10_names_a_log_time_that_goes_back() -> None:
+    at = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+    status, report = _v10(_rows(at, at + timedelta(minutes=2), at + timedelta(minutes=1)))
+    assert status == "fail" and report["first_bad"]["position"] == 2
+    assert "before the log time of an earlier event" in report["first_bad"]["reason_en"]
