@@ -30,7 +30,7 @@ from ledger.envelope import MAX_CLOCK_SKEW_META, event_hash
 from ledger.errors import INVALID_RANGE, INVALID_STATEMENT, Rejected
 from ledger.keys import KeyFormatError, SignerKey, VerifierKey
 from ledger.logkeys import LogKeys, RotationError
-from ledger.logtime import check_log_time, recorded_skew, stored_rows
+from ledger.logtime import check_log_time, check_witnessed_time, recorded_skew, stored_rows
 from ledger.merkle import EMPTY_ROOT, consistency_proof, inclusion_proof
 from ledger.receipt import Receipt
 from ledger.sequencer import Clock, Sealed, Sequencer, utc_now
@@ -372,7 +372,17 @@ class Ledger:
                 processes=options["processes"],
                 workers=options.get("workers"),
             )
-        check_log_time(stored_rows(self.store), report, recorded_skew(self.store.meta()))
+        skew = recorded_skew(self.store.meta())
+        times = check_log_time(stored_rows(self.store), report, skew)
+        if options.get("witness_policy") is not None:
+            check_witnessed_time(
+                times,
+                self.store,
+                self.store.latest_checkpoint(),
+                options["witness_policy"],
+                options.get("cosignatures"),
+                skew,
+            )
         for observe in self.on_verified:
             observe(report)
         return report

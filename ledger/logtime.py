@@ -9,7 +9,9 @@ along the log and holds them to the log's own rules:
   max(its clock, the latest log time));
 - no event of version 1 follows one of version 2 (a log never stops keeping time);
 - each statement's ``issued_at`` is within the clock skew the ledger recorded at its
-  start (``ledger_meta.max_clock_skew``) of its log time, either way.
+  start (``ledger_meta.max_clock_skew``) of its log time, either way;
+- with a witness policy, no event the latest checkpoint covers was logged after a
+  witness cosigned it (beyond the skew): witnesses bound the log's time from outside.
 
 Events of version 1 (written before the log kept time) cannot be checked: they are
 counted as unchecked, so V10 says "incomplete" rather than a ✓ it has not earned, and
@@ -22,13 +24,21 @@ parsed every envelope strictly, and a forged time cannot survive V3, V5 and V6.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
+from ledger.cosignature import (
+    CosignatureError,
+    WitnessPolicy,
+    check_cosignatures,
+    parse_lines,
+)
 from ledger.envelope import LOGGED_AT, MAX_CLOCK_SKEW_META
+from ledger.note import NoteError, parse
+from ledger.store import LogStore
 from ledger.verifier import CheckResult, Finding, LogView, Report
 
 LOG_TIME = (
@@ -133,3 +143,51 @@ def recorded_skew(meta: dict[str, str]) -> timedelta | None:
     if value is None or not value.isdigit():
         return None
     return timedelta(seconds=int(value))
+
+
+def check_witnessed_time(
+    check: CheckResult,
+    view: LogStore,
+    latest: tuple[int, str] | None,
+    policy: WitnessPolicy,
+    cosignatures: Callable[[int], Iterable[str]] | None,
+    max_skew: timedelta | None,
+) -> None:
+    """V10 from outside: no event the latest checkpoint covers was logged after a
+    policy witness cosigned that checkpoint (its cosignature's timestamp), beyond the
+    clock skew (the witness's clock is not the log's). A log whose operator dates
+    events later than the witnesses saw them is caught here; V7 says whether the
+    cosignatures are there at all."""
+    if latest is None or not latest[0] or cosignatures is None:
+        return
+    size, note = latest
+    try:
+        text = parse(note).text
+        lines = [
+            signature
+            for line in cosignatures(size)
+            for signature in parse_lines(line if line.endswith("\n") else line + "\n")
+        ]
+        ((_, _, _, raw),) = view.entries(size - 1, 1)
+        logged = orjson.loads(raw).get("logged_at")
+    except (NoteError, CosignatureError, ValueError, TypeError, AttributeError):
+        return  # V5–V7 say what is wrong with the checkpoint or its lines, V1 the event
+    if not isinstance(logged, str) or not LOGGED_AT.fullmatch(logged):
+        return  # no log time to bound (version 1), or V1's finding
+    last = datetime.fromisoformat(logged).astimezone(UTC)
+    valid, _ = check_cosignatures(text, lines, policy.witnesses)
+    skew = max_skew if max_skew is not None else DEFAULT_SKEW
+    for witness, timestamp in valid.items():
+        seen = datetime.fromtimestamp(timestamp, UTC)
+        check.checked += 1
+        if last > seen + skew:
+            check.fail(
+                Finding(
+                    f"logged at {logged}, after witness {witness.name} cosigned the "
+                    f"checkpoint of size {size} covering it ({seen.isoformat()})",
+                    f"được ghi sổ lúc {logged}, sau khi nhân chứng {witness.name} đã đồng ký "
+                    f"điểm kiểm tra kích thước {size} chứa nó ({seen.isoformat()})",
+                    position=size - 1,
+                    checkpoint_size=size,
+                )
+            )

@@ -323,3 +323,37 @@ def test_v10_names_a_log_time_that_goes_back() -> None:
     status, report = _v10(_rows(at, at + timedelta(minutes=2), at + timedelta(minutes=1)))
     assert status == "fail" and report["first_bad"]["position"] == 2
     assert "before the log time of an earlier event" in report["first_bad"]["reason_en"]
+
+
+def test_an_event_logged_after_a_witness_cosigned_it_is_named(
+    evaluation: tuple[Ledger, World],
+) -> None:
+    """The operator's clock dates events later than the witness saw them (to move an
+    act past, say, a complaint's filing): the witness's cosignature time bounds it."""
+    from cadreledger.witnessing import CosignatureStore
+    from ledger.checkpoint import open_checkpoint
+    from ledger.cosignature import WitnessPolicy, cosign, cosigner_key
+
+    ledger, w = evaluation
+    w.open()
+    witness = SignerKey.generate("w1.example")
+    text = open_checkpoint(ledger.checkpoint(), ledger.log_key).text()
+    store = CosignatureStore(ledger.store)
+    store.ensure()
+    last = stored_times(ledger)[-1]
+    options = {
+        "witness_policy": WitnessPolicy((cosigner_key(witness),), 1),
+        "cosignatures": store.lines,
+    }
+    honest = int((last + timedelta(seconds=10)).timestamp())
+    store.add(ledger.size(), cosigner_key(witness), cosign(witness, text, honest))
+    assert ledger.verify(**options).ok
+    w.act("root", "unit.registered", unit="x", name="X")  # a later checkpoint
+    text = open_checkpoint(ledger.checkpoint(), ledger.log_key).text()
+    seen_before = int((stored_times(ledger)[-1] - timedelta(hours=1)).timestamp())
+    store.add(ledger.size(), cosigner_key(witness), cosign(witness, text, seen_before))
+    report = ledger.verify(**options).to_json()
+    (check,) = [c for c in report["checks"] if c["id"] == "V10"]
+    assert check["status"] == "fail"
+    assert check["first_failure"]["position"] == ledger.size() - 1
+    assert "w1.example" in check["first_failure"]["reason_en"]
