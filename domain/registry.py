@@ -189,12 +189,11 @@ class Registry:
         """By a registrar, or by the holder (a person may always disown a lost key).
 
         ``effective`` (when the key was lost) may be earlier than the revocation reaches
-        the log, but never later; and if acts of the key were logged at or after it
-        (``last_use``: the log time and event of the key's latest act, as far as the
-        model knows),
-        the revocation must name them in ``disowns``. They stay admitted — a
-        revocation undoes nothing — and the verifier reports them as evidence of a
-        compromise reported late."""
+        the log, not later than the act's own time. If the key signed acts logged at or
+        after it (``last_use``: the log time and event of the key's latest act, as far
+        as the model knows), the revocation must name them in ``disowns``. They stay
+        admitted — a revocation undoes nothing — and the verifier reports them as
+        evidence of a compromise reported late."""
         body = act.body
         person = self.person(body.id("person"))
         if person.id != act.actor:
@@ -203,13 +202,24 @@ class Registry:
         reason = body.text("reason")
         require_reason(reason)
         effective = _time(act, "effective") if body.has("effective") else act.time
-        if effective > act.time:
+        # "From now" by the signer's clock (within the clock skew of the log's) is now.
+        if effective > max(act.time, act.issued_at):
             refuse(
                 "effective",
-                "không được sau thời điểm ghi sổ của việc thu hồi",
-                "may not be after the revocation reaches the log",
+                "không được sau thời điểm của chính việc thu hồi",
+                "may not be after the revocation itself",
             )
+        effective = min(effective, act.time)
         disowns = _disowns(act)
+        record = person.keys.get(key)
+        if record is None:
+            raise Rejected(
+                UNKNOWN_REFERENCE,
+                f"{person.id!r} không có khóa này.",
+                f"{person.id!r} has no such key.",
+            )
+        if record.revoked_by is not None:
+            raise exists("việc thu hồi khóa này", "this key's revocation")
         if last_use is not None and last_use[0] >= effective and not disowns:
             used, event = last_use[0].isoformat(), last_use[1]
             raise Rejected(
@@ -224,15 +234,6 @@ class Registry:
                 last_use=used,
                 event=event,
             )
-        record = person.keys.get(key)
-        if record is None:
-            raise Rejected(
-                UNKNOWN_REFERENCE,
-                f"{person.id!r} không có khóa này.",
-                f"{person.id!r} has no such key.",
-            )
-        if record.revoked_by is not None:
-            raise exists("việc thu hồi khóa này", "this key's revocation")
         record.revoked_effective, record.revoked_by = effective, act.event
         record.revoked_position = act.position
         record.revoked_disowns = disowns
