@@ -104,7 +104,10 @@ class Ledger:
         self.log_key = self.log_keys.current  # today's; the genesis key signed the start
         # What the writer allows between issued_at and the log's time (recorded by the
         # first writer; until then, what the settings say).
-        self.max_clock_skew = recorded_skew(meta) or timedelta(seconds=settings.max_clock_skew)
+        recorded = recorded_skew(meta)
+        self.max_clock_skew = (
+            recorded if recorded is not None else timedelta(seconds=settings.max_clock_skew)
+        )
         self.root_keys: list[str] = fixed.root_keys
         self.rules = EvaluationRules(self.root_keys) if fixed.evaluation else None
         self.vault = TextVault(self.store, self._data_key(meta, writer), data_subject)
