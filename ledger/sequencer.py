@@ -23,7 +23,7 @@ from typing import Protocol
 from eventsourcing.persistence import StoredEvent
 
 from ledger.checkpoint import Checkpoint
-from ledger.envelope import TOPIC, Event, event_hash, format_logged_at, seal
+from ledger.envelope import TOPIC, EnvelopeError, Event, event_hash, format_logged_at, seal
 from ledger.errors import CLOCK_SKEW, NONCE_REUSED, UNAVAILABLE, Rejected
 from ledger.keys import SignerKey
 from ledger.logkeys import LogKeys
@@ -184,7 +184,10 @@ class Sequencer:
         if not size:
             return None
         ((_, _, _, raw),) = self.store.entries(size - 1, 1)
-        return Event.parse(raw).logged_at
+        try:
+            return Event.parse(raw).logged_at
+        except EnvelopeError:  # damaged behind the writer's back: verify names it (V1)
+            return None
 
     def _stamp(self) -> datetime:
         """This batch's log time: the clock's, but never before the log's latest, so
