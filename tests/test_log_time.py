@@ -357,3 +357,17 @@ def test_an_event_logged_after_a_witness_cosigned_it_is_named(
     assert check["status"] == "fail"
     assert check["first_failure"]["position"] == ledger.size() - 1
     assert "w1.example" in check["first_failure"]["reason_en"]
+
+
+def test_a_retry_of_a_stored_statement_gets_its_receipt_however_late(
+    evaluation: tuple[Ledger, World],
+) -> None:
+    ledger, w = evaluation
+    w.open()
+    signed = sign_statement(
+        w.statement("root", "unit.registered", {"unit": "x", "name": "X"}), w.keys["root"]
+    )
+    first = ledger.append(signed)
+    w.clock += timedelta(hours=2)  # the answer was lost; the client retries much later
+    again = ledger.append(signed)
+    assert again.duplicate and again.index == first.index and again.event_hash == first.event_hash
