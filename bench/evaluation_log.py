@@ -346,7 +346,7 @@ def cycle_plan(unit: Unit, year: int) -> CyclePlan:
         on(unit.authority, "decision.issued", cadre=sid, level=levels[sid]) for sid in decided
     ]
     phase += [on(unit.authority, "notice.sent", cadre=sid) for sid in totals]
-    phase.append(on(unit.authority, "result.published", date=f"{year}-11-02"))
+    phase.append(on(unit.authority, "result.published"))
     hashes = yield phase
     decisions = dict(zip(decided, hashes[first : first + len(decided)], strict=True))
 

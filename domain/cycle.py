@@ -15,7 +15,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from fractions import Fraction
 from typing import Any
 
 from domain.acts import Act
@@ -29,14 +30,20 @@ from domain.evaluation import (
     subject_from,
 )
 from domain.fields import Body, format_points, given, parse_points, refuse
-from domain.judgement import group_rules, judged
+from domain.judgement import UNMITIGABLE, end_state, group_rules, judged
 from domain.problems import (
+    AGAINST_COMPLAINANT,
+    APPEAL_NOT_OPEN,
+    BALLOTS_MISSING,
     CONFLICT_OF_INTEREST,
+    DATE_FROM_LOG,
     DEADLINE_PASSED,
     MINUTES_ADOPTED,
     NOT_AUTHORISED,
     NOT_IN_REGIME,
+    NOT_MITIGABLE,
     REASON_REQUIRED,
+    ROLES_APART,
     SELF_EVALUATION,
     TALLY_MISMATCH,
     exists,
@@ -127,6 +134,7 @@ class Cycle:
         for role in (AUTHORITY, CHAIR):
             if not roles[role]:
                 refuse("roles", f"phải có {role}", f"must name the {role}")
+        _roles_apart(roles[AUTHORITY] & roles[ADVISORY])
         year = body.integer("year", 1990, 2100)
         deadline = body.day("deadline") if body.has("deadline") else profile.default_deadline(year)
         cycle = cls(
@@ -193,6 +201,9 @@ class Cycle:
             raise exists(f"vai trò {role} của {person!r}", f"{person!r} as {role}")
         if withdraw and role in (AUTHORITY, CHAIR) and members == {person}:
             raise wrong_phase("Kỳ đánh giá không thể thiếu vai trò này.", f"A cycle needs {role}.")
+        apart = {AUTHORITY: ADVISORY, ADVISORY: AUTHORITY}.get(role)
+        if not withdraw and apart is not None and person in self.roles[apart]:
+            _roles_apart({person})
         (members.discard if withdraw else members.add)(person)
 
     def exception_recorded(self, act: Act) -> None:
@@ -322,11 +333,15 @@ class Cycle:
     # -- ballots and the tally --------------------------------------------------------
 
     def conflict_declared(self, act: Act) -> None:
+        """A declared conflict bars the declarer from the ballot, the proposal and the
+        decision on this subject; a ballot already cast leaves the tally (recounted)."""
         ev = self._evaluation(act)
         require_reason(act.body.text("reason"))
         if act.actor in ev.conflicts:
             raise exists("khai báo xung đột lợi ích này", "this declaration")
         ev.conflicts.add(act.actor)
+        if ev.ballots.pop(act.actor, None) is not None and ev.tally is not None:
+            ev.tally = _count(list(ev.ballots.values()), act.event) if ev.ballots else None
 
     def score_submitted(self, act: Act) -> None:
         ev = self._scoring(act)
@@ -358,6 +373,7 @@ class Cycle:
     def confidence_tallied(self, act: Act) -> None:
         self._require(act, CHAIR)
         ev = self._evaluation(act)
+        self._not_own(act, ev)  # a leader does not count the confidence vote about themselves
         votes = act.body.integer("votes", 1, 100_000)
         low = act.body.integer("low", 0, votes)
         self._before_deadline(act)
@@ -374,15 +390,9 @@ class Cycle:
         if ev.tally is not None:
             raise exists("kết quả kiểm phiếu", "a tally")
         ballots = list(ev.ballots.values())
-        needed = int(self.profile.setting("min_ballots"))
-        if len(ballots) < needed:
-            raise wrong_phase(
-                f"Cần ít nhất {needed} phiếu chấm, mới có {len(ballots)}.",
-                f"At least {needed} ballots are needed; there are {len(ballots)}.",
-            )
-        general = _mean([b.general for b in ballots])
-        tasks = _mean([b.tasks for b in ballots])
-        total = _mean([b.total for b in ballots])
+        self._enough_ballots(ev)
+        counted = _count(ballots, act.event)
+        total = counted["total"]
         stated_count = act.body.integer("ballots", 0, 100_000)
         stated_total = parse_points(act.body.raw("total"), "total")
         if stated_count != len(ballots) or stated_total != total:
@@ -395,13 +405,32 @@ class Cycle:
                 expected_ballots=len(ballots),
                 expected_total=format_points(total),
             )
-        ev.tally = {
-            "event": act.event,
-            "ballots": len(ballots),
-            "general": general,
-            "tasks": tasks,
-            "total": total,
-        }
+        ev.tally = counted
+
+    def _enough_ballots(self, ev: Evaluation) -> None:
+        """By default every panel member present at the subject's review meeting votes
+        (less the subject and those who declared a conflict); a regime or cycle may set a
+        number instead (``min_ballots``)."""
+        setting = self.profile.setting("min_ballots")
+        if setting is not None:
+            missing: list[str] = []
+            needed = int(setting)
+        else:
+            present = set().union(*(self.meetings[m].attendees for m in ev.meetings))
+            expected = (present & self.roles[PANEL]) - ev.conflicts
+            expected -= {ev.subject.id, self.owner(ev.subject.id)}
+            missing = sorted(expected - set(ev.ballots))
+            needed = max(1, len(expected))
+        if missing or len(ev.ballots) < needed:
+            raise Rejected(
+                BALLOTS_MISSING,
+                f"Cần {needed} phiếu chấm, mới có {len(ev.ballots)}"
+                + (f"; chưa chấm: {', '.join(missing)}." if missing else "."),
+                f"{needed} ballots are needed; there are {len(ev.ballots)}"
+                + (f"; not yet cast by: {', '.join(missing)}." if missing else "."),
+                needed=needed,
+                missing=missing,
+            )
 
     def scoring_reopened(self, act: Act) -> None:
         """The chair reopens scoring after a tally, saying why: ballots may change again
@@ -450,8 +479,16 @@ class Cycle:
                     "This regime has no mitigation.",
                 )
             detail["evidence"] = cited = body.event("evidence")
-            if not any(e.event == cited for e in ev.evidence):
+            record = next((e for e in ev.evidence if e.event == cited), None)
+            if record is None:
                 raise unknown("Không có chứng cứ được dẫn.", "The cited evidence is unknown.")
+            if record.kind in UNMITIGABLE:
+                raise Rejected(
+                    NOT_MITIGABLE,
+                    f"Chứng cứ loại {record.kind} không được giảm nhẹ.",
+                    f"Evidence of kind {record.kind} cannot be mitigated.",
+                    evidence=cited,
+                )
         require_reason(body.text("text"), "text")
         ev.evidence.append(Evidence(kind, act.event, detail, year))
 
@@ -504,6 +541,7 @@ class Cycle:
         self._require(act, AUTHORITY)
         ev = self._evaluation(act)
         self._not_own(act, ev)
+        self._no_conflict(act, ev)
         body = act.body
         supersedes, cause = body.event("supersedes"), body.event("cause")
         if ev.decision is None or supersedes != ev.decision.event:
@@ -530,6 +568,16 @@ class Cycle:
             maximum = self.profile.general_max + self.profile.tasks_max
             corrected = {"total": body.points("total", maximum), "event": act.event}
         outcome = judged(self, act, ev, body.level("level"), corrected)
+        complained = any(c.resolution == cause and c.upheld for c in ev.complaints.values())
+        if complained and outcome.level.rank < ev.decision.level.rank:
+            raise Rejected(
+                AGAINST_COMPLAINANT,
+                f"Khiếu nại được chấp nhận không thể dẫn tới mức thấp hơn "
+                f"({outcome.level.value} < {ev.decision.level.value}).",
+                f"An upheld complaint cannot lead to a lower level "
+                f"({outcome.level.value} < {ev.decision.level.value}).",
+                current=ev.decision.level.value,
+            )
         group_rules(self, ev, outcome.level)
         ev.superseded.append(ev.decision)
         ev.decision = outcome
@@ -547,7 +595,15 @@ class Cycle:
         """Publication (công khai) once every subject on the roster is decided."""
         self._require(act, AUTHORITY)
         self._need_roster()
-        day = act.body.day("date") if act.body.has("date") else act.day
+        if act.body.has("date"):
+            # The 90-day complaint window runs from publication: its day is the log's.
+            raise Rejected(
+                DATE_FROM_LOG,
+                "Ngày công khai là ngày ghi vào sổ; không ghi trường date.",
+                "The publication's day is the day the log admits it; leave out date.",
+                field="date",
+            )
+        day = act.day
         undecided = sorted(s for s, ev in self.evaluations.items() if ev.decision is None)
         if undecided:
             raise wrong_phase(
@@ -557,6 +613,7 @@ class Cycle:
             )
         if self.published is not None:
             raise exists("việc công khai kết quả", "the publication")
+        end_state(self)  # what each decision respected must hold for all of them together
         self.published = (day, act.event)
 
     # -- complaints (khiếu nại) --------------------------------------------------------
@@ -579,12 +636,20 @@ class Cycle:
         setting = self.profile.setting
         if appeal_of is not None:
             first = ev.complaints.get(appeal_of)
-            if first is None or first.resolved is None:
-                raise wrong_phase(
-                    "Chỉ khiếu nại lần hai sau khi lần đầu đã được giải quyết.",
-                    "A second complaint follows a resolved first one.",
+            if first is None:
+                raise unknown("Không có khiếu nại lần đầu này.", "No such first complaint.")
+            # Resolved, or left unresolved past its time limit (Luật Khiếu nại Art. 33).
+            opened = first.resolved or self.resolve_limit(first)
+            if first.resolved is None and act.day <= opened:
+                raise Rejected(
+                    APPEAL_NOT_OPEN,
+                    f"Khiếu nại lần đầu chưa được giải quyết và chưa hết hạn giải quyết "
+                    f"({opened.isoformat()}).",
+                    f"The first complaint is unresolved and its time limit "
+                    f"({opened.isoformat()}) has not passed.",
+                    limit=opened.isoformat(),
                 )
-            self._within(act, first.resolved, setting("complaint_appeal_days"), "appeal")
+            self._within(act, opened, setting("complaint_appeal_days"), "appeal")
         else:
             start = self.published[0] if self.published else None
             if start is None:
@@ -612,23 +677,32 @@ class Cycle:
             raise wrong_phase("Khiếu nại chưa được thụ lý.", "The complaint is not accepted yet.")
         if complaint.resolved is not None:
             raise exists("kết quả giải quyết khiếu nại này", "this complaint's resolution")
-        days = self.profile.setting(
-            "complaint_resolve_days_complex" if complaint.complex else "complaint_resolve_days"
-        )
+        days = self._resolve_days(complaint)
         self._within(act, complaint.accepted, days, "resolve")
         complaint.resolved, complaint.resolution, complaint.upheld = act.day, act.event, upheld
+
+    def _resolve_days(self, complaint: Complaint) -> int:
+        """First complaints 30 days (45 complex); second ones 45 (60 complex)."""
+        kind = "appeal" if complaint.appeal_of else "complaint"
+        return int(
+            self.profile.setting(f"{kind}_resolve_days" + ("_complex" if complaint.complex else ""))
+        )
+
+    def resolve_limit(self, complaint: Complaint) -> date:
+        """The last day a complaint may be resolved: acceptance's limit then resolution's
+        (an unaccepted complaint counts as accepted on its last day to be)."""
+        setting = self.profile.setting
+        accepted = complaint.accepted or complaint.filed + timedelta(
+            days=int(setting("complaint_accept_days"))
+        )
+        return accepted + timedelta(days=self._resolve_days(complaint))
 
     def _scoring(self, act: Act) -> Evaluation:
         self._require(act, PANEL)
         self._points_only()
         ev = self._evaluation(act)
         self._not_own(act, ev)
-        if act.actor in ev.conflicts:
-            raise Rejected(
-                CONFLICT_OF_INTEREST,
-                f"{act.actor!r} đã khai báo xung đột lợi ích với {ev.subject.id!r}.",
-                f"{act.actor!r} declared a conflict of interest with {ev.subject.id!r}.",
-            )
+        self._no_conflict(act, ev)
         self._before_deadline(act)
         if not any(self.meetings[m].minutes for m in ev.meetings):
             raise wrong_phase(
@@ -709,8 +783,17 @@ class Cycle:
         self._require(act, role)
         ev = self._evaluation(act)
         self._not_own(act, ev)
+        self._no_conflict(act, ev)
         self._before_deadline(act)
         return ev
+
+    def _no_conflict(self, act: Act, ev: Evaluation) -> None:
+        if act.actor in ev.conflicts:
+            raise Rejected(
+                CONFLICT_OF_INTEREST,
+                f"{act.actor!r} đã khai báo xung đột lợi ích với {ev.subject.id!r}.",
+                f"{act.actor!r} declared a conflict of interest with {ev.subject.id!r}.",
+            )
 
     def _evaluation(self, act: Act) -> Evaluation:
         """The evaluation the act is about, ready to be changed."""
@@ -760,6 +843,32 @@ def _mean(values: list[int]) -> int:
     total, count = sum(values), len(values)
     rounded = (2 * abs(total) + count) // (2 * count)
     return rounded if total >= 0 else -rounded
+
+
+def _count(ballots: list[Ballot], event: str) -> dict[str, Any]:
+    """A tally of ``ballots``: means rounded to hundredths for display, and the exact mean
+    of the totals (a Fraction of hundredths), which thresholds are compared against."""
+    totals = [b.total for b in ballots]
+    return {
+        "event": event,
+        "ballots": len(ballots),
+        "general": _mean([b.general for b in ballots]),
+        "tasks": _mean([b.tasks for b in ballots]),
+        "total": _mean(totals),
+        "exact": Fraction(sum(totals), len(totals)),
+    }
+
+
+def _roles_apart(both: set[str]) -> None:
+    """The authority decides on what the advisory body proposes: one person never both."""
+    if both:
+        raise Rejected(
+            ROLES_APART,
+            f"{', '.join(sorted(both))}: cấp có thẩm quyền không được đồng thời là cơ quan "
+            "tham mưu, thẩm định.",
+            f"{', '.join(sorted(both))}: the authority may not also be the advisory body.",
+            people=sorted(both),
+        )
 
 
 def _not_authorised(act: Act, who: str) -> Rejected:

@@ -3,7 +3,9 @@
 ``allowed`` gives (forced level or None, the highest level allowed, why): thresholds on
 the score (points regimes), the leave rules, and the evidence that forces KHT unless a
 mitigation cites it. ``judged`` holds a proposed or decided level to it; ``group_rules``
-adds the HTXS quota of the comparable group and the head-versus-collective cap.
+adds the HTXS quota of the comparable group and the head-versus-collective cap, and
+``end_state`` checks both again over the whole group whenever a level changes and at
+publication: later acts must not break what an earlier decision respected.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from domain.problems import (
     LEVEL_NOT_ALLOWED,
     QUOTA_EXCEEDED,
     REASON_REQUIRED,
+    UNGROUNDED_LEVEL,
+    unknown,
     wrong_phase,
 )
 from ledger.errors import Rejected
@@ -40,7 +44,8 @@ def allowed(
         scored = corrected or ev.corrected or ev.tally
         if scored is None:
             return None, Level.KHT, why
-        highest, words = profile.threshold_level(scored["total"])
+        # Thresholds hold on the exact mean; the rounded total is for display only.
+        highest, words = profile.threshold_level(scored.get("exact", scored["total"]))
         why.append({"rule": "thresholds", "detail": words, "event": scored["event"]})
     if profile.setting("leave_rules"):
         worked = subject.months_worked
@@ -95,6 +100,11 @@ def _forcing(cycle: Cycle, ev: Evaluation) -> list[dict[str, Any]]:
     return found
 
 
+# Findings a mitigation (the person found and fixed the fault) cannot soften: a Party
+# conclusion of degradation, and corruption, are not faults one corrects oneself.
+UNMITIGABLE = frozenset({"degradation", "corruption"})
+
+
 def judged(
     cycle: Cycle,
     act: Act,
@@ -104,7 +114,7 @@ def judged(
     proposed: Outcome | None = None,
 ) -> Outcome:
     """Check ``level`` against the rules; a decision that follows a reasoned proposal
-    inherits its reason."""
+    inherits its reason and grounds."""
     forced, highest, why = allowed(cycle, ev, corrected)
     reason = act.body.text("reason", optional=True)
     if not given(reason) and proposed is not None and proposed.level == level:
@@ -126,58 +136,234 @@ def judged(
             highest=highest.value,
             why=why,
         )
+    if level == Level.NONE and forced != Level.NONE:
+        raise Rejected(
+            UNGROUNDED_LEVEL,
+            f"Chỉ {level.vi} khi có căn cứ pháp lý (làm việc dưới 6 tháng…); "
+            f"{ev.subject.id!r} không có căn cứ đó.",
+            f"{level.en} ({level.value}) needs its legal ground (under six months worked…); "
+            f"{ev.subject.id!r} has none.",
+        )
     # Below what the score gives needs a reason; criteria regimes have no such mark.
-    if level.rank < highest.rank and cycle.profile.points:
-        if not given(reason):
-            raise Rejected(
-                REASON_REQUIRED,
-                f"Xếp {level.value} thấp hơn mức {highest.value} theo điểm thì phải nêu lý do.",
-                f"Rating {level.value} below the {highest.value} the score gives needs a reason.",
-            )
-        why = [*why, {"rule": "lowered_with_reason", "event": act.event}]
+    lowered = level.rank < highest.rank and cycle.profile.points
+    if lowered and not given(reason):
+        raise Rejected(
+            REASON_REQUIRED,
+            f"Xếp {level.value} thấp hơn mức {highest.value} theo điểm thì phải nêu lý do.",
+            f"Rating {level.value} below the {highest.value} the score gives needs a reason.",
+        )
+    # A lowered level must also cite typed grounds: free text is not one.
+    if lowered:
+        why = [*why, *_grounds(cycle, act, ev, level, highest, proposed)]
     return Outcome(level, act.event, why, reason)
 
 
+def _grounds(
+    cycle: Cycle, act: Act, ev: Evaluation, level: Level, highest: Level, proposed: Outcome | None
+) -> list[dict[str, Any]]:
+    """The typed grounds an act cites for a lowered level: evidence of a kind the regime
+    counts (its ``forced_kht`` conditions), a low confidence tally, a full HTXS quota
+    (``quota``), or the head's collective (``head_cap``). The last two depend on the
+    group as a whole: publication checks them again on the final decisions."""
+    body = act.body
+    cited = body.events("evidence") if body.has("evidence") else []
+    quota, head_cap = body.flag("quota"), body.flag("head_cap")
+    if not (cited or quota or head_cap) and proposed is not None and proposed.level == level:
+        inherited = [w for w in proposed.why if w["rule"] in GROUNDS]
+        if inherited:
+            return inherited
+    counted = set(cycle.profile.data["forced_kht"])
+    mitigated = {e.detail["evidence"] for e in ev.evidence if e.kind == "mitigation"}
+    found: list[dict[str, Any]] = []
+    for event in cited:
+        record = next((e for e in ev.evidence if e.event == event), None)
+        confidence = ev.confidence if ev.confidence and ev.confidence["event"] == event else None
+        if record is None and confidence is None:
+            raise unknown(
+                "evidence phải trỏ tới chứng cứ đã ghi nhận về chính người này.",
+                "evidence must cite evidence recorded about this subject.",
+                field="evidence",
+            )
+        kind = record.kind if record is not None else "low_confidence"
+        if kind not in counted or event in mitigated:
+            raise Rejected(
+                UNGROUNDED_LEVEL,
+                f"Chứng cứ loại {kind} không phải căn cứ hạ mức theo chế độ {cycle.profile.id}.",
+                f"Evidence of kind {kind} is not a ground to lower a level under "
+                f"{cycle.profile.id}.",
+                evidence=event,
+            )
+        found.append({"rule": "lowered_on", "kind": kind, "event": event})
+    if quota:
+        if level != Level.HTT or highest != Level.HTXS:
+            raise Rejected(
+                UNGROUNDED_LEVEL,
+                "Vì tỷ lệ chỉ được hạ từ HTXS xuống HTT.",
+                "The quota only lowers HTXS to HTT.",
+            )
+        found.append({"rule": "lowered_for_quota", "event": act.event})
+    if head_cap:
+        if ev.subject.head_of is None:
+            raise Rejected(
+                UNGROUNDED_LEVEL,
+                f"{ev.subject.id!r} không đứng đầu tập thể nào.",
+                f"{ev.subject.id!r} heads no collective.",
+            )
+        found.append({"rule": "lowered_to_collective", "event": act.event})
+    if not found:
+        raise Rejected(
+            UNGROUNDED_LEVEL,
+            f"Xếp {level.value} (dưới mức {highest.value}) phải dẫn chứng cứ đã ghi nhận "
+            "(evidence) hoặc tỷ lệ đã đủ (quota); lý do tự do không phải căn cứ.",
+            f"Rating {level.value} (below {highest.value}) must cite recorded evidence "
+            "(evidence) or a full quota (quota); a free-text reason is not a ground.",
+            highest=highest.value,
+        )
+    return found
+
+
+GROUNDS = ("lowered_on", "lowered_for_quota", "lowered_to_collective")
+
+
 def group_rules(cycle: Cycle, ev: Evaluation, level: Level) -> None:
-    """The HTXS quota within the comparable group, and a head not above their collective."""
+    """A decision on ``ev`` at ``level``: a head only after their collective, then the end
+    state of everything the change touches (its group's quota, head and collective)."""
     subject = ev.subject
-    if level == Level.HTXS:
-        group = [e for e in cycle.evaluations.values() if e.subject.group == subject.group]
-        others = [e for e in group if e is not ev]
-        htxs = 1 + sum(1 for e in others if e.decision and e.decision.level == Level.HTXS)
-        base = sum(1 for e in others if e.current == Level.HTT)
-        exception = subject.group in cycle.quota_exceptions
+    if subject.head_of is not None and cycle.evaluations[subject.head_of].decision is None:
+        raise wrong_phase(
+            "Phải xếp loại tập thể trước người đứng đầu.",
+            "The collective must be rated before its head.",
+            collective=subject.head_of,
+        )
+    end_state(cycle, {subject.id: level})
+
+
+def end_state(cycle: Cycle, changed: Mapping[str, Level] | None = None) -> None:
+    """The HTXS quota of each group and every head at most their collective, over the
+    decisions as they stand (with ``changed`` applied). With no change: every group and
+    every head, as publication requires."""
+    groups = (
+        {cycle.evaluations[sid].subject.group for sid in changed}
+        if changed is not None
+        else {ev.subject.group for ev in cycle.evaluations.values()}
+    )
+    breach = _quota_breach(cycle, changed or {}, groups)
+    if breach is not None:
+        group, cap, htxs, base, exception = breach
+        raise Rejected(
+            QUOTA_EXCEEDED,
+            f"Nhóm {group}: {htxs} HTXS vượt mức tối đa {cap} "
+            f"({'có' if exception else 'không có'} ngoại lệ; {base} HTT).",
+            f"Group {group}: {htxs} HTXS exceeds the cap of {cap} "
+            f"({'with' if exception else 'without'} an exception; {base} HTT).",
+            group=group,
+            cap=cap,
+            htxs=htxs,
+            htt=base,
+        )
+    if changed is None:
+        _group_grounds(cycle)
+    if not cycle.profile.setting("head_cap"):
+        return
+    for head, collective in _heads(cycle, changed):
+        head_level = _decided(cycle, head, changed)
+        cap_level = _decided(cycle, collective, changed)
+        if head_level is None or cap_level is None or head_level.rank <= cap_level.rank:
+            continue
+        raise Rejected(
+            HEAD_ABOVE_COLLECTIVE,
+            f"Người đứng đầu {head} không được xếp {head_level.value} cao hơn tập thể "
+            f"({cap_level.value}).",
+            f"The head {head} cannot be rated {head_level.value}, above their collective "
+            f"({cap_level.value}).",
+            head=head,
+            collective=collective,
+            collective_level=cap_level.value,
+        )
+
+
+def _heads(cycle: Cycle, changed: Mapping[str, Level] | None) -> list[tuple[str, str]]:
+    """(head, collective) pairs a change touches; every pair when nothing is named."""
+    evaluations = cycle.evaluations
+    if changed is None:
+        return [
+            (ev.subject.id, ev.subject.head_of)
+            for ev in evaluations.values()
+            if ev.subject.head_of is not None and ev.subject.head_of in evaluations
+        ]
+    pairs: list[tuple[str, str]] = []
+    for sid in changed:
+        subject = evaluations[sid].subject
+        if subject.head_of is not None and subject.head_of in evaluations:
+            pairs.append((sid, subject.head_of))
+        if subject.kind == "collective" and (head := cycle.owner(sid)) is not None:
+            pairs.append((head, sid))
+    return pairs
+
+
+def _group_grounds(cycle: Cycle) -> None:
+    """On the final decisions: a level lowered for the quota would really break it at
+    HTXS, and one lowered to the collective's is exactly the collective's."""
+    for ev in cycle.evaluations.values():
+        decision = ev.decision
+        if decision is None:
+            continue
+        sid, rules = ev.subject.id, {w["rule"] for w in decision.why}
+        quota_full = "lowered_for_quota" not in rules or (
+            _quota_breach(cycle, {sid: Level.HTXS}, {ev.subject.group}) is not None
+        )
+        if not quota_full:
+            raise Rejected(
+                UNGROUNDED_LEVEL,
+                f"{sid}: hạ xuống HTT vì tỷ lệ nhưng tỷ lệ HTXS của nhóm "
+                f"{ev.subject.group} chưa đủ.",
+                f"{sid}: lowered to HTT for the quota, but group {ev.subject.group}'s "
+                "HTXS quota is not full.",
+                cadre=sid,
+                decision=decision.event,
+            )
+        collective = ev.subject.head_of
+        if "lowered_to_collective" in rules and collective in cycle.evaluations:
+            cap = _decided(cycle, collective, None)
+            if cap != decision.level:
+                raise Rejected(
+                    UNGROUNDED_LEVEL,
+                    f"{sid}: hạ theo mức của tập thể nhưng tập thể được xếp "
+                    f"{cap.value if cap else 'chưa xếp'}.",
+                    f"{sid}: lowered to the collective's level, but the collective is "
+                    f"{cap.value if cap else 'not rated'}.",
+                    cadre=sid,
+                    decision=decision.event,
+                )
+
+
+def _decided(cycle: Cycle, sid: str, changed: Mapping[str, Level] | None) -> Level | None:
+    if changed and sid in changed:
+        return changed[sid]
+    decision = cycle.evaluations[sid].decision
+    return decision.level if decision else None
+
+
+def _quota_breach(
+    cycle: Cycle, changed: Mapping[str, Level], groups: set[str]
+) -> tuple[str, int, int, int, bool] | None:
+    """The first group (sorted) whose decided HTXS exceed its cap: (group, cap, HTXS,
+    HTT, exception); the HTT base counts decided levels, else proposed ones."""
+    members: dict[str, list[Evaluation]] = {g: [] for g in groups}
+    for ev in cycle.evaluations.values():
+        if ev.subject.group in members:
+            members[ev.subject.group].append(ev)
+    share = cycle.profile.setting("party_htxs_share")
+    for group in sorted(groups):
+        evs = members[group]
+        htxs = sum(1 for e in evs if _decided(cycle, e.subject.id, changed) == Level.HTXS)
+        if htxs == 0:
+            continue
+        base = sum(1 for e in evs if changed.get(e.subject.id, e.current) == Level.HTT)
+        exception = group in cycle.quota_exceptions
         cap = cycle.profile.quota_cap(base, exception)
-        share = cycle.profile.setting("party_htxs_share")
         if cap is None and share is not None:
-            cap = int(Fraction(str(share)) * len(group))
+            cap = int(Fraction(str(share)) * len(evs))
         if cap is not None and htxs > cap:
-            raise Rejected(
-                QUOTA_EXCEEDED,
-                f"Nhóm {subject.group}: {htxs} HTXS vượt mức tối đa {cap} "
-                f"({'có' if exception else 'không có'} ngoại lệ; {base} HTT).",
-                f"Group {subject.group}: {htxs} HTXS exceeds the cap of {cap} "
-                f"({'with' if exception else 'without'} an exception; {base} HTT).",
-                group=subject.group,
-                cap=cap,
-                htxs=htxs,
-                htt=base,
-            )
-    if subject.head_of is not None:
-        collective = cycle.evaluations[subject.head_of]
-        if collective.decision is None:
-            raise wrong_phase(
-                "Phải xếp loại tập thể trước người đứng đầu.",
-                "The collective must be rated before its head.",
-                collective=subject.head_of,
-            )
-        cap_level = collective.decision.level
-        if cycle.profile.setting("head_cap") and level.rank > cap_level.rank:
-            raise Rejected(
-                HEAD_ABOVE_COLLECTIVE,
-                f"Người đứng đầu không được xếp {level.value} cao hơn tập thể ({cap_level.value}).",
-                f"The head cannot be rated {level.value}, above their collective "
-                f"({cap_level.value}).",
-                collective=subject.head_of,
-                collective_level=cap_level.value,
-            )
+            return group, cap, htxs, base, exception
+    return None

@@ -27,13 +27,18 @@ COMPLAINTS_2011 = {
     "complaint_resolve_days": 30,
     "complaint_resolve_days_complex": 45,
     "complaint_appeal_days": 30,
+    # Art. 37: a second complaint is resolved within 45 days of acceptance, 60 if complex.
+    "appeal_resolve_days": 45,
+    "appeal_resolve_days_complex": 60,
 }
 
 # UNCERTAIN in DOMAIN.md, or a choice a unit makes: defaults every profile starts from.
 DEFAULT_SETTINGS: dict[str, Any] = {
     "head_cap": True,  # head's level ≤ their collective's (QĐ 366 cap UNCERTAIN)
     "quota_rounding": "floor",  # of 20% × count(HTT): floor, round or ceil (UNCERTAIN)
-    "min_ballots": 1,  # scoring ballots needed before a tally
+    # Ballots needed before a tally: None = every panel member present at the review
+    # meeting (less those who declared a conflict, and the subject); a number = that many.
+    "min_ballots": None,
     "leave_rules": False,  # ND 48/2023: < 6 months worked ⇒ no level; 3–6 months leave ⇒ ≤ HT
     "party_htxs_share": None,  # ND 90+48: the Party-member HTXS share, "0.15" (UNCERTAIN)
     **COMPLAINTS_2011,
@@ -41,7 +46,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "head_cap": (bool,),
     "quota_rounding": (str,),
-    "min_ballots": (int,),
+    "min_ballots": (int, type(None)),
     "leave_rules": (bool,),
     "party_htxs_share": (str, type(None)),
     **{name: (int,) for name in COMPLAINTS_2011},

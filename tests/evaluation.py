@@ -183,6 +183,17 @@ class World:
             self.on(CHAIR, "tally.recorded", cadre=sid, ballots=len(PANEL), total=str(total))
         return {f"{s}|{c}": e for (s, c), e in ballots.items()}
 
+    def ground(self, sid: str, kind: str = "tasks_failed", percent: int = 30) -> str:
+        """Typed evidence (here: the share of tasks failed) a lowered level can cite."""
+        return self.on(
+            INSPECTION,
+            "evidence.recorded",
+            cadre=sid,
+            kind=kind,
+            percent=percent,
+            text="Kết quả kiểm tra nhiệm vụ.",
+        )
+
     def propose_and_decide(self, sid: str, level: str, **extra: Any) -> str:
         self.on(ADVISORY, "appraisal.proposed", cadre=sid, level=level, **extra)
         return self.on(AUTHORITY, "decision.issued", cadre=sid, level=level)

@@ -145,7 +145,7 @@ def test_the_contracts_paths_ratings_timelines_and_complaints(
         w.propose_and_decide(sid, level, **({"reason": "Vượt tỷ lệ."} if sid == CADRES[0] else {}))
     w.propose_and_decide(CADRES[3], "HT")
     w.propose_and_decide(CADRES[4], "KHT")
-    w.on(AUTHORITY, "result.published", date="2026-11-03")
+    w.on(AUTHORITY, "result.published")
     decision = client.get(f"/v1/cycles/{CYCLE}/ratings").json()["subjects"][CADRES[3]]["decision"]
     filed = w.on(
         CADRES[3],

@@ -341,7 +341,11 @@ def test_a_level_above_the_score_is_refused_and_below_it_needs_a_reason(scored: 
     scored.refused_on(
         "reason-required", ADVISORY, "appraisal.proposed", cadre=CADRES[1], level="HT"
     )
-    scored.on(ADVISORY, "appraisal.proposed", cadre=CADRES[1], level="HT", reason="Chậm tiến độ.")
+    # A free-text reason is not a ground: lowering cites typed evidence.
+    lowered = {"cadre": CADRES[1], "level": "HT", "reason": "Chậm tiến độ."}
+    scored.refused_on("ungrounded-level", ADVISORY, "appraisal.proposed", **lowered)
+    grounds = scored.ground(CADRES[1])
+    scored.on(ADVISORY, "appraisal.proposed", evidence=[grounds], **lowered)
     scored.refused_on("reason-required", AUTHORITY, "decision.issued", cadre=CADRES[1], level="HTT")
     scored.on(AUTHORITY, "decision.issued", cadre=CADRES[1], level="HT")
 
@@ -414,7 +418,12 @@ def test_the_collective_comes_before_its_head_who_is_not_rated_above_it(scored: 
     scored.on(ADVISORY, "appraisal.proposed", cadre=CHAIR, level="HTT")
     scored.refused_on("wrong-phase", AUTHORITY, "decision.issued", cadre=CHAIR, level="HTT")
     scored.on(
-        ADVISORY, "appraisal.proposed", cadre=UNIT, level="HT", reason="Đơn vị chưa đạt chỉ tiêu."
+        ADVISORY,
+        "appraisal.proposed",
+        cadre=UNIT,
+        level="HT",
+        reason="Đơn vị chưa đạt chỉ tiêu.",
+        evidence=[scored.ground(UNIT)],
     )
     scored.on(AUTHORITY, "decision.issued", cadre=UNIT, level="HT")
     problem = scored.refused_on(
@@ -429,7 +438,7 @@ def test_the_head_cap_can_be_turned_off() -> None:
     w.roster()
     w.review()
     w.score_all({UNIT: 85, CHAIR: 88})
-    w.propose_and_decide(UNIT, "HT", reason="Đơn vị chưa đạt chỉ tiêu.")
+    w.propose_and_decide(UNIT, "HT", reason="Đơn vị chưa đạt chỉ tiêu.", evidence=[w.ground(UNIT)])
     w.propose_and_decide(CHAIR, "HTT")
 
 
@@ -473,7 +482,7 @@ def test_late_acts_need_a_recorded_exception(world: World) -> None:
 def published(scored: World) -> World:
     scored.propose_and_decide(UNIT, "HTT")
     scored.propose_and_decide(CHAIR, "HTT")
-    scored.propose_and_decide(CADRES[0], "HTT", reason="Vượt tỷ lệ.")
+    scored.propose_and_decide(CADRES[0], "HTT", reason="Vượt tỷ lệ.", quota=True)
     for sid, level in (
         (CADRES[1], "HTT"),
         (CADRES[2], "HTT"),
@@ -481,13 +490,13 @@ def published(scored: World) -> World:
         (CADRES[4], "KHT"),
     ):
         scored.propose_and_decide(sid, level)
-    scored.on(AUTHORITY, "result.published", date="2026-11-03")
+    scored.on(AUTHORITY, "result.published")
     return scored
 
 
 def test_publication_waits_for_every_decision(scored: World) -> None:
     scored.propose_and_decide(CADRES[1], "HTT")
-    problem = scored.refused_on("wrong-phase", AUTHORITY, "result.published", date="2026-11-03")
+    problem = scored.refused_on("wrong-phase", AUTHORITY, "result.published")
     assert CADRES[0] in problem.extensions["undecided"]
 
 
@@ -594,6 +603,7 @@ def test_an_inspection_finding_also_opens_re_classification(published: World) ->
         supersedes=decision.event,
         cause=finding,
         reason="Theo kết luận kiểm tra.",
+        evidence=[w.ground(CADRES[1])],
     )
 
 
@@ -624,7 +634,8 @@ def test_criteria_regimes_have_no_ballots_and_apply_leave_rules() -> None:
 
 
 def test_low_confidence_forces_kht_for_leaders_under_qd366(scored: World) -> None:
-    scored.on(CHAIR, "confidence.tallied", cadre=CHAIR, votes=20, low=11)
+    scored.on(AUTHORITY, "cycle.role_assigned", role="chair", person=INSPECTION)
+    scored.on(INSPECTION, "confidence.tallied", cadre=CHAIR, votes=20, low=11)
     problem = scored.refused_on(
         "level-not-allowed", ADVISORY, "appraisal.proposed", cadre=CHAIR, level="HTT"
     )

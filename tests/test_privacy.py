@@ -325,7 +325,7 @@ def sealed_cycle(
     for sid, level in ((CADRES[1], "HTT"), (CADRES[2], "HTT"), (CADRES[3], "HT")):
         w.propose_and_decide(sid, level)
     w.propose_and_decide(CADRES[4], "KHT")
-    w.on(AUTHORITY, "result.published", date="2026-11-03")
+    w.on(AUTHORITY, "result.published")
     ledger.projector.catch_up()
     decision = ledger.projector.model.cycles[CYCLE].evaluations[COMPLAINANT].decision
     assert decision is not None

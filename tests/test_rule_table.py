@@ -108,7 +108,9 @@ def r5_last_years_discipline(regime: str) -> None:
 
 def r6_leader_low_confidence(regime: str) -> None:
     w = rated(regime, {CHAIR: 85})
-    w.on(CHAIR, "confidence.tallied", cadre=CHAIR, votes=20, low=11)
+    # The chair is the leader here: another chair counts the vote about them.
+    w.on(AUTHORITY, "cycle.role_assigned", role="chair", person=INSPECTION)
+    w.on(INSPECTION, "confidence.tallied", cadre=CHAIR, votes=20, low=11)
     level(w, CHAIR, "HTT")
 
 
@@ -130,8 +132,8 @@ def r7_htxs_within_quota(regime: str) -> None:
 
 
 def r8_head_above_collective(regime: str) -> None:
-    w = rated(regime, {UNIT: 75, CHAIR: 85})
-    level(w, UNIT, "HT", "Đơn vị chưa đạt chỉ tiêu.")
+    w = rated(regime, {UNIT: 65, CHAIR: 85})
+    level(w, UNIT, "HT")
     w.on(AUTHORITY, "decision.issued", cadre=UNIT, level="HT")
     level(w, CHAIR, "HTT")
     w.on(AUTHORITY, "decision.issued", cadre=CHAIR, level="HTT")
