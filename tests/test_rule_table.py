@@ -257,8 +257,9 @@ def h2_collective_re_classified_under_its_head(regime: str) -> None:
     unit = w.propose_and_decide(UNIT, "HTT")
     w.propose_and_decide(CHAIR, "HTT")
     finding = w.on(INSPECTION, "finding.recorded", cadre=UNIT, result_wrong=True, text="Sai.")
+    cited = grounds(w, regime, UNIT) if regime in POINTS else {}
     w.on(AUTHORITY, "decision.revised", cadre=UNIT, level="HT", supersedes=unit, cause=finding,
-         reason="Theo kết luận kiểm tra.", **(grounds(w, regime, UNIT) if regime in POINTS else {}))  # fmt: skip
+         reason="Theo kết luận kiểm tra.", **cited)  # fmt: skip
 
 
 def h3_lowered_on_free_text(regime: str) -> None:
@@ -287,8 +288,9 @@ def h4_upheld_complaint_then_lower(regime: str) -> None:
     w.on(INSPECTION, "complaint.accepted", cadre=CADRES[0], complaint=complaint)
     upheld = w.on(INSPECTION, "complaint.resolved", cadre=CADRES[0], complaint=complaint,
                   upheld=True, finding="Có cơ sở.")  # fmt: skip
+    cited = grounds(w, regime, CADRES[0]) if regime in POINTS else {}
     w.on(AUTHORITY, "decision.revised", cadre=CADRES[0], level="HT", supersedes=against,
-         cause=upheld, reason="Xếp lại.", **(grounds(w, regime, CADRES[0]) if regime in POINTS else {}))  # fmt: skip
+         cause=upheld, reason="Xếp lại.", **cited)  # fmt: skip
 
 
 def h5_conflicted_advisory_proposes(regime: str) -> None:
@@ -406,15 +408,18 @@ CASES: list[tuple[Callable[[str], None], dict[str, str]]] = [
     (r16_worked_under_six_months, {**ALL_OK, "ND90+48": "level-not-allowed"}),
     # Issue 15 §2: each would be admitted by the rules before it (all "ok").
     (h1_publication_back_dated, dict.fromkeys(REGIMES, "date-from-log")),
-    (h2_quota_broken_by_a_later_decision, {**dict.fromkeys(REGIMES, "quota-exceeded"), "ND90+48": "ok"}),
+    (h2_quota_broken_by_a_later_decision,
+     {**dict.fromkeys(REGIMES, "quota-exceeded"), "ND90+48": "ok"}),
     (h2_collective_re_classified_under_its_head, dict.fromkeys(REGIMES, "head-above-collective")),
     (h3_lowered_on_free_text, {**dict.fromkeys(POINTS, "ungrounded-level"), **CRITERIA_OK}),
     (h3_not_rated_without_ground, dict.fromkeys(REGIMES, "ungrounded-level")),
-    (h3_mitigating_a_degradation_finding, {**dict.fromkeys(REGIMES, "not-in-regime"), "QD366": "not-mitigable"}),
+    (h3_mitigating_a_degradation_finding,
+     {**dict.fromkeys(REGIMES, "not-in-regime"), "QD366": "not-mitigable"}),
     (h4_upheld_complaint_then_lower, dict.fromkeys(REGIMES, "against-complainant")),
     (h5_conflicted_advisory_proposes, dict.fromkeys(REGIMES, "conflict-of-interest")),
     (h5_conflicted_authority_decides, dict.fromkeys(REGIMES, "conflict-of-interest")),
-    (h5_conflict_after_voting_leaves_the_tally, {**dict.fromkeys(POINTS, "tally-mismatch"), **NO_POINTS}),
+    (h5_conflict_after_voting_leaves_the_tally,
+     {**dict.fromkeys(POINTS, "tally-mismatch"), **NO_POINTS}),
     (h5_leader_counts_own_confidence_vote, dict.fromkeys(REGIMES, "self-evaluation")),
     (h5_authority_joins_the_advisory_body, dict.fromkeys(REGIMES, "roles-apart")),
     (h6_tally_after_one_ballot_of_three, {**dict.fromkeys(POINTS, "ballots-missing"), **NO_POINTS}),
