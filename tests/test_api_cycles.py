@@ -142,7 +142,9 @@ def test_the_contracts_paths_ratings_timelines_and_complaints(
     client, w = served
     run_cycle(w)
     for sid, level in ((CADRES[0], "HTT"), (CADRES[1], "HTT"), (CADRES[2], "HTT")):
-        w.propose_and_decide(sid, level, **({"reason": "Vượt tỷ lệ."} if sid == CADRES[0] else {}))
+        w.propose_and_decide(
+            sid, level, **({"reason": "Vượt tỷ lệ.", "quota": True} if sid == CADRES[0] else {})
+        )
     w.propose_and_decide(CADRES[3], "HT")
     w.propose_and_decide(CADRES[4], "KHT")
     w.on(AUTHORITY, "result.published")
