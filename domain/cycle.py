@@ -51,7 +51,7 @@ from domain.problems import (
     unknown,
     wrong_phase,
 )
-from domain.regimes import Profile
+from domain.regimes import TASK_FIGURES, Profile
 from ledger.errors import Rejected
 
 # Roles a cycle assigns (vai trò trong kỳ đánh giá).
@@ -80,6 +80,7 @@ EVIDENCE_KINDS = (
     "corruption",
     "criteria_failed",
     "mitigation",  # the person found and fixed the fault themselves (QĐ 366)
+    "task_figures",  # the year's task figures, judged by the regime's task conditions
 )
 # Acts that must come by the cycle's deadline unless an exception is recorded.
 DEADLINED = frozenset(
@@ -471,6 +472,9 @@ class Cycle:
                     detail["already_counted_in"] = earlier
         elif kind in ("tasks_failed", "unit_completion", "subordinate_kht", "criteria_failed"):
             detail["percent"] = body.integer("percent", 0, 100)
+        elif kind == "task_figures":
+            for figure in TASK_FIGURES:
+                detail[figure] = body.integer(figure, 0, 100)
         elif kind == "mitigation":
             if not self.profile.data["mitigation"]:
                 raise Rejected(

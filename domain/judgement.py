@@ -23,6 +23,7 @@ from domain.problems import (
     LEVEL_NOT_ALLOWED,
     QUOTA_EXCEEDED,
     REASON_REQUIRED,
+    TASK_CONDITIONS_UNMET,
     UNGROUNDED_LEVEL,
     unknown,
     wrong_phase,
@@ -58,7 +59,28 @@ def allowed(
     forced = _forcing(cycle, ev)
     if forced:
         return Level.KHT, Level.KHT, why + forced
+    if profile.has_task_conditions and highest.rank >= Level.HT.rank:
+        highest = _task_conditions(cycle, ev, highest, why)
     return None, highest, why
+
+
+def _task_conditions(
+    cycle: Cycle, ev: Evaluation, highest: Level, why: list[dict[str, Any]]
+) -> Level:
+    """The highest level the subject's latest task figures meet the conditions of (KHT if
+    not even HT's); with no figures on record, ``highest`` stands and ``why`` says so."""
+    figures = next((e for e in reversed(ev.evidence) if e.kind == "task_figures"), None)
+    if figures is None:
+        why.append({"rule": "task_conditions_not_on_record"})
+        return highest
+    profile, capped = cycle.profile, highest
+    while capped.rank >= Level.HT.rank and not profile.task_conditions_met(capped, figures.detail):
+        why.append({"rule": "task_conditions_unmet", "level": capped.value, "event": figures.event})
+        capped = _BELOW[capped]
+    return capped
+
+
+_BELOW = {Level.HTXS: Level.HTT, Level.HTT: Level.HT, Level.HT: Level.KHT}
 
 
 def _forcing(cycle: Cycle, ev: Evaluation) -> list[dict[str, Any]]:
@@ -127,6 +149,17 @@ def judged(
             f"The rules force {forced.value} ({forced.en}): {', '.join(w['rule'] for w in why)}.",
             required=forced.value,
             why=why,
+        )
+    unmet = [w for w in why if w["rule"] == "task_conditions_unmet" and w["level"] == level.value]
+    if unmet:
+        raise Rejected(
+            TASK_CONDITIONS_UNMET,
+            f"Kết quả thực hiện nhiệm vụ được ghi nhận không đạt điều kiện của mức "
+            f"{level.value}; cao nhất là {highest.value}.",
+            f"The recorded task figures do not meet the conditions of {level.value}; the "
+            f"most they allow is {highest.value}.",
+            highest=highest.value,
+            figures=unmet[0]["event"],
         )
     if level.rank > highest.rank:
         raise Rejected(

@@ -135,6 +135,31 @@ _QD124: dict[str, Any] = {
 }
 
 
+# Version 2 adds the task conditions of each level (điều kiện về kết quả thực hiện nhiệm
+# vụ), judged on the task figures recorded for a subject (evidence of kind
+# ``task_figures``: percent of tasks done, on time, exceeding requirements, late). A level
+# needs its own conditions and those of every level below it. Version 1 stays, unchanged,
+# for the cycles that pinned it.
+_QD366_V2: dict[str, Any] = {
+    **_QD366,
+    "version": 2,
+    "task_conditions": {
+        "HTXS": {"on_time_at_least": 100, "exceeded_at_least": 30},
+        "HTT": {"on_time_at_least": 100},
+        "HT": {"done_at_least": 100, "late_at_most": 20},
+    },
+}
+_ND90_48_V2: dict[str, Any] = {
+    **_ND90_48,
+    "version": 2,
+    "task_conditions": {
+        "HTXS": {"done_at_least": 100, "exceeded_at_least": 50},
+        "HT": {"late_at_most": 20},
+    },
+}
+TASK_FIGURES = ("done", "on_time", "exceeded", "late")
+
+
 @dataclass(frozen=True)
 class Profile:
     """One version of a regime's rules, and the settings a cycle chose for it."""
@@ -188,6 +213,22 @@ class Profile:
             (level, floor * 100, f"{level.value}: total ≥ {floor}") for level, floor in floors
         )
 
+    def task_conditions_met(self, level: Level, figures: Mapping[str, int]) -> bool:
+        """Whether ``figures`` meet the task conditions of ``level`` and of every level
+        below it down to HT (a level with no conditions has nothing to meet)."""
+        conditions = self.data.get("task_conditions", {})
+        for lower in _EARNED[_EARNED.index(level) :] if level in _EARNED else ():
+            for name, bound in conditions.get(lower.value, {}).items():
+                figure, kind = name.rsplit("_at_", 1)
+                value = figures[figure]
+                if (value < bound) if kind == "least" else (value > bound):
+                    return False
+        return True
+
+    @property
+    def has_task_conditions(self) -> bool:
+        return bool(self.data.get("task_conditions"))
+
     def forced(self, condition: str) -> Mapping[str, Any] | None:
         found = self.data["forced_kht"].get(condition)
         return found if isinstance(found, dict) else None  # dict, not Mapping: ABCs are slow
@@ -220,7 +261,7 @@ def profile_hash(data: Mapping[str, Any]) -> str:
 
 
 PROFILES: dict[tuple[str, int], Mapping[str, Any]] = {
-    (p["id"], p["version"]): p for p in (_QD366, _ND335, _ND90_48, _QD124)
+    (p["id"], p["version"]): p for p in (_QD366, _ND335, _ND90_48, _QD124, _QD366_V2, _ND90_48_V2)
 }
 
 

@@ -36,7 +36,10 @@ CADRES = ["can-bo.1", "can-bo.2", "can-bo.3", "can-bo.4", "can-bo.5"]
 OFFICIALS = [AUTHORITY, ADVISORY, INSPECTION]
 
 
-def pin(regime: str = "QD366", version: int = 1) -> dict[str, Any]:
+def pin(regime: str = "QD366", version: int | None = None) -> dict[str, Any]:
+    """A regime's (id, version, hash); its latest version unless one is named."""
+    if version is None:
+        version = max(v for r, v in PROFILES if r == regime)
     return {"id": regime, "version": version, "hash": profile_hash(PROFILES[(regime, version)])}
 
 

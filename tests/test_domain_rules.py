@@ -170,7 +170,10 @@ def test_only_an_organiser_opens_a_cycle() -> None:
 
 def test_every_regime_profile_has_a_stable_hash() -> None:
     hashes = {key: make_profile(data, {}).hash for key, data in PROFILES.items()}
-    assert len(set(hashes.values())) == len(PROFILES) == 4
+    assert len(set(hashes.values())) == len(PROFILES) == 6
+    # Version 2 (task conditions) left every version 1 exactly as cycles pinned it.
+    assert hashes[("QD366", 1)].startswith("9bd66d9c")
+    assert hashes[("ND90+48", 1)].startswith("3710c056")
     assert {r for r, _ in PROFILES} == {"QD366", "ND335", "ND90+48", "QD124"}
 
 

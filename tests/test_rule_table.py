@@ -367,6 +367,24 @@ def h7_appeal_before_the_first_limit(regime: str) -> None:
          grounds="…")  # fmt: skip
 
 
+def figures(w: World, sid: str, **percents: int) -> str:
+    shares = {"done": 100, "on_time": 100, "exceeded": 0, "late": 0, **percents}
+    return w.on(INSPECTION, "evidence.recorded", cadre=sid, kind="task_figures",
+                text="Kết quả thực hiện nhiệm vụ.", **shares)  # fmt: skip
+
+
+def h8_htxs_with_60_percent_of_tasks_failed(regime: str) -> None:
+    w = rated(regime, {CHAIR: 92})
+    figures(w, CHAIR, done=40, on_time=40, late=60)
+    level(w, CHAIR, "HTXS")
+
+
+def h8_task_conditions_met(regime: str) -> None:
+    w = rated(regime, {CADRES[0]: 92})
+    figures(w, CADRES[0], exceeded=60)
+    level(w, CADRES[0], "HTXS")
+
+
 def h9_threshold_on_the_exact_mean(regime: str) -> None:
     w = reviewed(regime)
     for scorer, tasks in zip(PANEL, ("60", "60", "59.99"), strict=True):
@@ -426,6 +444,10 @@ CASES: list[tuple[Callable[[str], None], dict[str, str]]] = [
     (h7_appeal_resolved_in_45_days, ALL_OK),
     (h7_appeal_when_the_first_is_left_unhandled, ALL_OK),
     (h7_appeal_before_the_first_limit, dict.fromkeys(REGIMES, "appeal-not-open")),
+    # Task conditions are QĐ 366's and ND 90's (version 2 of their profiles).
+    (h8_htxs_with_60_percent_of_tasks_failed,
+     {**ALL_OK, "QD366": "task-conditions-unmet", "ND90+48": "task-conditions-unmet"}),
+    (h8_task_conditions_met, ALL_OK),
     (h9_threshold_on_the_exact_mean, {**dict.fromkeys(POINTS, "level-not-allowed"), **NO_POINTS}),
 ]  # fmt: skip
 

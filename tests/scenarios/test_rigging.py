@@ -244,3 +244,19 @@ def test_an_appeal_has_45_days_to_be_resolved(complained: tuple[Played, str, str
     w.on(AUTHORITY, "complaint.resolved", cadre=CADRES[0], complaint=appeal, upheld=False,
          finding="Giữ nguyên.")  # fmt: skip
     assert p.verify()["V8"]["status"] == "pass"
+
+
+def test_a_leader_with_60_percent_of_tasks_failed_as_htxs(played: Played) -> None:
+    w = scored(played, {CHAIR: 92, CADRES[0]: 92})
+    w.on(INSPECTION, "evidence.recorded", cadre=CHAIR, kind="task_figures", done=40,
+         on_time=40, exceeded=0, late=60, text="Báo cáo kết quả nhiệm vụ.")  # fmt: skip
+    problem = refused(played, "task-conditions-unmet", ADVISORY, "appraisal.proposed",
+                      cadre=CHAIR, level="HTXS")  # fmt: skip
+    assert problem["highest"] == "KHT"  # 40 % done meets not even HT's conditions
+    w.on(ADVISORY, "appraisal.proposed", cadre=CHAIR, level="KHT")
+    # Where no figures are on record the level stands on the score, and the cycle's
+    # document says that the task conditions could not be judged.
+    w.on(ADVISORY, "appraisal.proposed", cadre=CADRES[0], level="HTXS")
+    doc = played.client.get("/v1/cycles/2026-qd366-test").json()
+    why = doc["subjects"][CADRES[0]]["rules_allow"]["why"]
+    assert {"rule": "task_conditions_not_on_record"} in why
