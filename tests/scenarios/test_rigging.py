@@ -260,3 +260,15 @@ def test_a_leader_with_60_percent_of_tasks_failed_as_htxs(played: Played) -> Non
     doc = played.client.get("/v1/cycles/2026-qd366-test").json()
     why = doc["subjects"][CADRES[0]]["rules_allow"]["why"]
     assert {"rule": "task_conditions_not_on_record"} in why
+
+
+def test_a_complaint_left_unhandled_past_its_limit_is_a_finding(
+    complained: tuple[Played, str, str],
+) -> None:
+    p, _, first = complained  # filed on 1/9, never accepted: its limit was 11/10
+    report = p.ledger.verify().to_json()
+    overdue = [f for f in report["fairness"]["findings"] if f["kind"] == "complaint-overdue"]
+    assert [(f["cadre"], f["events"], f["detail"]["limit"]) for f in overdue] == [
+        (CADRES[0], [first], "2026-10-11")
+    ]
+    assert report["ok"]  # evidence for those entitled to look, not a failed check
