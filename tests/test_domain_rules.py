@@ -675,3 +675,31 @@ def test_replay_records_what_the_rules_refuse_instead_of_raising() -> None:
     violation = w.model.replay(Act(statement, str(w.key("nobody").verifier), "ab" * 32, 0))
     assert violation is not None and violation.problem == "unknown-key"
     assert w.model.refused == [violation] and w.model.position == 1
+
+
+def test_publication_checks_the_end_state_a_log_of_older_rules_may_have_broken(
+    scored: World,
+) -> None:
+    """Decisions admitted under older rules (here: set in the model, as a replay of such
+    a log leaves them) can together break the quota: publication refuses, so V8 names
+    the publication of a cycle that breaks it."""
+    from domain.evaluation import Outcome
+
+    levels = {UNIT: "HTT", CHAIR: "HTT", CADRES[1]: "HTT", CADRES[2]: "HTT", CADRES[3]: "HT"}
+    for sid, level in (levels | {CADRES[4]: "KHT"}).items():
+        scored.propose_and_decide(sid, level)
+    scored.on(ADVISORY, "appraisal.proposed", cadre=CADRES[0], level="HTT", quota=True,
+              reason="Vượt tỷ lệ.")  # fmt: skip
+    scored.on(AUTHORITY, "decision.issued", cadre=CADRES[0], level="HTT")
+    cycle = scored.model.cycles[CYCLE]
+    ev = cycle.evaluations[CADRES[0]]
+    assert ev.decision is not None
+    ev.decision = Outcome(Level.HTXS, ev.decision.event, [])
+    problem = scored.refused_on("quota-exceeded", AUTHORITY, "result.published")
+    assert problem.extensions["group"] == "staff"
+    # Lowered "for the quota" where the quota had room: 4 HTT with an exception allow 1.
+    ev.decision = Outcome(Level.HTT, ev.decision.event, [{"rule": "lowered_for_quota"}])
+    for sid in CADRES[3:]:
+        cycle.evaluations[sid].decision = Outcome(Level.HTT, "e" * 64, [])
+    cycle.quota_exceptions["staff"] = "f" * 64
+    scored.refused_on("ungrounded-level", AUTHORITY, "result.published")
