@@ -18,6 +18,7 @@ from domain.acts import Act
 from domain.evaluation import Evaluation, Outcome
 from domain.fields import given
 from domain.levels import Level
+from domain.messages import Term, refusal
 from domain.problems import (
     HEAD_ABOVE_COLLECTIVE,
     LEVEL_NOT_ALLOWED,
@@ -25,10 +26,9 @@ from domain.problems import (
     REASON_REQUIRED,
     TASK_CONDITIONS_UNMET,
     UNGROUNDED_LEVEL,
-    unknown,
-    wrong_phase,
+    UNKNOWN_REFERENCE,
+    WRONG_PHASE,
 )
-from ledger.errors import Rejected
 
 if TYPE_CHECKING:
     from domain.cycle import Cycle
@@ -142,49 +142,36 @@ def judged(
     if not given(reason) and proposed is not None and proposed.level == level:
         reason = proposed.reason
     if forced is not None and level != forced:
-        raise Rejected(
+        raise refusal(
             LEVEL_NOT_ALLOWED,
-            f"Phải xếp loại {forced.value} ({forced.vi}) theo quy định: "
-            f"{', '.join(w['rule'] for w in why)}.",
-            f"The rules force {forced.value} ({forced.en}): {', '.join(w['rule'] for w in why)}.",
-            required=forced.value,
-            why=why,
+            "level.forced",
+            {"required": forced.value, "why": why},
+            level=forced,
+            why=[Term("rule", w["rule"]) for w in why],
         )
     unmet = [w for w in why if w["rule"] == "task_conditions_unmet" and w["level"] == level.value]
     if unmet:
-        raise Rejected(
+        raise refusal(
             TASK_CONDITIONS_UNMET,
-            f"Kết quả thực hiện nhiệm vụ được ghi nhận không đạt điều kiện của mức "
-            f"{level.value}; cao nhất là {highest.value}.",
-            f"The recorded task figures do not meet the conditions of {level.value}; the "
-            f"most they allow is {highest.value}.",
-            highest=highest.value,
-            figures=unmet[0]["event"],
+            "task_conditions_unmet",
+            {"highest": highest.value, "figures": unmet[0]["event"]},
+            level=level,
+            highest=highest,
         )
     if level.rank > highest.rank:
-        raise Rejected(
+        raise refusal(
             LEVEL_NOT_ALLOWED,
-            f"{level.value} cao hơn mức tối đa {highest.value} mà kết quả cho phép.",
-            f"{level.value} is above {highest.value}, the most the results allow.",
-            highest=highest.value,
-            why=why,
+            "level.above",
+            {"highest": highest.value, "why": why},
+            level=level,
+            highest=highest,
         )
     if level == Level.NONE and forced != Level.NONE:
-        raise Rejected(
-            UNGROUNDED_LEVEL,
-            f"Chỉ {level.vi} khi có căn cứ pháp lý (làm việc dưới 6 tháng…); "
-            f"{ev.subject.id!r} không có căn cứ đó.",
-            f"{level.en} ({level.value}) needs its legal ground (under six months worked…); "
-            f"{ev.subject.id!r} has none.",
-        )
+        raise refusal(UNGROUNDED_LEVEL, "level.none", level=level, subject=ev.subject.id)
     # Below what the score gives needs a reason; criteria regimes have no such mark.
     lowered = level.rank < highest.rank and cycle.profile.points
     if lowered and not given(reason):
-        raise Rejected(
-            REASON_REQUIRED,
-            f"Xếp {level.value} thấp hơn mức {highest.value} theo điểm thì phải nêu lý do.",
-            f"Rating {level.value} below the {highest.value} the score gives needs a reason.",
-        )
+        raise refusal(REASON_REQUIRED, "level.lowered_reason", level=level, highest=highest)
     # A lowered level must also cite typed grounds: free text is not one.
     if lowered:
         why = [*why, *_grounds(cycle, act, ev, level, highest, proposed)]
@@ -212,45 +199,32 @@ def _grounds(
         record = next((e for e in ev.evidence if e.event == event), None)
         confidence = ev.confidence if ev.confidence and ev.confidence["event"] == event else None
         if record is None and confidence is None:
-            raise unknown(
-                "evidence phải trỏ tới chứng cứ đã ghi nhận về chính người này.",
-                "evidence must cite evidence recorded about this subject.",
-                field="evidence",
-            )
+            raise refusal(UNKNOWN_REFERENCE, "grounds.unknown", {"field": "evidence"})
         kind = record.kind if record is not None else "low_confidence"
         if kind not in counted or event in mitigated:
-            raise Rejected(
+            raise refusal(
                 UNGROUNDED_LEVEL,
-                f"Chứng cứ loại {kind} không phải căn cứ hạ mức theo chế độ {cycle.profile.id}.",
-                f"Evidence of kind {kind} is not a ground to lower a level under "
-                f"{cycle.profile.id}.",
-                evidence=event,
+                "grounds.kind",
+                {"evidence": event},
+                kind=Term("evidence", kind),
+                regime=cycle.profile.id,
             )
         found.append({"rule": "lowered_on", "kind": kind, "event": event})
     if quota:
         if level != Level.HTT or highest != Level.HTXS:
-            raise Rejected(
-                UNGROUNDED_LEVEL,
-                "Vì tỷ lệ chỉ được hạ từ HTXS xuống HTT.",
-                "The quota only lowers HTXS to HTT.",
-            )
+            raise refusal(UNGROUNDED_LEVEL, "grounds.quota_level", high=Level.HTXS, low=Level.HTT)
         found.append({"rule": "lowered_for_quota", "event": act.event})
     if head_cap:
         if ev.subject.head_of is None:
-            raise Rejected(
-                UNGROUNDED_LEVEL,
-                f"{ev.subject.id!r} không đứng đầu tập thể nào.",
-                f"{ev.subject.id!r} heads no collective.",
-            )
+            raise refusal(UNGROUNDED_LEVEL, "grounds.not_head", subject=ev.subject.id)
         found.append({"rule": "lowered_to_collective", "event": act.event})
     if not found:
-        raise Rejected(
+        raise refusal(
             UNGROUNDED_LEVEL,
-            f"Xếp {level.value} (dưới mức {highest.value}) phải dẫn chứng cứ đã ghi nhận "
-            "(evidence) hoặc tỷ lệ đã đủ (quota); lý do tự do không phải căn cứ.",
-            f"Rating {level.value} (below {highest.value}) must cite recorded evidence "
-            "(evidence) or a full quota (quota); a free-text reason is not a ground.",
-            highest=highest.value,
+            "grounds.none",
+            {"highest": highest.value},
+            level=level,
+            highest=highest,
         )
     return found
 
@@ -263,11 +237,7 @@ def group_rules(cycle: Cycle, ev: Evaluation, level: Level) -> None:
     state of everything the change touches (its group's quota, head and collective)."""
     subject = ev.subject
     if subject.head_of is not None and cycle.evaluations[subject.head_of].decision is None:
-        raise wrong_phase(
-            "Phải xếp loại tập thể trước người đứng đầu.",
-            "The collective must be rated before its head.",
-            collective=subject.head_of,
-        )
+        raise refusal(WRONG_PHASE, "head_first", {"collective": subject.head_of})
     end_state(cycle, {subject.id: level})
 
 
@@ -283,16 +253,15 @@ def end_state(cycle: Cycle, changed: Mapping[str, Level] | None = None) -> None:
     breach = _quota_breach(cycle, changed or {}, groups)
     if breach is not None:
         group, cap, htxs, base, exception = breach
-        raise Rejected(
+        raise refusal(
             QUOTA_EXCEEDED,
-            f"Nhóm {group}: {htxs} HTXS vượt mức tối đa {cap} "
-            f"({'có' if exception else 'không có'} ngoại lệ; {base} HTT).",
-            f"Group {group}: {htxs} HTXS exceeds the cap of {cap} "
-            f"({'with' if exception else 'without'} an exception; {base} HTT).",
+            "quota_exceeded",
+            {"group": group, "cap": cap, "htxs": htxs, "htt": base},
             group=group,
             cap=cap,
             htxs=htxs,
-            htt=base,
+            base=base,
+            exception=exception,
         )
     if changed is None:
         _group_grounds(cycle)
@@ -303,15 +272,13 @@ def end_state(cycle: Cycle, changed: Mapping[str, Level] | None = None) -> None:
         cap_level = _decided(cycle, collective, changed)
         if head_level is None or cap_level is None or head_level.rank <= cap_level.rank:
             continue
-        raise Rejected(
+        raise refusal(
             HEAD_ABOVE_COLLECTIVE,
-            f"Người đứng đầu {head} không được xếp {head_level.value} cao hơn tập thể "
-            f"({cap_level.value}).",
-            f"The head {head} cannot be rated {head_level.value}, above their collective "
-            f"({cap_level.value}).",
+            "head_above_collective",
+            {"head": head, "collective": collective, "collective_level": cap_level.value},
             head=head,
-            collective=collective,
-            collective_level=cap_level.value,
+            level=head_level,
+            cap=cap_level,
         )
 
 
@@ -346,27 +313,24 @@ def _group_grounds(cycle: Cycle) -> None:
             _quota_breach(cycle, {sid: Level.HTXS}, {ev.subject.group}) is not None
         )
         if not quota_full:
-            raise Rejected(
+            raise refusal(
                 UNGROUNDED_LEVEL,
-                f"{sid}: hạ xuống HTT vì tỷ lệ nhưng tỷ lệ HTXS của nhóm "
-                f"{ev.subject.group} chưa đủ.",
-                f"{sid}: lowered to HTT for the quota, but group {ev.subject.group}'s "
-                "HTXS quota is not full.",
-                cadre=sid,
-                decision=decision.event,
+                "grounds.quota_not_full",
+                {"cadre": sid, "decision": decision.event},
+                subject=sid,
+                level=decision.level,
+                group=ev.subject.group,
             )
         collective = ev.subject.head_of
         if "lowered_to_collective" in rules and collective in cycle.evaluations:
             cap = _decided(cycle, collective, None)
             if cap != decision.level:
-                raise Rejected(
+                raise refusal(
                     UNGROUNDED_LEVEL,
-                    f"{sid}: hạ theo mức của tập thể nhưng tập thể được xếp "
-                    f"{cap.value if cap else 'chưa xếp'}.",
-                    f"{sid}: lowered to the collective's level, but the collective is "
-                    f"{cap.value if cap else 'not rated'}.",
-                    cadre=sid,
-                    decision=decision.event,
+                    "grounds.collective" if cap else "grounds.collective_unrated",
+                    {"cadre": sid, "decision": decision.event},
+                    subject=sid,
+                    cap=cap,
                 )
 
 

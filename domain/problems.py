@@ -136,9 +136,6 @@ def wrong_phase(vi: str, en: str, **extensions: object) -> Rejected:
 def require_reason(reason: str | SealedText, field: str = "reason") -> None:
     """A reason must say something; a sealed one does (intake refused it blank)."""
     if not isinstance(reason, SealedText) and not reason.strip():
-        raise Rejected(
-            REASON_REQUIRED,
-            f"Phải nêu lý do (trường {field}).",
-            f"A reason must be given (field {field}).",
-            field=field,
-        )
+        from domain.messages import field_name, refusal
+
+        raise refusal(REASON_REQUIRED, "reason_required", {"field": field}, field=field_name(field))

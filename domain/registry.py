@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 
 from domain.acts import Act
 from domain.fields import refuse
+from domain.messages import act_type, refusal
+from domain.messages import role as role_term
 from domain.problems import (
     KEY_NOT_YET_VALID,
     KEY_REVOKED,
@@ -131,12 +133,13 @@ class Registry:
 
     def require_role(self, act: Act, *roles: str) -> None:
         if not self.has_role(act.actor, *roles, before=act.position):
-            wanted = ", ".join((ROOT, *roles))
-            raise Rejected(
+            raise refusal(
                 NOT_AUTHORISED,
-                f"{act.actor!r} không có vai trò cần thiết ({wanted}) cho {act.type}.",
-                f"{act.actor!r} lacks the role needed ({wanted}) for {act.type}.",
-                needed=[ROOT, *roles],
+                "registry.not_authorised",
+                {"needed": [ROOT, *roles]},
+                actor=act.actor,
+                act=act_type(act.type),
+                needed=[role_term(name) for name in (ROOT, *roles)],
             )
 
     def person(self, pid: str) -> Person:
