@@ -85,7 +85,7 @@ class Body:
             except Rejected:
                 sealed = None
             if sealed is None:
-                refuse(name, 'phải là văn bản hoặc {"sealed": …}', 'must be text or {"sealed": …}')
+                refuse_field(name, "field.text")
             return sealed
         return self.label(name)
 
@@ -93,7 +93,7 @@ class Body:
         """A name or title: plain text only (it says who, and is never sealed)."""
         value = self.raw(name)
         if not isinstance(value, str) or len(value) > MAX_TEXT:
-            refuse(name, f"phải là văn bản ≤ {MAX_TEXT} ký tự", f"must be text ≤ {MAX_TEXT} chars")
+            refuse_field(name, "field.text_length", maximum=MAX_TEXT)
         return value
 
     def event(self, name: str) -> str:
@@ -130,7 +130,7 @@ class Body:
     def integer(self, name: str, low: int = 0, high: int = 10**9) -> int:
         value = self.raw(name)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            refuse(name, f"phải là số nguyên {low}–{high}", f"must be an integer {low}–{high}")
+            refuse_field(name, "field.integer", low=low, high=high)
         return value
 
     def flag(self, name: str, default: bool = False) -> bool:
@@ -138,7 +138,7 @@ class Body:
             return default
         value = self.raw(name)
         if not isinstance(value, bool):
-            refuse(name, "phải là true hoặc false", "must be true or false")
+            refuse_field(name, "field.flag")
         return value
 
     def day(self, name: str) -> date:

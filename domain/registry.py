@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from domain.acts import Act
-from domain.fields import refuse
-from domain.messages import act_type, refusal
+from domain.fields import refuse_field
+from domain.messages import act_type, existing, refusal
 from domain.messages import role as role_term
 from domain.problems import (
     KEY_NOT_YET_VALID,
@@ -27,7 +27,6 @@ from domain.problems import (
     NOT_AUTHORISED,
     UNKNOWN_KEY,
     UNKNOWN_REFERENCE,
-    exists,
     require_reason,
 )
 from ledger.errors import Rejected
@@ -149,12 +148,7 @@ class Registry:
             self.people[pid] = copy.deepcopy(self.people[pid])
         found = self.people.get(pid)
         if found is None:
-            raise Rejected(
-                UNKNOWN_REFERENCE,
-                f"Không có người mang mã {pid!r} trong sổ đăng ký.",
-                f"No person {pid!r} in the registry.",
-                person=pid,
-            )
+            raise refusal(UNKNOWN_REFERENCE, "person.unknown", {"person": pid}, person=pid)
         return found
 
     # -- the registry's own statements ------------------------------------------------
@@ -165,9 +159,9 @@ class Registry:
         pid, name, key = body.id("person"), body.label("name"), _key(act, "key")
         valid_from = _valid_from(act)
         if pid in self.people:
-            raise exists(f"người {pid!r}", f"person {pid!r}")
+            raise existing("person.exists", person=pid)
         if key_name(key) != pid:
-            refuse("key", f"phải mang tên {pid!r}", f"must be named {pid!r}")
+            refuse_field("key", "key.name", person=pid)
         record = KeyRecord(key, valid_from, act.event, act.position)
         self.people[pid] = Person(pid, name, {key: record})
 
@@ -177,9 +171,9 @@ class Registry:
         person, key = self.person(body.id("person")), _key(act, "key")
         valid_from = _valid_from(act)
         if key_name(key) != person.id:
-            refuse("key", f"phải mang tên {person.id!r}", f"must be named {person.id!r}")
+            refuse_field("key", "key.name", person=person.id)
         if key in person.keys:
-            raise exists("khóa này", "this key")
+            raise existing("key.exists")
         person.keys[key] = KeyRecord(key, valid_from, act.event, act.position)
 
     def key_revoked(self, act: Act) -> None:
@@ -194,13 +188,9 @@ class Registry:
         effective = _time(act, "effective") if body.has("effective") else act.issued_at
         record = person.keys.get(key)
         if record is None:
-            raise Rejected(
-                UNKNOWN_REFERENCE,
-                f"{person.id!r} không có khóa này.",
-                f"{person.id!r} has no such key.",
-            )
+            raise refusal(UNKNOWN_REFERENCE, "key.unknown", person=person.id)
         if record.revoked_by is not None:
-            raise exists("việc thu hồi khóa này", "this key's revocation")
+            raise existing("key.revoked_exists")
         record.revoked_effective, record.revoked_by = effective, act.event
         record.revoked_position = act.position
 
@@ -210,7 +200,7 @@ class Registry:
         self.require_role(act, *(() if role == REGISTRAR else (REGISTRAR,)))
         person = self.person(act.body.id("person"))
         if role in person.roles:
-            raise exists(f"vai trò {role}", f"the role {role}")
+            raise existing("standing_role.exists", role=role_term(role))
         person.roles.add(role)
         person.grants.append((act.position, role, True))
 
@@ -219,10 +209,8 @@ class Registry:
         self.require_role(act, *(() if role == REGISTRAR else (REGISTRAR,)))
         person = self.person(act.body.id("person"))
         if role not in person.roles:
-            raise Rejected(
-                UNKNOWN_REFERENCE,
-                f"{person.id!r} không có vai trò {role}.",
-                f"{person.id!r} does not hold the role {role}.",
+            raise refusal(
+                UNKNOWN_REFERENCE, "standing_role.not_held", person=person.id, role=role_term(role)
             )
         person.roles.discard(role)
         person.grants.append((act.position, role, False))
@@ -233,13 +221,9 @@ class Registry:
         uid, name = body.id("unit"), body.label("name")
         parent = body.id("parent") if body.has("parent") else None
         if uid in self.units:
-            raise exists(f"đơn vị {uid!r}", f"unit {uid!r}")
+            raise existing("unit.exists", unit=uid)
         if parent is not None and parent not in self.units:
-            raise Rejected(
-                UNKNOWN_REFERENCE,
-                f"Không có đơn vị cấp trên {parent!r}.",
-                f"No parent unit {parent!r}.",
-            )
+            raise refusal(UNKNOWN_REFERENCE, "unit.no_parent", unit=parent)
         self.units[uid] = Unit(uid, name, parent)
 
     def to_doc(self) -> dict[str, object]:
@@ -281,11 +265,7 @@ def _key(act: Act, name: str) -> str:
     except binascii.Error:
         raw = b""
     if len(raw) != 33 or raw[0] != 0x01:
-        refuse(
-            name,
-            "phải là khóa Ed25519 dạng name+keyid+base64 (C2SP)",
-            "must be a C2SP Ed25519 verifier key name+keyid+base64",
-        )
+        refuse_field(name, "key.format")
     return str(value)
 
 
@@ -296,7 +276,7 @@ def _time(act: Act, name: str) -> datetime:
             raise ValueError(value)
         return datetime.fromisoformat(value).astimezone(UTC)
     except ValueError:
-        refuse(name, "phải là thời điểm UTC RFC 3339", "must be an RFC 3339 UTC time")
+        refuse_field(name, "field.time")
 
 
 def _valid_from(act: Act) -> datetime:
