@@ -68,3 +68,22 @@ def test_every_refusal_of_the_rule_table_reads_as_vietnamese(
             return  # names the values a field accepts, which are codes
         for pattern in MACHINE:
             assert not pattern.search(text), (pattern.pattern, text)
+
+
+def test_each_new_problem_type_is_explained_in_both_languages() -> None:
+    from api.problems import describe
+
+    for slug in (
+        "date-from-log",
+        "ungrounded-level",
+        "not-mitigable",
+        "against-complainant",
+        "roles-apart",
+        "ballots-missing",
+        "task-conditions-unmet",
+        "appeal-not-open",
+    ):
+        described = describe(slug)
+        assert described is not None
+        assert described["title_vi"] and described["title_en"]
+        assert described["explanation_vi"] and described["explanation_en"]

@@ -181,3 +181,54 @@ MESSAGES: dict[str, str] = {
     "reason_required": "A reason must be given (field {field}).",
     "exists": "{what} already exists.",
 }
+
+
+# What each problem type means, served by GET /problems/{slug}.
+EXPLANATIONS: dict[str, str] = {
+    "date-from-log": (
+        "Every rule's time is the time the log admits the statement, never a date the "
+        "signer wrote. A publication carries no date: the 90-day complaint window runs "
+        "from the day the log admitted it."
+    ),
+    "ungrounded-level": (
+        "A level below what the score allows must cite typed grounds: recorded evidence "
+        "of a kind the regime counts, the confidence tally, a full HTXS quota, or the "
+        "level of the collective one heads. A free-text reason is not a ground. KXL (not "
+        "rated) needs its legal ground (under six months worked…)."
+    ),
+    "not-mitigable": (
+        "A mitigation (a fault found and fixed by oneself) cannot soften a conclusion of "
+        "degradation, or of corruption."
+    ),
+    "against-complainant": (
+        "A re-classification following an upheld complaint may not give a lower level "
+        "than the one complained against."
+    ),
+    "roles-apart": (
+        "The authority decides on what the advisory body proposes: nobody holds both "
+        "roles in one cycle."
+    ),
+    "ballots-missing": (
+        "A tally waits for a ballot from every panel member present at the review meeting"
+        " (less the subject and those who declared a conflict), unless the regime or "
+        "cycle sets a minimum number."
+    ),
+    "task-conditions-unmet": (
+        "Each level has task conditions (share of tasks done, on time, exceeding "
+        "requirements, late) under the regime; the subject's recorded figures do not meet"
+        " this level's."
+    ),
+    "appeal-not-open": (
+        "A second complaint may be filed once the first is resolved, or once its time "
+        "limit has passed unresolved."
+    ),
+    "quota-exceeded": (
+        "The HTXS count of a group stays within its share of the HTT count; it is checked"
+        " again at every decision and at publication, so later decisions cannot break "
+        "what an earlier one respected."
+    ),
+    "head-above-collective": (
+        "A head is not rated above the collective they lead; checked again when the "
+        "collective is re-classified."
+    ),
+}

@@ -300,3 +300,56 @@ MESSAGES: dict[str, str] = {
     "reason_required": "Phải nêu {field}.",
     "exists": "Đã có {what}.",
 }
+
+
+# What each problem type means, served by GET /problems/{slug}.
+EXPLANATIONS: dict[str, str] = {
+    "date-from-log": (
+        "Thời điểm của mọi quy tắc là thời điểm sổ cái ghi nhận tuyên bố, không phải ngày"
+        " người ký tự ghi. Việc công khai kết quả không được mang trường ngày: thời hạn "
+        "90 ngày khiếu nại tính từ ngày sổ cái ghi nhận việc công khai."
+    ),
+    "ungrounded-level": (
+        "Mức thấp hơn mức điểm số cho phép phải dẫn căn cứ có kiểu: chứng cứ đã ghi nhận "
+        "thuộc loại chế độ đánh giá tính đến, kết quả lấy phiếu tín nhiệm, tỷ lệ Hoàn "
+        "thành xuất sắc nhiệm vụ đã đủ, hoặc mức của tập thể do mình đứng đầu. Lý do tự "
+        "do không phải căn cứ. “Không xếp loại” chỉ khi có căn cứ pháp lý (làm việc dưới "
+        "6 tháng…)."
+    ),
+    "not-mitigable": (
+        "Tình tiết giảm nhẹ (tự phát hiện, tự khắc phục) không áp dụng cho kết luận suy "
+        "thoái, “tự diễn biến”, “tự chuyển hoá” hay tham nhũng, lãng phí."
+    ),
+    "against-complainant": (
+        "Xếp loại lại sau khi khiếu nại được chấp nhận không được cho mức thấp hơn mức bị"
+        " khiếu nại."
+    ),
+    "roles-apart": (
+        "Cấp có thẩm quyền quyết định trên đề xuất của cơ quan tham mưu, thẩm định: một "
+        "người không giữ cả hai vai trò trong một kỳ đánh giá."
+    ),
+    "ballots-missing": (
+        "Chỉ kiểm phiếu khi mọi thành viên chấm điểm có mặt tại hội nghị kiểm điểm (trừ "
+        "người được đánh giá và người đã khai báo xung đột lợi ích) đã chấm, trừ khi chế "
+        "độ hoặc kỳ đánh giá quy định số phiếu tối thiểu."
+    ),
+    "task-conditions-unmet": (
+        "Mỗi mức xếp loại có điều kiện về kết quả thực hiện nhiệm vụ (tỷ lệ hoàn thành, "
+        "đúng hạn, vượt yêu cầu, chậm) theo chế độ đánh giá; số liệu đã ghi nhận của "
+        "người được đánh giá không đạt điều kiện của mức này."
+    ),
+    "appeal-not-open": (
+        "Khiếu nại lần hai chỉ được nộp khi khiếu nại lần đầu đã được giải quyết, hoặc đã"
+        " hết thời hạn giải quyết mà chưa được giải quyết."
+    ),
+    "quota-exceeded": (
+        "Số người Hoàn thành xuất sắc nhiệm vụ trong nhóm không vượt tỷ lệ so với số "
+        "người Hoàn thành tốt nhiệm vụ; quy tắc được kiểm tra lại ở mọi quyết định và khi"
+        " công khai, nên quyết định sau không thể phá vỡ điều quyết định trước đã tuân "
+        "theo."
+    ),
+    "head-above-collective": (
+        "Người đứng đầu không được xếp loại cao hơn tập thể do mình đứng đầu; điều này "
+        "được kiểm tra lại cả khi tập thể được xếp loại lại."
+    ),
+}
