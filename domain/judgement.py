@@ -71,11 +71,20 @@ def _task_conditions(
     not even HT's); with no figures on record, ``highest`` stands and ``why`` says so."""
     figures = next((e for e in reversed(ev.evidence) if e.kind == "task_figures"), None)
     if figures is None:
-        why.append({"rule": "task_conditions_not_on_record"})
+        why.append(
+            {"rule": "task_conditions_not_on_record", "detail": "task conditions not on record"}
+        )
         return highest
     profile, capped = cycle.profile, highest
     while capped.rank >= Level.HT.rank and not profile.task_conditions_met(capped, figures.detail):
-        why.append({"rule": "task_conditions_unmet", "level": capped.value, "event": figures.event})
+        why.append(
+            {
+                "rule": "task_conditions_unmet",
+                "level": capped.value,
+                "detail": f"the task figures do not meet {capped.value}'s conditions",
+                "event": figures.event,
+            }
+        )
         capped = _BELOW[capped]
     return capped
 
@@ -209,15 +218,25 @@ def _grounds(
                 kind=Term("evidence", kind),
                 regime=cycle.profile.id,
             )
-        found.append({"rule": "lowered_on", "kind": kind, "event": event})
+        found.append(
+            {"rule": "lowered_on", "kind": kind, "detail": f"lowered on {kind}", "event": event}
+        )
     if quota:
         if level != Level.HTT or highest != Level.HTXS:
             raise refusal(UNGROUNDED_LEVEL, "grounds.quota_level", high=Level.HTXS, low=Level.HTT)
-        found.append({"rule": "lowered_for_quota", "event": act.event})
+        found.append(
+            {"rule": "lowered_for_quota", "detail": "the group's HTXS quota", "event": act.event}
+        )
     if head_cap:
         if ev.subject.head_of is None:
             raise refusal(UNGROUNDED_LEVEL, "grounds.not_head", subject=ev.subject.id)
-        found.append({"rule": "lowered_to_collective", "event": act.event})
+        found.append(
+            {
+                "rule": "lowered_to_collective",
+                "detail": "the collective's level",
+                "event": act.event,
+            }
+        )
     if not found:
         raise refusal(
             UNGROUNDED_LEVEL,
