@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from domain.messages import en, vi
 from ledger.errors import (
     INVALID_REQUEST,
     NOT_FOUND,
@@ -101,9 +102,14 @@ def describe(slug: str) -> dict[str, Any] | None:
     problem = PROBLEMS.by_slug.get(slug)
     if problem is None:
         return None
-    return {
+    described: dict[str, Any] = {
         "type": problem.type,
         "status": problem.status,
         "title_vi": problem.title_vi,
         "title_en": problem.title_en,
     }
+    # What the rule means, where the rules' catalogues explain it.
+    for lang, explanations in (("vi", vi.EXPLANATIONS), ("en", en.EXPLANATIONS)):
+        if slug in explanations:
+            described[f"explanation_{lang}"] = explanations[slug]
+    return described

@@ -79,6 +79,8 @@ class ProblemType(Open):
     status: int
     title_vi: str
     title_en: str
+    explanation_vi: str | None = None
+    explanation_en: str | None = None
 
 
 class InclusionProof(Open):

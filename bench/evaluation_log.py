@@ -188,7 +188,7 @@ def cycle_plan(unit: Unit, year: int) -> CyclePlan:
             roles={
                 "authority": [unit.authority],
                 "advisory": [unit.advisory],
-                "chair": [head],
+                "chair": [head, leaders[1]],  # the deputy counts the vote about the head
                 "panel": panel,
                 "inspection": [unit.inspection],
             },
@@ -325,7 +325,7 @@ def cycle_plan(unit: Unit, year: int) -> CyclePlan:
         )
     )
     phase += [
-        on(head, "confidence.tallied", cadre=p, votes=30, low=low)
+        on(leaders[1] if p == head else head, "confidence.tallied", cadre=p, votes=30, low=low)
         for p, low in zip(leaders, (4, 2, 6), strict=True)
     ]
     groups = {uid: "tap-the"} | {p: "lanh-dao" if p in leaders else "chuyen-vien" for p in ids}
@@ -336,7 +336,12 @@ def cycle_plan(unit: Unit, year: int) -> CyclePlan:
             "appraisal.proposed",
             cadre=sid,
             level=levels[sid],
-            **({"reason": nfc(why[sid])} if sid in why else {}),
+            # A lowered level's typed ground: the head's collective, or the full quota.
+            **(
+                {"reason": nfc(why[sid]), ("head_cap" if sid == head else "quota"): True}
+                if sid in why
+                else {}
+            ),
         )
         for sid in totals
     ]
@@ -346,7 +351,7 @@ def cycle_plan(unit: Unit, year: int) -> CyclePlan:
         on(unit.authority, "decision.issued", cadre=sid, level=levels[sid]) for sid in decided
     ]
     phase += [on(unit.authority, "notice.sent", cadre=sid) for sid in totals]
-    phase.append(on(unit.authority, "result.published", date=f"{year}-11-02"))
+    phase.append(on(unit.authority, "result.published"))
     hashes = yield phase
     decisions = dict(zip(decided, hashes[first : first + len(decided)], strict=True))
 

@@ -245,7 +245,9 @@ class Demo:
             roles={
                 "authority": [self.authority.id],
                 "advisory": [self.advisory.id],
-                "chair": [self.head.id],
+                # A deputy chairs too: the head does not count the confidence vote about
+                # themselves.
+                "chair": [self.head.id, self.deputies[0].id],
                 "panel": [p.id for p in self.panel],
                 "inspection": [self.inspection.id],
             },
@@ -413,7 +415,14 @@ class Demo:
             text="Quyết định kỷ luật khiển trách do vi phạm trong thực hiện nhiệm vụ.",
         )
         self.many(
-            partial(self.on_cycle, self.head, "confidence.tallied", cadre=p.id, votes=30, low=low)
+            partial(
+                self.on_cycle,
+                self.deputies[0] if p is self.head else self.head,
+                "confidence.tallied",
+                cadre=p.id,
+                votes=30,
+                low=low,
+            )
             for p, low in zip(self.leaders, (4, 2, 6), strict=True)
         )
         groups = {UNIT: "tap-the"} | {
@@ -429,7 +438,13 @@ class Demo:
                 "appraisal.proposed",
                 cadre=sid,
                 level=levels[sid],
-                **({"reason": reasons[sid]} if sid in reasons else {}),
+                **(
+                    # The typed ground of a lowered level: the head's collective, or the
+                    # group's full quota.
+                    {"reason": reasons[sid], ("head_cap" if sid == self.head.id else "quota"): True}
+                    if sid in reasons
+                    else {}
+                ),
             )
 
         def decision(sid: str) -> Receipt:
@@ -442,7 +457,7 @@ class Demo:
             zip(others, self.many(partial(decision, sid) for sid in others), strict=True)
         )
         self.many(partial(self.on_cycle, self.authority, "notice.sent", cadre=s) for s in totals)
-        self.on_cycle(self.authority, "result.published", date=self.today.isoformat())
+        self.on_cycle(self.authority, "result.published")
         return levels
 
     def complaint(self, totals: dict[str, int], levels: dict[str, str]) -> Person:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from fractions import Fraction
 from typing import Any
 
 from domain.acts import Act
@@ -28,23 +29,29 @@ from domain.evaluation import (
     Subject,
     subject_from,
 )
-from domain.fields import Body, format_points, given, parse_points, refuse
-from domain.judgement import group_rules, judged
+from domain.fields import Body, format_points, given, parse_points, refuse_field
+from domain.judgement import UNMITIGABLE, end_state, group_rules, judged
+from domain.messages import Points, Term, act_type, existing, refusal, role
 from domain.problems import (
+    AGAINST_COMPLAINANT,
+    APPEAL_NOT_OPEN,
+    BALLOTS_MISSING,
     CONFLICT_OF_INTEREST,
+    DATE_FROM_LOG,
     DEADLINE_PASSED,
     MINUTES_ADOPTED,
     NOT_AUTHORISED,
     NOT_IN_REGIME,
+    NOT_MITIGABLE,
     REASON_REQUIRED,
+    ROLES_APART,
     SELF_EVALUATION,
     TALLY_MISMATCH,
-    exists,
+    UNKNOWN_REFERENCE,
+    WRONG_PHASE,
     require_reason,
-    unknown,
-    wrong_phase,
 )
-from domain.regimes import Profile
+from domain.regimes import TASK_FIGURES, Profile
 from ledger.errors import Rejected
 
 # Roles a cycle assigns (vai trò trong kỳ đánh giá).
@@ -73,6 +80,7 @@ EVIDENCE_KINDS = (
     "corruption",
     "criteria_failed",
     "mitigation",  # the person found and fixed the fault themselves (QĐ 366)
+    "task_figures",  # the year's task figures, judged by the regime's task conditions
 )
 # Acts that must come by the cycle's deadline unless an exception is recorded.
 DEADLINED = frozenset(
@@ -118,15 +126,16 @@ class Cycle:
         body = act.body
         roles_field = body.mapping("roles")
         roles: dict[str, set[str]] = {}
-        for role in CYCLE_ROLES:
-            members = Body(roles_field).ids(role) if role in roles_field else []
-            roles[role] = set(members)
+        for name in CYCLE_ROLES:
+            members = Body(roles_field).ids(name) if name in roles_field else []
+            roles[name] = set(members)
         extra = set(roles_field) - set(CYCLE_ROLES)
         if extra:
-            refuse("roles", f"có vai trò lạ {sorted(extra)}", f"has unknown roles {sorted(extra)}")
-        for role in (AUTHORITY, CHAIR):
-            if not roles[role]:
-                refuse("roles", f"phải có {role}", f"must name the {role}")
+            refuse_field("roles", "roles.unknown", roles=sorted(extra))
+        for needed in (AUTHORITY, CHAIR):
+            if not roles[needed]:
+                refuse_field("roles", "roles.missing", role=role(needed))
+        _roles_apart(roles[AUTHORITY] & roles[ADVISORY])
         year = body.integer("year", 1990, 2100)
         deadline = body.day("deadline") if body.has("deadline") else profile.default_deadline(year)
         cycle = cls(
@@ -163,36 +172,39 @@ class Cycle:
     def roster_set(self, act: Act) -> None:
         self._require(act, AUTHORITY)
         if self.roster is not None:
-            raise exists("danh sách đánh giá của kỳ này", "this cycle's roster")
+            raise existing("roster.exists")
         entries = act.body.raw("subjects")
         if not isinstance(entries, list) or not entries:
-            refuse("subjects", "phải là danh sách không rỗng", "must be a non-empty list")
+            refuse_field("subjects", "roster.empty")
         subjects: dict[str, Subject] = {}
         for entry in entries:
             if not isinstance(entry, dict):
-                refuse("subjects", "chứa mục không phải đối tượng", "holds a non-object")
+                refuse_field("subjects", "roster.not_object")
             subject = subject_from(Body(entry))
             if subject.id in subjects:
-                refuse("subjects", f"lặp {subject.id!r}", f"repeats {subject.id!r}")
+                refuse_field("subjects", "roster.repeated", subject=subject.id)
             subjects[subject.id] = subject
         for subject in subjects.values():
             head_of = subject.head_of
             if head_of is not None and subjects.get(head_of, subject).kind != "collective":
-                refuse("subjects", f"{subject.id}: head_of phải là một tập thể", "head_of bad")
+                refuse_field("subjects", "roster.head_of", subject=subject.id)
         self.evaluations = {sid: Evaluation(s) for sid, s in subjects.items()}
         self.roster = act.event
 
     def role_assigned(self, act: Act, withdraw: bool) -> None:
         self._require(act, AUTHORITY)
-        role = act.body.choice("role", CYCLE_ROLES)
+        name = act.body.choice("role", CYCLE_ROLES)
         person = act.body.id("person")
-        members = self.roles[role]
+        members = self.roles[name]
         if withdraw and person not in members:
-            raise unknown(f"{person!r} không giữ vai trò {role}.", f"{person!r} is not {role}.")
+            raise refusal(UNKNOWN_REFERENCE, "role.not_held", person=person, role=role(name))
         if not withdraw and person in members:
-            raise exists(f"vai trò {role} của {person!r}", f"{person!r} as {role}")
-        if withdraw and role in (AUTHORITY, CHAIR) and members == {person}:
-            raise wrong_phase("Kỳ đánh giá không thể thiếu vai trò này.", f"A cycle needs {role}.")
+            raise existing("role.held", person=person, role=role(name))
+        if withdraw and name in (AUTHORITY, CHAIR) and members == {person}:
+            raise refusal(WRONG_PHASE, "role.last", role=role(name))
+        apart = {AUTHORITY: ADVISORY, ADVISORY: AUTHORITY}.get(name)
+        if not withdraw and apart is not None and person in self.roles[apart]:
+            _roles_apart({person})
         (members.discard if withdraw else members.add)(person)
 
     def exception_recorded(self, act: Act) -> None:
@@ -202,7 +214,7 @@ class Cycle:
         acts = frozenset(body.ids("acts")) if body.has("acts") else DEADLINED
         unknown_acts = acts - DEADLINED
         if unknown_acts:
-            refuse("acts", f"không có hạn: {sorted(unknown_acts)}", f"no deadline: {unknown_acts}")
+            refuse_field("acts", "exception.no_deadline", acts=sorted(unknown_acts))
         until = body.day("until")
         require_reason(body.text("reason"))
         self.exceptions.append((acts, until, act.event))
@@ -213,7 +225,7 @@ class Cycle:
         group = act.body.id("group")
         require_reason(act.body.text("reason"))
         if group in self.quota_exceptions:
-            raise exists(f"ngoại lệ tỷ lệ cho nhóm {group}", f"a quota exception for {group}")
+            raise existing("quota_exception.exists", group=group)
         self.quota_exceptions[group] = act.event
 
     # -- self-assessment and the review meeting ----------------------------------------
@@ -221,13 +233,10 @@ class Cycle:
     def self_assessed(self, act: Act) -> None:
         ev = self._evaluation(act)
         if act.actor != self.owner(ev.subject.id):
-            raise _not_authorised(act, "người được đánh giá (hoặc người đứng đầu tập thể)")
+            raise _not_authorised(act, "subject")
         self._before_deadline(act)
         if ev.meetings:
-            raise wrong_phase(
-                "Tự đánh giá phải trước hội nghị kiểm điểm.",
-                "Self-assessment must come before the review meeting.",
-            )
+            raise refusal(WRONG_PHASE, "self_assessment.after_meeting")
         scores = None
         if self.profile.points and act.body.has("general"):
             scores = self._scores(act.body)
@@ -244,16 +253,13 @@ class Cycle:
         self._before_deadline(act)
         missing_subjects = subjects - set(self.evaluations)
         if missing_subjects:
-            raise unknown(
-                f"Không có trong danh sách: {sorted(missing_subjects)}.",
-                f"Not on the roster: {sorted(missing_subjects)}.",
+            raise refusal(
+                UNKNOWN_REFERENCE, "not_on_roster_many", subjects=sorted(missing_subjects)
             )
         unassessed = sorted(s for s in subjects if self.evaluations[s].self_assessment is None)
         if unassessed:
-            raise wrong_phase(
-                f"Chưa tự đánh giá trước hội nghị: {', '.join(unassessed)}.",
-                f"Not yet self-assessed before the meeting: {', '.join(unassessed)}.",
-                subjects=unassessed,
+            raise refusal(
+                WRONG_PHASE, "meeting.unassessed", {"subjects": unassessed}, subjects=unassessed
             )
         self.meetings[act.event] = Meeting(act.event, day, attendees, subjects)
         for sid in subjects:
@@ -266,12 +272,9 @@ class Cycle:
         act.body.text("text")
         self._before_deadline(act)
         if act.actor not in meeting.attendees:
-            raise _not_authorised(act, "người dự hội nghị")
+            raise _not_authorised(act, "attendee")
         if ev.subject.id not in meeting.subjects:
-            raise wrong_phase(
-                f"Hội nghị này không kiểm điểm {ev.subject.id!r}.",
-                f"This meeting does not review {ev.subject.id!r}.",
-            )
+            raise refusal(WRONG_PHASE, "meeting.not_reviewing", subject=ev.subject.id)
         if meeting.minutes is not None:
             raise _minutes_adopted(meeting)
         meeting.comments.append(act.event)
@@ -296,11 +299,7 @@ class Cycle:
         self._check_minutes(act, meeting)
         require_reason(act.body.text("reason"))
         if meeting.minutes is None or supersedes != meeting.minutes:
-            raise unknown(
-                "supersedes phải trỏ tới biên bản hiện hành của hội nghị này.",
-                "supersedes must name this meeting's current minutes.",
-                field="supersedes",
-            )
+            raise refusal(UNKNOWN_REFERENCE, "minutes.not_current", {"field": "supersedes"})
         meeting.superseded.append(meeting.minutes)
         meeting.minutes = act.event
 
@@ -310,31 +309,31 @@ class Cycle:
         dropped = sorted(set(meeting.comments) - set(listed))
         foreign = sorted(set(listed) - set(meeting.comments))
         if dropped or foreign:
-            raise wrong_phase(
-                f"Biên bản phải ghi đủ và đúng các góp ý tại hội nghị (thiếu {len(dropped)}, "
-                f"thừa {len(foreign)}).",
-                f"The minutes must list exactly the meeting's comments ({len(dropped)} "
-                f"missing, {len(foreign)} not of this meeting).",
-                missing=dropped,
-                foreign=foreign,
+            raise refusal(
+                WRONG_PHASE,
+                "minutes.comments",
+                {"missing": dropped, "foreign": foreign},
+                missing=len(dropped),
+                foreign=len(foreign),
             )
 
     # -- ballots and the tally --------------------------------------------------------
 
     def conflict_declared(self, act: Act) -> None:
+        """A declared conflict bars the declarer from the ballot, the proposal and the
+        decision on this subject; a ballot already cast leaves the tally (recounted)."""
         ev = self._evaluation(act)
         require_reason(act.body.text("reason"))
         if act.actor in ev.conflicts:
-            raise exists("khai báo xung đột lợi ích này", "this declaration")
+            raise existing("conflict.exists")
         ev.conflicts.add(act.actor)
+        if ev.ballots.pop(act.actor, None) is not None and ev.tally is not None:
+            ev.tally = _count(list(ev.ballots.values()), act.event) if ev.ballots else None
 
     def score_submitted(self, act: Act) -> None:
         ev = self._scoring(act)
         if act.actor in ev.ballots:
-            raise exists(
-                "phiếu chấm của người này (hãy dùng score.amended)",
-                "a ballot from this scorer (use score.amended)",
-            )
+            raise existing("ballot.exists")
         general, tasks = self._scores(act.body)
         ev.ballots[act.actor] = Ballot(act.actor, general, tasks, act.event)
 
@@ -345,11 +344,7 @@ class Cycle:
         reason = act.body.text("reason")
         ballot = ev.ballots.get(act.actor)
         if ballot is None or amends != ballot.event:
-            raise unknown(
-                "amends phải trỏ tới phiếu (hoặc lần sửa) mới nhất của chính người chấm.",
-                "amends must name the scorer's own latest ballot or amendment.",
-                field="amends",
-            )
+            raise refusal(UNKNOWN_REFERENCE, "ballot.not_latest", {"field": "amends"})
         require_reason(reason)
         general, tasks = self._scores(act.body)
         ballot.general, ballot.tasks, ballot.event = general, tasks, act.event
@@ -358,11 +353,12 @@ class Cycle:
     def confidence_tallied(self, act: Act) -> None:
         self._require(act, CHAIR)
         ev = self._evaluation(act)
+        self._not_own(act, ev)  # a leader does not count the confidence vote about themselves
         votes = act.body.integer("votes", 1, 100_000)
         low = act.body.integer("low", 0, votes)
         self._before_deadline(act)
         if ev.confidence is not None:
-            raise exists("kết quả lấy phiếu tín nhiệm", "a confidence tally")
+            raise existing("confidence.exists")
         ev.confidence = {"votes": votes, "low": low, "event": act.event}
 
     def tally_recorded(self, act: Act) -> None:
@@ -372,36 +368,48 @@ class Cycle:
         self._points_only()
         self._before_deadline(act)
         if ev.tally is not None:
-            raise exists("kết quả kiểm phiếu", "a tally")
+            raise existing("tally.exists")
         ballots = list(ev.ballots.values())
-        needed = int(self.profile.setting("min_ballots"))
-        if len(ballots) < needed:
-            raise wrong_phase(
-                f"Cần ít nhất {needed} phiếu chấm, mới có {len(ballots)}.",
-                f"At least {needed} ballots are needed; there are {len(ballots)}.",
-            )
-        general = _mean([b.general for b in ballots])
-        tasks = _mean([b.tasks for b in ballots])
-        total = _mean([b.total for b in ballots])
+        self._enough_ballots(ev)
+        counted = _count(ballots, act.event)
+        total = counted["total"]
         stated_count = act.body.integer("ballots", 0, 100_000)
         stated_total = parse_points(act.body.raw("total"), "total")
         if stated_count != len(ballots) or stated_total != total:
-            raise Rejected(
+            raise refusal(
                 TALLY_MISMATCH,
-                f"Kiểm phiếu ghi {stated_count} phiếu, tổng {format_points(stated_total)}; "
-                f"tính lại từ phiếu: {len(ballots)} phiếu, {format_points(total)}.",
-                f"The tally says {stated_count} ballots, total {format_points(stated_total)}; "
-                f"the ballots give {len(ballots)}, {format_points(total)}.",
-                expected_ballots=len(ballots),
-                expected_total=format_points(total),
+                "tally.mismatch",
+                {"expected_ballots": len(ballots), "expected_total": format_points(total)},
+                stated_count=stated_count,
+                stated_total=Points(stated_total),
+                count=len(ballots),
+                total=Points(total),
             )
-        ev.tally = {
-            "event": act.event,
-            "ballots": len(ballots),
-            "general": general,
-            "tasks": tasks,
-            "total": total,
-        }
+        ev.tally = counted
+
+    def _enough_ballots(self, ev: Evaluation) -> None:
+        """By default every panel member present at the subject's review meeting votes
+        (less the subject and those who declared a conflict); a regime or cycle may set a
+        number instead (``min_ballots``)."""
+        setting = self.profile.setting("min_ballots")
+        if setting is not None:
+            missing: list[str] = []
+            needed = int(setting)
+        else:
+            present = set().union(*(self.meetings[m].attendees for m in ev.meetings))
+            expected = (present & self.roles[PANEL]) - ev.conflicts
+            expected -= {ev.subject.id, self.owner(ev.subject.id)}
+            missing = sorted(expected - set(ev.ballots))
+            needed = max(1, len(expected))
+        if missing or len(ev.ballots) < needed:
+            raise refusal(
+                BALLOTS_MISSING,
+                "ballots_missing_from" if missing else "ballots_missing",
+                {"needed": needed, "missing": missing},
+                needed=needed,
+                count=len(ev.ballots),
+                missing=missing,
+            )
 
     def scoring_reopened(self, act: Act) -> None:
         """The chair reopens scoring after a tally, saying why: ballots may change again
@@ -411,14 +419,9 @@ class Cycle:
         require_reason(act.body.text("reason"))
         self._before_deadline(act)
         if ev.tally is None:
-            raise wrong_phase(
-                "Chưa kiểm phiếu thì không cần mở lại.", "There is no tally to reopen."
-            )
+            raise refusal(WRONG_PHASE, "reopen.no_tally")
         if ev.proposal is not None or ev.decision is not None:
-            raise wrong_phase(
-                "Đã có đề xuất hoặc quyết định: không mở lại việc chấm điểm.",
-                "A level is already proposed or decided: scoring cannot reopen.",
-            )
+            raise refusal(WRONG_PHASE, "reopen.rated")
         ev.tally = None
 
     # -- evidence, appraisal, decision ------------------------------------------------
@@ -442,16 +445,23 @@ class Cycle:
                     detail["already_counted_in"] = earlier
         elif kind in ("tasks_failed", "unit_completion", "subordinate_kht", "criteria_failed"):
             detail["percent"] = body.integer("percent", 0, 100)
+        elif kind == "task_figures":
+            for figure in TASK_FIGURES:
+                detail[figure] = body.integer(figure, 0, 100)
         elif kind == "mitigation":
             if not self.profile.data["mitigation"]:
-                raise Rejected(
-                    NOT_IN_REGIME,
-                    "Chế độ này không cho giảm nhẹ.",
-                    "This regime has no mitigation.",
-                )
+                raise refusal(NOT_IN_REGIME, "no_mitigation")
             detail["evidence"] = cited = body.event("evidence")
-            if not any(e.event == cited for e in ev.evidence):
-                raise unknown("Không có chứng cứ được dẫn.", "The cited evidence is unknown.")
+            record = next((e for e in ev.evidence if e.event == cited), None)
+            if record is None:
+                raise refusal(UNKNOWN_REFERENCE, "evidence.unknown")
+            if record.kind in UNMITIGABLE:
+                raise refusal(
+                    NOT_MITIGABLE,
+                    "not_mitigable",
+                    {"evidence": cited},
+                    kind=Term("evidence", record.kind),
+                )
         require_reason(body.text("text"), "text")
         ev.evidence.append(Evidence(kind, act.event, detail, year))
 
@@ -465,37 +475,22 @@ class Cycle:
     def appraisal_proposed(self, act: Act) -> None:
         ev = self._rating(act, ADVISORY)
         if ev.decision is not None:
-            raise wrong_phase(
-                "Đã có quyết định; thay đổi phải qua quyết định xếp loại lại.",
-                "Already decided; a change needs a re-classification (decision.revised).",
-            )
+            raise refusal(WRONG_PHASE, "appraisal.decided")
         if self.profile.points and ev.tally is None:
-            raise wrong_phase("Chưa có kết quả kiểm phiếu.", "There is no tally yet.")
+            raise refusal(WRONG_PHASE, "appraisal.no_tally")
         if not self.profile.points and not any(self.meetings[m].minutes for m in ev.meetings):
-            raise wrong_phase(
-                "Chưa có biên bản hội nghị kiểm điểm.", "The review meeting has no minutes yet."
-            )
+            raise refusal(WRONG_PHASE, "appraisal.no_minutes")
         ev.proposal = judged(self, act, ev, act.body.level("level"))
 
     def decision_issued(self, act: Act) -> None:
         ev = self._rating(act, AUTHORITY)
         if ev.decision is not None:
-            raise exists(
-                "quyết định cho người này (thay đổi qua decision.revised)",
-                "a decision for this subject (change it with decision.revised)",
-            )
+            raise existing("decision.exists")
         if ev.proposal is None:
-            raise wrong_phase(
-                "Chưa có đề xuất của cơ quan tham mưu (thẩm định).",
-                "The advisory body has not proposed a level yet.",
-            )
+            raise refusal(WRONG_PHASE, "decision.no_proposal")
         outcome = judged(self, act, ev, act.body.level("level"), proposed=ev.proposal)
         if outcome.level != ev.proposal.level and not given(act.body.text("reason", optional=True)):
-            raise Rejected(
-                REASON_REQUIRED,
-                "Quyết định khác đề xuất thẩm định thì phải nêu lý do.",
-                "A decision that differs from the proposal must give a reason.",
-            )
+            raise refusal(REASON_REQUIRED, "decision.differs")
         group_rules(self, ev, outcome.level)
         ev.decision = outcome
 
@@ -504,32 +499,32 @@ class Cycle:
         self._require(act, AUTHORITY)
         ev = self._evaluation(act)
         self._not_own(act, ev)
+        self._no_conflict(act, ev)
         body = act.body
         supersedes, cause = body.event("supersedes"), body.event("cause")
         if ev.decision is None or supersedes != ev.decision.event:
-            raise unknown(
-                "supersedes phải trỏ tới quyết định hiện hành của người này.",
-                "supersedes must name this subject's current decision.",
-                field="supersedes",
-            )
+            raise refusal(UNKNOWN_REFERENCE, "revision.not_current", {"field": "supersedes"})
         require_reason(body.text("reason"))
         upheld = any(
             c.resolution == cause and c.upheld for c in ev.complaints.values()
         ) or ev.findings.get(cause, False)
         if not upheld:
-            raise unknown(
-                "cause phải là một khiếu nại được chấp nhận hoặc kết luận kiểm tra xác định "
-                "kết quả sai, về chính người này.",
-                "cause must be an upheld complaint resolution or an inspection finding that "
-                "the result was wrong, about this subject.",
-                field="cause",
-            )
+            raise refusal(UNKNOWN_REFERENCE, "revision.no_cause", {"field": "cause"})
         corrected = None
         if body.has("total"):  # the cause found the score itself wrong
             self._points_only()
             maximum = self.profile.general_max + self.profile.tasks_max
             corrected = {"total": body.points("total", maximum), "event": act.event}
         outcome = judged(self, act, ev, body.level("level"), corrected)
+        complained = any(c.resolution == cause and c.upheld for c in ev.complaints.values())
+        if complained and outcome.level.rank < ev.decision.level.rank:
+            raise refusal(
+                AGAINST_COMPLAINANT,
+                "against_complainant",
+                {"current": ev.decision.level.value},
+                level=outcome.level,
+                current=ev.decision.level,
+            )
         group_rules(self, ev, outcome.level)
         ev.superseded.append(ev.decision)
         ev.decision = outcome
@@ -540,23 +535,29 @@ class Cycle:
         self._require(act, AUTHORITY)
         ev = self._evaluation(act)
         if ev.decision is None:
-            raise wrong_phase("Chưa có quyết định để thông báo.", "Nothing decided to notify.")
+            raise refusal(WRONG_PHASE, "notice.undecided")
         ev.notice = act.event
 
     def result_published(self, act: Act) -> None:
         """Publication (công khai) once every subject on the roster is decided."""
         self._require(act, AUTHORITY)
         self._need_roster()
-        day = act.body.day("date") if act.body.has("date") else act.day
+        if act.body.has("date"):
+            # The 90-day complaint window runs from publication: its day is the log's.
+            raise refusal(DATE_FROM_LOG, "publication.date", {"field": "date"})
+        day = act.day
         undecided = sorted(s for s, ev in self.evaluations.items() if ev.decision is None)
         if undecided:
-            raise wrong_phase(
-                f"Còn {len(undecided)} người chưa có quyết định: {', '.join(undecided[:5])}…",
-                f"{len(undecided)} subjects are not decided yet: {', '.join(undecided[:5])}…",
-                undecided=undecided,
+            raise refusal(
+                WRONG_PHASE,
+                "publication.undecided",
+                {"undecided": undecided},
+                count=len(undecided),
+                subjects=undecided[:5],
             )
         if self.published is not None:
-            raise exists("việc công khai kết quả", "the publication")
+            raise existing("publication.exists")
+        end_state(self)  # what each decision respected must hold for all of them together
         self.published = (day, act.event)
 
     # -- complaints (khiếu nại) --------------------------------------------------------
@@ -564,33 +565,30 @@ class Cycle:
     def complaint_filed(self, act: Act) -> None:
         ev = self._evaluation(act)
         if act.actor != self.owner(ev.subject.id):
-            raise _not_authorised(act, "chính người được đánh giá")
+            raise _not_authorised(act, "complainant")
         body = act.body
         against = body.event("against")
         body.text("grounds")
         decisions = {o.event for o in (ev.decision, *ev.superseded) if o}
         if against not in decisions:
-            raise unknown(
-                "against phải là một quyết định về chính người khiếu nại.",
-                "against must be a decision about the complainant.",
-                field="against",
-            )
+            raise refusal(UNKNOWN_REFERENCE, "complaint.against", {"field": "against"})
         appeal_of = body.event("appeal_of") if body.has("appeal_of") else None
         setting = self.profile.setting
         if appeal_of is not None:
             first = ev.complaints.get(appeal_of)
-            if first is None or first.resolved is None:
-                raise wrong_phase(
-                    "Chỉ khiếu nại lần hai sau khi lần đầu đã được giải quyết.",
-                    "A second complaint follows a resolved first one.",
+            if first is None:
+                raise refusal(UNKNOWN_REFERENCE, "complaint.first_unknown")
+            # Resolved, or left unresolved past its time limit (Luật Khiếu nại Art. 33).
+            opened = first.resolved or self.resolve_limit(first)
+            if first.resolved is None and act.day <= opened:
+                raise refusal(
+                    APPEAL_NOT_OPEN, "appeal_not_open", {"limit": opened.isoformat()}, limit=opened
                 )
-            self._within(act, first.resolved, setting("complaint_appeal_days"), "appeal")
+            self._within(act, opened, setting("complaint_appeal_days"), "appeal")
         else:
             start = self.published[0] if self.published else None
             if start is None:
-                raise wrong_phase(
-                    "Kết quả chưa được công khai.", "The result has not been published yet."
-                )
+                raise refusal(WRONG_PHASE, "complaint.unpublished")
             self._within(act, start, setting("complaint_file_days"), "filing")
         ev.complaints[act.event] = Complaint(act.event, act.day, against, appeal_of)
 
@@ -598,7 +596,7 @@ class Cycle:
         self._require(act, INSPECTION, AUTHORITY)
         _, complaint = self._complaint(act)
         if complaint.accepted is not None:
-            raise exists("việc thụ lý khiếu nại này", "this complaint's acceptance")
+            raise existing("complaint.accepted_exists")
         self._within(act, complaint.filed, self.profile.setting("complaint_accept_days"), "accept")
         complaint.complex = act.body.flag("complex")
         complaint.accepted = act.day
@@ -609,37 +607,40 @@ class Cycle:
         upheld = act.body.flag("upheld")
         require_reason(act.body.text("finding"), "finding")
         if complaint.accepted is None:
-            raise wrong_phase("Khiếu nại chưa được thụ lý.", "The complaint is not accepted yet.")
+            raise refusal(WRONG_PHASE, "complaint.not_accepted")
         if complaint.resolved is not None:
-            raise exists("kết quả giải quyết khiếu nại này", "this complaint's resolution")
-        days = self.profile.setting(
-            "complaint_resolve_days_complex" if complaint.complex else "complaint_resolve_days"
-        )
+            raise existing("complaint.resolved_exists")
+        days = self._resolve_days(complaint)
         self._within(act, complaint.accepted, days, "resolve")
         complaint.resolved, complaint.resolution, complaint.upheld = act.day, act.event, upheld
+
+    def _resolve_days(self, complaint: Complaint) -> int:
+        """First complaints 30 days (45 complex); second ones 45 (60 complex)."""
+        kind = "appeal" if complaint.appeal_of else "complaint"
+        return int(
+            self.profile.setting(f"{kind}_resolve_days" + ("_complex" if complaint.complex else ""))
+        )
+
+    def resolve_limit(self, complaint: Complaint) -> date:
+        """The last day a complaint may be resolved: acceptance's limit then resolution's
+        (an unaccepted complaint counts as accepted on its last day to be)."""
+        setting = self.profile.setting
+        accepted = complaint.accepted or complaint.filed + timedelta(
+            days=int(setting("complaint_accept_days"))
+        )
+        return accepted + timedelta(days=self._resolve_days(complaint))
 
     def _scoring(self, act: Act) -> Evaluation:
         self._require(act, PANEL)
         self._points_only()
         ev = self._evaluation(act)
         self._not_own(act, ev)
-        if act.actor in ev.conflicts:
-            raise Rejected(
-                CONFLICT_OF_INTEREST,
-                f"{act.actor!r} đã khai báo xung đột lợi ích với {ev.subject.id!r}.",
-                f"{act.actor!r} declared a conflict of interest with {ev.subject.id!r}.",
-            )
+        self._no_conflict(act, ev)
         self._before_deadline(act)
         if not any(self.meetings[m].minutes for m in ev.meetings):
-            raise wrong_phase(
-                "Chỉ chấm điểm sau khi biên bản hội nghị kiểm điểm đã được thông qua.",
-                "Scoring starts once the review meeting's minutes are adopted.",
-            )
+            raise refusal(WRONG_PHASE, "scoring.before_minutes")
         if ev.tally is not None:
-            raise wrong_phase(
-                "Đã kiểm phiếu: không thể chấm hay sửa điểm nữa.",
-                "The tally is recorded: ballots can no longer be cast or changed.",
-            )
+            raise refusal(WRONG_PHASE, "scoring.after_tally")
         return ev
 
     def _scores(self, body: Body) -> tuple[int, int]:
@@ -650,11 +651,7 @@ class Cycle:
 
     def _points_only(self) -> None:
         if not self.profile.points:
-            raise Rejected(
-                NOT_IN_REGIME,
-                f"Chế độ {self.profile.id} đánh giá theo tiêu chí, không chấm điểm.",
-                f"The {self.profile.id} regime rates by criteria, without points.",
-            )
+            raise refusal(NOT_IN_REGIME, "not_points", regime=self.profile.id)
 
     def _excepted(self, act: Act) -> bool:
         """A recorded exception lets this act through on its day."""
@@ -663,30 +660,31 @@ class Cycle:
     def _before_deadline(self, act: Act) -> None:
         if act.day <= self.deadline or self._excepted(act):
             return
-        raise Rejected(
+        raise refusal(
             DEADLINE_PASSED,
-            f"Quá hạn {self.deadline.isoformat()} và không có ngoại lệ được ghi nhận.",
-            f"Past the deadline {self.deadline.isoformat()}, with no recorded exception.",
-            deadline=self.deadline.isoformat(),
+            "deadline_passed",
+            {"deadline": self.deadline.isoformat()},
+            deadline=self.deadline,
         )
 
     def _within(self, act: Act, start: date, days: int, what: str) -> None:
         if (act.day - start).days <= days or self._excepted(act):
             return
-        raise Rejected(
+        raise refusal(
             DEADLINE_PASSED,
-            f"Quá thời hạn {days} ngày kể từ {start.isoformat()} ({what}).",
-            f"More than {days} days after {start.isoformat()} ({what}).",
-            window_days=days,
-            since=start.isoformat(),
+            "window_passed",
+            {"window_days": days, "since": start.isoformat()},
+            days=days,
+            since=start,
+            stage=Term("stage", what),
         )
 
     def _require(self, act: Act, *roles: str) -> None:
         actor = act.actor
-        for role in roles:  # a loop, not any(): this runs for nearly every act
-            if actor in self.roles[role]:
+        for name in roles:  # a loop, not any(): this runs for nearly every act
+            if actor in self.roles[name]:
                 return
-        raise _not_authorised(act, " / ".join(roles))
+        raise _not_authorised(act, *roles)
 
     def _not_own(self, act: Act, ev: Evaluation) -> None:
         subject = ev.subject
@@ -694,23 +692,28 @@ class Cycle:
             subject.kind == "collective" and act.actor == self._head_of(subject.id)
         )
         if own:
-            raise Rejected(
-                SELF_EVALUATION,
-                f"{act.actor!r} không được {act.type} cho chính mình.",
-                f"{act.actor!r} may not {act.type} for their own evaluation.",
+            raise refusal(
+                SELF_EVALUATION, "self_evaluation", actor=act.actor, act=act_type(act.type)
             )
 
     def _need_roster(self) -> None:
         if self.roster is None:
-            raise wrong_phase("Kỳ đánh giá chưa có danh sách.", "The cycle has no roster yet.")
+            raise refusal(WRONG_PHASE, "no_roster")
 
-    def _rating(self, act: Act, role: str) -> Evaluation:
+    def _rating(self, act: Act, needed: str) -> Evaluation:
         """Who may propose or decide a level: the role, not for oneself, by the deadline."""
-        self._require(act, role)
+        self._require(act, needed)
         ev = self._evaluation(act)
         self._not_own(act, ev)
+        self._no_conflict(act, ev)
         self._before_deadline(act)
         return ev
+
+    def _no_conflict(self, act: Act, ev: Evaluation) -> None:
+        if act.actor in ev.conflicts:
+            raise refusal(
+                CONFLICT_OF_INTEREST, "conflict_of_interest", actor=act.actor, subject=ev.subject.id
+            )
 
     def _evaluation(self, act: Act) -> Evaluation:
         """The evaluation the act is about, ready to be changed."""
@@ -719,10 +722,8 @@ class Cycle:
         self._own(sid)
         ev = self.evaluations.get(sid)
         if ev is None:
-            raise unknown(
-                f"{sid!r} không có trong danh sách kỳ {self.id}.",
-                f"{sid!r} is not on the roster of {self.id}.",
-                field="cadre",
+            raise refusal(
+                UNKNOWN_REFERENCE, "not_on_roster", {"field": "cadre"}, subject=sid, cycle=self.id
             )
         return ev
 
@@ -730,14 +731,14 @@ class Cycle:
         self._own(event)
         meeting = self.meetings.get(event)
         if meeting is None:
-            raise unknown("Không có hội nghị này.", "No such meeting.", field="meeting")
+            raise refusal(UNKNOWN_REFERENCE, "meeting.unknown", {"field": "meeting"})
         return meeting
 
     def _complaint(self, act: Act) -> tuple[Evaluation, Complaint]:
         ev = self._evaluation(act)
         complaint = ev.complaints.get(act.body.event("complaint"))
         if complaint is None:
-            raise unknown("Không có khiếu nại này.", "No such complaint.", field="complaint")
+            raise refusal(UNKNOWN_REFERENCE, "complaint.unknown", {"field": "complaint"})
         return ev, complaint
 
     def owner(self, subject: str) -> str | None:
@@ -762,20 +763,37 @@ def _mean(values: list[int]) -> int:
     return rounded if total >= 0 else -rounded
 
 
-def _not_authorised(act: Act, who: str) -> Rejected:
-    return Rejected(
+def _count(ballots: list[Ballot], event: str) -> dict[str, Any]:
+    """A tally of ``ballots``: means rounded to hundredths for display, and the exact mean
+    of the totals (a Fraction of hundredths), which thresholds are compared against."""
+    totals = [b.total for b in ballots]
+    return {
+        "event": event,
+        "ballots": len(ballots),
+        "general": _mean([b.general for b in ballots]),
+        "tasks": _mean([b.tasks for b in ballots]),
+        "total": _mean(totals),
+        "exact": Fraction(sum(totals), len(totals)),
+    }
+
+
+def _roles_apart(both: set[str]) -> None:
+    """The authority decides on what the advisory body proposes: one person never both."""
+    if both:
+        raise refusal(ROLES_APART, "roles_apart", {"people": sorted(both)}, people=sorted(both))
+
+
+def _not_authorised(act: Act, *needed: str) -> Rejected:
+    return refusal(
         NOT_AUTHORISED,
-        f"{act.actor!r} không có vai trò để {act.type} (cần: {who}).",
-        f"{act.actor!r} has no role to {act.type} (needs: {who}).",
-        needed=who,
+        "not_authorised",
+        {"needed": " / ".join(needed)},
+        actor=act.actor,
+        act=act_type(act.type),
+        needed=[role(name) for name in needed],
     )
 
 
 def _minutes_adopted(meeting: Meeting) -> Rejected:
     assert meeting.minutes is not None
-    return Rejected(
-        MINUTES_ADOPTED,
-        "Biên bản hội nghị đã được thông qua; không thể thêm hay sửa.",
-        "The meeting's minutes are adopted; nothing can be added or changed.",
-        minutes=meeting.minutes,
-    )
+    return refusal(MINUTES_ADOPTED, "minutes.adopted", {"minutes": meeting.minutes})

@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any, NoReturn
 
 from domain.levels import Level
+from domain.messages import Points, field_name, refusal, render
 from domain.problems import INVALID_FIELD, SCORE_OUT_OF_RANGE
 from ledger.errors import Rejected
 from ledger.texts import SealedText, sealed_value
@@ -53,24 +54,24 @@ class Body:
     def raw(self, name: str) -> Any:
         value = self.statement.get(name)
         if value is None:
-            refuse(name, "bị thiếu", "is missing")
+            refuse_field(name, "field.missing")
         return value
 
     def id(self, name: str) -> str:
         value = self.raw(name)
         if not isinstance(value, str) or not _is_identifier(value):
-            refuse(name, "phải là mã chữ thường (a-z, 0-9, . _ - @)", "must be a lower-case code")
+            refuse_field(name, "field.code")
         return value
 
     def ids(self, name: str, *, allow_empty: bool = False) -> list[str]:
         value = self.raw(name)
         if not isinstance(value, list) or (not value and not allow_empty):
-            refuse(name, "phải là danh sách mã", "must be a list of codes")
+            refuse_field(name, "field.codes")
         for item in value:
             if not isinstance(item, str) or not _is_identifier(item):
-                refuse(name, f"chứa mã không hợp lệ {item!r}", f"holds an invalid code {item!r}")
+                refuse_field(name, "field.bad_code", code=repr(item))
         if len(set(value)) != len(value):
-            refuse(name, "có mã bị lặp", "repeats a code")
+            refuse_field(name, "field.repeated_code")
         return list(value)
 
     def text(self, name: str, *, optional: bool = False) -> Text:
@@ -84,7 +85,7 @@ class Body:
             except Rejected:
                 sealed = None
             if sealed is None:
-                refuse(name, 'phải là văn bản hoặc {"sealed": …}', 'must be text or {"sealed": …}')
+                refuse_field(name, "field.text")
             return sealed
         return self.label(name)
 
@@ -92,35 +93,36 @@ class Body:
         """A name or title: plain text only (it says who, and is never sealed)."""
         value = self.raw(name)
         if not isinstance(value, str) or len(value) > MAX_TEXT:
-            refuse(name, f"phải là văn bản ≤ {MAX_TEXT} ký tự", f"must be text ≤ {MAX_TEXT} chars")
+            refuse_field(name, "field.text_length", maximum=MAX_TEXT)
         return value
 
     def event(self, name: str) -> str:
         value = self.raw(name)
         if not isinstance(value, str) or not EVENT_HASH.fullmatch(value):
-            refuse(name, "phải là mã băm sự kiện (64 ký tự hex)", "must be an event hash (64 hex)")
+            refuse_field(name, "field.event")
         return value
 
     def events(self, name: str) -> list[str]:
         value = self.raw(name)
         if not isinstance(value, list):
-            refuse(name, "phải là danh sách mã băm sự kiện", "must be a list of event hashes")
+            refuse_field(name, "field.events")
         for item in value:
             if not isinstance(item, str) or not EVENT_HASH.fullmatch(item):
-                refuse(name, "chứa mã băm không hợp lệ", "holds an invalid event hash")
+                refuse_field(name, "field.bad_event")
         if len(set(value)) != len(value):
-            refuse(name, "có mã băm bị lặp", "repeats an event hash")
+            refuse_field(name, "field.repeated_event")
         return list(value)
 
     def points(self, name: str, maximum: int) -> int:
         """A score in hundredths, 0 ≤ score ≤ ``maximum`` points."""
         hundredths = parse_points(self.raw(name), name)
         if not 0 <= hundredths <= maximum * 100:
-            raise Rejected(
+            raise refusal(
                 SCORE_OUT_OF_RANGE,
-                f"Điểm {name} = {format_points(hundredths)} ngoài khung 0–{maximum}.",
-                f"Score {name} = {format_points(hundredths)} is outside 0–{maximum}.",
-                field=name,
+                "score_out_of_range",
+                {"field": name, "maximum": maximum},
+                field=field_name(name),
+                score=Points(hundredths),
                 maximum=maximum,
             )
         return hundredths
@@ -128,7 +130,7 @@ class Body:
     def integer(self, name: str, low: int = 0, high: int = 10**9) -> int:
         value = self.raw(name)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            refuse(name, f"phải là số nguyên {low}–{high}", f"must be an integer {low}–{high}")
+            refuse_field(name, "field.integer", low=low, high=high)
         return value
 
     def flag(self, name: str, default: bool = False) -> bool:
@@ -136,7 +138,7 @@ class Body:
             return default
         value = self.raw(name)
         if not isinstance(value, bool):
-            refuse(name, "phải là true hoặc false", "must be true or false")
+            refuse_field(name, "field.flag")
         return value
 
     def day(self, name: str) -> date:
@@ -146,26 +148,25 @@ class Body:
                 raise ValueError(value)
             return date.fromisoformat(value)
         except ValueError:
-            refuse(name, "phải là ngày dạng YYYY-MM-DD", "must be a date YYYY-MM-DD")
+            refuse_field(name, "field.day")
 
     def level(self, name: str) -> Level:
         value = self.raw(name)
         try:
             return Level(value)
         except ValueError:
-            names = ", ".join(level.value for level in Level)
-            refuse(name, f"phải là một trong {names}", f"must be one of {names}")
+            refuse_field(name, "field.level", levels=[level.value for level in Level])
 
     def choice(self, name: str, options: Sequence[str]) -> str:
         value = self.raw(name)
         if value not in options:
-            refuse(name, f"phải là một trong {', '.join(options)}", f"must be one of {options}")
+            refuse_field(name, "field.choice", options=list(options))
         return str(value)
 
     def mapping(self, name: str) -> Mapping[str, Any]:
         value = self.raw(name)
         if not isinstance(value, dict):
-            refuse(name, "phải là một đối tượng", "must be an object")
+            refuse_field(name, "field.object")
         return value
 
 
@@ -181,11 +182,7 @@ def parse_points(value: Any, name: str) -> int:
         return value * 100
     match = DECIMAL.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        refuse(
-            name,
-            'phải là số nguyên hoặc chuỗi thập phân tối đa 2 chữ số lẻ ("27.5")',
-            'must be an integer or a decimal string with at most 2 places ("27.5")',
-        )
+        refuse_field(name, "field.points")
     whole, fraction = match.groups()
     return int(whole) * 100 + int((fraction or "0").ljust(2, "0"))
 
@@ -195,4 +192,15 @@ def format_points(hundredths: int) -> str:
 
 
 def refuse(name: str, vi: str, en: str) -> NoReturn:
-    raise Rejected(INVALID_FIELD, f"Trường {name} {vi}.", f"The field {name} {en}.", field=name)
+    """An invalid field, with what is wrong in each language (prefer ``refuse_field``)."""
+    raise Rejected(
+        INVALID_FIELD,
+        render("vi", "field", {"field": field_name(name), "problem": vi}),
+        render("en", "field", {"field": field_name(name), "problem": en}),
+        field=name,
+    )
+
+
+def refuse_field(name: str, key: str, **values: Any) -> NoReturn:
+    """An invalid field, what is wrong being message ``key`` of the catalogues."""
+    refuse(name, render("vi", key, values), render("en", key, values))

@@ -17,8 +17,9 @@ from datetime import datetime
 
 from domain.acts import Act
 from domain.cycle import Cycle
-from domain.fields import Body, refuse
-from domain.problems import UNKNOWN_TYPE, exists, unknown
+from domain.fields import Body, refuse_field
+from domain.messages import existing, refusal
+from domain.problems import UNKNOWN_REFERENCE, UNKNOWN_TYPE
 from domain.regimes import PROFILES, SETTING_TYPES, make_profile, profile_hash
 from domain.registry import Registry
 from domain.streams import REGISTRY_TYPES
@@ -102,12 +103,7 @@ class Model:
     def handle(self, act: Act) -> None:
         kind = act.type
         if kind not in ACT_TYPES:
-            raise Rejected(
-                UNKNOWN_TYPE,
-                f"Loại tuyên bố {kind!r} không có trong danh mục.",
-                f"The statement type {kind!r} is not in the catalogue.",
-                known=sorted(ACT_TYPES),
-            )
+            raise refusal(UNKNOWN_TYPE, "unknown_type", {"known": sorted(ACT_TYPES)}, type=kind)
         self.registry.check_signer(act)
         if (cycle_act := CYCLE_ACTS.get(kind)) is not None:
             cycle_act(self._cycle_for_write(act.body.id("cycle")), act)
@@ -152,11 +148,7 @@ class Model:
     def _cycle_for_write(self, cycle_id: str) -> Cycle:
         cycle = self.cycles.get(cycle_id)
         if cycle is None:
-            raise unknown(
-                f"Không có kỳ đánh giá {cycle_id!r}.",
-                f"No evaluation cycle {cycle_id!r}.",
-                field="cycle",
-            )
+            raise refusal(UNKNOWN_REFERENCE, "cycle.unknown", {"field": "cycle"}, cycle=cycle_id)
         return cycle
 
     def _store_cycle(self, cycle: Cycle) -> None:
@@ -167,28 +159,30 @@ class Model:
         body = act.body
         cycle_id = body.id("cycle")
         if cycle_id in self.cycles:
-            raise exists(f"kỳ đánh giá {cycle_id!r}", f"the cycle {cycle_id!r}")
+            raise existing("cycle.exists", cycle=cycle_id)
         pinned = body.mapping("regime")
         regime, version = Body(pinned).raw("id"), Body(pinned).integer("version", 1, 10_000)
         data = PROFILES.get((str(regime), version))
         if data is None:
             known = ", ".join(f"{r} v{v}" for r, v in sorted(PROFILES))
-            refuse("regime", f"không có hồ sơ này (có: {known})", f"unknown profile ({known})")
+            refuse_field("regime", "regime.unknown", known=known)
         if Body(pinned).raw("hash") != profile_hash(data):
-            refuse(
+            refuse_field(
                 "regime.hash",
-                f"không khớp hồ sơ {regime} v{version} ({profile_hash(data)})",
-                f"does not match profile {regime} v{version} ({profile_hash(data)})",
+                "regime.hash",
+                regime=regime,
+                version=version,
+                hash=profile_hash(data),
             )
         settings = dict(body.mapping("settings")) if body.has("settings") else {}
         for name, value in settings.items():
             types = SETTING_TYPES.get(name)
             if types is None or isinstance(value, bool) != (bool in types):
-                refuse(f"settings.{name}", "không hợp lệ", "is not a valid setting")
+                refuse_field("settings", "setting.unknown", setting=name)
             if not isinstance(value, types):
-                refuse(f"settings.{name}", "sai kiểu", "has the wrong type")
+                refuse_field("settings", "setting.type", setting=name)
         if settings.get("quota_rounding", "floor") not in ("floor", "round", "ceil"):
-            refuse("settings.quota_rounding", "phải là floor/round/ceil", "floor/round/ceil")
+            refuse_field("settings", "setting.rounding")
         self._store_cycle(Cycle.open(act, make_profile(data, settings)))
 
     def _note_violation(self, cycle: Cycle, act: Act) -> None:

@@ -74,6 +74,56 @@ NOT_IN_REGIME = _p(
     "not-in-regime", 409, "Không áp dụng cho chế độ đánh giá này", "Not part of this regime"
 )
 
+# Holes an interested insider used within the rules (issue 15 §2): each its own type.
+DATE_FROM_LOG = _p(
+    "date-from-log",
+    400,
+    "Ngày do người ký tự ghi không được chấp nhận: thời điểm lấy theo sổ cái",
+    "A date the signer wrote is not accepted: the time is the log's",
+)
+UNGROUNDED_LEVEL = _p(
+    "ungrounded-level",
+    409,
+    "Hạ mức hoặc không xếp loại mà không có căn cứ được ghi nhận",
+    "Level lowered or withheld without recorded, typed grounds",
+)
+NOT_MITIGABLE = _p(
+    "not-mitigable",
+    409,
+    "Kết luận này không được giảm nhẹ",
+    "This finding cannot be mitigated",
+)
+AGAINST_COMPLAINANT = _p(
+    "against-complainant",
+    409,
+    "Xếp loại lại bất lợi cho người có khiếu nại được chấp nhận",
+    "Re-classification against a complainant whose complaint was upheld",
+)
+ROLES_APART = _p(
+    "roles-apart",
+    403,
+    "Cấp có thẩm quyền không được kiêm cơ quan tham mưu, thẩm định",
+    "The authority may not also sit in the advisory body",
+)
+BALLOTS_MISSING = _p(
+    "ballots-missing",
+    409,
+    "Chưa đủ phiếu chấm của các thành viên dự hội nghị",
+    "Not every panel member present has cast a ballot",
+)
+TASK_CONDITIONS_UNMET = _p(
+    "task-conditions-unmet",
+    409,
+    "Chưa đạt điều kiện về kết quả thực hiện nhiệm vụ của mức xếp loại",
+    "The level's task conditions are not met",
+)
+APPEAL_NOT_OPEN = _p(
+    "appeal-not-open",
+    409,
+    "Chưa được khiếu nại lần hai",
+    "A second complaint is not open yet",
+)
+
 
 def exists(vi: str, en: str, **extensions: object) -> Rejected:
     return Rejected(
@@ -92,9 +142,6 @@ def wrong_phase(vi: str, en: str, **extensions: object) -> Rejected:
 def require_reason(reason: str | SealedText, field: str = "reason") -> None:
     """A reason must say something; a sealed one does (intake refused it blank)."""
     if not isinstance(reason, SealedText) and not reason.strip():
-        raise Rejected(
-            REASON_REQUIRED,
-            f"Phải nêu lý do (trường {field}).",
-            f"A reason must be given (field {field}).",
-            field=field,
-        )
+        from domain.messages import field_name, refusal
+
+        raise refusal(REASON_REQUIRED, "reason_required", {"field": field}, field=field_name(field))

@@ -27,13 +27,18 @@ COMPLAINTS_2011 = {
     "complaint_resolve_days": 30,
     "complaint_resolve_days_complex": 45,
     "complaint_appeal_days": 30,
+    # Art. 37: a second complaint is resolved within 45 days of acceptance, 60 if complex.
+    "appeal_resolve_days": 45,
+    "appeal_resolve_days_complex": 60,
 }
 
 # UNCERTAIN in DOMAIN.md, or a choice a unit makes: defaults every profile starts from.
 DEFAULT_SETTINGS: dict[str, Any] = {
     "head_cap": True,  # head's level ≤ their collective's (QĐ 366 cap UNCERTAIN)
     "quota_rounding": "floor",  # of 20% × count(HTT): floor, round or ceil (UNCERTAIN)
-    "min_ballots": 1,  # scoring ballots needed before a tally
+    # Ballots needed before a tally: None = every panel member present at the review
+    # meeting (less those who declared a conflict, and the subject); a number = that many.
+    "min_ballots": None,
     "leave_rules": False,  # ND 48/2023: < 6 months worked ⇒ no level; 3–6 months leave ⇒ ≤ HT
     "party_htxs_share": None,  # ND 90+48: the Party-member HTXS share, "0.15" (UNCERTAIN)
     **COMPLAINTS_2011,
@@ -41,7 +46,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "head_cap": (bool,),
     "quota_rounding": (str,),
-    "min_ballots": (int,),
+    "min_ballots": (int, type(None)),
     "leave_rules": (bool,),
     "party_htxs_share": (str, type(None)),
     **{name: (int,) for name in COMPLAINTS_2011},
@@ -130,6 +135,31 @@ _QD124: dict[str, Any] = {
 }
 
 
+# Version 2 adds the task conditions of each level (điều kiện về kết quả thực hiện nhiệm
+# vụ), judged on the task figures recorded for a subject (evidence of kind
+# ``task_figures``: percent of tasks done, on time, exceeding requirements, late). A level
+# needs its own conditions and those of every level below it. Version 1 stays, unchanged,
+# for the cycles that pinned it.
+_QD366_V2: dict[str, Any] = {
+    **_QD366,
+    "version": 2,
+    "task_conditions": {
+        "HTXS": {"on_time_at_least": 100, "exceeded_at_least": 30},
+        "HTT": {"on_time_at_least": 100},
+        "HT": {"done_at_least": 100, "late_at_most": 20},
+    },
+}
+_ND90_48_V2: dict[str, Any] = {
+    **_ND90_48,
+    "version": 2,
+    "task_conditions": {
+        "HTXS": {"done_at_least": 100, "exceeded_at_least": 50},
+        "HT": {"late_at_most": 20},
+    },
+}
+TASK_FIGURES = ("done", "on_time", "exceeded", "late")
+
+
 @dataclass(frozen=True)
 class Profile:
     """One version of a regime's rules, and the settings a cycle chose for it."""
@@ -183,6 +213,22 @@ class Profile:
             (level, floor * 100, f"{level.value}: total ≥ {floor}") for level, floor in floors
         )
 
+    def task_conditions_met(self, level: Level, figures: Mapping[str, int]) -> bool:
+        """Whether ``figures`` meet the task conditions of ``level`` and of every level
+        below it down to HT (a level with no conditions has nothing to meet)."""
+        conditions = self.data.get("task_conditions", {})
+        for lower in _EARNED[_EARNED.index(level) :] if level in _EARNED else ():
+            for name, bound in conditions.get(lower.value, {}).items():
+                figure, kind = name.rsplit("_at_", 1)
+                value = figures[figure]
+                if (value < bound) if kind == "least" else (value > bound):
+                    return False
+        return True
+
+    @property
+    def has_task_conditions(self) -> bool:
+        return bool(self.data.get("task_conditions"))
+
     def forced(self, condition: str) -> Mapping[str, Any] | None:
         found = self.data["forced_kht"].get(condition)
         return found if isinstance(found, dict) else None  # dict, not Mapping: ABCs are slow
@@ -215,7 +261,7 @@ def profile_hash(data: Mapping[str, Any]) -> str:
 
 
 PROFILES: dict[tuple[str, int], Mapping[str, Any]] = {
-    (p["id"], p["version"]): p for p in (_QD366, _ND335, _ND90_48, _QD124)
+    (p["id"], p["version"]): p for p in (_QD366, _ND335, _ND90_48, _QD124, _QD366_V2, _ND90_48_V2)
 }
 
 

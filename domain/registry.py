@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from domain.acts import Act
-from domain.fields import refuse
+from domain.fields import refuse_field
+from domain.messages import act_type, existing, refusal
+from domain.messages import role as role_term
 from domain.problems import (
     KEY_NOT_YET_VALID,
     KEY_REVOKED,
@@ -26,10 +28,8 @@ from domain.problems import (
     REVOCATION_BACKDATED,
     UNKNOWN_KEY,
     UNKNOWN_REFERENCE,
-    exists,
     require_reason,
 )
-from ledger.errors import Rejected
 
 ROOT = "root"
 REGISTRAR = "registrar"
@@ -107,26 +107,20 @@ class Registry:
         person = self.people.get(act.actor)
         record = person.keys.get(act.signer) if person else None
         if record is None or record.registered_position >= act.position:
-            raise Rejected(
-                UNKNOWN_KEY,
-                f"Khóa {act.signer} chưa được đăng ký cho {act.actor!r}.",
-                f"The key {act.signer} is not registered to {act.actor!r}.",
-                actor=act.actor,
+            raise refusal(
+                UNKNOWN_KEY, "key.not_registered", {"actor": act.actor}, key=act.signer, actor=act.actor
             )
         revoked = record.revoked_position
         if record.revoked_by is not None and revoked is not None and revoked < act.position:
-            raise Rejected(
+            raise refusal(
                 KEY_REVOKED,
-                f"Khóa của {act.actor!r} đã bị thu hồi (sự kiện {record.revoked_by[:12]}…).",
-                f"{act.actor!r}'s key was revoked (event {record.revoked_by[:12]}…).",
-                revoked_by=record.revoked_by,
+                "key.revoked",
+                {"revoked_by": record.revoked_by},
+                actor=act.actor,
+                event=record.revoked_by[:12] + "…",
             )
         if act.time < record.valid_from:
-            raise Rejected(
-                KEY_NOT_YET_VALID,
-                f"Khóa chỉ có hiệu lực từ {record.valid_from.isoformat()}.",
-                f"The key is valid only from {record.valid_from.isoformat()}.",
-            )
+            raise refusal(KEY_NOT_YET_VALID, "key.not_yet_valid", since=record.valid_from)
 
     def has_role(self, person: str, *roles: str, before: int | None = None) -> bool:
         found = self.people.get(person)
@@ -137,12 +131,13 @@ class Registry:
 
     def require_role(self, act: Act, *roles: str) -> None:
         if not self.has_role(act.actor, *roles, before=act.position):
-            wanted = ", ".join((ROOT, *roles))
-            raise Rejected(
+            raise refusal(
                 NOT_AUTHORISED,
-                f"{act.actor!r} không có vai trò cần thiết ({wanted}) cho {act.type}.",
-                f"{act.actor!r} lacks the role needed ({wanted}) for {act.type}.",
-                needed=[ROOT, *roles],
+                "registry.not_authorised",
+                {"needed": [ROOT, *roles]},
+                actor=act.actor,
+                act=act_type(act.type),
+                needed=[role_term(name) for name in (ROOT, *roles)],
             )
 
     def person(self, pid: str) -> Person:
@@ -152,12 +147,7 @@ class Registry:
             self.people[pid] = copy.deepcopy(self.people[pid])
         found = self.people.get(pid)
         if found is None:
-            raise Rejected(
-                UNKNOWN_REFERENCE,
-                f"Không có người mang mã {pid!r} trong sổ đăng ký.",
-                f"No person {pid!r} in the registry.",
-                person=pid,
-            )
+            raise refusal(UNKNOWN_REFERENCE, "person.unknown", {"person": pid}, person=pid)
         return found
 
     # -- the registry's own statements ------------------------------------------------
@@ -168,9 +158,9 @@ class Registry:
         pid, name, key = body.id("person"), body.label("name"), _key(act, "key")
         valid_from = _valid_from(act)
         if pid in self.people:
-            raise exists(f"người {pid!r}", f"person {pid!r}")
+            raise existing("person.exists", person=pid)
         if key_name(key) != pid:
-            refuse("key", f"phải mang tên {pid!r}", f"must be named {pid!r}")
+            refuse_field("key", "key.name", person=pid)
         record = KeyRecord(key, valid_from, act.event, act.position)
         self.people[pid] = Person(pid, name, {key: record})
 
@@ -180,9 +170,9 @@ class Registry:
         person, key = self.person(body.id("person")), _key(act, "key")
         valid_from = _valid_from(act)
         if key_name(key) != person.id:
-            refuse("key", f"phải mang tên {person.id!r}", f"must be named {person.id!r}")
+            refuse_field("key", "key.name", person=person.id)
         if key in person.keys:
-            raise exists("khóa này", "this key")
+            raise existing("key.exists")
         person.keys[key] = KeyRecord(key, valid_from, act.event, act.position)
 
     def key_revoked(self, act: Act, last_use: tuple[datetime, str] | None = None) -> None:
@@ -204,35 +194,23 @@ class Registry:
         effective = _time(act, "effective") if body.has("effective") else act.time
         # "From now" by the signer's clock (within the clock skew of the log's) is now.
         if effective > max(act.time, act.issued_at):
-            refuse(
-                "effective",
-                "không được sau thời điểm của chính việc thu hồi",
-                "may not be after the revocation itself",
-            )
+            refuse_field("effective", "key.effective_late")
         effective = min(effective, act.time)
         disowns = _disowns(act)
         record = person.keys.get(key)
         if record is None:
-            raise Rejected(
-                UNKNOWN_REFERENCE,
-                f"{person.id!r} không có khóa này.",
-                f"{person.id!r} has no such key.",
-            )
+            raise refusal(UNKNOWN_REFERENCE, "key.unknown", person=person.id)
         if record.revoked_by is not None:
-            raise exists("việc thu hồi khóa này", "this key's revocation")
+            raise existing("key.revoked_exists")
         if last_use is not None and last_use[0] >= effective and not disowns:
-            used, event = last_use[0].isoformat(), last_use[1]
-            raise Rejected(
+            used, event = last_use
+            raise refusal(
                 REVOCATION_BACKDATED,
-                f"Khóa đã ký hành vi (sự kiện {event}) ghi sổ lúc {used}, từ thời điểm hiệu "
-                f"lực {effective.isoformat()} trở đi: nêu các hành vi đó trong 'disowns' "
-                "(băm sự kiện), hoặc lấy thời điểm hiệu lực muộn hơn.",
-                f"The key signed an act (event {event}) logged at {used}, at or after the "
-                f"effective time {effective.isoformat()}: name those acts in 'disowns' "
-                "(event hashes), or give a later effective time.",
-                field="effective",
-                last_use=used,
+                "key.revocation_backdated",
+                {"field": "effective", "last_use": used.isoformat(), "event": event},
                 event=event,
+                used=used,
+                effective=effective,
             )
         record.revoked_effective, record.revoked_by = effective, act.event
         record.revoked_position = act.position
@@ -244,7 +222,7 @@ class Registry:
         self.require_role(act, *(() if role == REGISTRAR else (REGISTRAR,)))
         person = self.person(act.body.id("person"))
         if role in person.roles:
-            raise exists(f"vai trò {role}", f"the role {role}")
+            raise existing("standing_role.exists", role=role_term(role))
         person.roles.add(role)
         person.grants.append((act.position, role, True))
 
@@ -253,10 +231,8 @@ class Registry:
         self.require_role(act, *(() if role == REGISTRAR else (REGISTRAR,)))
         person = self.person(act.body.id("person"))
         if role not in person.roles:
-            raise Rejected(
-                UNKNOWN_REFERENCE,
-                f"{person.id!r} không có vai trò {role}.",
-                f"{person.id!r} does not hold the role {role}.",
+            raise refusal(
+                UNKNOWN_REFERENCE, "standing_role.not_held", person=person.id, role=role_term(role)
             )
         person.roles.discard(role)
         person.grants.append((act.position, role, False))
@@ -267,13 +243,9 @@ class Registry:
         uid, name = body.id("unit"), body.label("name")
         parent = body.id("parent") if body.has("parent") else None
         if uid in self.units:
-            raise exists(f"đơn vị {uid!r}", f"unit {uid!r}")
+            raise existing("unit.exists", unit=uid)
         if parent is not None and parent not in self.units:
-            raise Rejected(
-                UNKNOWN_REFERENCE,
-                f"Không có đơn vị cấp trên {parent!r}.",
-                f"No parent unit {parent!r}.",
-            )
+            raise refusal(UNKNOWN_REFERENCE, "unit.no_parent", unit=parent)
         self.units[uid] = Unit(uid, name, parent)
 
     def to_doc(self) -> dict[str, object]:
@@ -315,11 +287,7 @@ def _key(act: Act, name: str) -> str:
     except binascii.Error:
         raw = b""
     if len(raw) != 33 or raw[0] != 0x01:
-        refuse(
-            name,
-            "phải là khóa Ed25519 dạng name+keyid+base64 (C2SP)",
-            "must be a C2SP Ed25519 verifier key name+keyid+base64",
-        )
+        refuse_field(name, "key.format")
     return str(value)
 
 
@@ -330,7 +298,7 @@ def _time(act: Act, name: str) -> datetime:
             raise ValueError(value)
         return datetime.fromisoformat(value).astimezone(UTC)
     except ValueError:
-        refuse(name, "phải là thời điểm UTC RFC 3339", "must be an RFC 3339 UTC time")
+        refuse_field(name, "field.time")
 
 
 def _disowns(act: Act) -> tuple[str, ...]:
@@ -345,11 +313,7 @@ def _disowns(act: Act) -> tuple[str, ...]:
         or not all(isinstance(h, str) and _EVENT.fullmatch(h) for h in value)
         or len(set(value)) != len(value)
     ):
-        refuse(
-            "disowns",
-            f"phải là danh sách 1–{MAX_DISOWNED} băm sự kiện (64 chữ số hex) khác nhau",
-            f"must be a list of 1–{MAX_DISOWNED} distinct event hashes (64 hex digits)",
-        )
+        refuse_field("disowns", "key.disowns", most=MAX_DISOWNED)
     return tuple(value)
 
 

@@ -16,7 +16,9 @@ events behind it — never an accusation:
 - ``unexplained-level``: a decided level other than the one the score gives, with no
   evidence event on the cadre's record;
 - ``not-notified`` / ``not-published``: decisions the person was not told of, and a
-  fully decided cycle whose results were not made public (DOMAIN.md rule 13).
+  fully decided cycle whose results were not made public (DOMAIN.md rule 13);
+- ``complaint-overdue``: a complaint still unresolved after its time limit (acceptance
+  then resolution, Luật Khiếu nại 2011), as of the day the report is made.
 
 Thresholds are settings. A replay of the whole log can watch every act with one
 ``Fairness``; a verifier that replays cycles apart (``projections.audit``) gathers each
@@ -29,10 +31,11 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from operator import itemgetter
 from typing import Any
 
-from domain.acts import Act
+from domain.acts import VIETNAM, Act
 from domain.fields import Body, format_points, parse_points, text_json
 from domain.judgement import allowed
 from domain.model import Model
@@ -195,7 +198,7 @@ class Fairness:
             self.late,
             ballots,
             list(_unexplained(model)),
-            list(_unannounced(model)),
+            [*_unannounced(model), *_overdue(model)],
             self._moves(),
         )
 
@@ -449,6 +452,36 @@ def _unannounced(model: Model) -> Iterator[tuple[str, Finding]]:
                     "Everyone is decided but the results are not published",
                 ),
             )
+
+
+def _today() -> date:
+    """The report's day in Vietnam: an overdue complaint is overdue as of now."""
+    return datetime.now(VIETNAM).date()
+
+
+def _overdue(model: Model) -> Iterator[tuple[str, Finding]]:
+    """Complaints left unresolved past their time limit."""
+    today = _today()
+    for cycle_id, cycle in sorted(model.cycles.items()):
+        for ev in cycle.evaluations.values():
+            for complaint in ev.complaints.values():
+                if complaint.resolved is not None:
+                    continue
+                limit = cycle.resolve_limit(complaint)
+                if today <= limit:
+                    continue
+                yield (
+                    cycle_id,
+                    _finding(
+                        "complaint-overdue",
+                        (cycle_id, ev.subject.id),
+                        [complaint.event],
+                        {"limit": limit.isoformat(), "days_over": (today - limit).days},
+                        f"Khiếu nại quá thời hạn giải quyết ({limit:%d/%m/%Y}) mà chưa được "
+                        "giải quyết",
+                        f"A complaint left unresolved past its time limit ({limit.isoformat()})",
+                    ),
+                )
 
 
 def _finding(

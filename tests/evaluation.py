@@ -36,7 +36,10 @@ CADRES = ["can-bo.1", "can-bo.2", "can-bo.3", "can-bo.4", "can-bo.5"]
 OFFICIALS = [AUTHORITY, ADVISORY, INSPECTION]
 
 
-def pin(regime: str = "QD366", version: int = 1) -> dict[str, Any]:
+def pin(regime: str = "QD366", version: int | None = None) -> dict[str, Any]:
+    """A regime's (id, version, hash); its latest version unless one is named."""
+    if version is None:
+        version = max(v for r, v in PROFILES if r == regime)
     return {"id": regime, "version": version, "hash": profile_hash(PROFILES[(regime, version)])}
 
 
@@ -205,6 +208,17 @@ class World:
                 )
             self.on(CHAIR, "tally.recorded", cadre=sid, ballots=len(PANEL), total=str(total))
         return {f"{s}|{c}": e for (s, c), e in ballots.items()}
+
+    def ground(self, sid: str, kind: str = "tasks_failed", percent: int = 30) -> str:
+        """Typed evidence (here: the share of tasks failed) a lowered level can cite."""
+        return self.on(
+            INSPECTION,
+            "evidence.recorded",
+            cadre=sid,
+            kind=kind,
+            percent=percent,
+            text="Kết quả kiểm tra nhiệm vụ.",
+        )
 
     def propose_and_decide(self, sid: str, level: str, **extra: Any) -> str:
         self.on(ADVISORY, "appraisal.proposed", cadre=sid, level=level, **extra)

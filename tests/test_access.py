@@ -103,10 +103,12 @@ def served(tmp_path: Path, open_ledger: Callable[..., Ledger]) -> Iterator[Serve
 def publish_with_complaint(s: Served) -> None:
     w = s.world
     for sid, level in ((CADRES[0], "HTT"), (CADRES[1], "HTT"), (CADRES[2], "HTT")):
-        w.propose_and_decide(sid, level, **({"reason": "Vượt tỷ lệ."} if sid == CADRES[0] else {}))
+        w.propose_and_decide(
+            sid, level, **({"reason": "Vượt tỷ lệ.", "quota": True} if sid == CADRES[0] else {})
+        )
     decision = w.propose_and_decide(COMPLAINANT, "HT")
     w.propose_and_decide(CADRES[4], "KHT")
-    w.on(AUTHORITY, "result.published", date="2026-11-03")
+    w.on(AUTHORITY, "result.published")
     s.filed = w.on(
         COMPLAINANT, "complaint.filed", cadre=COMPLAINANT, against=decision, grounds="Thiếu điểm."
     )

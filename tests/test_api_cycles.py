@@ -67,7 +67,8 @@ def test_a_rule_refusal_is_a_problem_in_both_languages(served: tuple[TestClient,
     problem = caught.value.problem
     assert problem["type"] == "/problems/level-not-allowed"
     assert problem["status"] == 409
-    assert "HTXS" in problem["detail_en"] and "HTXS" in problem["detail_vi"]
+    assert "HTXS" in problem["detail_en"]
+    assert "Hoàn thành xuất sắc nhiệm vụ" in problem["detail_vi"]  # the full name
     assert client.get("/problems/level-not-allowed").status_code == 200
 
 
@@ -142,10 +143,12 @@ def test_the_contracts_paths_ratings_timelines_and_complaints(
     client, w = served
     run_cycle(w)
     for sid, level in ((CADRES[0], "HTT"), (CADRES[1], "HTT"), (CADRES[2], "HTT")):
-        w.propose_and_decide(sid, level, **({"reason": "Vượt tỷ lệ."} if sid == CADRES[0] else {}))
+        w.propose_and_decide(
+            sid, level, **({"reason": "Vượt tỷ lệ.", "quota": True} if sid == CADRES[0] else {})
+        )
     w.propose_and_decide(CADRES[3], "HT")
     w.propose_and_decide(CADRES[4], "KHT")
-    w.on(AUTHORITY, "result.published", date="2026-11-03")
+    w.on(AUTHORITY, "result.published")
     decision = client.get(f"/v1/cycles/{CYCLE}/ratings").json()["subjects"][CADRES[3]]["decision"]
     filed = w.on(
         CADRES[3],

@@ -198,7 +198,10 @@ def test_fairness_evidence_names_the_events() -> None:
 
     model.handle = observed  # type: ignore[method-assign]
     for sid in CADRES[:3]:
-        for scorer, total in zip(PANEL, (80, 81, 79), strict=True):
+        # CADRES[2] scores HTXS and is lowered for the quota: a typed ground, but no evidence.
+        for scorer, total in zip(
+            PANEL, (90, 91, 89) if sid == CADRES[2] else (80, 81, 79), strict=True
+        ):
             w.on(scorer, "score.submitted", cadre=sid, general=24, tasks=total - 24)
     extra_panel = ["cham.4", "cham.5"]
     w.enrol(*extra_panel)
@@ -215,9 +218,16 @@ def test_fairness_evidence_names_the_events() -> None:
         tasks=50,
         reason="nhầm",
     )
-    w.on(CHAIR, "tally.recorded", cadre=CADRES[2], ballots=3, total="80")
-    w.on(ADVISORY, "appraisal.proposed", cadre=CADRES[2], level="HT", reason="Theo chỉ đạo.")
-    w.on(AUTHORITY, "decision.issued", cadre=CADRES[2], level="HT")
+    w.on(CHAIR, "tally.recorded", cadre=CADRES[2], ballots=3, total="90")
+    w.on(
+        ADVISORY,
+        "appraisal.proposed",
+        cadre=CADRES[2],
+        level="HTT",
+        reason="Theo chỉ đạo.",
+        quota=True,
+    )
+    w.on(AUTHORITY, "decision.issued", cadre=CADRES[2], level="HTT")
     found = watcher.report(model)["findings"]
     kinds = {(f["kind"], f["cadre"]) for f in found}
     assert ("outlier", CADRES[0]) in kinds

@@ -170,7 +170,10 @@ def test_only_an_organiser_opens_a_cycle() -> None:
 
 def test_every_regime_profile_has_a_stable_hash() -> None:
     hashes = {key: make_profile(data, {}).hash for key, data in PROFILES.items()}
-    assert len(set(hashes.values())) == len(PROFILES) == 4
+    assert len(set(hashes.values())) == len(PROFILES) == 6
+    # Version 2 (task conditions) left every version 1 exactly as cycles pinned it.
+    assert hashes[("QD366", 1)].startswith("9bd66d9c")
+    assert hashes[("ND90+48", 1)].startswith("3710c056")
     assert {r for r, _ in PROFILES} == {"QD366", "ND335", "ND90+48", "QD124"}
 
 
@@ -341,7 +344,11 @@ def test_a_level_above_the_score_is_refused_and_below_it_needs_a_reason(scored: 
     scored.refused_on(
         "reason-required", ADVISORY, "appraisal.proposed", cadre=CADRES[1], level="HT"
     )
-    scored.on(ADVISORY, "appraisal.proposed", cadre=CADRES[1], level="HT", reason="Chậm tiến độ.")
+    # A free-text reason is not a ground: lowering cites typed evidence.
+    lowered = {"cadre": CADRES[1], "level": "HT", "reason": "Chậm tiến độ."}
+    scored.refused_on("ungrounded-level", ADVISORY, "appraisal.proposed", **lowered)
+    grounds = scored.ground(CADRES[1])
+    scored.on(ADVISORY, "appraisal.proposed", evidence=[grounds], **lowered)
     scored.refused_on("reason-required", AUTHORITY, "decision.issued", cadre=CADRES[1], level="HTT")
     scored.on(AUTHORITY, "decision.issued", cadre=CADRES[1], level="HT")
 
@@ -414,7 +421,12 @@ def test_the_collective_comes_before_its_head_who_is_not_rated_above_it(scored: 
     scored.on(ADVISORY, "appraisal.proposed", cadre=CHAIR, level="HTT")
     scored.refused_on("wrong-phase", AUTHORITY, "decision.issued", cadre=CHAIR, level="HTT")
     scored.on(
-        ADVISORY, "appraisal.proposed", cadre=UNIT, level="HT", reason="Đơn vị chưa đạt chỉ tiêu."
+        ADVISORY,
+        "appraisal.proposed",
+        cadre=UNIT,
+        level="HT",
+        reason="Đơn vị chưa đạt chỉ tiêu.",
+        evidence=[scored.ground(UNIT)],
     )
     scored.on(AUTHORITY, "decision.issued", cadre=UNIT, level="HT")
     problem = scored.refused_on(
@@ -429,7 +441,7 @@ def test_the_head_cap_can_be_turned_off() -> None:
     w.roster()
     w.review()
     w.score_all({UNIT: 85, CHAIR: 88})
-    w.propose_and_decide(UNIT, "HT", reason="Đơn vị chưa đạt chỉ tiêu.")
+    w.propose_and_decide(UNIT, "HT", reason="Đơn vị chưa đạt chỉ tiêu.", evidence=[w.ground(UNIT)])
     w.propose_and_decide(CHAIR, "HTT")
 
 
@@ -473,7 +485,7 @@ def test_late_acts_need_a_recorded_exception(world: World) -> None:
 def published(scored: World) -> World:
     scored.propose_and_decide(UNIT, "HTT")
     scored.propose_and_decide(CHAIR, "HTT")
-    scored.propose_and_decide(CADRES[0], "HTT", reason="Vượt tỷ lệ.")
+    scored.propose_and_decide(CADRES[0], "HTT", reason="Vượt tỷ lệ.", quota=True)
     for sid, level in (
         (CADRES[1], "HTT"),
         (CADRES[2], "HTT"),
@@ -481,13 +493,13 @@ def published(scored: World) -> World:
         (CADRES[4], "KHT"),
     ):
         scored.propose_and_decide(sid, level)
-    scored.on(AUTHORITY, "result.published", date="2026-11-03")
+    scored.on(AUTHORITY, "result.published")
     return scored
 
 
 def test_publication_waits_for_every_decision(scored: World) -> None:
     scored.propose_and_decide(CADRES[1], "HTT")
-    problem = scored.refused_on("wrong-phase", AUTHORITY, "result.published", date="2026-11-03")
+    problem = scored.refused_on("wrong-phase", AUTHORITY, "result.published")
     assert CADRES[0] in problem.extensions["undecided"]
 
 
@@ -594,6 +606,7 @@ def test_an_inspection_finding_also_opens_re_classification(published: World) ->
         supersedes=decision.event,
         cause=finding,
         reason="Theo kết luận kiểm tra.",
+        evidence=[w.ground(CADRES[1])],
     )
 
 
@@ -624,7 +637,8 @@ def test_criteria_regimes_have_no_ballots_and_apply_leave_rules() -> None:
 
 
 def test_low_confidence_forces_kht_for_leaders_under_qd366(scored: World) -> None:
-    scored.on(CHAIR, "confidence.tallied", cadre=CHAIR, votes=20, low=11)
+    scored.on(AUTHORITY, "cycle.role_assigned", role="chair", person=INSPECTION)
+    scored.on(INSPECTION, "confidence.tallied", cadre=CHAIR, votes=20, low=11)
     problem = scored.refused_on(
         "level-not-allowed", ADVISORY, "appraisal.proposed", cadre=CHAIR, level="HTT"
     )
@@ -661,3 +675,31 @@ def test_replay_records_what_the_rules_refuse_instead_of_raising() -> None:
     violation = w.model.replay(Act(statement, str(w.key("nobody").verifier), "ab" * 32, 0))
     assert violation is not None and violation.problem == "unknown-key"
     assert w.model.refused == [violation] and w.model.position == 1
+
+
+def test_publication_checks_the_end_state_a_log_of_older_rules_may_have_broken(
+    scored: World,
+) -> None:
+    """Decisions admitted under older rules (here: set in the model, as a replay of such
+    a log leaves them) can together break the quota: publication refuses, so V8 names
+    the publication of a cycle that breaks it."""
+    from domain.evaluation import Outcome
+
+    levels = {UNIT: "HTT", CHAIR: "HTT", CADRES[1]: "HTT", CADRES[2]: "HTT", CADRES[3]: "HT"}
+    for sid, level in (levels | {CADRES[4]: "KHT"}).items():
+        scored.propose_and_decide(sid, level)
+    scored.on(ADVISORY, "appraisal.proposed", cadre=CADRES[0], level="HTT", quota=True,
+              reason="Vượt tỷ lệ.")  # fmt: skip
+    scored.on(AUTHORITY, "decision.issued", cadre=CADRES[0], level="HTT")
+    cycle = scored.model.cycles[CYCLE]
+    ev = cycle.evaluations[CADRES[0]]
+    assert ev.decision is not None
+    ev.decision = Outcome(Level.HTXS, ev.decision.event, [])
+    problem = scored.refused_on("quota-exceeded", AUTHORITY, "result.published")
+    assert problem.extensions["group"] == "staff"
+    # Lowered "for the quota" where the quota had room: 4 HTT with an exception allow 1.
+    ev.decision = Outcome(Level.HTT, ev.decision.event, [{"rule": "lowered_for_quota"}])
+    for sid in CADRES[3:]:
+        cycle.evaluations[sid].decision = Outcome(Level.HTT, "e" * 64, [])
+    cycle.quota_exceptions["staff"] = "f" * 64
+    scored.refused_on("ungrounded-level", AUTHORITY, "result.published")

@@ -321,11 +321,11 @@ def sealed_cycle(
 
     w = World(submit=submit, root=plain.keys["root"], seal=True, clock=plain.time)
     run_cycle(w)
-    w.propose_and_decide(CADRES[0], "HTT", reason="Vượt tỷ lệ.")
+    w.propose_and_decide(CADRES[0], "HTT", reason="Vượt tỷ lệ.", quota=True)
     for sid, level in ((CADRES[1], "HTT"), (CADRES[2], "HTT"), (CADRES[3], "HT")):
         w.propose_and_decide(sid, level)
     w.propose_and_decide(CADRES[4], "KHT")
-    w.on(AUTHORITY, "result.published", date="2026-11-03")
+    w.on(AUTHORITY, "result.published")
     ledger.projector.catch_up()
     decision = ledger.projector.model.cycles[CYCLE].evaluations[COMPLAINANT].decision
     assert decision is not None
@@ -509,7 +509,7 @@ def test_domain_models_hold_commitments_not_texts() -> None:
     w.score_all({CADRES[0]: 92, UNIT: 85, CHAIR: 88})
     w.propose_and_decide(UNIT, "HTT")
     w.propose_and_decide(CHAIR, "HTT")
-    w.on(ADVISORY, "appraisal.proposed", cadre=CADRES[0], level="HTT", reason="Lý do.")
+    w.on(ADVISORY, "appraisal.proposed", cadre=CADRES[0], level="HTT", reason="Lý do.", quota=True)
     decision = w.model.cycles[CYCLE].evaluations[CADRES[0]].proposal
     assert decision is not None and isinstance(decision.reason, SealedText)
     w.seal = False

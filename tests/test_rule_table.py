@@ -8,7 +8,7 @@ the case names are the rules' numbers in DOMAIN.md §7.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -108,7 +108,9 @@ def r5_last_years_discipline(regime: str) -> None:
 
 def r6_leader_low_confidence(regime: str) -> None:
     w = rated(regime, {CHAIR: 85})
-    w.on(CHAIR, "confidence.tallied", cadre=CHAIR, votes=20, low=11)
+    # The chair is the leader here: another chair counts the vote about them.
+    w.on(AUTHORITY, "cycle.role_assigned", role="chair", person=INSPECTION)
+    w.on(INSPECTION, "confidence.tallied", cadre=CHAIR, votes=20, low=11)
     level(w, CHAIR, "HTT")
 
 
@@ -130,8 +132,8 @@ def r7_htxs_within_quota(regime: str) -> None:
 
 
 def r8_head_above_collective(regime: str) -> None:
-    w = rated(regime, {UNIT: 75, CHAIR: 85})
-    level(w, UNIT, "HT", "Đơn vị chưa đạt chỉ tiêu.")
+    w = rated(regime, {UNIT: 65, CHAIR: 85})
+    level(w, UNIT, "HT")
     w.on(AUTHORITY, "decision.issued", cadre=UNIT, level="HT")
     level(w, CHAIR, "HTT")
     w.on(AUTHORITY, "decision.issued", cadre=CHAIR, level="HTT")
@@ -211,6 +213,186 @@ def r16_worked_under_six_months(regime: str) -> None:
     level(w, CADRES[0], "HTT")
 
 
+# -- issue 15 §2: rigging within the rules, each refused with its own problem type -----
+
+
+def decided(regime: str, **settings: object) -> World:
+    """Every subject rated and decided HTT (80 points where there are points)."""
+    w = rated(regime, dict.fromkeys([*CADRES, UNIT, CHAIR], 80), **settings)
+    for sid in (UNIT, CHAIR, *CADRES):
+        w.propose_and_decide(sid, "HTT")
+    return w
+
+
+def grounds(w: World, regime: str, sid: str) -> dict[str, object]:
+    """What a lowered level cites: typed evidence where the regime counts some."""
+    if regime == "QD366":
+        return {"evidence": [w.ground(sid)]}
+    # ND 335 counts discipline, degradation and corruption (KHT for leaders): a
+    # corruption finding about someone who leads nothing lowers without forcing.
+    return {"evidence": [w.on(INSPECTION, "evidence.recorded", cadre=sid, kind="corruption",
+                              text="Kết luận về tham nhũng.")]}  # fmt: skip
+
+
+def h1_publication_back_dated(regime: str) -> None:
+    w = decided(regime)
+    w.on(AUTHORITY, "result.published", date="2026-08-01")
+
+
+def h2_quota_broken_by_a_later_decision(regime: str) -> None:
+    # 1 HTXS among 4 HTT is within the quota (rounded); lowering two HTT after the HTXS
+    # decision leaves 1 HTXS over 2 HTT.
+    w = rated(regime, {CADRES[0]: 92} | dict.fromkeys(CADRES[1:], 80), quota_rounding="round")
+    level(w, CADRES[0], "HTXS")
+    for sid in CADRES[1:]:
+        level(w, sid, "HTT")
+    w.on(AUTHORITY, "decision.issued", cadre=CADRES[0], level="HTXS")
+    for sid in CADRES[1:3]:
+        w.on(AUTHORITY, "decision.issued", cadre=sid, level="HT", reason="Hạ mức.",
+             **(grounds(w, regime, sid) if regime in POINTS else {}))  # fmt: skip
+
+
+def h2_collective_re_classified_under_its_head(regime: str) -> None:
+    w = rated(regime, {UNIT: 80, CHAIR: 80})
+    unit = w.propose_and_decide(UNIT, "HTT")
+    w.propose_and_decide(CHAIR, "HTT")
+    finding = w.on(INSPECTION, "finding.recorded", cadre=UNIT, result_wrong=True, text="Sai.")
+    cited = grounds(w, regime, UNIT) if regime in POINTS else {}
+    w.on(AUTHORITY, "decision.revised", cadre=UNIT, level="HT", supersedes=unit, cause=finding,
+         reason="Theo kết luận kiểm tra.", **cited)  # fmt: skip
+
+
+def h3_lowered_on_free_text(regime: str) -> None:
+    level(rated(regime, {CADRES[0]: 95}), CADRES[0], "KHT", "Theo ý kiến của lãnh đạo.")
+
+
+def h3_not_rated_without_ground(regime: str) -> None:
+    level(rated(regime, {CADRES[0]: 80}), CADRES[0], "KXL", "Không xếp loại.")
+
+
+def h3_mitigating_a_degradation_finding(regime: str) -> None:
+    w = rated(regime, {CADRES[0]: 80})
+    found = w.on(AUTHORITY, "evidence.recorded", cadre=CADRES[0], kind="degradation",
+                 text="Kết luận suy thoái.")  # fmt: skip
+    w.on(AUTHORITY, "evidence.recorded", cadre=CADRES[0], kind="mitigation", evidence=found,
+         text="Đã khắc phục.")  # fmt: skip
+
+
+def h4_upheld_complaint_then_lower(regime: str) -> None:
+    w = decided(regime)
+    w.on(AUTHORITY, "result.published")
+    ev = w.model.cycles["2026-qd366-test"].evaluations[CADRES[0]]
+    assert ev.decision is not None
+    against = ev.decision.event
+    complaint = w.on(CADRES[0], "complaint.filed", cadre=CADRES[0], against=against, grounds="…")
+    w.on(INSPECTION, "complaint.accepted", cadre=CADRES[0], complaint=complaint)
+    upheld = w.on(INSPECTION, "complaint.resolved", cadre=CADRES[0], complaint=complaint,
+                  upheld=True, finding="Có cơ sở.")  # fmt: skip
+    cited = grounds(w, regime, CADRES[0]) if regime in POINTS else {}
+    w.on(AUTHORITY, "decision.revised", cadre=CADRES[0], level="HT", supersedes=against,
+         cause=upheld, reason="Xếp lại.", **cited)  # fmt: skip
+
+
+def h5_conflicted_advisory_proposes(regime: str) -> None:
+    w = rated(regime, {CADRES[0]: 80})
+    w.on(ADVISORY, "conflict.declared", cadre=CADRES[0], reason="Vợ chồng.")
+    level(w, CADRES[0], "HTT")
+
+
+def h5_conflicted_authority_decides(regime: str) -> None:
+    w = rated(regime, {CADRES[0]: 80})
+    level(w, CADRES[0], "HTT")
+    w.on(AUTHORITY, "conflict.declared", cadre=CADRES[0], reason="Anh em ruột.")
+    w.on(AUTHORITY, "decision.issued", cadre=CADRES[0], level="HTT")
+
+
+def h5_conflict_after_voting_leaves_the_tally(regime: str) -> None:
+    w = reviewed(regime)
+    for scorer, total in zip(PANEL, (100, 80, 80), strict=True):
+        w.on(scorer, "score.submitted", cadre=CADRES[0], general=30, tasks=total - 30)
+    w.on(PANEL[0], "conflict.declared", cadre=CADRES[0], reason="Họ hàng.")
+    w.on(CHAIR, "tally.recorded", cadre=CADRES[0], ballots=3, total="86.67")
+
+
+def h5_leader_counts_own_confidence_vote(regime: str) -> None:
+    w = reviewed(regime)
+    w.on(CHAIR, "confidence.tallied", cadre=CHAIR, votes=20, low=0)
+
+
+def h5_authority_joins_the_advisory_body(regime: str) -> None:
+    w = reviewed(regime)
+    w.on(AUTHORITY, "cycle.role_assigned", role="advisory", person=AUTHORITY)
+
+
+def h6_tally_after_one_ballot_of_three(regime: str) -> None:
+    w = reviewed(regime)
+    w.on(PANEL[0], "score.submitted", cadre=CADRES[0], general=30, tasks=70)
+    w.on(CHAIR, "tally.recorded", cadre=CADRES[0], ballots=1, total="100")
+
+
+def _complained(regime: str) -> tuple[World, str, str]:
+    w = decided(regime)
+    w.on(AUTHORITY, "result.published")
+    ev = w.model.cycles["2026-qd366-test"].evaluations[CADRES[0]]
+    assert ev.decision is not None
+    complaint = w.on(CADRES[0], "complaint.filed", cadre=CADRES[0], against=ev.decision.event,
+                     grounds="…")  # fmt: skip
+    return w, ev.decision.event, complaint
+
+
+def h7_appeal_resolved_in_45_days(regime: str) -> None:
+    w, against, first = _complained(regime)
+    w.on(INSPECTION, "complaint.accepted", cadre=CADRES[0], complaint=first)
+    w.on(INSPECTION, "complaint.resolved", cadre=CADRES[0], complaint=first, upheld=False,
+         finding="Không có cơ sở.")  # fmt: skip
+    appeal = w.on(CADRES[0], "complaint.filed", cadre=CADRES[0], against=against,
+                  appeal_of=first, grounds="…")  # fmt: skip
+    w.on(AUTHORITY, "complaint.accepted", cadre=CADRES[0], complaint=appeal)
+    w.clock += timedelta(days=40)
+    w.on(AUTHORITY, "complaint.resolved", cadre=CADRES[0], complaint=appeal, upheld=False,
+         finding="Giữ nguyên.")  # fmt: skip
+
+
+def h7_appeal_when_the_first_is_left_unhandled(regime: str) -> None:
+    w, against, first = _complained(regime)
+    w.clock += timedelta(days=45)  # 10 days to accept, then 30 to resolve: both passed
+    w.on(CADRES[0], "complaint.filed", cadre=CADRES[0], against=against, appeal_of=first,
+         grounds="Khiếu nại lần đầu không được giải quyết.")  # fmt: skip
+
+
+def h7_appeal_before_the_first_limit(regime: str) -> None:
+    w, against, first = _complained(regime)
+    w.clock += timedelta(days=5)
+    w.on(CADRES[0], "complaint.filed", cadre=CADRES[0], against=against, appeal_of=first,
+         grounds="…")  # fmt: skip
+
+
+def figures(w: World, sid: str, **percents: int) -> str:
+    shares = {"done": 100, "on_time": 100, "exceeded": 0, "late": 0, **percents}
+    return w.on(INSPECTION, "evidence.recorded", cadre=sid, kind="task_figures",
+                text="Kết quả thực hiện nhiệm vụ.", **shares)  # fmt: skip
+
+
+def h8_htxs_with_60_percent_of_tasks_failed(regime: str) -> None:
+    w = rated(regime, {CHAIR: 92})
+    figures(w, CHAIR, done=40, on_time=40, late=60)
+    level(w, CHAIR, "HTXS")
+
+
+def h8_task_conditions_met(regime: str) -> None:
+    w = rated(regime, {CADRES[0]: 92})
+    figures(w, CADRES[0], exceeded=60)
+    level(w, CADRES[0], "HTXS")
+
+
+def h9_threshold_on_the_exact_mean(regime: str) -> None:
+    w = reviewed(regime)
+    for scorer, tasks in zip(PANEL, ("60", "60", "59.99"), strict=True):
+        w.on(scorer, "score.submitted", cadre=CADRES[0], general=30, tasks=tasks)
+    w.on(CHAIR, "tally.recorded", cadre=CADRES[0], ballots=3, total="90")  # 89.9967, shown 90.00
+    level(w, CADRES[0], "HTXS")
+
+
 STATE = ("ND335", "ND90+48")
 ALL_OK = dict.fromkeys(REGIMES, "ok")
 PARTY_OK = {"QD366": "ok", "QD124": "ok"}
@@ -242,6 +424,31 @@ CASES: list[tuple[Callable[[str], None], dict[str, str]]] = [
     (r13_publication_before_decisions, dict.fromkeys(REGIMES, "wrong-phase")),
     (r14_revision_without_cause, dict.fromkeys(REGIMES, "unknown-reference")),
     (r16_worked_under_six_months, {**ALL_OK, "ND90+48": "level-not-allowed"}),
+    # Issue 15 §2: each would be admitted by the rules before it (all "ok").
+    (h1_publication_back_dated, dict.fromkeys(REGIMES, "date-from-log")),
+    (h2_quota_broken_by_a_later_decision,
+     {**dict.fromkeys(REGIMES, "quota-exceeded"), "ND90+48": "ok"}),
+    (h2_collective_re_classified_under_its_head, dict.fromkeys(REGIMES, "head-above-collective")),
+    (h3_lowered_on_free_text, {**dict.fromkeys(POINTS, "ungrounded-level"), **CRITERIA_OK}),
+    (h3_not_rated_without_ground, dict.fromkeys(REGIMES, "ungrounded-level")),
+    (h3_mitigating_a_degradation_finding,
+     {**dict.fromkeys(REGIMES, "not-in-regime"), "QD366": "not-mitigable"}),
+    (h4_upheld_complaint_then_lower, dict.fromkeys(REGIMES, "against-complainant")),
+    (h5_conflicted_advisory_proposes, dict.fromkeys(REGIMES, "conflict-of-interest")),
+    (h5_conflicted_authority_decides, dict.fromkeys(REGIMES, "conflict-of-interest")),
+    (h5_conflict_after_voting_leaves_the_tally,
+     {**dict.fromkeys(POINTS, "tally-mismatch"), **NO_POINTS}),
+    (h5_leader_counts_own_confidence_vote, dict.fromkeys(REGIMES, "self-evaluation")),
+    (h5_authority_joins_the_advisory_body, dict.fromkeys(REGIMES, "roles-apart")),
+    (h6_tally_after_one_ballot_of_three, {**dict.fromkeys(POINTS, "ballots-missing"), **NO_POINTS}),
+    (h7_appeal_resolved_in_45_days, ALL_OK),
+    (h7_appeal_when_the_first_is_left_unhandled, ALL_OK),
+    (h7_appeal_before_the_first_limit, dict.fromkeys(REGIMES, "appeal-not-open")),
+    # Task conditions are QĐ 366's and ND 90's (version 2 of their profiles).
+    (h8_htxs_with_60_percent_of_tasks_failed,
+     {**ALL_OK, "QD366": "task-conditions-unmet", "ND90+48": "task-conditions-unmet"}),
+    (h8_task_conditions_met, ALL_OK),
+    (h9_threshold_on_the_exact_mean, {**dict.fromkeys(POINTS, "level-not-allowed"), **NO_POINTS}),
 ]  # fmt: skip
 
 
