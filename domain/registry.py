@@ -108,7 +108,11 @@ class Registry:
         record = person.keys.get(act.signer) if person else None
         if record is None or record.registered_position >= act.position:
             raise refusal(
-                UNKNOWN_KEY, "key.not_registered", {"actor": act.actor}, key=act.signer, actor=act.actor
+                UNKNOWN_KEY,
+                "key.not_registered",
+                {"actor": act.actor},
+                signer=act.signer,
+                actor=act.actor,
             )
         revoked = record.revoked_position
         if record.revoked_by is not None and revoked is not None and revoked < act.position:

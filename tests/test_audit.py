@@ -129,7 +129,9 @@ def test_a_back_dated_revocation_must_name_what_it_disowns(
               effective=before, disowns=["not-a-hash"])  # fmt: skip
     size = ledger.size()
     # Disowning an act of another key (the advisory body's): admitted, and reported.
-    other = w.on(ADVISORY, "appraisal.proposed", cadre=CADRES[0], level="HTT", reason="Tốt.")
+    other = w.on(
+        ADVISORY, "appraisal.proposed", cadre=CADRES[0], level="HTT", reason="Tốt.", quota=True
+    )
     w.act("root", "key.revoked", person=CHAIR, key=key, reason="Mất khóa.",
           effective=before, disowns=[other])  # fmt: skip
     assert ledger.size() == size + 2

@@ -173,11 +173,11 @@ def test_a_complaint_acceptance_back_dated_61_days_is_refused(
 ) -> None:
     ledger, w = evaluation
     run_cycle(w)
-    w.propose_and_decide(CADRES[0], "HTT", reason="Vượt tỷ lệ.")
+    w.propose_and_decide(CADRES[0], "HTT", reason="Vượt tỷ lệ.", quota=True)
     for cadre, level in ((CADRES[1], "HTT"), (CADRES[2], "HTT"), (CADRES[3], "HT")):
         w.propose_and_decide(cadre, level)
     w.propose_and_decide(CADRES[4], "KHT")
-    w.on(AUTHORITY, "result.published", date="2026-11-03")
+    w.on(AUTHORITY, "result.published")
     ledger.projector.catch_up()
     decided = ledger.projector.model.cycles[CYCLE].evaluations[CADRES[4]].decision
     assert decided is not None

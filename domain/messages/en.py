@@ -70,7 +70,7 @@ MESSAGES: dict[str, str] = {
     "key.exists": "this key",
     "key.unknown": "{person} has no such key.",
     "key.revoked_exists": "this key's revocation",
-    "key.not_registered": "The key {key} is not registered to {actor}.",
+    "key.not_registered": "The key {signer} is not registered to {actor}.",
     "key.revoked": "{actor}'s key was revoked (event {event}).",
     "key.not_yet_valid": "The key is valid only from {since}.",
     "key.disowns": "must be a list of 1–{most} distinct event hashes (64 hex digits)",

@@ -187,14 +187,15 @@ MESSAGES: dict[str, str] = {
     "key.exists": "khóa này",
     "key.unknown": "{person} không có khóa này.",
     "key.revoked_exists": "việc thu hồi khóa này",
-    "key.not_registered": "Khóa {key} chưa được đăng ký cho {actor}.",
+    "key.not_registered": "Khóa {signer} chưa được đăng ký cho {actor}.",
     "key.revoked": "Khóa của {actor} đã bị thu hồi (sự kiện {event}).",
     "key.not_yet_valid": "Khóa chỉ có hiệu lực từ {since}.",
     "key.disowns": "phải là danh sách 1–{most} băm sự kiện (64 chữ số hex) khác nhau",
     "key.effective_late": "không được sau thời điểm của chính việc thu hồi",
     "key.revocation_backdated": (
-        "Khóa đã ký hành vi (sự kiện {event}) ghi sổ lúc {used}, từ thời điểm hiệu lực {effective} "
-        "trở đi: nêu các hành vi đó trong 'disowns' (băm sự kiện), hoặc lấy thời điểm hiệu lực muộn hơn."
+        "Khóa đã ký hành vi (sự kiện {event}) ghi sổ lúc {used}, từ thời điểm hiệu lực "
+        "{effective} trở đi: nêu các hành vi đó trong 'disowns' (băm sự kiện), "
+        "hoặc lấy thời điểm hiệu lực muộn hơn."
     ),
     "key.format": "phải là khóa Ed25519 dạng tên+mã khóa+base64 (C2SP)",
     "standing_role.exists": "vai trò {role}",

@@ -66,6 +66,7 @@ class Played:
             signer,
             TileHashReader(self.ledger.store),
             lambda s: stream_for(s.statement),
+            clock=self.ledger.clock,
         )
         rogue.start()
         try:
@@ -77,7 +78,7 @@ class Played:
 
 @pytest.fixture
 def played(db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]) -> Iterator[Played]:
-    ledger, _ = evaluation_ledger(db_url, tmp_path, open_ledger)
+    ledger, world = evaluation_ledger(db_url, tmp_path, open_ledger)
     root = SignerKey.parse((tmp_path / "root.key").read_text())
     with TestClient(create_app(ledger)) as client:
         problems: list[dict[str, Any]] = []
@@ -89,4 +90,5 @@ def played(db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]) -> I
                 raise Refused(response.status_code, response.json())
             return str(response.json()["event_hash"])
 
-        yield Played(client, World(submit=submit, root=root), ledger, tmp_path, problems)
+        played = World(submit=submit, root=root, clock=world.time)  # the ledger's clock
+        yield Played(client, played, ledger, tmp_path, problems)
