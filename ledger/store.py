@@ -210,6 +210,30 @@ _INSERT_META = "INSERT INTO ledger_meta (key, value) VALUES (?, ?) ON CONFLICT D
 _INSERT_GENESIS = "INSERT INTO ledger_checkpoints (size, note) VALUES (?, ?) ON CONFLICT DO NOTHING"
 
 
+def lenient_text(raw: bytes) -> str:
+    """An SQLite TEXT value as Python text, even when its bytes are not UTF-8.
+
+    SQLite stores whatever bytes it is given as TEXT, and the driver's own decoding
+    raises on the first row that is not UTF-8, which would stop a verification at a
+    traceback. Decoded with ``surrogateescape``, each such byte becomes a lone surrogate:
+    the value is kept exactly, differs from any text the log ever wrote (so the check
+    that reads it fails, at its position), and ``ledger.verifier.printable`` shows it."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def is_text(value: str) -> bool:
+    """Whether ``value`` is valid Unicode text (no byte kept by ``lenient_text``)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class StoredTextError(ValueError):
+    """A stored value that must be text the ledger wrote is not (not UTF-8)."""
+
+
 class Row(Protocol):
     def __getitem__(self, key: str) -> Any: ...
 
@@ -238,8 +262,24 @@ class LogStore:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._transaction() as cursor:
-            cursor.execute(self._sql(sql), tuple(params))
+            self._lenient(cursor)
+            cursor.execute(self._sql(sql), self._params(params))
             return list(cursor.fetchall())
+
+    def _lenient(self, cursor: Any) -> None:
+        """SQLite: read TEXT that is not UTF-8 as ``lenient_text`` does, never raise on
+        it (PostgreSQL refuses to store such text in the first place)."""
+        if isinstance(self.recorder, SQLiteLedgerRecorder):
+            cursor.sqlite_cursor.connection.text_factory = lenient_text
+
+    def _params(self, params: Sequence[Any]) -> tuple[Any, ...]:
+        """The parameters, with any text read by ``lenient_text`` turned back into its
+        bytes: the driver cannot encode it as text, and as a blob it equals no stored
+        text (a lookup by a name that is not UTF-8 finds nothing, as it should)."""
+        return tuple(
+            p.encode("utf-8", "surrogateescape") if isinstance(p, str) and not is_text(p) else p
+            for p in params
+        )
 
     def _pg_rows(self, sql: str, params: Sequence[Any], *, generic: bool = False) -> list[Any]:
         """PostgreSQL rows as plain tuples, sent in binary, by a prepared statement: for the
@@ -268,9 +308,10 @@ class LogStore:
         if isinstance(self.recorder, PostgresLedgerRecorder):
             return self._pg_rows(self._sql(sql), params)
         with self._transaction() as cursor:
+            self._lenient(cursor)
             plain = cursor.sqlite_cursor
             plain.row_factory = None
-            plain.execute(sql, tuple(params))
+            plain.execute(sql, self._params(params))
             return list(plain.fetchall())
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
@@ -340,7 +381,11 @@ class LogStore:
     # -- reading ----------------------------------------------------------------------
 
     def meta(self) -> dict[str, str]:
-        return {r["key"]: r["value"] for r in self.query("SELECT key, value FROM ledger_meta")}
+        meta = {r["key"]: r["value"] for r in self.query("SELECT key, value FROM ledger_meta")}
+        for key, value in meta.items():
+            if not (is_text(key) and is_text(value)):
+                raise StoredTextError(f"ledger_meta.{key!r} holds bytes that are not UTF-8 text")
+        return meta
 
     def meta_once(self, key: str, value: str) -> str:
         """Record ``key`` in the log's metadata unless it is there; the value it holds."""
@@ -400,7 +445,7 @@ class LogStore:
             "SELECT l.idx, l.stream, l.version, e.state FROM ledger_leaves l"
             f" JOIN {self.events_table} e"
             " ON e.originator_id = l.stream AND e.originator_version = l.version"
-            f" WHERE l.stream IN ({marks}) AND l.idx < ?",
+            f" WHERE l.stream IN ({marks}) AND l.idx >= 0 AND l.idx < ?",
             (*streams, stop),
         )
         return sorted((r["idx"], r["stream"], r["version"], bytes(r["state"])) for r in rows)
@@ -460,11 +505,16 @@ class LogStore:
                 yield from rows
                 first = rows[-1][0] + 1
             return
-        start = 1
-        while notifications := self.recorder.select_notifications(start, page):
-            for n in notifications:
-                yield n.id, str(n.originator_id), n.originator_version, n.topic, n.state
-            start = notifications[-1].id + 1
+        # eventsourcing's own query too (its notification id is SQLite's rowid), read
+        # leniently (``_tuples``): a stream or topic that is not UTF-8 is V1's finding.
+        sql = (
+            "SELECT rowid, originator_id, originator_version, topic, state"
+            f" FROM {self.events_table} WHERE rowid >= ? ORDER BY rowid LIMIT ?"
+        )
+        first = 1
+        while rows := self._tuples(sql, (first, page)):
+            yield from rows
+            first = rows[-1][0] + 1
 
     def log_key_rotations(self) -> list[str]:
         """The log key's rotation notes, in size order."""
@@ -510,17 +560,20 @@ class LogStore:
         return min(found) if found else None
 
     def iter_leaves(self, page: int = 5000) -> Iterator[tuple[int, str, int]]:
-        after = -1
-        sql = "SELECT idx, stream, version FROM ledger_leaves WHERE idx > ? ORDER BY idx LIMIT ?"
+        """Every index row in position order, from the lowest stored: rows at negative
+        positions too, which no log has (the verifier reports them)."""
+        first = "SELECT idx, stream, version FROM ledger_leaves WHERE idx >= ? ORDER BY idx LIMIT ?"
+        sql = first.replace("idx >= ?", "idx > ?", 1)
+        after, query = -(2**63), first
         if isinstance(self.recorder, PostgresLedgerRecorder):
-            while leaves := self._pg_rows(self._sql(sql), (after, page)):
+            while leaves := self._pg_rows(self._sql(query), (after, page)):
                 yield from leaves
-                after = leaves[-1][0]
+                after, query = leaves[-1][0], sql
             return
-        while rows := self.query(sql, (after, page)):
+        while rows := self.query(query, (after, page)):
             for r in rows:
                 yield r["idx"], r["stream"], r["version"]
-            after = rows[-1]["idx"]
+            after, query = rows[-1]["idx"], sql
 
     def count_events(self) -> int:
         return int(self.query(f"SELECT COUNT(*) AS n FROM {self.events_table}")[0]["n"])
