@@ -325,9 +325,7 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
 
 
 def _current(ledger: Ledger, prefix: str) -> tuple[int, dict[str, Any]]:
-    projector = ledger.projector
-    projector.catch_up()
-    return projector.read_model.position(), projector.read_model.docs(prefix)
+    return ledger.projector.current(prefix)
 
 
 def _state(ledger: Ledger, cycle: str, at: str | None) -> dict[str, Any]:
