@@ -230,6 +230,33 @@ def is_text(value: str) -> bool:
     return True
 
 
+def _int(value: Any) -> int:
+    """An INTEGER column's value as read; −1 — a position, size, level or version no log
+    has — for anything else SQLite let in (text, a fraction, bytes), so that the check
+    reading it fails rather than the code comparing it."""
+    return value if type(value) is int else -1
+
+
+def _bytes(value: Any) -> bytes:
+    """A BLOB column's value as bytes, even stored as TEXT (its bytes, exactly)."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    return str(value).encode()
+
+
+def _text(value: Any) -> str:
+    """A TEXT column's value as text, even stored as a BLOB or a number."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return lenient_text(bytes(value))
+    return str(value)
+
+
 class StoredTextError(ValueError):
     """A stored value that must be text the ledger wrote is not (not UTF-8)."""
 
@@ -401,12 +428,17 @@ class LogStore:
             for r in self.query(
                 f"SELECT level, idx, hashes FROM ledger_tiles WHERE {where}", params
             ):
-                result[(r["level"], r["idx"])] = bytes(r["hashes"])
+                result[(r["level"], r["idx"])] = _bytes(r["hashes"])
         return result
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
-        rows = self.query("SELECT size, note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")
-        return (rows[0]["size"], rows[0]["note"]) if rows else None
+        # Sizes a log can have only: SQLite would sort text stored as a size above them.
+        rows = self.query(
+            "SELECT size, note FROM ledger_checkpoints WHERE size >= 0 AND size <= ?"
+            " ORDER BY size DESC LIMIT 1",
+            (2**63 - 1,),
+        )
+        return (_int(rows[0]["size"]), _text(rows[0]["note"])) if rows else None
 
     def checkpoint_covering(self, index: int) -> tuple[int, str] | None:
         """The first stored checkpoint whose tree holds position ``index``."""
@@ -414,7 +446,7 @@ class LogStore:
             "SELECT size, note FROM ledger_checkpoints WHERE size > ? ORDER BY size LIMIT 1",
             (index,),
         )
-        return (rows[0]["size"], rows[0]["note"]) if rows else None
+        return (_int(rows[0]["size"]), _text(rows[0]["note"])) if rows else None
 
     def iter_checkpoints(self, page: int = 1000) -> Iterator[tuple[int, str]]:
         after = -1
@@ -423,7 +455,7 @@ class LogStore:
             (after, page),
         ):
             for r in rows:
-                yield r["size"], r["note"]
+                yield _int(r["size"]), _text(r["note"])
             after = rows[-1]["size"]
 
     def entries(self, start: int, limit: int) -> list[tuple[int, str, int, bytes]]:
@@ -434,7 +466,10 @@ class LogStore:
             " ON e.originator_id = l.stream AND e.originator_version = l.version"
             " WHERE l.idx >= ? ORDER BY l.idx LIMIT ?"
         )
-        return self._tuples(sql, (start, limit))
+        rows = self._tuples(sql, (start, limit))
+        if isinstance(self.recorder, SQLiteLedgerRecorder):
+            return [(idx, stream, version, _bytes(state)) for idx, stream, version, state in rows]
+        return rows
 
     def entries_of(self, streams: Sequence[str], stop: int) -> list[tuple[int, str, int, bytes]]:
         """Every entry of ``streams`` below position ``stop`` (one cycle's record, say),
@@ -448,7 +483,7 @@ class LogStore:
             f" WHERE l.stream IN ({marks}) AND l.idx >= 0 AND l.idx < ?",
             (*streams, stop),
         )
-        return sorted((r["idx"], r["stream"], r["version"], bytes(r["state"])) for r in rows)
+        return sorted((r["idx"], r["stream"], r["version"], _bytes(r["state"])) for r in rows)
 
     def stream_heads(self, streams: Sequence[str]) -> dict[str, tuple[int, bytes]]:
         """The last event of each stream: version and envelope bytes."""
@@ -463,7 +498,7 @@ class LogStore:
                 chunk,
             )
             for r in rows:
-                heads[str(r["originator_id"])] = (r["originator_version"], bytes(r["state"]))
+                heads[str(r["originator_id"])] = (r["originator_version"], _bytes(r["state"]))
         return heads
 
     def find_nonces(
@@ -513,15 +548,19 @@ class LogStore:
         )
         first = 1
         while rows := self._tuples(sql, (first, page)):
-            yield from rows
+            # SQLite keeps any value in any column: each read as its column's type.
+            for nid, stream, version, topic, state in rows:
+                yield nid, _text(stream), _int(version), _text(topic), _bytes(state)
             first = rows[-1][0] + 1
 
     def log_key_rotations(self) -> list[str]:
         """The log key's rotation notes, in size order."""
-        return [r["note"] for r in self.query("SELECT note FROM ledger_log_keys ORDER BY size")]
+        notes = self.query("SELECT note FROM ledger_log_keys ORDER BY size")
+        return [_text(r["note"]) for r in notes]
 
     def tile_keys(self) -> list[TileKey]:
-        return [(r["level"], r["idx"]) for r in self.query("SELECT level, idx FROM ledger_tiles")]
+        rows = self.query("SELECT level, idx FROM ledger_tiles")
+        return [(_int(r["level"]), _int(r["idx"])) for r in rows]
 
     def nonce_rows(self, nonces: Sequence[str]) -> list[tuple[str, str, bytes, int]]:
         """Every nonce-index row for these nonces (any actor): (actor, nonce, digest, idx)."""
@@ -536,7 +575,7 @@ class LogStore:
         for chunk in _chunks(list(nonces), 500):
             marks = ", ".join("?" * len(chunk))
             rows += [
-                (r["actor"], r["nonce"], bytes(r["digest"]), r["idx"])
+                (_text(r["actor"]), _text(r["nonce"]), _bytes(r["digest"]), _int(r["idx"]))
                 for r in self.query(
                     f"SELECT actor, nonce, digest, idx FROM ledger_nonces WHERE nonce IN ({marks})",
                     chunk,
@@ -556,7 +595,9 @@ class LogStore:
             " HAVING COUNT(*) > 1) AS shared",
             (size,),
         )
-        found = [int(r["idx"]) for r in rows if r["idx"] is not None]
+        # (text in ``idx`` sorts above every number in SQLite: a claim outside the log)
+        claims = [_int(r["idx"]) for r in rows if r["idx"] is not None]
+        found = [claim if claim >= 0 else size for claim in claims]
         return min(found) if found else None
 
     def iter_leaves(self, page: int = 5000) -> Iterator[tuple[int, str, int]]:
@@ -572,7 +613,7 @@ class LogStore:
             return
         while rows := self.query(query, (after, page)):
             for r in rows:
-                yield r["idx"], r["stream"], r["version"]
+                yield _int(r["idx"]), _text(r["stream"]), _int(r["version"])
             after, query = rows[-1]["idx"], sql
 
     def count_events(self) -> int:

@@ -8,8 +8,10 @@ traceback, a MemoryError, or a finding at a position no log has.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -185,3 +187,71 @@ def test_findings_show_undecodable_bytes_as_escapes() -> None:
     assert finding.reason_en == "stored as stream-\\xff"
     assert printable("Việt Nam") == "Việt Nam"
     assert printable("\ud800") == "\\ud800"
+
+
+# SQLite keeps any value in any column: text where a number belongs, text where bytes do.
+WRONG_TYPES = {
+    "leaf-index": ("UPDATE ledger_leaves SET idx = 'abc' WHERE idx = 7", ("V4", 7)),
+    "leaf-version": ("UPDATE ledger_leaves SET version = 'abc' WHERE idx = 7", ("V4", 7)),
+    "event-version": (
+        "UPDATE stored_events SET originator_version = 'abc' WHERE rowid = 8",
+        ("V1", 7),
+    ),
+    "event-state": ("UPDATE stored_events SET state = 'abc' WHERE rowid = 8", ("V1", 7)),
+    "leaf-tile-level": (
+        "UPDATE ledger_tiles SET level = 'abc' WHERE level = 0 AND idx = 0",
+        ("V4", 0),
+    ),
+    "leaf-tile-hashes": (
+        "UPDATE ledger_tiles SET hashes = 'abc' WHERE level = 0 AND idx = 0",
+        ("V4", 0),
+    ),
+    "nonce-index": ("UPDATE ledger_nonces SET idx = 'abc' WHERE idx = 5", ("V4", 5)),
+    "nonce-digest": ("UPDATE ledger_nonces SET digest = 'abc' WHERE idx = 5", ("V4", 5)),
+}
+
+
+@pytest.mark.parametrize("where", sorted(WRONG_TYPES))
+def test_a_value_of_the_wrong_type_is_a_finding_not_a_crash(
+    where: str, open_ledger: Callable[..., Ledger], people: People, tmp_path: Path
+) -> None:
+    ledger, url = sqlite_ledger(open_ledger, tmp_path)
+    build(ledger, people)
+    sql, owed = WRONG_TYPES[where]
+    ledger.store.execute(sql)
+    code, report = run_verify(url)
+    assert code == 1
+    assert first_bad(report) == owed
+
+
+def test_a_checkpoint_size_of_the_wrong_type_fails_v5_and_v6(
+    open_ledger: Callable[..., Ledger], people: People, tmp_path: Path
+) -> None:
+    ledger, url = sqlite_ledger(open_ledger, tmp_path)
+    build(ledger, people)
+    ledger.store.execute(
+        "UPDATE ledger_checkpoints SET size = 'abc' WHERE size = "
+        "(SELECT MAX(size) FROM ledger_checkpoints)"
+    )
+    code, report = run_verify(url)
+    assert code == 1
+    statuses = {c["id"]: c["status"] for c in report["checks"]}
+    assert statuses["V5"] == "fail"
+
+
+def test_verification_that_stops_still_prints_json_and_never_passes(
+    open_ledger: Callable[..., Ledger], people: People, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The last guard: whatever a stored value makes the code trip on, ``--json``
+    prints a report that is not ok, and the exit code is 2 (could not run)."""
+    ledger, url = sqlite_ledger(open_ledger, tmp_path)
+    build(ledger, people)
+
+    def trip(*args: Any, **kwargs: Any) -> None:
+        raise TypeError("'<' not supported between instances of 'str' and 'int'")
+
+    monkeypatch.setattr(Ledger, "verify", trip)
+    result = CliRunner().invoke(main, ["--db", url, "verify", "--json", "--no-remember"])
+    assert result.exit_code == 2
+    printed = json.loads(result.stdout)
+    assert printed["ok"] is False and "TypeError" in printed["stopped"]
