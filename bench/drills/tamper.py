@@ -751,7 +751,27 @@ def _not_utf8_read_model(t: Target) -> Truth | None:
     )
 
 
-NOT_UTF8_KINDS = frozenset(k for k in KINDS if k.startswith("not-utf8-"))
+@kind("wrong-type")
+def _wrong_type(t: Target) -> Truth:
+    """A value of another type than its column's, as SQLite keeps it: text where a
+    position, version or hash belongs."""
+    p = t.position()
+    junk = f"x{t.rng.getrandbits(32):08x}"
+    actor, nonce = _nonce_key(t, p)
+    table, column, where, params = t.rng.choice(
+        [
+            ("ledger_leaves", "idx", "idx = ?", (p,)),
+            ("ledger_leaves", "version", "idx = ?", (p,)),
+            (t.sql.events, "originator_version", f"{t.sql.nid} = ?", (t.event(p)[0],)),
+            ("ledger_nonces", "idx", "actor = ? AND nonce = ?", (actor, nonce)),
+            ("ledger_nonces", "digest", "actor = ? AND nonce = ?", (actor, nonce)),
+        ]
+    )
+    t.sql.execute(f"UPDATE {table} SET {column} = ? WHERE {where}", (junk, *params))
+    return Truth(f"{table}.{column} of event {p} made the text {junk!r}", position=p)
+
+
+SQLITE_ONLY = frozenset(k for k in KINDS if k.startswith("not-utf8-")) | {"wrong-type"}
 
 
 # -- values far outside any log ------------------------------------------------------------
@@ -928,8 +948,8 @@ def run_trial(name: str, base: Snapshot, workdir: Path, rng: random.Random) -> T
 
 def applicable(name: str, url: str) -> bool:
     """Whether a kind of tampering can be done to this database: PostgreSQL refuses to
-    store text that is not UTF-8 in the first place."""
-    return name not in NOT_UTF8_KINDS or url.startswith("sqlite")
+    store text that is not UTF-8, or a value of another type than its column's."""
+    return name not in SQLITE_ONLY or url.startswith("sqlite")
 
 
 def _collision(e: Exception) -> bool:
