@@ -350,7 +350,10 @@ def raw_post(url: str, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
 
 
 def test_a_stale_size_is_answered_with_exactly_the_size_content_type(
-    log_key: SignerKey, witness_key: SignerKey, make_witness: Callable[..., Witness]
+    log_key: SignerKey,
+    witness_key: SignerKey,
+    make_witness: Callable[..., Witness],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """transparency-dev's witness client (Tessera's) compares ``text/x.tlog.size``
     exactly and reads anything else as a fork: no charset may be appended."""
@@ -367,8 +370,11 @@ def test_a_stale_size_is_answered_with_exactly_the_size_content_type(
         assert status == 409 and b"fork" in body
         types = [v for k, v in headers if k.lower() == "content-type"]
         assert types == ["text/plain; charset=utf-8"]
-    # The fork is kept as evidence; the stale size is not (nothing wrong with the log).
+    # The fork is kept as evidence, and said loudly; the stale size is not (nothing
+    # wrong with the log).
     assert [e[2] for e in witness.state.evidence(ORIGIN)] == [409]
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("fork" in message for message in warned), warned
 
 
 def test_witness_state_survives_a_restart(
