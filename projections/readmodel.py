@@ -59,7 +59,10 @@ class ReadModel:
             rows = self.store.query(
                 "SELECT position, version FROM projection_position WHERE id = 1"
             )
-        except Exception as e:  # the table itself is gone (the driver's own error type)
+        except Exception as e:  # the driver's own error type
+            # The table gone, or the database not answering? Only the first is damage:
+            # a passing outage must not cost a rebuild of the whole read model.
+            self.store.query("SELECT 1 AS one")
             raise Damaged(f"projection_position cannot be read: {e}") from e
         if not rows:
             raise Damaged("projection_position has no row")
