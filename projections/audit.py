@@ -423,10 +423,12 @@ def _position_flaw(recorded: Any, size: int, names: set[str]) -> tuple[str, str]
 
 
 def _exists(store: LogStore, table: str) -> bool:
-    """Whether ``table`` exists (a query that reads no row fails only if it does not)."""
+    """Whether ``table`` exists (a query that reads no row fails only if it does not,
+    or if the database does not answer: that raises)."""
     try:
         store.query(f"SELECT 1 FROM {table} WHERE 1 = 0")
-    except Exception:  # no such table (the database driver's own error type)
+    except Exception:  # the database driver's own error type
+        store.query("SELECT 1 AS one")  # a database that does not answer is no answer
         return False
     return True
 
