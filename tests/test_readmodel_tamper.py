@@ -160,3 +160,19 @@ def test_a_service_started_on_a_damaged_read_model_rebuilds_it(
         assert response.json()["subjects"][CADRES[3]]["level"] != "HTXS"
     code, report = run_verify(db_url)
     assert code == 0, report
+
+
+def test_readiness_says_damaged_until_the_next_step_rebuilds(
+    tmp_path: Path, open_ledger: Callable[..., Ledger]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    ledger = built(url, tmp_path, open_ledger)
+    with TestClient(create_app(ledger)) as client:
+        assert client.get("/readyz").status_code == 200
+        ledger.store.execute("DELETE FROM projection_position")
+        damaged = client.get("/readyz")
+        assert damaged.status_code == 503
+        assert "damaged" in damaged.text
+        assert client.get("/v1/cycles/2026-qd366-test").status_code == 200  # rebuilt first
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["read_model_lag"] == 0
