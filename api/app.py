@@ -40,7 +40,7 @@ from cadreledger.access import AccessStore
 from cadreledger.feed import EventHub, Feed
 from cadreledger.service import Ledger
 from cadreledger.webhooks import DeliveryStore, WebhookKeys
-from ledger.errors import INVALID_REQUEST, NOT_FOUND, Rejected
+from ledger.errors import CONFLICTING_PARAMETERS, NOT_FOUND, Rejected
 
 _PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "RFC 9457 problem details"}
 
@@ -130,7 +130,11 @@ def create_app(
         responses={**schemas.ok(schemas.InclusionProof), 400: _PROBLEM},
     )
     def inclusion(
-        index: Annotated[int, Query(ge=0)], size: Annotated[int, Query(ge=1)]
+        index: Annotated[int, Query(ge=0, description="a position below `size`")],
+        size: Annotated[
+            int,
+            Query(ge=1, description="a tree size the log has (/problems/invalid-range beyond)"),
+        ],
     ) -> dict[str, Any]:
         """RFC 9162 inclusion proof of the leaf at ``index`` in the tree of ``size``."""
         proof = ledger.inclusion(index, size)
@@ -142,8 +146,16 @@ def create_app(
         responses={**schemas.ok(schemas.ConsistencyProof), 400: _PROBLEM},
     )
     def consistency(
-        first: Annotated[int, Query(alias="from", ge=1)],
-        second: Annotated[int, Query(alias="to", ge=1)],
+        first: Annotated[int, Query(alias="from", ge=1, description="a tree size, at most `to`")],
+        second: Annotated[
+            int,
+            Query(
+                alias="to",
+                ge=1,
+                description="a tree size the log has (/problems/invalid-range beyond, "
+                "or below `from`)",
+            ),
+        ],
     ) -> dict[str, Any]:
         """RFC 9162 consistency proof between tree sizes ``from`` and ``to``."""
         return {"from": first, "to": second, "proof": b64(ledger.consistency(first, second))}
@@ -157,14 +169,21 @@ def create_app(
         request: Request,
         response: Response,
         start: Annotated[
-            int | None, Query(ge=0, le=MAX_POSITION, description="the first position wanted")
+            int | None,
+            Query(
+                ge=0,
+                le=MAX_POSITION,
+                description="the first position wanted (never with `after`: "
+                "/problems/conflicting-parameters)",
+            ),
         ] = None,
         after: Annotated[
             int | None,
             Query(
                 ge=-1,
                 le=MAX_POSITION,
-                description="or, as on every list: the last position you have",
+                description="or, as on every list: the last position you have (never with "
+                "`start`: /problems/conflicting-parameters)",
             ),
         ] = None,
         limit: Limit = DEFAULT_LIMIT,
@@ -174,7 +193,7 @@ def create_app(
         ``after``, the next ``after``."""
         if start is not None and after is not None:
             raise Rejected(
-                INVALID_REQUEST,
+                CONFLICTING_PARAMETERS,
                 "Chỉ dùng một trong hai tham số start và after.",
                 "Give start or after, not both.",
                 field="after",

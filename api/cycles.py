@@ -40,6 +40,14 @@ from projections.cycle_fairness import cycle_fairness
 from projections.history import Step, cycle_streams, replay_cycle
 from projections.views import cycle_view
 
+# What ``_moment`` reads, stated for the schema: a position in decimal, or an RFC 3339
+# time (``format: date-time``); nothing else, the empty string included.
+AT_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "pattern": "^(0|[1-9][0-9]{0,15})$"},
+        {"type": "string", "format": "date-time", "maxLength": 40},
+    ]
+}
 At = Annotated[
     str | None,
     Query(
@@ -47,6 +55,7 @@ At = Annotated[
         description="a log position (the state after that event) or an RFC 3339 time "
         "(the state from the acts the log admitted at or before it: their logged_at)",
         examples=["120", "2026-12-10T09:00:00Z"],
+        json_schema_extra=AT_SCHEMA,
     ),
 ]
 
@@ -325,9 +334,7 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
 
 
 def _current(ledger: Ledger, prefix: str) -> tuple[int, dict[str, Any]]:
-    projector = ledger.projector
-    projector.catch_up()
-    return projector.read_model.position(), projector.read_model.docs(prefix)
+    return ledger.projector.current(prefix)
 
 
 def _state(ledger: Ledger, cycle: str, at: str | None) -> dict[str, Any]:

@@ -116,7 +116,7 @@ def feed_router(feed: Feed, hub: EventHub, settings: StreamSettings) -> APIRoute
         after: Annotated[int | None, Query(ge=-1, le=MAX_POSITION)] = None,
         last_event_id: Annotated[
             str | None,
-            Header(pattern=r"^\s*(-1|[0-9]+)?\s*$", description="the last position you have"),
+            Header(pattern=r"^(-1|0|[1-9][0-9]{0,14})?$", description="the last position you have"),
         ] = None,
         types: TypeQuery = None,
         cycle: CycleQuery = None,

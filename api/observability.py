@@ -31,6 +31,7 @@ from api import schemas
 from cadreledger.service import Ledger
 from ledger.errors import UNAVAILABLE, Rejected
 from ledger.verifier import Report
+from projections.readmodel import Damaged
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 MAX_READ_MODEL_LAG = 10_000  # events: beyond this the service is not ready to serve reads
@@ -241,7 +242,10 @@ def install(app: FastAPI, ledger: Ledger) -> Metrics:
         if ledger.sequencer is not None and not ledger.sequencer.running:
             return _not_ready("the writer has stopped")
         if ledger.rules is not None:
-            lag = ledger.size() - ledger.projector.read_model.position()
+            try:
+                lag = ledger.size() - ledger.projector.read_model.position()
+            except Damaged as e:  # rebuilt from the log at the projector's next step
+                return _not_ready(f"the read model is damaged: {e}")
             checks["read_model_lag"] = lag
             if lag > MAX_READ_MODEL_LAG:
                 return _not_ready(f"the read model is {lag} events behind")

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from fastapi import Query, Request, Response
 
-from ledger.errors import INVALID_REQUEST, Rejected
+from ledger.errors import UNKNOWN_CURSOR, Rejected
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
@@ -97,7 +97,7 @@ def after_position(
 
 def bad_cursor(after: str) -> Rejected:
     return Rejected(
-        INVALID_REQUEST,
+        UNKNOWN_CURSOR,
         f"Con trỏ after={after!r} không trỏ tới mục nào; hãy dùng giá trị next của trang trước.",
         f"The cursor after={after!r} names no item; pass the previous page's next.",
         field="after",

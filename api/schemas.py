@@ -36,9 +36,15 @@ SUBMISSION_SCHEMA: Doc = {
             },
             "additionalProperties": True,
         },
-        "signer": {"type": "string", "description": "C2SP verifier key name+keyid+base64"},
+        "signer": {
+            "type": "string",
+            # name (no "+" or space), key ID (8 hex digits), base64 of 0x01 ‖ the 32 key bytes
+            "pattern": "^[^+\\s]+\\+[0-9a-fA-F]{8}\\+[A-Za-z0-9+/]{44}$",
+            "description": "C2SP verifier key name+keyid+base64",
+        },
         "signature": {
             "type": "string",
+            "pattern": "^[A-Za-z0-9+/]{86}==$",  # 64 bytes of base64
             "description": "base64 Ed25519 signature over the statement's RFC 8785 bytes",
         },
         "texts": {

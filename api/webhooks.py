@@ -18,7 +18,7 @@ from ledger.errors import NOT_FOUND, Rejected
 from ledger.statement import MAX_SUBMISSION_BYTES
 
 _PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "RFC 9457 problem details"}
-HASH = re.compile(r"[0-9a-f]{64}")
+HASH = re.compile(r"^[0-9a-f]{64}$")  # anchored: a JSON Schema pattern only searches
 WebhookId = Annotated[str, Path(pattern=HASH.pattern, description="registration event hash")]
 
 

@@ -1,8 +1,10 @@
 """The witness's HTTP face: C2SP tlog-witness ``POST /add-checkpoint``, nothing more.
 
 Answers are the spec's: 200 with cosignature lines, 400 malformed, 403 no valid log
-signature, 404 unknown origin, 409 ``text/x.tlog.size`` with the size it last cosigned,
-422 a consistency proof that fails; bodies are plain text (never RFC 9457 here: the
+signature, 404 unknown origin, 409 with ``Content-Type: text/x.tlog.size`` exactly (no
+charset) and the size it last cosigned when the old size is not that size, 409 in plain
+text when a checkpoint of the size it cosigned has another root (a fork, kept as
+evidence), 422 a consistency proof that fails; bodies are plain text (never RFC 9457 here: the
 protocol's clients are other logs' software, which read status codes and sizes).
 """
 
@@ -30,6 +32,13 @@ def create_witness_app(witness: Witness) -> Starlette:
                 return PlainTextResponse("yêu cầu quá lớn / request too large\n", status_code=413)
         # SQLite and Ed25519 are blocking: keep them off the event loop.
         answer = await run_in_threadpool(witness.add_checkpoint, bytes(body))
-        return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+        # The header set as is: given as ``media_type``, Starlette would append
+        # "; charset=utf-8" to any text/* type, and tlog-witness clients compare
+        # ``text/x.tlog.size`` exactly (anything else reads as a fork, not a stale size).
+        return Response(
+            answer.body.encode(),
+            status_code=answer.status,
+            headers={"content-type": answer.content_type},
+        )
 
     return Starlette(routes=[Route("/add-checkpoint", add_checkpoint, methods=["POST"])])

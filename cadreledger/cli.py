@@ -424,15 +424,19 @@ def verify(
         progress = _progress_bar() if sys.stderr.isatty() and not as_json else None
         total = ledger.store.count_events() if progress else 0
         with Memory.recorder(memory) as record:
-            report = ledger.verify(
-                pinned=pinned,
-                supplied=supplied,
-                remembered=memory.read() if memory else (),
-                on_accepted=record,
-                workers=workers,
-                progress=(lambda n: progress(n, total)) if progress else None,
-                **cli_witness.verify_with_policy(ledger, policy),
-            )
+            try:
+                report = ledger.verify(
+                    pinned=pinned,
+                    supplied=supplied,
+                    remembered=memory.read() if memory else (),
+                    on_accepted=record,
+                    workers=workers,
+                    progress=(lambda n: progress(n, total)) if progress else None,
+                    **cli_witness.verify_with_policy(ledger, policy),
+                )
+            except Exception as e:  # a stored value no check anticipated: loud, never a pass
+                record.discard()
+                raise _stopped(e, as_json) from e
             if not report.ok:
                 record.discard()
         if progress:
@@ -442,6 +446,18 @@ def verify(
     else:
         _print_summary(report)
     sys.exit(0 if report.ok else EXIT_FAILED)
+
+
+def _stopped(error: Exception, as_json: bool) -> CannotRun:
+    """Verification stopped part way (exit 2, never a pass): with ``--json`` the report
+    says so too, for a caller that reads only standard output."""
+    from ledger.verifier import printable
+
+    what = printable(f"{type(error).__name__}: {error}")
+    message = f"verification stopped on a stored value it cannot read: {what}"
+    if as_json:
+        click.echo(json.dumps({"ok": False, "stopped": message}, ensure_ascii=False, indent=2))
+    return CannotRun(message)
 
 
 def _read_key(text: str) -> VerifierKey:

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ledger.envelope import event_hash
 from ledger.errors import INVALID_REQUEST, Rejected
@@ -73,12 +74,13 @@ class FeedEvent:
     def cycle(self) -> str | None:
         return cycle_of(self.stream)
 
-    def cloud_event(self, source: str) -> dict[str, Any]:
-        """CloudEvents 1.0 (JSON format) with the sequence extension."""
+    def cloud_event(self, origin: str) -> dict[str, Any]:
+        """CloudEvents 1.0 (JSON format) with the sequence extension; ``origin``: the
+        log's (its ``source`` is ``source_uri(origin)``)."""
         return {
             "specversion": SPECVERSION,
             "id": self.hash.hex(),
-            "source": source,
+            "source": source_uri(origin),
             "type": self.type,
             "subject": self.stream,
             # The log's time (version 2 envelopes); the signer's only where there is none.
@@ -95,9 +97,9 @@ class FeedEvent:
             },
         }
 
-    def cloud_event_bytes(self, source: str) -> bytes:
+    def cloud_event_bytes(self, origin: str) -> bytes:
         return json.dumps(
-            self.cloud_event(source), ensure_ascii=False, separators=(",", ":")
+            self.cloud_event(origin), ensure_ascii=False, separators=(",", ":")
         ).encode()
 
 
@@ -120,6 +122,21 @@ def wait_beyond(ledger: Ledger, size: int, timeout: float) -> int:
         if now > size or time.monotonic() >= deadline:
             return now
         time.sleep(POLL)
+
+
+# "host:port/path" looks like a scheme too: only "scheme://" or a URN counts as one.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|urn:", re.IGNORECASE)
+
+
+def source_uri(origin: str) -> str:
+    """The CloudEvents ``source`` for a log: an absolute URI (RFC 3986), as the spec
+    recommends and SDKs expect. A C2SP origin is a schema-less URL
+    (``cadreledger.local/log``), so it becomes ``https://cadreledger.local/log``; an
+    origin that already has a scheme is kept; characters a URI cannot hold are
+    percent-encoded."""
+    if _SCHEME.match(origin):
+        return origin
+    return "https://" + quote(origin, safe="/:@!$&'()*+,;=-._~%")
 
 
 def sequence(index: int) -> str:

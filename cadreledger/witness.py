@@ -167,9 +167,13 @@ class Witness:
             request = AddCheckpoint.parse(body)
             checkpoint, text = self._record(request, body)
         except WitnessError as e:
-            log.info("add-checkpoint refused (%d): %s", e.status, e.en)
-            if e.status == 409:
-                return Answer(409, e.body(), SIZE_CONTENT_TYPE)
+            if e.suspicious:
+                # Evidence of a log misbehaving (kept in witness_evidence): say so loudly.
+                log.warning("add-checkpoint refused (%d), kept as evidence: %s", e.status, e.en)
+            else:
+                log.info("add-checkpoint refused (%d): %s", e.status, e.en)
+            if e.known is not None:
+                return Answer(e.status, e.body(), SIZE_CONTENT_TYPE)
             return Answer(e.status, e.body())
         line = cosign(self.key, text, int(self.clock()))
         log.info("cosigned %s at size %d", checkpoint.origin, checkpoint.size)

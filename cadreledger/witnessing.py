@@ -245,6 +245,13 @@ class Witnessing:
                     )
                 self._old[witness.key] = old = known
                 continue
+            if response.status_code == 409:
+                # A conflict without a size: the witness cosigned another root at this
+                # checkpoint's size (tlog-witness answers a fork so).
+                raise Refused(
+                    f"the witness holds another root for size {checkpoint.size}: it was shown "
+                    f"a different history of this log ({response.text.strip()[:200]})"
+                )
             if response.status_code != 200:
                 message = f"HTTP {response.status_code}: {response.text.strip()[:200]}"
                 if 400 <= response.status_code < 500:

@@ -192,16 +192,24 @@ def with_signatures(signed: str, extra: Iterable[NoteSignature]) -> str:
 class WitnessError(Exception):
     """A refusal, with the HTTP status tlog-witness prescribes for it.
 
-    ``known`` is set for 409: the size of the latest checkpoint the witness cosigned.
-    ``suspicious``: the refusal may show the log misbehaving (a proof that fails, a
-    second root for a size already cosigned), so the request is worth keeping."""
+    ``known`` is set for a 409 about the old size: the size of the latest checkpoint the
+    witness cosigned (answered as ``text/x.tlog.size``). ``suspicious``: the refusal may
+    show the log misbehaving (a proof that fails, a second root for a size already
+    cosigned), so the request is worth keeping. ``fork``: that second root — a 409 too,
+    but a conflict of histories, not of sizes."""
 
     def __init__(
-        self, status: int, en: str, vi: str, known: int | None = None, suspicious: bool = False
+        self,
+        status: int,
+        en: str,
+        vi: str,
+        known: int | None = None,
+        suspicious: bool = False,
+        fork: bool = False,
     ) -> None:
         super().__init__(en)
         self.status, self.en, self.vi, self.known = status, en, vi, known
-        self.suspicious = suspicious
+        self.suspicious, self.fork = suspicious, fork
 
     def body(self) -> str:
         if self.known is not None:
@@ -326,13 +334,17 @@ def decide(
                 422, "a proof from size 0 must be empty", "bằng chứng từ kích thước 0 phải rỗng"
             )
     elif request.old == checkpoint.size and checkpoint.root != head.root:
-        # The same size with another root: the log shows two histories.
+        # The same size with another root: the log shows two histories. A 409 still (the
+        # spec's), but never with the size content type: a client must not take a fork
+        # for a stale size and retry from it.
         raise WitnessError(
             409,
-            f"size {head.size} was cosigned with another root hash",
-            f"kích thước {head.size} đã được đồng ký với gốc khác",
-            known=head.size,
+            f"size {head.size} was cosigned with another root hash: the log shows two "
+            "histories (a fork)",
+            f"kích thước {head.size} đã được đồng ký với gốc khác: "
+            "sổ cái có hai lịch sử (rẽ nhánh)",
             suspicious=True,
+            fork=True,
         )
     else:
         try:

@@ -118,6 +118,17 @@ CLOCK_SKEW = _p(
 # Reads
 NOT_FOUND = _p("not-found", 404, "Không tìm thấy", "Not found")
 INVALID_RANGE = _p("invalid-range", 400, "Tham số vị trí không hợp lệ", "Invalid index or size")
+# Refusals of requests whose every parameter fits the OpenAPI schema: what they break
+# is a relation between parameters, or the state of the log — what no schema states.
+UNKNOWN_CURSOR = _p(
+    "unknown-cursor", 400, "Con trỏ không trỏ tới mục nào", "The cursor names no item"
+)
+CONFLICTING_PARAMETERS = _p(
+    "conflicting-parameters",
+    400,
+    "Các tham số loại trừ nhau",
+    "Mutually exclusive parameters given together",
+)
 UNAVAILABLE = _p(
     "unavailable", 503, "Dịch vụ tạm thời không sẵn sàng", "Service temporarily unavailable"
 )

@@ -51,6 +51,11 @@ def node_position(level: int, index: int, size: int) -> tuple[int, int | None]:
     """Where a node's hash places a problem in a tree of ``size`` leaves: a leaf's
     position; the range of leaves under an inner node; the log's size for a node the
     tree does not have."""
+    # A stored key is untrusted: a level of 2**48 would make ``index << level`` a number
+    # of 2**48 bits. No node of a tree of ``size`` leaves is that high, or at a negative
+    # index.
+    if index < 0 or level < 0 or level > size.bit_length():
+        return size, None
     start, end = index << level, (index + 1) << level
     if end > size:
         return size, None

@@ -47,6 +47,11 @@ def sign(text: str, *signers: SignerKey) -> str:
 
 
 def parse(note: str) -> Note:
+    if not note.isascii():
+        try:
+            note.encode()
+        except UnicodeEncodeError as e:  # stored bytes that were not UTF-8 (ledger.store)
+            raise NoteError("note is not UTF-8 text") from e
     split = note.rfind("\n\n")
     if split < 0 or not note.endswith("\n"):
         raise NoteError("malformed note: no blank line before the signatures")

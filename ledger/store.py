@@ -210,6 +210,57 @@ _INSERT_META = "INSERT INTO ledger_meta (key, value) VALUES (?, ?) ON CONFLICT D
 _INSERT_GENESIS = "INSERT INTO ledger_checkpoints (size, note) VALUES (?, ?) ON CONFLICT DO NOTHING"
 
 
+def lenient_text(raw: bytes) -> str:
+    """An SQLite TEXT value as Python text, even when its bytes are not UTF-8.
+
+    SQLite stores whatever bytes it is given as TEXT, and the driver's own decoding
+    raises on the first row that is not UTF-8, which would stop a verification at a
+    traceback. Decoded with ``surrogateescape``, each such byte becomes a lone surrogate:
+    the value is kept exactly, differs from any text the log ever wrote (so the check
+    that reads it fails, at its position), and ``ledger.verifier.printable`` shows it."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def is_text(value: str) -> bool:
+    """Whether ``value`` is valid Unicode text (no byte kept by ``lenient_text``)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _int(value: Any) -> int:
+    """An INTEGER column's value as read; −1 — a position, size, level or version no log
+    has — for anything else SQLite let in (text, a fraction, bytes), so that the check
+    reading it fails rather than the code comparing it."""
+    return value if type(value) is int else -1
+
+
+def _bytes(value: Any) -> bytes:
+    """A BLOB column's value as bytes, even stored as TEXT (its bytes, exactly)."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    return str(value).encode()
+
+
+def _text(value: Any) -> str:
+    """A TEXT column's value as text, even stored as a BLOB or a number."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return lenient_text(bytes(value))
+    return str(value)
+
+
+class StoredTextError(ValueError):
+    """A stored value that must be text the ledger wrote is not (not UTF-8)."""
+
+
 class Row(Protocol):
     def __getitem__(self, key: str) -> Any: ...
 
@@ -238,8 +289,24 @@ class LogStore:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._transaction() as cursor:
-            cursor.execute(self._sql(sql), tuple(params))
+            self._lenient(cursor)
+            cursor.execute(self._sql(sql), self._params(params))
             return list(cursor.fetchall())
+
+    def _lenient(self, cursor: Any) -> None:
+        """SQLite: read TEXT that is not UTF-8 as ``lenient_text`` does, never raise on
+        it (PostgreSQL refuses to store such text in the first place)."""
+        if isinstance(self.recorder, SQLiteLedgerRecorder):
+            cursor.sqlite_cursor.connection.text_factory = lenient_text
+
+    def _params(self, params: Sequence[Any]) -> tuple[Any, ...]:
+        """The parameters, with any text read by ``lenient_text`` turned back into its
+        bytes: the driver cannot encode it as text, and as a blob it equals no stored
+        text (a lookup by a name that is not UTF-8 finds nothing, as it should)."""
+        return tuple(
+            p.encode("utf-8", "surrogateescape") if isinstance(p, str) and not is_text(p) else p
+            for p in params
+        )
 
     def _pg_rows(self, sql: str, params: Sequence[Any], *, generic: bool = False) -> list[Any]:
         """PostgreSQL rows as plain tuples, sent in binary, by a prepared statement: for the
@@ -268,9 +335,10 @@ class LogStore:
         if isinstance(self.recorder, PostgresLedgerRecorder):
             return self._pg_rows(self._sql(sql), params)
         with self._transaction() as cursor:
+            self._lenient(cursor)
             plain = cursor.sqlite_cursor
             plain.row_factory = None
-            plain.execute(sql, tuple(params))
+            plain.execute(sql, self._params(params))
             return list(plain.fetchall())
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
@@ -340,7 +408,11 @@ class LogStore:
     # -- reading ----------------------------------------------------------------------
 
     def meta(self) -> dict[str, str]:
-        return {r["key"]: r["value"] for r in self.query("SELECT key, value FROM ledger_meta")}
+        meta = {r["key"]: r["value"] for r in self.query("SELECT key, value FROM ledger_meta")}
+        for key, value in meta.items():
+            if not (is_text(key) and is_text(value)):
+                raise StoredTextError(f"ledger_meta.{key!r} holds bytes that are not UTF-8 text")
+        return meta
 
     def meta_once(self, key: str, value: str) -> str:
         """Record ``key`` in the log's metadata unless it is there; the value it holds."""
@@ -356,12 +428,17 @@ class LogStore:
             for r in self.query(
                 f"SELECT level, idx, hashes FROM ledger_tiles WHERE {where}", params
             ):
-                result[(r["level"], r["idx"])] = bytes(r["hashes"])
+                result[(r["level"], r["idx"])] = _bytes(r["hashes"])
         return result
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
-        rows = self.query("SELECT size, note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")
-        return (rows[0]["size"], rows[0]["note"]) if rows else None
+        # Sizes a log can have only: SQLite would sort text stored as a size above them.
+        rows = self.query(
+            "SELECT size, note FROM ledger_checkpoints WHERE size >= 0 AND size <= ?"
+            " ORDER BY size DESC LIMIT 1",
+            (2**63 - 1,),
+        )
+        return (_int(rows[0]["size"]), _text(rows[0]["note"])) if rows else None
 
     def checkpoint_covering(self, index: int) -> tuple[int, str] | None:
         """The first stored checkpoint whose tree holds position ``index``."""
@@ -369,7 +446,7 @@ class LogStore:
             "SELECT size, note FROM ledger_checkpoints WHERE size > ? ORDER BY size LIMIT 1",
             (index,),
         )
-        return (rows[0]["size"], rows[0]["note"]) if rows else None
+        return (_int(rows[0]["size"]), _text(rows[0]["note"])) if rows else None
 
     def iter_checkpoints(self, page: int = 1000) -> Iterator[tuple[int, str]]:
         after = -1
@@ -378,7 +455,7 @@ class LogStore:
             (after, page),
         ):
             for r in rows:
-                yield r["size"], r["note"]
+                yield _int(r["size"]), _text(r["note"])
             after = rows[-1]["size"]
 
     def entries(self, start: int, limit: int) -> list[tuple[int, str, int, bytes]]:
@@ -389,7 +466,10 @@ class LogStore:
             " ON e.originator_id = l.stream AND e.originator_version = l.version"
             " WHERE l.idx >= ? ORDER BY l.idx LIMIT ?"
         )
-        return self._tuples(sql, (start, limit))
+        rows = self._tuples(sql, (start, limit))
+        if isinstance(self.recorder, SQLiteLedgerRecorder):
+            return [(idx, stream, version, _bytes(state)) for idx, stream, version, state in rows]
+        return rows
 
     def entries_of(self, streams: Sequence[str], stop: int) -> list[tuple[int, str, int, bytes]]:
         """Every entry of ``streams`` below position ``stop`` (one cycle's record, say),
@@ -400,10 +480,10 @@ class LogStore:
             "SELECT l.idx, l.stream, l.version, e.state FROM ledger_leaves l"
             f" JOIN {self.events_table} e"
             " ON e.originator_id = l.stream AND e.originator_version = l.version"
-            f" WHERE l.stream IN ({marks}) AND l.idx < ?",
+            f" WHERE l.stream IN ({marks}) AND l.idx >= 0 AND l.idx < ?",
             (*streams, stop),
         )
-        return sorted((r["idx"], r["stream"], r["version"], bytes(r["state"])) for r in rows)
+        return sorted((r["idx"], r["stream"], r["version"], _bytes(r["state"])) for r in rows)
 
     def stream_heads(self, streams: Sequence[str]) -> dict[str, tuple[int, bytes]]:
         """The last event of each stream: version and envelope bytes."""
@@ -418,7 +498,7 @@ class LogStore:
                 chunk,
             )
             for r in rows:
-                heads[str(r["originator_id"])] = (r["originator_version"], bytes(r["state"]))
+                heads[str(r["originator_id"])] = (r["originator_version"], _bytes(r["state"]))
         return heads
 
     def find_nonces(
@@ -460,18 +540,27 @@ class LogStore:
                 yield from rows
                 first = rows[-1][0] + 1
             return
-        start = 1
-        while notifications := self.recorder.select_notifications(start, page):
-            for n in notifications:
-                yield n.id, str(n.originator_id), n.originator_version, n.topic, n.state
-            start = notifications[-1].id + 1
+        # eventsourcing's own query too (its notification id is SQLite's rowid), read
+        # leniently (``_tuples``): a stream or topic that is not UTF-8 is V1's finding.
+        sql = (
+            "SELECT rowid, originator_id, originator_version, topic, state"
+            f" FROM {self.events_table} WHERE rowid >= ? ORDER BY rowid LIMIT ?"
+        )
+        first = 1
+        while rows := self._tuples(sql, (first, page)):
+            # SQLite keeps any value in any column: each read as its column's type.
+            for nid, stream, version, topic, state in rows:
+                yield nid, _text(stream), _int(version), _text(topic), _bytes(state)
+            first = rows[-1][0] + 1
 
     def log_key_rotations(self) -> list[str]:
         """The log key's rotation notes, in size order."""
-        return [r["note"] for r in self.query("SELECT note FROM ledger_log_keys ORDER BY size")]
+        notes = self.query("SELECT note FROM ledger_log_keys ORDER BY size")
+        return [_text(r["note"]) for r in notes]
 
     def tile_keys(self) -> list[TileKey]:
-        return [(r["level"], r["idx"]) for r in self.query("SELECT level, idx FROM ledger_tiles")]
+        rows = self.query("SELECT level, idx FROM ledger_tiles")
+        return [(_int(r["level"]), _int(r["idx"])) for r in rows]
 
     def nonce_rows(self, nonces: Sequence[str]) -> list[tuple[str, str, bytes, int]]:
         """Every nonce-index row for these nonces (any actor): (actor, nonce, digest, idx)."""
@@ -486,7 +575,7 @@ class LogStore:
         for chunk in _chunks(list(nonces), 500):
             marks = ", ".join("?" * len(chunk))
             rows += [
-                (r["actor"], r["nonce"], bytes(r["digest"]), r["idx"])
+                (_text(r["actor"]), _text(r["nonce"]), _bytes(r["digest"]), _int(r["idx"]))
                 for r in self.query(
                     f"SELECT actor, nonce, digest, idx FROM ledger_nonces WHERE nonce IN ({marks})",
                     chunk,
@@ -506,21 +595,26 @@ class LogStore:
             " HAVING COUNT(*) > 1) AS shared",
             (size,),
         )
-        found = [int(r["idx"]) for r in rows if r["idx"] is not None]
+        # (text in ``idx`` sorts above every number in SQLite: a claim outside the log)
+        claims = [_int(r["idx"]) for r in rows if r["idx"] is not None]
+        found = [claim if claim >= 0 else size for claim in claims]
         return min(found) if found else None
 
     def iter_leaves(self, page: int = 5000) -> Iterator[tuple[int, str, int]]:
-        after = -1
-        sql = "SELECT idx, stream, version FROM ledger_leaves WHERE idx > ? ORDER BY idx LIMIT ?"
+        """Every index row in position order, from the lowest stored: rows at negative
+        positions too, which no log has (the verifier reports them)."""
+        first = "SELECT idx, stream, version FROM ledger_leaves WHERE idx >= ? ORDER BY idx LIMIT ?"
+        sql = first.replace("idx >= ?", "idx > ?", 1)
+        after, query = -(2**63), first
         if isinstance(self.recorder, PostgresLedgerRecorder):
-            while leaves := self._pg_rows(self._sql(sql), (after, page)):
+            while leaves := self._pg_rows(self._sql(query), (after, page)):
                 yield from leaves
-                after = leaves[-1][0]
+                after, query = leaves[-1][0], sql
             return
-        while rows := self.query(sql, (after, page)):
+        while rows := self.query(query, (after, page)):
             for r in rows:
-                yield r["idx"], r["stream"], r["version"]
-            after = rows[-1]["idx"]
+                yield _int(r["idx"]), _text(r["stream"]), _int(r["version"])
+            after, query = rows[-1]["idx"], sql
 
     def count_events(self) -> int:
         return int(self.query(f"SELECT COUNT(*) AS n FROM {self.events_table}")[0]["n"])

@@ -109,9 +109,35 @@ class Finding:
     event_hash: str | None = None
     checkpoint_size: int | None = None
     until: int | None = None  # the bad event lies in [position, until) when not pinpointed
+    document: str | None = None  # a read-model document (V9), or projection_position
+
+    def __post_init__(self) -> None:
+        # Stored text is untrusted: a value read from bytes that are not UTF-8 holds lone
+        # surrogates (``ledger.store``), which no report, terminal or JSON encoder takes.
+        self.reason_en, self.reason_vi = printable(self.reason_en), printable(self.reason_vi)
+        if self.stream is not None:
+            self.stream = printable(self.stream)
+        if self.document is not None:
+            self.document = printable(self.document)
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+def printable(text: str) -> str:
+    """``text`` with each lone surrogate written out: ``\\xNN`` for a byte that was not
+    UTF-8 (decoded with ``surrogateescape``), ``\\uNNNN`` for any other. Valid text is
+    returned as it is."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return "".join(
+            (f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else f"\\u{ord(c):04x}")
+            if 0xD800 <= ord(c) <= 0xDFFF
+            else c
+            for c in text
+        )
+    return text
 
 
 @dataclass
@@ -272,7 +298,7 @@ def verify_log(
     tiles_held = StoredTiles()
     tree = tiles_held.tree
     nonces = NonceIndex()
-    leaves = iter(view.iter_leaves())
+    leaves = _from_zero(view.iter_leaves(), c["V4"])
     checkpoints = _checkpoints(view, supplied, remembered)
     next_cp = next(checkpoints, None)
     # Per source, the largest size whose checkpoint matched: a mismatch in the same
@@ -484,6 +510,26 @@ def verify_log(
     if progress:
         progress(position)
     return report
+
+
+def _from_zero(
+    leaves: Iterable[tuple[int, str, int]], check: CheckResult
+) -> Iterator[tuple[int, str, int]]:
+    """The index rows from position 0 on. A row below 0 claims a position no log has:
+    V4's finding, named by the event it points to (the rows it displaced, if any, are
+    found at their own positions)."""
+    for row in leaves:
+        if row[0] >= 0:
+            yield row
+            continue
+        check.fail(
+            Finding(
+                f"the log index lists {row[1]}#{row[2]} at position {row[0]}, which no log has",
+                f"chỉ mục sổ cái ghi {row[1]}#{row[2]} ở vị trí {row[0]}, không sổ cái nào có",
+                stream=row[1],
+                version=row[2],
+            )
+        )
 
 
 def _log_keys(view: LogView, trusted: VerifierKey, check: CheckResult) -> LogKeys:

@@ -79,6 +79,11 @@ class _ServedModel:
     version: str
     names: set[str]
     doc: Served
+    # (English, Vietnamese) why the position it records is impossible — missing, not a
+    # number, negative, beyond the log, or 0 beside documents — if it is. ``position``
+    # is then the log's size: the documents are still compared, as of where a read
+    # model that is caught up stands, so that a forged document is named all the same.
+    flaw: tuple[str, str] | None = None
 
     @property
     def comparable(self) -> bool:
@@ -181,6 +186,11 @@ class _Totals:
         served, v9 = self.served, self.report.checks["V9"]
         if served is None:
             return
+        self._compare_served(served, v9)
+        if served.flaw is not None:
+            v9.fail(Finding(*served.flaw, document="projection_position"))
+
+    def _compare_served(self, served: _ServedModel, v9: CheckResult) -> None:
         if served.version != VIEWS_VERSION:
             v9.unchecked += 1
             v9.first = Finding(
@@ -192,6 +202,8 @@ class _Totals:
             return
         position = served.position
         if position <= 0:
+            if not served.names:
+                v9.checked += 1  # nothing applied yet, and nothing served: as recomputed
             return
         if not self.reached and not self.only_served:
             v9.fail(
@@ -211,14 +223,19 @@ class _Totals:
             v9.checked += 1
             same = self.compared[name] if name in self.compared else served.doc(name) is None
             if not same:
-                what = "missing from" if name not in served.names else "not recomputable from"
+                what = (
+                    "missing from the read model"
+                    if name not in served.names
+                    else "not recomputable from the events"
+                )
                 v9.fail(
                     Finding(
                         f"read model document {name!r} differs from the recomputation as of "
-                        f"position {position} ({what} the events)",
+                        f"position {position} ({what})",
                         f"tài liệu {name!r} của mô hình đọc khác kết quả tính lại tại vị trí "
                         f"{position}",
                         checkpoint_size=position,
+                        document=name,
                     )
                 )
 
@@ -287,7 +304,7 @@ def audit(
     cycles in ``workers`` worker processes (default: one per core), for big logs."""
     latest = store.latest_checkpoint()
     size = latest[0] if latest else 0
-    served = _served(store)
+    served = _served(store, size)
     at = served.position if served is not None and served.comparable else -1
     outside, cycles = _plan(store, size)
     totals = _Totals(report, served, fairness, only_served=False)
@@ -368,7 +385,9 @@ def _plan(store: LogStore, size: int) -> tuple[list[str], dict[str, list[str]]]:
     starts: dict[str, int] = {}
     cycles: dict[str, list[str]] = {}
     for row in store.query(
-        "SELECT stream, MIN(idx) AS start FROM ledger_leaves WHERE idx < ? GROUP BY stream",
+        # Positions below 0 are no log's (V4 names such rows): never replayed as acts.
+        "SELECT stream, MIN(idx) AS start FROM ledger_leaves WHERE idx >= 0 AND idx < ?"
+        " GROUP BY stream",
         (size,),
     ):
         stream, start = str(row["stream"]), int(row["start"])
@@ -384,22 +403,72 @@ def _plan(store: LogStore, size: int) -> tuple[list[str], dict[str, list[str]]]:
 # -- the served read model --------------------------------------------------------------
 
 
-def _served(store: LogStore) -> _ServedModel | None:
+def _served(store: LogStore, size: int) -> _ServedModel | None:
     """The read model's position, version and document names, without creating
-    anything (None if it was never built here)."""
-    try:
-        rows = store.query("SELECT position, version FROM projection_position WHERE id = 1")
-        names = {str(r["name"]) for r in store.query("SELECT name FROM projection_docs")}
-    except Exception:  # never built here: no tables
+    anything: None only if it was never built here (neither of its tables exists).
+    Whatever else is stored is compared: a position that is missing or impossible for a
+    log of ``size`` events is itself a finding (``_ServedModel.flaw``), never a reason
+    to skip the comparison."""
+    docs_table = _exists(store, "projection_docs")
+    position_table = _exists(store, "projection_position")
+    if not docs_table and not position_table:
         return None
-    if not rows:
-        return None
+    names = (
+        {str(r["name"]) for r in store.query("SELECT name FROM projection_docs")}
+        if docs_table
+        else set()
+    )
+    rows = (
+        store.query("SELECT position, version FROM projection_position WHERE id = 1")
+        if position_table
+        else []
+    )
+    recorded = rows[0]["position"] if rows else None
+    version = str(rows[0]["version"]) if rows else VIEWS_VERSION
+    flaw = _position_flaw(recorded, size, names)
 
     def doc(name: str) -> Any:
-        text = _served_text(store, name)
+        text = _served_text(store, name) if docs_table else None
         return document(text) if text is not None else None
 
-    return _ServedModel(int(rows[0]["position"]), str(rows[0]["version"]), names, doc)
+    position = size if flaw is not None else int(recorded)  # type: ignore[arg-type]
+    return _ServedModel(position, version, names, doc, flaw)
+
+
+def _position_flaw(recorded: Any, size: int, names: set[str]) -> tuple[str, str] | None:
+    """Why the position the read model records cannot be (English, Vietnamese), if so."""
+    if recorded is None:
+        return (
+            "the read model records no position (projection_position has no row)",
+            "mô hình đọc không ghi vị trí (projection_position không có dòng nào)",
+        )
+    if not isinstance(recorded, int) or isinstance(recorded, bool):
+        return (
+            f"the read model's position is not a number: {recorded!r}",
+            f"vị trí của mô hình đọc không phải là số: {recorded!r}",
+        )
+    if recorded < 0 or recorded > size:
+        return (
+            f"the read model claims position {recorded}, outside the log's 0…{size}",
+            f"mô hình đọc ghi vị trí {recorded}, ngoài khoảng 0…{size} của sổ cái",
+        )
+    if recorded == 0 and names:
+        return (
+            "the read model records position 0 (nothing applied) but serves documents",
+            "mô hình đọc ghi vị trí 0 (chưa áp dụng gì) nhưng vẫn phục vụ tài liệu",
+        )
+    return None
+
+
+def _exists(store: LogStore, table: str) -> bool:
+    """Whether ``table`` exists (a query that reads no row fails only if it does not,
+    or if the database does not answer: that raises)."""
+    try:
+        store.query(f"SELECT 1 FROM {table} WHERE 1 = 0")
+    except Exception:  # the database driver's own error type
+        store.query("SELECT 1 AS one")  # a database that does not answer is no answer
+        return False
+    return True
 
 
 def _served_text(store: LogStore, name: str) -> str | None:

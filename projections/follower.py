@@ -27,7 +27,7 @@ from domain.streams import REGISTRY_TYPES
 from ledger.store import LogStore
 from projections import cores
 from projections.cores import Replayed
-from projections.readmodel import RaceLost, ReadModel
+from projections.readmodel import Damaged, RaceLost, ReadModel
 from projections.source import admitted_acts
 from projections.views import (
     VIEWS_VERSION,
@@ -47,14 +47,54 @@ class Projector:
         self.store = store
         self.root_keys = tuple(root_keys)
         self.read_model = ReadModel(store)
-        position, version = self.read_model.state()
-        self.model = self._replayed(position).model
         # One step at a time in this process: a request catching up and the follower
         # thread never race each other.
         self._lock = threading.RLock()
-        if version != VIEWS_VERSION:
-            log.warning("read model written by %s, not %s: rebuilding", version, VIEWS_VERSION)
+        self.model = Model(self.root_keys)
+        state = self._sound_state()
+        if state is None:
             self.rebuild()
+        elif state[1] != VIEWS_VERSION:
+            log.warning("read model written by %s, not %s: rebuilding", state[1], VIEWS_VERSION)
+            self.rebuild()
+        else:
+            self.model = self._replayed(state[0]).model
+
+    def _sound_state(self) -> tuple[int, str] | None:
+        """The read model's position and version; None (said in the log) if that
+        position cannot be the read model's: missing, not a position, beyond the log,
+        or 0 — nothing applied — beside documents. Its documents then reflect no
+        position of the log, and must not be served: it is to be rebuilt."""
+        try:
+            position, version = self.read_model.state()
+        except Damaged as e:
+            log.warning("the read model is damaged (%s): rebuilding it from the log", e)
+            return None
+        if position > self.log_size():
+            log.warning("the read model claims position %d, beyond the log: rebuilding", position)
+            return None
+        if position == 0 and self.read_model.has_docs():
+            log.warning("the read model is at position 0 but holds documents: rebuilding")
+            return None
+        return position, version
+
+    def _hold_position(self) -> None:
+        """Before each step: the read model must be where this projector left it, or
+        further on (another projector's work, taken up from there). Moved back, gone
+        or impossible, it was changed behind the service's back: rebuilt from the log
+        rather than served."""
+        state = self._sound_state()
+        if state is not None and state[0] < self.model.position:
+            log.warning(
+                "the read model moved back from %d to %d: rebuilding it from the log",
+                self.model.position,
+                state[0],
+            )
+            state = None
+        if state is None:
+            self.rebuild()
+        elif state[0] > self.model.position:
+            self.model = self._replayed(state[0]).model
 
     def _replayed(self, stop: int, documents: bool = False) -> Replayed:
         """The first ``stop`` events replayed (on every core for a big log); with
@@ -93,7 +133,14 @@ class Projector:
             docs = {name: self.read_model.doc(name) for name in names}
             return self.model.position, {k: v for k, v in docs.items() if v is not None}
 
+    def current(self, prefix: str = "") -> tuple[int, dict[str, Any]]:
+        """Caught up with the log: the position and every document named ``prefix``…"""
+        with self._lock:
+            self.catch_up()
+            return self.model.position, self.read_model.docs(prefix)
+
     def _step(self, limit: int) -> int:
+        self._hold_position()
         start = self.model.position
         stop = min(self.log_size(), start + limit)
         if stop <= start:
@@ -126,7 +173,12 @@ class Projector:
             replayed = self._replayed(size, documents=True)
             model, docs = replayed.model, replayed.docs
             docs.update(encoded(documents(model, cycles=False)))
-            self.read_model.save(docs, size, self.read_model.position(), replace=True)
+            try:
+                expected: int | None = self.read_model.position()
+            except Damaged:
+                self.read_model.ensure()  # its tables, if they were dropped
+                expected = None  # replaced whatever is there
+            self.read_model.save(docs, size, expected, replace=True)
             self.model = model
             return encoded_digest(docs)
 

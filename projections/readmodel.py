@@ -29,12 +29,21 @@ class RaceLost(RuntimeError):
     """Another follower moved the read model on first: this batch was not applied."""
 
 
+class Damaged(RuntimeError):
+    """The read model's recorded position is missing or impossible: no document it
+    holds can be trusted to reflect any position of the log (rebuild it)."""
+
+
 class ReadModel:
     def __init__(self, store: LogStore) -> None:
         self.store = store
+        self.ensure()
+
+    def ensure(self) -> None:
+        """Its tables, and the position row at 0 if there is none yet."""
         for statement in _DDL:
-            store.execute(statement)
-        store.execute(
+            self.store.execute(statement)
+        self.store.execute(
             "INSERT INTO projection_position (id, position, version) VALUES (1, 0, ?)"
             " ON CONFLICT DO NOTHING",
             (VIEWS_VERSION,),
@@ -44,26 +53,59 @@ class ReadModel:
         return self.state()[0]
 
     def state(self) -> tuple[int, str]:
-        """The position the documents reflect, and the version of the code that wrote them."""
-        rows = self.store.query("SELECT position, version FROM projection_position WHERE id = 1")
-        return int(rows[0]["position"]), str(rows[0]["version"])
+        """The position the documents reflect, and the version of the code that wrote
+        them; ``Damaged`` if the position is not there or no position at all."""
+        try:
+            rows = self.store.query(
+                "SELECT position, version FROM projection_position WHERE id = 1"
+            )
+        except Exception as e:  # the driver's own error type
+            # The table gone, or the database not answering? Only the first is damage:
+            # a passing outage must not cost a rebuild of the whole read model.
+            self.store.query("SELECT 1 AS one")
+            raise Damaged(f"projection_position cannot be read: {e}") from e
+        if not rows:
+            raise Damaged("projection_position has no row")
+        position = rows[0]["position"]
+        if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+            raise Damaged(f"projection_position holds the impossible position {position!r}")
+        return position, str(rows[0]["version"])
+
+    def has_docs(self) -> bool:
+        return bool(self.store.query("SELECT name FROM projection_docs LIMIT 1"))
 
     def save(
-        self, docs: Mapping[str, bytes], position: int, expected: int, *, replace: bool = False
+        self,
+        docs: Mapping[str, bytes],
+        position: int,
+        expected: int | None,
+        *,
+        replace: bool = False,
     ) -> None:
         """Write ``docs`` (``views.encoded``) and move the position from ``expected`` to
-        ``position``."""
+        ``position`` (``None``: from whatever is there, even nothing — a rebuild of a
+        damaged read model)."""
         sql = self.store._sql
         with self.store._transaction(commit=True) as cursor:
-            cursor.execute(
-                sql(
-                    "UPDATE projection_position SET position = ?, version = ?"
-                    " WHERE id = 1 AND position = ? RETURNING position"
-                ),
-                (position, VIEWS_VERSION, expected),
-            )
-            if not cursor.fetchall():
-                raise RaceLost(f"the read model is no longer at position {expected}")
+            if expected is None:
+                cursor.execute(
+                    sql(
+                        "INSERT INTO projection_position (id, position, version) VALUES (1, ?, ?)"
+                        " ON CONFLICT (id) DO UPDATE"
+                        " SET position = excluded.position, version = excluded.version"
+                    ),
+                    (position, VIEWS_VERSION),
+                )
+            else:
+                cursor.execute(
+                    sql(
+                        "UPDATE projection_position SET position = ?, version = ?"
+                        " WHERE id = 1 AND position = ? RETURNING position"
+                    ),
+                    (position, VIEWS_VERSION, expected),
+                )
+                if not cursor.fetchall():
+                    raise RaceLost(f"the read model is no longer at position {expected}")
             if replace:
                 cursor.execute("DELETE FROM projection_docs")
             for name, doc in docs.items():

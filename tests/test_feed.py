@@ -8,12 +8,13 @@ import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from cadreledger.feed import SEQUENCE_DIGITS, Feed, FeedFilter
+from cadreledger.feed import SEQUENCE_DIGITS, Feed, FeedFilter, source_uri
 from cadreledger.service import Ledger
 from ledger.checkpoint import open_checkpoint
 from ledger.envelope import Event
@@ -69,7 +70,7 @@ def test_cloud_events_carry_what_a_consumer_verifies(
     checkpoint = open_checkpoint(client.get("/v1/log/checkpoint").text, ledger.log_key)
     for e, s in zip(events, made, strict=True):
         assert e["specversion"] == "1.0"
-        assert e["source"] == ledger.log_key.name
+        assert e["source"] == "https://" + ledger.log_key.name  # an absolute URI
         assert e["type"] == s.type
         assert e["datacontenttype"] == "application/json"
         assert len(e["sequence"]) == SEQUENCE_DIGITS
@@ -151,3 +152,24 @@ def test_cycle_filter_escapes_like_wildcards(ledger: Ledger, people: People) -> 
     ledger.append(signed(people, cycle="axb", cadre="x"))
     page = Feed(ledger).read(-1, 10, FeedFilter.parse(cycle="a_b"))
     assert [e.stream for e in page.events] == ["cycle/a_b/cadre/x"]
+
+
+@pytest.mark.parametrize(
+    ("origin", "source"),
+    [
+        ("cadreledger.local/log", "https://cadreledger.local/log"),
+        ("example.com:8443/logs/a b", "https://example.com:8443/logs/a%20b"),
+        (
+            "urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66",
+            "urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66",
+        ),
+        ("https://ledger.example/log", "https://ledger.example/log"),
+    ],
+)
+def test_cloudevents_source_is_an_absolute_uri(origin: str, source: str) -> None:
+    """CloudEvents consumers (and SDKs) read ``source`` as a URI; a C2SP origin is a
+    schema-less URL, which as a bare string would be a relative reference."""
+    assert source_uri(origin) == source
+    parsed = urlsplit(source)
+    assert parsed.scheme and (parsed.netloc or parsed.path)
+    assert all(c.isascii() and not c.isspace() for c in source)

@@ -7,9 +7,13 @@ content type, headers, body schema), no request may cause a 5xx, a request that
 breaks the schema must be refused, and every 4xx must be an RFC 9457 problem
 (``application/problem+json`` with ``type``, ``title`` and ``status``).
 
-Schema-valid requests may still be refused with 400 when the log's state says so (a
-proof for a tree size the log does not have, a cursor that names nothing): the
-"positive data acceptance" check is off for that reason.
+A request that fits the schema may be refused with 400 only for what no schema can
+state: a relation between its values or the log's state (a proof for a tree size the
+log does not have, ``from`` above ``to``, ``start`` with ``after``, a cursor that names
+nothing), or — for a signed statement — its signature, key and content. Each of those
+has a problem type of its own, and ``schema_valid_requests_are_accepted`` (in place of
+schemathesis' own "positive data acceptance", which cannot tell them apart) fails on
+any other: a 400 for a request the schema admits means the two disagree.
 
 The schema is loaded when this module is imported (schemathesis' pytest plugin
 parametrizes at collection; its fixture-based loader does not work with pytest 9.2),
@@ -90,6 +94,42 @@ def problem_details(ctx: Any, response: Any, case: Any) -> None:
         assert member in body, f"problem without {member!r}: {body}"
     assert body["status"] == response.status_code, body
     assert body["type"].startswith("/problems/"), body
+
+
+# Refusals of a schema-valid request for what no schema states (see the module's doc).
+BEYOND_THE_SCHEMA = frozenset(
+    f"/problems/{slug}" for slug in ("invalid-range", "unknown-cursor", "conflicting-parameters")
+)
+# A signed statement's own checks: its signature, its key, its canonical form and content.
+STATEMENT_CHECKS = frozenset(
+    f"/problems/{slug}"
+    for slug in (
+        "invalid-statement",
+        "invalid-key",
+        "bad-signature",
+        "non-nfc-string",
+        "non-ascii-key",
+        "integer-out-of-range",
+        "float-not-allowed",
+        "disclosure-mismatch",
+        "bad-login",
+    )
+)
+
+
+@schemathesis.check
+def schema_valid_requests_are_accepted(ctx: Any, response: Any, case: Any) -> None:
+    """A request generated to fit the schema is never refused as malformed."""
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive:
+        return
+    if response.status_code not in (400, 422):
+        return
+    body = response.json()
+    allowed = BEYOND_THE_SCHEMA | (STATEMENT_CHECKS if case.method.upper() == "POST" else set())
+    assert body.get("type") in allowed, (
+        f"a request the schema admits was refused as {body.get('type')}: {body.get('detail_en')}"
+    )
 
 
 @pytest.fixture(scope="module", autouse=True)

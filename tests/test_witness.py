@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import json
 import os
 import socket
@@ -251,6 +252,8 @@ def test_decide_follows_tlog_witness(log_key: SignerKey) -> None:
         try:
             decide(request, keys, latest)
         except WitnessError as e:
+            if e.fork:
+                return "409 fork"
             return e.status if e.known is None else f"409 {e.known}"
         return 200
 
@@ -270,7 +273,7 @@ def test_decide_follows_tlog_witness(log_key: SignerKey) -> None:
     assert status(AddCheckpoint(4, broken, good.checkpoint)) == 422
     # A second history: same first four leaves' count, other content.
     fork = Tree(entries(10, b"fork"))
-    assert status(AddCheckpoint(4, (), fork.note(4, log_key))) == "409 4"
+    assert status(AddCheckpoint(4, (), fork.note(4, log_key))) == "409 fork"
     assert status(AddCheckpoint(4, fork.proof(4, 7), fork.note(7, log_key))) == 422
 
 
@@ -305,14 +308,16 @@ def test_witness_over_http_cosigns_a_consistent_sequence_and_refuses_the_rest(
 
         stale = post(url, AddCheckpoint(9, tree.proof(9, 18), tree.note(18, log_key)))
         assert stale.status_code == 409
-        assert stale.headers["content-type"].startswith("text/x.tlog.size")
+        assert stale.headers["content-type"] == "text/x.tlog.size"
         assert stale.text == "16\n"
         # The fork agrees on six leaves, so its first checkpoints look fine to a newcomer,
         # but never to a witness that cosigned the other history.
         forked = post(url, AddCheckpoint(16, fork.proof(16, 18), fork.note(18, log_key)))
         assert forked.status_code == 422
         same_size = post(url, AddCheckpoint(16, (), fork.note(16, log_key)))
-        assert same_size.status_code == 409 and same_size.text == "16\n"
+        # A fork is a conflict of histories, not of sizes: no size, no size content type.
+        assert same_size.status_code == 409 and "fork" in same_size.text
+        assert not same_size.headers["content-type"].startswith("text/x.tlog.size")
         assert post(url, AddCheckpoint(0, (), fork.note(6, log_key))).status_code == 409
         rollback = post(url, AddCheckpoint(16, (), tree.note(9, log_key)))
         assert rollback.status_code == 400
@@ -330,6 +335,47 @@ def test_witness_over_http_cosigns_a_consistent_sequence_and_refuses_the_rest(
     evidence = witness.state.evidence(ORIGIN)
     assert [status for _, _, status, _, _ in evidence] == [422, 409]
     assert evidence[0][4] == AddCheckpoint(16, fork.proof(16, 18), fork.note(18, log_key)).body()
+
+
+def raw_post(url: str, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+    """POST with the standard library's bare HTTP client: status, headers exactly as sent
+    on the wire (no client normalising them), body."""
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("POST", "/add-checkpoint", body=body)
+        response = conn.getresponse()
+        return response.status, response.getheaders(), response.read()
+    finally:
+        conn.close()
+
+
+def test_a_stale_size_is_answered_with_exactly_the_size_content_type(
+    log_key: SignerKey,
+    witness_key: SignerKey,
+    make_witness: Callable[..., Witness],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """transparency-dev's witness client (Tessera's) compares ``text/x.tlog.size``
+    exactly and reads anything else as a fork: no charset may be appended."""
+    tree = Tree(entries(12))
+    fork = Tree(entries(12, b"fork"))
+    witness = make_witness(witness_key, [log_key.verifier])
+    with serving(create_witness_app(witness)) as url:
+        first = raw_post(url, AddCheckpoint(0, (), tree.note(5, log_key)).body())
+        assert first[0] == 200
+        status, headers, body = raw_post(url, AddCheckpoint(0, (), tree.note(8, log_key)).body())
+        assert (status, body) == (409, b"5\n")
+        assert [v for k, v in headers if k.lower() == "content-type"] == ["text/x.tlog.size"]
+        status, headers, body = raw_post(url, AddCheckpoint(5, (), fork.note(5, log_key)).body())
+        assert status == 409 and b"fork" in body
+        types = [v for k, v in headers if k.lower() == "content-type"]
+        assert types == ["text/plain; charset=utf-8"]
+    # The fork is kept as evidence, and said loudly; the stale size is not (nothing
+    # wrong with the log).
+    assert [e[2] for e in witness.state.evidence(ORIGIN)] == [409]
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("fork" in message for message in warned), warned
 
 
 def test_witness_state_survives_a_restart(

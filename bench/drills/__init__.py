@@ -9,7 +9,7 @@ from __future__ import annotations
 # What CI runs; ``--drill-scale`` / ``--scale`` / CADRELEDGER_DRILL_SCALE multiplies it.
 CI = {
     "tamper_sqlite": 1000,
-    "tamper_postgres": 40,
+    "tamper_postgres": 60,  # every kind PostgreSQL can take, once at least
     "kills": 4,
     "terminations": 3,
     "load_seconds": 45,

@@ -645,6 +645,186 @@ def _nudge(doc: Any, rng: random.Random) -> bool:
     return True
 
 
+@kind("read-model-position")
+def _read_model_position(t: Target) -> Truth | None:
+    """The position the read model records made impossible: 0 beside documents, below
+    0, past the log, or gone (the row, or its table)."""
+    if not t.base.documents:
+        return None
+    _impossible_position(t)
+    return Truth(
+        "the read model's recorded position made impossible", document="projection_position"
+    )
+
+
+@kind("read-model-forged-behind-position")
+def _read_model_forged_behind_position(t: Target) -> Truth | None:
+    """A value in a served document changed, and the recorded position made impossible
+    so that a verifier comparing "as of the position" would have nothing to compare."""
+    truth = _read_model_value(t)
+    if truth is None:
+        return None
+    _impossible_position(t)
+    return Truth(truth.what + ", behind an impossible position", document=truth.document)
+
+
+def _impossible_position(t: Target) -> None:
+    how = t.rng.choice(["zero", "negative", "past", "huge", "deleted", "dropped"])
+    if how == "deleted":
+        t.sql.execute("DELETE FROM projection_position")
+    elif how == "dropped":
+        t.sql.execute("DROP TABLE projection_position")
+    else:
+        value = {"zero": 0, "negative": -t.rng.randint(1, 2**62), "past": t.n + 1}.get(how, 2**62)
+        t.sql.execute("UPDATE projection_position SET position = ?", (value,))
+
+
+# -- text that is not UTF-8 (SQLite stores any bytes as TEXT; PostgreSQL refuses) ---------
+
+
+def _not_utf8(t: Target, text: str) -> bytes:
+    """``text``'s bytes with one byte made invalid UTF-8 (0xFF never occurs in UTF-8)."""
+    data = bytearray(text.encode())
+    data[t.rng.randrange(len(data))] = 0xFF
+    return bytes(data)
+
+
+@kind("not-utf8-event")
+def _not_utf8_event(t: Target) -> Truth:
+    p = t.position()
+    column = t.rng.choice(["originator_id", "topic"])
+    text = t.event(p)[1] if column == "originator_id" else TOPIC
+    t.sql.execute(
+        f"UPDATE {t.sql.events} SET {column} = CAST(? AS TEXT) WHERE {t.sql.nid} = ?",
+        (_not_utf8(t, text), t.event(p)[0]),
+    )
+    return Truth(f"event {p}'s {column} made bytes that are not UTF-8", position=p)
+
+
+@kind("not-utf8-leaf")
+def _not_utf8_leaf(t: Target) -> Truth:
+    p = t.position()
+    t.sql.execute(
+        "UPDATE ledger_leaves SET stream = CAST(? AS TEXT) WHERE idx = ?",
+        (_not_utf8(t, t.event(p)[1]), p),
+    )
+    return Truth(f"index row {p}'s stream made bytes that are not UTF-8", position=p)
+
+
+@kind("not-utf8-nonce")
+def _not_utf8_nonce(t: Target) -> Truth:
+    p = t.position()
+    actor, nonce = _nonce_key(t, p)
+    column, text = t.rng.choice([("actor", actor), ("nonce", nonce)])
+    t.sql.execute(
+        f"UPDATE ledger_nonces SET {column} = CAST(? AS TEXT) WHERE actor = ? AND nonce = ?",
+        (_not_utf8(t, text), actor, nonce),
+    )
+    return Truth(f"nonce row of event {p}: {column} made bytes that are not UTF-8", position=p)
+
+
+@kind("not-utf8-checkpoint")
+def _not_utf8_checkpoint(t: Target) -> Truth:
+    size, note = _checkpoint(t)
+    t.sql.execute(
+        "UPDATE ledger_checkpoints SET note = CAST(? AS TEXT) WHERE size = ?",
+        (_not_utf8(t, note), size),
+    )
+    return Truth(f"checkpoint {size} made bytes that are not UTF-8", checkpoint=size)
+
+
+@kind("not-utf8-read-model")
+def _not_utf8_read_model(t: Target) -> Truth | None:
+    if not t.base.documents:
+        return None
+    name = t.rng.choice(t.base.documents)
+    if t.rng.random() < 0.5:
+        text = str(t.sql.query("SELECT doc FROM projection_docs WHERE name = ?", (name,))[0][0])
+        column, value = "doc", _not_utf8(t, text)
+    else:
+        column, value = "name", _not_utf8(t, name)
+    t.sql.execute(
+        f"UPDATE projection_docs SET {column} = CAST(? AS TEXT) WHERE name = ?", (value, name)
+    )
+    return Truth(
+        f"read-model document {name}'s {column} made bytes that are not UTF-8", document=name
+    )
+
+
+@kind("wrong-type")
+def _wrong_type(t: Target) -> Truth:
+    """A value of another type than its column's, as SQLite keeps it: text where a
+    position, version or hash belongs."""
+    p = t.position()
+    junk = f"x{t.rng.getrandbits(32):08x}"
+    actor, nonce = _nonce_key(t, p)
+    table, column, where, params = t.rng.choice(
+        [
+            ("ledger_leaves", "idx", "idx = ?", (p,)),
+            ("ledger_leaves", "version", "idx = ?", (p,)),
+            (t.sql.events, "originator_version", f"{t.sql.nid} = ?", (t.event(p)[0],)),
+            ("ledger_nonces", "idx", "actor = ? AND nonce = ?", (actor, nonce)),
+            ("ledger_nonces", "digest", "actor = ? AND nonce = ?", (actor, nonce)),
+        ]
+    )
+    t.sql.execute(f"UPDATE {table} SET {column} = ? WHERE {where}", (junk, *params))
+    return Truth(f"{table}.{column} of event {p} made the text {junk!r}", position=p)
+
+
+SQLITE_ONLY = frozenset(k for k in KINDS if k.startswith("not-utf8-")) | {"wrong-type"}
+
+
+# -- values far outside any log ------------------------------------------------------------
+
+
+def _huge(t: Target) -> int:
+    return t.rng.choice([-1, 1]) * t.rng.randint(2**40, 2**62)
+
+
+@kind("huge-tile-level")
+def _huge_tile_level(t: Target) -> Truth:
+    """A junk tile at a level no tree reaches: 2**48 (PostgreSQL's INTEGER stops at 2**31)."""
+    level = 2**31 - 1 if t.sql.postgres else t.rng.choice([2**48, 2**62])
+    t.sql.execute("INSERT INTO ledger_tiles VALUES (?, 0, ?)", (level, t.rng.randbytes(HASH)))
+    return Truth(f"a junk tile at level {level}", position=t.n)
+
+
+@kind("huge-tile-index")
+def _huge_tile_index(t: Target) -> Truth:
+    index = _huge(t)
+    level = t.rng.randint(0, 2)
+    t.sql.execute(
+        "INSERT INTO ledger_tiles VALUES (?, ?, ?)", (level, index, t.rng.randbytes(HASH))
+    )
+    return Truth(f"a junk tile {level}/{index}", position=t.n)
+
+
+@kind("huge-leaf-index")
+def _huge_leaf_index(t: Target) -> Truth:
+    p = t.position()
+    value = _huge(t)
+    t.sql.execute("UPDATE ledger_leaves SET idx = ? WHERE idx = ?", (value, p))
+    return Truth(f"index row {p} moved to position {value}", position=p)
+
+
+@kind("huge-nonce-index")
+def _huge_nonce_index(t: Target) -> Truth:
+    p = t.position()
+    actor, nonce = _nonce_key(t, p)
+    t.sql.execute(
+        "UPDATE ledger_nonces SET idx = ? WHERE actor = ? AND nonce = ?", (_huge(t), actor, nonce)
+    )
+    return Truth(f"nonce row of event {p} claims a position far outside the log", position=p)
+
+
+@kind("huge-checkpoint-size")
+def _huge_checkpoint_size(t: Target) -> Truth:
+    size, _ = _checkpoint(t, latest=False)
+    huge = t.rng.randint(2**40, 2**62)
+    t.sql.execute("UPDATE ledger_checkpoints SET size = ? WHERE size = ?", (huge, size))
+    return Truth(f"checkpoint {size} refiled as size {huge}", checkpoint=huge)
+
+
 # -- insiders with the log's key: the stored log rewritten and resealed ------------------
 
 
@@ -766,6 +946,12 @@ def run_trial(name: str, base: Snapshot, workdir: Path, rng: random.Random) -> T
     return Trial(name, truth, detected, placed, first, error)
 
 
+def applicable(name: str, url: str) -> bool:
+    """Whether a kind of tampering can be done to this database: PostgreSQL refuses to
+    store text that is not UTF-8, or a value of another type than its column's."""
+    return name not in SQLITE_ONLY or url.startswith("sqlite")
+
+
 def _collision(e: Exception) -> bool:
     text = f"{type(e).__name__} {e}".lower()
     return "unique" in text or "duplicate key" in text or "integrity" in text
@@ -823,7 +1009,7 @@ def run(
 ) -> Figures:
     """``count`` trials of kinds drawn evenly at random from ``kinds`` (default: all)."""
     rng = random.Random(seed)
-    names = kinds or sorted(KINDS)
+    names = kinds or [k for k in sorted(KINDS) if applicable(k, base.url)]
     figures = Figures()
     started = time.perf_counter()
     while len(figures.trials) < count:

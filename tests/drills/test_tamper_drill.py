@@ -54,6 +54,9 @@ def test_tamperings_of_postgres_are_caught_and_placed(
     count = scaled(CI["tamper_postgres"], drill_scale)
     figures = tamper.run(base, tmp_path, count, seed=2)
     _assert_all_caught(figures, f"postgres, {count}")
+    possible = {k for k in tamper.KINDS if tamper.applicable(k, pg_url)}
+    if count >= len(possible):
+        assert set(figures.by_kind()) == possible  # every kind it can take was tried
 
 
 def test_the_harness_counts_an_unnoticed_change_as_missed(tmp_path: Path) -> None:
