@@ -26,7 +26,7 @@ def token() -> None:
     "roles",
     multiple=True,
     type=click.Choice(STANDING_ROLES),
-    help="an extra standing role, for a log without a registry (a bare log); may repeat",
+    help="a standing role, for a log without a registry (a bare log) only; may repeat",
 )
 @click.option("--hours", default=12.0, show_default=True, help="how long the token lives")
 @click.pass_context
@@ -36,7 +36,14 @@ def issue(ctx: click.Context, person: str, roles: tuple[str, ...], hours: float)
     from cadreledger.cli import CannotRun, open_ledger
 
     with open_ledger(ctx, writer=False) as ledger:
-        if ledger.rules is not None and not roles:
+        if ledger.rules is not None and roles:
+            # Roles there are the registry's, granted by signed statements and revocable:
+            # a role written into a token would stand beside them, and nothing revokes it.
+            raise CannotRun(
+                "--role is for a bare log only: on an evaluation ledger roles are granted "
+                "in the key registry (role.granted), where revoking them closes the door"
+            )
+        if ledger.rules is not None:
             ledger.projector.catch_up()
             if person not in ledger.projector.model.registry.people:
                 raise CannotRun(f"{person!r} is not in the key registry")
