@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import fcntl
 import hashlib
 import hmac
@@ -807,7 +808,11 @@ class PublicResolver(AbstractResolver):
         found = await self._inner.resolve(host, port, family)
         for result in found:
             if _internal(result["host"]):
-                raise PermissionError(f"{host} resolves to a non-public address {result['host']}")
+                # An OSError with its words as ``strerror``: aiohttp wraps it in its
+                # ClientConnectorDNSError, and the delivery's last_error shows them.
+                raise OSError(
+                    errno.EACCES, f"{host} resolves to a non-public address {result['host']}"
+                )
         return found
 
     async def close(self) -> None:
