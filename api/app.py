@@ -103,7 +103,7 @@ def create_app(
     app.add_exception_handler(HTTPException, on_http)
     app.include_router(feed_router(hub.feed, hub, streams or StreamSettings()))
     if webhook_keys is not None:
-        app.include_router(webhooks_router(DeliveryStore(ledger), webhook_keys))
+        app.include_router(webhooks_router(DeliveryStore(ledger), webhook_keys, access))
     if ledger.rules is not None:
         app.include_router(cycles_router(ledger, _PROBLEM))
     app.include_router(cosigned_router(ledger, _PROBLEM))

@@ -5,6 +5,7 @@ registrant."""
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Annotated, Any
 
 import anyio
@@ -12,12 +13,12 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from api import schemas
-from api.auth import authenticating, who
+from api.auth import authenticating, standing_roles, who
 from api.paging import DEFAULT_LIMIT, LINK_HEADER, Limit, PositionAfter, link_next
 from api.policy import ADMIN
 from api.problems import PROBLEM_JSON, too_large
-from cadreledger.access import FORBIDDEN
-from cadreledger.webhooks import DeliveryStore, Endpoint, WebhookKeys, secret_for
+from cadreledger.access import FORBIDDEN, AccessStore
+from cadreledger.webhooks import DeliveryStore, Endpoint, WebhookKeys, granted_check, secret_for
 from domain.registry import ROOT
 from ledger.errors import NOT_FOUND, Rejected
 from ledger.statement import MAX_SUBMISSION_BYTES
@@ -27,8 +28,13 @@ HASH = re.compile(r"[0-9a-f]{64}")
 WebhookId = Annotated[str, Path(pattern=HASH.pattern, description="registration event hash")]
 
 
-def webhooks_router(store: DeliveryStore, keys: WebhookKeys) -> APIRouter:
+def webhooks_router(
+    store: DeliveryStore, keys: WebhookKeys, access: AccessStore | None = None
+) -> APIRouter:
+    """With ``access`` (authentication on), a secret is also refused to a registrant
+    that no longer holds the grant its webhook needs."""
     router = APIRouter(tags=["webhooks"])
+    granted = granted_check(access, partial(standing_roles, store.ledger)) if access else None
 
     @router.get(
         "/v1/webhooks/{webhook}/key",
@@ -92,7 +98,7 @@ def webhooks_router(store: DeliveryStore, keys: WebhookKeys) -> APIRouter:
         body = await request.body()
         if len(body) > MAX_SUBMISSION_BYTES:
             raise too_large(MAX_SUBMISSION_BYTES)
-        text = await anyio.to_thread.run_sync(secret_for, store, keys, webhook, body)
+        text = await anyio.to_thread.run_sync(secret_for, store, keys, webhook, body, granted)
         return {"webhook": webhook, "secret": text}
 
     return router

@@ -62,7 +62,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from cadreledger.access import FORBIDDEN, current_model
+from cadreledger.access import FORBIDDEN, OVERSIGHT, AccessStore, current_model
 from cadreledger.feed import Feed, FeedEvent, FeedFilter, wait_beyond
 from ledger.errors import INVALID_REQUEST, NOT_FOUND, SIGNER_MISMATCH, Rejected
 from ledger.statement import parse_submission
@@ -870,10 +870,33 @@ def registrant_check(
 # -- asking for an endpoint's secret -------------------------------------------------
 
 
-def secret_for(db: DeliveryStore, keys: WebhookKeys, webhook: str, body: bytes) -> str:
+def granted_check(
+    access: AccessStore, roles_of: Callable[[str], frozenset[str]]
+) -> Callable[[Endpoint], bool]:
+    """With authentication on, whether a registrant may still have its endpoint's secret
+    as far as grants go: oversight always; an integrator only while it holds the grant
+    for the cycle its filter names, or, with no cycle in the filter, any grant at all."""
+
+    def granted(endpoint: Endpoint) -> bool:
+        if roles_of(endpoint.actor) & OVERSIGHT:
+            return True
+        grants = access.grants(endpoint.actor)
+        return endpoint.filter.cycle in grants if endpoint.filter.cycle else bool(grants)
+
+    return granted
+
+
+def secret_for(
+    db: DeliveryStore,
+    keys: WebhookKeys,
+    webhook: str,
+    body: bytes,
+    granted: Callable[[Endpoint], bool] | None = None,
+) -> str:
     """The ``v1`` secret of ``webhook``, for a fresh ``webhook.secret_requested``
     statement signed with the key that signed the registration, while that key and the
-    registrant's integrator role stand in the registry; else ``Rejected``."""
+    registrant's integrator role stand in the registry (and, with ``granted``, its
+    grant); else ``Rejected``."""
     endpoint = db.endpoint(webhook)
     if endpoint is None:
         raise Rejected(
@@ -905,6 +928,8 @@ def secret_for(db: DeliveryStore, keys: WebhookKeys, webhook: str, body: bytes) 
             "Only the key that signed the registration may fetch its secret.",
         )
     refused = registrant_refusal(db.ledger, endpoint)
+    if refused is None and granted is not None and not granted(endpoint):
+        refused = "the registrant holds no grant for what this webhook asks"
     if refused is not None:
         raise Rejected(
             FORBIDDEN,
