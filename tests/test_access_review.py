@@ -186,6 +186,28 @@ def test_webhooks_stop_when_the_role_key_or_grant_is_revoked(served: Served, rev
     assert "whsec_" not in answer.text
 
 
+# -- 7. a registration is its registrant's -----------------------------------------------
+
+
+def test_an_integrator_reads_only_its_own_webhooks(served: Served) -> None:
+    w = served.world
+    w.enrol("tich-hop-khac", "quan-tri")
+    w.act("root", "role.granted", person="tich-hop-khac", role="integrator")
+    w.act("root", "role.granted", person="quan-tri", role="admin")
+    webhook = w.act(INTEGRATOR, "webhook.registered", url="https://hr.example.vn/hook")
+    feed = Feed(served.ledger)
+    reader = Dispatcher(served.ledger, feed, WebhookKeys(bytes(32)), allow_private=True)
+    reader._ingest(feed.read(-1, 1000, FeedFilter(), None).events)
+    for url in (f"/v1/webhooks/{webhook}", f"/v1/webhooks/{webhook}/deliveries"):
+        other = served.get("tich-hop-khac", url)
+        assert (other.status_code, other.json()["type"]) == (403, "/problems/forbidden")
+        assert "hr.example.vn" not in other.text
+        assert served.get(INTEGRATOR, url).status_code == 200
+        assert served.get("quan-tri", url).status_code == 200
+    # An id that names nothing tells another integrator no more than one that does.
+    assert served.get("tich-hop-khac", f"/v1/webhooks/{'0' * 64}").status_code == 403
+
+
 # -- 2. the text gate: ?cadre= opens nothing ------------------------------------------
 
 
