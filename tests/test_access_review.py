@@ -221,6 +221,15 @@ def test_own_id_in_the_query_does_not_open_other_peoples_texts(served: Served) -
         assert own["text"] is None, url  # not on this route: on their own page
     page = served.get(CADRE, f"/v1/cycles/{CYCLE}/cadres/{CADRE}").json()
     assert page["rating"]["decision"]["reason"]["text"] == "Vượt tỷ lệ."
+    # On their own page, their own record opens, and nobody else's: the chair's minutes
+    # (a cycle act on the cadre's timeline, sealed about the chair) stay closed.
+    steps = served.get(CADRE, f"/v1/cycles/{CYCLE}/cadres/{CADRE}/timeline").json()["timeline"]
+    minutes = next(step for step in steps if step["type"] == "minutes.adopted")
+    assert minutes["fields"]["text"]["text"] is None
+    comment = next(step for step in steps if step["type"] == "comment.made")
+    assert comment["fields"]["text"]["text"] == "Cần chủ động hơn."  # about them: theirs
+    seen = served.get(CHAIR, f"/v1/cycles/{CYCLE}/cadres/{CADRE}/timeline").json()["timeline"]
+    assert next(s for s in seen if s["type"] == "minutes.adopted")["fields"]["text"]["text"]
     # Insiders still read them all.
     doc = served.get(CHAIR, f"/v1/cycles/{CYCLE}").json()
     assert doc["subjects"][OTHER]["decision"]["reason"]["text"] == "Lý do riêng của người khác."
