@@ -17,6 +17,7 @@ from api.auth import install as install_auth
 from api.body_limit import MAX_BODY_BYTES, BodyLimit
 from api.cycles import cycles_router
 from api.feed import StreamSettings, feed_router
+from api.hardening import SecurityHeaders, install_docs
 from api.intake import StatementIntake
 from api.intake import submit as submit_statement
 from api.observability import install as install_operations
@@ -77,6 +78,8 @@ def create_app(
 
     app = FastAPI(
         lifespan=lifespan,
+        docs_url=None,  # served from the package, not a CDN: api/hardening.py
+        redoc_url=None,
         title="cadreledger",
         version=__version__,
         description=(
@@ -92,6 +95,7 @@ def create_app(
         app.add_middleware(RateLimit, policy=rate)
     app.add_middleware(BodyLimit, limit=max_body)
     install_operations(app, ledger)
+    app.add_middleware(SecurityHeaders)  # outside the rest: every answer, refusals too
     if access is not None:
         install_auth(app, ledger, access)
     app.add_exception_handler(Rejected, on_rejected)
@@ -99,7 +103,7 @@ def create_app(
     app.add_exception_handler(HTTPException, on_http)
     app.include_router(feed_router(hub.feed, hub, streams or StreamSettings()))
     if webhook_keys is not None:
-        app.include_router(webhooks_router(DeliveryStore(ledger), webhook_keys))
+        app.include_router(webhooks_router(DeliveryStore(ledger), webhook_keys, access))
     if ledger.rules is not None:
         app.include_router(cycles_router(ledger, _PROBLEM))
     app.include_router(cosigned_router(ledger, _PROBLEM))
@@ -250,5 +254,6 @@ def create_app(
         return described
 
     install_ui(app)  # the web UI at /ui/, and / sends there
+    install_docs(app)
     complete_openapi(app)
     return app

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -20,29 +21,18 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import schemas
 from api.openapi import problem
-from api.policy import INTEGRATOR, Ask, Identity, public, reads_texts, rule_for
+from api.policy import INTEGRATOR, Ask, Identity, public, rule_for, text_scope
 from api.problems import too_large
-from cadreledger.access import FORBIDDEN, UNAUTHENTICATED, AccessStore
+from cadreledger.access import FORBIDDEN, UNAUTHENTICATED, AccessStore, current_model
 from cadreledger.service import Ledger
 from domain.acts import Act
-from domain.model import Model
+from ledger.canonical import parse_strict
 from ledger.errors import INVALID_REQUEST, Rejected
 from ledger.statement import MAX_SUBMISSION_BYTES, parse_submission
 from ledger.vault import WITHHELD, Revealed
 
 COOKIE = "cadreledger_token"
 _BEARER = "bearer "
-
-
-def current_model(ledger: Ledger) -> Model | None:
-    """The freshest domain state at hand: the writer's, else the read model's."""
-    if ledger.rules is None:
-        return None
-    if ledger.sequencer is not None:
-        return ledger.rules.model
-    projector = ledger.projector
-    projector.catch_up()
-    return projector.model
 
 
 def standing_roles(ledger: Ledger, person: str) -> frozenset[str]:
@@ -81,7 +71,11 @@ class Gatekeeper:
 def ask_of(ledger: Ledger, request: Request) -> Ask:
     """This request as the policy's rules see it."""
     return Ask(
-        who(request), request.path_params, request.query_params, lambda: current_model(ledger)
+        who(request),
+        request.path_params,
+        request.query_params,
+        lambda: current_model(ledger),
+        getattr(request.scope.get("route"), "path", ""),
     )
 
 
@@ -98,15 +92,42 @@ def authenticating(request: Request) -> bool:
 
 def reveal_for(ledger: Ledger) -> Callable[[Request, list[str]], Mapping[str, Revealed]]:
     """The sealed texts a response holds, opened for those the policy lets read them
-    (the cycle's insiders; the cadre, or complainant, on their own page) and withheld
-    from the rest — e.g. a colleague reading a published cycle's levels."""
+    (the cycle's insiders; the cadre, or complainant, on their own page — their own
+    record's texts, not others' on it) and withheld from the rest — e.g. a colleague
+    reading a published cycle's levels."""
 
     def reveal(request: Request, found: list[str]) -> Mapping[str, Revealed]:
-        if authenticating(request) and not reads_texts(ask_of(ledger, request)):
+        if not authenticating(request):
+            return ledger.reveal(found)
+        scope = text_scope(ask_of(ledger, request))
+        if scope is None:
+            return ledger.reveal(found)
+        if not scope:
             return dict.fromkeys(found, WITHHELD)
-        return ledger.reveal(found)
+        texts = ledger.reveal(found)
+        subjects = _subjects(ledger, [c for c, t in texts.items() if t.status == "revealed"])
+        return {
+            c: t if t.status != "revealed" or subjects.get(c) in scope else WITHHELD
+            for c, t in texts.items()
+        }
 
     return reveal
+
+
+def _subjects(ledger: Ledger, commitments: list[str]) -> dict[str, str]:
+    """Each sealed text's data subject (whose key seals it: the cadre it is about, else
+    its author), as the text vault recorded it."""
+    found: dict[str, str] = {}
+    for start in range(0, len(commitments), 500):
+        chunk = commitments[start : start + 500]
+        rows = ledger.store.query(
+            "SELECT t.commitment, k.subject FROM ledger_texts t"
+            " JOIN ledger_data_keys k ON k.kid = t.kid"
+            f" WHERE t.commitment IN ({', '.join('?' * len(chunk))})",
+            chunk,
+        )
+        found.update((str(r["commitment"]), str(r["subject"])) for r in rows)
+    return found
 
 
 class Authenticate:
@@ -198,15 +219,20 @@ def _auth_router(gatekeeper: Gatekeeper) -> APIRouter:
 
     @router.post(
         "/session",
-        responses={**schemas.ok(schemas.Session), **refused},
+        responses={
+            **schemas.ok(schemas.Session),
+            **refused,
+            403: problem("A request from another origin (RFC 9457 problem details)"),
+        },
         openapi_extra=_body(schemas.SESSION_SCHEMA),
     )
     async def session(request: Request) -> JSONResponse:
-        """Keep a token in an HttpOnly cookie for the web UI. Body: ``{"token": "clt_…"}``."""
-        try:
-            data = await request.json()
-        except ValueError:
-            data = None
+        """Keep a token in an HttpOnly cookie for the web UI. Body: ``{"token": "clt_…"}``
+        as ``application/json``, from this service's own origin (a form or a ``text/plain``
+        post from another site could otherwise sign a browser in as someone else)."""
+        _same_origin(request)
+        body = await request.body()
+        data = parse_strict(body, max_bytes=SESSION_MAX_BYTES)
         text = data.get("token") if isinstance(data, dict) else None
         identity = None
         if isinstance(text, str):
@@ -280,6 +306,39 @@ def _login(ledger: Ledger, access: AccessStore, body: bytes) -> dict[str, Any]:
     found = access.resolve(token)
     assert found is not None
     return {"token": token, "person": found.person, "expires_at": found.expires_at}
+
+
+SESSION_MAX_BYTES = 4096
+
+
+def _same_origin(request: Request) -> None:
+    """Refuse a cookie sign-in that a browser sends on behalf of another site (login
+    CSRF): the body must be JSON — which a page of another origin cannot send without a
+    CORS preflight this service never answers — and ``Origin`` (or, without it,
+    ``Sec-Fetch-Site``) must say this origin. Clients that are not browsers send
+    neither header and are not affected."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        raise Rejected(
+            INVALID_REQUEST,
+            "Cần gửi JSON (Content-Type: application/json).",
+            "Send JSON (Content-Type: application/json).",
+            field="content-type",
+        )
+    origin = request.headers.get("origin")
+    site = request.headers.get("sec-fetch-site", "").lower()
+    host = request.headers.get("host", "").lower()
+    foreign = (
+        urlsplit(origin).netloc.lower() != host or not host
+        if origin is not None
+        else site in ("cross-site", "same-site")
+    )
+    if foreign:
+        raise Rejected(
+            FORBIDDEN,
+            "Chỉ trang của chính dịch vụ này mới được đăng nhập bằng cookie.",
+            "Only this service's own pages may sign in with a cookie.",
+        )
 
 
 def _presented(scope: Scope) -> str | None:

@@ -19,7 +19,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 from fastapi import APIRouter, Query, Request, Response
 
 from api import schemas
-from api.auth import authenticating, reveal_for, who
+from api.auth import ask_of, authenticating, reveal_for, who
 from api.feed import CODE, TypeQuery
 from api.paging import (
     DEFAULT_LIMIT,
@@ -31,7 +31,7 @@ from api.paging import (
     after_position,
     link_next,
 )
-from api.policy import may_see_results
+from api.policy import may_see_results, sees_complaints, sees_discipline, subjects_owned
 from api.texts import revealing
 from cadreledger.service import Ledger, entry_json
 from domain.regimes import PROFILES, profile_hash
@@ -130,16 +130,18 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
 
     @router.get("/cycles/{cycle}", responses=found(schemas.CycleDocument))
     @_in_turn
-    def cycle(cycle: str, at: At = None) -> dict[str, Any]:
+    def cycle(request: Request, cycle: str, at: At = None) -> dict[str, Any]:
         """A cycle: ratings with their breakdown and why, quota and head-vs-collective
-        status per group, meetings, complaints — now, or at a position or time."""
-        return _state(ledger, cycle, at)
+        status per group, meetings, complaints — now, or at a position or time.
+        (Complaints, discipline and conflicts only for those entitled: see
+        ``_for_reader``.)"""
+        return _for_reader(ledger, request, _state(ledger, cycle, at))
 
     @router.get("/cycles/{cycle}/ratings", responses=found(schemas.Ratings))
     @_in_turn
-    def ratings(cycle: str, at: At = None) -> dict[str, Any]:
+    def ratings(request: Request, cycle: str, at: At = None) -> dict[str, Any]:
         """Every subject's score breakdown, level and why; each group's quota status."""
-        doc = _state(ledger, cycle, at)
+        doc = _for_reader(ledger, request, _state(ledger, cycle, at))
         return {k: doc[k] for k in ("cycle", "position", "regime", "phase", "subjects", "groups")}
 
     @router.get("/cycles/{cycle}/cadres/{cadre}", responses=found(schemas.CadrePage))
@@ -347,6 +349,44 @@ def _state(ledger: Ledger, cycle: str, at: str | None) -> dict[str, Any]:
         return {"position": position, **doc}
     found, _, position = _replayed(ledger, cycle, at)
     return {"position": position, **cycle_view(found)}
+
+
+# The parts of a subject's rating that published results do not show: complaints stay
+# with oversight, their handlers and the person concerned; discipline and other
+# evidence, conflicts of interest and the personal reasons a level was capped (leave,
+# discipline) with the cycle's insiders and the person concerned.
+_COMPLAINTS = ("complaints",)
+_DISCIPLINE = ("evidence", "conflicts")
+_PUBLIC_WHY = frozenset({"thresholds"})  # the score's own reason: part of the result
+
+
+def _for_reader(ledger: Ledger, request: Request, doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` (a cycle document) as this reader may see it: every subject's level and
+    score, and each one's complaints and discipline only where the policy allows it."""
+    if not authenticating(request):
+        return doc
+    ask = ask_of(ledger, request)
+    complaints, discipline = sees_complaints(ask), sees_discipline(ask)
+    if complaints and discipline:
+        return doc
+    own = subjects_owned(ask)
+    subjects = {}
+    for sid, rating in doc["subjects"].items():
+        if sid in own:
+            subjects[sid] = rating
+            continue
+        closed = dict(rating)
+        withheld = [*(() if complaints else _COMPLAINTS), *(() if discipline else _DISCIPLINE)]
+        for key in withheld:
+            closed[key] = []
+        if not discipline:
+            allow = dict(closed["rules_allow"])
+            allow["why"] = [w for w in allow["why"] if w.get("rule") in _PUBLIC_WHY]
+            closed["rules_allow"] = allow
+            withheld.append("rules_allow.why")
+        closed["withheld"] = withheld
+        subjects[sid] = closed
+    return {**doc, "subjects": subjects}
 
 
 def _cadre(

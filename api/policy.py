@@ -51,6 +51,7 @@ class Ask:
     path: Mapping[str, str]
     query: Mapping[str, str]
     model: Callable[[], Model | None]  # the ledger's current state, read on demand
+    route: str = ""  # the route's path template, e.g. "/v1/cycles/{cycle}"
 
 
 Rule = Callable[[Ask], bool]
@@ -131,14 +132,54 @@ def complaint_reader(ask: Ask) -> bool:
     return any(event in ev.complaints and _owns(ask, sid) for sid, ev in cycle.evaluations.items())
 
 
-def reads_texts(ask: Ask) -> bool:
-    """Personal texts (comments, reasons, grounds): the cycle's insiders, and the cadre
-    or complainant whose page or case it is. Not a colleague reading published levels."""
-    return (
-        insider(ask)
-        or _owns(ask, ask.path.get("cadre") or ask.query.get("cadre", ""))
-        or complaint_reader(ask)
-    )
+CADRE_PAGES = frozenset(
+    {"/v1/cycles/{cycle}/cadres/{cadre}", "/v1/cycles/{cycle}/cadres/{cadre}/timeline"}
+)
+FAIRNESS = "/v1/cycles/{cycle}/fairness"
+COMPLAINT_CASE = "/v1/cycles/{cycle}/complaints/{complaint}"
+
+
+def text_scope(ask: Ask) -> frozenset[str] | None:
+    """Whose personal texts (comments, reasons, grounds) this request may see opened:
+    None for all of them (the cycle's insiders), else the subjects whose texts open — a
+    cadre's own record on their own page or their own fairness evidence, a
+    complainant's on their own case — and nobody's anywhere else (a colleague reading
+    published levels, a cadre passing ``?cadre=<own id>`` to another route)."""
+    if insider(ask):
+        return None
+    if ask.route in CADRE_PAGES:
+        return _own(ask, ask.path.get("cadre", ""))
+    if ask.route == FAIRNESS:
+        return _own(ask, ask.query.get("cadre", ""))
+    cycle = _cycle(ask)
+    if ask.route == COMPLAINT_CASE and cycle is not None:
+        event = ask.path.get("complaint", "")
+        return frozenset(
+            sid
+            for sid, ev in cycle.evaluations.items()
+            if event in ev.complaints and _owns(ask, sid)
+        )
+    return frozenset()
+
+
+def sees_complaints(ask: Ask) -> bool:
+    """Complaints in a cycle document (complainant, status): oversight and those who
+    handle complaints; the person concerned sees their own (``subjects_owned``)."""
+    return complaint_handler(ask)
+
+
+def sees_discipline(ask: Ask) -> bool:
+    """Discipline and other evidence, conflicts of interest, the personal reasons a
+    level was capped: the cycle's insiders; the person concerned sees their own."""
+    return insider(ask)
+
+
+def subjects_owned(ask: Ask) -> frozenset[str]:
+    """The subjects of the cycle whose evaluation the caller answers for."""
+    cycle = _cycle(ask)
+    if ask.who is None or cycle is None:
+        return frozenset()
+    return frozenset(sid for sid in cycle.evaluations if cycle.owner(sid) == ask.who.person)
 
 
 def admin(ask: Ask) -> bool:
@@ -171,7 +212,7 @@ RULES: dict[tuple[str, str], Rule] = {
     # A signed statement authenticates itself: the ledger checks the signer's key.
     ("POST", "/v1/statements"): public,
     ("POST", "/v1/webhooks/{webhook}/secret"): public,  # a signed request, too
-    ("GET", "/v1/webhooks/key"): public,
+    ("GET", "/v1/webhooks/{webhook}/key"): public,  # a public key, per endpoint
     ("POST", "/v1/auth/tokens"): public,
     ("POST", "/v1/auth/session"): public,
     ("DELETE", "/v1/auth/session"): public,
@@ -180,6 +221,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/log/entries"): log_reader,
     ("GET", "/v1/events"): feed_reader,
     ("GET", "/v1/events/stream"): feed_reader,
+    # ... and the route itself lets in only the registration's registrant and admins.
     ("GET", "/v1/webhooks/{webhook}"): integrator,
     ("GET", "/v1/webhooks/{webhook}/deliveries"): integrator,
     # The evaluation.
@@ -212,6 +254,10 @@ def _cycle(ask: Ask) -> Cycle | None:
 
 def _in_roles(who: Identity, cycle: Cycle) -> bool:
     return any(who.person in people for people in cycle.roles.values())
+
+
+def _own(ask: Ask, subject: str) -> frozenset[str]:
+    return frozenset({subject}) if _owns(ask, subject) else frozenset()
 
 
 def _owns(ask: Ask, subject: str) -> bool:

@@ -1,9 +1,11 @@
-"""Webhook endpoints over HTTP: the service's public signing key, a registration's
-state and deliveries, and its ``v1`` secret for the registrant."""
+"""Webhook endpoints over HTTP: an endpoint's public ``v1a`` key, a registration's
+state and deliveries (for its registrant and admins), and its ``v1`` secret for the
+registrant."""
 
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Annotated, Any
 
 import anyio
@@ -11,9 +13,13 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from api import schemas
+from api.auth import authenticating, standing_roles, who
 from api.paging import DEFAULT_LIMIT, LINK_HEADER, Limit, PositionAfter, link_next
+from api.policy import ADMIN
 from api.problems import PROBLEM_JSON, too_large
-from cadreledger.webhooks import DeliveryStore, WebhookKeys, secret_for
+from cadreledger.access import FORBIDDEN, AccessStore
+from cadreledger.webhooks import DeliveryStore, Endpoint, WebhookKeys, granted_check, secret_for
+from domain.registry import ROOT
 from ledger.errors import NOT_FOUND, Rejected
 from ledger.statement import MAX_SUBMISSION_BYTES
 
@@ -22,24 +28,31 @@ HASH = re.compile(r"^[0-9a-f]{64}$")  # anchored: a JSON Schema pattern only sea
 WebhookId = Annotated[str, Path(pattern=HASH.pattern, description="registration event hash")]
 
 
-def webhooks_router(store: DeliveryStore, keys: WebhookKeys) -> APIRouter:
+def webhooks_router(
+    store: DeliveryStore, keys: WebhookKeys, access: AccessStore | None = None
+) -> APIRouter:
+    """With ``access`` (authentication on), a secret is also refused to a registrant
+    that no longer holds the grant its webhook needs."""
     router = APIRouter(tags=["webhooks"])
+    granted = granted_check(access, partial(standing_roles, store.ledger)) if access else None
 
     @router.get(
-        "/v1/webhooks/key",
+        "/v1/webhooks/{webhook}/key",
         response_class=PlainTextResponse,
-        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, 404: _PROBLEM},
     )
-    def key() -> PlainTextResponse:
-        """The Ed25519 key that signs every delivery (``v1a``), as ``whpk_…``."""
-        return PlainTextResponse(keys.public_text + "\n")
+    def key(webhook: WebhookId) -> PlainTextResponse:
+        """The Ed25519 key that signs this endpoint's deliveries (``v1a``), as ``whpk_…``:
+        a key per endpoint, so a delivery replayed to another endpoint does not verify."""
+        if store.endpoint(webhook) is None:
+            raise _unknown(webhook)
+        return PlainTextResponse(keys.public_text(webhook) + "\n")
 
     @router.get("/v1/webhooks/{webhook}", responses={**schemas.ok(schemas.Webhook), 404: _PROBLEM})
-    def registration(webhook: WebhookId) -> dict[str, Any]:
-        """A registration as the dispatcher read it, and its deliveries by state."""
-        endpoint = store.endpoint(webhook)
-        if endpoint is None:
-            raise _unknown(webhook)
+    def registration(webhook: WebhookId, request: Request) -> dict[str, Any]:
+        """A registration as the dispatcher read it, and its deliveries by state (for its
+        registrant and admins)."""
+        endpoint = _owned(store, webhook, request)
         return {**endpoint.to_json(), "deliveries": store.counts(webhook)}
 
     @router.get(
@@ -54,9 +67,9 @@ def webhooks_router(store: DeliveryStore, keys: WebhookKeys) -> APIRouter:
         after: PositionAfter = -1,
         limit: Limit = DEFAULT_LIMIT,
     ) -> dict[str, Any]:
-        """Deliveries by event position; ``state=dead`` lists the dead letters."""
-        if store.endpoint(webhook) is None:
-            raise _unknown(webhook)
+        """Deliveries by event position; ``state=dead`` lists the dead letters (for the
+        registration's registrant and admins)."""
+        _owned(store, webhook, request)
         rows = store.deliveries(webhook, state, after, limit)
         following = rows[-1]["index"] if len(rows) == limit else None
         link_next(request, response, following)
@@ -85,10 +98,30 @@ def webhooks_router(store: DeliveryStore, keys: WebhookKeys) -> APIRouter:
         body = await request.body()
         if len(body) > MAX_SUBMISSION_BYTES:
             raise too_large(MAX_SUBMISSION_BYTES)
-        text = await anyio.to_thread.run_sync(secret_for, store, keys, webhook, body)
+        text = await anyio.to_thread.run_sync(secret_for, store, keys, webhook, body, granted)
         return {"webhook": webhook, "secret": text}
 
     return router
+
+
+def _owned(store: DeliveryStore, webhook: str, request: Request) -> Endpoint:
+    """The registration, if the caller may see it: its registrant, or an admin (the
+    policy let only integrators and admins this far). Another integrator learns
+    nothing of it, not even that it exists."""
+    endpoint = store.endpoint(webhook)
+    identity = who(request)
+    if authenticating(request) and (
+        identity is None
+        or not (identity.roles & {ROOT, ADMIN} or (endpoint and endpoint.actor == identity.person))
+    ):
+        raise Rejected(
+            FORBIDDEN,
+            "Chỉ người đăng ký webhook này (và quản trị) được xem nó.",
+            "Only this webhook's registrant (and admins) may see it.",
+        )
+    if endpoint is None:
+        raise _unknown(webhook)
+    return endpoint
 
 
 def _unknown(webhook: str) -> Rejected:

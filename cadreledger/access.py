@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from cadreledger.feed import FeedEvent
 from ledger.errors import PROBLEMS, Rejected
 from ledger.statement import SignedStatement
 from ledger.store import LogStore
+
+if TYPE_CHECKING:
+    from cadreledger.service import Ledger
+    from domain.model import Model
 
 # Standing roles that see inside every cycle: the whole log, unpublished scores included.
 OVERSIGHT = frozenset({"root", "admin", "auditor", "inspector"})
@@ -30,7 +34,6 @@ TOKEN_PREFIX = "clt_"
 DEFAULT_TTL = timedelta(hours=12)
 LOGIN_TYPE = "auth.token"
 LOGIN_WINDOW = timedelta(minutes=5)
-_CACHE_SECONDS = 10.0
 
 UNAUTHENTICATED = PROBLEMS.add("unauthenticated", 401, "Chưa xác thực", "Authentication required")
 FORBIDDEN = PROBLEMS.add("forbidden", 403, "Không có quyền truy cập", "Access denied")
@@ -64,8 +67,6 @@ class AccessStore:
         self.store = store
         for ddl in _DDL:
             store.execute(ddl)
-        self._cache: dict[str, tuple[float, Token | None]] = {}
-        self._lock = threading.Lock()
 
     def issue(
         self,
@@ -134,39 +135,29 @@ class AccessStore:
         """The live token behind ``token``, or None (unknown, expired or revoked)."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
             return None
-        digest = _digest(token)
+        # Read on every request, never cached: a revocation (``token revoke``, sign-out,
+        # from any process) must close the door on the very next request.
         now = time.time()
-        with self._lock:
-            cached = self._cache.get(digest)
-        if cached is not None and cached[0] > now:
-            found = cached[1]
-        else:
-            rows = self.store.query(
-                "SELECT person, signer, roles, expires_at FROM access_tokens"
-                " WHERE digest = ? AND revoked = 0",
-                (digest,),
+        rows = self.store.query(
+            "SELECT person, signer, roles, expires_at FROM access_tokens"
+            " WHERE digest = ? AND revoked = 0",
+            (_digest(token),),
+        )
+        found = (
+            Token(
+                rows[0]["person"],
+                rows[0]["signer"],
+                frozenset(r for r in rows[0]["roles"].split(",") if r),
+                float(rows[0]["expires_at"]),
             )
-            found = (
-                Token(
-                    rows[0]["person"],
-                    rows[0]["signer"],
-                    frozenset(r for r in rows[0]["roles"].split(",") if r),
-                    float(rows[0]["expires_at"]),
-                )
-                if rows
-                else None
-            )
-            with self._lock:
-                if len(self._cache) > 10_000:
-                    self._cache.clear()
-                self._cache[digest] = (now + _CACHE_SECONDS, found)
+            if rows
+            else None
+        )
         return found if found is not None and found.expires_at > now else None
 
     def revoke(self, token: str) -> None:
         digest = _digest(token)
         self.store.execute("UPDATE access_tokens SET revoked = 1 WHERE digest = ?", (digest,))
-        with self._lock:
-            self._cache.pop(digest, None)
 
     def revoke_person(self, person: str) -> int:
         """Every token of ``person`` (an operator's answer to a lost device)."""
@@ -174,8 +165,6 @@ class AccessStore:
             "SELECT COUNT(*) AS n FROM access_tokens WHERE person = ? AND revoked = 0", (person,)
         )
         self.store.execute("UPDATE access_tokens SET revoked = 1 WHERE person = ?", (person,))
-        with self._lock:
-            self._cache.clear()
         return int(live[0]["n"])
 
     # -- an integrator's cycles -------------------------------------------------------
@@ -199,23 +188,30 @@ class AccessStore:
         self, roles_of: Callable[[str], frozenset[str]]
     ) -> Callable[[str, FeedEvent], bool]:
         """Whether a webhook's registrant may receive an event: oversight receives every
-        one; anyone else only those of the cycles granted to them (read anew every few
-        seconds, so a withdrawn grant stops deliveries soon)."""
-        cache: dict[str, tuple[float, frozenset[str]]] = {}
+        one; anyone else only those of the cycles granted to them. Read anew at each
+        call (each delivery): a withdrawn grant stops the very next delivery."""
 
         def entitled(person: str, event: FeedEvent) -> bool:
             if roles_of(person) & OVERSIGHT:
                 return True
-            now = time.monotonic()
-            held = cache.get(person)
-            if held is None or held[0] < now:
-                held = cache[person] = (now + _CACHE_SECONDS, self.grants(person))
-            return event.cycle is not None and event.cycle in held[1]
+            return event.cycle is not None and event.cycle in self.grants(person)
 
         return entitled
 
     def _nonce_used(self, nonce: str) -> bool:
         return bool(self.store.query("SELECT 1 FROM access_tokens WHERE login_nonce = ?", (nonce,)))
+
+
+def current_model(ledger: Ledger) -> Model | None:
+    """The freshest domain state at hand: the writer's, else the read model's caught up
+    with the log (None on a bare log, which has no registry)."""
+    if ledger.rules is None:
+        return None
+    if ledger.sequencer is not None:
+        return ledger.rules.model
+    projector = ledger.projector
+    projector.catch_up()
+    return projector.model
 
 
 def _digest(token: str) -> str:

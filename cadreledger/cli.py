@@ -163,14 +163,29 @@ def demo(ctx: click.Context, seed: int, cadres: int) -> None:
     """Build a realistic QĐ 366 evaluation cycle, verify it, and say how to look at it."""
     from cadreledger.demo import UNIT_NAME, Demo
 
+    settings: Settings = ctx.obj
+    root_path = demo_root_path(settings)
+    if not settings.root_key_path().exists() and not root_path.exists():
+        # The demo's own ceremony (cadreledger init's): it plays the root of trust, so
+        # it keeps the private key, in a file of its own that it names below.
+        key = SignerKey.generate("root")
+        fd = os.open(root_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(str(key) + "\n")
+        settings.root_key_path().write_text(str(key.verifier) + "\n")
     with open_ledger(ctx, writer=True) as ledger:
-        root_path = ledger.settings.root_key_path()
         try:
-            root = SignerKey.parse(root_path.read_text())
+            # An older demo database kept the private key in the root key file itself.
+            held = root_path if root_path.exists() else settings.root_key_path()
+            root = SignerKey.parse(held.read_text())
         except (OSError, KeyFormatError) as e:
             raise CannotRun(
                 f"the demo plays the root of trust and needs its private key at {root_path}: {e}"
             ) from e
+        click.echo(
+            f"Khóa bí mật của gốc tin cậy (bản demo) / the demo's root of trust key: {held} "
+            "(for real use: cadreledger init --root-key-out, kept offline)"
+        )
         started = time.perf_counter()
         scenario = Demo(ledger, root, seed=seed, size=cadres)
         result = scenario.run()
@@ -458,6 +473,12 @@ def _stopped(error: Exception, as_json: bool) -> CannotRun:
     if as_json:
         click.echo(json.dumps({"ok": False, "stopped": message}, ensure_ascii=False, indent=2))
     return CannotRun(message)
+
+
+def demo_root_path(settings: Settings) -> Path:
+    """Where ``cadreledger demo`` keeps the private key of the root of trust it plays."""
+    public = settings.root_key_path()
+    return public.with_name(public.name + ".demo-private")
 
 
 def _read_key(text: str) -> VerifierKey:

@@ -7,6 +7,7 @@ Registered on the ``cadreledger`` group by ``cadreledger.cli``; exit codes as th
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +177,8 @@ def webhooks_run(
     import asyncio
     import signal
 
+    from api.auth import standing_roles
+    from cadreledger.access import AccessStore
     from cadreledger.cli import open_ledger
     from cadreledger.feed import EventHub, Feed
     from cadreledger.webhooks import Dispatcher, RetryPolicy, WebhookKeys, key_path
@@ -183,6 +186,12 @@ def webhooks_run(
     with open_ledger(ctx.find_root(), writer=False) as ledger:
         keys = WebhookKeys.load_or_create(key_path(ledger.settings))
         hub = EventHub(ledger, Feed(ledger))
+        # As ``serve`` does: an integrator receives only the cycles granted to it.
+        entitled = (
+            AccessStore(ledger.store).entitlement(partial(standing_roles, ledger))
+            if ledger.rules is not None
+            else None
+        )
         dispatcher = Dispatcher(
             ledger,
             hub.feed,
@@ -190,6 +199,7 @@ def webhooks_run(
             RetryPolicy(max_attempts=max_attempts, base=backoff),
             allow_private=allow_private,
             say=_say,
+            entitled=entitled,
         )
 
         async def main() -> None:

@@ -212,9 +212,20 @@ class Ledger:
         self._threads.append(thread)
 
     def _root_of_trust(self) -> VerifierKey:
-        """The root key fixed at genesis: read from its file, or made there (for a demo)."""
+        """The root key fixed at genesis, read from its file: the verifier key (what
+        ``cadreledger init`` leaves there), or a private key, of which only the verifier
+        is used. The service never makes the root's private key beside the database;
+        only where the operator named the file (``CADRELEDGER_ROOT_KEY_FILE``: tests, a
+        closed demo) is a missing one made there."""
         path = self.settings.root_key_path()
         if not path.exists():
+            if not self.settings.root_key_file:
+                raise ConfigError(
+                    f"no root of trust for this new evaluation ledger ({path} is missing): "
+                    "run `cadreledger init --root-key-out PATH` (the private key goes where "
+                    "you say, to keep offline; only its verifier key is kept for the "
+                    "service), or put the root's verifier key in that file"
+                )
             _write_private(path, str(SignerKey.generate(ROOT_NAME)) + "\n")
         text = path.read_text().strip()
         try:

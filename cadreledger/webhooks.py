@@ -16,8 +16,9 @@ Each delivery is an HTTP POST of the event's CloudEvent (structured JSON) with
 ``webhook-id`` = event hash (the consumer's idempotency key), ``webhook-timestamp``
 and ``webhook-signature`` holding two signatures over ``id.timestamp.body``:
 
-- ``v1a,`` Ed25519 by the service's webhook key, published at ``/v1/webhooks/key``
-  as ``whpk_…`` (the same for every endpoint: nothing secret to hand out);
+- ``v1a,`` Ed25519 by the endpoint's own key, derived from the service's webhook key
+  and the webhook id, published at ``/v1/webhooks/{id}/key`` as ``whpk_…`` (a key per
+  endpoint, so that a delivery replayed to another endpoint does not verify there);
 - ``v1,`` HMAC-SHA256 with the endpoint's own secret ``whsec_…``, derived from the
   service's key and the webhook id (so nothing secret is stored per endpoint). The
   registrant fetches it from ``POST /v1/webhooks/{id}/secret`` by signing a fresh
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import fcntl
 import hashlib
 import hmac
@@ -55,9 +57,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp import TCPConnector, ThreadedResolver
+from aiohttp.abc import AbstractResolver, ResolveResult
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from cadreledger.access import FORBIDDEN, OVERSIGHT, AccessStore, current_model
 from cadreledger.feed import Feed, FeedEvent, FeedFilter, wait_beyond
 from ledger.errors import INVALID_REQUEST, NOT_FOUND, SIGNER_MISMATCH, Rejected
 from ledger.statement import parse_submission
@@ -114,13 +119,19 @@ def key_path(settings: Settings) -> Path:
 
 
 class WebhookKeys:
-    """The service's webhook key: signs ``v1a`` and derives each endpoint's ``v1`` secret."""
+    """The service's webhook key: the seed from which each endpoint's own ``v1a`` Ed25519
+    key and its ``v1`` HMAC secret are derived.
+
+    A key per endpoint (Standard Webhooks' advice for asymmetric signatures): the signed
+    content, ``id.timestamp.body``, does not name the endpoint, so with one key for all a
+    delivery captured by one registrant would verify at another's within the freshness
+    window. Derived, not stored: nothing secret is kept per endpoint."""
 
     def __init__(self, seed: bytes) -> None:
         self.seed = seed
-        self.private = Ed25519PrivateKey.from_private_bytes(seed)
-        self.public = self.private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         self._master = hmac.new(seed, b"cadreledger webhook v1 secrets", hashlib.sha256).digest()
+        self._v1a = hmac.new(seed, b"cadreledger webhook v1a keys", hashlib.sha256).digest()
+        self._signers: OrderedDict[str, Ed25519PrivateKey] = OrderedDict()
 
     @classmethod
     def load_or_create(cls, path: Path) -> WebhookKeys:
@@ -139,9 +150,22 @@ class WebhookKeys:
             raise ValueError(f"{path} is not a whsk_ Ed25519 key")
         return cls(seed)
 
-    @property
-    def public_text(self) -> str:
-        return "whpk_" + base64.b64encode(self.public).decode()
+    def signer(self, webhook: str) -> Ed25519PrivateKey:
+        """The endpoint's own ``v1a`` signing key."""
+        found = self._signers.get(webhook)
+        if found is None:
+            seed = hmac.new(self._v1a, webhook.encode(), hashlib.sha256).digest()
+            found = self._signers[webhook] = Ed25519PrivateKey.from_private_bytes(seed)
+            while len(self._signers) > 10_000:
+                self._signers.popitem(last=False)
+        return found
+
+    def public(self, webhook: str) -> bytes:
+        return self.signer(webhook).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    def public_text(self, webhook: str) -> str:
+        """The endpoint's ``v1a`` verifying key, ``whpk_…``."""
+        return "whpk_" + base64.b64encode(self.public(webhook)).decode()
 
     def secret(self, webhook: str) -> bytes:
         return hmac.new(self._master, webhook.encode(), hashlib.sha256).digest()
@@ -152,7 +176,7 @@ class WebhookKeys:
     def signature_header(self, webhook: str, msg_id: str, timestamp: int, body: bytes) -> str:
         content = f"{msg_id}.{timestamp}.".encode() + body
         mac = hmac.new(self.secret(webhook), content, hashlib.sha256).digest()
-        sig = self.private.sign(content)
+        sig = self.signer(webhook).sign(content)
         return f"v1,{base64.b64encode(mac).decode()} v1a,{base64.b64encode(sig).decode()}"
 
 
@@ -182,9 +206,11 @@ class Endpoint:
         }
 
 
-def parse_registration(e: FeedEvent) -> Endpoint:
+def parse_registration(e: FeedEvent, *, allow_private: bool = True) -> Endpoint:
     """The endpoint a ``webhook.registered`` event asks for (state ``invalid`` with a
-    reason if the body is not a valid registration: the event is on the ledger anyway)."""
+    reason if the body is not a valid registration: the event is on the ledger anyway).
+    Without ``allow_private``, a target that is or resolves to a loopback, private or
+    otherwise internal address is invalid from the start (each delivery checks again)."""
     body = e.statement
     envelope = e.envelope
     endpoint = Endpoint(
@@ -198,6 +224,10 @@ def parse_registration(e: FeedEvent) -> Endpoint:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("url must be http(s)://host/…")
         endpoint.url = url
+        if not allow_private:
+            refused = non_public(parts.hostname)
+            if refused:
+                raise ValueError(refused)
         flt = body.get("filter") or {}
         if not isinstance(flt, dict) or set(flt) - {"types", "cycle", "unit"}:
             raise ValueError("filter must be an object with types, cycle, unit")
@@ -221,6 +251,7 @@ class DeliveryStore:
     """The ``webhook_*`` tables, on the ledger's own database (SQLite or PostgreSQL)."""
 
     def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
         self.store = ledger.store
         self.datastore = ledger.store.recorder.datastore
         self.mark = ledger.store.mark
@@ -368,6 +399,7 @@ class _Outcome:
     error: str | None
     gone: bool = False
     retry_after: float | None = None
+    cancelled: bool = False  # the registrant may no longer receive it: never retried
 
 
 @dataclass
@@ -382,9 +414,14 @@ class Dispatcher:
     # With authentication on: whether a registrant may receive an event at all (an
     # integrator only its granted cycles), whatever its filter asks for.
     entitled: Callable[[str, FeedEvent], bool] | None = None
+    # Checked again at each delivery: why the registrant may not receive this event now
+    # (its key or role revoked, its grant withdrawn), or None. ``registrant_check``.
+    standing: Callable[[Endpoint, FeedEvent], str | None] | None = None
 
     def __post_init__(self) -> None:
         self.db = DeliveryStore(self.ledger)
+        if self.standing is None:
+            self.standing = registrant_check(self.ledger, self.entitled)
         self.endpoints: dict[str, Endpoint] = {}
         self._flight: set[tuple[str, int]] = set()
         self._outcomes: list[_Outcome] = []
@@ -409,7 +446,9 @@ class Dispatcher:
             self.endpoints = await asyncio.to_thread(self.db.endpoints)
             # aiohttp rather than httpx: ~0.2 ms of CPU per request here against httpx's
             # ~2 ms, and at a thousand deliveries a second that difference is the service.
+            connector = None if self.allow_private else TCPConnector(resolver=PublicResolver())
             async with aiohttp.ClientSession(
+                connector=connector,
                 timeout=aiohttp.ClientTimeout(total=self.policy.timeout),
                 headers={"user-agent": "cadreledger-webhooks/1"},
             ) as client:
@@ -452,7 +491,7 @@ class Dispatcher:
         endpoints = dict(self.endpoints)
         for e in events:
             if e.type == REGISTERED:
-                ep = parse_registration(e)
+                ep = parse_registration(e, allow_private=self.allow_private)
                 endpoints[ep.id] = ep
                 new.append(ep)
             elif e.type == REMOVED:
@@ -625,8 +664,12 @@ class Dispatcher:
             event = rows[0]
         if event.hash.hex() != event_hash:
             raise RuntimeError(f"event {idx} is not {event_hash}")
+        if self.standing is not None:
+            refused = await asyncio.to_thread(self.standing, endpoint, event)
+            if refused is not None:
+                return _Outcome(webhook, idx, attempts, False, None, refused, cancelled=True)
         if not self.allow_private:
-            await _check_public(endpoint.url)
+            _check_literal(endpoint.url)
         body = event.cloud_event_bytes(self.feed.origin)
         timestamp = int(time.time())
         headers = {
@@ -642,7 +685,7 @@ class Dispatcher:
                 await response.read()
                 status = response.status
                 retry_after = response.headers.get("retry-after", "")
-        except (aiohttp.ClientError, TimeoutError) as e:
+        except (aiohttp.ClientError, TimeoutError, PermissionError) as e:
             return _Outcome(webhook, idx, attempts, False, None, f"{type(e).__name__}: {e}")
         ok = 200 <= status < 300
         seconds = retry_after.isascii() and retry_after.isdigit()  # not an HTTP-date
@@ -675,6 +718,14 @@ class Dispatcher:
                         (o.status, now, o.webhook, o.idx),
                     )
                     continue
+                if o.cancelled:
+                    self.db.run(
+                        c,
+                        "UPDATE webhook_deliveries SET state = 'cancelled', last_error = ?"
+                        " WHERE webhook = ? AND idx = ?",
+                        (o.error, o.webhook, o.idx),
+                    )
+                    continue
                 if o.gone and o.status == 410:
                     # Standard Webhooks: 410 Gone means "stop sending": disable the endpoint.
                     self.db.run(
@@ -703,7 +754,7 @@ class Dispatcher:
         for o in outcomes:
             key = (o.webhook, o.idx)
             self._flight.discard(key)
-            if o.ok or o.gone or o.attempts + 1 >= self.policy.max_attempts:
+            if o.ok or o.gone or o.cancelled or o.attempts + 1 >= self.policy.max_attempts:
                 self._settled[key] = None
         while len(self._settled) > 100_000:
             self._settled.popitem(last=False)
@@ -714,22 +765,138 @@ async def _sleep_or(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
 
 
-async def _check_public(url: str) -> None:
-    """Refuse loopback, private, link-local and other internal targets (SSRF)."""
+def _internal(address: str) -> bool:
+    """Whether an IP address is loopback, private, link-local or otherwise not public
+    (an IPv4-mapped IPv6 address is judged by its IPv4 address)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def non_public(host: str) -> str | None:
+    """Why ``host`` may not be a webhook target (None: it may). Resolved here, at
+    registration; a name that does not resolve now is left to each delivery."""
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            return None
+        addresses = [str(info[4][0]) for info in infos]
+    else:
+        addresses = [host]
+    for address in addresses:
+        if _internal(address):
+            return f"{host} is or resolves to a non-public address {address}"
+    return None
+
+
+class PublicResolver(AbstractResolver):
+    """Resolves a webhook target's name once and hands aiohttp only public addresses:
+    the connection goes to the very address that was checked, so a name that answers
+    a public address to the check and a private one to the connection (DNS rebinding)
+    gets nowhere."""
+
+    def __init__(self) -> None:
+        self._inner = ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self._inner.resolve(host, port, family)
+        for result in found:
+            if _internal(result["host"]):
+                # An OSError with its words as ``strerror``: aiohttp wraps it in its
+                # ClientConnectorDNSError, and the delivery's last_error shows them.
+                raise OSError(
+                    errno.EACCES, f"{host} resolves to a non-public address {result['host']}"
+                )
+        return found
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def _check_literal(url: str) -> None:
+    """aiohttp connects to an IP literal without asking the resolver: check it here."""
     host = urlsplit(url).hostname or ""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise PermissionError(f"{host} resolves to a non-public address {address}")
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return  # a name: PublicResolver checks what it resolves to
+    if _internal(host):
+        raise PermissionError(f"{host} is a non-public address")
+
+
+# -- who may still receive ----------------------------------------------------------
+
+REGISTRANT_ROLE = "integrator"  # what registering took (domain/model.py STANDING_ACTS)
+
+
+def registrant_refusal(ledger: Ledger, endpoint: Endpoint) -> str | None:
+    """Why the registrant of ``endpoint`` may no longer receive deliveries or fetch its
+    secret, from the registry as it stands now: the key that signed the registration
+    revoked, or the integrator role gone. None when it still stands (or on a bare
+    log, which has no registry)."""
+    model = current_model(ledger)
+    if model is None:
+        return None
+    person = model.registry.people.get(endpoint.actor)
+    record = person.keys.get(endpoint.signer) if person else None
+    if person is None or record is None or record.revoked_by is not None:
+        return "the key that signed the registration is revoked"
+    if REGISTRANT_ROLE not in person.roles:
+        return f"the registrant no longer holds the {REGISTRANT_ROLE} role"
+    return None
+
+
+def registrant_check(
+    ledger: Ledger, entitled: Callable[[str, FeedEvent], bool] | None = None
+) -> Callable[[Endpoint, FeedEvent], str | None]:
+    """The check a dispatcher makes before each delivery: the registrant's key and role
+    (``registrant_refusal``), and with ``entitled`` (authentication on) its grant."""
+
+    def standing(endpoint: Endpoint, event: FeedEvent) -> str | None:
+        refused = registrant_refusal(ledger, endpoint)
+        if refused is None and entitled is not None and not entitled(endpoint.actor, event):
+            refused = "the registrant is no longer entitled to this event (grant withdrawn)"
+        return refused
+
+    return standing
 
 
 # -- asking for an endpoint's secret -------------------------------------------------
 
 
-def secret_for(db: DeliveryStore, keys: WebhookKeys, webhook: str, body: bytes) -> str:
+def granted_check(
+    access: AccessStore, roles_of: Callable[[str], frozenset[str]]
+) -> Callable[[Endpoint], bool]:
+    """With authentication on, whether a registrant may still have its endpoint's secret
+    as far as grants go: oversight always; an integrator only while it holds the grant
+    for the cycle its filter names, or, with no cycle in the filter, any grant at all."""
+
+    def granted(endpoint: Endpoint) -> bool:
+        if roles_of(endpoint.actor) & OVERSIGHT:
+            return True
+        grants = access.grants(endpoint.actor)
+        return endpoint.filter.cycle in grants if endpoint.filter.cycle else bool(grants)
+
+    return granted
+
+
+def secret_for(
+    db: DeliveryStore,
+    keys: WebhookKeys,
+    webhook: str,
+    body: bytes,
+    granted: Callable[[Endpoint], bool] | None = None,
+) -> str:
     """The ``v1`` secret of ``webhook``, for a fresh ``webhook.secret_requested``
-    statement signed with the key that signed the registration; else ``Rejected``."""
+    statement signed with the key that signed the registration, while that key and the
+    registrant's integrator role stand in the registry (and, with ``granted``, its
+    grant); else ``Rejected``."""
     endpoint = db.endpoint(webhook)
     if endpoint is None:
         raise Rejected(
@@ -759,5 +926,15 @@ def secret_for(db: DeliveryStore, keys: WebhookKeys, webhook: str, body: bytes) 
             SIGNER_MISMATCH,
             "Chỉ khóa đã ký đăng ký webhook mới được lấy bí mật của nó.",
             "Only the key that signed the registration may fetch its secret.",
+        )
+    refused = registrant_refusal(db.ledger, endpoint)
+    if refused is None and granted is not None and not granted(endpoint):
+        refused = "the registrant holds no grant for what this webhook asks"
+    if refused is not None:
+        raise Rejected(
+            FORBIDDEN,
+            "Khóa đã ký đăng ký webhook bị thu hồi, hoặc người đăng ký không còn vai trò"
+            " tích hợp: không cấp bí mật.",
+            f"No secret: {refused}.",
         )
     return keys.secret_text(webhook)

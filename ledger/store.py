@@ -22,9 +22,10 @@ crypto-shredding (a subject's data keys destroyed); it is written outside batche
 from __future__ import annotations
 
 import fcntl
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -157,6 +158,10 @@ def _insert_arrays(cursor: Any, table: _Table, rows: Sequence[tuple[Any, ...]]) 
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     """eventsourcing's SQLite recorder, writing the log's tables in the events' transaction."""
 
+    def __init__(self, datastore: Any, *args: Any, **kwargs: Any) -> None:
+        _create_private(str(datastore.pool.db_name))
+        super().__init__(datastore, *args, **kwargs)
+
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *_ddl("BLOB")]
 
@@ -169,6 +174,17 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         if seal is not None:
             _write_seal(c, seal, _insert_values)
         return None
+
+
+def _create_private(db_name: str) -> None:
+    """Make a new database file 0600 before SQLite does (it would follow the umask,
+    0644: unpublished scores readable by every local user). SQLite gives its ``-wal``
+    and ``-shm`` files the database file's own mode."""
+    if not db_name or ":memory:" in db_name or "mode=memory" in db_name:
+        return
+    path = db_name.removeprefix("file:").split("?", 1)[0]
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 class PostgresLedgerRecorder(PostgresApplicationRecorder):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -13,11 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from cadreledger.cli import main
 from ledger.checkpoint import open_checkpoint
-from ledger.keys import SignerKey, VerifierKey
+from ledger.keys import KeyFormatError, SignerKey, VerifierKey
 from ledger.statement import parse_submission, sign_statement
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,6 +86,35 @@ def test_keygen_and_sign_make_an_acceptable_submission(tmp_path: Path) -> None:
     assert checked.signer == verifier and checked.statement == statement
 
 
+def test_a_new_evaluation_ledger_needs_the_root_ceremony(tmp_path: Path) -> None:
+    """The service never writes the root's private key beside the database: a writer on
+    a new database without a root key file refuses; ``init`` makes the pair, writes the
+    private key where it is told and keeps only the verifier key; a second init refuses."""
+    env = {"CADRELEDGER_LOG_KEY_FILE": str(tmp_path / "log.key")}
+    db = f"sqlite:///{tmp_path / 'new.db'}"
+    runner = CliRunner(env=env)
+    auditor = tmp_path / "auditor.key"
+    auditor.write_text(str(SignerKey.generate("kiem-toan")) + "\n")
+    refused = runner.invoke(main, ["--db", db, "audit", "--key", str(auditor)])
+    assert refused.exit_code == 2 and "cadreledger init" in refused.output, refused.output
+    assert not (tmp_path / "new.db.rootkey").exists()
+    neither = runner.invoke(main, ["--db", db, "init"])
+    assert neither.exit_code == 2 and "--root-key-out" in neither.output
+    made = runner.invoke(main, ["--db", db, "init", "--root-key-out", str(tmp_path / "r.key")])
+    assert made.exit_code == 0, made.output
+    assert stat.S_IMODE((tmp_path / "r.key").stat().st_mode) == 0o600
+    with pytest.raises(KeyFormatError):
+        SignerKey.parse((tmp_path / "new.db.rootkey").read_text())  # the verifier only
+    roots = [
+        p
+        for p in tmp_path.iterdir()
+        if p.is_file() and p.read_bytes().startswith(b"PRIVATE+KEY+root+")
+    ]
+    assert roots == [tmp_path / "r.key"]  # nowhere beside the database
+    again = runner.invoke(main, ["--db", db, "init", "--root-key-out", str(tmp_path / "s.key")])
+    assert again.exit_code == 2 and "already holds a ledger" in again.output
+
+
 def test_keygen_refuses_a_bad_name() -> None:
     assert CliRunner().invoke(main, ["keygen", "has space"]).exit_code == 2
 
@@ -97,6 +128,14 @@ def free_port() -> int:
 def test_serve_answers_over_real_http(tmp_path: Path) -> None:
     port = free_port()
     db = f"sqlite:///{tmp_path / 'served.db'}"
+    # The root of trust's ceremony first: its private key where the operator says.
+    offline = tmp_path / "offline" / "root.key"
+    offline.parent.mkdir()
+    env = {"CADRELEDGER_LOG_KEY_FILE": str(tmp_path / "log.key")}
+    made = CliRunner(env=env).invoke(main, ["--db", db, "init", "--root-key-out", str(offline)])
+    assert made.exit_code == 0, made.output
+    kept = (tmp_path / "served.db.rootkey").read_text().strip()
+    assert VerifierKey.parse(kept) == SignerKey.parse(offline.read_text()).verifier
     server = subprocess.Popen(
         [sys.executable, "-m", "cadreledger.cli", "--db", db, "serve", "--port", str(port)],
         cwd=ROOT,
@@ -117,12 +156,12 @@ def test_serve_answers_over_real_http(tmp_path: Path) -> None:
         from tests.conftest import People
 
         # A new database is an evaluation ledger: a stranger's statement is refused,
-        # the root of trust (its key made beside the database) is heard.
+        # the root of trust (its private key kept apart, offline) is heard.
         stranger = People().statement()
         response = httpx.post(f"{base}/v1/statements", json=stranger.submission())
         assert response.status_code == 403
         assert response.json()["type"] == "/problems/unknown-key"
-        root = SignerKey.parse((tmp_path / "served.db.rootkey").read_text())
+        root = SignerKey.parse(offline.read_text())
         unit = {
             "v": 1,
             "type": "unit.registered",

@@ -268,7 +268,7 @@ def test_signed_deliveries_after_retries(
 
     secret = service.secret(webhook).json()["secret"]
     assert secret.startswith("whsec_")
-    public = httpx.get(service.url + "/v1/webhooks/key").text.strip()
+    public = httpx.get(f"{service.url}/v1/webhooks/{webhook}/key").text.strip()
     for r in recv.delivered():
         Webhook(secret).verify(r.body, r.headers)  # v1, by the standardwebhooks package
         verify_v1a(public, r.body, r.headers)  # v1a, by the checker above
@@ -287,6 +287,12 @@ def test_signed_deliveries_after_retries(
         Webhook(service.keys.secret_text("0" * 64)).verify(
             recv.delivered()[0].body, recv.delivered()[0].headers
         )
+
+    # Nor does v1a with another endpoint's key: a key per endpoint (issue 19), so a
+    # delivery captured at one endpoint cannot be replayed to another within the window.
+    with pytest.raises(AssertionError, match="no valid v1a"):
+        verify_v1a(service.keys.public_text("0" * 64), r.body, r.headers)
+    assert httpx.get(f"{service.url}/v1/webhooks/{'0' * 64}/key").status_code == 404
 
     until(lambda: DeliveryStore(service.ledger).counts(webhook) == {"delivered": 3})
     state = httpx.get(f"{service.url}/v1/webhooks/{webhook}").json()
@@ -407,14 +413,28 @@ def test_gone_disables_and_private_targets_are_refused_by_default(
     store = DeliveryStore(service.ledger)
     until(lambda: store.endpoint(gone) is not None and store.endpoint(gone).state == "gone")  # type: ignore[union-attr]
     until(lambda: store.counts(gone).get("dead") == 2)
+    # Registered while private targets were allowed (a closed network), then the
+    # dispatcher restarted without: each delivery checks again, at connection time.
+    rebound = service.register(target.replace("127.0.0.1", "localhost"))
+    until(lambda: store.endpoint(rebound) is not None)
     dispatchers.pop().stop()
 
     refused = service.register(target.replace("127.0.0.1", "localhost"))
+    literal = service.register("http://[::ffff:127.0.0.1]:9/hook")
     fill(service, 1)
+    reached = len(recv.requests)
     dispatchers.append(dispatch(service.ledger, service.keys, allow_private=False))
-    until(lambda: (store.deliveries(refused) or [{}])[0].get("attempts", 0) >= 1)
-    error = store.deliveries(refused)[0]["last_error"]
+    # Refused at registration: never active, nothing owed to it.
+    until(lambda: store.endpoint(literal) is not None and store.endpoint(refused) is not None)
+    for webhook in (refused, literal):
+        endpoint = store.endpoint(webhook)
+        assert endpoint is not None and endpoint.state == "invalid"
+        assert "non-public address" in str(endpoint.reason)
+        assert store.deliveries(webhook) == []
+    until(lambda: (store.deliveries(rebound) or [{}])[0].get("attempts", 0) >= 1)
+    error = store.deliveries(rebound)[0]["last_error"]
     assert "non-public address" in error
+    assert len(recv.requests) == reached  # nothing got through
 
 
 def test_a_malformed_registration_is_recorded_as_invalid(

@@ -1,0 +1,311 @@
+"""The whole role × route matrix, read from docs/api.md and asked of the service.
+
+docs/api.md holds the rule as a table (between ``<!-- access-matrix`` and ``<!-- end of
+access-matrix -->``): each row a request, each cell the groups that may make it. This
+test turns each group into the callers it names, asks every route of the OpenAPI
+document as every kind of caller — anonymous, revoked token, revoked key, revoked role,
+no role, each standing role, each of the cycle's roles, a cadre on their own record and
+on another's, a complainant, an integrator with and without a grant — on SQLite and on
+PostgreSQL, and fails on a route the table does not name (or a row no route answers).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from cadreledger.access import AccessStore
+from cadreledger.feed import Feed, FeedFilter
+from cadreledger.service import Ledger
+from cadreledger.webhooks import Dispatcher, WebhookKeys
+from ledger.statement import sign_statement
+from tests.evaluation import (
+    ADVISORY,
+    AUTHORITY,
+    CADRES,
+    CHAIR,
+    CYCLE,
+    INSPECTION,
+    PANEL,
+    UNIT,
+    World,
+)
+from tests.test_domain_ledger import evaluation_ledger, run_cycle
+
+DOC = Path(__file__).parent.parent / "docs" / "api.md"
+
+INSPECTOR, AUDITOR, ADMIN = "thanh-tra", "kiem-toan", "quan-tri"
+INTEGRATOR, UNGRANTED = "tich-hop", "tich-hop-khac"
+REGISTRAR, ORGANISER, OUTSIDER = "dang-ky", "to-chuc", "nguoi-ngoai"
+EX_AUDITOR, LOST_KEY = "cuu-kiem-toan", "mat-khoa"
+CADRE, COMPLAINANT = CADRES[0], CADRES[3]
+
+# Every kind of caller, and the person behind it ("" for none).
+CALLERS: dict[str, str] = {
+    "anonymous": "",
+    "revoked token": INSPECTOR,  # an inspector's token, revoked
+    "revoked key": LOST_KEY,  # signed in with a key since revoked
+    "revoked role": EX_AUDITOR,  # an auditor no more
+    "no role": OUTSIDER,
+    "registrar": REGISTRAR,
+    "organiser": ORGANISER,
+    "inspector": INSPECTOR,
+    "auditor": AUDITOR,
+    "admin": ADMIN,
+    "integrator": INTEGRATOR,  # granted the cycle; registered the webhook
+    "integrator without grant": UNGRANTED,
+    "authority": AUTHORITY,
+    "advisory": ADVISORY,
+    "chair": CHAIR,
+    "inspection": INSPECTION,
+    "panel": PANEL[0],
+    "cadre": CADRE,
+    "complainant": COMPLAINANT,
+}
+EVERYONE = frozenset(CALLERS)
+SIGNED_IN = EVERYONE - {"anonymous", "revoked token", "revoked key"}
+OVERSIGHT = frozenset({"inspector", "auditor", "admin"})
+INSIDERS = OVERSIGHT | {"authority", "advisory", "chair", "inspection", "panel"}
+HANDLERS = INSIDERS - {"panel"}
+
+
+@dataclass
+class Served:
+    client: TestClient
+    world: World
+    ledger: Ledger
+    access: AccessStore
+    tokens: dict[str, str] = field(default_factory=dict)
+    webhook: str = ""
+    filed: str = ""
+    published: bool = True
+
+
+def sign_in(served: Served, person: str) -> str:
+    """A token got by signing in with the person's own key (it dies with the key)."""
+    statement = {
+        "v": 1,
+        "type": "auth.token",
+        "actor": person,
+        "issued_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "nonce": secrets.token_urlsafe(16),
+        "audience": served.ledger.log_key.name,
+    }
+    body = json.dumps(sign_statement(statement, served.world.key(person)).submission())
+    answer = served.client.post("/v1/auth/tokens", content=body)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["token"])
+
+
+def ingest_webhooks(ledger: Ledger) -> None:
+    """Let a dispatcher read the registrations (without delivering anything)."""
+    feed = Feed(ledger)
+    dispatcher = Dispatcher(ledger, feed, WebhookKeys(bytes(32)), allow_private=True)
+    after = -1
+    while True:
+        page = feed.read(after, 1000, FeedFilter(), None)
+        if not page.events:
+            return
+        dispatcher._ingest(page.events)
+        after = page.events[-1].index
+
+
+@pytest.fixture(params=["published", "unpublished"])
+def served(
+    request: pytest.FixtureRequest,
+    db_url: str,
+    tmp_path: Path,
+    open_ledger: Callable[..., Ledger],
+) -> Iterator[Served]:
+    """The cycle with its result published and a complaint filed, or still before
+    publication (then the complaint routes name no complaint)."""
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    access = AccessStore(ledger.store)
+    keys = WebhookKeys.load_or_create(tmp_path / "webhook.key")
+    w.seal = True
+    with TestClient(create_app(ledger, access=access, webhook_keys=keys)) as client:
+        s = Served(client, w, ledger, access)
+        run_cycle(w)
+        w.enrol(INSPECTOR, AUDITOR, ADMIN, INTEGRATOR, UNGRANTED, REGISTRAR, ORGANISER)
+        w.enrol(OUTSIDER, EX_AUDITOR, LOST_KEY)
+        for person, role in (
+            (INSPECTOR, "inspector"),
+            (AUDITOR, "auditor"),
+            (ADMIN, "admin"),
+            (INTEGRATOR, "integrator"),
+            (UNGRANTED, "integrator"),
+            (REGISTRAR, "registrar"),
+            (ORGANISER, "organiser"),
+            (EX_AUDITOR, "auditor"),
+            (LOST_KEY, "inspector"),
+        ):
+            w.act("root", "role.granted", person=person, role=role)
+        access.grant(INTEGRATOR, CYCLE)
+        s.webhook = w.act(INTEGRATOR, "webhook.registered", url="https://hr.example.vn/hook")
+        ingest_webhooks(ledger)
+        s.published = request.param == "published"
+        if s.published:
+            publish_with_complaint(s)
+        for caller, person in CALLERS.items():
+            if caller == "revoked key":
+                s.tokens[caller] = sign_in(s, person)
+            elif person:
+                s.tokens[caller] = access.issue(person)[0]
+        access.revoke(s.tokens["revoked token"])
+        w.act(
+            LOST_KEY,
+            "key.revoked",
+            person=LOST_KEY,
+            key=str(w.key(LOST_KEY).verifier),
+            reason="Mất thiết bị.",
+        )
+        w.act("root", "role.revoked", person=EX_AUDITOR, role="auditor")
+        yield s
+
+
+def publish_with_complaint(s: Served) -> None:
+    w = s.world
+    for sid in CADRES[:3]:
+        w.propose_and_decide(sid, "HTT", **({"reason": "Vượt tỷ lệ."} if sid == CADRE else {}))
+    decision = w.propose_and_decide(COMPLAINANT, "HT")
+    w.propose_and_decide(CADRES[4], "KHT")
+    w.on(AUTHORITY, "result.published", date="2026-11-03")
+    s.filed = w.on(
+        COMPLAINANT, "complaint.filed", cadre=COMPLAINANT, against=decision, grounds="Thiếu điểm."
+    )
+
+
+# -- the table in docs/api.md ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str  # the route's template
+    query: str  # as written: "at=A", "cadre=X", "cycle=C" or ""
+    who: tuple[str, ...]  # the groups
+
+
+def documented() -> list[Row]:
+    text = DOC.read_text(encoding="utf-8")
+    table = text.split("<!-- access-matrix", 1)[1].split("<!-- end of access-matrix", 1)[0]
+    rows = []
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 2 or not cells[0].startswith("`"):
+            continue
+        # The groups come before any explanation (after ":" or ";").
+        who = tuple(g.strip() for g in re.split(r"[:;]", cells[1])[0].split(","))
+        for method, target in re.findall(r"`([A-Z]+) ([^`]+)`", cells[0]):
+            path, _, query = target.partition("?")
+            rows.append(Row(method, path, query, who))
+    assert rows, "no access matrix in docs/api.md"
+    return rows
+
+
+def callers(group: str, owner: str, published: bool) -> frozenset[str]:
+    """The callers a group names; ``owner`` is the caller whose record the URL names."""
+    groups: dict[str, frozenset[str]] = {
+        "everyone": EVERYONE,
+        "signed in": SIGNED_IN,
+        "signed in once published": SIGNED_IN if published else frozenset(),
+        "insiders before": frozenset() if published else INSIDERS,
+        "insiders": INSIDERS,
+        "handlers": HANDLERS,
+        "oversight": OVERSIGHT,
+        "the cadre": frozenset({owner}) if owner else frozenset(),
+        "the complainant": frozenset({"complainant"}),
+        "a granted integrator": frozenset({"integrator"}),
+        "the registrant": frozenset({"integrator"}),
+        "admin": frozenset({"admin"}),
+    }
+    assert group in groups, f"docs/api.md names a group the test does not know: {group!r}"
+    return groups[group]
+
+
+DEFAULT_QUERY = {
+    "/v1/log/proof/inclusion": "index=0&size=1",
+    "/v1/log/proof/consistency": "from=1&to=2",
+    "/v1/log/entries": "start=0&limit=2",
+    "/problems/{slug}": "",
+}
+
+
+def requests_of(s: Served, row: Row) -> list[tuple[str, str]]:
+    """The concrete URLs a row stands for, each with the caller whose record it names."""
+    values = {
+        "cycle": CYCLE,
+        "slug": "not-found",
+        "unit": UNIT,
+        "person": CADRE,
+        "complaint": s.filed or "0" * 64,
+        "webhook": s.webhook,
+    }
+    path = re.sub(r"{(\w+)}", lambda m: values.get(m.group(1), "{" + m.group(1) + "}"), row.path)
+    path = path.replace("/problems/not-found", "/problems/not-found")
+    query = {"at=A": "at=40", "cycle=C": f"cycle={CYCLE}"}.get(row.query, row.query)
+    query = query or DEFAULT_QUERY.get(row.path, "")
+    out = []
+    # A cadre's record: as the cadre's own, and as the complainant's (another's).
+    for cadre, owner in ((CADRE, "cadre"), (COMPLAINANT, "complainant")):
+        url = path.replace("{cadre}", cadre)
+        q = query.replace("cadre=X", f"cadre={cadre}")
+        if "{cadre}" not in path and "cadre=X" not in query:
+            owner = "complainant" if "{complaint}" in row.path else ""
+            out.append((url + (f"?{q}" if q else ""), owner))
+            break
+        out.append((url + (f"?{q}" if q else ""), owner))
+    return out
+
+
+def status_of(s: Served, caller: str, method: str, url: str) -> int:
+    s.client.cookies.clear()
+    token = s.tokens.get(caller)
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    if method == "POST" and url.startswith("/v1/auth/session"):
+        response = s.client.post(url, json={"token": token or "clt_none"})
+        return response.status_code
+    if "/stream" in url:  # SSE: the status, then hang up
+        with s.client.stream(method, url, headers=headers) as streamed:
+            return streamed.status_code
+    response = s.client.request(method, url, headers=headers, content=b"{}")
+    if response.status_code in (401, 403):
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["type"] in ("/problems/unauthenticated", "/problems/forbidden")
+    return response.status_code
+
+
+def test_every_caller_against_every_route(served: Served) -> None:
+    wrong: list[str] = []
+    for row in documented():
+        for url, owner in requests_of(served, row):
+            allowed = frozenset().union(*(callers(g, owner, served.published) for g in row.who))
+            if not served.published and "{complaint}" in row.path:
+                allowed -= {"complainant"}  # no complaint filed yet: nobody's case
+            for caller in CALLERS:
+                status = status_of(served, caller, row.method, url)
+                let_in = status not in (401, 403)
+                if let_in != (caller in allowed):
+                    wrong.append(f"{row.method} {url} as {caller}: {status}")
+                elif not let_in and status != (401 if caller not in SIGNED_IN else 403):
+                    wrong.append(f"{row.method} {url} as {caller}: {status}, not 401/403")
+                elif let_in and status >= 500:
+                    wrong.append(f"{row.method} {url} as {caller}: {status}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_route_has_a_row_and_every_row_a_route(served: Served) -> None:
+    paths = served.client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    operations = {(m.upper(), p) for p, ops in paths.items() for m in ops}
+    rows = {(r.method, r.path) for r in documented()}
+    assert not operations - rows, f"routes without a row in docs/api.md: {operations - rows}"
+    assert not rows - operations, f"rows in docs/api.md without a route: {rows - operations}"
