@@ -545,6 +545,31 @@ def amendment_severity(detail: Mapping[str, Any]) -> str | None:
     return None
 
 
+def amendment_summary(detail: Mapping[str, Any]) -> tuple[str, str]:
+    """An ``amendments`` finding's words (vi, en), from its detail."""
+    listed = detail["amendments"]
+    n, net = len(listed), detail["net_points"]
+    before, after = detail["level_without_amendments"], detail["level_with_amendments"]
+    directed = sum(1 for a in listed if a["directed"])
+    thin = sum(1 for a in listed if a["thin_reason"])
+    sealed = sum(1 for a in listed if a["judged"] == NOT_JUDGED)
+    vi = f"{n} lần sửa điểm, tổng ảnh hưởng {net} điểm"
+    en = f"{n} ballot amendments, net effect {net} points"
+    if before != after:
+        vi += f" — đổi mức {before} → {after}"
+        en += f" — they changed the level {before} → {after}"
+    if directed:
+        vi += f"; {directed} lý do là 'theo chỉ đạo'"
+        en += f"; {directed} reasons say it was directed"
+    if thin:
+        vi += f"; {thin} lý do sơ sài"
+        en += f"; {thin} thin reasons"
+    if sealed:
+        vi += f"; {sealed} lý do chưa đánh giá: văn bản niêm phong"
+        en += f"; {sealed} reasons not judged: text sealed"
+    return vi, en
+
+
 def judge_sealed_reasons(
     report: dict[str, Any],
     reveal: Callable[[list[str]], Mapping[str, str | None]] | None,
@@ -579,6 +604,7 @@ def judge_sealed_reasons(
             report["severities"][f["severity"]] -= 1
             report["severities"][severity] = report["severities"].get(severity, 0) + 1
             f["severity"] = severity
+            f["summary_vi"], f["summary_en"] = amendment_summary(f["detail"])
         kept.append(f)
     report["findings"] = kept
     report["counts"] = {k: n for k, n in report["counts"].items() if n}

@@ -29,6 +29,7 @@ from projections.fairness import (
     Evidence,
     Fairness,
     amendment_severity,
+    amendment_summary,
     median,
 )
 from projections.fairness_kinds import Finding, finding, signed
@@ -227,21 +228,13 @@ class CycleCheck:
             ]
             scorers = {a["scorer"] for a in signs or record.amendments}
             events = [(a["event"], a["position"]) for a in record.amendments]
-            sealed = sum(1 for a in record.amendments if a["thin_reason"] is None)
             yield finding(
                 "amendments",
                 severity,
                 self.cycle.id,
                 cadre,
                 events,
-                (
-                    f"{len(events)} lần sửa điểm, tổng ảnh hưởng {detail['net_points']} điểm"
-                    + (f" — đổi mức {before} → {after}" if before != after else "")
-                    + (f"; {sealed} lý do chưa đánh giá: văn bản niêm phong" if sealed else ""),
-                    f"{len(events)} ballot amendments, net effect {detail['net_points']} points"
-                    + (f" — they changed the level {before} → {after}" if before != after else "")
-                    + (f"; {sealed} reasons not judged: text sealed" if sealed else ""),
-                ),
+                amendment_summary(detail),
                 scorer=next(iter(scorers)) if len(scorers) == 1 else None,
                 statistic={
                     "name": "level the score gives, before and after",
