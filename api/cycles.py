@@ -252,10 +252,11 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
     def fairness(
         cycle: str, cadre: Annotated[str | None, Query(max_length=64)] = None
     ) -> dict[str, Any]:
-        """The cycle's fairness evidence — amendments and their net effect, outlying or
-        marked-down ballots, late changes, levels the score does not explain, decisions
-        not notified — each with the events behind it: evidence, never an accusation.
-        ``cadre`` keeps that cadre's findings only."""
+        """The cycle's signs to examine (docs/verifier.md §5) — ballots apart from the
+        panel, amendments, decisions apart from the proposal or the score, retaliation,
+        panel changes, formalism, time limits … — each with its severity, the person
+        concerned, the statistic and threshold, and the events behind it by hash and
+        position: signs, never an accusation. ``cadre`` keeps that cadre's findings."""
         projector = ledger.projector
         projector.catch_up()
         now = projector.model.cycles.get(cycle)
@@ -266,13 +267,17 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
         )
         found = [f for f in report["findings"] if cadre is None or f["cadre"] == cadre]
         counts: dict[str, int] = {}
+        severities: dict[str, int] = {}
         for f in found:
             counts[f["kind"]] = counts.get(f["kind"], 0) + 1
+            severities[f["severity"]] = severities.get(f["severity"], 0) + 1
         return {
             "cycle": cycle,
             "position": projector.model.position,
             "settings": report["settings"],
+            "kinds": report["kinds"],
             "counts": dict(sorted(counts.items())),
+            "severities": dict(sorted(severities.items())),
             "findings": found,
         }
 

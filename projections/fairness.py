@@ -21,16 +21,19 @@ from __future__ import annotations
 
 import bisect
 import math
-import statistics
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from fractions import Fraction
 from typing import Any
 
 from domain.acts import Act
+from domain.cycle import Cycle
+from domain.evaluation import Evaluation
 from domain.fields import Body, format_points, parse_points, text_json
+from domain.levels import Level
 from domain.model import Model
 from ledger.texts import SealedText
 from projections.fairness_kinds import KINDS, Finding, finding, order, signed
@@ -63,9 +66,11 @@ DEADLINED = frozenset(
         "decision.issued",
     }
 )
+# Acts whose day a check reads.
+DATED = frozenset({"result.published", "decision.issued", "complaint.filed"})
 # Reasons that say nothing (a mistake, a redo) or that the change was ordered.
 VAGUE = ("nhầm", "sửa lại", "chấm lại", "điều chỉnh", "cập nhật", "bổ sung", "mistake", "typo")
-DIRECTED = ("chỉ đạo", "theo ý kiến", "theo đề nghị của", "as directed", "instructed")
+DIRECTED = ("chỉ đạo", "theo đề nghị của", "as directed", "instructed")
 NOT_JUDGED = "not judged: text sealed"
 
 
@@ -74,7 +79,8 @@ class FairnessSettings:
     min_effect_points: float = 4.0  # a deviation smaller than this is never named
     spread_floor_points: float = 1.5  # the panel's spread is never taken as less
     robust_z: float = 3.0  # deviation ÷ spread to name one ballot
-    strong_points: float = 8.0  # a deviation this big is medium on its own
+    strong_points: float = 8.0  # a deviation this big is medium on its own …
+    ballot_alpha: float = 0.05  # … if chance over the cycle's ballots explains it no more
     repeat_z: float = 2.0  # per cycle, for a scorer's repeated bias
     repeat_cycles: int = 2  # … in this many cycles, the same cadre, the same way
     bias_alpha: float = 0.05  # … more often than chance: expected false pairs at most this
@@ -112,6 +118,8 @@ class CycleLog:
     published: tuple[date, str, int] | None = None
     complaints: dict[str, dict[str, Any]] = field(default_factory=dict)
     partial: list[tuple[str, int, str, list[str]]] = field(default_factory=list)  # tallies
+    horizon: str | None = None  # acts dated before this are far from the deadline
+    quota_lowered: set[str] = field(default_factory=set)  # decided HTT with the quota full
 
 
 @dataclass
@@ -151,16 +159,22 @@ class Fairness:
         if log is None:
             log = self.cycles[cycle_id] = CycleLog(act.position)
         self.positions[act.event] = act.position
-        day, kind = act.day, act.type
-        log.last_day = day if log.last_day is None or day > log.last_day else log.last_day
+        kind = act.type
         cycle = model.cycles.get(cycle_id)
-        if cycle is not None and kind in DEADLINED:
+        # An act's day costs a parse of its time: only where a day is needed.
+        day = None
+        if cycle is not None and kind in DEADLINED and self._near_deadline(statement, log, cycle):
+            day = act.day
             if day > cycle.deadline:
                 log.past.append((act.event, act.position))
             elif kind in SETTLING and (cycle.deadline - day).days < self.settings.deadline_days:
                 log.close.append((act.event, act.position))
+        if kind in DATED or log.complaints:
+            day = day or act.day
+            if log.complaints or kind == "complaint.filed":  # how long a complaint waited
+                log.last_day = max(day, log.last_day or day)
         if kind == "result.published":
-            log.published = (day, act.event, act.position)
+            log.published = (day or act.day, act.event, act.position)
         elif kind == "meeting.held":
             log.meetings.append(act.position)
         elif kind.startswith("cycle.role_") and statement.get("role") == "panel":
@@ -178,8 +192,11 @@ class Fairness:
             self._tally_panel(act, key, model)
         elif kind in ("decision.issued", "decision.revised"):
             log.deciders[act.event] = act.actor
+            ev = cycle.evaluations[cadre]
+            if ev.decision is not None and ev.decision.level == Level.HTT and quota_full(cycle, ev):
+                log.quota_lowered.add(cadre)  # HTXS would have broken the quota then
             if kind == "decision.issued":
-                log.issued.append((day, act.position))
+                log.issued.append((day or act.day, act.position))
         elif kind == "complaint.filed":
             self.marks[key].setdefault("complaint", (act.event, act.position))
             log.complaints[act.event] = {
@@ -195,6 +212,15 @@ class Fairness:
                 filed[step] = (day, act.event, act.position, act.actor)
                 if step == "resolved" and Body(statement).flag("upheld"):
                     self.marks[key]["upheld"] = (act.event, act.position)
+
+    def _near_deadline(self, statement: Mapping[str, Any], log: CycleLog, cycle: Cycle) -> bool:
+        """Whether an act may fall in the deadline's last days or after it: its UTC
+        date, as written, is at most a day from its day in Vietnam."""
+        if log.horizon is None:
+            margin = timedelta(days=self.settings.deadline_days + 2)
+            log.horizon = (cycle.deadline - margin).isoformat()
+        stamp = statement.get("issued_at")
+        return not isinstance(stamp, str) or stamp[:10] >= log.horizon
 
     def _ballot(self, act: Act, key: tuple[str, str]) -> None:
         record = self.ballots.get(key)
@@ -333,14 +359,15 @@ class Fairness:
         """A tally closed before every panel member at the subject's meeting scored."""
         cycle = model.cycles[key[0]]
         ev = cycle.evaluations[key[1]]
-        present: set[str] = set()
-        for m in ev.meetings:
-            present |= cycle.meetings[m].attendees
         excused = ev.conflicts | {key[1], cycle.owner(key[1]) or key[1]}
-        panel = cycle.roles["panel"] - excused
+        waiting = [p for p in cycle.roles["panel"] if p not in ev.ballots and p not in excused]
+        if not waiting:
+            return
         voted = set(ev.ballots)
-        missing = sorted((panel & present) - voted)
-        absent = sorted(panel - present - voted)
+        # Per panel member, not per attendee: a meeting may have hundreds of those.
+        present = {p for p in waiting if any(p in cycle.meetings[m].attendees for m in ev.meetings)}
+        missing = sorted(present)
+        absent = sorted(set(waiting) - present)
         if absent and not missing:  # told once for the cycle, at its end
             self.cycles[key[0]].partial.append((act.event, act.position, key[1], absent))
         if not missing:
@@ -379,12 +406,13 @@ class Fairness:
         from projections.fairness_cycle import CycleCheck
 
         evidence = Evidence(list(self.found))
+        by_cycle: dict[str, dict[str, Ballots]] = defaultdict(dict)
+        for (cycle_id, cadre), record in self.ballots.items():
+            by_cycle[cycle_id][cadre] = record
         for cycle_id in sorted(self.cycles):
             cycle = model.cycles.get(cycle_id)
-            if cycle is None:
-                continue
-            ballots = {c: b for (cy, c), b in self.ballots.items() if cy == cycle_id}
-            CycleCheck(self, cycle, self.cycles[cycle_id], ballots).run(evidence)
+            if cycle is not None:
+                CycleCheck(self, cycle, self.cycles[cycle_id], by_cycle[cycle_id]).run(evidence)
         return evidence
 
 
@@ -611,8 +639,33 @@ def judge_sealed_reasons(
     report["severities"] = {k: n for k, n in report["severities"].items() if n}
 
 
+def quota_full(cycle: Cycle, ev: Evaluation) -> bool:
+    """Whether rating ``ev`` HTXS would break its group's quota as the group stands."""
+    group = ev.subject.group
+    others = [e for e in cycle.evaluations.values() if e.subject.group == group and e is not ev]
+    htxs = 1 + sum(1 for e in others if e.current == Level.HTXS)
+    base = sum(1 for e in others if e.current == Level.HTT)
+    cap = quota_cap(cycle, group, base, len(others) + 1)
+    return cap is not None and htxs > cap
+
+
+def quota_cap(cycle: Cycle, group: str, base: int, size: int) -> int | None:
+    """The most HTXS the group may have with ``base`` HTT (as ``group_rules`` counts)."""
+    profile = cycle.profile
+    cap = profile.quota_cap(base, group in cycle.quota_exceptions)
+    share = profile.setting("party_htxs_share")
+    if cap is None and share is not None:
+        cap = int(Fraction(str(share)) * size)
+    return cap
+
+
 def median(values: list[int] | list[float]) -> float:
-    return float(statistics.median(values))
+    """The median (``statistics.median`` without its checks: this runs per ballot)."""
+    ordered = sorted(values)
+    half = len(ordered) // 2
+    if len(ordered) % 2:
+        return float(ordered[half])
+    return (ordered[half - 1] + ordered[half]) / 2
 
 
 def _shared(value: Any, strings: dict[str, str]) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from collections.abc import Iterator
-from fractions import Fraction
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 from domain.cycle import Cycle
@@ -31,6 +31,7 @@ from projections.fairness import (
     amendment_severity,
     amendment_summary,
     median,
+    quota_cap,
 )
 from projections.fairness_kinds import Finding, finding, signed
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from projections.fairness import Gathered
 
 MAD_TO_SD = 1.4826  # the median absolute deviation of a normal sample, as its deviation
+MEAN_TO_SD = 1.2533  # the mean absolute deviation, likewise (√(π/2))
 MAX_EVENTS = 40  # events listed per cycle-wide finding
 
 
@@ -49,6 +51,7 @@ class CycleCheck:
         self.positions = watcher.positions
         self.cycle, self.log, self.ballots = cycle, log, ballots
         self.deviating: set[str] = set()  # scorers with a named ballot
+        self.z_cycle = 0.0  # the robust z a ballot needs for more than low
 
     def at(self, event: str) -> tuple[str, int]:
         return event, self.positions.get(event, -1)
@@ -96,7 +99,16 @@ class CycleCheck:
                 else:
                     habit[(scorer, cadre)] = 0.0
         first = [g - habit[(sc, c)] for sc, of in gaps.items() for c, g in of.items()]
-        pooled = MAD_TO_SD * median([abs(v) for v in first]) if len(first) >= 10 else 0.0
+        pooled = 0.0
+        if len(first) >= 10:
+            # The larger of two estimates of the deviation's spread: the median absolute
+            # deviation resists outliers, the mean one is not fooled by whole-point
+            # ballots (a median of integers sits low).
+            absolute = [abs(v) for v in first]
+            pooled = max(MAD_TO_SD * median(absolute), MEAN_TO_SD * sum(absolute) / len(first))
+        # More than low only if no honest ballot of the cycle's would be that far out by
+        # chance: the robust z, Bonferroni over the ballots judged.
+        self.z_cycle = NormalDist().inv_cdf(1 - s.ballot_alpha / (2 * max(1, len(first))))
         for scorer, of in gaps.items():
             n, total, cycles = evidence.profile.get(scorer, (0, 0, 0))
             adjusted = sum(g - habit[(scorer, c)] for c, g in of.items())
@@ -144,8 +156,9 @@ class CycleCheck:
         record = self.ballots[cadre]
         general, tasks, event, position = record.current[scorer]
         pivotal = self._pivotal(cadre, adj)
-        strong = abs(adj) >= s.strong_points * 100
-        # One ballot a few points off happens honestly; only a big one is more than low.
+        # One ballot a few points off happens honestly; only a big one, further out
+        # than chance over the whole cycle, is more than low.
+        strong = abs(adj) >= s.strong_points * 100 and z >= self.z_cycle
         severity = "high" if strong and pivotal else "medium" if strong else "low"
         self.deviating.add(scorer)
         way = "up" if adj > 0 else "down"
@@ -169,6 +182,7 @@ class CycleCheck:
                 "name": "robust z: deviation from the rest of the panel ÷ spread",
                 "value": round(z if adj > 0 else -z, 2),
                 "threshold": s.robust_z,
+                "threshold_medium": round(self.z_cycle, 2),
                 "deviation_points": signed(round(adj)),
                 "min_effect_points": s.min_effect_points,
                 "spread_points": format_points(round(spread)),
@@ -286,6 +300,8 @@ class CycleCheck:
                 )
             if severity is None:
                 continue
+            departed = proposal is not None and issued.rank != proposal.rank
+            yardstick = proposal if departed and proposal is not None else highest
             cited = [e for e in ev.evidence if e.kind != "mitigation"]
             events = [self.at(decision.event), *(self.at(e.event) for e in cited)]
             if ev.proposal is not None:
@@ -302,7 +318,7 @@ class CycleCheck:
                 scorer=self.log.deciders.get(decision.event),
                 statistic={
                     "name": "levels between the decision and the proposal / the score",
-                    "value": (proposal or highest).rank - level.rank,
+                    "value": abs(yardstick.rank - level.rank),
                     "threshold": "≠ 0 (any departure); below the score: not forced, "
                     "not the quota, not the collective's level",
                 },
@@ -310,39 +326,23 @@ class CycleCheck:
                     "level": level.value,
                     "proposal": proposal.value if proposal else None,
                     "score_gives": highest.value if cycle.profile.points else None,
-                    "direction": "down" if level.rank < (proposal or highest).rank else "up",
+                    "direction": "down" if level.rank < yardstick.rank else "up",
                     "reason": text_json(decision.reason) or "",
                     "evidence": [{"kind": e.kind, "event": e.event} for e in cited],
                 },
             )
 
     def _explained(self, ev: Evaluation, level: Level, highest: Level) -> bool:
-        """A level below the score's that the HTXS quota or the collective's level
-        (head cap) required."""
+        """A level below the score's that the HTXS quota (as the decision found the group)
+        or the collective's level (head cap) required."""
         cycle, subject = self.cycle, ev.subject
-        if highest == Level.HTXS and level == Level.HTT and self._quota_full(ev):
+        if highest == Level.HTXS and level == Level.HTT and subject.id in self.log.quota_lowered:
             return True
         if subject.head_of is not None and cycle.profile.setting("head_cap"):
             collective = cycle.evaluations.get(subject.head_of)
             cap = collective.decision.level if collective and collective.decision else None
             return cap is not None and cap.rank < highest.rank and level.rank >= cap.rank
         return False
-
-    def _quota_full(self, ev: Evaluation) -> bool:
-        """Whether rating ``ev`` HTXS would break its group's quota now."""
-        cycle, group = self.cycle, ev.subject.group
-        others = [e for e in cycle.evaluations.values() if e.subject.group == group and e is not ev]
-        htxs = 1 + sum(1 for e in others if e.current == Level.HTXS)
-        cap = self._cap(group, sum(1 for e in others if e.current == Level.HTT), len(others) + 1)
-        return cap is not None and htxs > cap
-
-    def _cap(self, group: str, base: int, size: int) -> int | None:
-        profile = self.cycle.profile
-        cap = profile.quota_cap(base, group in self.cycle.quota_exceptions)
-        share = profile.setting("party_htxs_share")
-        if cap is None and share is not None:
-            cap = int(Fraction(str(share)) * size)
-        return cap
 
     def _group_rules(self) -> Iterator[Finding]:
         """End-state breaches: the HTXS quota and a head above their collective."""
@@ -353,7 +353,7 @@ class CycleCheck:
         for group, members in sorted(groups.items()):
             htxs = [e for e in members if e.decision and e.decision.level == Level.HTXS]
             base = sum(1 for e in members if e.current == Level.HTT)
-            cap = self._cap(group, base, len(members))
+            cap = quota_cap(cycle, group, base, len(members))
             if cap is None or len(htxs) <= cap:
                 continue
             yield finding(
