@@ -66,6 +66,8 @@ DEADLINED = frozenset(
         "decision.issued",
     }
 )
+# Acts that may go against a complainant.
+ADVERSE = frozenset({"evidence.recorded", "score.amended", "decision.revised"})
 # Acts whose day a check reads.
 DATED = frozenset({"result.published", "decision.issued", "complaint.filed"})
 # Reasons that say nothing (a mistake, a redo) or that the change was ordered.
@@ -183,8 +185,9 @@ class Fairness:
         if not isinstance(cadre, str) or cycle is None:
             return
         key = (cycle_id, cadre)
-        self._late(act, key, model)
-        self._against_complainant(act, key, model)
+        if kind in SUBJECT_CHANGES:
+            self._late(act, key, model)
+            self._against_complainant(act, key, model)
         if kind in ("score.submitted", "score.amended"):
             self._ballot(act, key)
         elif kind == "tally.recorded":
@@ -193,7 +196,7 @@ class Fairness:
         elif kind in ("decision.issued", "decision.revised"):
             log.deciders[act.event] = act.actor
             ev = cycle.evaluations[cadre]
-            if ev.decision is not None and ev.decision.level == Level.HTT and quota_full(cycle, ev):
+            if _lowered_from_htxs(cycle, ev) and quota_full(cycle, ev):
                 log.quota_lowered.add(cadre)  # HTXS would have broken the quota then
             if kind == "decision.issued":
                 log.issued.append((day or act.day, act.position))
@@ -295,13 +298,11 @@ class Fairness:
 
     def _against_complainant(self, act: Act, key: tuple[str, str], model: Model) -> None:
         """Adverse acts after the subject complained in this cycle (trù dập)."""
+        if act.type not in ADVERSE:
+            return
         marks = self.marks.get(key, {})
         complaint = marks.get("complaint")
-        if complaint is None or act.type not in (
-            "evidence.recorded",
-            "score.amended",
-            "decision.revised",
-        ):
+        if complaint is None:
             return
         ev = model.cycles[key[0]].evaluations[key[1]]
         upheld = marks.get("upheld")
@@ -637,6 +638,14 @@ def judge_sealed_reasons(
     report["findings"] = kept
     report["counts"] = {k: n for k, n in report["counts"].items() if n}
     report["severities"] = {k: n for k, n in report["severities"].items() if n}
+
+
+def _lowered_from_htxs(cycle: Cycle, ev: Evaluation) -> bool:
+    """Decided HTT where the score gives HTXS (only then can the quota explain it)."""
+    scored = ev.corrected or ev.tally
+    if ev.decision is None or ev.decision.level != Level.HTT or scored is None:
+        return False
+    return cycle.profile.threshold_level(int(scored["total"]))[0] == Level.HTXS
 
 
 def quota_full(cycle: Cycle, ev: Evaluation) -> bool:
