@@ -32,6 +32,7 @@ from projections.fairness import (
     amendment_summary,
     median,
     quota_cap,
+    quota_full,
 )
 from projections.fairness_kinds import Finding, finding, signed
 
@@ -336,7 +337,9 @@ class CycleCheck:
         """A level below the score's that the HTXS quota (as the decision found the group)
         or the collective's level (head cap) required."""
         cycle, subject = self.cycle, ev.subject
-        if highest == Level.HTXS and level == Level.HTT and subject.id in self.log.quota_lowered:
+        # The quota full when it was decided, or in the end (decided before the HTXS).
+        lowered = highest == Level.HTXS and level == Level.HTT
+        if lowered and (subject.id in self.log.quota_lowered or quota_full(cycle, ev)):
             return True
         if subject.head_of is not None and cycle.profile.setting("head_cap"):
             collective = cycle.evaluations.get(subject.head_of)
@@ -637,27 +640,42 @@ class CycleCheck:
         )
 
     def _conflicts(self) -> Iterator[Finding]:
-        """The decider of a decision complained against accepts or resolves the complaint."""
+        """The same person on both sides of a complaint: whoever accepts or resolves it
+        made the decision complained against, or scored the complainant."""
         log = self.log
         for event, c in log.complaints.items():
             decider = log.deciders.get(c["against"])
+            record = self.ballots.get(c["cadre"])
+            scorers = record.current if record else {}
             for step in ("accepted", "resolved"):
                 done = c.get(step)
-                if done is None or decider is None or done[3] != decider:
+                if done is None:
+                    continue
+                who = done[3]
+                if who == decider:
+                    own = [self.at(c["against"])]
+                    what = (
+                        f"{who} ra quyết định bị khiếu nại và tự {step} khiếu nại đó",
+                        f"{who} made the decision complained against and {step} the complaint",
+                    )
+                elif who in scorers:
+                    own = [(scorers[who][2], scorers[who][3])]
+                    what = (
+                        f"{who} đã chấm điểm người khiếu nại và {step} khiếu nại đó",
+                        f"{who} scored the complainant and {step} the complaint",
+                    )
+                else:
                     continue
                 yield finding(
                     "undeclared-conflict",
                     "high",
                     self.cycle.id,
                     c["cadre"],
-                    [self.at(c["against"]), (event, c["position"]), (done[1], done[2])],
-                    (
-                        f"{decider} ra quyết định bị khiếu nại và tự {step} khiếu nại đó",
-                        f"{decider} made the decision complained against and {step} the complaint",
-                    ),
-                    scorer=decider,
+                    [*own, (event, c["position"]), (done[1], done[2])],
+                    what,
+                    scorer=who,
                     statistic={"name": "same person on both sides", "value": 1, "threshold": 1},
-                    detail={"step": step},
+                    detail={"step": step, "side": "decider" if who == decider else "scorer"},
                 )
                 break
 

@@ -164,10 +164,10 @@ _KINDS = (
         "undeclared-conflict",
         "Xung đột lợi ích không khai báo",
         "An undeclared conflict of interest",
-        "Cùng một người ở cả hai phía: người ra quyết định bị khiếu nại lại thụ lý hay giải "
-        "quyết khiếu nại đó.",
-        "The same person on both sides: the one whose decision is complained against accepts "
-        "or resolves that complaint.",
+        "Cùng một người ở cả hai phía: người ra quyết định bị khiếu nại, hoặc đã chấm điểm "
+        "người khiếu nại, lại thụ lý hay giải quyết khiếu nại đó.",
+        "The same person on both sides: the one whose decision is complained against, or who "
+        "scored the complainant, accepts or resolves that complaint.",
     ),
 )
 KINDS: dict[str, Kind] = {k.id: k for k in _KINDS}

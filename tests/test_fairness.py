@@ -22,6 +22,7 @@ from tests.scenarios.corpus import mean
 AUTH, ADV, CHAIR, UBKT = "tham-quyen", "tham-dinh", "chu-tri", "ubkt"
 PANEL = ["cham.1", "cham.2", "cham.3"]
 CADRES = ["cb.1", "cb.2", "cb.3", "cb.4", "cb.5"]
+MORE = ["cb.6", "cb.7", "cb.8"]
 
 
 class Unit:
@@ -38,7 +39,7 @@ class Unit:
 
         self.w.model.handle = observed  # type: ignore[method-assign]
         self.w.clock = datetime(2023, 1, 2, tzinfo=UTC)
-        self.w.enrol(AUTH, ADV, CHAIR, UBKT, *PANEL, "cham.x", *CADRES)
+        self.w.enrol(AUTH, ADV, CHAIR, UBKT, *PANEL, "cham.x", *CADRES, *MORE)
         self.w.act("root", "role.granted", person=AUTH, role="organiser")
         self.ballots: dict[tuple[str, str], str] = {}
         self.decisions: dict[str, str] = {}
@@ -46,7 +47,9 @@ class Unit:
     def on(self, cycle: str, actor: str, type_: str, /, **body: Any) -> str:
         return self.w.act(actor, type_, cycle=cycle, **body)
 
-    def open(self, year: int, *, comments: bool = True) -> tuple[str, str]:
+    def open(
+        self, year: int, *, comments: bool = True, roster: list[str] = CADRES
+    ) -> tuple[str, str]:
         cycle = f"c-{year}"
         self.w.clock = datetime(year, 11, 2, 1, tzinfo=UTC)
         pinned = {"id": "QD366", "version": 1, "hash": profile_hash(PROFILES[("QD366", 1)])}
@@ -60,16 +63,16 @@ class Unit:
             unit="u",
             roles={**roles, "inspection": [UBKT]},
         )
-        subjects = [{"id": c, "name": c, "group": "staff"} for c in CADRES]
+        subjects = [{"id": c, "name": c, "group": "staff"} for c in roster]
         self.on(cycle, AUTH, "cycle.roster", subjects=subjects)
-        for c in CADRES:
+        for c in roster:
             self.on(cycle, c, "self_assessment.submitted", cadre=c, report="Báo cáo.")
         meeting = self.on(
-            cycle, CHAIR, "meeting.held", date=f"{year}-11-02", attendees=[CHAIR, *PANEL, *CADRES]
+            cycle, CHAIR, "meeting.held", date=f"{year}-11-02", attendees=[CHAIR, *PANEL, *roster]
         )
         said = []
         if comments:
-            for c in CADRES:
+            for c in roster:
                 said.append(
                     self.on(
                         cycle,
@@ -446,3 +449,39 @@ def test_an_unanswered_complaint_and_a_decider_judging_their_own_decision() -> N
     unanswered = next(f for f in unit.report()["findings"] if f["kind"] == "complaint-unanswered")
     assert unanswered["events"] == [ignored]
     assert unanswered["statistic"]["value"] > unanswered["statistic"]["threshold"] == 10
+
+
+def test_a_quota_lowering_decided_before_the_htxs_is_not_reported() -> None:
+    """Decided one by one, HTT first: when the lowered cadre is decided the group has no
+    HTXS yet, so the quota only binds in the end — still the quota's doing, not a sign."""
+    unit = Unit()
+    roster = [*CADRES, *MORE]
+    cycle, _ = unit.open(2025, roster=roster)
+    scores = {c: 80 for c in roster} | {"cb.1": 95, "cb.2": 94}
+    for cadre, total in scores.items():
+        unit.score(cycle, cadre, {s: total for s in PANEL})
+        unit.tally(cycle, cadre)
+    for cadre in roster[2:]:
+        unit.decide(cycle, cadre, "HTT")
+    unit.decide(cycle, "cb.2", "HTT", reason="Vượt tỷ lệ HTXS của nhóm.")
+    unit.decide(cycle, "cb.1", "HTXS")
+    assert not [f for f in unit.report()["findings"] if f["kind"] == "decision-departure"]
+
+
+def test_a_scorer_who_resolves_the_complaint_about_their_own_ballot_is_named() -> None:
+    unit = Unit()
+    cycle = unit.honest_cycle(2025, _plain(BASE))
+    unit.on(cycle, AUTH, "cycle.role_assigned", role="inspection", person="cham.1")
+    unit.w.clock += timedelta(days=5)
+    filed = unit.on(
+        cycle,
+        "cb.4",
+        "complaint.filed",
+        cadre="cb.4",
+        against=unit.decisions["cb.4"],
+        grounds="Chấm chưa đúng.",
+    )
+    unit.on(cycle, "cham.1", "complaint.accepted", cadre="cb.4", complaint=filed)
+    (found,) = [f for f in unit.report()["findings"] if f["kind"] == "undeclared-conflict"]
+    assert found["scorer"] == "cham.1" and found["detail"]["side"] == "scorer"
+    assert unit.ballots[("cham.1", "cb.4")] in found["events"]
