@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 MAD_TO_SD = 1.4826  # the median absolute deviation of a normal sample, as its deviation
 MEAN_TO_SD = 1.2533  # the mean absolute deviation, likewise (√(π/2))
+Q80_TO_SD = 1.2816  # the 80th percentile of |x| for a normal sample, in deviations
+NORMAL_Q95_OVER_Q80 = 1.96 / 1.2816  # … and its 95th over its 80th
 MAX_EVENTS = 40  # events listed per cycle-wide finding
 
 
@@ -105,11 +107,24 @@ class CycleCheck:
             # The larger of two estimates of the deviation's spread: the median absolute
             # deviation resists outliers, the mean one is not fooled by whole-point
             # ballots (a median of integers sits low).
-            absolute = [abs(v) for v in first]
-            pooled = max(MAD_TO_SD * median(absolute), MEAN_TO_SD * sum(absolute) / len(first))
+            absolute = sorted(abs(v) for v in first)
+            pooled = max(
+                MAD_TO_SD * median(absolute),
+                MEAN_TO_SD * sum(absolute) / len(absolute),
+                # … and the 80th percentile, which honest ballots with heavy tails raise
+                # while one rigged ballot among ten or more hardly moves it.
+                absolute[int(0.8 * (len(absolute) - 1))] / Q80_TO_SD,
+            )
         # More than low only if no honest ballot of the cycle's would be that far out by
         # chance: the robust z, Bonferroni over the ballots judged.
+        # Honest ballots with heavier tails than a normal's (the cycle's 95th percentile
+        # further beyond its 80th than a normal's) raise it in proportion.
         self.z_cycle = NormalDist().inv_cdf(1 - s.ballot_alpha / (2 * max(1, len(first))))
+        if len(first) >= 20:
+            absolute = sorted(abs(v) for v in first)
+            q80, q95 = (absolute[int(q * (len(absolute) - 1))] for q in (0.8, 0.95))
+            if q80 > 0:
+                self.z_cycle *= max(1.0, (q95 / q80) / NORMAL_Q95_OVER_Q80)
         for scorer, of in gaps.items():
             n, total, cycles = evidence.profile.get(scorer, (0, 0, 0))
             adjusted = sum(g - habit[(scorer, c)] for c, g in of.items())
