@@ -30,7 +30,7 @@ from fractions import Fraction
 from typing import Any
 
 from domain.acts import Act
-from domain.cycle import Cycle
+from domain.cycle import DEADLINED, Cycle
 from domain.evaluation import Evaluation
 from domain.fields import Body, format_points, parse_points, text_json
 from domain.levels import Level
@@ -51,21 +51,6 @@ SUBJECT_CHANGES = frozenset(
 )
 # Acts bound by the cycle's deadline that settle a result: close to it, they are rushed.
 SETTLING = frozenset({"score.amended", "tally.recorded", "appraisal.proposed", "decision.issued"})
-DEADLINED = frozenset(
-    {
-        "self_assessment.submitted",
-        "meeting.held",
-        "comment.made",
-        "minutes.adopted",
-        "score.submitted",
-        "score.amended",
-        "confidence.tallied",
-        "tally.recorded",
-        "scoring.reopened",
-        "appraisal.proposed",
-        "decision.issued",
-    }
-)
 # Acts that may go against a complainant.
 ADVERSE = frozenset({"evidence.recorded", "score.amended", "decision.revised"})
 # Acts whose day a check reads.
