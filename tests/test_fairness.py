@@ -222,6 +222,8 @@ def test_a_quota_lowering_is_not_reported_but_a_lowering_on_evidence_that_forces
         unit.score(cycle, cadre, {s: total for s in PANEL})
         unit.tally(cycle, cadre)
     # Four HTT would allow no HTXS (20 %): cb.2 is lowered for the quota, with its reason.
+    # cb.3 is proposed HTT, then a record that forces nothing lets the decision say HT.
+    unit.on(cycle, ADV, "appraisal.proposed", cadre="cb.3", level="HTT")
     unit.on(
         cycle,
         ADV,
@@ -231,8 +233,9 @@ def test_a_quota_lowering_is_not_reported_but_a_lowering_on_evidence_that_forces
         percent=5,
         text="Một nhiệm vụ trễ hạn.",
     )
-    for cadre in ("cb.3", "cb.4", "cb.5"):
-        unit.decide(cycle, cadre, "HTT", decided="HT" if cadre == "cb.3" else None)
+    unit.on(cycle, AUTH, "decision.issued", cadre="cb.3", level="HT", reason="Trễ hạn.")
+    for cadre in ("cb.4", "cb.5"):
+        unit.decide(cycle, cadre, "HTT")
     unit.decide(cycle, "cb.2", "HTT", reason="Vượt tỷ lệ HTXS của nhóm.")
     unit.decide(cycle, "cb.1", "HTT", reason="Vượt tỷ lệ HTXS của nhóm.")
     found = kinds(unit.report())
@@ -241,7 +244,7 @@ def test_a_quota_lowering_is_not_reported_but_a_lowering_on_evidence_that_forces
     departure = next(f for f in unit.report()["findings"] if f["kind"] == "decision-departure")
     assert departure["severity"] == "high" and departure["detail"]["direction"] == "down"
     assert departure["detail"]["evidence"][0]["kind"] == "tasks_failed"
-    assert departure["detail"]["reason"] == "Chưa hoàn thành một số nhiệm vụ."
+    assert departure["detail"]["reason"] == "Trễ hạn."
 
 
 def test_reasons_are_judged_where_readable_and_said_to_be_sealed_where_not() -> None:

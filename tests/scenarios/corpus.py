@@ -319,22 +319,22 @@ class Unit:
             reasons.clear()
         proposed = dict(level)
         if plan.depart == "?":  # lowering an HTT would shrink the HTXS quota's base
-            fits = [c for c in self.cadres if level[c] in ("HTXS", "HT")]
+            fits = [c for c in self.cadres if level[c] == "HT"]
+            fits = fits or [c for c in self.cadres if level[c] == "HTXS"]
             plan.depart = rng.choice(fits or self.cadres)
             self.target = plan.depart
-        if plan.depart:
-            cadre = plan.depart
+        for cadre in self.cadres:
+            extra = {"reason": reasons[cadre]} if cadre in reasons else {}
+            on(ADVISORY, "appraisal.proposed", cadre=cadre, level=proposed[cadre], **extra)
+        if plan.depart:  # after the proposal: real evidence the decision then cites
             on(
                 ADVISORY,
                 "evidence.recorded",
-                cadre=cadre,
+                cadre=plan.depart,
                 kind="tasks_failed",
                 percent=rng.randint(10, 30),
                 text="Một số nhiệm vụ chưa hoàn thành đúng hạn.",
             )
-        for cadre in self.cadres:
-            extra = {"reason": reasons[cadre]} if cadre in reasons else {}
-            on(ADVISORY, "appraisal.proposed", cadre=cadre, level=proposed[cadre], **extra)
         if plan.late_decision:
             on(
                 AUTHORITY,
