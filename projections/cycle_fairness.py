@@ -5,8 +5,8 @@ suppression (thiên vị, trù dập) — for the read API.
 or one cadre needs only that cycle's. So this replays the cycle's own streams through
 the rules, as ``projections.history`` does, and shows each admitted act to the same
 ``Fairness`` watcher. Two kinds look across cycles in the full report and not here:
-``scorer-bias`` and a next-cycle ``retaliation``. Sealed amendment reasons stay "not
-judged: text sealed" here (``cadreledger verify`` with the data key judges them).
+``scorer-bias`` and a next-cycle ``retaliation``. The route judges the sealed
+amendment reasons its reader may read (``judge_sealed_reasons``).
 """
 
 from __future__ import annotations
