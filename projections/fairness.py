@@ -258,7 +258,7 @@ class Fairness:
             return
         detail: dict[str, Any] = {"type": act.type, "actor": act.actor, "after": after}
         severity = "medium" if ballot and "tally" in after else "low"
-        words_vi, words_en = act.type, act.type
+        words_vi = words_en = f"{act.type} ({act.actor})"
         if act.type == "decision.revised":
             ev = model.cycles[key[0]].evaluations[key[1]]
             old, new = ev.superseded[-1].level, ev.decision.level if ev.decision else None
@@ -266,8 +266,8 @@ class Fairness:
                 way = "up" if new.rank > old.rank else "down" if new.rank < old.rank else "same"
                 detail.update({"direction": way, "old_level": old.value, "new_level": new.value})
                 severity = "low" if way == "up" else "medium"
-                words_vi = f"Xếp loại lại {old.value} → {new.value}"
-                words_en = f"Re-classified {old.value} → {new.value} ({way})"
+                words_vi = f"Xếp loại lại {old.value} → {new.value} ({act.actor})"
+                words_en = f"Re-classified {old.value} → {new.value} ({way}, {act.actor})"
         self.found.append(
             finding(
                 "late-change",
@@ -568,19 +568,19 @@ def amendment_summary(detail: Mapping[str, Any]) -> tuple[str, str]:
     thin = sum(1 for a in listed if a["thin_reason"])
     sealed = sum(1 for a in listed if a["judged"] == NOT_JUDGED)
     vi = f"{n} lần sửa điểm, tổng ảnh hưởng {net} điểm"
-    en = f"{n} ballot amendments, net effect {net} points"
+    en = f"{n} ballot amendment(s), net effect {net} points"
     if before != after:
         vi += f" — đổi mức {before} → {after}"
         en += f" — they changed the level {before} → {after}"
     if directed:
         vi += f"; {directed} lý do là 'theo chỉ đạo'"
-        en += f"; {directed} reasons say it was directed"
+        en += f"; {directed} reason(s) say it was directed"
     if thin:
         vi += f"; {thin} lý do sơ sài"
-        en += f"; {thin} thin reasons"
+        en += f"; {thin} thin reason(s)"
     if sealed:
         vi += f"; {sealed} lý do chưa đánh giá: văn bản niêm phong"
-        en += f"; {sealed} reasons not judged: text sealed"
+        en += f"; {sealed} reason(s) not judged: text sealed"
     return vi, en
 
 
