@@ -83,7 +83,6 @@ class FairnessSettings:
 class Ballots:
     """One subject's ballots in a cycle, as they stand and as first cast."""
 
-    first: int
     current: dict[str, tuple[int, int, str, int]] = field(default_factory=dict)  # g, t, ev, pos
     original: dict[str, int] = field(default_factory=dict)  # scorer → total
     amendments: list[dict[str, Any]] = field(default_factory=list)
@@ -213,7 +212,7 @@ class Fairness:
     def _ballot(self, act: Act, key: tuple[str, str]) -> None:
         record = self.ballots.get(key)
         if record is None:
-            record = self.ballots[key] = Ballots(act.position)
+            record = self.ballots[key] = Ballots()
         s = act.statement
         general, tasks = parse_points(s["general"], "general"), parse_points(s["tasks"], "tasks")
         total = general + tasks
