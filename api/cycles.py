@@ -37,6 +37,7 @@ from cadreledger.service import Ledger, entry_json
 from domain.regimes import PROFILES, profile_hash
 from ledger.errors import INVALID_REQUEST, NOT_FOUND, Rejected
 from projections.cycle_fairness import cycle_fairness
+from projections.fairness import judge_sealed_reasons
 from projections.history import Step, cycle_streams, replay_cycle
 from projections.views import cycle_view
 
@@ -83,10 +84,16 @@ def _in_turn(endpoint: Callable[P, T]) -> Callable[P, Awaitable[T]]:
 
 def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
     # Sealed texts (comments, reasons, grounds) come out opened: api/texts.py.
+    reveal = reveal_for(ledger)
+
+    def opener(request: Request, wanted: list[str]) -> dict[str, str | None]:
+        """The texts of ``wanted`` this request may read (None for the rest)."""
+        return {c: r.text for c, r in reveal(request, wanted).items()}
+
     router = APIRouter(
         prefix="/v1",
         tags=["evaluation"],
-        route_class=revealing(reveal_for(ledger)),
+        route_class=revealing(reveal),
     )
     not_found: dict[int | str, dict[str, Any]] = {404: problem}
 
@@ -261,12 +268,13 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
     @router.get("/cycles/{cycle}/fairness", responses=found(schemas.FairnessReport))
     @_in_turn
     def fairness(
-        cycle: str, cadre: Annotated[str | None, Query(max_length=64)] = None
+        cycle: str, request: Request, cadre: Annotated[str | None, Query(max_length=64)] = None
     ) -> dict[str, Any]:
-        """The cycle's fairness evidence — amendments and their net effect, outlying or
-        marked-down ballots, late changes, levels the score does not explain, decisions
-        not notified — each with the events behind it: evidence, never an accusation.
-        ``cadre`` keeps that cadre's findings only."""
+        """The cycle's signs to examine (docs/verifier.md §5) — ballots apart from the
+        panel, amendments, decisions apart from the proposal or the score, retaliation,
+        panel changes, formalism, time limits … — each with its severity, the person
+        concerned, the statistic and threshold, and the events behind it by hash and
+        position: signs, never an accusation. ``cadre`` keeps that cadre's findings."""
         projector = ledger.projector
         projector.catch_up()
         now = projector.model.cycles.get(cycle)
@@ -275,15 +283,21 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
         report = cycle_fairness(
             ledger.store, projector.model.registry, cycle, list(now.evaluations)
         )
+        # The sealed amendment reasons this reader may read are judged (thin, directed).
+        judge_sealed_reasons(report, lambda wanted: opener(request, wanted))
         found = [f for f in report["findings"] if cadre is None or f["cadre"] == cadre]
         counts: dict[str, int] = {}
+        severities: dict[str, int] = {}
         for f in found:
             counts[f["kind"]] = counts.get(f["kind"], 0) + 1
+            severities[f["severity"]] = severities.get(f["severity"], 0) + 1
         return {
             "cycle": cycle,
             "position": projector.model.position,
             "settings": report["settings"],
+            "kinds": report["kinds"],
             "counts": dict(sorted(counts.items())),
+            "severities": dict(sorted(severities.items())),
             "findings": found,
         }
 

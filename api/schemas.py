@@ -257,11 +257,20 @@ class CycleEntries(Open):
 
 
 class FairnessFinding(Open):
-    kind: str
+    """A sign to examine (docs/verifier.md §5), never a verdict."""
+
+    id: str = Field(description="the same finding has the same id on every run")
+    kind: str = Field(description="a stable kind id: ballot-deviation, retaliation, …")
+    severity: str = Field(description="low | medium | high")
     cycle: str
     cadre: str = Field(description='a subject, or "*" for the whole cycle')
-    events: list[str]
+    scorer: str | None = Field(description="the person whose behaviour it is about, if one")
+    events: list[str] = Field(description="the events behind it, in log order")
+    positions: list[int] = Field(description="their log positions (the replay's steps)")
+    statistic: Doc | None = Field(description="name, value and threshold")
     detail: Doc
+    title_vi: str
+    title_en: str
     summary_vi: str
     summary_en: str
 
@@ -270,7 +279,9 @@ class FairnessReport(Open):
     cycle: str
     position: int
     settings: Doc
+    kinds: Doc = Field(description="each kind's title and explanation, vi and en")
     counts: dict[str, int]
+    severities: dict[str, int]
     findings: list[FairnessFinding]
 
 

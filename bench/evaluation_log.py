@@ -1,7 +1,8 @@
 """An evaluation ledger of ~1,000,000 rule-abiding events: rebuild, timeline, verify.
 
     python bench/evaluation_log.py --db sqlite|postgres [--events N] [--keep PATH]
-                                   [--only build,read,rebuild,rebuild-one,timeline,http,verify]
+                                   [--only build,read,rebuild,rebuild-one,timeline,http,
+                                           fairness,verify]
                                    [--json [PATH]]
 
 Builds (or reuses, with ``--keep``) an evaluation ledger (``Settings(rules=True)``):
@@ -27,6 +28,8 @@ Then, in the same run:
   timeline   ``replay_cycle(…, cycle, through=POS | at=TIME, cadre=X)`` latency over
              ``--queries`` random queries (issue 3: p99 < 50 ms); ``http`` the same
              through the API with ``fastapi.testclient.TestClient``
+  fairness   the fairness findings' own CPU per event (``--fairness-cycles`` cycles
+             replayed with and without the watcher) and the findings they make
   verify     in a child process: ``verify_log`` (V1–V7, worker processes on all cores)
              then ``projections.audit.audit`` (V8, V9, fairness; cycles in worker
              processes on all cores) — exactly what ``Ledger.verify()`` runs on a big
@@ -878,6 +881,68 @@ def child_verify(spec: dict[str, Any]) -> dict[str, Any]:
         ledger.close()
 
 
+def measure_fairness(ledger: Any, sample: int) -> dict[str, Any]:
+    """The fairness findings' own cost: ``sample`` cycles (every cycle when 0) replayed
+    through the rules alone, then again with the ``Fairness`` watcher observing every
+    admitted act and working out its evidence at the end (what ``audit`` does per cycle
+    in its workers) — in one process; CPU seconds per event, the watcher's share, and
+    the findings made on the whole ``verify``."""
+    from domain.model import Model
+    from projections.audit import _plan
+    from projections.audit_part import Home, parsed, replay
+    from projections.fairness import Fairness, Gathered
+    from projections.source import stream_entries
+
+    store = ledger.store
+    size = ledger.size()
+    outside, cycles = _plan(store, size)
+    model = Model(ledger.root_keys)
+    replay(
+        parsed(stream_entries(store, outside, size), lambda _: None),
+        model,
+        Home.OUTSIDE,
+        -1,
+        lambda _: None,
+    )
+    registry = model.registry
+    chosen = list(cycles)[: sample or None]
+    rules_s = watched_s = 0.0
+    events = 0
+    gathered = Gathered()
+    for cycle in chosen:
+        rows = store.entries_of([f"cycle/{cycle}{rest}" for rest in cycles[cycle]], size)
+        acts = list(parsed(rows, lambda _: None))
+        events += len(acts)
+        t0 = time.process_time()
+        alone = Model((), registry=registry)
+        for act in acts:
+            alone.replay(act)
+        t1 = time.process_time()
+        both, watcher = Model((), registry=registry), Fairness()
+        for act in acts:
+            if both.replay(act) is None:
+                watcher.observe(act, both)
+        gathered.add(watcher.evidence(both))
+        t2 = time.process_time()
+        rules_s += t1 - t0
+        watched_s += t2 - t1
+    t3 = time.process_time()
+    report = gathered.report()
+    gather_s = time.process_time() - t3
+    fairness_s = watched_s - rules_s + gather_s
+    return {
+        "cycles": len(chosen),
+        "events": events,
+        "rules_cpu_us_per_event": 1e6 * rules_s / max(1, events),
+        "fairness_cpu_us_per_event": 1e6 * fairness_s / max(1, events),
+        "fairness_share_of_replay": fairness_s / max(1e-9, watched_s + gather_s),
+        "gather_s": gather_s,
+        "findings": len(report["findings"]),
+        "severities": report.get("severities"),
+        "counts": report["counts"],
+    }
+
+
 def raw_ed25519(store: Any, workers: int, tmp: Path, single_sample: int) -> dict[str, Any]:
     """bench/verify.py's raw rate over this log's own (key, signature, message) triples."""
     from ledger.envelope import Event
@@ -1022,12 +1087,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--only",
-        default="read,rebuild,timeline,http,verify",
-        help="measurements (default: read,rebuild,timeline,http,verify)",
+        default="read,rebuild,timeline,http,fairness,verify",
+        help="measurements (default: read,rebuild,timeline,http,fairness,verify)",
     )
     p.add_argument("--queries", type=int, default=200, help="timeline queries (default 200)")
     p.add_argument("--workers", type=int, default=None, help="verify workers (default: cores)")
     p.add_argument("--single-sample", type=int, default=20_000)
+    p.add_argument(
+        "--fairness-cycles",
+        type=int,
+        default=200,
+        help="cycles the fairness measurement replays (0: all; default 200)",
+    )
     args = p.parse_args(argv)
     out = C.human_stream(args)
     env = C.environment()
@@ -1137,6 +1208,9 @@ def measure(
                 print(f"  http not measured: {e!r}", file=out, flush=True)
                 results["http_error"] = repr(e)
         del projector
+        if "fairness" in only:
+            print("fairness: the watcher's own CPU per event …", file=out, flush=True)
+            results["fairness"] = measure_fairness(ledger, args.fairness_cycles)
         if "verify" in only:
             print(f"raw Ed25519 on {workers} threads …", file=out, flush=True)
             raw = raw_ed25519(ledger.store, workers, tmp, args.single_sample)
@@ -1192,6 +1266,13 @@ def table_rows(r: dict[str, Any]) -> list[list[Any]]:
             x = r[key]
             rows.append([f"{label} p50 ms", x["p50_ms"]])
             rows.append([f"{label} p99 ms", x["p99_ms"]])
+    if "fairness" in r:
+        x = r["fairness"]
+        rows.append(["fairness: cycles / events replayed", f"{x['cycles']} / {x['events']}"])
+        rows.append(["fairness: rules CPU µs per event", x["rules_cpu_us_per_event"]])
+        rows.append(["fairness: watcher CPU µs per event", x["fairness_cpu_us_per_event"]])
+        rows.append(["fairness: share of the cycle replay", x["fairness_share_of_replay"]])
+        rows.append(["fairness: findings (by severity)", x["severities"]])
     if "verify" in r:
         x, v = r["verify"], r["verify"]["verify"]
         rows += [

@@ -223,7 +223,7 @@ def demo(ctx: click.Context, seed: int, cadres: int) -> None:
         fairness = report.annexes.get("fairness", {}).get("counts", {})
         if fairness:
             click.echo(
-                "  Bằng chứng công bằng (xem verify --json) / fairness evidence: "
+                "  Dấu hiệu cần xem xét (verify --findings-only) / signs to examine: "
                 + ", ".join(f"{kind} {n}" for kind, n in fairness.items())
             )
         click.echo(f"Sổ cái / log: {ledger.size()} sự kiện / events; khóa / key {ledger.log_key}")
@@ -394,12 +394,19 @@ def serve(
     multiple=True,
     help="for a bundle: the root of trust's verifier key, or @FILE (default: the bundle's)",
 )
+@click.option(
+    "--findings-only",
+    is_flag=True,
+    help="print only the fairness findings (signs to examine), every severity, grouped by "
+    "person and by scorer; with --json, only their JSON",
+)
 @click.argument("bundle", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @cli_witness.witness_options
 @click.pass_context
 def verify(
     ctx: click.Context,
     as_json: bool,
+    findings_only: bool,
     log_key: str | None,
     checkpoints: tuple[Path, ...],
     state_dir: Path | None,
@@ -429,10 +436,7 @@ def verify(
             report = verify_file(data, pinned, roots or None, policy)
         except BundleError as e:
             raise CannotRun(str(e)) from e
-        if as_json:
-            click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
-        else:
-            _print_summary(report)
+        _print_report(report, as_json, findings_only)
         sys.exit(0 if report.ok else EXIT_FAILED)
     with open_ledger(ctx, writer=False) as ledger:
         memory = None if no_remember else Memory.of(state_dir, pinned or ledger.log_keys.first)
@@ -456,10 +460,7 @@ def verify(
                 record.discard()
         if progress:
             click.echo("", err=True)
-    if as_json:
-        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
-    else:
-        _print_summary(report)
+    _print_report(report, as_json, findings_only)
     sys.exit(0 if report.ok else EXIT_FAILED)
 
 
@@ -479,6 +480,24 @@ def demo_root_path(settings: Settings) -> Path:
     """Where ``cadreledger demo`` keeps the private key of the root of trust it plays."""
     public = settings.root_key_path()
     return public.with_name(public.name + ".demo-private")
+
+
+def _print_report(report: Report, as_json: bool, findings_only: bool) -> None:
+    """The whole report, or only its fairness findings (``--findings-only``): as JSON,
+    or for people — the checks, then the findings of medium and high severity."""
+    from cadreledger.cli_findings import print_findings
+
+    fairness = report.annexes.get("fairness")
+    if as_json:
+        data = fairness if findings_only else report.to_json()
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    if not findings_only:
+        _print_summary(report)
+        if fairness is not None:
+            print_findings(fairness, "medium")
+        return
+    print_findings(fairness)
 
 
 def _read_key(text: str) -> VerifierKey:

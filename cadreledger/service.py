@@ -48,6 +48,7 @@ from ledger.vault import (
 )
 from ledger.verifier import Finding, Report, verify_log
 from projections.audit import audit
+from projections.fairness import judge_sealed_reasons
 from projections.follower import Projector
 
 PROCESSES_FROM = 20_000  # events; see Ledger.verify
@@ -386,6 +387,7 @@ class Ledger:
                 processes=options["processes"],
                 workers=options.get("workers"),
             )
+            self._judge_reasons(report)
         skew = recorded_skew(self.store.meta())
         times = check_log_time(stored_rows(self.store), report, skew)
         if options.get("witness_policy") is not None:
@@ -400,6 +402,18 @@ class Ledger:
         for observe in self.on_verified:
             observe(report)
         return report
+
+    def _judge_reasons(self, report: Report) -> None:
+        """With the data key, the fairness findings judge the sealed amendment reasons
+        too (thin, or "as directed"); without it they stay "not judged: text sealed"."""
+        fairness = report.annexes.get("fairness")
+        if fairness is None or self.vault.kek is None:
+            return
+
+        def texts(wanted: list[str]) -> dict[str, str | None]:
+            return {c: r.text for c, r in self.vault.reveal(wanted).items()}
+
+        judge_sealed_reasons(fairness, texts)
 
     def _check_range(self, ok: bool, a: int, b: int) -> None:
         if not ok:

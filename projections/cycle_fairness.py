@@ -1,10 +1,12 @@
-"""One cycle's fairness evidence (bằng chứng thiên vị, trù dập), for the read API.
+"""One cycle's fairness findings — signs to examine (dấu hiệu cần xem xét) of favour or
+suppression (thiên vị, trù dập) — for the read API.
 
 ``cadreledger verify`` gathers the evidence over the whole log; a page about one cycle
 or one cadre needs only that cycle's. So this replays the cycle's own streams through
 the rules, as ``projections.history`` does, and shows each admitted act to the same
-``Fairness`` watcher. One kind looks across cycles in the full report and not here:
-a ``consistent-mover`` sees only this cycle's ballots and amendments.
+``Fairness`` watcher. Two kinds look across cycles in the full report and not here:
+``scorer-bias`` and a next-cycle ``retaliation``. The route judges the sealed
+amendment reasons its reader may read (``judge_sealed_reasons``).
 """
 
 from __future__ import annotations

@@ -1,45 +1,42 @@
-"""Fairness evidence (thiên vị, trù dập): what moved a cadre's result, and who moved it.
+"""Fairness findings (dấu hiệu cần xem xét): signs of favour (thiên vị) or suppression
+(trù dập) for the inspection committee to examine — never a verdict.
 
-It watches the acts the rules admitted, in log order, and reports evidence with the
-events behind it — never an accusation:
+The watcher sees the acts the rules admitted, in log order. Some signs show as an act
+arrives (a change after the tally, publication or a complaint; adverse acts against a
+complainant; a tally closed before the panel at the meeting had scored); the rest are
+worked out per cycle at the end (``projections.fairness_cycle``: ballots against the
+rest of the panel, decisions against the proposal or the score, formalism, time
+limits, panel changes, end-state breaches, conflicts). Two look across cycles and are
+put together by ``Gathered``: a scorer who deviates the same way for the same cadre in
+several cycles (``scorer-bias``, with a per-scorer profile), and a complainant whose
+next cycle went worse than everyone else's (``retaliation``).
 
-- ``amendments``: per cadre, the net effect of all ballot amendments on the total and
-  on the level the score gives; amendments whose reason is thin;
-- ``late-change``: acts that changed a cadre's record after their tally, after
-  publication, or after they complained;
-- ``outlier``: a ballot far from the rest of its panel (modified z-score over the
-  median absolute deviation, or a fixed gap when the panel agrees exactly);
-- ``consistent-mover``: a scorer who moves the same cadre the same way again and
-  again (ballots against the panel's median, or amendments);
-- ``marked-down`` / ``marked-up``: a ballot below (above) the rest of the panel on
-  every criterion at once;
-- ``unexplained-level``: a decided level other than the one the score gives, with no
-  evidence event on the cadre's record;
-- ``not-notified`` / ``not-published``: decisions the person was not told of, and a
-  fully decided cycle whose results were not made public (DOMAIN.md rule 13);
-- ``complaint-overdue``: a complaint still unresolved after its time limit (acceptance
-  then resolution, Luật Khiếu nại 2011), as of the day the report is made.
-
-Thresholds are settings. A replay of the whole log can watch every act with one
-``Fairness``; a verifier that replays cycles apart (``projections.audit``) gathers each
-one's ``Evidence`` and puts them together (``Gathered``) into the same report.
+Every kind, its statistic, threshold and severity are listed in docs/verifier.md;
+the thresholds are ``FairnessSettings``. A replay of the whole log can watch every act
+with one ``Fairness``; a verifier that replays cycles apart (``projections.audit``)
+gathers each one's ``Evidence`` and puts them together into the same report.
 """
 
 from __future__ import annotations
 
-import statistics
+import bisect
+import math
+import unicodedata
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from operator import itemgetter
+from datetime import date, timedelta
+from fractions import Fraction
 from typing import Any
 
-from domain.acts import VIETNAM, Act
+from domain.acts import Act
+from domain.cycle import DEADLINED, Cycle
+from domain.evaluation import Evaluation
 from domain.fields import Body, format_points, parse_points, text_json
-from domain.judgement import allowed
+from domain.levels import Level
 from domain.model import Model
 from ledger.texts import SealedText
+from projections.fairness_kinds import KINDS, Finding, finding, order, signed
 
 SUBJECT_CHANGES = frozenset(
     {
@@ -52,129 +49,335 @@ SUBJECT_CHANGES = frozenset(
         "confidence.tallied",
     }
 )
+# Acts bound by the cycle's deadline that settle a result: close to it, they are rushed.
+SETTLING = frozenset({"score.amended", "tally.recorded", "appraisal.proposed", "decision.issued"})
+# Acts that may go against a complainant.
+ADVERSE = frozenset({"evidence.recorded", "score.amended", "decision.revised"})
+# Acts whose day a check reads.
+DATED = frozenset({"result.published", "decision.issued", "complaint.filed"})
+# Reasons that say nothing (a mistake, a redo) or that the change was ordered.
+VAGUE = ("nhầm", "sửa lại", "chấm lại", "điều chỉnh", "cập nhật", "bổ sung", "mistake", "typo")
+DIRECTED = ("chỉ đạo", "theo đề nghị của", "as directed", "instructed")
+NOT_JUDGED = "not judged: text sealed"
 
 
 @dataclass(frozen=True)
 class FairnessSettings:
-    outlier_z: float = 3.5  # modified z-score (Iglewicz and Hoaglin)
-    outlier_gap_points: int = 10  # when the rest of the panel agrees exactly (MAD = 0)
-    criterion_points: int = 3  # below (above) the panel's median on every criterion
-    mover_points: int = 5  # a ballot this far from the panel's median moves the cadre
-    mover_times: int = 2  # … this many times, all the same way
+    min_effect_points: float = 4.0  # a deviation smaller than this is never named
+    spread_floor_points: float = 1.5  # the panel's spread is never taken as less
+    robust_z: float = 3.0  # deviation ÷ spread to name one ballot
+    strong_points: float = 8.0  # a deviation this big is medium on its own …
+    ballot_alpha: float = 0.05  # … if chance over the cycle's ballots explains it no more
+    repeat_z: float = 2.0  # per cycle, for a scorer's repeated bias
+    repeat_cycles: int = 2  # … in this many cycles, the same cadre, the same way
+    bias_alpha: float = 0.05  # … more often than chance: expected false pairs at most this
+    retaliation_points: float = 5.0  # a complainant's next-cycle drop beyond the others'
+    deadline_days: int = 3  # settling acts in the last days before the deadline
+    publication_days: int = 30  # publication after the last decision
+    formalism_share: float = 0.8  # share of cadres with identical ballots
+    uniform_levels_from: int = 5  # cadres all at one level counts from this many
     thin_reason_chars: int = 15
 
 
-Finding = dict[str, Any]
-
-
 @dataclass
-class _Ballots:
-    first: int  # position of the first ballot: the order a whole-log replay meets the subject
-    original: dict[str, tuple[int, str]] = field(default_factory=dict)  # scorer → total, event
-    current: dict[str, tuple[int, str]] = field(default_factory=dict)
-    criteria: dict[str, tuple[int, int]] = field(default_factory=dict)  # scorer → gen, tasks
+class Ballots:
+    """One subject's ballots in a cycle, as they stand and as first cast."""
+
+    current: dict[str, tuple[int, int, str, int]] = field(default_factory=dict)  # g, t, ev, pos
+    original: dict[str, int] = field(default_factory=dict)  # scorer → total
     amendments: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
+class CycleLog:
+    """What the end-of-cycle checks need that the model does not keep: positions, days,
+    who did what."""
+
+    first: int
+    last_day: date | None = None
+    meetings: list[int] = field(default_factory=list)  # positions
+    panel: list[tuple[int, str, str, bool]] = field(default_factory=list)  # pos, ev, who, added
+    past: list[tuple[str, int]] = field(default_factory=list)  # acts after the deadline
+    close: list[tuple[str, int]] = field(default_factory=list)  # settling acts near it
+    issued: list[tuple[date, int]] = field(default_factory=list)  # decisions: day, position
+    deciders: dict[str, str] = field(default_factory=dict)  # decision event → its actor
+    published: tuple[date, str, int] | None = None
+    complaints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    partial: list[tuple[str, int, str, list[str]]] = field(default_factory=list)  # tallies
+    horizon: str | None = None  # acts dated before this are far from the deadline
+    quota_lowered: set[str] = field(default_factory=set)  # decided HTT with the quota full
+
+
+@dataclass
 class Evidence:
-    """What one watcher found, each finding with the key that orders it in the report.
+    """What one watcher found: findings, and what the cross-cycle checks need.
 
-    ``moves``: for ``consistent-mover``, which looks across cycles — per subject's ballots
-    (the position of its first ballot, scorer, cadre), the moves big enough to count."""
+    ``moves``: per ballot whose deviation counts for ``scorer-bias`` — (scorer, cadre,
+    cycle, adjusted hundredths, event, position, |robust z|); ``profile``: per scorer (ballots,
+    sum of adjusted deviations, cycles); ``scored`` and ``rostered``: the cycles each
+    scorer scored in and each subject was on the roster of; ``outcomes``: per decided subject, see
+    ``fairness_cycle.outcomes``."""
 
-    late: list[tuple[int, Finding]] = field(default_factory=list)  # by the act's position
-    ballots: list[tuple[tuple[str, str], Finding]] = field(default_factory=list)  # by subject
-    unexplained: list[tuple[str, Finding]] = field(default_factory=list)  # by cycle
-    unannounced: list[tuple[str, Finding]] = field(default_factory=list)  # by cycle
-    moves: list[tuple[int, str, str, list[tuple[int, str]]]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    moves: list[tuple[str, str, str, int, str, int, float]] = field(default_factory=list)
+    profile: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    outcomes: list[tuple[Any, ...]] = field(default_factory=list)
+    scored: dict[str, set[str]] = field(default_factory=dict)  # scorer → cycles
+    rostered: dict[str, set[str]] = field(default_factory=dict)  # subject → cycles
 
 
 class Fairness:
     def __init__(self, settings: FairnessSettings | None = None) -> None:
         self.settings = settings or FairnessSettings()
-        self.ballots: dict[tuple[str, str], _Ballots] = {}
-        self.late: list[tuple[int, Finding]] = []
-        self.milestones: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
-        self.published: dict[str, int] = {}  # cycle → position
+        self.ballots: dict[tuple[str, str], Ballots] = {}
+        self.found: list[Finding] = []
+        self.marks: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
+        self.cycles: dict[str, CycleLog] = {}
+        self.positions: dict[str, int] = {}  # event → position, for a cycle's acts
 
     def observe(self, act: Act, model: Model) -> None:
         """An act the rules admitted, with the model as it stands after it."""
         statement = act.statement
-        cycle, cadre = statement.get("cycle"), statement.get("cadre")
-        if not isinstance(cycle, str):
+        cycle_id, cadre = statement.get("cycle"), statement.get("cadre")
+        if not isinstance(cycle_id, str):
             return
-        if act.type == "result.published":
-            self.published[cycle] = act.position
-        if not isinstance(cadre, str):
+        log = self.cycles.get(cycle_id)
+        if log is None:
+            log = self.cycles[cycle_id] = CycleLog(act.position)
+        self.positions[act.event] = act.position
+        kind = act.type
+        cycle = model.cycles.get(cycle_id)
+        # An act's day costs a parse of its time: only where a day is needed.
+        day = None
+        if cycle is not None and kind in DEADLINED and self._near_deadline(statement, log, cycle):
+            day = act.day
+            if day > cycle.deadline:
+                log.past.append((act.event, act.position))
+            elif kind in SETTLING and (cycle.deadline - day).days < self.settings.deadline_days:
+                log.close.append((act.event, act.position))
+        if kind in DATED or log.complaints:
+            day = day or act.day
+            if log.complaints or kind == "complaint.filed":  # how long a complaint waited
+                log.last_day = max(day, log.last_day or day)
+        if kind == "result.published":
+            log.published = (day or act.day, act.event, act.position)
+        elif kind == "meeting.held":
+            log.meetings.append(act.position)
+        elif kind.startswith("cycle.role_") and statement.get("role") == "panel":
+            added = kind == "cycle.role_assigned"
+            log.panel.append((act.position, act.event, str(statement["person"]), added))
+        if not isinstance(cadre, str) or cycle is None:
             return
-        key = (cycle, cadre)
-        self._late(act, key)
-        if act.type in ("score.submitted", "score.amended"):
+        key = (cycle_id, cadre)
+        if kind in SUBJECT_CHANGES:
+            self._late(act, key, model)
+            self._against_complainant(act, key, model)
+        if kind in ("score.submitted", "score.amended"):
             self._ballot(act, key)
-        elif act.type == "tally.recorded":
-            self.milestones[key]["tally"] = act.position
-        elif act.type == "complaint.filed":
-            self.milestones[key].setdefault("complaint", act.position)
+        elif kind == "tally.recorded":
+            self.marks[key]["tally"] = act.position
+            self._tally_panel(act, key, model)
+        elif kind in ("decision.issued", "decision.revised"):
+            log.deciders[act.event] = act.actor
+            ev = cycle.evaluations[cadre]
+            if _lowered_from_htxs(cycle, ev) and quota_full(cycle, ev):
+                log.quota_lowered.add(cadre)  # HTXS would have broken the quota then
+            if kind == "decision.issued":
+                log.issued.append((day or act.day, act.position))
+        elif kind == "complaint.filed":
+            self.marks[key].setdefault("complaint", (act.event, act.position))
+            log.complaints[act.event] = {
+                "cadre": cadre,
+                "position": act.position,
+                "day": day,
+                "against": str(statement["against"]),
+            }
+        elif kind in ("complaint.accepted", "complaint.resolved"):
+            filed = log.complaints.get(str(statement.get("complaint")))
+            if filed is not None:
+                step = "accepted" if kind == "complaint.accepted" else "resolved"
+                filed[step] = (day, act.event, act.position, act.actor)
+                if step == "resolved" and Body(statement).flag("upheld"):
+                    self.marks[key]["upheld"] = (act.event, act.position)
+
+    def _near_deadline(self, statement: Mapping[str, Any], log: CycleLog, cycle: Cycle) -> bool:
+        """Whether an act may fall in the deadline's last days or after it: its UTC
+        date, as written, is at most a day from its day in Vietnam."""
+        if log.horizon is None:
+            margin = timedelta(days=self.settings.deadline_days + 2)
+            log.horizon = (cycle.deadline - margin).isoformat()
+        stamp = statement.get("issued_at")
+        return not isinstance(stamp, str) or stamp[:10] >= log.horizon
 
     def _ballot(self, act: Act, key: tuple[str, str]) -> None:
         record = self.ballots.get(key)
         if record is None:
-            record = self.ballots[key] = _Ballots(act.position)
+            record = self.ballots[key] = Ballots()
         s = act.statement
         general, tasks = parse_points(s["general"], "general"), parse_points(s["tasks"], "tasks")
         total = general + tasks
-        record.criteria[act.actor] = (general, tasks)
-        if act.type == "score.submitted":
-            record.original[act.actor] = record.current[act.actor] = (total, act.event)
+        before = record.current.get(act.actor)
+        record.current[act.actor] = (general, tasks, act.event, act.position)
+        if act.type == "score.submitted" or before is None:
+            record.original[act.actor] = total
             return
-        before = record.current[act.actor][0]
-        record.current[act.actor] = (total, act.event)
         reason = Body(s).text("reason", optional=True)
-        record.amendments.append(
-            {
-                "event": act.event,
-                "scorer": act.actor,
-                "delta": format_points(abs(total - before)),
-                "direction": "up" if total > before else "down" if total < before else "same",
-                "reason": text_json(reason) or "",
-                # A sealed reason's words are not in the ledger: thin or not, unknown.
-                "thin_reason": None
-                if isinstance(reason, SealedText)
-                else len(reason.strip()) < self.settings.thin_reason_chars,
-            }
-        )
+        was = before[0] + before[1]
+        entry = {
+            "event": act.event,
+            "position": act.position,
+            "scorer": act.actor,
+            "delta": format_points(abs(total - was)),
+            "direction": "up" if total > was else "down" if total < was else "same",
+            "reason": text_json(reason) or "",
+        }
+        plain = None if isinstance(reason, SealedText) else reason
+        entry.update(judge_reason(plain, self.settings))
+        record.amendments.append(entry)
 
-    def _late(self, act: Act, key: tuple[str, str]) -> None:
+    def _late(self, act: Act, key: tuple[str, str], model: Model) -> None:
         if act.type not in SUBJECT_CHANGES:
             return
-        marks = self.milestones.get(key, {})
+        marks = self.marks.get(key, {})
+        complaint = marks.get("complaint")
+        published = self.cycles[key[0]].published
         after = [
             name
             for name, position in (
                 ("tally", marks.get("tally")),
-                ("publication", self.published.get(key[0])),
-                ("complaint", marks.get("complaint")),
+                ("publication", published[2] if published else None),
+                ("complaint", complaint[1] if complaint else None),
             )
             if position is not None and position < act.position
         ]
-        # Only ballots are late after the tally: the rest of the process follows it.
-        if act.type not in ("score.submitted", "score.amended"):
+        ballot = act.type in ("score.submitted", "score.amended")
+        if not ballot:  # only ballots are late after the tally: the rest follows it
             after = [a for a in after if a != "tally"]
-        if after:
-            self.late.append(
-                (
-                    act.position,
-                    _finding(
-                        "late-change",
-                        key,
-                        [act.event],
-                        {"type": act.type, "actor": act.actor, "after": after},
-                        f"{act.type} sau {', '.join(after)}",
-                        f"{act.type} after {', '.join(after)}",
-                    ),
-                )
+        if not after:
+            return
+        detail: dict[str, Any] = {"type": act.type, "actor": act.actor, "after": after}
+        severity = "medium" if ballot and "tally" in after else "low"
+        words_vi = words_en = f"{act.type} ({act.actor})"
+        if act.type == "decision.revised":
+            ev = model.cycles[key[0]].evaluations[key[1]]
+            old, new = ev.superseded[-1].level, ev.decision.level if ev.decision else None
+            if new is not None:
+                way = "up" if new.rank > old.rank else "down" if new.rank < old.rank else "same"
+                detail.update({"direction": way, "old_level": old.value, "new_level": new.value})
+                severity = "low" if way == "up" else "medium"
+                words_vi = f"Xếp loại lại {old.value} → {new.value} ({act.actor})"
+                words_en = f"Re-classified {old.value} → {new.value} ({way}, {act.actor})"
+        self.found.append(
+            finding(
+                "late-change",
+                severity,
+                key[0],
+                key[1],
+                [(act.event, act.position)],
+                (f"{words_vi} sau {', '.join(after)}", f"{words_en} after {', '.join(after)}"),
+                scorer=act.actor if ballot else None,
+                detail=detail,
             )
+        )
+
+    def _against_complainant(self, act: Act, key: tuple[str, str], model: Model) -> None:
+        """Adverse acts after the subject complained in this cycle (trù dập)."""
+        if act.type not in ADVERSE:
+            return
+        marks = self.marks.get(key, {})
+        complaint = marks.get("complaint")
+        if complaint is None:
+            return
+        ev = model.cycles[key[0]].evaluations[key[1]]
+        upheld = marks.get("upheld")
+        what: tuple[str, str] | None = None
+        severity = "high"
+        detail: dict[str, Any] = {"type": act.type, "actor": act.actor}
+        if act.type == "evidence.recorded" and act.statement.get("kind") != "mitigation":
+            detail["evidence_kind"] = act.statement.get("kind")
+            what = (
+                f"Chứng cứ bất lợi ({act.statement.get('kind')}) ghi sau khi khiếu nại",
+                f"Adverse evidence ({act.statement.get('kind')}) recorded after the complaint",
+            )
+        elif act.type == "score.amended":
+            current = self.ballots.get(key)
+            before = current.current.get(act.actor) if current else None
+            now = parse_points(act.statement["general"], "general") + parse_points(
+                act.statement["tasks"], "tasks"
+            )
+            if before is not None and now < before[0] + before[1]:
+                what = ("Điểm bị hạ sau khi khiếu nại", "A ballot lowered after the complaint")
+        elif act.type == "decision.revised" and ev.decision is not None and ev.superseded:
+            old, new = ev.superseded[-1].level, ev.decision.level
+            detail.update({"old_level": old.value, "new_level": new.value})
+            if new.rank < old.rank:
+                what = (
+                    f"Xếp loại lại thấp hơn ({old.value} → {new.value}) sau khi khiếu nại",
+                    f"Re-classified lower ({old.value} → {new.value}) after the complaint",
+                )
+            elif upheld is not None and new.rank == old.rank:
+                severity = "medium"
+                what = (
+                    f"Khiếu nại được chấp nhận nhưng vẫn giữ {old.value}",
+                    f"The complaint was upheld, yet the level stays {old.value}",
+                )
+        if what is None:
+            return
+        events = [(complaint[0], complaint[1]), (act.event, act.position)]
+        if upheld is not None:
+            events.append(upheld)
+        self.found.append(
+            finding(
+                "retaliation",
+                severity,
+                key[0],
+                key[1],
+                events,
+                what,
+                scorer=act.actor,
+                statistic={"name": "adverse act after a complaint", "value": 1, "threshold": 1},
+                detail=detail,
+            )
+        )
+
+    def _tally_panel(self, act: Act, key: tuple[str, str], model: Model) -> None:
+        """A tally closed before every panel member at the subject's meeting scored."""
+        cycle = model.cycles[key[0]]
+        ev = cycle.evaluations[key[1]]
+        excused = ev.conflicts | {key[1], cycle.owner(key[1]) or key[1]}
+        waiting = [p for p in cycle.roles["panel"] if p not in ev.ballots and p not in excused]
+        if not waiting:
+            return
+        voted = set(ev.ballots)
+        # Per panel member, not per attendee: a meeting may have hundreds of those.
+        present = {p for p in waiting if any(p in cycle.meetings[m].attendees for m in ev.meetings)}
+        missing = sorted(present)
+        absent = sorted(set(waiting) - present)
+        if absent and not missing:  # told once for the cycle, at its end
+            self.cycles[key[0]].partial.append((act.event, act.position, key[1], absent))
+        if not missing:
+            return
+        severity, who = "medium", missing
+        self.found.append(
+            finding(
+                "panel-change",
+                severity,
+                key[0],
+                key[1],
+                [(act.event, act.position)],
+                (
+                    f"Kiểm phiếu với {len(voted)} phiếu; người dự họp chưa chấm: {', '.join(who)}",
+                    f"Tallied on {len(voted)} ballots; not scored though at the meeting: "
+                    f"{', '.join(who)}",
+                ),
+                statistic={"name": "panel members not scored", "value": len(who), "threshold": 1},
+                detail={
+                    "pattern": "tally-incomplete",
+                    "not_scored": who,
+                    "ballots": len(voted),
+                },
+            )
+        )
 
     # -- at the end -------------------------------------------------------------------
 
@@ -185,204 +388,277 @@ class Fairness:
 
     def evidence(self, model: Model) -> Evidence:
         """What the acts watched show, with ``model`` as it stands after them."""
-        ballots = [
-            (key, finding)
-            for key, record in sorted(self.ballots.items())
-            for finding in (
-                *self._amendments(model, key, record),
-                *self._outliers(key, record),
-                *self._across_criteria(key, record),
-            )
-        ]
-        return Evidence(
-            self.late,
-            ballots,
-            list(_unexplained(model)),
-            [*_unannounced(model), *_overdue(model)],
-            self._moves(),
-        )
+        from projections.fairness_cycle import CycleCheck
 
-    def _amendments(
-        self, model: Model, key: tuple[str, str], record: _Ballots
-    ) -> Iterator[Finding]:
-        if not record.amendments:
-            return
-        cycle = model.cycles.get(key[0])
-        original = _mean([t for t, _ in record.original.values()])
-        current = _mean([t for t, _ in record.current.values()])
-        detail: dict[str, Any] = {
-            "net_points": format_points(abs(current - original)),
-            "direction": "up" if current > original else "down" if current < original else "none",
-            "amendments": record.amendments,
-        }
-        if cycle is not None and cycle.profile.points:
-            before = cycle.profile.threshold_level(original)[0].value
-            after = cycle.profile.threshold_level(current)[0].value
-            detail["level_without_amendments"], detail["level_with_amendments"] = before, after
-            detail["changed_level"] = before != after
-        events = [a["event"] for a in record.amendments]
-        yield _finding(
-            "amendments",
-            key,
-            events,
-            detail,
-            f"{len(events)} lần sửa điểm, tổng ảnh hưởng {detail['net_points']} điểm"
-            + (" — đổi mức xếp loại theo điểm" if detail.get("changed_level") else ""),
-            f"{len(events)} ballot amendments, net effect {detail['net_points']} points"
-            + (" — they changed the level the score gives" if detail.get("changed_level") else ""),
-        )
-
-    def _outliers(self, key: tuple[str, str], record: _Ballots) -> Iterator[Finding]:
-        totals = {scorer: total for scorer, (total, _) in record.current.items()}
-        if len(totals) < 3:
-            return
-        values = list(totals.values())
-        median = statistics.median(values)
-        mad = statistics.median(abs(v - median) for v in values)
-        for scorer, total in sorted(totals.items()):
-            gap = total - median
-            if mad:
-                z = 0.6745 * gap / mad
-                far = abs(z) > self.settings.outlier_z
-            else:
-                z = None
-                far = abs(gap) >= self.settings.outlier_gap_points * 100
-            if far:
-                yield _finding(
-                    "outlier",
-                    key,
-                    [record.current[scorer][1]],
-                    {
-                        "scorer": scorer,
-                        "total": format_points(total),
-                        "panel_median": format_points(int(median)),
-                        "mad": format_points(int(mad)),
-                        "modified_z": round(z, 2) if z is not None else None,
-                    },
-                    f"Phiếu của {scorer} lệch xa trung vị hội đồng",
-                    f"{scorer}'s ballot stands far from the panel's median",
-                )
-
-    def _across_criteria(self, key: tuple[str, str], record: _Ballots) -> Iterator[Finding]:
-        """A ballot below (or above) the rest of the panel on every criterion at once."""
-        gap = self.settings.criterion_points * 100
-        for scorer, mine in sorted(record.criteria.items()):
-            others = [c for s, c in record.criteria.items() if s != scorer]
-            if len(others) < 2:
-                continue
-            medians = [statistics.median(c[i] for c in others) for i in range(len(mine))]
-            gaps = [m - med for m, med in zip(mine, medians, strict=True)]
-            for direction, way in (("down", -1), ("up", 1)):
-                if all(way * g >= gap for g in gaps):
-                    yield _finding(
-                        f"marked-{direction}",
-                        key,
-                        [record.current[scorer][1]],
-                        {
-                            "scorer": scorer,
-                            "general_vs_panel": format_points(abs(int(gaps[0]))),
-                            "tasks_vs_panel": format_points(abs(int(gaps[1]))),
-                            "direction": direction,
-                        },
-                        f"{scorer} chấm {'thấp' if way < 0 else 'cao'} hơn hội đồng ở mọi tiêu chí",
-                        f"{scorer} marked {direction} against the panel on every criterion",
-                    )
-
-    def _moves(self) -> list[tuple[int, str, str, list[tuple[int, str]]]]:
-        """Per subject's ballots and scorer, the moves of ``mover_points`` or more: a
-        ballot that far from the median of the rest of the panel, or an amendment (any
-        amendment that changes the total counts as one such move)."""
-        big = self.settings.mover_points * 100
-        found: list[tuple[int, str, str, list[tuple[int, str]]]] = []
-        for (_, cadre), record in self.ballots.items():
-            moves: dict[str, list[tuple[int, str]]] = defaultdict(list)
-            totals = {s: t for s, (t, _) in record.current.items()}
-            for scorer, total in totals.items():
-                others = [t for s, t in totals.items() if s != scorer]
-                if len(others) >= 2:
-                    moves[scorer].append(
-                        (total - int(statistics.median(others)), record.current[scorer][1])
-                    )
-            for amendment in record.amendments:
-                if amendment["direction"] != "same":
-                    sign = 1 if amendment["direction"] == "up" else -1
-                    moves[amendment["scorer"]].append((sign * big, amendment["event"]))
-            for scorer, listed in moves.items():
-                counted = [(d, e) for d, e in listed if abs(d) >= big]
-                if counted:
-                    found.append((record.first, scorer, cadre, counted))
-        return found
+        evidence = Evidence(list(self.found))
+        by_cycle: dict[str, dict[str, Ballots]] = defaultdict(dict)
+        for (cycle_id, cadre), record in self.ballots.items():
+            by_cycle[cycle_id][cadre] = record
+        for cycle_id in sorted(self.cycles):
+            cycle = model.cycles.get(cycle_id)
+            if cycle is not None:
+                CycleCheck(self, cycle, self.cycles[cycle_id], by_cycle[cycle_id]).run(evidence)
+        return evidence
 
 
 class Gathered:
-    """Fairness evidence put together from watchers of parts of the log (cycles replayed
-    apart), in the order one watcher of the whole log would report it. Only findings
-    and, for ``consistent-mover``, the moves that may still make one are kept — each
-    string they repeat (names, levels, events) once."""
+    """Fairness findings put together from watchers of parts of the log (cycles replayed
+    apart), as one watcher of the whole log would report them; and the two checks that
+    look across cycles. Each string the findings repeat is kept once."""
 
     def __init__(self, settings: FairnessSettings | None = None) -> None:
         self.settings = settings or FairnessSettings()
-        self.late: list[tuple[int, Finding]] = []
-        self.ballots: list[tuple[tuple[str, str], Finding]] = []
-        self.unexplained: list[tuple[str, Finding]] = []
-        self.unannounced: list[tuple[str, Finding]] = []
-        # (scorer, cadre) → the way its moves go, and per subject's ballots (the first
-        # ballot's position, *events); a pair moved both ways is no consistent mover.
-        self.moves: dict[tuple[str, str], tuple[str, list[tuple[Any, ...]]]] = {}
-        self.mixed: set[tuple[str, str]] = set()
+        self.findings: list[Finding] = []
+        self.moves: dict[tuple[str, str], list[tuple[str, int, str, int, float]]] = defaultdict(
+            list
+        )
+        self.profile: dict[str, tuple[int, int, int]] = {}
+        self.scored: dict[str, set[str]] = defaultdict(set)
+        self.rostered: dict[str, set[str]] = defaultdict(set)
+        self.outcomes: list[tuple[Any, ...]] = []
         self.strings: dict[str, str] = {}
 
     def add(self, evidence: Evidence) -> None:
-        for found in (evidence.late, evidence.ballots, evidence.unexplained, evidence.unannounced):
-            for _, finding in found:
-                _shared(finding, self.strings)
-        self.late += evidence.late
-        self.ballots += evidence.ballots
-        self.unexplained += evidence.unexplained
-        self.unannounced += evidence.unannounced
-        for first, scorer, cadre, moves in evidence.moves:
-            pair = (scorer, cadre)
-            ups = tuple(_shared(e, self.strings) for d, e in moves if d > 0)
-            downs = tuple(_shared(e, self.strings) for d, e in moves if d < 0)
-            way, held = ("up", ups) if ups else ("down", downs)
-            if pair in self.mixed or not held:
-                continue
-            if (downs and ups) or self.moves.get(pair, (way,))[0] != way:
-                self.moves.pop(pair, None)
-                self.mixed.add(pair)
-                continue
-            shared = (_shared(scorer, self.strings), _shared(cadre, self.strings))
-            self.moves.setdefault(shared, (way, []))[1].append((first, *held))
+        for f in evidence.findings:
+            self.findings.append(_shared(f, self.strings))
+        for scorer, cadre, cycle, adjusted, event, position, z in evidence.moves:
+            pair = (_shared(scorer, self.strings), _shared(cadre, self.strings))
+            self.moves[pair].append((cycle, adjusted, event, position, z))
+        for scorer, (n, total, met) in evidence.profile.items():
+            was = self.profile.get(scorer, (0, 0, 0))
+            self.profile[scorer] = (was[0] + n, was[1] + total, was[2] + met)
+        for scorer, seen in evidence.scored.items():
+            self.scored[scorer] |= seen
+        for cadre, seen in evidence.rostered.items():
+            self.rostered[cadre] |= seen
+        self.outcomes += evidence.outcomes
 
     def report(self) -> dict[str, Any]:
+        from projections.fairness_cycle import later_cycles
+
         self.strings.clear()  # shared by now
-        findings = [f for _, f in sorted(self.late, key=itemgetter(0))]
-        findings += [f for _, f in sorted(self.ballots, key=itemgetter(0))]
-        findings += self._movers()
-        findings += [f for _, f in sorted(self.unexplained, key=itemgetter(0))]
-        findings += [f for _, f in sorted(self.unannounced, key=itemgetter(0))]
+        findings = self.findings + list(self._biased()) + list(later_cycles(self))
+        findings.sort(key=order)
         counts: dict[str, int] = defaultdict(int)
+        severities: dict[str, int] = defaultdict(int)
         for f in findings:
             counts[f["kind"]] += 1
+            severities[f["severity"]] += 1
         return {
             "settings": self.settings.__dict__,
+            "kinds": {k: v.to_json() for k, v in KINDS.items()},
             "counts": dict(sorted(counts.items())),
+            "severities": dict(sorted(severities.items())),
             "findings": findings,
+            "scorers": self._profiles(),
         }
 
-    def _movers(self) -> Iterator[Finding]:
-        for (scorer, cadre), (direction, chunks) in sorted(self.moves.items()):
-            events = [e for _, *found in sorted(chunks, key=itemgetter(0)) for e in found]
-            if len(events) >= self.settings.mover_times:
-                yield _finding(
-                    "consistent-mover",
-                    ("*", cadre),
-                    events,
-                    {"scorer": scorer, "direction": direction, "times": len(events)},
-                    f"{scorer} nhiều lần đẩy điểm của {cadre} "
-                    f"{'lên' if direction == 'up' else 'xuống'}",
-                    f"{scorer} moved {cadre} {direction} {len(events)} times",
-                )
+    def _biased(self) -> Iterator[Finding]:
+        """``scorer-bias``: a scorer who moved the same cadre the same way in several
+        cycles, never the other way — more often than chance allows. Chance is the
+        log's own: the share of all ballots that moved at least as far (in spread units)
+        as the weakest of the pair's moves, halved for one direction; the chance of
+        ``k`` or more such moves in the ``n`` cycles the two met is binomial, and
+        multiplied by the number of scorer–cadre pairs that could have shown it
+        (Bonferroni). Named when that expected count is at most ``bias_alpha``."""
+        s = self.settings
+        ballots = sum(n for n, _, _ in self.profile.values())
+        strengths = sorted(m[4] for moves in self.moves.values() for m in moves)
+        pairs = sum(n / max(1, len(self.scored[sc])) for sc, (n, _, _) in self.profile.items())
+        for (scorer, cadre), moves in sorted(self.moves.items()):
+            ups = [m for m in moves if m[1] > 0]
+            downs = [m for m in moves if m[1] < 0]
+            held = ups if len(ups) >= len(downs) else downs
+            other = downs if held is ups else ups
+            cycles = {m[0] for m in held}
+            if len(cycles) < s.repeat_cycles or other:
+                continue
+            weakest = min(m[4] for m in held)
+            as_far = len(strengths) - bisect.bisect_left(strengths, weakest)
+            chance = (as_far + 1) / (ballots + 2) / 2
+            met = len(self.scored.get(scorer, set()) & self.rostered.get(cadre, set()))
+            expected = max(1.0, pairs) * _binomial_tail(max(met, len(cycles)), len(cycles), chance)
+            if expected > s.bias_alpha:
+                continue
+            way = "up" if held is ups else "down"
+            mean = round(sum(m[1] for m in held) / len(held))
+            yield finding(
+                "scorer-bias",
+                "high" if expected <= s.bias_alpha / 5 else "medium",
+                "*",
+                cadre,
+                [(m[2], m[3]) for m in held],
+                (
+                    f"{scorer} chấm {'cao' if way == 'up' else 'thấp'} hơn hội đồng cho {cadre} "
+                    f"ở {len(cycles)}/{met} kỳ (trung bình {format_points(abs(mean))} điểm)",
+                    f"{scorer} marked {cadre} {way} against the panel in {len(cycles)} of "
+                    f"{met} cycles (by {format_points(abs(mean))} points on average)",
+                ),
+                scorer=scorer,
+                statistic={
+                    "name": "pairs expected to show this by chance",
+                    "value": float(f"{expected:.3g}"),
+                    "threshold": s.bias_alpha,
+                    "cycles": len(cycles),
+                    "cycles_met": met,
+                    "chance_per_cycle": float(f"{chance:.3g}"),
+                    "mean_deviation_points": signed(mean),
+                },
+                detail={"direction": way, "cycles": sorted(cycles)},
+            )
+
+    def _profiles(self) -> dict[str, Any]:
+        """Per scorer: ballots, mean deviation from the panel (points), the cadres they
+        marked up or down beyond the per-cycle threshold (times)."""
+        favours: dict[str, dict[str, int]] = defaultdict(dict)
+        downs: dict[str, dict[str, int]] = defaultdict(dict)
+        for (scorer, cadre), moves in self.moves.items():
+            for _, adjusted, _, _, _ in moves:
+                side = favours if adjusted > 0 else downs
+                side[scorer][cadre] = side[scorer].get(cadre, 0) + 1
+        return {
+            scorer: {
+                "ballots": n,
+                "mean_deviation": signed(round(total / n) if n else 0),
+                "favours": dict(sorted(favours.get(scorer, {}).items())),
+                "marks_down": dict(sorted(downs.get(scorer, {}).items())),
+            }
+            for scorer, (n, total, _) in sorted(self.profile.items())
+        }
+
+
+def _binomial_tail(n: int, k: int, p: float) -> float:
+    """P(X ≥ k) for X ~ Binomial(n, p)."""
+    return sum(math.comb(n, j) * p**j * (1 - p) ** (n - j) for j in range(k, n + 1))
+
+
+def judge_reason(text: str | None, settings: FairnessSettings) -> dict[str, Any]:
+    """Whether an amendment's reason is thin or says the change was ordered; a sealed
+    one the verifier cannot read (``text`` None) is not judged, and says so."""
+    if text is None:
+        return {"thin_reason": None, "directed": None, "judged": NOT_JUDGED}
+    words = unicodedata.normalize("NFC", text).casefold().strip()
+    directed = any(p in words for p in DIRECTED)
+    vague = any(p in words for p in VAGUE) and len(words.split()) <= 5
+    return {
+        "thin_reason": len(words) < settings.thin_reason_chars or vague,
+        "directed": directed,
+        "judged": "judged",
+    }
+
+
+def amendment_severity(detail: Mapping[str, Any]) -> str | None:
+    """An ``amendments`` finding's severity; None when it carries no sign at all."""
+    listed = detail["amendments"]
+    thin = any(a["thin_reason"] for a in listed)
+    if any(a["directed"] for a in listed) or (detail.get("changed_level") and thin):
+        return "medium"
+    if detail.get("changed_level") or thin or any(a["judged"] == NOT_JUDGED for a in listed):
+        return "low"
+    return None
+
+
+def amendment_summary(detail: Mapping[str, Any]) -> tuple[str, str]:
+    """An ``amendments`` finding's words (vi, en), from its detail."""
+    listed = detail["amendments"]
+    n, net = len(listed), detail["net_points"]
+    before, after = detail["level_without_amendments"], detail["level_with_amendments"]
+    directed = sum(1 for a in listed if a["directed"])
+    thin = sum(1 for a in listed if a["thin_reason"])
+    sealed = sum(1 for a in listed if a["judged"] == NOT_JUDGED)
+    vi = f"{n} lần sửa điểm, tổng ảnh hưởng {net} điểm"
+    en = f"{n} ballot amendment(s), net effect {net} points"
+    if before != after:
+        vi += f" — đổi mức {before} → {after}"
+        en += f" — they changed the level {before} → {after}"
+    if directed:
+        vi += f"; {directed} lý do là 'theo chỉ đạo'"
+        en += f"; {directed} reason(s) say it was directed"
+    if thin:
+        vi += f"; {thin} lý do sơ sài"
+        en += f"; {thin} thin reason(s)"
+    if sealed:
+        vi += f"; {sealed} lý do chưa đánh giá: văn bản niêm phong"
+        en += f"; {sealed} reason(s) not judged: text sealed"
+    return vi, en
+
+
+def judge_sealed_reasons(
+    report: dict[str, Any],
+    reveal: Callable[[list[str]], Mapping[str, str | None]] | None,
+    settings: FairnessSettings | None = None,
+) -> None:
+    """Judge the sealed amendment reasons of a fairness ``report`` that ``reveal`` (the
+    texts' commitments → text, None if not available) can open; the rest stay "not
+    judged: text sealed". An amendment finding left with no sign is dropped."""
+    settings = settings or FairnessSettings()
+    findings = report.get("findings", [])
+    sealed = [
+        a["reason"]["sealed"]
+        for f in findings
+        if f["kind"] == "amendments"
+        for a in f["detail"]["amendments"]
+        if isinstance(a["reason"], dict) and a["judged"] == NOT_JUDGED
+    ]
+    if not sealed or reveal is None:
+        return
+    texts = reveal(sealed)
+    kept = []
+    for f in findings:
+        if f["kind"] == "amendments":
+            for a in f["detail"]["amendments"]:
+                if isinstance(a["reason"], dict) and a["judged"] == NOT_JUDGED:
+                    a.update(judge_reason(texts.get(a["reason"]["sealed"]), settings))
+            severity = amendment_severity(f["detail"])
+            if severity is None:
+                report["counts"]["amendments"] -= 1
+                report["severities"][f["severity"]] -= 1
+                continue
+            report["severities"][f["severity"]] -= 1
+            report["severities"][severity] = report["severities"].get(severity, 0) + 1
+            f["severity"] = severity
+            f["summary_vi"], f["summary_en"] = amendment_summary(f["detail"])
+        kept.append(f)
+    report["findings"] = kept
+    report["counts"] = {k: n for k, n in report["counts"].items() if n}
+    report["severities"] = {k: n for k, n in report["severities"].items() if n}
+
+
+def _lowered_from_htxs(cycle: Cycle, ev: Evaluation) -> bool:
+    """Decided HTT where the score gives HTXS (only then can the quota explain it)."""
+    scored = ev.corrected or ev.tally
+    if ev.decision is None or ev.decision.level != Level.HTT or scored is None:
+        return False
+    return cycle.profile.threshold_level(int(scored["total"]))[0] == Level.HTXS
+
+
+def quota_full(cycle: Cycle, ev: Evaluation) -> bool:
+    """Whether rating ``ev`` HTXS would break its group's quota as the group stands."""
+    group = ev.subject.group
+    others = [e for e in cycle.evaluations.values() if e.subject.group == group and e is not ev]
+    htxs = 1 + sum(1 for e in others if e.current == Level.HTXS)
+    base = sum(1 for e in others if e.current == Level.HTT)
+    cap = quota_cap(cycle, group, base, len(others) + 1)
+    return cap is not None and htxs > cap
+
+
+def quota_cap(cycle: Cycle, group: str, base: int, size: int) -> int | None:
+    """The most HTXS the group may have with ``base`` HTT (as ``group_rules`` counts)."""
+    profile = cycle.profile
+    cap = profile.quota_cap(base, group in cycle.quota_exceptions)
+    share = profile.setting("party_htxs_share")
+    if cap is None and share is not None:
+        cap = int(Fraction(str(share)) * size)
+    return cap
+
+
+def median(values: list[int] | list[float]) -> float:
+    """The median (``statistics.median`` without its checks: this runs per ballot)."""
+    ordered = sorted(values)
+    half = len(ordered) // 2
+    if len(ordered) % 2:
+        return float(ordered[half])
+    return (ordered[half - 1] + ordered[half]) / 2
 
 
 def _shared(value: Any, strings: dict[str, str]) -> Any:
@@ -395,113 +671,3 @@ def _shared(value: Any, strings: dict[str, str]) -> Any:
     elif isinstance(value, list):
         value[:] = [_shared(item, strings) for item in value]
     return value
-
-
-def _unexplained(model: Model) -> Iterator[tuple[str, Finding]]:
-    for cycle_id, cycle in sorted(model.cycles.items()):
-        for sid, ev in sorted(cycle.evaluations.items()):
-            if ev.decision is None:
-                continue
-            forced, highest, _ = allowed(cycle, ev)
-            level = ev.decision.level
-            if level in (forced, highest) or ev.evidence:
-                continue
-            yield (
-                cycle_id,
-                _finding(
-                    "unexplained-level",
-                    (cycle_id, sid),
-                    [ev.decision.event],
-                    {
-                        "level": level.value,
-                        "score_gives": highest.value,
-                        "reason": text_json(ev.decision.reason) or "",
-                    },
-                    f"Xếp {level.value} khác mức {highest.value} theo điểm, không có chứng cứ",
-                    f"Rated {level.value}, not the {highest.value} of the score, no evidence",
-                ),
-            )
-
-
-def _unannounced(model: Model) -> Iterator[tuple[str, Finding]]:
-    """Decisions not yet notified to the person, or a cycle decided but not published."""
-    for cycle_id, cycle in sorted(model.cycles.items()):
-        decided = [ev for ev in cycle.evaluations.values() if ev.decision is not None]
-        for ev in decided:
-            if ev.notice is None and ev.decision is not None:
-                yield (
-                    cycle_id,
-                    _finding(
-                        "not-notified",
-                        (cycle_id, ev.subject.id),
-                        [ev.decision.event],
-                        {"level": ev.decision.level.value},
-                        "Có quyết định nhưng chưa thông báo cho người được đánh giá",
-                        "Decided, but the person has not been notified",
-                    ),
-                )
-        if decided and len(decided) == len(cycle.evaluations) and not cycle.published:
-            yield (
-                cycle_id,
-                _finding(
-                    "not-published",
-                    (cycle_id, "*"),
-                    [ev.decision.event for ev in decided if ev.decision][:1],
-                    {"decided": len(decided)},
-                    "Mọi người đã có quyết định nhưng kết quả chưa được công khai",
-                    "Everyone is decided but the results are not published",
-                ),
-            )
-
-
-def _today() -> date:
-    """The report's day in Vietnam: an overdue complaint is overdue as of now."""
-    return datetime.now(VIETNAM).date()
-
-
-def _overdue(model: Model) -> Iterator[tuple[str, Finding]]:
-    """Complaints left unresolved past their time limit."""
-    today = _today()
-    for cycle_id, cycle in sorted(model.cycles.items()):
-        for ev in cycle.evaluations.values():
-            for complaint in ev.complaints.values():
-                if complaint.resolved is not None:
-                    continue
-                limit = cycle.resolve_limit(complaint)
-                if today <= limit:
-                    continue
-                yield (
-                    cycle_id,
-                    _finding(
-                        "complaint-overdue",
-                        (cycle_id, ev.subject.id),
-                        [complaint.event],
-                        {"limit": limit.isoformat(), "days_over": (today - limit).days},
-                        f"Khiếu nại quá thời hạn giải quyết ({limit:%d/%m/%Y}) mà chưa được "
-                        "giải quyết",
-                        f"A complaint left unresolved past its time limit ({limit.isoformat()})",
-                    ),
-                )
-
-
-def _finding(
-    kind: str,
-    key: tuple[str, str],
-    events: list[str],
-    detail: dict[str, Any],
-    vi: str,
-    en: str,
-) -> Finding:
-    return {
-        "kind": kind,
-        "cycle": key[0],
-        "cadre": key[1],
-        "events": events,
-        "detail": detail,
-        "summary_vi": vi,
-        "summary_en": en,
-    }
-
-
-def _mean(values: list[int]) -> int:
-    return round(sum(values) / len(values)) if values else 0

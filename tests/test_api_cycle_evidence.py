@@ -133,3 +133,29 @@ def test_a_cadre_sees_the_evidence_about_themselves_and_no_one_elses(
         assert status(PANEL[1], fairness) == 200
         assert status(PANEL[1], entries) == 200
         assert client.get(fairness).status_code == 401
+
+
+def test_a_sealed_amendment_reason_is_judged_for_a_reader_who_may_read_it(
+    served: tuple[TestClient, World, Ledger],
+) -> None:
+    client, w, _ = served
+    w.seal = True  # the reason travels sealed; the ledger holds its commitment only
+    w.open()
+    w.roster(collective=False)
+    w.review()
+    ballot = w.on(PANEL[0], "score.submitted", cadre=CADRES[0], general=20, tasks=50)
+    w.on(
+        PANEL[0],
+        "score.amended",
+        cadre=CADRES[0],
+        amends=ballot,
+        general=20,
+        tasks=52,
+        reason="Điều chỉnh theo chỉ đạo của lãnh đạo ban.",
+    )
+    report = client.get(f"/v1/cycles/{CYCLE}/fairness").json()
+    (found,) = [f for f in report["findings"] if f["kind"] == "amendments"]
+    (amendment,) = found["detail"]["amendments"]
+    assert amendment["judged"] == "judged" and amendment["directed"] is True
+    assert found["severity"] == "medium" and found["scorer"] == PANEL[0]
+    assert amendment["reason"]["text"] == "Điều chỉnh theo chỉ đạo của lãnh đạo ban."

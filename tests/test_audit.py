@@ -181,8 +181,8 @@ def test_a_bare_log_reports_no_domain_checks(ledger: Ledger, people: object) -> 
 
 
 def test_fairness_evidence_names_the_events() -> None:
-    """An outlier, a scorer who keeps moving one cadre down, thin amendment reasons and
-    a level lowered without evidence: each reported with its events."""
+    """A ballot far below the rest, a thin amendment reason and a level lowered below
+    the score: each reported with its events (hash and position), severity, statistic."""
     from domain.model import Model
     from projections.fairness import Fairness
 
@@ -231,15 +231,16 @@ def test_fairness_evidence_names_the_events() -> None:
     )
     w.on(AUTHORITY, "decision.issued", cadre=CADRES[2], level="HTT")
     found = watcher.report(model)["findings"]
-    kinds = {(f["kind"], f["cadre"]) for f in found}
-    assert ("outlier", CADRES[0]) in kinds
-    assert ("unexplained-level", CADRES[2]) in kinds
+    kinds = {(f["kind"], f["cadre"], f["scorer"]) for f in found}
+    assert ("ballot-deviation", CADRES[0], "cham.4") in kinds
+    assert ("decision-departure", CADRES[2], AUTHORITY) in kinds
     amendments = next(f for f in found if f["kind"] == "amendments")
     assert amendments["cadre"] == CADRES[1] and amendments["detail"]["direction"] == "down"
     assert amendments["detail"]["amendments"][0]["thin_reason"] is True
-    mover = next(f for f in found if f["kind"] == "consistent-mover")
-    assert mover["detail"] == {"scorer": "cham.5", "direction": "down", "times": 2}
+    assert amendments["scorer"] == "cham.5"
     assert all(f["events"] and f["summary_vi"] and f["summary_en"] for f in found)
+    assert all(len(f["events"]) == len(f["positions"]) for f in found)
+    assert all(f["severity"] in ("low", "medium", "high") for f in found)
     assert UNIT not in {f["cadre"] for f in found}
 
 
@@ -324,9 +325,13 @@ def test_planted_favouritism_and_suppression_are_found_and_explained(
     assert "changed the level" in lifted["summary_en"]
     late = next(f for f in found if f["kind"] == "late-change" and f["cadre"] == CADRES[0])
     assert late["detail"]["type"] == "score.amended" and late["detail"]["after"] == ["tally"]
-    marked = next(f for f in found if f["kind"] == "marked-down")
-    assert marked["cadre"] == CADRES[2] and marked["detail"]["scorer"] == PANEL[2]
-    assert marked["detail"]["general_vs_panel"] == "8.00"
+    assert late["severity"] == "medium" and late["scorer"] == PANEL[2]
+    marked = next(f for f in found if f["kind"] == "ballot-deviation" and f["cadre"] == CADRES[2])
+    assert marked["scorer"] == PANEL[2] and marked["detail"]["direction"] == "down"
+    assert marked["detail"]["general_vs_rest"] == "-8.00"
+    assert marked["detail"]["every_criterion"] is True
+    # Only the one who deviates is named: the two honest scorers are not.
+    assert {f["scorer"] for f in found if f["kind"] == "ballot-deviation"} == {PANEL[2]}
 
 
 def test_the_service_audits_on_a_schedule(

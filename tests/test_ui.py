@@ -354,6 +354,23 @@ def test_the_cadre_page_shows_an_amendment_old_and_new(served: Served, page: Pag
     assert thin == {0, 1}  # both kinds were there to be told apart
 
 
+def test_the_cadre_page_shows_the_signs_to_examine_with_their_replay_steps(
+    served: Served, page: Page
+) -> None:
+    """The section is named as what it is, each sign shows its severity and links every
+    event behind it to its replay step."""
+    report = served.get(f"/v1/cycles/{served.cycle}/fairness")
+    shown = next(f for f in report["findings"] if f["cadre"] != "*")
+    page.goto(f"{served.url}/ui/cadre.html?cycle={served.cycle}&cadre={shown['cadre']}")
+    box = page.locator(f'.finding[data-kind="{shown["kind"]}"]').first
+    box.wait_for()
+    assert "Dấu hiệu cần xem xét" in page.content()
+    assert box.get_attribute("data-severity") == shown["severity"]
+    links = box.locator("a[href*='replay.html']")
+    hrefs = {links.nth(i).get_attribute("href") for i in range(links.count())}
+    assert any(href.endswith(f"&at={shown['positions'][0]}") for href in hrefs if href), hrefs
+
+
 def test_the_charts_count_every_score_and_every_amended_cadre(served: Served, page: Page) -> None:
     doc = served.get(f"/v1/cycles/{served.cycle}")
     scored = [s for s in doc["subjects"].values() if s["score"] and s["score"]["general"]]

@@ -267,7 +267,7 @@ def test_a_complaint_left_unhandled_past_its_limit_is_a_finding(
 ) -> None:
     p, _, first = complained  # filed on 1/9, never accepted: its limit was 11/10
     report = p.ledger.verify().to_json()
-    overdue = [f for f in report["fairness"]["findings"] if f["kind"] == "complaint-overdue"]
+    overdue = [f for f in report["fairness"]["findings"] if f["kind"] == "complaint-unanswered"]
     assert [(f["cadre"], f["events"], f["detail"]["limit"]) for f in overdue] == [
         (CADRES[0], [first], "2026-10-11")
     ]

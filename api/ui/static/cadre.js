@@ -252,15 +252,26 @@ function fairness() {
     "cd.fairness",
     hint("fair.note"),
     f.findings.length
-      ? f.findings.map((x) =>
-          h(
+      ? f.findings.map((x) => {
+          const kind = (f.kinds || {})[x.kind];
+          return h(
             "div",
-            { class: "finding", dataset: { kind: x.kind } },
+            { class: "finding", dataset: { kind: x.kind, severity: x.severity } },
             h("strong", {}, t(`fair.${x.kind}`)),
+            x.severity ? ` (${t(`fair.severity.${x.severity}`)})` : "",
             ": ",
             lang === "en" ? x.summary_en : x.summary_vi,
-          ),
-        )
+            x.scorer ? h("p", { class: "hint" }, t("fair.by", { who: x.scorer })) : null,
+            kind ? h("p", { class: "hint" }, lang === "en" ? kind.explanation_en : kind.explanation_vi) : null,
+            h(
+              "p",
+              { class: "hint" },
+              t("fair.events"),
+              " ",
+              (x.positions || []).flatMap((p, i) => [i ? ", " : "", link(replayHref(x.cycle === "*" ? cycle : x.cycle, p), `#${p}`)]),
+            ),
+          );
+        })
       : notice(t("fair.none")),
   );
 }
