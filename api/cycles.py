@@ -35,6 +35,7 @@ from api.policy import may_see_results
 from api.texts import revealing
 from cadreledger.service import Ledger, entry_json
 from domain.regimes import PROFILES, profile_hash
+from domain.streams import REGISTRY_STREAM
 from ledger.errors import INVALID_REQUEST, NOT_FOUND, Rejected
 from projections.cycle_fairness import cycle_fairness
 from projections.history import Step, cycle_streams, replay_cycle
@@ -227,25 +228,36 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
         cycle: str,
         after: PositionAfter = -1,
         limit: Limit = DEFAULT_LIMIT,
+        registry: Annotated[
+            bool,
+            Query(description="also the registry's events (people, keys, roles), in log order"),
+        ] = False,
     ) -> dict[str, Any]:
         """The stored envelopes of the cycle's events after position ``after``, verbatim,
         in log order (as ``/v1/log/entries`` gives them): what a reader needs to check
-        each act's signature, its stream's hash chain and its inclusion in the log."""
+        each act's signature, its stream's hash chain and its inclusion in the log.
+        With ``registry=true`` the registry's events come too, and ``root_keys`` names
+        the log's root of trust: what a reader needs to check that each signer's key
+        was registered to them (the web UI's replay does)."""
         projector = ledger.projector
         projector.catch_up()
         now = projector.model.cycles.get(cycle)
         if now is None:
             raise _missing(cycle)
-        rows = ledger.store.entries_of(
-            cycle_streams(cycle, now.evaluations), projector.model.position
-        )
+        streams = cycle_streams(cycle, now.evaluations)
+        if registry:
+            streams = [REGISTRY_STREAM, *streams]
+        rows = ledger.store.entries_of(streams, projector.model.position)
         page, following = after_position(rows, lambda row: row[0], after, limit)
         link_next(request, response, following)
-        return {
+        found: dict[str, Any] = {
             "cycle": cycle,
             "entries": [entry_json(row) for row in page],
             "next": following,
         }
+        if registry:
+            found["root_keys"] = list(ledger.root_keys)
+        return found
 
     @router.get("/cycles/{cycle}/fairness", responses=found(schemas.FairnessReport))
     @_in_turn

@@ -27,7 +27,9 @@ from cadreledger.demo import Demo
 from cadreledger.service import Ledger
 from domain.levels import Level
 from ledger.canonical import canonical_bytes
+from ledger.checkpoint import Checkpoint
 from ledger.keys import SignerKey
+from ledger.merkle import root_at
 from tests.browser import chromium, need_chromium, screenshot_path
 from tests.streaming import serving
 
@@ -251,7 +253,7 @@ def test_the_replay_verifies_every_steps_signature_and_inclusion(
     assert counts == {"n": len(steps), "done": len(steps), "ok": len(steps), "bad": 0}
     assert page.locator("#step-list .mark-ok").count() == len(steps)
     assert checks(page) == dict.fromkeys(
-        ("signature", "inclusion", "chain", "envelope", "matches"), "ok"
+        ("signature", "registry", "inclusion", "chain", "envelope", "matches"), "ok"
     )
     signer = steps[0]["signer"]
     assert page.locator("#step-key").inner_text() == signer
@@ -278,6 +280,7 @@ def test_a_tampered_signature_shows_a_cross_for_that_step(
             found = checks(page)
             assert found["signature"] == "bad" and found["inclusion"] == "bad", found
             assert found["chain"] == found["envelope"] == found["matches"] == "ok", found
+            assert found["registry"] == "ok", found  # the key is the member's: only the bytes lie
             assert counts["bad"] == 2 and counts["ok"] == len(steps) - 2, counts
             bad = page.locator("#step-list li:has(.mark-bad)").evaluate_all(
                 "items => items.map(li => Number(li.dataset.position))"
@@ -509,3 +512,264 @@ def test_a_package_build_ships_every_page_and_script(tmp_path: Path) -> None:
     assert {"index.html", "replay.html", "verify.js", "style.css"} <= set(wanted)
     shipped = sorted(p.name for p in (built / "api" / "ui" / "static").iterdir())
     assert shipped == wanted
+
+
+# -- honesty: what the page says when the server lies ---------------------------------
+# Each test alters the server's answers in flight (Playwright's page.route), as a
+# dishonest or compromised server would, and reads what the page then shows.
+
+
+def alter(page: Page, pattern: str, change: Any) -> None:
+    """Answer requests matching ``pattern`` with ``change(json)`` of the real answer."""
+
+    def handle(route: Any) -> None:
+        response = route.fetch()
+        route.fulfill(response=response, json=change(response.json()))
+
+    page.route(pattern, handle)
+
+
+def log_key(served: Served) -> SignerKey:
+    return SignerKey.parse(Path(str(served.ledger.settings.log_key_file)).read_text())
+
+
+def bad_steps(page: Page) -> list[int]:
+    found: list[int] = page.locator("#step-list li:has(.mark-bad)").evaluate_all(
+        "items => items.map(li => Number(li.dataset.position))"
+    )
+    return found
+
+
+def test_server_figures_are_marked_unchecked_and_never_green(served: Served, page: Page) -> None:
+    """A total altered in flight still shows (the browser cannot check a projection),
+    but every card of server figures says so, and none of it is green or ticked."""
+    steps = served.steps()
+    tally = next(s for s in steps if s["type"] == "tally.recorded")
+    cadre = tally["cadre"]
+
+    def inflate(doc: dict[str, Any]) -> dict[str, Any]:
+        subject = doc["subjects"].get(cadre)
+        if subject and subject.get("score"):
+            subject["score"]["total"] = "99.99"
+        return doc
+
+    alter(page, "**/v1/cycles/*/ratings?*", inflate)
+    page.goto(f"{served.url}/ui/replay.html?cycle={served.cycle}&at={tally['position']}")
+    row = page.locator(f'#state-body tr[data-cadre="{cadre}"] td[data-col="total"]')
+    row.wait_for()
+    assert row.inner_text().endswith("99,99")  # shown — but as the server's
+    counts = wait_verified(page)
+    assert counts["bad"] == 0  # the signed steps are untouched: no ✗ for them either
+    state = page.locator("#state")
+    assert "Từ máy chủ, chưa kiểm tra ở đây" in state.locator(".from-server").inner_text()
+    assert "cadreledger verify" in state.locator(".from-server").inner_text()
+    assert state.locator(".good, .mark-ok").count() == 0
+    assert "✓" not in state.inner_text()
+    rules = page.locator("#step-rules")
+    assert "✓" not in rules.inner_text() and "theo máy chủ" in rules.inner_text()
+    page.locator("#verify-summary summary").click()
+    explained = page.locator("#verify-summary details").inner_text()
+    assert "việc bỏ sót" in explained  # omission: said plainly not to be checked
+    assert "bảng xếp loại sau mỗi bước" in explained
+
+    pages = {
+        f"/ui/?cycle={served.cycle}": "#ratings tbody tr",
+        f"/ui/cadre.html?cycle={served.cycle}&cadre={cadre}": "#history",
+        f"/ui/charts.html?cycle={served.cycle}": "#levels",
+    }
+    for path, ready in pages.items():
+        page.goto(f"{served.url}{path}")
+        page.wait_for_selector(ready)
+        cards = page.locator("main section.card:has(h2), main section.card.lead")
+        for i in range(cards.count()):
+            card = cards.nth(i)
+            assert card.locator(".from-server").count() == 1, card.inner_text()[:80]
+            assert card.locator(".good, .mark-ok").count() == 0, card.inner_text()[:80]
+            assert "✓" not in card.inner_text(), card.inner_text()[:80]
+
+
+def test_a_signature_altered_in_flight_shows_a_cross(served: Served, page: Page) -> None:
+    steps = served.steps()
+    target = next(s for s in steps if s["type"] == "score.submitted")
+
+    def flip(doc: dict[str, Any]) -> dict[str, Any]:
+        for e in doc["entries"]:
+            if e["index"] == target["position"]:
+                envelope = json.loads(e["envelope"])
+                signature = bytearray(base64.b64decode(envelope["signature"]))
+                signature[5] ^= 0x40
+                envelope["signature"] = base64.b64encode(bytes(signature)).decode()
+                e["envelope"] = canonical_bytes(envelope).decode()
+        return doc
+
+    alter(page, "**/v1/cycles/*/entries?*", flip)
+    page.goto(f"{served.url}/ui/replay.html?cycle={served.cycle}&at={target['position']}")
+    wait_verified(page)
+    found = checks(page)
+    assert found["signature"] == "bad" and found["inclusion"] == "bad", found
+    assert target["position"] in bad_steps(page)
+
+
+def test_a_proof_altered_in_flight_shows_a_cross(served: Served, page: Page) -> None:
+    steps = served.steps()
+    target = steps[len(steps) // 2]
+
+    def corrupt(doc: dict[str, Any]) -> dict[str, Any]:
+        for p in doc.get("proofs") or []:
+            if p["index"] == target["position"] and p["proof"]:
+                p["proof"][0] = base64.b64encode(b"\x00" * 32).decode()
+        return doc
+
+    alter(page, "**/v1/log/proof/inclusion?*", corrupt)
+    page.goto(f"{served.url}/ui/replay.html?cycle={served.cycle}&at={target['position']}")
+    counts = wait_verified(page)
+    found = checks(page)
+    assert found["inclusion"] == "bad" and found["signature"] == "ok", found
+    assert bad_steps(page) == [target["position"]] and counts["bad"] == 1
+
+
+def test_an_altered_checkpoint_turns_the_header_red_and_proves_nothing(
+    served: Served, page: Page
+) -> None:
+    def swap_root(route: Any) -> None:
+        response = route.fetch()
+        lines = response.text().split("\n")
+        lines[2] = base64.b64encode(b"\x11" * 32).decode()
+        route.fulfill(response=response, body="\n".join(lines))
+
+    page.route("**/v1/log/checkpoint", swap_root)
+    page.goto(f"{served.url}/ui/replay.html?cycle={served.cycle}")
+    page.wait_for_selector('#checkpoint[data-status="bad"]')
+    counts = wait_verified(page)
+    assert counts["ok"] == 0 and counts["bad"] == counts["n"]
+    assert checks(page)["inclusion"] == "bad"
+    assert page.locator("#checkpoint .good").count() == 0
+
+
+def test_a_statement_resigned_by_a_new_key_in_a_members_name_is_refused(
+    served: Served, page: Page
+) -> None:
+    """The insider's forgery: a statement re-signed by a fresh key named after a real
+    panel member. Its signature verifies — but the registry never gave them that key."""
+    steps = served.steps()
+    target = next(s for s in steps if s["type"] == "score.submitted")
+    forger = SignerKey.generate(target["actor"])
+
+    def resign(doc: dict[str, Any]) -> dict[str, Any]:
+        for e in doc["entries"]:
+            if e["index"] == target["position"]:
+                envelope = json.loads(e["envelope"])
+                message = canonical_bytes(envelope["statement"])
+                envelope["signer"] = str(forger.verifier)
+                envelope["signature"] = base64.b64encode(forger.sign(message)).decode()
+                e["envelope"] = canonical_bytes(envelope).decode()
+        return doc
+
+    alter(page, "**/v1/cycles/*/entries?*", resign)
+    page.goto(f"{served.url}/ui/replay.html?cycle={served.cycle}&at={target['position']}")
+    wait_verified(page)
+    found = checks(page)
+    assert found["signature"] == "ok", found  # the forger's own key does sign it
+    assert found["registry"] == "bad", found
+    shown = page.locator('#checks li[data-check="registry"]').inner_text()
+    assert "không được đăng ký cho" in shown and target["actor"] in shown
+    assert target["position"] in bad_steps(page)
+
+
+def test_an_omitted_event_breaks_the_chain_and_omission_is_said_unchecked(
+    served: Served, page: Page
+) -> None:
+    steps = served.steps()
+    by_stream: dict[str, list[dict[str, Any]]] = {}
+    for s in steps:
+        by_stream.setdefault(s["stream"], []).append(s)
+    stream = next(v for v in by_stream.values() if len(v) >= 3)
+    middle = stream[1]["position"]
+
+    def drop(key: str) -> Any:
+        def change(doc: dict[str, Any]) -> dict[str, Any]:
+            doc[key] = [x for x in doc[key] if x.get("position", x.get("index")) != middle]
+            return doc
+
+        return change
+
+    alter(page, "**/v1/cycles/*/timeline?*", drop("timeline"))
+    alter(page, "**/v1/cycles/*/entries?*", drop("entries"))
+    page.goto(f"{served.url}/ui/replay.html?cycle={served.cycle}")
+    counts = wait_verified(page)
+    assert counts["n"] == len(steps) - 1
+    assert bad_steps(page) == [stream[2]["position"]]  # its `prev` names the missing one
+    page.locator("#verify-summary summary").click()
+    assert "bỏ sự kiện cuối của một luồng" in page.locator("#verify-summary").inner_text()
+
+
+def test_a_rewritten_history_resealed_with_the_logs_key_stops_the_page(
+    served: Served, page: Page
+) -> None:
+    page.goto(f"{served.url}/ui/?cycle={served.cycle}")
+    page.wait_for_selector('#checkpoint[data-status="ok"]')  # seen, and remembered
+    size = served.ledger.size()
+    forged = Checkpoint(str(log_key(served).verifier.name), size, b"\x22" * 32).sign(
+        log_key(served)
+    )
+    page.route("**/v1/log/checkpoint", lambda route: route.fulfill(body=forged))
+    page.goto(f"{served.url}/ui/replay.html?cycle={served.cycle}")
+    page.wait_for_selector('#checkpoint[data-status="forked"]')
+    stop = page.locator("#stop")
+    assert stop.get_attribute("data-reason") == "forked"
+    assert "lịch sử của sổ cái đã bị viết lại" in stop.inner_text()
+    assert page.locator("#main").is_hidden()
+    assert page.locator("header button:not(#lang-switch)").count() == 0
+
+    # A bigger forged tree: no consistency proof leads to it from what was seen.
+    bigger = Checkpoint(str(log_key(served).verifier.name), size + 5, b"\x33" * 32)
+    page.unroute("**/v1/log/checkpoint")
+    page.route(
+        "**/v1/log/checkpoint", lambda route: route.fulfill(body=bigger.sign(log_key(served)))
+    )
+    page.route(
+        "**/v1/log/proof/consistency?*",
+        lambda route: route.fulfill(json={"from": size, "to": size + 5, "proof": []}),
+    )
+    page.reload()
+    page.wait_for_selector('#checkpoint[data-status="forked"]')
+
+
+def test_a_changed_log_key_stops_the_page_with_no_way_to_accept_it(
+    served: Served, page: Page
+) -> None:
+    page.goto(f"{served.url}/ui/?cycle={served.cycle}")
+    page.wait_for_selector('#checkpoint[data-status="ok"]')
+    other = SignerKey.generate(str(log_key(served).verifier.name))
+    note = Checkpoint(other.verifier.name, served.ledger.size(), b"\x44" * 32).sign(other)
+    page.route("**/v1/log/key", lambda route: route.fulfill(body=f"{other.verifier}\n"))
+    page.route("**/v1/log/checkpoint", lambda route: route.fulfill(body=note))
+    page.reload()
+    page.wait_for_selector('#checkpoint[data-status="keyChanged"]')
+    stop = page.locator("#stop")
+    assert stop.get_attribute("data-reason") == "keyChanged"
+    assert "khóa của sổ cái đã thay đổi" in stop.inner_text()
+    assert page.locator("#main").is_hidden()
+    assert page.locator("header button:not(#lang-switch)").count() == 0
+    assert "OK" not in page.locator("header").inner_text().split()
+    page.reload()  # and it stays stopped: nothing was accepted
+    page.wait_for_selector('#checkpoint[data-status="keyChanged"]')
+
+
+def test_a_later_checkpoint_is_proved_consistent_with_the_one_seen(
+    served: Served, page: Page
+) -> None:
+    """The browser remembers the checkpoint it saw and asks for a consistency proof
+    from it to a later one (here: the real log at a smaller remembered size)."""
+    page.goto(f"{served.url}/ui/?cycle={served.cycle}")
+    page.wait_for_selector('#checkpoint[data-status="ok"]')
+    key = str(log_key(served).verifier)
+    earlier = served.ledger.size() // 2
+    root = base64.b64encode(root_at(earlier, served.ledger.reader)).decode()
+    page.evaluate(
+        "([k, size, root]) => localStorage.setItem('cadreledger.checkpoints.' + k,"
+        " JSON.stringify({size, root}))",
+        [key, earlier, root],
+    )
+    page.reload()
+    page.wait_for_selector('#checkpoint[data-status="consistent"]')

@@ -5,7 +5,7 @@ import { t, lang } from "./i18n.js";
 import { getJSON, cycleUrl, forbidden, personName } from "./api.js";
 import { startPage, param } from "./header.js";
 import { dateTime, day, points, level, levelName, actLabel, text, plain } from "./format.js";
-import { section, hint, notice, failure, person, table, cell, link, replayHref } from "./widgets.js";
+import { section, fromServer, hint, notice, failure, person, table, cell, link, replayHref } from "./widgets.js";
 import { ballotsByCadre, asPoints, hundredths } from "./ballots.js";
 import { dumbbell } from "./charts.js";
 
@@ -70,6 +70,7 @@ function lead(r) {
     { class: "card lead" },
     h("p", {}, link(`/ui/?cycle=${encodeURIComponent(cycle)}`, t("cd.back"))),
     h("h1", { id: "cadre-name" }, r.name),
+    fromServer(),
     h("p", { class: "big-level", id: "cadre-level" }, level(r.level)),
     h(
       "dl",

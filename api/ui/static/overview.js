@@ -5,7 +5,7 @@ import { t, lang } from "./i18n.js";
 import { getJSON, getAll, cycleUrl, forbidden } from "./api.js";
 import { startPage, param } from "./header.js";
 import { day, points, level, count } from "./format.js";
-import { section, hint, notice, failure, person, table, cell, link, cadreHref, replayHref } from "./widgets.js";
+import { section, fromServer, hint, notice, failure, person, table, cell, link, cadreHref, replayHref } from "./widgets.js";
 import { STATUS_ORDER, LEVEL_RANK, subjectsOf } from "./ratings.js";
 
 const state = { cycles: null, doc: null, fairness: null, error: null, sort: { key: "name", dir: 1 }, filter: "" };
@@ -74,6 +74,7 @@ function cycleDetail(doc) {
       "section",
       { class: "card lead" },
       h("h1", {}, state.unitName ? `${state.unitName} · ${doc.year}` : doc.cycle),
+      fromServer(),
       h(
         "dl",
         { class: "facts" },
@@ -255,7 +256,7 @@ function quota(doc) {
         Object.entries(g.decided).map(([lv, n]) => h("span", { class: `chip level-${lv}`, title: t(`level.${lv}`) }, `${lv} ${n}`)),
       ),
       cell("quota", [
-        h("span", { class: over || overProposed ? "bad" : "good" }, t(status)),
+        h("span", { class: over || overProposed ? "warn" : null }, t(status)),
         g.quota_exception ? h("div", { class: "hint" }, t("quota.exception", { reason: g.quota_exception.reason ?? "" })) : null,
       ]),
     );
@@ -263,7 +264,7 @@ function quota(doc) {
   const heads = doc.groups.heads.map((x) =>
     h(
       "li",
-      { class: x.ok ? "good" : "bad" },
+      { class: x.ok ? null : "warn" },
       person(x.head),
       ` (${x.head_level ?? "—"}) · `,
       x.collective,

@@ -5,7 +5,7 @@ import { t } from "./i18n.js";
 import { getJSON, getAll, cycleUrl } from "./api.js";
 import { startPage, param, setParams, checkpoint, refreshCheckpoint } from "./header.js";
 import { dateTime, points, level, actLabel, shortHash, text } from "./format.js";
-import { section, hint, notice, failure, person, cell, cadreHref } from "./widgets.js";
+import { checkedSection, fromServer, hint, notice, failure, person, cell, cadreHref } from "./widgets.js";
 import { StepChecker, CHECKS } from "./steps.js";
 import { subjectsOf } from "./ratings.js";
 
@@ -91,7 +91,7 @@ function render() {
     h(
       "div",
       { class: "replay-grid" },
-      section("rp.timeline", timelineList()),
+      checkedSection("rp.timeline", timelineList()),
       h("div", {}, h("section", { class: "card", id: "step" }), stateCard()),
     ),
   );
@@ -181,7 +181,8 @@ async function loadState(index) {
 function timelineList() {
   return h(
     "ol",
-    { class: "timeline", id: "step-list" },
+    // Focusable: the list scrolls, and ← → Home End move through it from the keyboard.
+    { class: "timeline", id: "step-list", tabindex: "0", "aria-label": t("rp.timeline") },
     state.steps.map((step, i) =>
       h(
         "li",
@@ -245,7 +246,7 @@ function verificationSummary() {
       "details",
       {},
       h("summary", {}, t("vf.what")),
-      h("ul", {}, ["vf.explain1", "vf.explain2", "vf.explain3", "vf.explain4"].map((k) => h("li", {}, t(k)))),
+      h("ul", {}, ["vf.explain1", "vf.explain5", "vf.explain2", "vf.explain3", "vf.explain4", "vf.explain6", "vf.explain7"].map((k) => h("li", {}, t(k)))),
     ),
   );
 }
@@ -279,7 +280,7 @@ function renderStep(step) {
       h("dt", {}, t("rp.rules")),
       h(
         "dd",
-        { class: step.refused ? "bad" : "good" },
+        { id: "step-rules", class: step.refused ? "warn" : null, dataset: { checked: "no" } },
         step.refused ? t("rp.refused", { problem: step.refused }) : t("rp.admitted"),
       ),
     ),
@@ -322,6 +323,7 @@ function stateCard() {
     "section",
     { class: "card", id: "state" },
     h("h2", {}, t("rp.state")),
+    fromServer(),
     h("p", { class: "hint" }, h("span", { class: "legend-changed" }), t("rp.stateHint")),
     h(
       "label",
@@ -423,7 +425,7 @@ function groupsTable(after, before) {
       cell("group", name),
       cell("members", String(g.members), { num: true }),
       cell("htxs", changed ? [h("del", {}, oldText), " ", text] : text, { num: true, className: changed ? "changed" : "" }),
-      cell("quota", h("span", { class: g.within_quota ? "good" : "bad" }, t(g.within_quota ? "quota.within" : "quota.over"))),
+      cell("quota", h("span", { class: g.within_quota ? null : "warn" }, t(g.within_quota ? "quota.within" : "quota.over"))),
     );
   });
   if (!rows.length) return "";

@@ -159,6 +159,44 @@ export async function verifyInclusion(index, size, leaf, proof, root) {
   return sn === 0n && equal(r, root);
 }
 
+/** RFC 9162 §2.1.4.2: does `proof` show that the tree of `first` leaves (root
+ * `firstRoot`) is a prefix of the tree of `second` leaves (root `secondRoot`)? */
+export async function verifyConsistency(first, second, proof, firstRoot, secondRoot) {
+  if ([firstRoot, secondRoot, ...proof].some((hash) => hash.length !== 32)) return false;
+  if (first < 1 || first > second) return false;
+  if (first === second) return proof.length === 0 && equal(firstRoot, secondRoot);
+  let path = proof;
+  // A first tree that is a whole subtree is its own first node.
+  if ((BigInt(first) & (BigInt(first) - 1n)) === 0n) path = [firstRoot, ...proof];
+  if (!path.length) return false;
+  let fn = BigInt(first) - 1n;
+  let sn = BigInt(second) - 1n;
+  while ((fn & 1n) === 1n) {
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  let fr = path[0];
+  let sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0n) return false;
+    if ((fn & 1n) === 1n || fn === sn) {
+      fr = await nodeHash(c, fr);
+      sr = await nodeHash(c, sr);
+      if ((fn & 1n) === 0n) {
+        while ((fn & 1n) === 0n && fn !== 0n) {
+          fn >>= 1n;
+          sn >>= 1n;
+        }
+      }
+    } else {
+      sr = await nodeHash(sr, c);
+    }
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  return sn === 0n && equal(fr, firstRoot) && equal(sr, secondRoot);
+}
+
 /** A stored envelope's own checks: its event hash, canonical form, and the actor's
  * signature over the statement's RFC 8785 bytes by a key named as the actor. */
 export async function checkEnvelope(text) {

@@ -3,10 +3,31 @@ import { h } from "./dom.js";
 import { t } from "./i18n.js";
 import { personName, problemText } from "./api.js";
 
+/** A card of what the server says (its projections): marked as such, since this
+ * browser did not check it. Only the replay's signed steps are checked here. */
 export function section(titleKey, ...children) {
   // The title's key names the section (its id), for links and for the tests.
   const id = titleKey.replace(/^\w+\./, "");
+  return h("section", { class: "card", id }, h("h2", {}, t(titleKey)), fromServer(), ...children);
+}
+
+/** A card whose content this browser checked itself (no "from the server" mark). */
+export function checkedSection(titleKey, ...children) {
+  const id = titleKey.replace(/^\w+\./, "");
   return h("section", { class: "card", id }, h("h2", {}, t(titleKey)), ...children);
+}
+
+/** "From the server, not checked here — run cadreledger verify": never a ✓. */
+export function fromServer() {
+  return h(
+    "p",
+    { class: "from-server", dataset: { checked: "no" } },
+    h("span", { class: "from-server-mark", "aria-hidden": "true" }, "ⓘ"),
+    " ",
+    t("vf.fromServer"),
+    " ",
+    h("code", {}, "cadreledger verify"),
+  );
 }
 
 export function hint(key, vars) {
@@ -54,7 +75,7 @@ export function table({ columns, rows, caption, sort, onSort, className = "" }) 
   );
   return h(
     "div",
-    { class: "table-wrap" },
+    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption || t(columns[0]?.label ?? "") },
     h(
       "table",
       { class: className },
