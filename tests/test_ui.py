@@ -398,6 +398,26 @@ def test_the_browser_checks_pass_the_published_vectors(served: Served, page: Pag
     )
     assert accepted == [not v["wantErr"] for v in inclusion]
 
+    consistency = [
+        json.loads(p.read_text())
+        for p in sorted((VECTORS / "merkle" / "consistency").rglob("*.json"))
+    ]
+    assert len(consistency) > 20 and {v["wantErr"] for v in consistency} == {True, False}
+    consistent = page.evaluate(
+        """async (vectors) => {
+          const v = await import('/ui/verify.js');
+          const b = (s) => (s ? v.fromBase64(s) : new Uint8Array());
+          const out = [];
+          for (const x of vectors) {
+            out.push(await v.verifyConsistency(
+              x.size1, x.size2, (x.proof || []).map(b), b(x.root1), b(x.root2)));
+          }
+          return out;
+        }""",
+        consistency,
+    )
+    assert consistent == [not v["wantErr"] for v in consistency]
+
     notes = json.loads((VECTORS / "signed-note.json").read_text())["cases"]
     verified = page.evaluate(
         """async (cases) => {

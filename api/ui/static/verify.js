@@ -162,13 +162,14 @@ export async function verifyInclusion(index, size, leaf, proof, root) {
 /** RFC 9162 §2.1.4.2: does `proof` show that the tree of `first` leaves (root
  * `firstRoot`) is a prefix of the tree of `second` leaves (root `secondRoot`)? */
 export async function verifyConsistency(first, second, proof, firstRoot, secondRoot) {
-  if ([firstRoot, secondRoot, ...proof].some((hash) => hash.length !== 32)) return false;
   if (first < 1 || first > second) return false;
+  // Equal sizes: nothing to hash, the claim is only that the roots are one value.
   if (first === second) return proof.length === 0 && equal(firstRoot, secondRoot);
+  if ([firstRoot, secondRoot, ...proof].some((hash) => hash.length !== 32)) return false;
+  if (!proof.length) return false;
   let path = proof;
   // A first tree that is a whole subtree is its own first node.
   if ((BigInt(first) & (BigInt(first) - 1n)) === 0n) path = [firstRoot, ...proof];
-  if (!path.length) return false;
   let fn = BigInt(first) - 1n;
   let sn = BigInt(second) - 1n;
   while ((fn & 1n) === 1n) {
