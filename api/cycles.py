@@ -232,19 +232,26 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
             bool,
             Query(description="also the registry's events (people, keys, roles), in log order"),
         ] = False,
+        cadre: Annotated[
+            str | None,
+            Query(max_length=64, description="only the cycle's own and this cadre's events"),
+        ] = None,
     ) -> dict[str, Any]:
         """The stored envelopes of the cycle's events after position ``after``, verbatim,
         in log order (as ``/v1/log/entries`` gives them): what a reader needs to check
         each act's signature, its stream's hash chain and its inclusion in the log.
-        With ``registry=true`` the registry's events come too, and ``root_keys`` names
-        the log's root of trust: what a reader needs to check that each signer's key
-        was registered to them (the web UI's replay does)."""
+        ``cadre`` keeps the events of the cycle's stream and that cadre's (what their
+        own timeline shows). With ``registry=true`` the registry's events come too,
+        and ``root_keys`` names the log's root of trust: what a reader needs to check
+        that each signer's key was registered to them (the web UI's replay does)."""
         projector = ledger.projector
         projector.catch_up()
         now = projector.model.cycles.get(cycle)
         if now is None:
             raise _missing(cycle)
-        streams = cycle_streams(cycle, now.evaluations)
+        if cadre is not None and cadre not in now.evaluations:
+            raise _missing(f"{cycle}/{cadre}")
+        streams = cycle_streams(cycle, now.evaluations if cadre is None else [cadre])
         if registry:
             streams = [REGISTRY_STREAM, *streams]
         rows = ledger.store.entries_of(streams, projector.model.position)

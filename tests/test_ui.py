@@ -793,3 +793,37 @@ def test_a_later_checkpoint_is_proved_consistent_with_the_one_seen(
     )
     page.reload()
     page.wait_for_selector('#checkpoint[data-status="consistent"]')
+
+
+# -- the complainant's journey ---------------------------------------------------------
+
+
+def test_a_complainant_replays_the_steps_that_touched_their_result(
+    served: Served, page: Page
+) -> None:
+    """Signed in as the complainant: from their own page, "phát lại" opens the replay of
+    the steps that touched their result (not a refusal), with their rating after each."""
+    doc = served.get(f"/v1/cycles/{served.cycle}")
+    complainant = next(sid for sid, s in doc["subjects"].items() if s["complaints"])
+    own = served.get(f"/v1/cycles/{served.cycle}/cadres/{complainant}/timeline", limit=1000)
+    access = AccessStore(served.ledger.store)
+    token, _ = access.issue(complainant)
+    with serving(create_app(served.ledger, access=access)) as url:
+        page.context.add_cookies([{"name": "cadreledger_token", "value": token, "url": url}])
+        page.goto(f"{url}/ui/cadre.html?cycle={served.cycle}&cadre={complainant}")
+        page.wait_for_selector("#history a")
+        page.locator("#history a").last.click()
+        page.wait_for_selector("#step-list li")
+        assert f"cadre={complainant}" in page.url
+        assert page.locator("#step-list li").count() == len(own["timeline"])
+        page.wait_for_selector(f'#state-body tr[data-cadre="{complainant}"]')
+        assert "không cho phép" not in page.locator("main").inner_text()
+        counts = wait_verified(page)
+        # Every step is checked (✓) if the server gives the complainant the signed
+        # envelopes of their own case; if it does not, each says "?" and why — never
+        # a ✓ for what was not checked, and never a ✗ for what is sound.
+        assert counts["bad"] == 0, counts
+        if counts["ok"] < counts["n"]:
+            assert counts["ok"] == 0
+            assert "chưa được kiểm tra ở đây" in page.locator("#checks").inner_text()
+        page.screenshot(path=screenshot_path("replay-complainant"), full_page=True)

@@ -218,7 +218,7 @@ function amendments(scorers) {
       h(
         "div",
         { class: "amendment", dataset: { event: a.act.event } },
-        h("p", {}, h("strong", {}, person(a.scorer)), " · ", dateTime(a.act.issued_at), " · ", link(replayHref(cycle, a.act.position), t("cd.replayAt"))),
+        h("p", {}, h("strong", {}, person(a.scorer)), " · ", dateTime(a.act.issued_at), " · ", link(replayHref(cycle, a.act.position, cadre), t("cd.replayAt"))),
         h(
           "ul",
           { class: "plain old-new" },
@@ -340,7 +340,7 @@ function history(acts) {
       cell("time", dateTime(a.issued_at)),
       cell("act", actLabel(a.type)),
       cell("actor", person(a.actor)),
-      cell("position", link(replayHref(cycle, a.position), String(a.position)), { num: true }),
+      cell("position", link(replayHref(cycle, a.position, cadre), String(a.position)), { num: true }),
     ),
   );
   return section(

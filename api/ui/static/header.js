@@ -236,7 +236,8 @@ export function renderHeader() {
       ),
     ),
     checkpointBox(),
-    stopBox(),
+    // (Element.append would write a null as the text "null".)
+    ...[stopBox()].filter(Boolean),
   );
 }
 

@@ -1,15 +1,18 @@
 // Replay (phát lại): a cycle's acts one by one — the ratings after each, what changed,
 // who signed it, and whether its signature and inclusion in the log verify.
 import { h, byId, clear } from "./dom.js";
-import { t } from "./i18n.js";
+import { t, has } from "./i18n.js";
 import { getJSON, getAll, cycleUrl } from "./api.js";
 import { startPage, param, setParams, checkpoint, refreshCheckpoint } from "./header.js";
-import { dateTime, points, level, actLabel, shortHash, text } from "./format.js";
+import { dateTime, day, points, level, actLabel, shortHash, text } from "./format.js";
 import { checkedSection, fromServer, hint, notice, failure, person, cell, cadreHref } from "./widgets.js";
 import { StepChecker, CHECKS } from "./steps.js";
 import { subjectsOf } from "./ratings.js";
 
 const cycle = param("cycle");
+// A cadre's (or complainant's) own replay: the steps that touched their result, read
+// through the endpoints they may use (their timeline, their page as of a step).
+const cadre = param("cadre");
 const state = {
   steps: null,
   index: 0,
@@ -27,7 +30,12 @@ let debounce = null;
 function stateAt(position) {
   if (position === null) return Promise.resolve(EMPTY);
   if (!states.has(position)) {
-    const loading = getJSON(cycleUrl(cycle, "/ratings", { at: position }));
+    const loading = cadre
+      ? getJSON(cycleUrl(cycle, `/cadres/${encodeURIComponent(cadre)}`, { at: position })).then((page) => ({
+          subjects: { [cadre]: page.rating },
+          groups: { groups: {}, heads: [] },
+        }))
+      : getJSON(cycleUrl(cycle, "/ratings", { at: position }));
     loading.catch(() => states.delete(position));
     states.set(position, loading);
   }
@@ -46,7 +54,10 @@ async function load() {
     return render();
   }
   try {
-    const timeline = await getAll(cycleUrl(cycle, "/timeline"), "timeline");
+    const timeline = await getAll(
+      cadre ? cycleUrl(cycle, `/cadres/${encodeURIComponent(cadre)}/timeline`) : cycleUrl(cycle, "/timeline"),
+      "timeline",
+    );
     state.steps = timeline.timeline;
     // Names from the roster as signed, so that the timeline reads before any state loads.
     for (const step of state.steps) {
@@ -56,10 +67,15 @@ async function load() {
     const last = state.steps.length ? state.steps[state.steps.length - 1].position : -1;
     let cp = await checkpoint();
     if (cp.size <= last) cp = await refreshCheckpoint();
-    state.checker = new StepChecker(cycle, state.steps, async () => {
-      const now = await checkpoint();
-      return now.size > last ? now : refreshCheckpoint();
-    });
+    state.checker = new StepChecker(
+      cycle,
+      state.steps,
+      async () => {
+        const now = await checkpoint();
+        return now.size > last ? now : refreshCheckpoint();
+      },
+      { cadre },
+    );
     state.checker.onResult(onChecked);
     const at = Number(param("at"));
     if (param("at") !== null && Number.isInteger(at)) {
@@ -84,6 +100,9 @@ function render() {
       "section",
       { class: "card" },
       h("h1", {}, `${t("title.replay")}: ${cycle}`),
+      cadre
+        ? h("p", { id: "replay-cadre" }, h("a", { href: cadreHref(cycle, cadre) }, t("rp.forCadre", { name: state.names.get(cadre) || cadre })))
+        : null,
       controls(),
       hint("rp.keys"),
       verificationSummary(),
@@ -240,7 +259,11 @@ function verificationSummary() {
     "div",
     { id: "verify-summary", class: "verify-summary", dataset: { done: String(done), ok: String(good), bad: String(badCount), n: String(n) } },
     h("strong", {}, `${t("vf.title")}: `),
-    h("span", { class: badCount ? "bad" : done === n ? "good" : "" }, t("vf.summary", { done, n, ok: good, bad: badCount })),
+    h(
+      "span",
+      { class: badCount ? "bad" : good === n ? "good" : "" },
+      t("vf.summary", { done, n, ok: good, bad: badCount, unknown: done - good - badCount }),
+    ),
     done < n ? ` — ${t("vf.running")}` : "",
     h(
       "details",
@@ -287,14 +310,48 @@ function renderStep(step) {
     h("h3", {}, t("vf.title")),
     h("ul", { class: "checks", id: "checks" }),
     h("h3", {}, t("rp.content")),
-    h("dl", { class: "detail fields" }, fields.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, fieldValue(v))])),
+    h(
+      "dl",
+      { class: "detail fields" },
+      fields.flatMap(([k, v]) => [
+        h("dt", { title: k }, has(`field.${k}`) ? t(`field.${k}`) : k),
+        h("dd", { dataset: { field: k } }, fieldValue(k, v, amended(step))),
+      ]),
+    ),
   );
   renderChecks(step);
 }
 
-function fieldValue(value) {
-  if (typeof value === "string") return value;
+const POINTS = new Set(["general", "tasks", "total", "low"]);
+
+/** An amendment's ballot before it: the step it amends (its signed fields). */
+function amended(step) {
+  if (step.type !== "score.amended" || typeof step.fields.amends !== "string") return null;
+  return state.steps.find((s) => s.event === step.fields.amends)?.fields ?? null;
+}
+
+/** A signed field as a reader reads it: points, levels, dates, yes/no, a link to the
+ * step an event hash names; an amendment's scores as old → new. */
+function fieldValue(key, value, before) {
   if (value && typeof value === "object" && "sealed" in value) return text(value);
+  if (POINTS.has(key) && (typeof value === "number" || typeof value === "string")) {
+    const old = before?.[key];
+    if (old !== undefined && old !== null && String(old) !== String(value)) {
+      return h("span", { class: "old-new" }, h("del", {}, points(old)), " → ", h("strong", {}, points(value)));
+    }
+    return points(value);
+  }
+  if (key === "level" && typeof value === "string") return level(value);
+  if (typeof value === "boolean") return t(value ? "yes" : "no");
+  if (typeof value === "string" && /^[0-9a-f]{64}$/.test(value)) {
+    const target = state.steps.findIndex((s) => s.event === value);
+    const code = h("code", { title: value }, shortHash(value, 16));
+    if (target < 0) return code;
+    return [code, " ", h("button", { type: "button", class: "small link", onclick: () => go(target) }, t("rp.goTo", { p: state.steps[target].position }))];
+  }
+  if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}$/.test(value)) return day(value);
+  if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}T/.test(value)) return dateTime(value);
+  if (typeof value === "string" || typeof value === "number") return String(value);
   return h("code", {}, JSON.stringify(value));
 }
 

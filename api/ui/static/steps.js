@@ -3,7 +3,7 @@
 // (the registry's own events, checked the same way), the stream's hash chain, and the
 // RFC 9162 inclusion proof up to the signed checkpoint. Results are kept as label
 // keys, so that they can be shown again in the other language.
-import { getJSON, getAll, cycleUrl } from "./api.js";
+import { getJSON, getAll, cycleUrl, forbidden } from "./api.js";
 import { canonicalize } from "./jcs.js";
 import { checkEnvelope, fromBase64, leafHash, parseKey, supported, toHex, verifyInclusion } from "./verify.js";
 
@@ -21,8 +21,9 @@ const unknown = (key, vars = {}) => ({ ok: null, key, vars });
 export class StepChecker {
   /** `steps`: the cycle's timeline; `checkpoint`: a function giving a checkpoint that
    * covers every step (its signature already checked). */
-  constructor(cycle, steps, checkpoint) {
+  constructor(cycle, steps, checkpoint, { cadre = null } = {}) {
     this.cycle = cycle;
+    this.cadre = cadre; // a cadre's own replay: the cycle's and their events only
     this.steps = steps;
     this.checkpoint = checkpoint;
     this.results = new Map(); // position → result (a promise until it settles)
@@ -45,7 +46,8 @@ export class StepChecker {
       const byPosition = new Map();
       const byStream = new Map();
       const registry = [];
-      const all = await getAll(cycleUrl(this.cycle, "/entries", { registry: "true" }), "entries");
+      const query = this.cadre ? { registry: "true", cadre: this.cadre } : { registry: "true" };
+      const all = await getAll(cycleUrl(this.cycle, "/entries", query), "entries");
       for (const e of all.entries) {
         if (e.stream === REGISTRY) registry.push(e);
         else byPosition.set(e.index, e);
@@ -126,7 +128,16 @@ export class StepChecker {
       const why = unknown("vf.unsupported");
       return { ok: null, checks: Object.fromEntries(CHECKS.map((c) => [c, why])) };
     }
-    const { byPosition, byStream } = await this.loadEntries();
+    let loaded;
+    try {
+      loaded = await this.loadEntries();
+    } catch (e) {
+      if (!forbidden(e)) throw e;
+      // Not given the signed envelopes: nothing checked, and said so (never ✓ or ✗).
+      const why = unknown("vf.notChecked");
+      return { ok: null, forbidden: true, checks: { ...Object.fromEntries(CHECKS.map((c) => [c, why])), signature: unknown("vf.forbiddenEntries") } };
+    }
+    const { byPosition, byStream } = loaded;
     const entry = byPosition.get(step.position);
     if (!entry) {
       const missing = bad("vf.bad.missing");

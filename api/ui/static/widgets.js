@@ -22,8 +22,6 @@ export function fromServer() {
   return h(
     "p",
     { class: "from-server", dataset: { checked: "no" } },
-    h("span", { class: "from-server-mark", "aria-hidden": "true" }, "ⓘ"),
-    " ",
     t("vf.fromServer"),
     " ",
     h("code", {}, "cadreledger verify"),
@@ -98,7 +96,10 @@ export function cadreHref(cycle, cadre) {
   return `/ui/cadre.html?cycle=${encodeURIComponent(cycle)}&cadre=${encodeURIComponent(cadre)}`;
 }
 
-export function replayHref(cycle, position) {
-  const at = position === undefined ? "" : `&at=${position}`;
-  return `/ui/replay.html?cycle=${encodeURIComponent(cycle)}${at}`;
+/** The replay at `position`; with `cadre`, that cadre's own (the steps that touched
+ * them, through the endpoints a cadre or complainant may read). */
+export function replayHref(cycle, position, cadre = null) {
+  const at = position === undefined || position === null ? "" : `&at=${position}`;
+  const who = cadre ? `&cadre=${encodeURIComponent(cadre)}` : "";
+  return `/ui/replay.html?cycle=${encodeURIComponent(cycle)}${at}${who}`;
 }
