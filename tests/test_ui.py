@@ -827,3 +827,38 @@ def test_a_complainant_replays_the_steps_that_touched_their_result(
             assert counts["ok"] == 0
             assert "chưa được kiểm tra ở đây" in page.locator("#checks").inner_text()
         page.screenshot(path=screenshot_path("replay-complainant"), full_page=True)
+
+
+# -- fit: nothing wider than the screen -----------------------------------------------
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_no_page_is_wider_than_the_screen(served: Served, browser: Browser, width: int) -> None:
+    steps = served.steps()
+    doc = served.get(f"/v1/cycles/{served.cycle}")
+    cadre = next(sid for sid, s in doc["subjects"].items() if s["amended_ballots"])
+    pages = {
+        "overview": (f"/ui/?cycle={served.cycle}", "#ratings tbody tr"),
+        "replay": (
+            f"/ui/replay.html?cycle={served.cycle}&at={steps[len(steps) * 2 // 3]['position']}",
+            "#state-body tr",
+        ),
+        "cadre": (f"/ui/cadre.html?cycle={served.cycle}&cadre={cadre}", "#history"),
+        "charts": (f"/ui/charts.html?cycle={served.cycle}", "#levels svg"),
+        "login": ("/ui/login.html", "#token"),
+    }
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        wide = {}
+        for name, (path, ready) in pages.items():
+            page.goto(f"{served.url}{path}")
+            page.wait_for_selector(ready)
+            page.wait_for_timeout(200)  # late cards (fairness, names) settle
+            scroll = page.evaluate("() => document.documentElement.scrollWidth")
+            if scroll > width:
+                wide[name] = scroll
+            page.screenshot(path=screenshot_path(f"{name}-{width}"), full_page=True)
+        assert not wide, f"wider than {width} px: {wide}"
+    finally:
+        context.close()

@@ -1,10 +1,10 @@
 // A cadre's page (hồ sơ đánh giá): the score by criterion and by scorer, amendments
 // (old → new, who, why), fairness evidence, the level and why, complaints, history.
 import { h, byId, clear } from "./dom.js";
-import { t, lang } from "./i18n.js";
+import { t, lang, has } from "./i18n.js";
 import { getJSON, cycleUrl, forbidden, personName } from "./api.js";
 import { startPage, param } from "./header.js";
-import { dateTime, day, points, level, levelName, actLabel, text, plain } from "./format.js";
+import { dateTime, day, points, level, levelName, actLabel, text, plain, groupName } from "./format.js";
 import { section, fromServer, hint, notice, failure, person, table, cell, link, replayHref } from "./widgets.js";
 import { ballotsByCadre, asPoints, hundredths } from "./ballots.js";
 import { dumbbell } from "./charts.js";
@@ -77,7 +77,7 @@ function lead(r) {
       { class: "facts" },
       fact("col.cycle", cycle),
       fact("col.id", h("code", {}, cadre)),
-      fact("col.group", r.group),
+      fact("col.group", groupName(r.group)),
       fact("col.kind", t(`cd.kind.${r.kind}`) + (r.leader ? ` · ${t("cd.leader")}` : "")),
       fact("col.status", t(`status.${r.status}`)),
       r.head_of ? fact("col.unit", t("cd.headOf", { unit: r.head_of })) : null,
@@ -87,6 +87,21 @@ function lead(r) {
 
 function fact(label, value) {
   return h("div", {}, h("dt", {}, t(label)), h("dd", {}, value));
+}
+
+/** The tallied score; a total a revised decision replaced shows the tally's total
+ * (general + tasks) struck through before it. */
+function panelPoints(score, k) {
+  if (k !== "total" || !score.corrected_by || score.general === null || score.tasks === null) return points(score[k]);
+  const original = asPoints(hundredths(score.general) + hundredths(score.tasks));
+  if (original === score.total) return points(score.total);
+  return h(
+    "span",
+    { class: "old-new", id: "corrected-total", title: t("cd.correctedBy") },
+    h("del", {}, points(original)),
+    " → ",
+    h("ins", {}, points(score.total)),
+  );
 }
 
 function breakdown(r, profile) {
@@ -102,7 +117,7 @@ function breakdown(r, profile) {
       { dataset: { criterion: k } },
       cell("criterion", h("strong", {}, t(`col.${k}`))),
       cell("self", self ? points(k === "total" ? selfTotal : self[k]) : t("none"), { num: true }),
-      cell("panel", r.score ? points(r.score[k]) : t("none"), { num: true }),
+      cell("panel", r.score ? panelPoints(r.score, k) : t("none"), { num: true }),
       cell("max", maxima[k] === undefined ? t("none") : points(maxima[k]), { num: true }),
     ),
   );
@@ -122,9 +137,11 @@ function breakdown(r, profile) {
     profile?.thresholds
       ? h(
           "p",
-          { class: "hint" },
+          { class: "hint", id: "thresholds" },
+          `${t("cd.thresholds")}: `,
           Object.entries(profile.thresholds)
-            .map(([lv, at]) => `${lv} ≥ ${at}`)
+            .sort((a, b) => b[1] - a[1])
+            .map(([lv, at]) => `${levelName(lv)} (${lv}) ≥ ${points(at)}`)
             .join(" · "),
         )
       : null,
@@ -266,6 +283,21 @@ function fairness() {
   );
 }
 
+/** A rule behind a level (domain/judgement.py), in the reader's words. */
+function whyText(w) {
+  const rule = String(w.rule || "");
+  if (rule === "thresholds") {
+    const m = /^(\w+): total ([≥<]) (\d+(?:\.\d+)?)$/.exec(String(w.detail || ""));
+    if (m) return t("why.thresholds", { level: `${m[1]} — ${levelName(m[1])}`, op: m[2], n: points(m[3]) });
+  }
+  if (rule.startsWith("forced_kht:")) {
+    const kind = rule.slice("forced_kht:".length);
+    return t("why.forced", { kind: has(`why.kind.${kind}`) ? t(`why.kind.${kind}`) : kind });
+  }
+  if (has(`why.${rule}`)) return t(`why.${rule}`);
+  return w.detail ? `${rule}: ${w.detail}` : rule;
+}
+
 function outcomeItem(key, o) {
   if (!o) return null;
   return h(
@@ -273,7 +305,7 @@ function outcomeItem(key, o) {
     {},
     h("strong", {}, `${t(key)}: `),
     level(o.level),
-    h("ul", { class: "plain" }, (o.why || []).map((w) => h("li", { class: "hint" }, `${w.rule}: ${w.detail}`))),
+    h("ul", { class: "plain" }, (o.why || []).map((w) => h("li", { class: "hint", dataset: { rule: w.rule } }, whyText(w)))),
     o.reason ? h("p", {}, t("cd.reason", { reason: plain(o.reason) })) : null,
   );
 }

@@ -4,7 +4,7 @@ import { h, byId, clear } from "./dom.js";
 import { t, lang } from "./i18n.js";
 import { getJSON, getAll, cycleUrl, forbidden } from "./api.js";
 import { startPage, param } from "./header.js";
-import { day, points, level, count } from "./format.js";
+import { day, points, level, count, groupName, regimeName, knowRegimes } from "./format.js";
 import { section, fromServer, hint, notice, failure, person, table, cell, link, cadreHref, replayHref } from "./widgets.js";
 import { STATUS_ORDER, LEVEL_RANK, subjectsOf } from "./ratings.js";
 
@@ -12,7 +12,12 @@ const state = { cycles: null, doc: null, fairness: null, error: null, sort: { ke
 
 async function load() {
   try {
-    state.cycles = (await getAll("/v1/cycles", "cycles")).cycles;
+    const [cycles, regimes] = await Promise.all([
+      getAll("/v1/cycles", "cycles"),
+      getJSON("/v1/regimes").catch(() => ({ regimes: [] })),
+    ]);
+    knowRegimes(regimes.regimes);
+    state.cycles = cycles.cycles;
     const chosen = param("cycle") || state.cycles[0]?.cycle;
     if (chosen) {
       const [doc, fairness] = await Promise.all([
@@ -58,7 +63,7 @@ function cyclesList() {
       cell("cycle", link(`/ui/?cycle=${encodeURIComponent(c.cycle)}`, c.cycle)),
       cell("unit", c.unit),
       cell("year", String(c.year), { num: true }),
-      cell("regime", `${c.regime.id} v${c.regime.version}`),
+      cell("regime", regimeName(c.regime)),
       cell("phase", t(`status.${c.phase}`)),
       cell("deadline", day(c.deadline)),
       cell("published", c.published ? day(c.published.date) : t("none")),
@@ -81,7 +86,7 @@ function cycleDetail(doc) {
         fact("col.cycle", h("code", {}, doc.cycle)),
         fact("col.unit", state.unitName ? `${state.unitName} (${doc.unit})` : doc.unit),
         fact("col.year", String(doc.year)),
-        fact("col.regime", `${doc.regime.id} v${doc.regime.version}`),
+        fact("col.regime", regimeName(doc.regime)),
         fact("col.phase", h("strong", { id: "phase" }, t(`status.${doc.phase}`))),
         fact("col.deadline", day(doc.deadline)),
         fact("col.published", doc.published ? day(doc.published.date) : t("none")),
@@ -148,11 +153,20 @@ const SORTS = {
   flags: (s) => flagsFor(s.id) ?? 0,
 };
 
+/** Text for a search that ignores case and diacritics ("vu van quan" finds Vũ Văn Quân). */
+function folded(text) {
+  return text
+    .normalize("NFD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .replace(/[đĐ]/g, "d")
+    .toLowerCase();
+}
+
 function ratings(doc, subjects) {
   const { key, dir } = state.sort;
   const value = SORTS[key];
   const shown = subjects
-    .filter((s) => !state.filter || `${s.name} ${s.id}`.toLowerCase().includes(state.filter.toLowerCase()))
+    .filter((s) => !state.filter || folded(`${s.name} ${s.id}`).includes(folded(state.filter)))
     .sort((a, b) => {
       const x = value(a);
       const y = value(b);
@@ -177,7 +191,7 @@ function ratings(doc, subjects) {
       "tr",
       { dataset: { cadre: s.id } },
       cell("name", link(cadreHref(doc.cycle, s.id), s.name), { title: s.id }),
-      cell("group", s.group),
+      cell("group", groupName(s.group), { title: s.group }),
       cell("status", t(`status.${s.status}`)),
       cell("general", points(s.score?.general), { num: true }),
       cell("tasks", points(s.score?.tasks), { num: true }),
@@ -247,13 +261,16 @@ function quota(doc) {
     return h(
       "tr",
       { class: over ? "over" : overProposed ? "warn" : null, dataset: { group: name } },
-      cell("group", name),
+      cell("group", groupName(name), { title: name }),
       cell("members", String(g.members), { num: true }),
       cell("htxs", `${decided} / ${cap === null ? t("noCap") : cap}`, { num: true }),
       cell("current", String(current), { num: true }),
       cell(
         "levels",
-        Object.entries(g.decided).map(([lv, n]) => h("span", { class: `chip level-${lv}`, title: t(`level.${lv}`) }, `${lv} ${n}`)),
+        // By rank, best first, whatever order the server lists them in.
+        Object.entries(g.decided)
+          .sort(([a], [b]) => (LEVEL_RANK[b] ?? -1) - (LEVEL_RANK[a] ?? -1))
+          .map(([lv, n]) => h("span", { class: `chip level-${lv}`, title: t(`level.${lv}`) }, `${lv} ${n}`)),
       ),
       cell("quota", [
         h("span", { class: over || overProposed ? "warn" : null }, t(status)),

@@ -4,7 +4,7 @@ import { h, byId, clear } from "./dom.js";
 import { t, has } from "./i18n.js";
 import { getJSON, getAll, cycleUrl } from "./api.js";
 import { startPage, param, setParams, checkpoint, refreshCheckpoint } from "./header.js";
-import { dateTime, day, points, level, actLabel, shortHash, text } from "./format.js";
+import { dateTime, day, points, level, actLabel, shortHash, text, groupName } from "./format.js";
 import { checkedSection, fromServer, hint, notice, failure, person, cell, cadreHref } from "./widgets.js";
 import { StepChecker, CHECKS } from "./steps.js";
 import { subjectsOf } from "./ratings.js";
@@ -479,7 +479,7 @@ function groupsTable(after, before) {
     return h(
       "tr",
       { class: g.within_quota ? null : "over" },
-      cell("group", name),
+      cell("group", groupName(name), { title: name }),
       cell("members", String(g.members), { num: true }),
       cell("htxs", changed ? [h("del", {}, oldText), " ", text] : text, { num: true, className: changed ? "changed" : "" }),
       cell("quota", h("span", { class: g.within_quota ? null : "warn" }, t(g.within_quota ? "quota.within" : "quota.over"))),

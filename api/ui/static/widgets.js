@@ -62,7 +62,8 @@ export function table({ columns, rows, caption, sort, onSort, className = "" }) 
         {
           scope: "col",
           class: c.num ? "num" : null,
-          "aria-sort": active ? (sort.dir > 0 ? "ascending" : "descending") : null,
+          // Every sortable heading says how it sorts; the active one which way.
+          "aria-sort": active ? (sort.dir > 0 ? "ascending" : "descending") : onSort && c.sort !== false ? "none" : null,
           dataset: { col: c.key },
         },
         onSort && c.sort !== false
