@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from ledger.checkpoint import Checkpoint
 from ledger.keys import SignerKey
 from ledger.merkle import root_at
 from tests.browser import chromium, need_chromium, screenshot_path
+from tests.conftest import IN_CI
 from tests.streaming import serving
 
 if TYPE_CHECKING:
@@ -862,3 +864,55 @@ def test_no_page_is_wider_than_the_screen(served: Served, browser: Browser, widt
         assert not wide, f"wider than {width} px: {wide}"
     finally:
         context.close()
+
+
+# -- accessibility: axe-core on every page --------------------------------------------
+
+AXE = Path(
+    os.environ.get(
+        "CADRELEDGER_TEST_AXE", ROOT / ".ci" / "js" / "node_modules" / "axe-core" / "axe.min.js"
+    )
+)
+
+
+def test_axe_finds_no_serious_violation_on_any_page(served: Served, browser: Browser) -> None:
+    """axe-core (installed by .ci/run into .ci/js) in every page, as it stands once
+    loaded: no serious or critical violation."""
+    if not AXE.exists():
+        if IN_CI:
+            pytest.fail(f"CI=true but no axe-core at {AXE} (.ci/run installs it)")
+        pytest.skip(f"no axe-core at {AXE} (cd .ci/js && npm ci)")
+    steps = served.steps()
+    doc = served.get(f"/v1/cycles/{served.cycle}")
+    cadre = next(sid for sid, s in doc["subjects"].items() if s["amended_ballots"])
+    pages = {
+        "overview": (f"/ui/?cycle={served.cycle}", "#ratings tbody tr"),
+        "replay": (
+            f"/ui/replay.html?cycle={served.cycle}&at={steps[len(steps) // 2]['position']}",
+            "#state-body tr",
+        ),
+        "cadre": (f"/ui/cadre.html?cycle={served.cycle}&cadre={cadre}", "#history"),
+        "charts": (f"/ui/charts.html?cycle={served.cycle}", "#levels svg"),
+        "login": ("/ui/login.html", "#token"),
+    }
+    # The pages' CSP admits scripts from the service only; axe comes from the test.
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    found = {}
+    try:
+        for name, (path, ready) in pages.items():
+            page.goto(f"{served.url}{path}")
+            page.wait_for_selector(ready)
+            page.wait_for_timeout(300)
+            page.add_script_tag(path=str(AXE))
+            result = page.evaluate("async () => (await axe.run(document)).violations")
+            serious = [
+                f"{v['id']}: {v['help']} ({len(v['nodes'])}×, e.g. {v['nodes'][0]['target']})"
+                for v in result
+                if v["impact"] in ("serious", "critical")
+            ]
+            if serious:
+                found[name] = serious
+    finally:
+        context.close()
+    assert not found, json.dumps(found, ensure_ascii=False, indent=1)

@@ -24,7 +24,7 @@ async function load() {
     state.fairness = fairness;
     state.regimes = regimes.regimes;
     const scorers = [...new Set(page.timeline.filter((a) => a.type === "score.submitted").map((a) => a.actor))];
-    state.names = new Map(await Promise.all(scorers.map(async (id) => [id, await personName(id)])));
+    state.names = new Map(await Promise.all(scorers.map(async (id) => /** @type {[string, string]} */ ([id, await personName(id)]))));
   } catch (e) {
     state.error = e;
   }

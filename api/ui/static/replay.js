@@ -229,7 +229,7 @@ function mark(result) {
 function markCurrent(index) {
   const list = byId("step-list");
   list.querySelector("li.current")?.classList.remove("current");
-  const item = list.children[index];
+  const item = /** @type {HTMLElement} */ (list.children[index]);
   item.classList.add("current");
   item.setAttribute("aria-current", "step");
   // Keep it in view inside the list, without moving the page.

@@ -44,7 +44,7 @@ export async function sha256(bytes) {
 const PROBE_KEY = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
 const PROBE_SIG =
   "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
-const fromHex = (hex) => Uint8Array.from(hex.match(/../g), (b) => parseInt(b, 16));
+const fromHex = (hex) => new Uint8Array(hex.match(/../g).map((b) => parseInt(b, 16)));
 
 let support;
 /** Whether this browser can check: SHA-256 and Ed25519 in WebCrypto (secure contexts only). */

@@ -49,7 +49,8 @@ export function person(id) {
   return span;
 }
 
-/** A table: columns [{key, label, num?, sort?}], rows of cells (nodes or text). */
+/** A table: columns [{key, label, num?, sort?}], rows of cells (nodes or text).
+ * @param {{columns: any[], rows: any, caption?: string, sort?: {key: string, dir: number}, onSort?: (key: string) => void, className?: string}} spec */
 export function table({ columns, rows, caption, sort, onSort, className = "" }) {
   const head = h(
     "tr",
