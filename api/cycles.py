@@ -85,6 +85,20 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
     def found(model: type[schemas.Open], **extra: Any) -> dict[int | str, dict[str, Any]]:
         return {**schemas.ok(model, **extra), **not_found}
 
+    # A reader pages through a long cycle a thousand acts at a time (the web UI's replay
+    # reads every page at once): the last few replays and envelope reads are kept, by
+    # the log position they were read at, so that each page is not a whole replay.
+    # Used on the replay thread only (``_in_turn``); what is kept is never mutated.
+    kept: dict[tuple[Any, ...], Any] = {}
+
+    def keep(key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        if key not in kept:
+            kept[key] = make()
+            while len(kept) > 8:
+                kept.pop(next(iter(kept)))
+        value: T = kept[key]
+        return value
+
     @router.get("/regimes", responses=schemas.ok(schemas.Regimes))
     def regimes() -> dict[str, Any]:
         """Every regime profile, with the hash a cycle must pin when it opens."""
@@ -174,11 +188,22 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
         limit: Limit = DEFAULT_LIMIT,
     ) -> dict[str, Any]:
         """Every act of the cycle in log order, each with whether the rules admit it."""
-        _, steps, position = _replayed(ledger, cycle, at)
-        acts = _of_types([s.to_json() for s in steps], types)
-        page, following = after_position(acts, _position, after, limit)
+        projector = ledger.projector
+        projector.catch_up()
+        steps, position = keep(
+            ("timeline", cycle, at, projector.model.position),
+            lambda: _replayed(ledger, cycle, at)[1:],
+        )
+        wanted = {t for item in types or () for t in item.split(",")}
+        chosen = [s for s in steps if s.act.type in wanted] if wanted else steps
+        page, following = after_position(chosen, lambda s: s.position, after, limit)
         link_next(request, response, following)
-        return {"cycle": cycle, "position": position, "timeline": page, "next": following}
+        return {
+            "cycle": cycle,
+            "position": position,
+            "timeline": [s.to_json() for s in page],
+            "next": following,
+        }
 
     @router.get(
         "/cycles/{cycle}/complaints", responses=found(schemas.Complaints, headers=LINK_HEADER)
@@ -254,7 +279,11 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
         streams = cycle_streams(cycle, now.evaluations if cadre is None else [cadre])
         if registry:
             streams = [REGISTRY_STREAM, *streams]
-        rows = ledger.store.entries_of(streams, projector.model.position)
+        stop = projector.model.position
+        rows = keep(
+            ("entries", cycle, tuple(streams), stop),
+            lambda: ledger.store.entries_of(streams, stop),
+        )
         page, following = after_position(rows, lambda row: row[0], after, limit)
         link_next(request, response, following)
         found: dict[str, Any] = {

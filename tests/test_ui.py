@@ -267,16 +267,17 @@ def test_a_tampered_signature_shows_a_cross_for_that_step(
     ledger, demo = demo_ledger(db_url, tmp_path)
     try:
         with serving(create_app(ledger)) as url:
-            served = Served(url, ledger, demo)
-            steps = served.steps()
-            target = next(s for s in steps[len(steps) // 2 :] if s["type"] == "score.submitted")
-            after = next(
-                s
-                for s in steps
-                if s["stream"] == target["stream"] and s["position"] > target["position"]
-            )
-            _flip_signature(ledger, target["position"])
-
+            steps = Served(url, ledger, demo).steps()
+        target = next(s for s in steps[len(steps) // 2 :] if s["type"] == "score.submitted")
+        after = next(
+            s
+            for s in steps
+            if s["stream"] == target["stream"] and s["position"] > target["position"]
+        )
+        _flip_signature(ledger, target["position"])
+        # A service started on the altered database (one already running keeps the
+        # replays it read, by log position, and would describe the old bytes).
+        with serving(create_app(ledger)) as url:
             page.goto(f"{url}/ui/replay.html?cycle={demo.cycle}&at={target['position']}")
             counts = wait_verified(page)
             found = checks(page)

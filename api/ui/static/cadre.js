@@ -5,7 +5,7 @@ import { t, lang, has } from "./i18n.js";
 import { getJSON, cycleUrl, forbidden, personName } from "./api.js";
 import { startPage, param } from "./header.js";
 import { dateTime, day, points, level, levelName, actLabel, text, plain, groupName } from "./format.js";
-import { section, fromServer, hint, notice, failure, person, table, cell, link, replayHref } from "./widgets.js";
+import { findingKind, findingSummary, section, fromServer, hint, notice, failure, person, table, cell, link, replayHref } from "./widgets.js";
 import { ballotsByCadre, asPoints, hundredths } from "./ballots.js";
 import { dumbbell } from "./charts.js";
 
@@ -151,7 +151,7 @@ function breakdown(r, profile) {
 function perScorer(scorers) {
   if (!scorers.size) return null;
   const flagsBy = new Map();
-  for (const f of state.fairness?.findings || []) {
+  for (const f of Array.isArray(state.fairness?.findings) ? state.fairness.findings : []) {
     const scorer = f.detail?.scorer;
     if (!scorer) continue;
     if (!flagsBy.has(scorer)) flagsBy.set(scorer, []);
@@ -174,7 +174,7 @@ function perScorer(scorers) {
       valueCell("general", r, "general"),
       valueCell("tasks", r, "tasks"),
       valueCell("total", r, "total"),
-      cell("flags", (flagsBy.get(r.scorer) || []).map((f) => h("span", { class: "chip", title: lang === "en" ? f.summary_en : f.summary_vi }, t(`fair.${f.kind}`)))),
+      cell("flags", (flagsBy.get(r.scorer) || []).map((f) => h("span", { class: "chip", title: findingSummary(f) }, findingKind(f.kind)))),
     ),
   );
   const chartRows = [...scorers.values()].map((r) => ({
@@ -269,15 +269,9 @@ function fairness() {
   return section(
     "cd.fairness",
     hint("fair.note"),
-    f.findings.length
+    Array.isArray(f.findings) && f.findings.length
       ? f.findings.map((x) =>
-          h(
-            "div",
-            { class: "finding", dataset: { kind: x.kind } },
-            h("strong", {}, t(`fair.${x.kind}`)),
-            ": ",
-            lang === "en" ? x.summary_en : x.summary_vi,
-          ),
+          h("div", { class: "finding", dataset: { kind: x.kind } }, h("strong", {}, findingKind(x.kind)), ": ", findingSummary(x)),
         )
       : notice(t("fair.none")),
   );

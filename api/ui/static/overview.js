@@ -5,7 +5,7 @@ import { t, lang } from "./i18n.js";
 import { getJSON, getAll, cycleUrl, forbidden } from "./api.js";
 import { startPage, param } from "./header.js";
 import { day, points, level, count, groupName, regimeName, knowRegimes } from "./format.js";
-import { section, fromServer, hint, notice, failure, person, table, cell, link, cadreHref, replayHref } from "./widgets.js";
+import { findingKind, findingSummary, section, fromServer, hint, notice, failure, person, table, cell, link, cadreHref, replayHref } from "./widgets.js";
 import { STATUS_ORDER, LEVEL_RANK, subjectsOf } from "./ratings.js";
 
 const state = { cycles: null, doc: null, fairness: null, error: null, sort: { key: "name", dir: 1 }, filter: "" };
@@ -326,13 +326,16 @@ function fairnessSummary(doc) {
   if (!f) return null;
   if (f.error) return section("ov.fairness", forbidden(f.error) ? notice(t("error.forbidden")) : failure(f.error));
   const names = new Map(subjectsOf(doc).map((s) => [s.id, s.name]));
-  const rows = f.findings.map((x) =>
+  // Tolerant of the report's shape: findings and counts may grow new fields or kinds.
+  const findings = Array.isArray(f.findings) ? f.findings : [];
+  const counts = f.counts && typeof f.counts === "object" ? f.counts : {};
+  const rows = findings.map((x) =>
     h(
       "tr",
       { dataset: { kind: x.kind } },
-      cell("kind", t(`fair.${x.kind}`)),
-      cell("name", x.cadre === "*" ? t("none") : link(cadreHref(doc.cycle, x.cadre), names.get(x.cadre) || x.cadre)),
-      cell("summary", lang === "en" ? x.summary_en : x.summary_vi),
+      cell("kind", findingKind(x.kind)),
+      cell("name", !x.cadre || x.cadre === "*" ? t("none") : link(cadreHref(doc.cycle, x.cadre), names.get(x.cadre) || x.cadre)),
+      cell("summary", findingSummary(x)),
     ),
   );
   return section(
@@ -341,13 +344,13 @@ function fairnessSummary(doc) {
     h(
       "ul",
       { class: "chips" },
-      Object.entries(f.counts).map(([kind, n]) => h("li", { class: "chip" }, `${t(`fair.${kind}`)}: ${n}`)),
+      Object.entries(counts).map(([kind, n]) => h("li", { class: "chip" }, `${findingKind(kind)}: ${n}`)),
     ),
-    f.findings.length
+    findings.length
       ? h(
           "details",
           {},
-          h("summary", {}, `${t("col.summary")} (${f.findings.length})`),
+          h("summary", {}, `${t("col.summary")} (${findings.length})`),
           table({
             columns: [
               { key: "kind", label: "col.kind" },

@@ -25,6 +25,7 @@ const state = {
 const states = new Map(); // position → ratings document as of it (a promise)
 const EMPTY = { subjects: {}, groups: { groups: {}, heads: [] } };
 let sequence = 0;
+const items = new Map(); // position → its item in the step list (no search per result)
 let debounce = null;
 
 function stateAt(position) {
@@ -198,12 +199,13 @@ async function loadState(index) {
 // -- the timeline ---------------------------------------------------------------------
 
 function timelineList() {
+  items.clear();
   return h(
     "ol",
     // Focusable: the list scrolls, and ← → Home End move through it from the keyboard.
     { class: "timeline", id: "step-list", tabindex: "0", "aria-label": t("rp.timeline") },
-    state.steps.map((step, i) =>
-      h(
+    state.steps.map((step, i) => {
+      const item = h(
         "li",
         { dataset: { index: String(i), position: String(step.position) }, onclick: () => go(i) },
         h("span", { class: "pos" }, String(step.position)),
@@ -214,8 +216,10 @@ function timelineList() {
           actLabel(step.type),
           h("span", { class: "who" }, step.cadre ? state.names.get(step.cadre) || step.cadre : step.actor),
         ),
-      ),
-    ),
+      );
+      items.set(step.position, item);
+      return item;
+    }),
   );
 }
 
@@ -238,15 +242,21 @@ function markCurrent(index) {
   }
 }
 
-let summaryFrame = null;
+let summaryTimer = null;
 function onChecked(step, result) {
-  const item = byId("step-list")?.querySelector(`li[data-position="${step.position}"]`);
-  item?.querySelector(".mark")?.replaceWith(mark(result));
+  items.get(step.position)?.querySelector(".mark")?.replaceWith(mark(result));
   if (state.steps[state.index] === step) renderChecks(step);
-  summaryFrame ??= requestAnimationFrame(() => {
-    summaryFrame = null;
-    byId("verify-summary")?.replaceWith(verificationSummary());
-  });
+  // The summary counts every result: a few times a second is enough, and the last
+  // result always lands.
+  summaryTimer ??= setTimeout(() => {
+    summaryTimer = null;
+    const summary = byId("verify-summary");
+    if (!summary) return;
+    const open = summary.querySelector("details")?.open;
+    const fresh = verificationSummary();
+    if (open) fresh.querySelector("details").open = true;
+    summary.replaceWith(fresh);
+  }, 200);
 }
 
 function verificationSummary() {

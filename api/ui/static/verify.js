@@ -60,9 +60,16 @@ export function supported() {
   return support;
 }
 
+const imported = new Map(); // public key (hex) → its CryptoKey: a cycle has few signers
+
 export async function ed25519(publicKey, signature, message) {
-  const key = await subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
-  return subtle.verify({ name: "Ed25519" }, key, signature, message);
+  const id = toHex(publicKey);
+  if (!imported.has(id)) {
+    const importing = subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
+    importing.catch(() => imported.delete(id));
+    imported.set(id, importing);
+  }
+  return subtle.verify({ name: "Ed25519" }, await imported.get(id), signature, message);
 }
 
 export class KeyError extends Error {}

@@ -1,6 +1,6 @@
 // Small pieces the pages share: sections, tables, people's names, notices.
 import { h } from "./dom.js";
-import { t } from "./i18n.js";
+import { t, lang } from "./i18n.js";
 import { personName, problemText } from "./api.js";
 
 /** A card of what the server says (its projections): marked as such, since this
@@ -47,6 +47,19 @@ export function person(id) {
     span.textContent = name;
   });
   return span;
+}
+
+/** A sign to examine (fairness finding) by its kind's name; an unknown kind as given. */
+export function findingKind(kind) {
+  const key = `fair.${kind}`;
+  const text = t(key);
+  return text === key ? String(kind ?? "") : text;
+}
+
+/** A finding's summary in the reader's language, whatever else the report carries. */
+export function findingSummary(x) {
+  const own = lang === "en" ? x?.summary_en : x?.summary_vi;
+  return own || x?.summary_vi || x?.summary_en || x?.summary || "";
 }
 
 /** A table: columns [{key, label, num?, sort?}], rows of cells (nodes or text).
