@@ -4,9 +4,9 @@ import { h, byId, clear } from "./dom.js";
 import { t, has } from "./i18n.js";
 import { getJSON, getAll, cycleUrl } from "./api.js";
 import { startPage, param, setParams, checkpoint, refreshCheckpoint } from "./header.js";
-import { dateTime, day, points, level, actLabel, shortHash, text, groupName } from "./format.js";
+import { dateTime, day, points, level, actLabel, shortHash, text, groupName, count } from "./format.js";
 import { checkedSection, fromServer, hint, notice, failure, person, cell, cadreHref } from "./widgets.js";
-import { StepChecker, CHECKS } from "./steps.js";
+import { StepChecker, CHECKS, fetchEntries } from "./steps.js";
 import { subjectsOf } from "./ratings.js";
 
 const cycle = param("cycle");
@@ -55,6 +55,9 @@ async function load() {
     return render();
   }
   try {
+    // The envelopes load while the timeline does (a long cycle's both take seconds).
+    const fetched = fetchEntries(cycle, cadre);
+    fetched.catch(() => {}); // a refusal is the checker's to report, step by step
     const timeline = await getAll(
       cadre ? cycleUrl(cycle, `/cadres/${encodeURIComponent(cadre)}/timeline`) : cycleUrl(cycle, "/timeline"),
       "timeline",
@@ -75,7 +78,7 @@ async function load() {
         const now = await checkpoint();
         return now.size > last ? now : refreshCheckpoint();
       },
-      { cadre },
+      { cadre, fetched },
     );
     state.checker.onResult(onChecked);
     const at = Number(param("at"));
@@ -170,7 +173,7 @@ function show(index, { fetchNow }) {
   byId("scrub").value = String(index);
   byId("first").disabled = byId("prev").disabled = index === 0;
   byId("next").disabled = byId("last").disabled = index === n - 1;
-  byId("counter").textContent = `${t("rp.step", { i: index + 1, n })} · ${t("rp.position", { p: step.position })}`;
+  byId("counter").textContent = `${t("rp.step", { i: count(index + 1), n: count(n) })} · ${t("rp.position", { p: count(step.position) })}`;
   markCurrent(index);
   renderStep(step);
   state.checker.check(step);
@@ -272,7 +275,13 @@ function verificationSummary() {
     h(
       "span",
       { class: badCount ? "bad" : good === n ? "good" : "" },
-      t("vf.summary", { done, n, ok: good, bad: badCount, unknown: done - good - badCount }),
+      t("vf.summary", {
+        done: count(done),
+        n: count(n),
+        ok: count(good),
+        bad: count(badCount),
+        unknown: count(done - good - badCount),
+      }),
     ),
     done < n ? ` — ${t("vf.running")}` : "",
     h(

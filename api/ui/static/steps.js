@@ -21,7 +21,8 @@ const unknown = (key, vars = {}) => ({ ok: null, key, vars });
 export class StepChecker {
   /** `steps`: the cycle's timeline; `checkpoint`: a function giving a checkpoint that
    * covers every step (its signature already checked). */
-  constructor(cycle, steps, checkpoint, { cadre = null } = {}) {
+  constructor(cycle, steps, checkpoint, { cadre = null, fetched = null } = {}) {
+    this.fetched = fetched; // the entries, when the page asked for them already
     this.cycle = cycle;
     this.cadre = cadre; // a cadre's own replay: the cycle's and their events only
     this.steps = steps;
@@ -46,8 +47,7 @@ export class StepChecker {
       const byPosition = new Map();
       const byStream = new Map();
       const registry = [];
-      const query = this.cadre ? { registry: "true", cadre: this.cadre } : { registry: "true" };
-      const all = await getAll(cycleUrl(this.cycle, "/entries", query), "entries");
+      const all = await (this.fetched ?? fetchEntries(this.cycle, this.cadre));
       for (const e of all.entries) {
         if (e.stream === REGISTRY) registry.push(e);
         else byPosition.set(e.index, e);
@@ -229,6 +229,12 @@ export class StepChecker {
       }
     }
   }
+}
+
+/** A cycle's stored envelopes with the registry's (a cadre's own: the cycle's and theirs). */
+export function fetchEntries(cycle, cadre = null) {
+  const query = cadre ? { registry: "true", cadre } : { registry: "true" };
+  return getAll(cycleUrl(cycle, "/entries", query), "entries");
 }
 
 /** The root keys this browser first saw for the log `logKey`: true when the server's
