@@ -818,6 +818,8 @@ def test_a_complainant_replays_the_steps_that_touched_their_result(
         page.locator("#history a").last.click()
         page.wait_for_selector("#step-list li")
         assert f"cadre={complainant}" in page.url
+        page.wait_for_selector("header .session")
+        assert page.locator("header .session").inner_text().startswith("Đã đăng nhập")
         assert page.locator("#step-list li").count() == len(own["timeline"])
         page.wait_for_selector(f'#state-body tr[data-cadre="{complainant}"]')
         assert "không cho phép" not in page.locator("main").inner_text()
@@ -858,6 +860,10 @@ def test_no_page_is_wider_than_the_screen(served: Served, browser: Browser, widt
             page.goto(f"{served.url}{path}")
             page.wait_for_selector(ready)
             page.wait_for_timeout(200)  # late cards (fairness, names) settle
+            text = page.locator("body").inner_text()
+            # No machine text: a stray null, raw group slugs, a regime as "QD366 v1".
+            assert "null" not in text.split() and "undefined" not in text, (name, text[:200])
+            assert "chuyen-vien" not in text and "QD366 v1" not in text, name
             scroll = page.evaluate("() => document.documentElement.scrollWidth")
             if scroll > width:
                 wide[name] = scroll
