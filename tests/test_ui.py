@@ -923,3 +923,38 @@ def test_axe_finds_no_serious_violation_on_any_page(served: Served, browser: Bro
     finally:
         context.close()
     assert not found, json.dumps(found, ensure_ascii=False, indent=1)
+
+
+def test_a_substituted_root_of_trust_fails_every_key(served: Served, page: Page) -> None:
+    """The server names another root key: the registry's own events (signed by the real
+    root) no longer verify from it, so no signer's key counts as registered."""
+    impostor = SignerKey.generate("root")
+
+    def swap(doc: dict[str, Any]) -> dict[str, Any]:
+        if doc.get("root_keys") is not None:
+            doc["root_keys"] = [str(impostor.verifier)]
+        return doc
+
+    alter(page, "**/v1/cycles/*/entries?*", swap)
+    page.goto(f"{served.url}/ui/replay.html?cycle={served.cycle}")
+    counts = wait_verified(page)
+    assert counts["ok"] == 0 and counts["bad"] == counts["n"], counts
+    assert checks(page)["registry"] == "bad"
+
+
+def test_a_corrected_total_shows_with_the_total_it_replaced(served: Served, page: Page) -> None:
+    doc = served.get(f"/v1/cycles/{served.cycle}")
+    sid, subject = next(
+        (sid, s) for sid, s in doc["subjects"].items() if (s["score"] or {}).get("corrected_by")
+    )
+    score = subject["score"]
+    original = hundredths(score["general"]) + hundredths(score["tasks"])
+    assert original != hundredths(score["total"])  # the demo's re-decision corrects it
+    page.goto(f"{served.url}/ui/cadre.html?cycle={served.cycle}&cadre={sid}")
+    shown = page.locator("#corrected-total")
+    shown.wait_for()
+    assert shown.locator("del").inner_text() == points(f"{original // 100}.{original % 100:02d}")
+    assert shown.locator("ins").inner_text() == points(score["total"])
+    # The rules behind the level in words, not "thresholds: HT: total ≥ 50".
+    why = page.locator('#decision li[data-rule="thresholds"]').first.inner_text()
+    assert why.startswith("Theo ngưỡng điểm") and "total" not in why
