@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -958,3 +959,44 @@ def test_a_corrected_total_shows_with_the_total_it_replaced(served: Served, page
     # The rules behind the level in words, not "thresholds: HT: total ≥ 50".
     why = page.locator('#decision li[data-rule="thresholds"]').first.inner_text()
     assert why.startswith("Theo ngưỡng điểm") and "total" not in why
+
+
+def test_search_sort_and_the_amendment_step_read_as_a_person_expects(
+    served: Served, page: Page
+) -> None:
+    doc = served.get(f"/v1/cycles/{served.cycle}")
+    sid, subject = next((sid, s) for sid, s in doc["subjects"].items() if not s["name"].isascii())
+    plain = subject["name"].replace("đ", "d").replace("Đ", "D")
+    folded = unicodedata.normalize("NFD", plain).encode("ascii", "ignore").decode().lower()
+    page.goto(f"{served.url}/ui/?cycle={served.cycle}")
+    page.wait_for_selector("#ratings tbody tr")
+    page.fill("#filter", folded)
+    page.wait_for_function("() => document.querySelectorAll('#ratings tbody tr').length >= 1")
+    shown = page.locator("#ratings tbody tr").evaluate_all("rows => rows.map(r => r.dataset.cadre)")
+    assert sid in shown, (folded, shown)
+    page.fill("#filter", "")
+
+    # The whole heading sorts (a click at its right edge), and says how.
+    heading = page.locator('#ratings th[data-col="total"]')
+    assert heading.get_attribute("aria-sort") == "none"
+    box = heading.bounding_box()
+    assert box is not None
+    heading.click(position={"x": box["width"] - 3, "y": box["height"] - 3})
+    page.wait_for_selector('#ratings th[data-col="total"][aria-sort]:not([aria-sort="none"])')
+
+    # Levels by rank, best first, in the quota table.
+    for group in doc["groups"]["groups"]:
+        chips = page.locator(f'#quota tr[data-group="{group}"] td[data-col="levels"] .chip')
+        codes = [c.split()[0] for c in chips.all_inner_texts()]
+        ranks = ["HTXS", "HTT", "HT", "KHT", "KXL"]
+        assert codes == sorted(codes, key=ranks.index), codes
+
+    # The replay's amendment step: each changed score as old → new.
+    steps = served.steps()
+    amendment = next(s for s in steps if s["type"] == "score.amended")
+    page.goto(f"{served.url}/ui/replay.html?cycle={served.cycle}&at={amendment['position']}")
+    page.wait_for_selector(f'#step[data-position="{amendment["position"]}"]')
+    changed = page.locator("#step dd[data-field] .old-new")
+    assert changed.count() >= 1
+    assert "→" in changed.first.inner_text()
+    assert page.locator('#step dt[title="general"]').inner_text() == "Tiêu chí chung"
