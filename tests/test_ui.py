@@ -834,6 +834,12 @@ def test_a_complainant_replays_the_steps_that_touched_their_result(
             assert "chưa được kiểm tra ở đây" in page.locator("#checks").inner_text()
         page.screenshot(path=screenshot_path("replay-complainant"), full_page=True)
 
+        # The header's "Phát lại" (the whole cycle, insiders only) offers their own.
+        page.goto(f"{url}/ui/replay.html?cycle={served.cycle}")
+        page.click("#own-replay")
+        page.wait_for_selector("#step-list li")
+        assert f"cadre={complainant}" in page.url
+
 
 # -- fit: nothing wider than the screen -----------------------------------------------
 

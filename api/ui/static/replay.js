@@ -2,7 +2,7 @@
 // who signed it, and whether its signature and inclusion in the log verify.
 import { h, byId, clear } from "./dom.js";
 import { t, has } from "./i18n.js";
-import { getJSON, getAll, cycleUrl } from "./api.js";
+import { getJSON, getAll, cycleUrl, forbidden } from "./api.js";
 import { startPage, param, setParams, checkpoint, refreshCheckpoint } from "./header.js";
 import { dateTime, day, points, level, actLabel, shortHash, text, groupName, count } from "./format.js";
 import { checkedSection, fromServer, hint, notice, failure, person, cell, cadreHref } from "./widgets.js";
@@ -17,6 +17,7 @@ const state = {
   steps: null,
   index: 0,
   error: null,
+  own: null, // the signed-in person, offered their own replay when the cycle's is refused
   checker: null,
   names: new Map(), // cadre id → name, from the latest state seen
   shown: null, // {after, before, index} of the table on screen
@@ -88,6 +89,12 @@ async function load() {
     }
   } catch (e) {
     state.error = e;
+    // The whole cycle is its insiders'; a cadre or complainant may still replay the
+    // steps that touched their own result.
+    if (!cadre && forbidden(e)) {
+      const me = await getJSON("/v1/auth/whoami", { quiet: true }).catch(() => null);
+      if (me?.person) state.own = me.person;
+    }
   }
   render();
   if (state.steps?.length) state.checker.checkAll(state.steps[state.index]);
@@ -96,7 +103,19 @@ async function load() {
 function render() {
   const main = clear(byId("main"));
   document.title = `${t("title.replay")} — ${t("app.name")}`;
-  if (state.error) return main.append(failure(state.error));
+  if (state.error) {
+    main.append(failure(state.error));
+    if (state.own) {
+      main.append(
+        h(
+          "p",
+          { class: "notice" },
+          h("a", { id: "own-replay", href: `/ui/replay.html?cycle=${encodeURIComponent(cycle)}&cadre=${encodeURIComponent(state.own)}` }, t("rp.ownReplay")),
+        ),
+      );
+    }
+    return;
+  }
   if (!state.steps) return main.append(notice(t("loading")));
   if (!state.steps.length) return main.append(notice(t("rp.noSubjects")));
   main.append(

@@ -350,6 +350,10 @@ export const TEXT = {
   "group.lanh-dao": ["Lãnh đạo, quản lý", "Leaders"],
   "group.tap-the": ["Tập thể", "Collectives"],
   "regime.version": ["{id}, phiên bản {v}", "{id}, version {v}"],
+  "rp.ownReplay": [
+    "Phát lại các bước liên quan đến kết quả của bạn ›",
+    "Replay the steps that touched your own result ›",
+  ],
   "rp.forCadre": ["Các bước liên quan đến {name}", "The steps that touched {name}"],
   "rp.forbidden": [
     "Máy chủ không cho vai trò của bạn xem phần này của phát lại.",
