@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from api import policy
 from api.app import create_app
 from cadreledger.access import AccessStore
 from cadreledger.config import Settings
@@ -802,14 +803,21 @@ def test_a_later_checkpoint_is_proved_consistent_with_the_one_seen(
 # -- the complainant's journey ---------------------------------------------------------
 
 
+@pytest.mark.parametrize("given", [False, True], ids=["policy-as-is", "envelopes-given"])
 def test_a_complainant_replays_the_steps_that_touched_their_result(
-    served: Served, page: Page
+    served: Served, page: Page, given: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Signed in as the complainant: from their own page, "phát lại" opens the replay of
     the steps that touched their result (not a refusal), with their rating after each."""
     doc = served.get(f"/v1/cycles/{served.cycle}")
     complainant = next(sid for sid, s in doc["subjects"].items() if s["complaints"])
     own = served.get(f"/v1/cycles/{served.cycle}/cadres/{complainant}/timeline", limit=1000)
+    if given:
+        # The rule docs/api.md implies: a cadre reads the signed acts of their own
+        # result (``?cadre=`` themselves), as with their fairness evidence.
+        monkeypatch.setitem(
+            policy.RULES, ("GET", "/v1/cycles/{cycle}/entries"), policy.fairness_reader
+        )
     access = AccessStore(served.ledger.store)
     token, _ = access.issue(complainant)
     with serving(create_app(served.ledger, access=access)) as url:
@@ -829,7 +837,9 @@ def test_a_complainant_replays_the_steps_that_touched_their_result(
         # envelopes of their own case; if it does not, each says "?" and why — never
         # a ✓ for what was not checked, and never a ✗ for what is sound.
         assert counts["bad"] == 0, counts
-        if counts["ok"] < counts["n"]:
+        if given:
+            assert counts["ok"] == counts["n"] == len(own["timeline"]), counts
+        elif counts["ok"] < counts["n"]:
             assert counts["ok"] == 0
             assert "chưa được kiểm tra ở đây" in page.locator("#checks").inner_text()
         page.screenshot(path=screenshot_path("replay-complainant"), full_page=True)
