@@ -728,6 +728,24 @@ def test_an_omitted_event_breaks_the_chain_and_omission_is_said_unchecked(
     assert "bỏ sự kiện cuối của một luồng" in page.locator("#verify-summary").inner_text()
 
 
+def test_an_act_hidden_from_the_timeline_but_signed_in_the_entries_is_named(
+    served: Served, page: Page
+) -> None:
+    steps = served.steps()
+    hidden = next(s for s in reversed(steps) if s["type"] == "decision.revised")
+
+    def hide(doc: dict[str, Any]) -> dict[str, Any]:
+        doc["timeline"] = [s for s in doc["timeline"] if s["position"] != hidden["position"]]
+        return doc
+
+    alter(page, "**/v1/cycles/*/timeline?*", hide)
+    page.goto(f"{served.url}/ui/replay.html?cycle={served.cycle}")
+    wait_verified(page)
+    shown = page.locator("#unlisted")
+    shown.wait_for()
+    assert str(hidden["position"]) in shown.inner_text() and "bỏ qua" in shown.inner_text()
+
+
 def test_a_rewritten_history_resealed_with_the_logs_key_stops_the_page(
     served: Served, page: Page
 ) -> None:

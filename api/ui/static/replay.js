@@ -17,6 +17,7 @@ const state = {
   steps: null,
   index: 0,
   error: null,
+  unlisted: [], // positions of envelopes given but left off the timeline
   own: null, // the signed-in person, offered their own replay when the cycle's is refused
   checker: null,
   names: new Map(), // cadre id → name, from the latest state seen
@@ -97,7 +98,16 @@ async function load() {
     }
   }
   render();
-  if (state.steps?.length) state.checker.checkAll(state.steps[state.index]);
+  if (state.steps?.length) {
+    state.checker.checkAll(state.steps[state.index]);
+    state.checker
+      .unlisted()
+      .then((positions) => {
+        state.unlisted = positions;
+        byId("verify-summary")?.replaceWith(verificationSummary());
+      })
+      .catch(() => {}); // envelopes refused: each step says so
+  }
 }
 
 function render() {
@@ -293,7 +303,7 @@ function verificationSummary() {
     h("strong", {}, `${t("vf.title")}: `),
     h(
       "span",
-      { class: badCount ? "bad" : good === n ? "good" : "" },
+      { class: badCount || state.unlisted.length ? "bad" : good === n ? "good" : "" },
       t("vf.summary", {
         done: count(done),
         n: count(n),
@@ -303,6 +313,13 @@ function verificationSummary() {
       }),
     ),
     done < n ? ` — ${t("vf.running")}` : "",
+    state.unlisted.length
+      ? h(
+          "p",
+          { class: "bad", id: "unlisted" },
+          t("vf.unlisted", { n: count(state.unlisted.length), positions: state.unlisted.slice(0, 10).join(", ") }),
+        )
+      : null,
     h(
       "details",
       {},

@@ -58,6 +58,15 @@ export class StepChecker {
     return this.entries;
   }
 
+  /** Envelopes the server gave that its timeline leaves out: acts hidden from the
+   * replay (positions). The reverse — an act left out of both — is not detectable here
+   * unless it breaks a hash chain. */
+  async unlisted() {
+    const { byPosition } = await this.loadEntries();
+    const listed = new Set(this.steps.map((s) => s.position));
+    return [...byPosition.keys()].filter((p) => !listed.has(p)).sort((a, b) => a - b);
+  }
+
   /** The registry's keys as its own events say, each event checked like a step:
    * signature, its signer's key registered before it, hash chain, inclusion. */
   loadRegistry() {

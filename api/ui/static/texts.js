@@ -284,8 +284,8 @@ export const TEXT = {
     "Signing key: the key must be registered to that very person in the registry (whose events are checked too: signature, hash chain, in the log) and not revoked before the step's position. The root keys come from the server and this browser remembers the first it saw: compare them with the published ones. Who may sign what (roles) is not checked here.",
   ],
   "vf.explain6": [
-    "Không kiểm tra ở đây: việc bỏ sót. Sự kiện bị bỏ ở giữa một luồng sẽ làm hỏng chuỗi băm (✗), nhưng nếu máy chủ bỏ sự kiện cuối của một luồng (ví dụ một quyết định xếp loại lại) hoặc cả một luồng, trang này không phát hiện được.",
-    "Not checked here: omission. An event left out in the middle of a stream breaks its hash chain (✗), but if the server leaves out the last event of a stream (a re-decision, say) or a whole stream, this page cannot tell.",
+    "Không kiểm tra đầy đủ ở đây: việc bỏ sót. Sự kiện bị bỏ ở giữa một luồng sẽ làm hỏng chuỗi băm (✗), sự kiện đã ký mà diễn biến bỏ qua được nêu tên; nhưng nếu máy chủ bỏ sự kiện cuối của một luồng (ví dụ một quyết định xếp loại lại) hoặc cả một luồng, trang này không phát hiện được.",
+    "Not fully checked here: omission. An event left out in the middle of a stream breaks its hash chain (✗), and a signed event the timeline leaves out is named; but if the server leaves out the last event of a stream (a re-decision, say) or a whole stream, this page cannot tell.",
   ],
   "vf.explain7": [
     "Không kiểm tra ở đây: bảng xếp loại sau mỗi bước, tỷ lệ theo nhóm, mức, dấu hiệu, dòng Quy tắc và các trang tổng quan, hồ sơ, biểu đồ — máy chủ tính chúng. Để kiểm tra, chạy cadreledger verify với gói hồ sơ.",
@@ -358,6 +358,10 @@ export const TEXT = {
   "rp.forbidden": [
     "Máy chủ không cho vai trò của bạn xem phần này của phát lại.",
     "The server does not let your role see this part of the replay.",
+  ],
+  "vf.unlisted": [
+    "✗ máy chủ đưa {n} sự kiện đã ký mà diễn biến bỏ qua (vị trí {positions})",
+    "✗ the server gave {n} signed events that its timeline leaves out (positions {positions})",
   ],
   "vf.fromServer": ["Từ máy chủ, chưa kiểm tra ở đây — chạy", "From the server, not checked here — run"],
   "vf.registry": ["Khóa đã đăng ký", "Registered key"],
