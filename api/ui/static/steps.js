@@ -3,7 +3,7 @@
 // (the registry's own events, checked the same way), the stream's hash chain, and the
 // RFC 9162 inclusion proof up to the signed checkpoint. Results are kept as label
 // keys, so that they can be shown again in the other language.
-import { getJSON, getAll, cycleUrl, forbidden } from "./api.js";
+import { getJSON, getAll, cycleUrl, forbidden, problemText } from "./api.js";
 import { canonicalize } from "./jcs.js";
 import { checkEnvelope, fromBase64, leafHash, parseKey, supported, toHex, verifyInclusion } from "./verify.js";
 
@@ -112,7 +112,7 @@ export class StepChecker {
   check(step) {
     if (!this.results.has(step.position)) {
       const running = this.run(step)
-        .catch((e) => ({ ok: false, checks: { signature: bad("vf.error", { detail: e.message }) } }))
+        .catch((e) => ({ ok: false, checks: { signature: bad("vf.error", { detail: problemText(e) }) } }))
         .then((result) => {
           this.settled.set(step.position, result);
           for (const listener of this.listeners) listener(step, result);
@@ -161,7 +161,7 @@ export class StepChecker {
       : found.reason === "keyName"
         ? bad("vf.bad.keyName", { name: found.keyName, actor: statement.actor })
         : found.reason === "key"
-          ? bad("vf.bad.key", { detail: found.detail })
+          ? bad(`vf.bad.key.${found.detail}`)
           : bad("vf.bad.signature");
     checks.envelope = found.canonical ? ok("vf.ok.envelope") : bad("vf.bad.envelope");
     checks.matches = describes(step, envelope, toHex(found.eventHash)) ? ok("vf.ok.matches") : bad("vf.bad.matches");

@@ -399,7 +399,10 @@ export const TEXT = {
   "vf.ok.signature": ["✓ chữ ký Ed25519 của {actor} hợp lệ", "✓ {actor}'s Ed25519 signature verifies"],
   "vf.bad.signature": ["✗ chữ ký không khớp với tuyên bố", "✗ the signature does not match the statement"],
   "vf.bad.keyName": ["✗ khóa mang tên {name}, không phải {actor}", "✗ the key is named {name}, not {actor}"],
-  "vf.bad.key": ["✗ khóa ký sai dạng: {detail}", "✗ the signing key is malformed: {detail}"],
+  "vf.bad.key.format": ["✗ khóa ký sai dạng (cần tên+mã khóa+base64)", "✗ the signing key is malformed (name+keyid+base64 expected)"],
+  "vf.bad.key.base64": ["✗ khóa ký không phải base64", "✗ the signing key is not base64"],
+  "vf.bad.key.type": ["✗ khóa ký không phải khóa Ed25519", "✗ the signing key is not an Ed25519 key"],
+  "vf.bad.key.keyId": ["✗ mã khóa không khớp với khóa", "✗ the key ID does not match the key"],
   "vf.ok.inclusion": [
     "✓ lá {index} có trong cây {size} lá, gốc khớp điểm kiểm tra đã ký",
     "✓ leaf {index} is in the tree of {size}, root equal to the signed checkpoint's",

@@ -76,7 +76,13 @@ export async function ed25519(publicKey, signature, message) {
   return subtle.verify({ name: "Ed25519" }, await imported.get(id), signature, message);
 }
 
-export class KeyError extends Error {}
+/** A malformed key; `code` names why (a label the pages show in either language). */
+export class KeyError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
 
 /** A C2SP verifier key `name+keyid+base64(alg ‖ public key)`, its key ID recomputed
  * as SHA-256(name ‖ 0x0A ‖ alg ‖ public key)[:4]. */
@@ -95,17 +101,17 @@ export function parseKey(text) {
 async function parseKeyText(text) {
   // The name holds no "+", the key ID is 8 hex digits; base64 may hold "+" itself.
   const match = /^([^+\s]+)\+([0-9a-f]{8})\+(\S+)$/.exec(text.trim());
-  if (!match) throw new KeyError("not name+keyid+base64");
+  if (!match) throw new KeyError("format", "not name+keyid+base64");
   const [, name, keyId, blob] = match;
   let raw;
   try {
     raw = fromBase64(blob);
   } catch {
-    throw new KeyError("the key is not base64");
+    throw new KeyError("base64", "the key is not base64");
   }
-  if (raw.length !== 33 || raw[0] !== 0x01) throw new KeyError("not an Ed25519 key (type 0x01)");
+  if (raw.length !== 33 || raw[0] !== 0x01) throw new KeyError("type", "not an Ed25519 key (type 0x01)");
   const id = (await sha256(concat(encode(name), new Uint8Array([0x0a]), raw))).slice(0, 4);
-  if (toHex(id) !== keyId) throw new KeyError("the key ID does not match the key");
+  if (toHex(id) !== keyId) throw new KeyError("keyId", "the key ID does not match the key");
   return { name, keyId, publicKey: raw.slice(1), text: text.trim() };
 }
 
@@ -257,7 +263,7 @@ export async function checkEnvelope(text) {
   try {
     key = await parseKey(String(envelope.signer));
   } catch (e) {
-    return { ...result, reason: "key", detail: e.message };
+    return { ...result, reason: "key", detail: e instanceof KeyError ? e.code : "format" };
   }
   result.keyName = key.name;
   result.keyId = key.keyId;
