@@ -1034,3 +1034,22 @@ def test_search_sort_and_the_amendment_step_read_as_a_person_expects(
     assert changed.count() >= 1
     assert "→" in changed.first.inner_text()
     assert page.locator('#step dt[title="general"]').inner_text() == "Tiêu chí chung"
+
+
+def test_the_english_view_says_the_same_in_english(served: Served, page: Page) -> None:
+    page.goto(f"{served.url}/ui/?cycle={served.cycle}&lang=en")
+    page.wait_for_selector("#ratings tbody tr")
+    assert (
+        page.locator("#ratings .from-server")
+        .inner_text()
+        .startswith("From the server, not checked here")
+    )
+    other = SignerKey.generate(str(log_key(served).verifier.name))
+    note = Checkpoint(other.verifier.name, served.ledger.size(), b"\x55" * 32).sign(other)
+    page.route("**/v1/log/key", lambda route: route.fulfill(body=f"{other.verifier}\n"))
+    page.route("**/v1/log/checkpoint", lambda route: route.fulfill(body=note))
+    page.reload()
+    stop = page.locator("#stop")
+    stop.wait_for()
+    assert "Stop: the log's key has changed" in stop.inner_text()
+    assert page.locator("header button:not(#lang-switch)").count() == 0
