@@ -1053,3 +1053,16 @@ def test_the_english_view_says_the_same_in_english(served: Served, page: Page) -
     stop.wait_for()
     assert "Stop: the log's key has changed" in stop.inner_text()
     assert page.locator("header button:not(#lang-switch)").count() == 0
+
+
+def test_the_replay_stays_under_a_tight_rate_limit(served: Served, page: Page) -> None:
+    """Batched proofs: the whole replay is a handful of requests, never a 429."""
+    from api.rate_limit import RatePolicy
+
+    statuses: list[int] = []
+    page.on("response", lambda r: statuses.append(r.status) if "/v1/" in r.url else None)
+    with serving(create_app(served.ledger, rate=RatePolicy(rate=2.0, burst=30))) as url:
+        page.goto(f"{url}/ui/replay.html?cycle={served.cycle}")
+        counts = wait_verified(page)
+    assert counts["ok"] == counts["n"] == len(served.steps())
+    assert 429 not in statuses and len(statuses) <= 30, statuses

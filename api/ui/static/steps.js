@@ -124,7 +124,7 @@ export class StepChecker {
   }
 
   /** Check every step, a few at a time, `first` before the others. */
-  async checkAll(first = null, concurrency = 200) {
+  async checkAll(first = null, concurrency = 500) {
     const queue = first ? [first, ...this.steps.filter((s) => s !== first)] : [...this.steps];
     const worker = async () => {
       while (queue.length) await this.check(queue.shift());
