@@ -917,7 +917,10 @@ AXE = Path(
 )
 
 
-def test_axe_finds_no_serious_violation_on_any_page(served: Served, browser: Browser) -> None:
+@pytest.mark.parametrize("width", [1366, 390])
+def test_axe_finds_no_serious_violation_on_any_page(
+    served: Served, browser: Browser, width: int
+) -> None:
     """axe-core (installed by .ci/run into .ci/js) in every page, as it stands once
     loaded: no serious or critical violation."""
     if not AXE.exists():
@@ -938,7 +941,7 @@ def test_axe_finds_no_serious_violation_on_any_page(served: Served, browser: Bro
         "login": ("/ui/login.html", "#token"),
     }
     # The pages' CSP admits scripts from the service only; axe comes from the test.
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, bypass_csp=True)
+    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
     page = context.new_page()
     found = {}
     try:
