@@ -35,6 +35,7 @@ from api.policy import may_see_results, sees_complaints, sees_discipline, subjec
 from api.texts import revealing
 from cadreledger.service import Ledger, entry_json
 from domain.regimes import PROFILES, profile_hash
+from domain.streams import REGISTRY_STREAM
 from ledger.errors import INVALID_REQUEST, NOT_FOUND, Rejected
 from projections.cycle_fairness import cycle_fairness
 from projections.fairness import judge_sealed_reasons
@@ -99,6 +100,20 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
 
     def found(model: type[schemas.Open], **extra: Any) -> dict[int | str, dict[str, Any]]:
         return {**schemas.ok(model, **extra), **not_found}
+
+    # A reader pages through a long cycle a thousand acts at a time (the web UI's replay
+    # reads every page at once): the last few replays and envelope reads are kept, by
+    # the log position they were read at, so that each page is not a whole replay.
+    # Used on the replay thread only (``_in_turn``); what is kept is never mutated.
+    kept: dict[tuple[Any, ...], Any] = {}
+
+    def keep(key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        if key not in kept:
+            kept[key] = make()
+            while len(kept) > 8:
+                kept.pop(next(iter(kept)))
+        value: T = kept[key]
+        return value
 
     @router.get("/regimes", responses=schemas.ok(schemas.Regimes))
     def regimes() -> dict[str, Any]:
@@ -191,11 +206,22 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
         limit: Limit = DEFAULT_LIMIT,
     ) -> dict[str, Any]:
         """Every act of the cycle in log order, each with whether the rules admit it."""
-        _, steps, position = _replayed(ledger, cycle, at)
-        acts = _of_types([s.to_json() for s in steps], types)
-        page, following = after_position(acts, _position, after, limit)
+        projector = ledger.projector
+        projector.catch_up()
+        steps, position = keep(
+            ("timeline", cycle, at, projector.model.position),
+            lambda: _replayed(ledger, cycle, at)[1:],
+        )
+        wanted = {t for item in types or () for t in item.split(",")}
+        chosen = [s for s in steps if s.act.type in wanted] if wanted else steps
+        page, following = after_position(chosen, lambda s: s.position, after, limit)
         link_next(request, response, following)
-        return {"cycle": cycle, "position": position, "timeline": page, "next": following}
+        return {
+            "cycle": cycle,
+            "position": position,
+            "timeline": [s.to_json() for s in page],
+            "next": following,
+        }
 
     @router.get(
         "/cycles/{cycle}/complaints", responses=found(schemas.Complaints, headers=LINK_HEADER)
@@ -245,25 +271,47 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
         cycle: str,
         after: PositionAfter = -1,
         limit: Limit = DEFAULT_LIMIT,
+        registry: Annotated[
+            bool,
+            Query(description="also the registry's events (people, keys, roles), in log order"),
+        ] = False,
+        cadre: Annotated[
+            str | None,
+            Query(max_length=64, description="only the cycle's own and this cadre's events"),
+        ] = None,
     ) -> dict[str, Any]:
         """The stored envelopes of the cycle's events after position ``after``, verbatim,
         in log order (as ``/v1/log/entries`` gives them): what a reader needs to check
-        each act's signature, its stream's hash chain and its inclusion in the log."""
+        each act's signature, its stream's hash chain and its inclusion in the log.
+        ``cadre`` keeps the events of the cycle's stream and that cadre's (what their
+        own timeline shows). With ``registry=true`` the registry's events come too,
+        and ``root_keys`` names the log's root of trust: what a reader needs to check
+        that each signer's key was registered to them (the web UI's replay does)."""
         projector = ledger.projector
         projector.catch_up()
         now = projector.model.cycles.get(cycle)
         if now is None:
             raise _missing(cycle)
-        rows = ledger.store.entries_of(
-            cycle_streams(cycle, now.evaluations), projector.model.position
+        if cadre is not None and cadre not in now.evaluations:
+            raise _missing(f"{cycle}/{cadre}")
+        streams = cycle_streams(cycle, now.evaluations if cadre is None else [cadre])
+        if registry:
+            streams = [REGISTRY_STREAM, *streams]
+        stop = projector.model.position
+        rows = keep(
+            ("entries", cycle, tuple(streams), stop),
+            lambda: ledger.store.entries_of(streams, stop),
         )
         page, following = after_position(rows, lambda row: row[0], after, limit)
         link_next(request, response, following)
-        return {
+        found: dict[str, Any] = {
             "cycle": cycle,
             "entries": [entry_json(row) for row in page],
             "next": following,
         }
+        if registry:
+            found["root_keys"] = list(ledger.root_keys)
+        return found
 
     @router.get("/cycles/{cycle}/fairness", responses=found(schemas.FairnessReport))
     @_in_turn

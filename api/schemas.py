@@ -89,10 +89,16 @@ class ProblemType(Open):
     explanation_en: str | None = None
 
 
-class InclusionProof(Open):
+class LeafProof(Open):
     index: int
-    tree_size: int
     proof: list[str] = Field(description="RFC 9162 audit path, standard base64")
+
+
+class InclusionProof(Open):
+    index: int | None = Field(None, description="the leaf (with ?index=)")
+    tree_size: int
+    proof: list[str] | None = Field(None, description="RFC 9162 audit path, standard base64")
+    proofs: list[LeafProof] | None = Field(None, description="with ?indexes=: one per leaf")
 
 
 class ConsistencyProof(Open):
@@ -254,6 +260,9 @@ class CycleEntries(Open):
     cycle: str
     entries: list[LogEntry]
     next: int | None = Next
+    root_keys: list[str] | None = Field(
+        None, description="with registry=true: the log's root keys (name+keyid+base64)"
+    )
 
 
 class FairnessFinding(Open):

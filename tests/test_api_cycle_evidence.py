@@ -84,6 +84,62 @@ def test_a_cycles_entries_are_its_envelopes_verbatim_in_log_order(
     assert missing.json()["type"] == "/problems/not-found"
 
 
+def test_with_registry_the_entries_carry_the_registrys_events_and_root_keys(
+    served: tuple[TestClient, World, Ledger],
+) -> None:
+    """What the web UI needs to check each signer's key against the registry."""
+    client, w, ledger = served
+    amended_cycle(w)
+    plain = client.get(f"/v1/cycles/{CYCLE}/entries", params={"limit": 1000}).json()
+    assert "root_keys" not in plain or plain["root_keys"] is None
+    assert all(e["stream"] != "registry" for e in plain["entries"])
+    both = client.get(
+        f"/v1/cycles/{CYCLE}/entries", params={"limit": 1000, "registry": "true"}
+    ).json()
+    registry = [e for e in both["entries"] if e["stream"] == "registry"]
+    assert registry and [e["version"] for e in registry] == list(range(1, len(registry) + 1))
+    assert [e for e in both["entries"] if e["stream"] != "registry"] == plain["entries"]
+    assert [e["index"] for e in both["entries"]] == sorted(e["index"] for e in both["entries"])
+    assert both["root_keys"] == [str(k) for k in ledger.root_keys]
+
+
+def test_inclusion_proofs_come_many_to_an_answer_and_compressed(
+    served: tuple[TestClient, World, Ledger],
+) -> None:
+    client, w, ledger = served
+    amended_cycle(w)
+    size = ledger.size()
+    wanted = [0, 3, size - 1]
+    batch = client.get(
+        "/v1/log/proof/inclusion", params={"size": size, "indexes": ",".join(map(str, wanted))}
+    )
+    assert batch.status_code == 200
+    proofs = batch.json()["proofs"]
+    assert [p["index"] for p in proofs] == wanted
+    for p in proofs:
+        one = client.get("/v1/log/proof/inclusion", params={"size": size, "index": p["index"]})
+        assert one.json()["proof"] == p["proof"]
+    for params in (
+        {"size": size},  # neither
+        {"size": size, "index": 0, "indexes": "1"},  # both
+        {"size": size, "indexes": "1,x"},
+        {"size": size, "indexes": ",".join(["0"] * 1001)},
+    ):
+        refused = client.get("/v1/log/proof/inclusion", params=params)
+        assert refused.status_code == 400, params
+        assert refused.json()["type"] == "/problems/invalid-request"
+    beyond = client.get("/v1/log/proof/inclusion", params={"size": size, "indexes": str(size)})
+    assert beyond.status_code == 400
+
+    entries = client.get(
+        f"/v1/cycles/{CYCLE}/entries",
+        params={"limit": 1000},
+        headers={"accept-encoding": "gzip"},
+    )
+    assert entries.headers["content-encoding"] == "gzip"
+    assert int(entries.headers["content-length"]) < len(entries.content) / 3
+
+
 def test_fairness_evidence_names_the_amendment_and_can_keep_one_cadre(
     served: tuple[TestClient, World, Ledger],
 ) -> None:

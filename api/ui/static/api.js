@@ -10,7 +10,9 @@ export class ApiError extends Error {
 }
 
 /** GET (or another method) `path`; JSON back unless `text`. A 401 sends the reader to
- * the sign-in page and back here afterwards, unless `quiet`. */
+ * the sign-in page and back here afterwards, unless `quiet`.
+ * @param {string} path
+ * @param {{method?: string, body?: any, text?: boolean, quiet?: boolean}} [options] */
 export async function request(path, { method = "GET", body, text = false, quiet = false } = {}) {
   const headers = { accept: text ? "text/plain" : "application/json", "accept-language": lang };
   if (body !== undefined) headers["content-type"] = "application/json";

@@ -1,11 +1,11 @@
 // A cadre's page (hồ sơ đánh giá): the score by criterion and by scorer, amendments
 // (old → new, who, why), fairness evidence, the level and why, complaints, history.
 import { h, byId, clear } from "./dom.js";
-import { t, lang } from "./i18n.js";
+import { t, lang, has } from "./i18n.js";
 import { getJSON, cycleUrl, forbidden, personName } from "./api.js";
 import { startPage, param } from "./header.js";
-import { dateTime, day, points, level, levelName, actLabel, text, plain } from "./format.js";
-import { section, hint, notice, failure, person, table, cell, link, replayHref } from "./widgets.js";
+import { dateTime, day, points, level, levelName, actLabel, text, plain, groupName } from "./format.js";
+import { findingKind, findingSummary, section, fromServer, hint, notice, failure, person, table, cell, link, replayHref } from "./widgets.js";
 import { ballotsByCadre, asPoints, hundredths } from "./ballots.js";
 import { dumbbell } from "./charts.js";
 
@@ -24,7 +24,7 @@ async function load() {
     state.fairness = fairness;
     state.regimes = regimes.regimes;
     const scorers = [...new Set(page.timeline.filter((a) => a.type === "score.submitted").map((a) => a.actor))];
-    state.names = new Map(await Promise.all(scorers.map(async (id) => [id, await personName(id)])));
+    state.names = new Map(await Promise.all(scorers.map(async (id) => /** @type {[string, string]} */ ([id, await personName(id)]))));
   } catch (e) {
     state.error = e;
   }
@@ -70,13 +70,14 @@ function lead(r) {
     { class: "card lead" },
     h("p", {}, link(`/ui/?cycle=${encodeURIComponent(cycle)}`, t("cd.back"))),
     h("h1", { id: "cadre-name" }, r.name),
+    fromServer(),
     h("p", { class: "big-level", id: "cadre-level" }, level(r.level)),
     h(
       "dl",
       { class: "facts" },
       fact("col.cycle", cycle),
       fact("col.id", h("code", {}, cadre)),
-      fact("col.group", r.group),
+      fact("col.group", groupName(r.group)),
       fact("col.kind", t(`cd.kind.${r.kind}`) + (r.leader ? ` · ${t("cd.leader")}` : "")),
       fact("col.status", t(`status.${r.status}`)),
       r.head_of ? fact("col.unit", t("cd.headOf", { unit: r.head_of })) : null,
@@ -86,6 +87,21 @@ function lead(r) {
 
 function fact(label, value) {
   return h("div", {}, h("dt", {}, t(label)), h("dd", {}, value));
+}
+
+/** The tallied score; a total a revised decision replaced shows the tally's total
+ * (general + tasks) struck through before it. */
+function panelPoints(score, k) {
+  if (k !== "total" || !score.corrected_by || score.general === null || score.tasks === null) return points(score[k]);
+  const original = asPoints(hundredths(score.general) + hundredths(score.tasks));
+  if (original === score.total) return points(score.total);
+  return h(
+    "span",
+    { class: "old-new", id: "corrected-total", title: t("cd.correctedBy") },
+    h("del", {}, points(original)),
+    " → ",
+    h("ins", {}, points(score.total)),
+  );
 }
 
 function breakdown(r, profile) {
@@ -101,7 +117,7 @@ function breakdown(r, profile) {
       { dataset: { criterion: k } },
       cell("criterion", h("strong", {}, t(`col.${k}`))),
       cell("self", self ? points(k === "total" ? selfTotal : self[k]) : t("none"), { num: true }),
-      cell("panel", r.score ? points(r.score[k]) : t("none"), { num: true }),
+      cell("panel", r.score ? panelPoints(r.score, k) : t("none"), { num: true }),
       cell("max", maxima[k] === undefined ? t("none") : points(maxima[k]), { num: true }),
     ),
   );
@@ -121,9 +137,11 @@ function breakdown(r, profile) {
     profile?.thresholds
       ? h(
           "p",
-          { class: "hint" },
+          { class: "hint", id: "thresholds" },
+          `${t("cd.thresholds")}: `,
           Object.entries(profile.thresholds)
-            .map(([lv, at]) => `${lv} ≥ ${at}`)
+            .sort((a, b) => b[1] - a[1])
+            .map(([lv, at]) => `${levelName(lv)} (${lv}) ≥ ${points(at)}`)
             .join(" · "),
         )
       : null,
@@ -133,7 +151,7 @@ function breakdown(r, profile) {
 function perScorer(scorers) {
   if (!scorers.size) return null;
   const flagsBy = new Map();
-  for (const f of state.fairness?.findings || []) {
+  for (const f of Array.isArray(state.fairness?.findings) ? state.fairness.findings : []) {
     const scorer = f.detail?.scorer;
     if (!scorer) continue;
     if (!flagsBy.has(scorer)) flagsBy.set(scorer, []);
@@ -156,7 +174,7 @@ function perScorer(scorers) {
       valueCell("general", r, "general"),
       valueCell("tasks", r, "tasks"),
       valueCell("total", r, "total"),
-      cell("flags", (flagsBy.get(r.scorer) || []).map((f) => h("span", { class: "chip", title: lang === "en" ? f.summary_en : f.summary_vi }, t(`fair.${f.kind}`)))),
+      cell("flags", (flagsBy.get(r.scorer) || []).map((f) => h("span", { class: "chip", title: findingSummary(f) }, findingKind(f.kind)))),
     ),
   );
   const chartRows = [...scorers.values()].map((r) => ({
@@ -217,7 +235,7 @@ function amendments(scorers) {
       h(
         "div",
         { class: "amendment", dataset: { event: a.act.event } },
-        h("p", {}, h("strong", {}, person(a.scorer)), " · ", dateTime(a.act.issued_at), " · ", link(replayHref(cycle, a.act.position), t("cd.replayAt"))),
+        h("p", {}, h("strong", {}, person(a.scorer)), " · ", dateTime(a.act.issued_at), " · ", link(replayHref(cycle, a.act.position, cadre), t("cd.replayAt"))),
         h(
           "ul",
           { class: "plain old-new" },
@@ -251,16 +269,16 @@ function fairness() {
   return section(
     "cd.fairness",
     hint("fair.note"),
-    f.findings.length
+    Array.isArray(f.findings) && f.findings.length
       ? f.findings.map((x) => {
           const kind = (f.kinds || {})[x.kind];
           return h(
             "div",
             { class: "finding", dataset: { kind: x.kind, severity: x.severity } },
-            h("strong", {}, t(`fair.${x.kind}`)),
+            h("strong", {}, findingKind(x.kind)),
             x.severity ? ` (${t(`fair.severity.${x.severity}`)})` : "",
             ": ",
-            lang === "en" ? x.summary_en : x.summary_vi,
+            findingSummary(x),
             x.scorer ? h("p", { class: "hint" }, t("fair.by", { who: x.scorer })) : null,
             kind ? h("p", { class: "hint" }, lang === "en" ? kind.explanation_en : kind.explanation_vi) : null,
             h(
@@ -276,6 +294,21 @@ function fairness() {
   );
 }
 
+/** A rule behind a level (domain/judgement.py), in the reader's words. */
+function whyText(w) {
+  const rule = String(w.rule || "");
+  if (rule === "thresholds") {
+    const m = /^(\w+): total ([≥<]) (\d+(?:\.\d+)?)$/.exec(String(w.detail || ""));
+    if (m) return t("why.thresholds", { level: `${m[1]} — ${levelName(m[1])}`, op: m[2], n: points(m[3]) });
+  }
+  if (rule.startsWith("forced_kht:")) {
+    const kind = rule.slice("forced_kht:".length);
+    return t("why.forced", { kind: has(`why.kind.${kind}`) ? t(`why.kind.${kind}`) : kind });
+  }
+  if (has(`why.${rule}`)) return t(`why.${rule}`);
+  return w.detail ? `${rule}: ${w.detail}` : rule;
+}
+
 function outcomeItem(key, o) {
   if (!o) return null;
   return h(
@@ -283,7 +316,7 @@ function outcomeItem(key, o) {
     {},
     h("strong", {}, `${t(key)}: `),
     level(o.level),
-    h("ul", { class: "plain" }, (o.why || []).map((w) => h("li", { class: "hint" }, `${w.rule}: ${w.detail}`))),
+    h("ul", { class: "plain" }, (o.why || []).map((w) => h("li", { class: "hint", dataset: { rule: w.rule } }, whyText(w)))),
     o.reason ? h("p", {}, t("cd.reason", { reason: plain(o.reason) })) : null,
   );
 }
@@ -350,7 +383,7 @@ function history(acts) {
       cell("time", dateTime(a.issued_at)),
       cell("act", actLabel(a.type)),
       cell("actor", person(a.actor)),
-      cell("position", link(replayHref(cycle, a.position), String(a.position)), { num: true }),
+      cell("position", link(replayHref(cycle, a.position, cadre), String(a.position)), { num: true }),
     ),
   );
   return section(

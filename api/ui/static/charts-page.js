@@ -4,7 +4,7 @@ import { h, byId, clear } from "./dom.js";
 import { t } from "./i18n.js";
 import { getJSON, getAll, cycleUrl, forbidden } from "./api.js";
 import { startPage, param } from "./header.js";
-import { points } from "./format.js";
+import { points, groupName } from "./format.js";
 import { section, hint, notice, failure, table, cell, link, cadreHref } from "./widgets.js";
 import { subjectsOf, LEVELS } from "./ratings.js";
 import { amendmentEffects, asPoints } from "./ballots.js";
@@ -121,7 +121,7 @@ function distribution() {
 }
 
 function levels() {
-  const groups = Object.entries(state.doc.groups.groups).map(([name, g]) => ({ label: name, counts: g.decided, cap: g.htxs_cap }));
+  const groups = Object.entries(state.doc.groups.groups).map(([name, g]) => ({ label: groupName(name), counts: g.decided, cap: g.htxs_cap }));
   return section(
     "ch.levels",
     hint("ch.levelsHint"),

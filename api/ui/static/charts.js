@@ -22,7 +22,7 @@ function ticks(min, max, count = 5) {
 }
 
 /** Counts of `values` in bins of width `bin` over [min, max]; bars coloured by `classFor(binStart)`. */
-export function histogram({ values, min, max, bin, thresholds = [], label, xLabel, yLabel, classFor = () => "" }) {
+export function histogram({ values, min, max, bin, thresholds = [], label, xLabel, yLabel, classFor = (/** @type {number} */ _start) => "" }) {
   const width = 400;
   const height = 230;
   const left = 34;

@@ -36,6 +36,7 @@ export function clear(el) {
   return el;
 }
 
+/** @returns {any} an element of the page (its kind is the caller's to know) */
 export function byId(id) {
   return document.getElementById(id);
 }

@@ -91,3 +91,25 @@ export function plain(value) {
   if (value && typeof value === "object" && "sealed" in value) return value.text ?? "";
   return value === null || value === undefined ? "" : JSON.stringify(value);
 }
+
+/** A group of the roster by name: the known ones in words, any other as given. */
+export function groupName(slug) {
+  const key = `group.${slug}`;
+  const text = t(key);
+  return text === key ? String(slug) : text;
+}
+
+const regimes = new Map(); // "id@version" → profile, once /v1/regimes answered
+
+export function knowRegimes(list) {
+  for (const r of list || []) regimes.set(`${r.id}@${r.version}`, r.profile);
+}
+
+/** A regime by its title in the reader's language (id and version in words after). */
+export function regimeName(pin) {
+  if (!pin) return t("none");
+  const profile = regimes.get(`${pin.id}@${pin.version}`);
+  const title = profile ? (lang === "en" ? profile.title_en : profile.title_vi) : null;
+  const version = t("regime.version", { id: pin.id, v: pin.version });
+  return title ? `${title} (${version})` : version;
+}

@@ -3,10 +3,11 @@
 import { h, clear, byId } from "./dom.js";
 import { t, lang, setLang, onLanguage, applyStatic } from "./i18n.js";
 import { getText, getJSON, ApiError, problemText } from "./api.js";
-import { parseKey, openCheckpoint, supported } from "./verify.js";
+import { parseKey, openCheckpoint, supported, fromBase64, verifyConsistency } from "./verify.js";
 import { count } from "./format.js";
 
 const PIN = "cadreledger.logKey";
+const SEEN = "cadreledger.checkpoints"; // + the log key: the greatest checkpoint seen under it
 let loading = null;
 let page = "overview";
 let lastCheckpoint = null;
@@ -61,7 +62,54 @@ async function readCheckpoint() {
   const cp = await openCheckpoint(note, key);
   cp.keyText = key.text;
   cp.keyChanged = pinned(key.text);
+  cp.forked = null;
+  cp.consistentWith = null;
+  if (cp.verified && !cp.keyChanged) await consistent(cp);
+  // What the replay may build on: signed by the key this browser knows, and a
+  // continuation of every checkpoint it has seen under that key.
+  cp.trusted = Boolean(cp.verified && !cp.keyChanged && !cp.forked);
   return cp;
+}
+
+function remembered(keyText) {
+  try {
+    const seen = JSON.parse(localStorage.getItem(`${SEEN}.${keyText}`) || "null");
+    return seen && Number.isInteger(seen.size) && typeof seen.root === "string" ? seen : null;
+  } catch {
+    return null;
+  }
+}
+
+function remember(keyText, cp) {
+  try {
+    localStorage.setItem(`${SEEN}.${keyText}`, JSON.stringify({ size: cp.size, root: cp.rootBase64, note: cp.note }));
+  } catch {
+    // nothing to remember it in: each visit then stands alone
+  }
+}
+
+/** Is `cp` a continuation of the greatest checkpoint this browser saw under the same
+ * key (RFC 9162 consistency proof)? A log that rewrote its history and signed the
+ * new one with its own key fails here. */
+async function consistent(cp) {
+  const seen = remembered(cp.keyText);
+  if (!seen) return remember(cp.keyText, cp);
+  let fits = false;
+  if (seen.size === cp.size) fits = seen.root === cp.rootBase64;
+  else if (seen.size < cp.size && seen.size > 0) {
+    try {
+      const answer = await getJSON(`/v1/log/proof/consistency?from=${seen.size}&to=${cp.size}`, { quiet: true });
+      fits = await verifyConsistency(seen.size, cp.size, answer.proof.map(fromBase64), fromBase64(seen.root), cp.root);
+    } catch {
+      fits = false;
+    }
+  } else fits = seen.size === 0; // a smaller log than one seen: never a continuation
+  if (!fits) {
+    cp.forked = seen;
+    return;
+  }
+  cp.consistentWith = seen.size;
+  if (cp.size > seen.size) remember(cp.keyText, cp);
 }
 
 // Trust on first use: the key this browser first saw for this service, so that a
@@ -79,15 +127,6 @@ function pinned(keyText) {
   }
 }
 
-function trustNewKey(keyText) {
-  try {
-    localStorage.setItem(PIN, keyText);
-  } catch {
-    // nothing to remember it in
-  }
-  refreshCheckpoint();
-}
-
 function navLink(name, href) {
   return h("a", { href, class: "nav-link", "aria-current": page === name ? "page" : null }, t(`nav.${name}`));
 }
@@ -97,7 +136,17 @@ function checkpointBox() {
   if (checkpointError) return h("div", { class: "checkpoint bad" }, t("cp.error", { detail: checkpointError }));
   if (!cp) return h("div", { class: "checkpoint" }, t("loading"));
   const status =
-    cp.verified === null ? "unchecked" : cp.keyChanged ? "keyChanged" : cp.verified ? "ok" : "bad";
+    cp.verified === null
+      ? "unchecked"
+      : cp.keyChanged
+        ? "keyChanged"
+        : !cp.verified
+          ? "bad"
+          : cp.forked
+            ? "forked"
+            : cp.consistentWith !== null
+              ? "consistent"
+              : "ok";
   const root = cp.rootBase64 || "";
   return h(
     "div",
@@ -113,10 +162,33 @@ function checkpointBox() {
     " · ",
     h("span", { class: "cp-root" }, `${t("cp.root")} `, h("code", {}, `${root.slice(0, 16)}…`)),
     " · ",
-    h("span", { class: "cp-status" }, t(`cp.${status}`, { key: cp.keyChanged || "" })),
-    status === "keyChanged"
-      ? h("button", { type: "button", class: "small", onclick: () => trustNewKey(cp.keyText) }, "OK")
-      : null,
+    h(
+      "span",
+      { class: `cp-status ${status === "ok" || status === "consistent" ? "good" : status === "unchecked" ? "" : "bad"}` },
+      t(`cp.${status}`, { key: cp.keyChanged || "", size: count(cp.forked?.size ?? cp.consistentWith ?? 0) }),
+    ),
+  );
+}
+
+/** A changed log key or a rewritten history stops the page: nothing of the server's is
+ * shown under it, and there is no button to accept it (docs/ui.md). */
+function stopBox() {
+  const cp = lastCheckpoint;
+  const main = byId("main");
+  const stop = cp && cp.verified !== null && (cp.keyChanged || cp.forked);
+  if (main) main.hidden = Boolean(stop);
+  if (!stop) return null;
+  const [title, body] = cp.keyChanged
+    ? [t("stop.keyChanged"), t("stop.keyChangedBody", { old: cp.keyChanged, new: cp.keyText })]
+    : [
+        t("stop.forked"),
+        t("stop.forkedBody", { size: count(cp.size), seen: count(cp.forked.size), root: cp.forked.root }),
+      ];
+  return h(
+    "section",
+    { class: "card stop", id: "stop", role: "alert", dataset: { reason: cp.keyChanged ? "keyChanged" : "forked" } },
+    h("h1", {}, `✗ ${title}`),
+    h("p", {}, body),
   );
 }
 
@@ -164,6 +236,8 @@ export function renderHeader() {
       ),
     ),
     checkpointBox(),
+    // (Element.append would write a null as the text "null".)
+    ...[stopBox()].filter(Boolean),
   );
 }
 

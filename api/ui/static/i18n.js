@@ -58,7 +58,7 @@ export function onLanguage(listener) {
 /** Fill every element marked data-i18n (its text) or data-i18n-ATTR (an attribute). */
 export function applyStatic(root = document) {
   document.documentElement.lang = lang;
-  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.getAttribute("data-i18n"));
   for (const attr of ["title", "placeholder", "aria-label"]) {
     const data = `data-i18n-${attr}`;
     for (const el of root.querySelectorAll(`[${data}]`)) el.setAttribute(attr, t(el.getAttribute(data)));

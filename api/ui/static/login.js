@@ -82,8 +82,9 @@ function render() {
       tokenInput(typed),
       h("div", {}, h("button", { type: "submit", id: "sign-in" }, t("lg.submit"))),
     ),
-    state.message ? notice(state.message, state.kind) : null,
   );
+  // (Element.append writes a null as the text "null": only a message that exists.)
+  if (state.message) card.append(notice(state.message, state.kind));
   main.append(card);
 }
 

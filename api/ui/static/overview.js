@@ -4,15 +4,20 @@ import { h, byId, clear } from "./dom.js";
 import { t, lang } from "./i18n.js";
 import { getJSON, getAll, cycleUrl, forbidden } from "./api.js";
 import { startPage, param } from "./header.js";
-import { day, points, level, count } from "./format.js";
-import { section, hint, notice, failure, person, table, cell, link, cadreHref, replayHref } from "./widgets.js";
+import { day, points, level, count, groupName, regimeName, knowRegimes } from "./format.js";
+import { findingKind, findingSummary, section, fromServer, hint, notice, failure, person, table, cell, link, cadreHref, replayHref } from "./widgets.js";
 import { STATUS_ORDER, LEVEL_RANK, subjectsOf } from "./ratings.js";
 
 const state = { cycles: null, doc: null, fairness: null, error: null, sort: { key: "name", dir: 1 }, filter: "" };
 
 async function load() {
   try {
-    state.cycles = (await getAll("/v1/cycles", "cycles")).cycles;
+    const [cycles, regimes] = await Promise.all([
+      getAll("/v1/cycles", "cycles"),
+      getJSON("/v1/regimes").catch(() => ({ regimes: [] })),
+    ]);
+    knowRegimes(regimes.regimes);
+    state.cycles = cycles.cycles;
     const chosen = param("cycle") || state.cycles[0]?.cycle;
     if (chosen) {
       const [doc, fairness] = await Promise.all([
@@ -58,7 +63,7 @@ function cyclesList() {
       cell("cycle", link(`/ui/?cycle=${encodeURIComponent(c.cycle)}`, c.cycle)),
       cell("unit", c.unit),
       cell("year", String(c.year), { num: true }),
-      cell("regime", `${c.regime.id} v${c.regime.version}`),
+      cell("regime", regimeName(c.regime)),
       cell("phase", t(`status.${c.phase}`)),
       cell("deadline", day(c.deadline)),
       cell("published", c.published ? day(c.published.date) : t("none")),
@@ -74,13 +79,14 @@ function cycleDetail(doc) {
       "section",
       { class: "card lead" },
       h("h1", {}, state.unitName ? `${state.unitName} · ${doc.year}` : doc.cycle),
+      fromServer(),
       h(
         "dl",
         { class: "facts" },
         fact("col.cycle", h("code", {}, doc.cycle)),
         fact("col.unit", state.unitName ? `${state.unitName} (${doc.unit})` : doc.unit),
         fact("col.year", String(doc.year)),
-        fact("col.regime", `${doc.regime.id} v${doc.regime.version}`),
+        fact("col.regime", regimeName(doc.regime)),
         fact("col.phase", h("strong", { id: "phase" }, t(`status.${doc.phase}`))),
         fact("col.deadline", day(doc.deadline)),
         fact("col.published", doc.published ? day(doc.published.date) : t("none")),
@@ -147,11 +153,20 @@ const SORTS = {
   flags: (s) => flagsFor(s.id) ?? 0,
 };
 
+/** Text for a search that ignores case and diacritics ("vu van quan" finds Vũ Văn Quân). */
+function folded(text) {
+  return text
+    .normalize("NFD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .replace(/[đĐ]/g, "d")
+    .toLowerCase();
+}
+
 function ratings(doc, subjects) {
   const { key, dir } = state.sort;
   const value = SORTS[key];
   const shown = subjects
-    .filter((s) => !state.filter || `${s.name} ${s.id}`.toLowerCase().includes(state.filter.toLowerCase()))
+    .filter((s) => !state.filter || folded(`${s.name} ${s.id}`).includes(folded(state.filter)))
     .sort((a, b) => {
       const x = value(a);
       const y = value(b);
@@ -176,7 +191,7 @@ function ratings(doc, subjects) {
       "tr",
       { dataset: { cadre: s.id } },
       cell("name", link(cadreHref(doc.cycle, s.id), s.name), { title: s.id }),
-      cell("group", s.group),
+      cell("group", groupName(s.group), { title: s.group }),
       cell("status", t(`status.${s.status}`)),
       cell("general", points(s.score?.general), { num: true }),
       cell("tasks", points(s.score?.tasks), { num: true }),
@@ -246,16 +261,19 @@ function quota(doc) {
     return h(
       "tr",
       { class: over ? "over" : overProposed ? "warn" : null, dataset: { group: name } },
-      cell("group", name),
+      cell("group", groupName(name), { title: name }),
       cell("members", String(g.members), { num: true }),
       cell("htxs", `${decided} / ${cap === null ? t("noCap") : cap}`, { num: true }),
       cell("current", String(current), { num: true }),
       cell(
         "levels",
-        Object.entries(g.decided).map(([lv, n]) => h("span", { class: `chip level-${lv}`, title: t(`level.${lv}`) }, `${lv} ${n}`)),
+        // By rank, best first, whatever order the server lists them in.
+        Object.entries(g.decided)
+          .sort(([a], [b]) => (LEVEL_RANK[b] ?? -1) - (LEVEL_RANK[a] ?? -1))
+          .map(([lv, n]) => h("span", { class: `chip level-${lv}`, title: t(`level.${lv}`) }, `${lv} ${n}`)),
       ),
       cell("quota", [
-        h("span", { class: over || overProposed ? "bad" : "good" }, t(status)),
+        h("span", { class: over || overProposed ? "warn" : null }, t(status)),
         g.quota_exception ? h("div", { class: "hint" }, t("quota.exception", { reason: g.quota_exception.reason ?? "" })) : null,
       ]),
     );
@@ -263,7 +281,7 @@ function quota(doc) {
   const heads = doc.groups.heads.map((x) =>
     h(
       "li",
-      { class: x.ok ? "good" : "bad" },
+      { class: x.ok ? null : "warn" },
       person(x.head),
       ` (${x.head_level ?? "—"}) · `,
       x.collective,
@@ -308,13 +326,16 @@ function fairnessSummary(doc) {
   if (!f) return null;
   if (f.error) return section("ov.fairness", forbidden(f.error) ? notice(t("error.forbidden")) : failure(f.error));
   const names = new Map(subjectsOf(doc).map((s) => [s.id, s.name]));
-  const rows = f.findings.map((x) =>
+  // Tolerant of the report's shape: findings and counts may grow new fields or kinds.
+  const findings = Array.isArray(f.findings) ? f.findings : [];
+  const counts = f.counts && typeof f.counts === "object" ? f.counts : {};
+  const rows = findings.map((x) =>
     h(
       "tr",
       { dataset: { kind: x.kind } },
-      cell("kind", t(`fair.${x.kind}`)),
-      cell("name", x.cadre === "*" ? t("none") : link(cadreHref(doc.cycle, x.cadre), names.get(x.cadre) || x.cadre)),
-      cell("summary", lang === "en" ? x.summary_en : x.summary_vi),
+      cell("kind", findingKind(x.kind)),
+      cell("name", !x.cadre || x.cadre === "*" ? t("none") : link(cadreHref(doc.cycle, x.cadre), names.get(x.cadre) || x.cadre)),
+      cell("summary", findingSummary(x)),
     ),
   );
   return section(
@@ -323,13 +344,13 @@ function fairnessSummary(doc) {
     h(
       "ul",
       { class: "chips" },
-      Object.entries(f.counts).map(([kind, n]) => h("li", { class: "chip" }, `${t(`fair.${kind}`)}: ${n}`)),
+      Object.entries(counts).map(([kind, n]) => h("li", { class: "chip" }, `${findingKind(kind)}: ${n}`)),
     ),
-    f.findings.length
+    findings.length
       ? h(
           "details",
           {},
-          h("summary", {}, `${t("col.summary")} (${f.findings.length})`),
+          h("summary", {}, `${t("col.summary")} (${findings.length})`),
           table({
             columns: [
               { key: "kind", label: "col.kind" },

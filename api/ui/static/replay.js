@@ -1,19 +1,24 @@
 // Replay (phát lại): a cycle's acts one by one — the ratings after each, what changed,
 // who signed it, and whether its signature and inclusion in the log verify.
 import { h, byId, clear } from "./dom.js";
-import { t } from "./i18n.js";
-import { getJSON, getAll, cycleUrl } from "./api.js";
+import { t, has } from "./i18n.js";
+import { getJSON, getAll, cycleUrl, forbidden } from "./api.js";
 import { startPage, param, setParams, checkpoint, refreshCheckpoint } from "./header.js";
-import { dateTime, points, level, actLabel, shortHash, text } from "./format.js";
-import { section, hint, notice, failure, person, cell, cadreHref } from "./widgets.js";
-import { StepChecker, CHECKS } from "./steps.js";
+import { dateTime, day, points, level, actLabel, shortHash, text, groupName, count } from "./format.js";
+import { checkedSection, fromServer, hint, notice, failure, person, cell, cadreHref } from "./widgets.js";
+import { StepChecker, CHECKS, fetchEntries } from "./steps.js";
 import { subjectsOf } from "./ratings.js";
 
 const cycle = param("cycle");
+// A cadre's (or complainant's) own replay: the steps that touched their result, read
+// through the endpoints they may use (their timeline, their page as of a step).
+const cadre = param("cadre");
 const state = {
   steps: null,
   index: 0,
   error: null,
+  unlisted: [], // positions of envelopes given but left off the timeline
+  own: null, // the signed-in person, offered their own replay when the cycle's is refused
   checker: null,
   names: new Map(), // cadre id → name, from the latest state seen
   shown: null, // {after, before, index} of the table on screen
@@ -22,12 +27,18 @@ const state = {
 const states = new Map(); // position → ratings document as of it (a promise)
 const EMPTY = { subjects: {}, groups: { groups: {}, heads: [] } };
 let sequence = 0;
+const items = new Map(); // position → its item in the step list (no search per result)
 let debounce = null;
 
 function stateAt(position) {
   if (position === null) return Promise.resolve(EMPTY);
   if (!states.has(position)) {
-    const loading = getJSON(cycleUrl(cycle, "/ratings", { at: position }));
+    const loading = cadre
+      ? getJSON(cycleUrl(cycle, `/cadres/${encodeURIComponent(cadre)}`, { at: position })).then((page) => ({
+          subjects: { [cadre]: page.rating },
+          groups: { groups: {}, heads: [] },
+        }))
+      : getJSON(cycleUrl(cycle, "/ratings", { at: position }));
     loading.catch(() => states.delete(position));
     states.set(position, loading);
   }
@@ -46,7 +57,13 @@ async function load() {
     return render();
   }
   try {
-    const timeline = await getAll(cycleUrl(cycle, "/timeline"), "timeline");
+    // The envelopes load while the timeline does (a long cycle's both take seconds).
+    const fetched = fetchEntries(cycle, cadre);
+    fetched.catch(() => {}); // a refusal is the checker's to report, step by step
+    const timeline = await getAll(
+      cadre ? cycleUrl(cycle, `/cadres/${encodeURIComponent(cadre)}/timeline`) : cycleUrl(cycle, "/timeline"),
+      "timeline",
+    );
     state.steps = timeline.timeline;
     // Names from the roster as signed, so that the timeline reads before any state loads.
     for (const step of state.steps) {
@@ -56,10 +73,15 @@ async function load() {
     const last = state.steps.length ? state.steps[state.steps.length - 1].position : -1;
     let cp = await checkpoint();
     if (cp.size <= last) cp = await refreshCheckpoint();
-    state.checker = new StepChecker(cycle, state.steps, async () => {
-      const now = await checkpoint();
-      return now.size > last ? now : refreshCheckpoint();
-    });
+    state.checker = new StepChecker(
+      cycle,
+      state.steps,
+      async () => {
+        const now = await checkpoint();
+        return now.size > last ? now : refreshCheckpoint();
+      },
+      { cadre, fetched },
+    );
     state.checker.onResult(onChecked);
     const at = Number(param("at"));
     if (param("at") !== null && Number.isInteger(at)) {
@@ -68,15 +90,42 @@ async function load() {
     }
   } catch (e) {
     state.error = e;
+    // The whole cycle is its insiders'; a cadre or complainant may still replay the
+    // steps that touched their own result.
+    if (!cadre && forbidden(e)) {
+      const me = await getJSON("/v1/auth/whoami", { quiet: true }).catch(() => null);
+      if (me?.person) state.own = me.person;
+    }
   }
   render();
-  if (state.steps?.length) state.checker.checkAll(state.steps[state.index]);
+  if (state.steps?.length) {
+    state.checker.checkAll(state.steps[state.index]);
+    state.checker
+      .unlisted()
+      .then((positions) => {
+        state.unlisted = positions;
+        byId("verify-summary")?.replaceWith(verificationSummary());
+      })
+      .catch(() => {}); // envelopes refused: each step says so
+  }
 }
 
 function render() {
   const main = clear(byId("main"));
   document.title = `${t("title.replay")} — ${t("app.name")}`;
-  if (state.error) return main.append(failure(state.error));
+  if (state.error) {
+    main.append(failure(state.error));
+    if (state.own) {
+      main.append(
+        h(
+          "p",
+          { class: "notice" },
+          h("a", { id: "own-replay", href: `/ui/replay.html?cycle=${encodeURIComponent(cycle)}&cadre=${encodeURIComponent(state.own)}` }, t("rp.ownReplay")),
+        ),
+      );
+    }
+    return;
+  }
   if (!state.steps) return main.append(notice(t("loading")));
   if (!state.steps.length) return main.append(notice(t("rp.noSubjects")));
   main.append(
@@ -84,6 +133,9 @@ function render() {
       "section",
       { class: "card" },
       h("h1", {}, `${t("title.replay")}: ${cycle}`),
+      cadre
+        ? h("p", { id: "replay-cadre" }, h("a", { href: cadreHref(cycle, cadre) }, t("rp.forCadre", { name: state.names.get(cadre) || cadre })))
+        : null,
       controls(),
       hint("rp.keys"),
       verificationSummary(),
@@ -91,7 +143,7 @@ function render() {
     h(
       "div",
       { class: "replay-grid" },
-      section("rp.timeline", timelineList()),
+      checkedSection("rp.timeline", timelineList()),
       h("div", {}, h("section", { class: "card", id: "step" }), stateCard()),
     ),
   );
@@ -150,7 +202,7 @@ function show(index, { fetchNow }) {
   byId("scrub").value = String(index);
   byId("first").disabled = byId("prev").disabled = index === 0;
   byId("next").disabled = byId("last").disabled = index === n - 1;
-  byId("counter").textContent = `${t("rp.step", { i: index + 1, n })} · ${t("rp.position", { p: step.position })}`;
+  byId("counter").textContent = `${t("rp.step", { i: count(index + 1), n: count(n) })} · ${t("rp.position", { p: count(step.position) })}`;
   markCurrent(index);
   renderStep(step);
   state.checker.check(step);
@@ -179,11 +231,13 @@ async function loadState(index) {
 // -- the timeline ---------------------------------------------------------------------
 
 function timelineList() {
+  items.clear();
   return h(
     "ol",
-    { class: "timeline", id: "step-list" },
-    state.steps.map((step, i) =>
-      h(
+    // Focusable: the list scrolls, and ← → Home End move through it from the keyboard.
+    { class: "timeline", id: "step-list", tabindex: "0", "aria-label": t("rp.timeline") },
+    state.steps.map((step, i) => {
+      const item = h(
         "li",
         { dataset: { index: String(i), position: String(step.position) }, onclick: () => go(i) },
         h("span", { class: "pos" }, String(step.position)),
@@ -194,8 +248,10 @@ function timelineList() {
           actLabel(step.type),
           h("span", { class: "who" }, step.cadre ? state.names.get(step.cadre) || step.cadre : step.actor),
         ),
-      ),
-    ),
+      );
+      items.set(step.position, item);
+      return item;
+    }),
   );
 }
 
@@ -209,7 +265,7 @@ function mark(result) {
 function markCurrent(index) {
   const list = byId("step-list");
   list.querySelector("li.current")?.classList.remove("current");
-  const item = list.children[index];
+  const item = /** @type {HTMLElement} */ (list.children[index]);
   item.classList.add("current");
   item.setAttribute("aria-current", "step");
   // Keep it in view inside the list, without moving the page.
@@ -218,15 +274,21 @@ function markCurrent(index) {
   }
 }
 
-let summaryFrame = null;
+let summaryTimer = null;
 function onChecked(step, result) {
-  const item = byId("step-list")?.querySelector(`li[data-position="${step.position}"]`);
-  item?.querySelector(".mark")?.replaceWith(mark(result));
+  items.get(step.position)?.querySelector(".mark")?.replaceWith(mark(result));
   if (state.steps[state.index] === step) renderChecks(step);
-  summaryFrame ??= requestAnimationFrame(() => {
-    summaryFrame = null;
-    byId("verify-summary")?.replaceWith(verificationSummary());
-  });
+  // The summary counts every result: a few times a second is enough, and the last
+  // result always lands.
+  summaryTimer ??= setTimeout(() => {
+    summaryTimer = null;
+    const summary = byId("verify-summary");
+    if (!summary) return;
+    const open = summary.querySelector("details")?.open;
+    const fresh = verificationSummary();
+    if (open) fresh.querySelector("details").open = true;
+    summary.replaceWith(fresh);
+  }, 200);
 }
 
 function verificationSummary() {
@@ -239,13 +301,30 @@ function verificationSummary() {
     "div",
     { id: "verify-summary", class: "verify-summary", dataset: { done: String(done), ok: String(good), bad: String(badCount), n: String(n) } },
     h("strong", {}, `${t("vf.title")}: `),
-    h("span", { class: badCount ? "bad" : done === n ? "good" : "" }, t("vf.summary", { done, n, ok: good, bad: badCount })),
+    h(
+      "span",
+      { class: badCount || state.unlisted.length ? "bad" : good === n ? "good" : "" },
+      t("vf.summary", {
+        done: count(done),
+        n: count(n),
+        ok: count(good),
+        bad: count(badCount),
+        unknown: count(done - good - badCount),
+      }),
+    ),
     done < n ? ` — ${t("vf.running")}` : "",
+    state.unlisted.length
+      ? h(
+          "p",
+          { class: "bad", id: "unlisted" },
+          t("vf.unlisted", { n: count(state.unlisted.length), positions: state.unlisted.slice(0, 10).join(", ") }),
+        )
+      : null,
     h(
       "details",
       {},
       h("summary", {}, t("vf.what")),
-      h("ul", {}, ["vf.explain1", "vf.explain2", "vf.explain3", "vf.explain4"].map((k) => h("li", {}, t(k)))),
+      h("ul", {}, ["vf.explain1", "vf.explain5", "vf.explain2", "vf.explain3", "vf.explain4", "vf.explain6", "vf.explain7"].map((k) => h("li", {}, t(k)))),
     ),
   );
 }
@@ -279,21 +358,55 @@ function renderStep(step) {
       h("dt", {}, t("rp.rules")),
       h(
         "dd",
-        { class: step.refused ? "bad" : "good" },
+        { id: "step-rules", class: step.refused ? "warn" : null, dataset: { checked: "no" } },
         step.refused ? t("rp.refused", { problem: step.refused }) : t("rp.admitted"),
       ),
     ),
     h("h3", {}, t("vf.title")),
     h("ul", { class: "checks", id: "checks" }),
     h("h3", {}, t("rp.content")),
-    h("dl", { class: "detail fields" }, fields.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, fieldValue(v))])),
+    h(
+      "dl",
+      { class: "detail fields" },
+      fields.flatMap(([k, v]) => [
+        h("dt", { title: k }, has(`field.${k}`) ? t(`field.${k}`) : k),
+        h("dd", { dataset: { field: k } }, fieldValue(k, v, amended(step))),
+      ]),
+    ),
   );
   renderChecks(step);
 }
 
-function fieldValue(value) {
-  if (typeof value === "string") return value;
+const POINTS = new Set(["general", "tasks", "total", "low"]);
+
+/** An amendment's ballot before it: the step it amends (its signed fields). */
+function amended(step) {
+  if (step.type !== "score.amended" || typeof step.fields.amends !== "string") return null;
+  return state.steps.find((s) => s.event === step.fields.amends)?.fields ?? null;
+}
+
+/** A signed field as a reader reads it: points, levels, dates, yes/no, a link to the
+ * step an event hash names; an amendment's scores as old → new. */
+function fieldValue(key, value, before) {
   if (value && typeof value === "object" && "sealed" in value) return text(value);
+  if (POINTS.has(key) && (typeof value === "number" || typeof value === "string")) {
+    const old = before?.[key];
+    if (old !== undefined && old !== null && String(old) !== String(value)) {
+      return h("span", { class: "old-new" }, h("del", {}, points(old)), " → ", h("strong", {}, points(value)));
+    }
+    return points(value);
+  }
+  if (key === "level" && typeof value === "string") return level(value);
+  if (typeof value === "boolean") return t(value ? "yes" : "no");
+  if (typeof value === "string" && /^[0-9a-f]{64}$/.test(value)) {
+    const target = state.steps.findIndex((s) => s.event === value);
+    const code = h("code", { title: value }, shortHash(value, 16));
+    if (target < 0) return code;
+    return [code, " ", h("button", { type: "button", class: "small link", onclick: () => go(target) }, t("rp.goTo", { p: state.steps[target].position }))];
+  }
+  if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}$/.test(value)) return day(value);
+  if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}T/.test(value)) return dateTime(value);
+  if (typeof value === "string" || typeof value === "number") return String(value);
   return h("code", {}, JSON.stringify(value));
 }
 
@@ -322,6 +435,7 @@ function stateCard() {
     "section",
     { class: "card", id: "state" },
     h("h2", {}, t("rp.state")),
+    fromServer(),
     h("p", { class: "hint" }, h("span", { class: "legend-changed" }), t("rp.stateHint")),
     h(
       "label",
@@ -420,10 +534,10 @@ function groupsTable(after, before) {
     return h(
       "tr",
       { class: g.within_quota ? null : "over" },
-      cell("group", name),
+      cell("group", groupName(name), { title: name }),
       cell("members", String(g.members), { num: true }),
       cell("htxs", changed ? [h("del", {}, oldText), " ", text] : text, { num: true, className: changed ? "changed" : "" }),
-      cell("quota", h("span", { class: g.within_quota ? "good" : "bad" }, t(g.within_quota ? "quota.within" : "quota.over"))),
+      cell("quota", h("span", { class: g.within_quota ? null : "warn" }, t(g.within_quota ? "quota.within" : "quota.over"))),
     );
   });
   if (!rows.length) return "";

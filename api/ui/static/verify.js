@@ -17,8 +17,12 @@ export function toBase64(bytes) {
   return btoa(String.fromCharCode(...bytes));
 }
 
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
 export function toHex(bytes) {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  let out = "";
+  for (const b of bytes) out += HEX[b];
+  return out;
 }
 
 export function concat(...parts) {
@@ -44,7 +48,7 @@ export async function sha256(bytes) {
 const PROBE_KEY = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
 const PROBE_SIG =
   "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
-const fromHex = (hex) => Uint8Array.from(hex.match(/../g), (b) => parseInt(b, 16));
+const fromHex = (hex) => new Uint8Array(hex.match(/../g).map((b) => parseInt(b, 16)));
 
 let support;
 /** Whether this browser can check: SHA-256 and Ed25519 in WebCrypto (secure contexts only). */
@@ -60,29 +64,54 @@ export function supported() {
   return support;
 }
 
+const imported = new Map(); // public key (hex) → its CryptoKey: a cycle has few signers
+
 export async function ed25519(publicKey, signature, message) {
-  const key = await subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
-  return subtle.verify({ name: "Ed25519" }, key, signature, message);
+  const id = toHex(publicKey);
+  if (!imported.has(id)) {
+    const importing = subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
+    importing.catch(() => imported.delete(id));
+    imported.set(id, importing);
+  }
+  return subtle.verify({ name: "Ed25519" }, await imported.get(id), signature, message);
 }
 
-export class KeyError extends Error {}
+/** A malformed key; `code` names why (a label the pages show in either language). */
+export class KeyError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
 
 /** A C2SP verifier key `name+keyid+base64(alg ‖ public key)`, its key ID recomputed
  * as SHA-256(name ‖ 0x0A ‖ alg ‖ public key)[:4]. */
-export async function parseKey(text) {
+const parsed = new Map(); // key text → its parse (a pure function of the text)
+
+export function parseKey(text) {
+  const key = String(text);
+  if (!parsed.has(key)) {
+    const parsing = parseKeyText(key);
+    parsing.catch(() => parsed.delete(key));
+    parsed.set(key, parsing);
+  }
+  return parsed.get(key);
+}
+
+async function parseKeyText(text) {
   // The name holds no "+", the key ID is 8 hex digits; base64 may hold "+" itself.
   const match = /^([^+\s]+)\+([0-9a-f]{8})\+(\S+)$/.exec(text.trim());
-  if (!match) throw new KeyError("not name+keyid+base64");
+  if (!match) throw new KeyError("format", "not name+keyid+base64");
   const [, name, keyId, blob] = match;
   let raw;
   try {
     raw = fromBase64(blob);
   } catch {
-    throw new KeyError("the key is not base64");
+    throw new KeyError("base64", "the key is not base64");
   }
-  if (raw.length !== 33 || raw[0] !== 0x01) throw new KeyError("not an Ed25519 key (type 0x01)");
+  if (raw.length !== 33 || raw[0] !== 0x01) throw new KeyError("type", "not an Ed25519 key (type 0x01)");
   const id = (await sha256(concat(encode(name), new Uint8Array([0x0a]), raw))).slice(0, 4);
-  if (toHex(id) !== keyId) throw new KeyError("the key ID does not match the key");
+  if (toHex(id) !== keyId) throw new KeyError("keyId", "the key ID does not match the key");
   return { name, keyId, publicKey: raw.slice(1), text: text.trim() };
 }
 
@@ -128,8 +157,21 @@ export async function leafHash(eventHash) {
   return sha256(concat(new Uint8Array([0x00]), eventHash));
 }
 
+// Interior nodes already hashed, by their two children: the proofs of a cycle's leaves
+// share most of their upper paths, so a replay of n steps hashes about 2n nodes rather
+// than n·log n. (A pure function's results: nothing here is taken from the server.)
+const nodes = new Map();
+const NODES_KEPT = 200_000;
+
 async function nodeHash(left, right) {
-  return sha256(concat(new Uint8Array([0x01]), left, right));
+  const key = toHex(left) + toHex(right);
+  let found = nodes.get(key);
+  if (!found) {
+    found = sha256(concat(new Uint8Array([0x01]), left, right));
+    if (nodes.size >= NODES_KEPT) nodes.clear();
+    nodes.set(key, found);
+  }
+  return found;
 }
 
 /** RFC 9162 §2.1.3.2, step by step: does `proof` lead from leaf `index` (its leaf hash)
@@ -159,6 +201,45 @@ export async function verifyInclusion(index, size, leaf, proof, root) {
   return sn === 0n && equal(r, root);
 }
 
+/** RFC 9162 §2.1.4.2: does `proof` show that the tree of `first` leaves (root
+ * `firstRoot`) is a prefix of the tree of `second` leaves (root `secondRoot`)? */
+export async function verifyConsistency(first, second, proof, firstRoot, secondRoot) {
+  if (first < 1 || first > second) return false;
+  // Equal sizes: nothing to hash, the claim is only that the roots are one value.
+  if (first === second) return proof.length === 0 && equal(firstRoot, secondRoot);
+  if ([firstRoot, secondRoot, ...proof].some((hash) => hash.length !== 32)) return false;
+  if (!proof.length) return false;
+  let path = proof;
+  // A first tree that is a whole subtree is its own first node.
+  if ((BigInt(first) & (BigInt(first) - 1n)) === 0n) path = [firstRoot, ...proof];
+  let fn = BigInt(first) - 1n;
+  let sn = BigInt(second) - 1n;
+  while ((fn & 1n) === 1n) {
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  let fr = path[0];
+  let sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0n) return false;
+    if ((fn & 1n) === 1n || fn === sn) {
+      fr = await nodeHash(c, fr);
+      sr = await nodeHash(c, sr);
+      if ((fn & 1n) === 0n) {
+        while ((fn & 1n) === 0n && fn !== 0n) {
+          fn >>= 1n;
+          sn >>= 1n;
+        }
+      }
+    } else {
+      sr = await nodeHash(sr, c);
+    }
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  return sn === 0n && equal(fr, firstRoot) && equal(sr, secondRoot);
+}
+
 /** A stored envelope's own checks: its event hash, canonical form, and the actor's
  * signature over the statement's RFC 8785 bytes by a key named as the actor. */
 export async function checkEnvelope(text) {
@@ -182,7 +263,7 @@ export async function checkEnvelope(text) {
   try {
     key = await parseKey(String(envelope.signer));
   } catch (e) {
-    return { ...result, reason: "key", detail: e.message };
+    return { ...result, reason: "key", detail: e instanceof KeyError ? e.code : "format" };
   }
   result.keyName = key.name;
   result.keyId = key.keyId;

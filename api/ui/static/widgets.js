@@ -1,12 +1,31 @@
 // Small pieces the pages share: sections, tables, people's names, notices.
 import { h } from "./dom.js";
-import { t } from "./i18n.js";
+import { t, lang } from "./i18n.js";
 import { personName, problemText } from "./api.js";
 
+/** A card of what the server says (its projections): marked as such, since this
+ * browser did not check it. Only the replay's signed steps are checked here. */
 export function section(titleKey, ...children) {
   // The title's key names the section (its id), for links and for the tests.
   const id = titleKey.replace(/^\w+\./, "");
+  return h("section", { class: "card", id }, h("h2", {}, t(titleKey)), fromServer(), ...children);
+}
+
+/** A card whose content this browser checked itself (no "from the server" mark). */
+export function checkedSection(titleKey, ...children) {
+  const id = titleKey.replace(/^\w+\./, "");
   return h("section", { class: "card", id }, h("h2", {}, t(titleKey)), ...children);
+}
+
+/** "From the server, not checked here — run cadreledger verify": never a ✓. */
+export function fromServer() {
+  return h(
+    "p",
+    { class: "from-server", dataset: { checked: "no" } },
+    t("vf.fromServer"),
+    " ",
+    h("code", {}, "cadreledger verify"),
+  );
 }
 
 export function hint(key, vars) {
@@ -30,7 +49,21 @@ export function person(id) {
   return span;
 }
 
-/** A table: columns [{key, label, num?, sort?}], rows of cells (nodes or text). */
+/** A sign to examine (fairness finding) by its kind's name; an unknown kind as given. */
+export function findingKind(kind) {
+  const key = `fair.${kind}`;
+  const text = t(key);
+  return text === key ? String(kind ?? "") : text;
+}
+
+/** A finding's summary in the reader's language, whatever else the report carries. */
+export function findingSummary(x) {
+  const own = lang === "en" ? x?.summary_en : x?.summary_vi;
+  return own || x?.summary_vi || x?.summary_en || x?.summary || "";
+}
+
+/** A table: columns [{key, label, num?, sort?}], rows of cells (nodes or text).
+ * @param {{columns: any[], rows: any, caption?: string, sort?: {key: string, dir: number}, onSort?: (key: string) => void, className?: string}} spec */
 export function table({ columns, rows, caption, sort, onSort, className = "" }) {
   const head = h(
     "tr",
@@ -43,7 +76,8 @@ export function table({ columns, rows, caption, sort, onSort, className = "" }) 
         {
           scope: "col",
           class: c.num ? "num" : null,
-          "aria-sort": active ? (sort.dir > 0 ? "ascending" : "descending") : null,
+          // Every sortable heading says how it sorts; the active one which way.
+          "aria-sort": active ? (sort.dir > 0 ? "ascending" : "descending") : onSort && c.sort !== false ? "none" : null,
           dataset: { col: c.key },
         },
         onSort && c.sort !== false
@@ -54,7 +88,7 @@ export function table({ columns, rows, caption, sort, onSort, className = "" }) 
   );
   return h(
     "div",
-    { class: "table-wrap" },
+    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption || t(columns[0]?.label ?? "") },
     h(
       "table",
       { class: className },
@@ -77,7 +111,10 @@ export function cadreHref(cycle, cadre) {
   return `/ui/cadre.html?cycle=${encodeURIComponent(cycle)}&cadre=${encodeURIComponent(cadre)}`;
 }
 
-export function replayHref(cycle, position) {
-  const at = position === undefined ? "" : `&at=${position}`;
-  return `/ui/replay.html?cycle=${encodeURIComponent(cycle)}${at}`;
+/** The replay at `position`; with `cadre`, that cadre's own (the steps that touched
+ * them, through the endpoints a cadre or complainant may read). */
+export function replayHref(cycle, position, cadre = null) {
+  const at = position === undefined || position === null ? "" : `&at=${position}`;
+  const who = cadre ? `&cadre=${encodeURIComponent(cadre)}` : "";
+  return `/ui/replay.html?cycle=${encodeURIComponent(cycle)}${at}${who}`;
 }
