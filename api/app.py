@@ -42,7 +42,7 @@ from cadreledger.access import AccessStore
 from cadreledger.feed import EventHub, Feed
 from cadreledger.service import Ledger
 from cadreledger.webhooks import DeliveryStore, WebhookKeys
-from ledger.errors import CONFLICTING_PARAMETERS, NOT_FOUND, Rejected
+from ledger.errors import CONFLICTING_PARAMETERS, INVALID_REQUEST, NOT_FOUND, Rejected
 
 _PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "RFC 9457 problem details"}
 
@@ -162,8 +162,10 @@ def create_app(
         indexes: Annotated[
             str | None,
             Query(
-                max_length=MAX_BATCH * 12,
-                description=f"or up to {MAX_BATCH} leaves, comma-separated: one proof each",
+                max_length=MAX_BATCH * 13,
+                pattern=r"^[0-9]{1,12}(,[0-9]{1,12}){0,999}$",
+                description=f"or up to {MAX_BATCH} leaves, comma-separated: one proof each "
+                "(exactly one of `index` and `indexes`: /problems/conflicting-parameters)",
             ),
         ] = None,
     ) -> dict[str, Any]:
@@ -172,7 +174,7 @@ def create_app(
         reader checking a whole cycle asks once per few hundred events."""
         if (index is None) == (indexes is None):
             raise Rejected(
-                INVALID_REQUEST,
+                CONFLICTING_PARAMETERS,
                 "Cần đúng một trong hai tham số index và indexes.",
                 "Give index or indexes, exactly one of them.",
                 field="index",
