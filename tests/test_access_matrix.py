@@ -175,7 +175,9 @@ def served(
 def publish_with_complaint(s: Served) -> None:
     w = s.world
     for sid in CADRES[:3]:
-        w.propose_and_decide(sid, "HTT", **({"reason": "Vượt tỷ lệ."} if sid == CADRE else {}))
+        w.propose_and_decide(
+            sid, "HTT", **({"reason": "Vượt tỷ lệ.", "quota": True} if sid == CADRE else {})
+        )
     decision = w.propose_and_decide(COMPLAINANT, "HT")
     w.propose_and_decide(CADRES[4], "KHT")
     w.on(AUTHORITY, "result.published", date="2026-11-03")

@@ -64,7 +64,7 @@ def served(db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]) -> I
 
 def publish(s: Served) -> None:
     w = s.world
-    w.propose_and_decide(CADRE, "HTT", reason="Vượt tỷ lệ.")
+    w.propose_and_decide(CADRE, "HTT", reason="Vượt tỷ lệ.", quota=True)
     w.propose_and_decide(OTHER, "HTT", reason="Lý do riêng của người khác.")
     w.propose_and_decide(CADRES[2], "HTT")
     decision = w.propose_and_decide(COMPLAINANT, "HT")
@@ -140,7 +140,7 @@ def test_webhooks_stop_when_the_role_key_or_grant_is_revoked(served: Served, rev
         return dispatcher, LoopThread("webhooks", dispatcher.run).start()
 
     _, thread = start()
-    first = w.propose_and_decide(CADRE, "HTT", reason="Vượt tỷ lệ.")
+    first = w.propose_and_decide(CADRE, "HTT", reason="Vượt tỷ lệ.", quota=True)
     until(lambda: first in receiver.ids)
     assert secret_request(s, webhook).status_code == 200
     thread.stop()

@@ -119,15 +119,15 @@ def test_inclusion_proofs_come_many_to_an_answer_and_compressed(
     for p in proofs:
         one = client.get("/v1/log/proof/inclusion", params={"size": size, "index": p["index"]})
         assert one.json()["proof"] == p["proof"]
-    for params in (
-        {"size": size},  # neither
-        {"size": size, "index": 0, "indexes": "1"},  # both
-        {"size": size, "indexes": "1,x"},
-        {"size": size, "indexes": ",".join(["0"] * 1001)},
+    for params, problem in (
+        ({"size": size}, "conflicting-parameters"),  # neither
+        ({"size": size, "index": 0, "indexes": "1"}, "conflicting-parameters"),  # both
+        ({"size": size, "indexes": "1,x"}, "invalid-request"),
+        ({"size": size, "indexes": ",".join(["0"] * 1001)}, "invalid-request"),
     ):
         refused = client.get("/v1/log/proof/inclusion", params=params)
         assert refused.status_code == 400, params
-        assert refused.json()["type"] == "/problems/invalid-request"
+        assert refused.json()["type"] == f"/problems/{problem}"
     beyond = client.get("/v1/log/proof/inclusion", params={"size": size, "indexes": str(size)})
     assert beyond.status_code == 400
 
