@@ -180,7 +180,7 @@ def publish_with_complaint(s: Served) -> None:
         )
     decision = w.propose_and_decide(COMPLAINANT, "HT")
     w.propose_and_decide(CADRES[4], "KHT")
-    w.on(AUTHORITY, "result.published", date="2026-11-03")
+    w.on(AUTHORITY, "result.published")
     s.filed = w.on(
         COMPLAINANT, "complaint.filed", cadre=COMPLAINANT, against=decision, grounds="Thiếu điểm."
     )

@@ -69,7 +69,7 @@ def publish(s: Served) -> None:
     w.propose_and_decide(CADRES[2], "HTT")
     decision = w.propose_and_decide(COMPLAINANT, "HT")
     w.propose_and_decide(CADRES[4], "KHT")
-    w.on(AUTHORITY, "result.published", date="2026-11-03")
+    w.on(AUTHORITY, "result.published")
     s.filed = w.on(
         COMPLAINANT, "complaint.filed", cadre=COMPLAINANT, against=decision, grounds="Thiếu điểm."
     )
