@@ -42,6 +42,7 @@ from ledger.checkpoint import open_checkpoint
 from ledger.tilelog import format_index, parse_index
 from tests.conftest import IN_CI, People
 from tests.streaming import serving
+from tests.test_domain_ledger import evaluation_ledger, run_cycle
 
 # -- an independent client, from the specs ----------------------------------------------
 
@@ -440,3 +441,40 @@ def test_go_tlog_client_verifies_the_static_export(
         tile.write_bytes(bytes(data))
         ran = subprocess.run(args, capture_output=True, text=True, timeout=300)
         assert ran.returncode == 1 and "FAIL" in ran.stderr, ran.stdout
+
+
+def test_follow_command_reads_tiles(ledger: Ledger, people: People, tmp_path: Path) -> None:
+    fill(ledger, people, 12)
+    out = tmp_path / "log"
+    export_tiles(ledger, out, envelopes=True)
+    args = ["follow", str(out), "--transport", "tiles", "--log-key", str(ledger.log_key)]
+    events = tmp_path / "events.jsonl"
+    state = ["--state", str(tmp_path / "s.json"), "--output", str(events), "--once"]
+    result = CliRunner().invoke(main, [*args, *state])
+    assert result.exit_code == 0, result.output
+    assert len(events.read_text().splitlines()) == 12
+    (out / "tile/entries/000.p/12").write_bytes(b"\x00\x20" + bytes(32) * 1)  # truncated
+    result = CliRunner().invoke(main, [*args, "--state", str(tmp_path / "t.json"), "--once"])
+    assert result.exit_code == 1 and "tile/entries/000.p/12" in result.output
+
+
+def test_sealed_texts_stay_out_of_every_tile(
+    db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
+) -> None:
+    """Comments, reasons and grounds are disclosed sealed: the exported envelopes (and the
+    served ones) hold their commitments, never their words."""
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    w.seal = True
+    run_cycle(w)
+    assert w.sealed, "the cycle disclosed no sealed text"
+    out = tmp_path / "log"
+    export_tiles(ledger, out, envelopes=True)
+    published = b"".join(p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file())
+    client = TestClient(create_app(ledger))
+    size = ledger.size()
+    for n in range(-(-size // 256)):
+        width = min(256, size - 256 * n)
+        published += client.get("/v1/log/" + c2sp_path("envelopes", n, width)).content
+    for commitment, disclosure in w.sealed.items():
+        assert disclosure.text.encode() not in published, disclosure.commitment
+        assert commitment.encode() in published
