@@ -146,7 +146,13 @@ class TileFollower(Follower):
                     reader = TileHashReader(_RemoteTiles(self.fetch, new.size))
                     proof = consistency_proof(old.size, new.size, reader)
                 verify_consistency(old.size, new.size, old.root, new.root, proof)
-            except (ProofError, LookupError) as e:
+            except LookupError as e:  # a tile the new checkpoint needs is not served
+                raise Discrepancy(
+                    "tiles",
+                    f"Thiếu tile mà checkpoint {new.size} cần: {e}",
+                    f"A tile checkpoint {new.size} needs is not served: {e}",
+                ) from e
+            except ProofError as e:
                 raise Discrepancy(
                     "consistency",
                     f"Checkpoint {new.size} không nhất quán với checkpoint {old.size} đã nhận "
