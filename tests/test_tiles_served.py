@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from cadreledger.access import AccessStore
 from cadreledger.cli import main
 from cadreledger.follow import CannotFollow, Discrepancy
 from cadreledger.follow_tiles import TileFollower
@@ -478,3 +479,27 @@ def test_sealed_texts_stay_out_of_every_tile(
     for commitment, disclosure in w.sealed.items():
         assert disclosure.text.encode() not in published, disclosure.commitment
         assert commitment.encode() in published
+
+
+def test_tiles_are_public_and_envelopes_need_the_log_readers_token(
+    ledger: Ledger, people: People, tmp_path: Path
+) -> None:
+    """Anyone follows the tree; the statements themselves only with a token that may read
+    the whole log (as /v1/log/entries): the follower says so, and works with one."""
+    fill(ledger, people, 20)
+    access = AccessStore(ledger.store)
+    with serving(create_app(ledger, access=access)) as url:
+        anonymous = httpx.get(url + "/v1/log/tile/entries/000.p/20")
+        assert anonymous.status_code == 200
+        assert anonymous.headers["cache-control"] == "public, max-age=60"
+        assert httpx.get(url + "/v1/log/tile/0/000.p/20").status_code == 200
+        assert httpx.get(url + "/v1/log/tile/envelopes/000.p/20").status_code == 401
+        with pytest.raises(CannotFollow, match="token"):
+            TileFollower(url + "/v1/log", ledger.log_key, tmp_path / "a.json").run(once=True)
+        token, _ = access.issue("kiem-toan", roles=frozenset({"auditor"}))
+        auditor = httpx.Client(headers={"Authorization": f"Bearer {token}"})
+        envelopes = auditor.get(url + "/v1/log/tile/envelopes/000.p/20")
+        assert envelopes.status_code == 200
+        assert envelopes.headers["cache-control"] == "private, max-age=60"
+        f = TileFollower(url + "/v1/log", ledger.log_key, tmp_path / "b.json", client=auditor)
+        assert f.run(once=True) == 20
