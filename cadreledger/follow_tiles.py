@@ -44,6 +44,7 @@ from ledger.tilelog import (
 from ledger.tiles import TILE_WIDTH, TileHashReader, TileKey
 
 POLL = 1.0  # seconds between looks at the checkpoint once caught up
+BUSY_RETRIES = 8  # answers of 429 or 5xx waited out before giving up (exit 2)
 
 Fetch = Callable[[str], bytes | None]  # a resource under the prefix, or None: not there
 
@@ -56,6 +57,13 @@ def fetcher(url: str, http: httpx.Client, retrying: Callable[..., httpx.Response
 
         def get(path: str) -> bytes | None:
             response = retrying(lambda: http.get(prefix + path))
+            for attempt in range(BUSY_RETRIES):  # rate-limited or busy: not the log's fault
+                if not _busy(response):
+                    break
+                time.sleep(_retry_after(response, attempt))
+                response = retrying(lambda: http.get(prefix + path))
+            if _busy(response):
+                raise CannotFollow(f"{prefix + path} still answers {response.status_code}")
             if response.status_code == 404:
                 return None
             if response.status_code in (401, 403):
@@ -83,6 +91,18 @@ def fetcher(url: str, http: httpx.Client, retrying: Callable[..., httpx.Response
             return None
 
     return read
+
+
+def _busy(response: httpx.Response) -> bool:
+    return response.status_code == 429 or response.status_code >= 500
+
+
+def _retry_after(response: httpx.Response, attempt: int) -> float:
+    """What the server asked for (Retry-After, in seconds), else a growing pause."""
+    try:
+        return min(30.0, max(0.0, float(response.headers.get("retry-after", ""))))
+    except ValueError:
+        return min(30.0, 0.2 * (1 << attempt))
 
 
 class _RemoteTiles:

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.rate_limit import RatePolicy
 from cadreledger.access import AccessStore
 from cadreledger.cli import main
 from cadreledger.follow import CannotFollow, Discrepancy
@@ -503,3 +504,14 @@ def test_tiles_are_public_and_envelopes_need_the_log_readers_token(
         assert envelopes.headers["cache-control"] == "private, max-age=60"
         f = TileFollower(url + "/v1/log", ledger.log_key, tmp_path / "b.json", client=auditor)
         assert f.run(once=True) == 20
+
+
+def test_a_rate_limited_follower_waits_rather_than_crying_fork(
+    ledger: Ledger, people: People, tmp_path: Path
+) -> None:
+    """429s with Retry-After are waited out: being asked to slow down is no discrepancy."""
+    fill(ledger, people, 600)
+    app = create_app(ledger, rate=RatePolicy(rate=2.0, burst=2))
+    with serving(app) as url:
+        f = TileFollower(url + "/v1/log", ledger.log_key, tmp_path / "s.json", filters={})
+        assert f.run(once=True) == 600
