@@ -34,6 +34,7 @@ from api.paging import (
 from api.problems import PROBLEM_JSON, describe, on_http, on_rejected, on_validation
 from api.rate_limit import RateLimit, RatePolicy
 from api.schemas import SUBMISSION_SCHEMA
+from api.tiles import tiles_router
 from api.ui import install as install_ui
 from api.webhooks import webhooks_router
 from api.witnessing import cosigned_router
@@ -127,6 +128,7 @@ def create_app(
     if ledger.rules is not None:
         app.include_router(cycles_router(ledger, _PROBLEM))
     app.include_router(cosigned_router(ledger, _PROBLEM))
+    app.include_router(tiles_router(ledger, _PROBLEM))  # C2SP tlog-tiles
 
     @app.get(
         "/v1/log/checkpoint",

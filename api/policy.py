@@ -18,6 +18,7 @@ until someone decides who may use them (tests/test_access.py checks every route)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -204,6 +205,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/log/proof/inclusion"): public,
     ("GET", "/v1/log/proof/consistency"): public,
     ("GET", "/v1/log/checkpoint/cosigned"): public,
+    # C2SP tlog-tiles: tree hashes and event hashes only (api/tiles.py).
+    ("GET", "/v1/log/tile/{level}/{index}"): public,
+    ("GET", "/v1/log/tile/entries/{bundle}"): public,
     ("GET", "/problems/{slug}"): public,
     ("GET", "/"): public,  # a redirect to the web UI
     ("GET", "/healthz"): public,
@@ -219,6 +223,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/auth/whoami"): signed_in,
     # Everything that carries statements.
     ("GET", "/v1/log/entries"): log_reader,
+    ("GET", "/v1/log/tile/envelopes/{bundle}"): log_reader,  # the same envelopes, as tiles
     ("GET", "/v1/events"): feed_reader,
     ("GET", "/v1/events/stream"): feed_reader,
     # ... and the route itself lets in only the registration's registrant and admins.
@@ -241,9 +246,13 @@ RULES: dict[tuple[str, str], Rule] = {
 }
 
 
+_CONVERTOR = re.compile(r":\w+}")
+
+
 def rule_for(method: str, path: str) -> Rule | None:
     if path.startswith("/ui"):  # the web UI's pages are static; their data comes from /v1
         return public
+    path = _CONVERTOR.sub("}", path)  # "{index:path}" is "{index}" in the document
     return RULES.get(("GET" if method == "HEAD" else method, path))
 
 

@@ -27,6 +27,7 @@ from cadreledger import (
     cli_logkey,
     cli_privacy,
     cli_streams,
+    cli_tiles,
     cli_witness,
 )
 from cadreledger.config import ConfigError, Settings
@@ -646,6 +647,7 @@ for _command in (
     *cli_access.COMMANDS,
     *cli_privacy.COMMANDS,
     *cli_logkey.COMMANDS,
+    *cli_tiles.COMMANDS,
 ):
     main.add_command(_command)
 

@@ -49,10 +49,11 @@ def _say(text: str) -> None:
 @click.option("--unit", help="only this unit's events")
 @click.option(
     "--transport",
-    type=click.Choice(["sse", "poll"]),
+    type=click.Choice(["sse", "poll", "tiles"]),
     default="sse",
     show_default=True,
-    help="Server-Sent Events, or pages of /v1/events",
+    help="Server-Sent Events, pages of /v1/events, or C2SP tlog-tiles: then URL is the "
+    "tile prefix (the service's …/v1/log, a static export's URL, or a directory)",
 )
 @click.option("--until", type=int, help="stop once every position below this is handled")
 @click.option("--once", is_flag=True, help="stop when caught up")
@@ -80,6 +81,7 @@ def follow(
     import httpx
 
     from cadreledger.follow import CannotFollow, Discrepancy, Follower
+    from cadreledger.follow_tiles import TileFollower
     from ledger.keys import KeyFormatError, VerifierKey
 
     try:
@@ -89,7 +91,7 @@ def follow(
         raise CannotRun(f"--log-key: {e}") from e
     filters: dict[str, Any] = {"types": sorted(types), "cycle": cycle, "unit": unit}
     try:
-        follower = Follower(
+        follower = (TileFollower if transport == "tiles" else Follower)(
             url,
             key,
             state_path,

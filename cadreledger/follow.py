@@ -74,6 +74,7 @@ class State:
     tree_size: int = 0
     tree_hashes: list[str] = field(default_factory=list)
     output_bytes: int = 0
+    units: dict[str, str] = field(default_factory=dict)  # cycle -> unit (tiles transport)
 
     def to_json(self) -> dict[str, Any]:
         return {"v": STATE_VERSION, **self.__dict__}

@@ -251,6 +251,9 @@ def requests_of(s: Served, row: Row) -> list[tuple[str, str]]:
         "person": CADRE,
         "complaint": s.filed or "0" * 64,
         "webhook": s.webhook,
+        "level": "0",  # tlog tiles: the first, partial, tile and bundle
+        "index": "000.p/1",
+        "bundle": "000.p/1",
     }
     path = re.sub(r"{(\w+)}", lambda m: values.get(m.group(1), "{" + m.group(1) + "}"), row.path)
     path = path.replace("/problems/not-found", "/problems/not-found")

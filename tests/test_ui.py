@@ -252,9 +252,14 @@ def test_the_replay_verifies_every_steps_signature_and_inclusion(
     served: Served, page: Page
 ) -> None:
     steps = served.steps()
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
     page.goto(f"{served.url}/ui/replay.html?cycle={served.cycle}")
     counts = wait_verified(page)
     assert counts == {"n": len(steps), "done": len(steps), "ok": len(steps), "bad": 0}
+    # The proofs were built from the public tiles, none asked for one by one.
+    assert any("/v1/log/tile/0/" in url for url in asked), asked
+    assert not any("/v1/log/proof/inclusion" in url for url in asked), asked
     assert page.locator("#step-list .mark-ok").count() == len(steps)
     assert checks(page) == dict.fromkeys(
         ("signature", "registry", "inclusion", "chain", "envelope", "matches"), "ok"
@@ -662,12 +667,35 @@ def test_a_proof_altered_in_flight_shows_a_cross(served: Served, page: Page) -> 
                 p["proof"][0] = base64.b64encode(b"\x00" * 32).decode()
         return doc
 
+    # No tiles to be had: the page asks the proof endpoint, and its altered answer fails.
+    page.route("**/v1/log/tile/**", lambda route: route.fulfill(status=404))
     alter(page, "**/v1/log/proof/inclusion?*", corrupt)
     page.goto(f"{served.url}/ui/replay.html?cycle={served.cycle}&at={target['position']}")
     counts = wait_verified(page)
     found = checks(page)
     assert found["inclusion"] == "bad" and found["signature"] == "ok", found
     assert bad_steps(page) == [target["position"]] and counts["bad"] == 1
+
+
+def test_a_tile_altered_in_flight_shows_a_cross(served: Served, page: Page) -> None:
+    """The hash beside a step's leaf, changed in the tile the proof is built from."""
+    steps = served.steps()
+    target = steps[len(steps) // 2]
+    sibling = target["position"] ^ 1
+
+    def corrupt(route: Any) -> None:
+        response = route.fetch()
+        body = bytearray(response.body())
+        if len(body) >= 32 * (sibling % 256 + 1):
+            body[32 * (sibling % 256)] ^= 0xFF
+        route.fulfill(response=response, body=bytes(body))
+
+    page.route(f"**/v1/log/tile/0/{sibling // 256:03d}**", corrupt)
+    page.goto(f"{served.url}/ui/replay.html?cycle={served.cycle}&at={target['position']}")
+    wait_verified(page)
+    found = checks(page)
+    assert found["inclusion"] == "bad" and found["signature"] == "ok", found
+    assert target["position"] in bad_steps(page)
 
 
 def test_an_altered_checkpoint_turns_the_header_red_and_proves_nothing(
