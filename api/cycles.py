@@ -34,7 +34,7 @@ from api.paging import (
 from api.policy import may_see_results, sees_complaints, sees_discipline, subjects_owned
 from api.texts import revealing
 from cadreledger.service import Ledger, entry_json
-from domain.regimes import PROFILES, profile_hash
+from domain.regimes import PROFILES, SUPERSEDED, profile_hash
 from domain.streams import REGISTRY_STREAM
 from ledger.errors import INVALID_REQUEST, NOT_FOUND, Rejected
 from projections.cycle_fairness import cycle_fairness
@@ -117,10 +117,24 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
 
     @router.get("/regimes", responses=schemas.ok(schemas.Regimes))
     def regimes() -> dict[str, Any]:
-        """Every regime profile, with the hash a cycle must pin when it opens."""
+        """Every regime profile, with the hash a cycle must pin when it opens, and the
+        version that superseded it (new cycles must pin that one) with since when."""
+
+        def replaced(key: tuple[str, int]) -> dict[str, Any] | None:
+            found = SUPERSEDED.get(key)
+            if found is None:
+                return None
+            return {"version": found.by, "since": found.since.isoformat().replace("+00:00", "Z")}
+
         return {
             "regimes": [
-                {"id": rid, "version": version, "hash": profile_hash(data), "profile": data}
+                {
+                    "id": rid,
+                    "version": version,
+                    "hash": profile_hash(data),
+                    "profile": data,
+                    "superseded_by": replaced((rid, version)),
+                }
                 for (rid, version), data in sorted(PROFILES.items())
             ]
         }

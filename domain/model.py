@@ -19,8 +19,8 @@ from domain.acts import Act
 from domain.cycle import Cycle
 from domain.fields import Body, refuse_field
 from domain.messages import existing, refusal
-from domain.problems import UNKNOWN_REFERENCE, UNKNOWN_TYPE
-from domain.regimes import PROFILES, SETTING_TYPES, make_profile, profile_hash
+from domain.problems import PROFILE_SUPERSEDED, UNKNOWN_REFERENCE, UNKNOWN_TYPE
+from domain.regimes import PROFILES, SETTING_TYPES, make_profile, profile_hash, superseded
 from domain.registry import Registry
 from domain.streams import REGISTRY_TYPES
 from ledger.errors import Rejected
@@ -173,6 +173,27 @@ class Model:
                 regime=regime,
                 version=version,
                 hash=profile_hash(data),
+            )
+        # A new cycle pins the version in force at the log's time: an organiser may not
+        # escape what a later version added (task conditions) by pinning an older one.
+        replaced = superseded(str(regime), version, act.time)
+        if replaced is not None:
+            current = PROFILES[(str(regime), replaced.by)]
+            raise refusal(
+                PROFILE_SUPERSEDED,
+                "regime.superseded",
+                {
+                    "field": "regime",
+                    "in_force": {
+                        "id": regime,
+                        "version": replaced.by,
+                        "hash": profile_hash(current),
+                    },
+                },
+                regime=regime,
+                version=version,
+                current=replaced.by,
+                since=replaced.since.date(),
             )
         settings = dict(body.mapping("settings")) if body.has("settings") else {}
         for name, value in settings.items():
