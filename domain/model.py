@@ -23,6 +23,7 @@ from domain.problems import PROFILE_SUPERSEDED, UNKNOWN_REFERENCE, UNKNOWN_TYPE
 from domain.regimes import PROFILES, SETTING_TYPES, make_profile, profile_hash, superseded
 from domain.registry import Registry
 from domain.streams import REGISTRY_TYPES
+from domain.webhooks import webhook_host
 from ledger.errors import Rejected
 
 REGISTRY_ACTS: dict[str, Callable[[Registry, Act], None]] = {
@@ -115,6 +116,8 @@ class Model:
             registry_act(self._registry_for_write(), act)
         elif (role := STANDING_ACTS.get(kind)) is not None:
             self.registry.require_role(act, role)
+            if kind == "webhook.registered":
+                webhook_host(act.body)  # its shape; its address is the service's to judge
         elif kind == "cycle.opened":
             self._open_cycle(act)
         else:  # evidence.recorded, the one cycle act that reads across cycles

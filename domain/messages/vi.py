@@ -180,6 +180,8 @@ MESSAGES: dict[str, str] = {
     "regime.superseded": "Hồ sơ {regime} phiên bản {version} đã được thay bằng phiên bản "
     "{current} từ ngày {since}: kỳ đánh giá mới phải áp dụng phiên bản đang có hiệu lực.",
     "setting.unknown": "có tham số không hợp lệ: {setting}",
+    "webhook.url": "phải là địa chỉ http(s)://máy-chủ/… tối đa {maximum} ký tự",
+    "webhook.filter": "phải là đối tượng gồm types (danh sách loại tuyên bố), cycle, unit",
     "setting.type": "có tham số sai kiểu: {setting}",
     "setting.rounding": "có cách làm tròn tỷ lệ phải là floor (làm tròn xuống), round "
     "(làm tròn) hoặc ceil (làm tròn lên)",
