@@ -61,6 +61,8 @@ At = Annotated[
     ),
 ]
 
+BUNDLE_TYPE = "application/vnd.cadreledger.bundle+json"
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -207,6 +209,42 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
         page["timeline"], following = after_position(acts, _position, after, limit)
         link_next(request, response, following)
         return {**page, "next": following}
+
+    @router.get(
+        "/cycles/{cycle}/cadres/{cadre}/bundle",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "the cycle's evidence bundle, focused on the cadre "
+                "(docs/SPEC.md §10); check it with `cadreledger verify FILE`",
+                "content": {BUNDLE_TYPE: {"schema": {"type": "object"}}},
+            },
+            **not_found,
+        },
+    )
+    @_in_turn
+    def cadre_bundle(cycle: str, cadre: str) -> Response:
+        """A cadre's case bundle, as ``cadreledger export --cycle C --cadre X`` writes it:
+        the registry's, the cycle's and every subject's streams with their proofs, the
+        pinned profile and what was served — everything ``cadreledger verify FILE``
+        needs offline. Texts stay sealed (commitments only), anyone's."""
+        from cadreledger.bundle import export, write
+
+        projector = ledger.projector
+        projector.catch_up()
+        now = projector.model.cycles.get(cycle)
+        if now is None:
+            raise _missing(cycle)
+        if cadre not in now.evaluations:
+            raise _missing(f"{cycle}/{cadre}")
+        body = write(export(ledger, cycle, cadre))
+        # Not application/json: the bundle goes out byte for byte, its sealed values
+        # never opened on the way (``revealing`` opens only JSON answers).
+        return Response(
+            body,
+            media_type=BUNDLE_TYPE,
+            headers={"content-disposition": f'attachment; filename="{cycle}-{cadre}.bundle.json"'},
+        )
 
     @router.get("/cycles/{cycle}/timeline", responses=found(schemas.Timeline, headers=LINK_HEADER))
     @_in_turn
