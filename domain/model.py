@@ -33,6 +33,7 @@ REGISTRY_ACTS: dict[str, Callable[[Registry, Act], None]] = {
     "role.granted": Registry.role_granted,
     "role.revoked": Registry.role_revoked,
     "unit.registered": Registry.unit_registered,
+    "relation.recorded": Registry.relation_recorded,
 }
 CYCLE_ACTS: dict[str, Callable[[Cycle, Act], None]] = {
     "cycle.roster": Cycle.roster_set,

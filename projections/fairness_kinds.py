@@ -165,9 +165,13 @@ _KINDS = (
         "Xung đột lợi ích không khai báo",
         "An undeclared conflict of interest",
         "Cùng một người ở cả hai phía: người ra quyết định bị khiếu nại, hoặc đã chấm điểm "
-        "người khiếu nại, lại thụ lý hay giải quyết khiếu nại đó.",
+        "người khiếu nại, lại thụ lý hay giải quyết khiếu nại đó; hoặc người chấm điểm, đề "
+        "xuất, quyết định có quan hệ được sổ đăng ký ghi nhận với người được đánh giá (cấp "
+        "trên trực tiếp, vợ/chồng, người thân) mà không khai báo xung đột lợi ích.",
         "The same person on both sides: the one whose decision is complained against, or who "
-        "scored the complainant, accepts or resolves that complaint.",
+        "scored the complainant, accepts or resolves that complaint; or a scorer, proposer or "
+        "decider the registry relates to the subject (direct manager, spouse, relative) who "
+        "declared no conflict of interest.",
     ),
 )
 KINDS: dict[str, Kind] = {k.id: k for k in _KINDS}

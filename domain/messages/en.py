@@ -64,6 +64,8 @@ MESSAGES: dict[str, str] = {
     "regime.superseded": "Profile {regime} v{version} was superseded by v{current} on "
     "{since}: a new cycle must pin the version in force.",
     "setting.unknown": "has an invalid setting: {setting}",
+    "relation.self": "must be another person",
+    "relation.exists": "the relation between {person} and {related}",
     "webhook.url": "must be an http(s)://host/… URL of at most {maximum} characters",
     "webhook.filter": "must be an object of types (a list of statement types), cycle, unit",
     "setting.type": "has a setting of the wrong type: {setting}",
