@@ -157,7 +157,7 @@ MESSAGES: dict[str, str] = {
     "publication.date": "The publication's day is the day the log admits it; leave out date.",
     "publication.undecided": "{count} subjects are not decided yet: {subjects}…",
     "publication.exists": "the publication",
-    "decision.outdated": "{subject}: the decision {level} no longer follows from the record "
+    "decision.outdated": "The decision {level} on {subject} no longer follows from the record "
     "as it stands — {cause} Re-classify (with a cause) before publishing.",
     "grounds.mitigated": "The level was lowered on evidence of kind {kind} that a mitigation "
     "now softens.",

@@ -278,8 +278,8 @@ MESSAGES: dict[str, str] = {
     "publication.date": "Ngày công khai là ngày sổ cái ghi nhận; không ghi trường ngày.",
     "publication.undecided": "Còn {count} người chưa có quyết định: {subjects}…",
     "publication.exists": "việc công khai kết quả",
-    "decision.outdated": "{subject}: quyết định xếp loại {level} không còn phù hợp với hồ sơ"
-    " hiện tại — {cause} Cần xếp loại lại (có căn cứ) trước khi công khai.",
+    "decision.outdated": "Quyết định xếp loại “{level}” của {subject} không còn phù hợp với hồ "
+    "sơ hiện tại — {cause} Cần xếp loại lại (có căn cứ) trước khi công khai.",
     "grounds.mitigated": "Mức bị hạ dựa trên chứng cứ về {kind} mà nay đã có tình tiết giảm nhẹ.",
     # the level rule
     "level.forced": "Phải xếp loại “{level}” theo quy định: {why}.",
