@@ -699,8 +699,10 @@ class CycleCheck:
                 break
 
     def _related(self) -> Iterator[Finding]:
-        """A scorer, proposer or decider the registry relates to the subject (their
-        direct manager or subordinate, spouse, relative) who declared no conflict."""
+        """A scorer the registry relates to the subject (their direct manager or
+        subordinate, spouse, relative), or a proposer or decider who is their spouse or
+        relative, who declared no conflict. (A direct manager proposing or deciding is
+        how the law has it done, not a conflict.)"""
         if not self.relations:
             return
         for sid, ev in self.cycle.evaluations.items():
@@ -719,6 +721,8 @@ class CycleCheck:
                 kind = related.get(who)
                 if kind is None or who in ev.conflicts:
                     continue
+                if kind in ("manager", "subordinate") and side != "scorer":
+                    continue  # a superior proposes and decides by law; a ballot is apart
                 yield finding(
                     "undeclared-conflict",
                     "high",

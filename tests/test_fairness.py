@@ -491,19 +491,26 @@ def test_a_scorer_who_resolves_the_complaint_about_their_own_ballot_is_named() -
 
 
 def test_a_relation_in_the_registry_names_the_scorer_and_the_decider_who_did_not_declare() -> None:
-    """The registry records that cham.2 is cb.1's spouse and that the authority is cb.4's
-    direct manager: scoring cb.1, and deciding on cb.4, without declaring a conflict
-    are signs to examine; the honest members and the others' decisions are not named."""
+    """The registry records that cham.2 is cb.1's spouse, the authority cb.4's relative,
+    and cham.3 cb.2's direct manager, as the authority is cb.5's: scoring cb.1 and cb.2,
+    and deciding on cb.4, without declaring a conflict are signs to examine; the
+    authority deciding on cb.5, whom they manage, is how the law has it, not a sign."""
     unit = Unit()
     unit.w.act("root", "relation.recorded", person="cb.1", related="cham.2", kind="spouse")
-    unit.w.act("root", "relation.recorded", person="cb.4", related=AUTH, kind="manager")
+    unit.w.act("root", "relation.recorded", person="cb.4", related=AUTH, kind="relative")
+    unit.w.act("root", "relation.recorded", person="cb.2", related="cham.3", kind="manager")
+    unit.w.act("root", "relation.recorded", person="cb.5", related=AUTH, kind="manager")
     unit.honest_cycle(2025, _plain(BASE))
     related = {
         (f["cadre"], f["scorer"], f["detail"]["relation"], f["detail"]["side"])
         for f in unit.report()["findings"]
         if f["kind"] == "undeclared-conflict"
     }
-    assert related == {("cb.1", "cham.2", "spouse", "scorer"), ("cb.4", AUTH, "manager", "decider")}
+    assert related == {
+        ("cb.1", "cham.2", "spouse", "scorer"),
+        ("cb.2", "cham.3", "manager", "scorer"),
+        ("cb.4", AUTH, "relative", "decider"),
+    }
     found = next(f for f in unit.report()["findings"] if f["scorer"] == "cham.2")
     assert found["severity"] == "high" and "vợ/chồng" in found["summary_vi"]
 
