@@ -34,7 +34,7 @@ from api.paging import (
 from api.policy import may_see_results, sees_complaints, sees_discipline, subjects_owned
 from api.texts import revealing
 from cadreledger.service import Ledger, entry_json
-from domain.regimes import PROFILES, profile_hash
+from domain.regimes import PROFILES, SUPERSEDED, profile_hash
 from domain.streams import REGISTRY_STREAM
 from ledger.errors import INVALID_REQUEST, NOT_FOUND, Rejected
 from projections.cycle_fairness import cycle_fairness
@@ -60,6 +60,8 @@ At = Annotated[
         json_schema_extra=AT_SCHEMA,
     ),
 ]
+
+BUNDLE_TYPE = "application/vnd.cadreledger.bundle+json"
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -117,10 +119,24 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
 
     @router.get("/regimes", responses=schemas.ok(schemas.Regimes))
     def regimes() -> dict[str, Any]:
-        """Every regime profile, with the hash a cycle must pin when it opens."""
+        """Every regime profile, with the hash a cycle must pin when it opens, and the
+        version that superseded it (new cycles must pin that one) with since when."""
+
+        def replaced(key: tuple[str, int]) -> dict[str, Any] | None:
+            found = SUPERSEDED.get(key)
+            if found is None:
+                return None
+            return {"version": found.by, "since": found.since.isoformat().replace("+00:00", "Z")}
+
         return {
             "regimes": [
-                {"id": rid, "version": version, "hash": profile_hash(data), "profile": data}
+                {
+                    "id": rid,
+                    "version": version,
+                    "hash": profile_hash(data),
+                    "profile": data,
+                    "superseded_by": replaced((rid, version)),
+                }
                 for (rid, version), data in sorted(PROFILES.items())
             ]
         }
@@ -193,6 +209,42 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
         page["timeline"], following = after_position(acts, _position, after, limit)
         link_next(request, response, following)
         return {**page, "next": following}
+
+    @router.get(
+        "/cycles/{cycle}/cadres/{cadre}/bundle",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "the cycle's evidence bundle, focused on the cadre "
+                "(docs/SPEC.md §10); check it with `cadreledger verify FILE`",
+                "content": {BUNDLE_TYPE: {"schema": {"type": "object"}}},
+            },
+            **not_found,
+        },
+    )
+    @_in_turn
+    def cadre_bundle(cycle: str, cadre: str) -> Response:
+        """A cadre's case bundle, as ``cadreledger export --cycle C --cadre X`` writes it:
+        the registry's, the cycle's and every subject's streams with their proofs, the
+        pinned profile and what was served — everything ``cadreledger verify FILE``
+        needs offline. Texts stay sealed (commitments only), anyone's."""
+        from cadreledger.bundle import export, write
+
+        projector = ledger.projector
+        projector.catch_up()
+        now = projector.model.cycles.get(cycle)
+        if now is None:
+            raise _missing(cycle)
+        if cadre not in now.evaluations:
+            raise _missing(f"{cycle}/{cadre}")
+        body = write(export(ledger, cycle, cadre))
+        # Not application/json: the bundle goes out byte for byte, its sealed values
+        # never opened on the way (``revealing`` opens only JSON answers).
+        return Response(
+            body,
+            media_type=BUNDLE_TYPE,
+            headers={"content-disposition": f'attachment; filename="{cycle}-{cadre}.bundle.json"'},
+        )
 
     @router.get("/cycles/{cycle}/timeline", responses=found(schemas.Timeline, headers=LINK_HEADER))
     @_in_turn

@@ -107,6 +107,24 @@ def cadre_reader(ask: Ask) -> bool:
     return insider(ask) or _owns(ask, ask.path.get("cadre", ""))
 
 
+def entries_reader(ask: Ask) -> bool:
+    """A cycle's signed acts, verbatim: its insiders; a cadre — or whoever answers for
+    the subject, so the complainant about that result — with ``?cadre=`` themselves: the
+    cycle's own events and their own, what their replay verifies. Never another
+    subject's, nor the whole cycle's (no ``cadre``)."""
+    return insider(ask) or _owns(ask, ask.query.get("cadre", ""))
+
+
+def bundle_reader(ask: Ask) -> bool:
+    """A subject's case bundle (the cycle's evidence bundle, focused on them): oversight
+    and those who handle complaints; the subject (or whoever answers for them) once the
+    result is published — before, the bundle's ballots are unpublished scores."""
+    if complaint_handler(ask):
+        return True
+    cycle = _cycle(ask)
+    return cycle is not None and bool(cycle.published) and _owns(ask, ask.path.get("cadre", ""))
+
+
 def fairness_reader(ask: Ask) -> bool:
     """A cycle's fairness evidence: its insiders; a cadre, with ``?cadre=`` themselves,
     the evidence about their own evaluation (as their own timeline shows it)."""
@@ -137,6 +155,7 @@ CADRE_PAGES = frozenset(
     {"/v1/cycles/{cycle}/cadres/{cadre}", "/v1/cycles/{cycle}/cadres/{cadre}/timeline"}
 )
 FAIRNESS = "/v1/cycles/{cycle}/fairness"
+ENTRIES = "/v1/cycles/{cycle}/entries"
 COMPLAINT_CASE = "/v1/cycles/{cycle}/complaints/{complaint}"
 
 
@@ -150,7 +169,7 @@ def text_scope(ask: Ask) -> frozenset[str] | None:
         return None
     if ask.route in CADRE_PAGES:
         return _own(ask, ask.path.get("cadre", ""))
-    if ask.route == FAIRNESS:
+    if ask.route in (FAIRNESS, ENTRIES):
         return _own(ask, ask.query.get("cadre", ""))
     cycle = _cycle(ask)
     if ask.route == COMPLAINT_CASE and cycle is not None:
@@ -237,7 +256,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/cycles/{cycle}/timeline"): insider,
     ("GET", "/v1/cycles/{cycle}/cadres/{cadre}"): cadre_reader,
     ("GET", "/v1/cycles/{cycle}/cadres/{cadre}/timeline"): cadre_reader,
-    ("GET", "/v1/cycles/{cycle}/entries"): insider,  # the signed acts, verbatim
+    ("GET", "/v1/cycles/{cycle}/entries"): entries_reader,  # the signed acts, verbatim
+    ("GET", "/v1/cycles/{cycle}/cadres/{cadre}/bundle"): bundle_reader,
     ("GET", "/v1/cycles/{cycle}/fairness"): fairness_reader,
     ("GET", "/v1/cycles/{cycle}/complaints"): complaint_handler,
     ("GET", "/v1/cycles/{cycle}/complaints/{complaint}"): complaint_reader,

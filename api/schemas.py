@@ -160,6 +160,9 @@ class Regime(Open):
     version: int
     hash: str
     profile: Doc
+    # Set once a newer version replaced it: {version, since} (a new cycle opened at or
+    # after ``since``, the log's time, must pin that version: profile-superseded).
+    superseded_by: Doc | None = None
 
 
 class Regimes(Open):

@@ -98,6 +98,8 @@ async def run(
         **os.environ,
         "CADRELEDGER_LOG_KEY_FILE": db.key_file,
         "CADRELEDGER_WEBHOOK_KEY_FILE": str(tmp / f"{tag}.webhookkey"),
+        # The receiver is local: registrations of private targets are admitted, on record.
+        "CADRELEDGER_WEBHOOKS_ALLOW_PRIVATE": "true",
     }
     command = [sys.executable, "-m", "cadreledger.cli", "--db", db.ledger_url, "serve"]
     command += ["--port", str(port)]

@@ -35,6 +35,10 @@ class Settings:
     # (``ledger_meta.max_clock_skew``): the verifier judges every event by it, so a writer
     # configured otherwise refuses to start.
     max_clock_skew: int = 300
+    # Whether webhook registrations may name loopback, private or link-local targets
+    # (tests with a local receiver, a closed network). Off by default; recorded in the
+    # ledger by its first writer (``ledger_meta.webhooks_allow_private``), fixed after.
+    webhooks_allow_private: bool = False
     # A new ledger enforces the evaluation rules; False makes a bare log (its own tests,
     # benchmarks of the log alone). Fixed at genesis: the database says which it is.
     rules: bool = True

@@ -132,6 +132,13 @@ def _scalar(hint: Any) -> type:
 
 
 def _from_text(kind: type, text: str, where: str) -> Any:
+    if kind is bool:  # bool("false") is True: read the words
+        word = text.strip().lower()
+        if word in ("1", "true", "yes", "on"):
+            return True
+        if word in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where}={text!r} is not true or false")
     try:
         return kind(text)
     except ValueError as e:
@@ -147,4 +154,6 @@ def _from_file(kind: type, value: Any, where: str) -> Any:
 
 
 def _article(kind: type) -> str:
-    return {int: "an integer", float: "a number", str: "a string"}.get(kind, kind.__name__)
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
+        kind, kind.__name__
+    )

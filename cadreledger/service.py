@@ -109,6 +109,14 @@ class Ledger:
         self.max_clock_skew = (
             recorded if recorded is not None else timedelta(seconds=settings.max_clock_skew)
         )
+        # Whether webhook registrations may name non-public targets: as the ledger
+        # recorded it (its first writer), else as configured; off by default.
+        recorded_private = meta.get("webhooks_allow_private")
+        self.webhooks_allow_private = (
+            recorded_private == "true"
+            if recorded_private is not None
+            else settings.webhooks_allow_private
+        )
         self.root_keys: list[str] = fixed.root_keys
         self.rules = EvaluationRules(self.root_keys) if fixed.evaluation else None
         self.vault = TextVault(self.store, self._data_key(meta, writer), data_subject)
@@ -119,6 +127,7 @@ class Ledger:
                     f"({self.log_key})"
                 )
             skew = self.max_clock_skew = self._max_clock_skew()
+            self.webhooks_allow_private = self._webhooks_allow_private()
             self.sequencer = Sequencer(
                 self.store,
                 signer,
@@ -147,6 +156,20 @@ class Ledger:
                 f"(ledger_meta.{MAX_CLOCK_SKEW_META}): it is fixed for the ledger's life"
             )
         return timedelta(seconds=configured)
+
+    def _webhooks_allow_private(self) -> bool:
+        """Whether this ledger admits webhook registrations of non-public targets, on the
+        record (``ledger_meta.webhooks_allow_private``, set by its first writer): a
+        writer configured otherwise refuses to start, so nobody opens a ledger to
+        internal targets quietly."""
+        configured = "true" if self.settings.webhooks_allow_private else "false"
+        recorded = self.store.meta_once("webhooks_allow_private", configured)
+        if recorded != configured:
+            raise ConfigError(
+                f"webhooks_allow_private is {configured} but this ledger recorded {recorded} "
+                "(ledger_meta.webhooks_allow_private): it is fixed for the ledger's life"
+            )
+        return recorded == "true"
 
     @property
     def clock(self) -> Clock:
@@ -306,6 +329,16 @@ class Ledger:
                 "Sổ cái này không có khóa dữ liệu để lưu văn bản niêm phong.",
                 "This ledger has no data key to keep sealed texts.",
             )
+        if signed.statement.get("type") == "webhook.registered":
+            # Resolved here, at the edge (the rules are pure): a non-public target is
+            # refused before anything is stored. (Imported late: webhooks needs the ledger.)
+            from cadreledger.webhooks import registration_refusal
+
+            refused = registration_refusal(
+                dict(signed.statement), allow_private=self.webhooks_allow_private
+            )
+            if refused is not None:
+                raise refused
         return signed
 
     # -- reading ----------------------------------------------------------------------

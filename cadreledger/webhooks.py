@@ -64,7 +64,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from cadreledger.access import FORBIDDEN, OVERSIGHT, AccessStore, current_model
 from cadreledger.feed import Feed, FeedEvent, FeedFilter, wait_beyond
-from ledger.errors import INVALID_REQUEST, NOT_FOUND, SIGNER_MISMATCH, Rejected
+from domain.fields import Body
+from domain.webhooks import webhook_host
+from ledger.errors import INVALID_REQUEST, NOT_FOUND, PROBLEMS, SIGNER_MISMATCH, Rejected
 from ledger.statement import parse_submission
 from ledger.store import PostgresLedgerRecorder
 
@@ -791,6 +793,37 @@ def non_public(host: str) -> str | None:
         if _internal(address):
             return f"{host} is or resolves to a non-public address {address}"
     return None
+
+
+TARGET_NOT_PUBLIC = PROBLEMS.add(
+    "webhook-target-not-public",
+    400,
+    "Địa chỉ nhận webhook không phải địa chỉ công cộng",
+    "The webhook target is not a public address",
+)
+
+
+def registration_refusal(statement: dict[str, Any], *, allow_private: bool) -> Rejected | None:
+    """Why the service refuses a ``webhook.registered`` statement at submission (None: it
+    admits it): a malformed target (``invalid-field``, the domain's own check), or one
+    that is, or resolves now to, a loopback, private, link-local or otherwise non-public
+    address — unless this ledger admits private targets (``webhooks_allow_private``, a
+    setting recorded in the ledger). Each delivery checks the address it connects to
+    again (``PublicResolver``): a name may resolve elsewhere later."""
+    host = webhook_host(Body(statement))  # raises Rejected on a malformed target
+    if allow_private:
+        return None
+    why = non_public(host)
+    if why is None:
+        return None
+    return Rejected(
+        TARGET_NOT_PUBLIC,
+        f"Webhook chỉ được gửi tới địa chỉ công cộng: {host} là hoặc trỏ tới địa chỉ nội bộ "
+        "(loopback, mạng riêng, link-local).",
+        f"Webhooks are delivered to public addresses only: {why}.",
+        field="url",
+        host=host,
+    )
 
 
 class PublicResolver(AbstractResolver):

@@ -30,8 +30,8 @@ from domain.evaluation import (
     subject_from,
 )
 from domain.fields import Body, format_points, given, parse_points, refuse_field
-from domain.judgement import UNMITIGABLE, end_state, group_rules, judged
-from domain.messages import Points, Term, act_type, existing, refusal, role
+from domain.judgement import UNMITIGABLE, end_state, group_rules, judged, rejudged
+from domain.messages import Points, Term, act_type, existing, refusal, render, role, sentence
 from domain.problems import (
     AGAINST_COMPLAINANT,
     APPEAL_NOT_OPEN,
@@ -39,6 +39,7 @@ from domain.problems import (
     CONFLICT_OF_INTEREST,
     DATE_FROM_LOG,
     DEADLINE_PASSED,
+    DECISION_OUTDATED,
     MINUTES_ADOPTED,
     NOT_AUTHORISED,
     NOT_IN_REGIME,
@@ -558,6 +559,12 @@ class Cycle:
         if self.published is not None:
             raise existing("publication.exists")
         end_state(self)  # what each decision respected must hold for all of them together
+        # Each decision again, on the record as it stands now: a conflict declared, a
+        # ballot recounted or evidence recorded after it must not leave it standing.
+        for ev in self.evaluations.values():
+            problem = rejudged(self, ev)
+            if problem is not None:
+                raise _outdated(ev, problem)
         self.published = (day, act.event)
 
     # -- complaints (khiếu nại) --------------------------------------------------------
@@ -791,6 +798,20 @@ def _not_authorised(act: Act, *needed: str) -> Rejected:
         actor=act.actor,
         act=act_type(act.type),
         needed=[role(name) for name in needed],
+    )
+
+
+def _outdated(ev: Evaluation, problem: Rejected) -> Rejected:
+    """``decision-outdated``: the subject's decision no longer follows, and why."""
+    assert ev.decision is not None
+    values = {"subject": ev.subject.id, "level": ev.decision.level}
+    return Rejected(
+        DECISION_OUTDATED,
+        sentence(render("vi", "decision.outdated", {**values, "cause": problem.detail_vi})),
+        sentence(render("en", "decision.outdated", {**values, "cause": problem.detail_en})),
+        cadre=ev.subject.id,
+        decision=ev.decision.event,
+        rule=problem.problem.slug,
     )
 
 

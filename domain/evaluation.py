@@ -80,6 +80,7 @@ class Outcome:
     event: str
     why: list[dict[str, Any]]
     reason: Text = ""
+    actor: str = ""  # who proposed or decided it: a conflict they declare later undoes it
 
 
 @dataclass

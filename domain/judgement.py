@@ -20,6 +20,7 @@ from domain.fields import given
 from domain.levels import Level
 from domain.messages import Term, refusal
 from domain.problems import (
+    CONFLICT_OF_INTEREST,
     HEAD_ABOVE_COLLECTIVE,
     LEVEL_NOT_ALLOWED,
     QUOTA_EXCEEDED,
@@ -29,6 +30,7 @@ from domain.problems import (
     UNKNOWN_REFERENCE,
     WRONG_PHASE,
 )
+from ledger.errors import Rejected
 
 if TYPE_CHECKING:
     from domain.cycle import Cycle
@@ -184,7 +186,70 @@ def judged(
     # A lowered level must also cite typed grounds: free text is not one.
     if lowered:
         why = [*why, *_grounds(cycle, act, ev, level, highest, proposed)]
-    return Outcome(level, act.event, why, reason)
+    return Outcome(level, act.event, why, reason, act.actor)
+
+
+def rejudged(cycle: Cycle, ev: Evaluation) -> Rejected | None:
+    """Why ``ev``'s decision no longer follows from the record as it stands now (None if
+    it does): the tally recounted after a conflict was declared, evidence recorded or
+    mitigated since, a conflict its decider (or, for a decision on the proposal, its
+    proposer) declared afterwards. Publication asks it of every subject: a decision
+    judged on a record that later changed is decided again (a re-classification) first."""
+    decision = ev.decision
+    if decision is None:
+        return None
+    level = decision.level
+    revised = bool(ev.superseded)
+    deciders = [decision.actor]
+    if not revised and ev.proposal is not None:
+        deciders.append(ev.proposal.actor)
+    for actor in deciders:
+        if actor and actor in ev.conflicts:
+            return refusal(
+                CONFLICT_OF_INTEREST,
+                "conflict_of_interest",
+                actor=actor,
+                subject=ev.subject.id,
+            )
+    forced, highest, why = allowed(cycle, ev)
+    if forced is not None and level != forced:
+        return refusal(
+            LEVEL_NOT_ALLOWED,
+            "level.forced",
+            level=forced,
+            why=[Term("rule", w["rule"]) for w in why],
+        )
+    if any(w["rule"] == "task_conditions_unmet" and w["level"] == level.value for w in why):
+        return refusal(TASK_CONDITIONS_UNMET, "task_conditions_unmet", level=level, highest=highest)
+    if level.rank > highest.rank:
+        return refusal(LEVEL_NOT_ALLOWED, "level.above", level=level, highest=highest)
+    if level == Level.NONE and forced != Level.NONE:
+        return refusal(UNGROUNDED_LEVEL, "level.none", level=level, subject=ev.subject.id)
+    if level.rank < highest.rank and cycle.profile.points:
+        return _grounds_now(cycle, ev, decision, level, highest)
+    return None
+
+
+def _grounds_now(
+    cycle: Cycle, ev: Evaluation, decision: Outcome, level: Level, highest: Level
+) -> Rejected | None:
+    """A lowered level's grounds still hold: it cites some, and no evidence it was
+    lowered on has been mitigated since (quota and collective grounds: ``end_state``)."""
+    grounds = [w for w in decision.why if w["rule"] in GROUNDS]
+    if not grounds:
+        return refusal(UNGROUNDED_LEVEL, "grounds.none", level=level, highest=highest)
+    counted = set(cycle.profile.data["forced_kht"])
+    mitigated = {e.detail["evidence"] for e in ev.evidence if e.kind == "mitigation"}
+    for ground in grounds:
+        if ground["rule"] == "lowered_on" and (
+            ground["event"] in mitigated or ground["kind"] not in counted
+        ):
+            return refusal(
+                UNGROUNDED_LEVEL,
+                "grounds.mitigated",
+                kind=Term("evidence", ground["kind"]),
+            )
+    return None
 
 
 def _grounds(

@@ -19,10 +19,11 @@ from domain.acts import Act
 from domain.cycle import Cycle
 from domain.fields import Body, refuse_field
 from domain.messages import existing, refusal
-from domain.problems import UNKNOWN_REFERENCE, UNKNOWN_TYPE
-from domain.regimes import PROFILES, SETTING_TYPES, make_profile, profile_hash
+from domain.problems import PROFILE_SUPERSEDED, UNKNOWN_REFERENCE, UNKNOWN_TYPE
+from domain.regimes import PROFILES, SETTING_TYPES, make_profile, profile_hash, superseded
 from domain.registry import Registry
 from domain.streams import REGISTRY_TYPES
+from domain.webhooks import webhook_host
 from ledger.errors import Rejected
 
 REGISTRY_ACTS: dict[str, Callable[[Registry, Act], None]] = {
@@ -32,6 +33,7 @@ REGISTRY_ACTS: dict[str, Callable[[Registry, Act], None]] = {
     "role.granted": Registry.role_granted,
     "role.revoked": Registry.role_revoked,
     "unit.registered": Registry.unit_registered,
+    "relation.recorded": Registry.relation_recorded,
 }
 CYCLE_ACTS: dict[str, Callable[[Cycle, Act], None]] = {
     "cycle.roster": Cycle.roster_set,
@@ -115,6 +117,8 @@ class Model:
             registry_act(self._registry_for_write(), act)
         elif (role := STANDING_ACTS.get(kind)) is not None:
             self.registry.require_role(act, role)
+            if kind == "webhook.registered":
+                webhook_host(act.body)  # its shape; its address is the service's to judge
         elif kind == "cycle.opened":
             self._open_cycle(act)
         else:  # evidence.recorded, the one cycle act that reads across cycles
@@ -173,6 +177,27 @@ class Model:
                 regime=regime,
                 version=version,
                 hash=profile_hash(data),
+            )
+        # A new cycle pins the version in force at the log's time: an organiser may not
+        # escape what a later version added (task conditions) by pinning an older one.
+        replaced = superseded(str(regime), version, act.time)
+        if replaced is not None:
+            current = PROFILES[(str(regime), replaced.by)]
+            raise refusal(
+                PROFILE_SUPERSEDED,
+                "regime.superseded",
+                {
+                    "field": "regime",
+                    "in_force": {
+                        "id": regime,
+                        "version": replaced.by,
+                        "hash": profile_hash(current),
+                    },
+                },
+                regime=regime,
+                version=version,
+                current=replaced.by,
+                since=replaced.since.date(),
             )
         settings = dict(body.mapping("settings")) if body.has("settings") else {}
         for name, value in settings.items():

@@ -123,6 +123,18 @@ APPEAL_NOT_OPEN = _p(
     "Chưa được khiếu nại lần hai",
     "A second complaint is not open yet",
 )
+PROFILE_SUPERSEDED = _p(
+    "profile-superseded",
+    409,
+    "Phiên bản hồ sơ chế độ đánh giá đã được thay thế",
+    "The regime profile's version is superseded",
+)
+DECISION_OUTDATED = _p(
+    "decision-outdated",
+    409,
+    "Quyết định xếp loại không còn phù hợp với hồ sơ",
+    "A decision no longer follows from the record",
+)
 
 
 def exists(vi: str, en: str, **extensions: object) -> Rejected:

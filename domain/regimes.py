@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from fractions import Fraction
 from functools import cached_property
 from typing import Any
@@ -263,6 +263,32 @@ def profile_hash(data: Mapping[str, Any]) -> str:
 PROFILES: dict[tuple[str, int], Mapping[str, Any]] = {
     (p["id"], p["version"]): p for p in (_QD366, _ND335, _ND90_48, _QD124, _QD366_V2, _ND90_48_V2)
 }
+
+
+@dataclass(frozen=True)
+class Supersession:
+    """A newer version replaces a profile for the cycles opened from ``since`` on (the
+    log's time of the ``cycle.opened``). Kept beside the profiles, not in them: a
+    profile's hash is what old cycles pinned and must not change."""
+
+    by: int  # the version in force from then on
+    since: datetime
+
+
+# Version 2 models the task conditions QĐ 366 and ND 90 always had: cycles opened
+# from 1 January 2026 (the first year evaluated with them on record) must pin it;
+# cycles opened earlier keep replaying under version 1.
+SUPERSEDED: dict[tuple[str, int], Supersession] = {
+    ("QD366", 1): Supersession(2, datetime(2026, 1, 1, tzinfo=UTC)),
+    ("ND90+48", 1): Supersession(2, datetime(2026, 1, 1, tzinfo=UTC)),
+}
+
+
+def superseded(regime: str, version: int, at: datetime) -> Supersession | None:
+    """The supersession that makes ``regime`` ``version`` no longer in force at log time
+    ``at`` (None: it is in force then, or a later version is not yet)."""
+    found = SUPERSEDED.get((regime, version))
+    return found if found is not None and at >= found.since else None
 
 
 def latest(regime: str) -> Mapping[str, Any] | None:

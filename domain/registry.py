@@ -63,6 +63,9 @@ class Person:
     roles: set[str] = field(default_factory=set)
     # (position, role, granted?) in log order: what the person held at any earlier point
     grants: list[tuple[int, str, bool]] = field(default_factory=list)
+    # Who they are related to (quan hệ), from their side: other person → "manager" (the
+    # other is their direct manager), "subordinate", "spouse" or "relative".
+    relations: dict[str, str] = field(default_factory=dict)
 
     def roles_before(self, position: int) -> set[str]:
         held = {ROOT} if ROOT in self.roles else set()
@@ -78,6 +81,9 @@ class Unit:
     id: str
     name: str
     parent: str | None
+
+
+RELATION_KINDS = ("manager", "spouse", "relative")
 
 
 class Registry:
@@ -251,6 +257,21 @@ class Registry:
         if parent is not None and parent not in self.units:
             raise refusal(UNKNOWN_REFERENCE, "unit.no_parent", unit=parent)
         self.units[uid] = Unit(uid, name, parent)
+
+    def relation_recorded(self, act: Act) -> None:
+        """A relation the registry records (quan hệ: cấp trên trực tiếp, vợ/chồng, người
+        thân), so that a conflict nobody declared can still be seen: ``related`` is
+        ``person``'s direct manager (``kind: manager``), spouse or relative."""
+        self.require_role(act, REGISTRAR)
+        body = act.body
+        kind = body.choice("kind", RELATION_KINDS)
+        person, related = self.person(body.id("person")), self.person(body.id("related"))
+        if person.id == related.id:
+            refuse_field("related", "relation.self")
+        if related.id in person.relations:
+            raise existing("relation.exists", person=person.id, related=related.id)
+        person.relations[related.id] = kind
+        related.relations[person.id] = "subordinate" if kind == "manager" else kind
 
     def to_doc(self) -> dict[str, object]:
         return {

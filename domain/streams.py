@@ -27,6 +27,7 @@ REGISTRY_TYPES = frozenset(
         "role.granted",
         "role.revoked",
         "unit.registered",
+        "relation.recorded",
     }
 )
 

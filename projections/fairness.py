@@ -397,7 +397,13 @@ class Fairness:
         for cycle_id in sorted(self.cycles):
             cycle = model.cycles.get(cycle_id)
             if cycle is not None:
-                CycleCheck(self, cycle, self.cycles[cycle_id], by_cycle[cycle_id]).run(evidence)
+                check = CycleCheck(self, cycle, self.cycles[cycle_id], by_cycle[cycle_id])
+                check.relations = {
+                    pid: person.relations
+                    for pid, person in model.registry.people.items()
+                    if person.relations
+                }
+                check.run(evidence)
         return evidence
 
 

@@ -55,6 +55,8 @@ class CycleCheck:
         self.cycle, self.log, self.ballots = cycle, log, ballots
         self.deviating: set[str] = set()  # scorers with a named ballot
         self.z_cycle = 0.0  # the robust z a ballot needs for more than low
+        # The registry's relations (person → other → kind), where it records them.
+        self.relations: dict[str, dict[str, str]] = {}
 
     def at(self, event: str) -> tuple[str, int]:
         return event, self.positions.get(event, -1)
@@ -71,6 +73,7 @@ class CycleCheck:
         out += self._panel()
         out += self._partial()
         out += self._conflicts()
+        out += self._related()
         evidence.outcomes += self._outcomes()
 
     # -- ballots ----------------------------------------------------------------------
@@ -695,6 +698,48 @@ class CycleCheck:
                 )
                 break
 
+    def _related(self) -> Iterator[Finding]:
+        """A scorer the registry relates to the subject (their direct manager or
+        subordinate, spouse, relative), or a proposer or decider who is their spouse or
+        relative, who declared no conflict. (A direct manager proposing or deciding is
+        how the law has it done, not a conflict.)"""
+        if not self.relations:
+            return
+        for sid, ev in self.cycle.evaluations.items():
+            owner = self.cycle.owner(sid) or sid
+            related = self.relations.get(owner, {})
+            if not related:
+                continue
+            acts: list[tuple[str, str, str]] = []  # (person, side, event)
+            record = self.ballots.get(sid)
+            for scorer, ballot in (record.current if record else {}).items():
+                acts.append((scorer, "scorer", ballot[2]))
+            for side, outcome in (("proposer", ev.proposal), ("decider", ev.decision)):
+                if outcome is not None and outcome.actor:
+                    acts.append((outcome.actor, side, outcome.event))
+            for who, side, event in acts:
+                kind = related.get(who)
+                if kind is None or who in ev.conflicts:
+                    continue
+                if kind in ("manager", "subordinate") and side != "scorer":
+                    continue  # a superior proposes and decides by law; a ballot is apart
+                yield finding(
+                    "undeclared-conflict",
+                    "high",
+                    self.cycle.id,
+                    sid,
+                    [self.at(event)],
+                    (
+                        f"{who} ({_RELATION_VI[kind]} của {owner}) là người {_SIDE_VI[side]} "
+                        "mà không khai báo xung đột lợi ích",
+                        f"{who} ({owner}'s {_RELATION_EN[kind]}) acted as {side} without "
+                        "declaring a conflict of interest",
+                    ),
+                    scorer=who,
+                    statistic={"name": "related and undeclared", "value": 1, "threshold": 1},
+                    detail={"relation": kind, "side": side, "registry": True},
+                )
+
     def _outcomes(self) -> list[tuple[Any, ...]]:
         """Per decided subject, what ``later_cycles`` compares: (cycle, its first
         position, subject, total or None, level rank, decision (event, position),
@@ -719,6 +764,22 @@ class CycleCheck:
                 )
             )
         return found
+
+
+# How a relation reads from the subject's side: "manager" — the other is their manager.
+_RELATION_VI = {
+    "manager": "cấp trên trực tiếp",
+    "subordinate": "cấp dưới trực tiếp",
+    "spouse": "vợ/chồng",
+    "relative": "người thân",
+}
+_RELATION_EN = {
+    "manager": "direct manager",
+    "subordinate": "direct subordinate",
+    "spouse": "spouse",
+    "relative": "relative",
+}
+_SIDE_VI = {"scorer": "chấm điểm", "proposer": "đề xuất mức", "decider": "quyết định"}
 
 
 def later_cycles(gathered: Gathered) -> Iterator[Finding]:

@@ -165,9 +165,14 @@ _KINDS = (
         "Xung đột lợi ích không khai báo",
         "An undeclared conflict of interest",
         "Cùng một người ở cả hai phía: người ra quyết định bị khiếu nại, hoặc đã chấm điểm "
-        "người khiếu nại, lại thụ lý hay giải quyết khiếu nại đó.",
+        "người khiếu nại, lại thụ lý hay giải quyết khiếu nại đó; hoặc người chấm điểm (cấp "
+        "trên, cấp dưới trực tiếp, vợ/chồng, người thân), người đề xuất, quyết định (vợ/chồng,"
+        " người thân) có quan hệ được sổ đăng ký ghi nhận với người được đánh giá mà không "
+        "khai báo xung đột lợi ích.",
         "The same person on both sides: the one whose decision is complained against, or who "
-        "scored the complainant, accepts or resolves that complaint.",
+        "scored the complainant, accepts or resolves that complaint; or, by the registry, a "
+        "scorer who is the subject's direct manager, subordinate, spouse or relative, or a "
+        "proposer or decider who is their spouse or relative, who declared no conflict.",
     ),
 )
 KINDS: dict[str, Kind] = {k.id: k for k in _KINDS}

@@ -18,12 +18,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from cadreledger.access import AccessStore
+from cadreledger.bundle import verify_file
 from cadreledger.feed import Feed, FeedFilter
 from cadreledger.service import Ledger
 from cadreledger.webhooks import Dispatcher, WebhookKeys
@@ -38,6 +40,7 @@ from tests.evaluation import (
     PANEL,
     UNIT,
     World,
+    pin,
 )
 from tests.test_domain_ledger import evaluation_ledger, run_cycle
 
@@ -175,12 +178,12 @@ def served(
 def publish_with_complaint(s: Served) -> None:
     w = s.world
     for sid in CADRES[:3]:
-        w.propose_and_decide(
-            sid, "HTT", **({"reason": "Vượt tỷ lệ.", "quota": True} if sid == CADRE else {})
-        )
+        # The cadre's 92 would be HTXS: lowered for the group's quota, on that ground.
+        lowered = {"reason": "Vượt tỷ lệ.", "quota": True}
+        w.propose_and_decide(sid, "HTT", **(lowered if sid == CADRE else {}))
     decision = w.propose_and_decide(COMPLAINANT, "HT")
     w.propose_and_decide(CADRES[4], "KHT")
-    w.on(AUTHORITY, "result.published")
+    w.on(AUTHORITY, "result.published")  # on the log's day (a date field is refused)
     s.filed = w.on(
         COMPLAINANT, "complaint.filed", cadre=COMPLAINANT, against=decision, grounds="Thiếu điểm."
     )
@@ -225,6 +228,7 @@ def callers(group: str, owner: str, published: bool) -> frozenset[str]:
         "handlers": HANDLERS,
         "oversight": OVERSIGHT,
         "the cadre": frozenset({owner}) if owner else frozenset(),
+        "the cadre once published": frozenset({owner}) if owner and published else frozenset(),
         "the complainant": frozenset({"complainant"}),
         "a granted integrator": frozenset({"integrator"}),
         "the registrant": frozenset({"integrator"}),
@@ -314,3 +318,62 @@ def test_every_route_has_a_row_and_every_row_a_route(served: Served) -> None:
     rows = {(r.method, r.path) for r in documented()}
     assert not operations - rows, f"routes without a row in docs/api.md: {operations - rows}"
     assert not rows - operations, f"rows in docs/api.md without a route: {rows - operations}"
+
+
+# -- a cadre's own record, replayed and exported (issue 18) ------------------------------
+
+
+def _as(s: Served, caller: str, url: str) -> Any:
+    s.client.cookies.clear()
+    return s.client.get(url, headers={"authorization": f"Bearer {s.tokens[caller]}"})
+
+
+def test_a_cadre_replays_every_event_of_their_own_record_and_nothing_else(served: Served) -> None:
+    s = served
+    own = _as(s, "cadre", f"/v1/cycles/{CYCLE}/entries?cadre={CADRE}&registry=true&limit=1000")
+    assert own.status_code == 200, own.text
+    streams = {e["stream"] for e in own.json()["entries"]}
+    assert streams == {"registry", f"cycle/{CYCLE}", f"cycle/{CYCLE}/cadre/{CADRE}"}
+    assert own.json()["root_keys"]  # what the replay checks each signer's key against
+    # The insider's attacks: someone else's record, the whole cycle, another cycle.
+    w = s.world
+    w.act(AUTHORITY, "cycle.opened", cycle="2026-khac", regime=pin(), year=2026, unit=UNIT,
+          roles={"authority": [AUTHORITY], "chair": [CHAIR]})  # fmt: skip
+    w.act(AUTHORITY, "cycle.roster", cycle="2026-khac",
+          subjects=[{"id": CADRES[1], "name": "B"}])  # fmt: skip
+    for url in (
+        f"/v1/cycles/{CYCLE}/entries?cadre={CADRES[1]}",
+        f"/v1/cycles/{CYCLE}/entries?cadre={CADRES[1]}&registry=true",
+        f"/v1/cycles/{CYCLE}/entries",
+        f"/v1/cycles/{CYCLE}/entries?registry=true",
+        f"/v1/cycles/2026-khac/entries?cadre={CADRE}",
+        f"/v1/cycles/2026-khac/entries?cadre={CADRES[1]}",
+    ):
+        assert _as(s, "cadre", url).status_code == 403, url
+    # A cycle that does not exist is one (as on every cycle route): nothing to read.
+    assert _as(s, "cadre", f"/v1/cycles/2026-nowhere/entries?cadre={CADRE}").status_code == 404
+    # The complainant replays their own result, not the cadre's.
+    mine = _as(s, "complainant", f"/v1/cycles/{CYCLE}/entries?cadre={COMPLAINANT}")
+    assert mine.status_code == 200
+    assert _as(s, "complainant", f"/v1/cycles/{CYCLE}/entries?cadre={CADRE}").status_code == 403
+
+
+def test_a_cadre_exports_their_own_case_bundle_once_published(served: Served) -> None:
+    s = served
+    url = f"/v1/cycles/{CYCLE}/cadres/{COMPLAINANT}/bundle"
+    answer = _as(s, "complainant", url)
+    if not s.published:  # before, the bundle's ballots are unpublished scores
+        assert answer.status_code == 403
+        return
+    assert answer.status_code == 200, answer.text
+    assert "attachment" in answer.headers["content-disposition"]
+    report = verify_file(answer.content)
+    assert report.ok, report.to_json()
+    assert json.loads(answer.content)["evaluation"]["cadre"] == COMPLAINANT
+    # Texts travel sealed, the complainant's own grounds as everyone's.
+    assert "Thiếu điểm" not in answer.text and "Cần chủ động hơn" not in answer.text
+    assert _as(s, "inspection", url).status_code == 200  # handling the complaint
+    assert _as(s, "cadre", url).status_code == 403  # someone else's case
+    assert _as(s, "panel", url).status_code == 403  # scored, handles nothing
+    assert _as(s, "no role", url).status_code == 403
+    assert _as(s, "complainant", f"/v1/cycles/{CYCLE}/cadres/nobody/bundle").status_code == 403

@@ -51,7 +51,8 @@ class Served:
 
 @pytest.fixture
 def served(db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]) -> Iterator[Served]:
-    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    # Webhooks go to a receiver on this machine: private targets admitted, on the record.
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger, webhooks_allow_private=True)
     access = AccessStore(ledger.store)
     keys = WebhookKeys.load_or_create(tmp_path / "webhook.key")
     w.seal = True

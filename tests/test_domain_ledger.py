@@ -333,3 +333,22 @@ def _stored_statements(ledger: Ledger) -> list[SignedStatement]:
             SignedStatement(event.statement, event.statement_bytes, event.signer, event.signature)
         )
     return out
+
+
+def test_a_relation_on_the_registry_is_verified_and_read_by_the_fairness_findings(
+    evaluation: tuple[Ledger, World],
+) -> None:
+    """``relation.recorded`` goes through the rules and V8 like any registry act; the
+    authority deciding on the chair, their relative by the registry, and on the unit the
+    chair heads, without declaring a conflict, is a sign to examine."""
+    ledger, w = evaluation
+    run_cycle(w)
+    w.act("root", "relation.recorded", person=CHAIR, related=AUTHORITY, kind="relative")
+    report = ledger.verify().to_json()
+    assert report["ok"], report
+    found = [
+        (f["cadre"], f["scorer"], f["detail"].get("relation"))
+        for f in report["fairness"]["findings"]
+        if f["kind"] == "undeclared-conflict"
+    ]
+    assert sorted(found) == [(UNIT, AUTHORITY, "relative"), (CHAIR, AUTHORITY, "relative")]

@@ -488,3 +488,55 @@ def test_a_scorer_who_resolves_the_complaint_about_their_own_ballot_is_named() -
     (found,) = [f for f in unit.report()["findings"] if f["kind"] == "undeclared-conflict"]
     assert found["scorer"] == "cham.1" and found["detail"]["side"] == "scorer"
     assert unit.ballots[("cham.1", "cb.4")] in found["events"]
+
+
+def test_a_relation_in_the_registry_names_the_scorer_and_the_decider_who_did_not_declare() -> None:
+    """The registry records that cham.2 is cb.1's spouse, the authority cb.4's relative,
+    and cham.3 cb.2's direct manager, as the authority is cb.5's: scoring cb.1 and cb.2,
+    and deciding on cb.4, without declaring a conflict are signs to examine; the
+    authority deciding on cb.5, whom they manage, is how the law has it, not a sign."""
+    unit = Unit()
+    unit.w.act("root", "relation.recorded", person="cb.1", related="cham.2", kind="spouse")
+    unit.w.act("root", "relation.recorded", person="cb.4", related=AUTH, kind="relative")
+    unit.w.act("root", "relation.recorded", person="cb.2", related="cham.3", kind="manager")
+    unit.w.act("root", "relation.recorded", person="cb.5", related=AUTH, kind="manager")
+    unit.honest_cycle(2025, _plain(BASE))
+    related = {
+        (f["cadre"], f["scorer"], f["detail"]["relation"], f["detail"]["side"])
+        for f in unit.report()["findings"]
+        if f["kind"] == "undeclared-conflict"
+    }
+    assert related == {
+        ("cb.1", "cham.2", "spouse", "scorer"),
+        ("cb.2", "cham.3", "manager", "scorer"),
+        ("cb.4", AUTH, "relative", "decider"),
+    }
+    found = next(f for f in unit.report()["findings"] if f["scorer"] == "cham.2")
+    assert found["severity"] == "high" and "vợ/chồng" in found["summary_vi"]
+
+
+def test_a_declared_conflict_is_no_sign() -> None:
+    unit = Unit()
+    unit.w.act("root", "relation.recorded", person="cb.1", related="cham.2", kind="relative")
+    cycle, _ = unit.open(2025)
+    unit.on(cycle, "cham.2", "conflict.declared", cadre="cb.1", reason="Anh em ruột.")
+    unit.score(cycle, "cb.1", {"cham.1": 75, "cham.3": 76})
+    unit.tally(cycle, "cb.1")
+    unit.decide(cycle, "cb.1", "HTT")
+    assert not [f for f in unit.report()["findings"] if f["kind"] == "undeclared-conflict"]
+
+
+def test_a_relation_is_the_registrars_to_record_once_and_between_two_people() -> None:
+    w = Unit().w
+    w.enrol("nguoi-ngoai")
+    w.refused("not-authorised", "nguoi-ngoai", "relation.recorded", person="cb.1",
+              related="cham.2", kind="spouse")  # fmt: skip
+    w.refused("invalid-field", "root", "relation.recorded", person="cb.1", related="cb.1",
+              kind="spouse")  # fmt: skip
+    w.refused("invalid-field", "root", "relation.recorded", person="cb.1", related="cham.2",
+              kind="friend")  # fmt: skip
+    w.act("root", "relation.recorded", person="cb.1", related="cham.2", kind="spouse")
+    w.refused("already-exists", "root", "relation.recorded", person="cb.1", related="cham.2",
+              kind="relative")  # fmt: skip
+    w.refused("unknown-reference", "root", "relation.recorded", person="cb.1", related="nobody",
+              kind="relative")  # fmt: skip

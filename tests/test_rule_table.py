@@ -71,6 +71,18 @@ def r1_profile_hash_pinned(regime: str) -> None:
     w.open(regime={**pin(regime), "hash": "0" * 64})
 
 
+def r1_superseded_profile(regime: str) -> None:
+    """The organiser pins version 1, before the task conditions, for a new cycle."""
+    World().open(regime=pin(regime, 1))
+
+
+def r1_superseded_profile_before_it_was(regime: str) -> None:
+    """A cycle opened (by the log's time) before version 2 replaced version 1 keeps it."""
+    w = World()
+    w.clock = datetime(2025, 11, 2, 1, 0, tzinfo=UTC)
+    w.open(regime=pin(regime, 1))
+
+
 def r2_unknown_level(regime: str) -> None:
     level(rated(regime, {CADRES[0]: 80}), CADRES[0], "XUAT-SAC")
 
@@ -393,6 +405,79 @@ def h9_threshold_on_the_exact_mean(regime: str) -> None:
     level(w, CADRES[0], "HTXS")
 
 
+# -- publication judges every decision again, on the final record ----------------------
+
+
+def _decided_on_ballots(regime: str) -> World:
+    """Every subject decided HTT; can-bo.1 on ballots 90, 65, 65 (73.33: HTT)."""
+    w = rated(regime, dict.fromkeys([*CADRES[1:], UNIT, CHAIR], 80))
+    if regime in POINTS:
+        for scorer, total in zip(PANEL, (90, 65, 65), strict=True):
+            w.on(scorer, "score.submitted", cadre=CADRES[0], general=25, tasks=total - 25)
+        w.on(CHAIR, "tally.recorded", cadre=CADRES[0], ballots=3, total="73.33")
+    for sid in (UNIT, CHAIR, *CADRES):
+        w.propose_and_decide(sid, "HTT")
+    return w
+
+
+def p1_conflict_declared_after_the_decision_recounts_below(regime: str) -> None:
+    """The 90 came from a relative: declared after the decision, the recount is 65 (HT),
+    yet the decided HTT would stand at publication."""
+    w = _decided_on_ballots(regime)
+    if regime in POINTS:
+        w.on(PANEL[0], "conflict.declared", cadre=CADRES[0], reason="Họ hàng.")
+    w.on(AUTHORITY, "result.published")
+
+
+def p1_re_decided_after_the_recount(regime: str) -> None:
+    """The way out: a finding that the result is wrong, and a re-classification at what
+    the final record gives (HT), then publication."""
+    w = _decided_on_ballots(regime)
+    w.on(PANEL[0], "conflict.declared", cadre=CADRES[0], reason="Họ hàng.")
+    ev = w.model.cycles["2026-qd366-test"].evaluations[CADRES[0]]
+    assert ev.decision is not None
+    finding = w.on(INSPECTION, "finding.recorded", cadre=CADRES[0], result_wrong=True,
+                   text="Phiếu của người có xung đột lợi ích.")  # fmt: skip
+    w.on(AUTHORITY, "decision.revised", cadre=CADRES[0], level="HT", supersedes=ev.decision.event,
+         cause=finding, reason="Kiểm phiếu lại.")  # fmt: skip
+    w.on(AUTHORITY, "result.published")
+
+
+def p2_decider_declares_a_conflict_after_deciding(regime: str) -> None:
+    w = _decided_on_ballots(regime)
+    w.on(AUTHORITY, "conflict.declared", cadre=CADRES[1], reason="Anh em ruột.")
+    w.on(AUTHORITY, "result.published")
+
+
+def p2_proposer_declares_a_conflict_after_proposing(regime: str) -> None:
+    w = _decided_on_ballots(regime)
+    w.on(ADVISORY, "conflict.declared", cadre=CADRES[1], reason="Vợ chồng.")
+    w.on(AUTHORITY, "result.published")
+
+
+def p3_forcing_evidence_recorded_after_the_decision(regime: str) -> None:
+    w = _decided_on_ballots(regime)
+    discipline(w, CADRES[1], duty=True)
+    w.on(AUTHORITY, "result.published")
+
+
+def p3_mitigation_after_a_lowered_decision(regime: str) -> None:
+    """Lowered to HT on tasks failed, then that fault mitigated (QĐ 366): the ground the
+    lowered level stood on no longer counts, and the score gives HTT."""
+    w = rated(regime, dict.fromkeys([*CADRES, UNIT, CHAIR], 80))
+    for sid in (UNIT, CHAIR, *CADRES[1:]):
+        w.propose_and_decide(sid, "HTT")
+    fault = w.ground(CADRES[0], "tasks_failed", 30)
+    w.propose_and_decide(CADRES[0], "HT", evidence=[fault], reason="Nhiệm vụ chưa đạt.")
+    w.on(AUTHORITY, "evidence.recorded", cadre=CADRES[0], kind="mitigation", evidence=fault,
+         text="Đã tự khắc phục.")  # fmt: skip
+    w.on(AUTHORITY, "result.published")
+
+
+def p4_nothing_changed(regime: str) -> None:
+    _decided_on_ballots(regime).on(AUTHORITY, "result.published")
+
+
 STATE = ("ND335", "ND90+48")
 ALL_OK = dict.fromkeys(REGIMES, "ok")
 PARTY_OK = {"QD366": "ok", "QD124": "ok"}
@@ -400,6 +485,11 @@ CRITERIA_OK = dict.fromkeys(CRITERIA, "ok")
 NO_POINTS = dict.fromkeys(CRITERIA, "not-in-regime")
 CASES: list[tuple[Callable[[str], None], dict[str, str]]] = [
     (r1_profile_hash_pinned, dict.fromkeys(REGIMES, "invalid-field")),
+    # Only the version in force at the log's time opens a new cycle (QĐ 366 and ND 90
+    # have a version 2 with their task conditions).
+    (r1_superseded_profile,
+     {**ALL_OK, "QD366": "profile-superseded", "ND90+48": "profile-superseded"}),
+    (r1_superseded_profile_before_it_was, ALL_OK),
     (r2_unknown_level, dict.fromkeys(REGIMES, "invalid-field")),
     (r3_general_over_30, {**dict.fromkeys(POINTS, "score-out-of-range"), **NO_POINTS}),
     (r3_level_above_thresholds, {**dict.fromkeys(POINTS, "level-not-allowed"), **CRITERIA_OK}),
@@ -449,6 +539,19 @@ CASES: list[tuple[Callable[[str], None], dict[str, str]]] = [
      {**ALL_OK, "QD366": "task-conditions-unmet", "ND90+48": "task-conditions-unmet"}),
     (h8_task_conditions_met, ALL_OK),
     (h9_threshold_on_the_exact_mean, {**dict.fromkeys(POINTS, "level-not-allowed"), **NO_POINTS}),
+    # Publication judges each decision again on the final record (decision-outdated).
+    (p1_conflict_declared_after_the_decision_recounts_below,
+     {**dict.fromkeys(POINTS, "decision-outdated"), **CRITERIA_OK}),
+    (p1_re_decided_after_the_recount, ALL_OK),
+    (p2_decider_declares_a_conflict_after_deciding, dict.fromkeys(REGIMES, "decision-outdated")),
+    (p2_proposer_declares_a_conflict_after_proposing,
+     dict.fromkeys(REGIMES, "decision-outdated")),
+    (p3_forcing_evidence_recorded_after_the_decision,
+     dict.fromkeys(REGIMES, "decision-outdated")),
+    # Only QĐ 366 counts tasks_failed (lowering on it) and has mitigation.
+    (p3_mitigation_after_a_lowered_decision,
+     {"QD366": "decision-outdated", "ND335": "ungrounded-level", **NO_POINTS}),
+    (p4_nothing_changed, ALL_OK),
 ]  # fmt: skip
 
 

@@ -61,7 +61,13 @@ MESSAGES: dict[str, str] = {
     "cycle.exists": "the cycle {cycle}",
     "regime.unknown": "is an unknown profile (known: {known})",
     "regime.hash": "does not match profile {regime} v{version} ({hash})",
+    "regime.superseded": "Profile {regime} v{version} was superseded by v{current} on "
+    "{since}: a new cycle must pin the version in force.",
     "setting.unknown": "has an invalid setting: {setting}",
+    "relation.self": "must be another person",
+    "relation.exists": "the relation between {person} and {related}",
+    "webhook.url": "must be an http(s)://host/… URL of at most {maximum} characters",
+    "webhook.filter": "must be an object of types (a list of statement types), cycle, unit",
     "setting.type": "has a setting of the wrong type: {setting}",
     "setting.rounding": "has quota_rounding other than floor, round or ceil",
     "person.unknown": "No person {person} in the registry.",
@@ -151,6 +157,10 @@ MESSAGES: dict[str, str] = {
     "publication.date": "The publication's day is the day the log admits it; leave out date.",
     "publication.undecided": "{count} subjects are not decided yet: {subjects}…",
     "publication.exists": "the publication",
+    "decision.outdated": "The decision {level} on {subject} no longer follows from the record "
+    "as it stands — {cause} Re-classify (with a cause) before publishing.",
+    "grounds.mitigated": "The level was lowered on evidence of kind {kind} that a mitigation "
+    "now softens.",
     # the level rule
     "level.forced": "The rules force {level}: {why}.",
     "level.above": "{level} is above {highest}, the most the results allow.",
@@ -194,6 +204,17 @@ MESSAGES: dict[str, str] = {
 
 # What each problem type means, served by GET /problems/{slug}.
 EXPLANATIONS: dict[str, str] = {
+    "decision-outdated": (
+        "Publication judges every decision again on the final record: the tally (less "
+        "the ballots of those who declared a conflict), the evidence, and conflicts its "
+        "proposer or decider declared. A decision that no longer follows is re-classified"
+        " before the result is published."
+    ),
+    "profile-superseded": (
+        "A new cycle may pin only the regime profile version in force at the log's time "
+        "of its opening. Older versions remain only to replay the cycles opened before "
+        "they were superseded."
+    ),
     "date-from-log": (
         "Every rule's time is the time the log admits the statement, never a date the "
         "signer wrote. A publication carries no date: the 90-day complaint window runs "

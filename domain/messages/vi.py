@@ -28,6 +28,7 @@ TERMS: dict[str, dict[str, str]] = {
         "role.granted": "cấp vai trò",
         "role.revoked": "thu hồi vai trò",
         "unit.registered": "đăng ký đơn vị",
+        "relation.recorded": "ghi nhận quan hệ",
         "cycle.opened": "mở kỳ đánh giá",
         "cycle.roster": "lập danh sách đánh giá",
         "cycle.role_assigned": "giao vai trò trong kỳ",
@@ -177,12 +178,18 @@ MESSAGES: dict[str, str] = {
     "cycle.exists": "kỳ đánh giá {cycle}",
     "regime.unknown": "không có trong danh mục hồ sơ (có: {known})",
     "regime.hash": "không khớp hồ sơ {regime} phiên bản {version} ({hash})",
+    "regime.superseded": "Hồ sơ {regime} phiên bản {version} đã được thay bằng phiên bản "
+    "{current} từ ngày {since}: kỳ đánh giá mới phải áp dụng phiên bản đang có hiệu lực.",
     "setting.unknown": "có tham số không hợp lệ: {setting}",
+    "webhook.url": "phải là địa chỉ http(s)://máy-chủ/… tối đa {maximum} ký tự",
+    "webhook.filter": "phải là đối tượng gồm types (danh sách loại tuyên bố), cycle, unit",
     "setting.type": "có tham số sai kiểu: {setting}",
     "setting.rounding": "có cách làm tròn tỷ lệ phải là floor (làm tròn xuống), round "
     "(làm tròn) hoặc ceil (làm tròn lên)",
     "person.unknown": "Không có người mang mã {person} trong sổ đăng ký.",
     "person.exists": "người {person}",
+    "relation.self": "phải là một người khác",
+    "relation.exists": "quan hệ giữa {person} và {related}",
     "key.name": "phải mang tên {person}",
     "key.exists": "khóa này",
     "key.unknown": "{person} không có khóa này.",
@@ -271,6 +278,9 @@ MESSAGES: dict[str, str] = {
     "publication.date": "Ngày công khai là ngày sổ cái ghi nhận; không ghi trường ngày.",
     "publication.undecided": "Còn {count} người chưa có quyết định: {subjects}…",
     "publication.exists": "việc công khai kết quả",
+    "decision.outdated": "Quyết định xếp loại “{level}” của {subject} không còn phù hợp với hồ "
+    "sơ hiện tại — {cause} Cần xếp loại lại (có căn cứ) trước khi công khai.",
+    "grounds.mitigated": "Mức bị hạ dựa trên chứng cứ về {kind} mà nay đã có tình tiết giảm nhẹ.",
     # the level rule
     "level.forced": "Phải xếp loại “{level}” theo quy định: {why}.",
     "level.above": "“{level}” cao hơn mức tối đa kết quả cho phép: “{highest}”.",
@@ -314,6 +324,17 @@ MESSAGES: dict[str, str] = {
 
 # What each problem type means, served by GET /problems/{slug}.
 EXPLANATIONS: dict[str, str] = {
+    "decision-outdated": (
+        "Khi công khai, mọi quyết định được xét lại theo hồ sơ cuối cùng: kết quả kiểm "
+        "phiếu (sau khi phiếu của người khai báo xung đột lợi ích bị loại), chứng cứ, "
+        "xung đột lợi ích của người đề xuất, người quyết định. Quyết định không còn phù "
+        "hợp phải được xếp loại lại trước khi công khai."
+    ),
+    "profile-superseded": (
+        "Kỳ đánh giá mới chỉ được áp dụng phiên bản hồ sơ chế độ đánh giá đang có hiệu lực"
+        " tại thời điểm sổ cái ghi nhận việc mở kỳ. Phiên bản cũ chỉ còn để xem lại các kỳ"
+        " đã mở trước khi nó bị thay thế."
+    ),
     "date-from-log": (
         "Thời điểm của mọi quy tắc là thời điểm sổ cái ghi nhận tuyên bố, không phải ngày"
         " người ký tự ghi. Việc công khai kết quả không được mang trường ngày: thời hạn "

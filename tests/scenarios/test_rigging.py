@@ -12,7 +12,17 @@ from typing import Any
 
 import pytest
 
-from tests.evaluation import ADVISORY, AUTHORITY, CADRES, CHAIR, INSPECTION, PANEL, UNIT, World
+from tests.evaluation import (
+    ADVISORY,
+    AUTHORITY,
+    CADRES,
+    CHAIR,
+    INSPECTION,
+    PANEL,
+    UNIT,
+    World,
+    pin,
+)
 from tests.scenarios.rigging import Played, played
 
 __all__ = ["played"]  # the fixture, for pytest
@@ -278,3 +288,33 @@ def test_a_complaint_left_unhandled_past_its_limit_is_a_finding(
         for f in unanswered
     ] == [(CADRES[0], [first], "accept", 10)]
     assert report["ok"]  # evidence for those entitled to look, not a failed check
+
+
+def test_a_new_cycle_opened_under_a_superseded_profile(played: Played) -> None:
+    """The organiser pins QD366 v1, before its task conditions, for this year's cycle."""
+    w = played.world
+    w.enrol(AUTHORITY, ADVISORY, INSPECTION, CHAIR, *PANEL, *CADRES)
+    w.act("root", "role.granted", person=AUTHORITY, role="organiser")
+    opened = {"regime": pin("QD366", 1), "year": 2026, "unit": UNIT,
+              "roles": {"authority": [AUTHORITY], "chair": [CHAIR], "panel": PANEL}}  # fmt: skip
+    problem = refused(played, "profile-superseded", AUTHORITY, "cycle.opened", **opened)
+    assert problem["in_force"] == pin("QD366", 2)
+    position, event = played.stored_around_the_rules(AUTHORITY, "cycle.opened", **opened)
+    v8_names(played, position, event, "profile-superseded")
+
+
+def test_publication_after_a_conflict_recounts_a_decided_tally(played: Played) -> None:
+    """A relative's 90 carried can-bo.1 to HTT (73.33); declared after the decision, the
+    recount is 65 (HT): the decided HTT no longer follows, and publication waits."""
+    w = scored(played, dict.fromkeys([UNIT, CHAIR, *CADRES[1:]], 80))
+    for scorer, total in zip(PANEL, (90, 65, 65), strict=True):
+        w.on(scorer, "score.submitted", cadre=CADRES[0], general=25, tasks=total - 25)
+    w.on(CHAIR, "tally.recorded", cadre=CADRES[0], ballots=3, total="73.33")
+    for sid in EVERYONE:
+        w.propose_and_decide(sid, "HTT")
+    w.on(PANEL[0], "conflict.declared", cadre=CADRES[0], reason="Họ hàng.")
+    problem = refused(played, "decision-outdated", AUTHORITY, "result.published")
+    assert (problem["cadre"], problem["rule"]) == (CADRES[0], "level-not-allowed")
+    assert problem["decision"] == decision_of(played, CADRES[0])
+    position, event = played.stored_around_the_rules(AUTHORITY, "result.published")
+    v8_names(played, position, event, "decision-outdated")

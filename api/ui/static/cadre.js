@@ -82,6 +82,20 @@ function lead(r) {
       fact("col.status", t(`status.${r.status}`)),
       r.head_of ? fact("col.unit", t("cd.headOf", { unit: r.head_of })) : null,
     ),
+    bundle(),
+  );
+}
+
+/** Once published: the case bundle to download and check offline (cadreledger verify). */
+function bundle() {
+  if (!state.page.timeline.some((a) => a.type === "result.published")) return null;
+  const href = cycleUrl(cycle, `/cadres/${encodeURIComponent(cadre)}/bundle`);
+  return h(
+    "p",
+    {},
+    link(href, t("cd.bundle"), { id: "bundle", class: "button", download: `${cycle}-${cadre}.bundle.json` }),
+    " ",
+    h("span", { class: "hint" }, t("cd.bundleHint")),
   );
 }
 

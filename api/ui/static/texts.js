@@ -443,6 +443,8 @@ export const TEXT = {
 
   // Cadre page.
   "cd.back": ["‹ Về tổng quan", "‹ Back to the overview"],
+  "cd.bundle": ["Tải gói hồ sơ", "Download case bundle"],
+  "cd.bundleHint": ["Tự kiểm tra, không cần tin máy chủ: cadreledger verify <tệp>", "Check it yourself, without trusting the server: cadreledger verify <file>"],
   "cd.kind.person": ["Cá nhân", "Person"],
   "cd.kind.collective": ["Tập thể", "Collective"],
   "cd.leader": ["Lãnh đạo, quản lý", "Leader"],
