@@ -80,6 +80,19 @@ MESSAGES: dict[str, str] = {
         "{effective}: name those acts in 'disowns' (event hashes), or give a later effective time."
     ),
     "key.format": "must be a C2SP Ed25519 verifier key name+keyid+base64",
+    # A key every Ed25519 verifier treats alike (docs/SPEC.md §2, ledger/ed25519.py).
+    "key.weak.small-order": (
+        "The key in '{field}' is a point of small order: anyone could sign as it. "
+        "Generate a new key."
+    ),
+    "key.weak.mixed-order": (
+        "The key in '{field}' is not in the prime-order group (it has a small-order "
+        "component), so verifiers could disagree on its signatures. Generate a new key."
+    ),
+    "key.weak.non-canonical": (
+        "The key in '{field}' is not canonically encoded (y ≥ 2²⁵⁵−19). Generate a new key."
+    ),
+    "key.weak.not-on-curve": "The key in '{field}' is not a point of the Ed25519 curve.",
     "standing_role.exists": "the role {role}",
     "standing_role.not_held": "{person} does not hold the role {role}.",
     "unit.exists": "unit {unit}",

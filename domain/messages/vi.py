@@ -198,6 +198,17 @@ MESSAGES: dict[str, str] = {
         "hoặc lấy thời điểm hiệu lực muộn hơn."
     ),
     "key.format": "phải là khóa Ed25519 dạng tên+mã khóa+base64 (C2SP)",
+    "key.weak.small-order": (
+        "Khóa trong '{field}' là điểm bậc nhỏ: ai cũng ký được thay. Hãy tạo khóa mới."
+    ),
+    "key.weak.mixed-order": (
+        "Khóa trong '{field}' không thuộc nhóm bậc nguyên tố (có thành phần bậc nhỏ), "
+        "nên các bộ kiểm tra có thể đánh giá chữ ký khác nhau. Hãy tạo khóa mới."
+    ),
+    "key.weak.non-canonical": (
+        "Khóa trong '{field}' không được mã hóa chuẩn (y ≥ 2²⁵⁵−19). Hãy tạo khóa mới."
+    ),
+    "key.weak.not-on-curve": "Khóa trong '{field}' không phải là điểm trên đường cong Ed25519.",
     "standing_role.exists": "vai trò {role}",
     "standing_role.not_held": "{person} không giữ vai trò {role}.",
     "unit.exists": "đơn vị {unit}",
