@@ -162,3 +162,59 @@ def test_a_forged_statement_under_a_small_order_key_is_refused() -> None:
     public, signature, message = _bytes(case)
     assert case["openssl"] is True
     assert not VerifierKey("a", public).verify(signature, message)
+
+
+# -- the browser ----------------------------------------------------------------------
+
+STATIC = Path(__file__).resolve().parents[1] / "api" / "ui" / "static"
+
+
+def test_the_web_ui_gives_the_rules_verdict_on_every_edge_case() -> None:
+    """The page checks signatures with WebCrypto, which alone takes small-order keys and
+    R values; with verify.js's checks on the bytes its verdict is the rule's on every
+    case. (WebCrypto's own verdicts are kept in the result, to show the checks matter.)"""
+    from tests.browser import chromium
+
+    origin = "http://localhost:8765"  # never dialled: every request is answered below
+
+    def answer(route: Any) -> None:
+        name = route.request.url.removeprefix(origin + "/")
+        if name.endswith(".js"):
+            body, kind = (STATIC / name).read_text(), "text/javascript"
+        else:
+            body, kind = "<!doctype html><title>edge cases</title>", "text/html"
+        route.fulfill(status=200, body=body, content_type=kind)
+
+    with chromium() as browser:
+        context = browser.new_context()
+        context.route(f"{origin}/**", answer)
+        page = context.new_page()
+        page.goto(f"{origin}/blank.html")
+        verdicts = page.evaluate(
+            """async (cases) => {
+              const v = await import('/verify.js');
+              const hex = (s) => new Uint8Array((s.match(/../g) || []).map((b) => parseInt(b, 16)));
+              const out = [];
+              for (const c of cases) {
+                const [pk, sig, msg] = [hex(c.public), hex(c.signature), hex(c.message)];
+                let raw;
+                try {
+                  const key = await crypto.subtle.importKey(
+                    'raw', pk, { name: 'Ed25519' }, false, ['verify']);
+                  raw = await crypto.subtle.verify({ name: 'Ed25519' }, key, sig, msg);
+                } catch (e) {
+                  raw = null;
+                }
+                out.push([c.name, await v.ed25519(pk, sig, msg), raw]);
+              }
+              return out;
+            }""",
+            CASES,
+        )
+        context.close()
+    assert [(name, ours) for name, ours, _raw in verdicts] == [
+        (c["name"], c["valid"]) for c in CASES
+    ]
+    webcrypto = {name: raw for name, _ours, raw in verdicts}
+    # WebCrypto alone is as lenient as OpenSSL where it matters: the checks are needed.
+    assert webcrypto["r-identity"] is True and webcrypto["a-order-8"] is True
