@@ -101,12 +101,17 @@ def test_the_cases_cover_what_openssl_accepts_and_the_rule_refuses() -> None:
     assert all(not c["registrable"] for c in CASES if c["name"].startswith("a-"))
 
 
-def test_the_vectors_file_is_what_its_generator_makes() -> None:
+def _generator() -> Any:
     sys.path.insert(0, str(DATA.parent))
     try:
         import ed25519_edge_cases as generator
     finally:
         sys.path.pop(0)
+    return generator
+
+
+def test_the_vectors_file_is_what_its_generator_makes() -> None:
+    generator = _generator()
     made = [{k: v for k, v in c.items() if k != "openssl"} for c in generator.cases()]
     assert made == [{k: v for k, v in c.items() if k != "openssl"} for c in CASES]
 
@@ -153,6 +158,33 @@ def test_the_registry_refuses_a_weak_key(case: dict[str, Any]) -> None:
     weak_b = _key_text("b", bytes.fromhex(case["public"]))
     w.refused("weak-key", "root", "key.registered", person="b", key=weak_b)
     assert weak_b not in w.model.registry.people["b"].keys
+
+
+def test_a_key_holders_identity_r_signature_is_refused_at_submission() -> None:
+    """The one signature OpenSSL and WebCrypto take for a registered key and the rule
+    refuses: R = the identity, S = k·a, made by the key's holder — so that a ledger
+    admitting it could be faulted by a libsodium verifier, or the reverse. Submission
+    uses the rule, so such a statement never enters the log."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from ledger.errors import Rejected
+    from ledger.statement import sign_statement, verify_submission
+    from tests.test_statement import KEY, statement
+
+    generator = _generator()
+    seed = hashlib.sha256(b"nguyen.van.a").digest()  # tests.test_statement's KEY
+    a, _prefix, public = generator.secret(seed)
+    assert public == KEY.verifier.public
+    signed = sign_statement(statement(), KEY)
+    r = (1).to_bytes(32, "little")
+    k = generator.h(r, public, signed.canonical) % L
+    forged = r + (k * a % L).to_bytes(32, "little")
+    Ed25519PublicKey.from_public_bytes(public).verify(forged, signed.canonical)  # OpenSSL: ✓
+    submission = {**signed.submission(), "signature": base64.b64encode(forged).decode()}
+    with pytest.raises(Rejected) as caught:
+        verify_submission(submission)
+    assert caught.value.problem.slug == "bad-signature"
+    verify_submission(signed.submission())  # the honest signature of the same statement
 
 
 def test_a_forged_statement_under_a_small_order_key_is_refused() -> None:
