@@ -250,3 +250,12 @@ def test_the_web_ui_gives_the_rules_verdict_on_every_edge_case() -> None:
     webcrypto = {name: raw for name, _ours, raw in verdicts}
     # WebCrypto alone is as lenient as OpenSSL where it matters: the checks are needed.
     assert webcrypto["r-identity"] is True and webcrypto["a-order-8"] is True
+
+
+def test_the_weak_key_problem_is_explained_in_both_languages() -> None:
+    from api.problems import describe
+
+    described = describe("weak-key")
+    assert described is not None
+    assert described["title_vi"] and described["title_en"]
+    assert described["explanation_vi"] and described["explanation_en"]

@@ -207,6 +207,12 @@ MESSAGES: dict[str, str] = {
 
 # What each problem type means, served by GET /problems/{slug}.
 EXPLANATIONS: dict[str, str] = {
+    "weak-key": (
+        "The registry takes only Ed25519 keys that every verifier treats alike: the "
+        "canonical encoding of a point of the prime-order group, as an honest key "
+        "generator makes. A small-order key lets anyone sign as its holder; a mixed-order "
+        "or non-canonical one lets verifiers disagree (docs/SPEC.md §2)."
+    ),
     "date-from-log": (
         "Every rule's time is the time the log admits the statement, never a date the "
         "signer wrote. A publication carries no date: the 90-day complaint window runs "

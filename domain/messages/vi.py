@@ -325,6 +325,12 @@ MESSAGES: dict[str, str] = {
 
 # What each problem type means, served by GET /problems/{slug}.
 EXPLANATIONS: dict[str, str] = {
+    "weak-key": (
+        "Sổ đăng ký chỉ nhận khóa Ed25519 mà mọi bộ kiểm tra đánh giá như nhau: mã hóa "
+        "chuẩn của một điểm thuộc nhóm bậc nguyên tố, như mọi bộ tạo khóa trung thực tạo "
+        "ra. Khóa bậc nhỏ cho phép bất kỳ ai ký thay người giữ khóa; khóa bậc hỗn hợp hoặc "
+        "mã hóa không chuẩn khiến các bộ kiểm tra có thể kết luận khác nhau (docs/SPEC.md §2)."
+    ),
     "date-from-log": (
         "Thời điểm của mọi quy tắc là thời điểm sổ cái ghi nhận tuyên bố, không phải ngày"
         " người ký tự ghi. Việc công khai kết quả không được mang trường ngày: thời hạn "
