@@ -259,3 +259,27 @@ def test_the_weak_key_problem_is_explained_in_both_languages() -> None:
     assert described is not None
     assert described["title_vi"] and described["title_en"]
     assert described["explanation_vi"] and described["explanation_en"]
+
+
+def test_a_weak_witness_or_root_key_is_refused_where_it_is_read() -> None:
+    """The log's trust anchors meet the same bar as registered keys."""
+    from cadreledger.config import ConfigError
+    from cadreledger.genesis import RULES_VERSION, read_genesis
+    from ledger.cosignature import parse_cosigner_key
+    from ledger.keys import ALG_COSIGNATURE_V1
+
+    weak = bytes.fromhex(next(c for c in CASES if c["name"] == "a-order-8")["public"])
+    witness = VerifierKey("w.example/1", weak, ALG_COSIGNATURE_V1)
+    with pytest.raises(WeakKeyError):
+        parse_cosigner_key(witness.text)
+    log = SignerKey.generate("log.example")
+    meta = {
+        "origin": "log.example",
+        "log_key": log.verifier.text,
+        "rules": RULES_VERSION,
+        "root_keys": json.dumps([_key_text("root", weak)]),
+    }
+    with pytest.raises(ConfigError, match="weak"):
+        read_genesis(meta)
+    meta["root_keys"] = json.dumps([SignerKey.generate("root").verifier.text])
+    assert read_genesis(meta).log_key == log.verifier
