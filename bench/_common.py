@@ -269,6 +269,7 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
 def environment() -> dict[str, Any]:
     import cryptography
     import eventsourcing
+    import nacl
 
     try:
         load = os.getloadavg()
@@ -282,6 +283,7 @@ def environment() -> dict[str, Any]:
         "loadavg_at_start": [round(x, 2) for x in load],
         "eventsourcing": getattr(eventsourcing, "__version__", "?"),
         "cryptography": cryptography.__version__,
+        "pynacl": nacl.__version__,  # its bundled libsodium verifies (ledger.keys)
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 

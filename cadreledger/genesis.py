@@ -34,7 +34,8 @@ class Genesis:
 def read_genesis(meta: dict[str, str]) -> Genesis:
     """The genesis rows, or ``ConfigError`` naming the first that cannot be right."""
     try:
-        log_key = VerifierKey.parse(meta.get("log_key", ""))
+        # Strong keys only (docs/SPEC.md §2), as for every key the registry takes.
+        log_key = VerifierKey.parse(meta.get("log_key", "")).check_strong()
     except KeyFormatError as e:
         raise ConfigError(f"ledger_meta.log_key is not a verifier key: {e}") from e
     if meta.get("origin") != log_key.name:
@@ -53,7 +54,7 @@ def read_genesis(meta: dict[str, str]) -> Genesis:
         if not isinstance(root_keys, list) or not root_keys:
             raise ValueError("not a non-empty list")
         for text in root_keys:
-            VerifierKey.parse(str(text))
+            VerifierKey.parse(str(text)).check_strong()
     except (KeyError, ValueError) as e:  # KeyFormatError and JSON errors are ValueErrors
         raise ConfigError(f"ledger_meta.root_keys is not a list of verifier keys: {e}") from e
     return Genesis(log_key, rules, [str(k) for k in root_keys])

@@ -18,6 +18,12 @@ INVALID_FIELD = _p("invalid-field", 400, "Trường dữ liệu không hợp l�
 UNKNOWN_KEY = _p(
     "unknown-key", 403, "Khóa chưa được đăng ký cho người này", "Key not registered to this person"
 )
+WEAK_KEY = _p(
+    "weak-key",
+    400,
+    "Khóa công khai yếu: bậc nhỏ, ngoài nhóm bậc nguyên tố hoặc mã hóa không chuẩn",
+    "Weak public key: small order, outside the prime-order group, or not canonical",
+)
 KEY_REVOKED = _p("key-revoked", 403, "Khóa đã bị thu hồi", "Key revoked")
 KEY_NOT_YET_VALID = _p("key-not-yet-valid", 403, "Khóa chưa có hiệu lực", "Key not yet valid")
 REVOCATION_BACKDATED = _p(

@@ -28,8 +28,10 @@ from domain.problems import (
     REVOCATION_BACKDATED,
     UNKNOWN_KEY,
     UNKNOWN_REFERENCE,
+    WEAK_KEY,
     require_reason,
 )
+from ledger.ed25519 import public_key_problem
 
 ROOT = "root"
 REGISTRAR = "registrar"
@@ -313,6 +315,11 @@ def _key(act: Act, name: str) -> str:
         raw = b""
     if len(raw) != 33 or raw[0] != 0x01:
         refuse_field(name, "key.format")
+    # Only keys every Ed25519 verifier treats alike (docs/SPEC.md §2): with a weak key
+    # its holder could make signatures one verifier accepts and another refuses.
+    weakness = public_key_problem(raw[1:])
+    if weakness is not None:
+        raise refusal(WEAK_KEY, f"key.weak.{weakness}", {"field": name}, field=name)
     return str(value)
 
 

@@ -49,8 +49,9 @@ def cosigner_key(key: SignerKey) -> VerifierKey:
 
 
 def parse_cosigner_key(text: str) -> VerifierKey:
-    """A witness's verifier key, ``name+keyid+base64(0x04 ‖ public key)``."""
-    return VerifierKey.parse(text.strip(), ALG_COSIGNATURE_V1)
+    """A witness's verifier key, ``name+keyid+base64(0x04 ‖ public key)``; a weak key
+    (docs/SPEC.md §2) is refused, as the registry refuses one."""
+    return VerifierKey.parse(text.strip(), ALG_COSIGNATURE_V1).check_strong()
 
 
 def signed_message(text: str, timestamp: int) -> bytes:

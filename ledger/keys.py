@@ -17,17 +17,17 @@ import hashlib
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
     PrivateFormat,
     PublicFormat,
 )
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import BadSignatureError
+
+from ledger.ed25519 import public_key_problem
 
 ALG_ED25519 = 0x01
 ALG_COSIGNATURE_V1 = 0x04  # C2SP tlog-cosignature, Ed25519
@@ -35,6 +35,15 @@ ALG_COSIGNATURE_V1 = 0x04  # C2SP tlog-cosignature, Ed25519
 
 class KeyFormatError(ValueError):
     """Key text that is not a well-formed C2SP Ed25519 key."""
+
+
+class WeakKeyError(KeyFormatError):
+    """A well-formed key the registry does not take (``ledger.ed25519``): small order,
+    outside the prime-order group, off the curve or non-canonically encoded."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"weak Ed25519 public key ({reason})")
+        self.reason = reason
 
 
 def key_id(name: str, public: bytes, alg: int = ALG_ED25519) -> bytes:
@@ -46,17 +55,22 @@ def check_key_name(name: str) -> None:
         raise KeyFormatError(f"key name {name!r} must be non-empty, without '+' or spaces")
 
 
-@lru_cache(maxsize=65536)
-def _public_key(public: bytes) -> Ed25519PublicKey:
-    # Loading a key costs as much as a third of a verification; signers are few.
-    return Ed25519PublicKey.from_public_bytes(public)
-
-
 def verify_signature(public: bytes, signature: bytes, message: bytes) -> bool:
-    """Ed25519 verification by raw public key (the verifier's hot loop calls this)."""
+    """Ed25519 verification by raw public key: valid iff libsodium accepts it.
+
+    libsodium (PyNaCl's bundled copy) is the acceptance rule of docs/SPEC.md §2 — it
+    refuses S ≥ L, small-order R and A and a non-canonical A, which OpenSSL does not —
+    and it costs half the CPU of OpenSSL's verification on this project's machines
+    (bench/verify.py). Signing stays with ``cryptography``: both make the same
+    deterministic RFC 8032 signatures. The C call releases the GIL, so the verifier's
+    threads run on every core."""
+    if len(signature) != 64 or len(public) != 32:
+        # crypto_sign_open takes signature ‖ message: a short signature would borrow
+        # bytes of the message.
+        return False
     try:
-        _public_key(public).verify(signature, message)
-    except InvalidSignature:
+        crypto_sign_open(signature + message, public)
+    except BadSignatureError:
         return False
     return True
 
@@ -78,6 +92,15 @@ class VerifierKey:
 
     def verify(self, signature: bytes, message: bytes) -> bool:
         return verify_signature(self.public, signature, message)
+
+    def check_strong(self) -> VerifierKey:
+        """This key, if it is one the registry takes (docs/SPEC.md §2); else
+        ``WeakKeyError``. Not part of ``parse``: a parse in a verifier's hot loop must
+        stay cheap, and a weak key's signatures fail the acceptance rule anyway."""
+        reason = public_key_problem(self.public)
+        if reason is not None:
+            raise WeakKeyError(reason)
+        return self
 
     @cached_property
     def text(self) -> str:

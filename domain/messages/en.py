@@ -86,6 +86,19 @@ MESSAGES: dict[str, str] = {
         "{effective}: name those acts in 'disowns' (event hashes), or give a later effective time."
     ),
     "key.format": "must be a C2SP Ed25519 verifier key name+keyid+base64",
+    # A key every Ed25519 verifier treats alike (docs/SPEC.md §2, ledger/ed25519.py).
+    "key.weak.small-order": (
+        "The key in '{field}' is a point of small order: anyone could sign as it. "
+        "Generate a new key."
+    ),
+    "key.weak.mixed-order": (
+        "The key in '{field}' is not in the prime-order group (it has a small-order "
+        "component), so verifiers could disagree on its signatures. Generate a new key."
+    ),
+    "key.weak.non-canonical": (
+        "The key in '{field}' is not canonically encoded (y ≥ 2²⁵⁵−19). Generate a new key."
+    ),
+    "key.weak.not-on-curve": "The key in '{field}' is not a point of the Ed25519 curve.",
     "standing_role.exists": "the role {role}",
     "standing_role.not_held": "{person} does not hold the role {role}.",
     "unit.exists": "unit {unit}",
@@ -214,6 +227,12 @@ EXPLANATIONS: dict[str, str] = {
         "A new cycle may pin only the regime profile version in force at the log's time "
         "of its opening. Older versions remain only to replay the cycles opened before "
         "they were superseded."
+    ),
+    "weak-key": (
+        "The registry takes only Ed25519 keys that every verifier treats alike: the "
+        "canonical encoding of a point of the prime-order group, as an honest key "
+        "generator makes. A small-order key lets anyone sign as its holder; a mixed-order "
+        "or non-canonical one lets verifiers disagree (docs/SPEC.md §2)."
     ),
     "date-from-log": (
         "Every rule's time is the time the log admits the statement, never a date the "

@@ -205,6 +205,17 @@ MESSAGES: dict[str, str] = {
         "hoặc lấy thời điểm hiệu lực muộn hơn."
     ),
     "key.format": "phải là khóa Ed25519 dạng tên+mã khóa+base64 (C2SP)",
+    "key.weak.small-order": (
+        "Khóa trong '{field}' là điểm bậc nhỏ: ai cũng ký được thay. Hãy tạo khóa mới."
+    ),
+    "key.weak.mixed-order": (
+        "Khóa trong '{field}' không thuộc nhóm bậc nguyên tố (có thành phần bậc nhỏ), "
+        "nên các bộ kiểm tra có thể đánh giá chữ ký khác nhau. Hãy tạo khóa mới."
+    ),
+    "key.weak.non-canonical": (
+        "Khóa trong '{field}' không được mã hóa chuẩn (y ≥ 2²⁵⁵−19). Hãy tạo khóa mới."
+    ),
+    "key.weak.not-on-curve": "Khóa trong '{field}' không phải là điểm trên đường cong Ed25519.",
     "standing_role.exists": "vai trò {role}",
     "standing_role.not_held": "{person} không giữ vai trò {role}.",
     "unit.exists": "đơn vị {unit}",
@@ -334,6 +345,12 @@ EXPLANATIONS: dict[str, str] = {
         "Kỳ đánh giá mới chỉ được áp dụng phiên bản hồ sơ chế độ đánh giá đang có hiệu lực"
         " tại thời điểm sổ cái ghi nhận việc mở kỳ. Phiên bản cũ chỉ còn để xem lại các kỳ"
         " đã mở trước khi nó bị thay thế."
+    ),
+    "weak-key": (
+        "Sổ đăng ký chỉ nhận khóa Ed25519 mà mọi bộ kiểm tra đánh giá như nhau: mã hóa "
+        "chuẩn của một điểm thuộc nhóm bậc nguyên tố, như mọi bộ tạo khóa trung thực tạo "
+        "ra. Khóa bậc nhỏ cho phép bất kỳ ai ký thay người giữ khóa; khóa bậc hỗn hợp hoặc "
+        "mã hóa không chuẩn khiến các bộ kiểm tra có thể kết luận khác nhau (docs/SPEC.md §2)."
     ),
     "date-from-log": (
         "Thời điểm của mọi quy tắc là thời điểm sổ cái ghi nhận tuyên bố, không phải ngày"

@@ -64,9 +64,36 @@ export function supported() {
   return support;
 }
 
+// The acceptance rule is libsodium's (docs/SPEC.md §2). WebCrypto's Ed25519 (BoringSSL
+// in Chromium) refuses S ≥ L and compares R byte for byte like libsodium, but takes an R
+// or A of small order and a non-canonical A: those are refused here, on the bytes, first,
+// so that this page and `cadreledger verify` give the same verdict on every signature.
+const P = 2n ** 255n - 19n;
+const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+const Y8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022n;
+const SMALL_ORDER_Y = new Set([0n, 1n, P - 1n, P, P + 1n, Y8, P - Y8]);
+const Y_BITS = 2n ** 255n - 1n;
+const littleEndian = (bytes) => bytes.reduceRight((n, b) => (n << 8n) | BigInt(b), 0n);
+
+/** Whether the rule refuses (R ‖ S) by `publicKey` before any curve arithmetic. */
+export function refusedOnItsBytes(publicKey, signature) {
+  if (publicKey.length !== 32 || signature.length !== 64) return true;
+  const yA = littleEndian(publicKey) & Y_BITS;
+  const yR = littleEndian(signature.subarray(0, 32)) & Y_BITS;
+  return (
+    littleEndian(signature.subarray(32)) >= L ||
+    SMALL_ORDER_Y.has(yR) ||
+    SMALL_ORDER_Y.has(yA) ||
+    yA >= P
+  );
+}
+
 const imported = new Map(); // public key (hex) → its CryptoKey: a cycle has few signers
 
 export async function ed25519(publicKey, signature, message) {
+  publicKey = new Uint8Array(publicKey);
+  signature = new Uint8Array(signature);
+  if (refusedOnItsBytes(publicKey, signature)) return false;
   const id = toHex(publicKey);
   if (!imported.has(id)) {
     const importing = subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
