@@ -151,3 +151,15 @@ def test_the_map_sees_a_wrong_arrow(tmp_path: Path) -> None:
     targets = {a.target for a in imports(sample)}
     assert {"api.app", "time.time"} <= targets
     assert {a.target for a in clock_reads(sample)} == {"datetime.now()", "time.time()"}
+
+
+def test_rules_register_their_problems_by_name() -> None:
+    """The domain's refusals live in its own catalogue; the API lists the catalogues it serves."""
+    from api.problems import CATALOGUES, find
+    from domain.problems import DOMAIN_PROBLEMS, QUOTA_EXCEEDED
+    from ledger.errors import PROBLEMS
+
+    assert "quota-exceeded" not in PROBLEMS.by_slug  # importing the rules changed no list
+    assert DOMAIN_PROBLEMS in CATALOGUES and find("quota-exceeded") is QUOTA_EXCEEDED
+    slugs = [slug for catalogue in CATALOGUES for slug in catalogue.by_slug]
+    assert len(slugs) == len(set(slugs)), "a slug declared in two catalogues"
