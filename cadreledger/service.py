@@ -203,15 +203,6 @@ class Ledger:
                 self._projector = Projector(self.store, self.root_keys)
         return self._projector
 
-    def follow_projections(self, poll: float = 0.5) -> None:
-        """Keep the read model current from a thread of its own until ``close``."""
-        projector = self.projector
-        thread = threading.Thread(
-            target=projector.follow, args=(self._stopping, poll), name="projector", daemon=True
-        )
-        thread.start()
-        self._threads.append(thread)
-
     def _root_of_trust(self) -> VerifierKey:
         """The root key fixed at genesis, read from its file: the verifier key (what
         ``cadreledger init`` leaves there), or a private key, of which only the verifier
