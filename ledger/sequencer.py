@@ -23,14 +23,14 @@ from typing import Protocol
 from eventsourcing.persistence import StoredEvent
 
 from ledger.checkpoint import Checkpoint
-from ledger.envelope import TOPIC, EnvelopeError, Event, event_hash, format_logged_at, seal
+from ledger.envelope import TOPIC, EnvelopeError, Event, event_hash, format_logged_at, wrap
 from ledger.errors import CLOCK_SKEW, NONCE_REUSED, UNAVAILABLE, Rejected
 from ledger.keys import SignerKey
 from ledger.logkeys import LogKeys
 from ledger.merkle import EMPTY_ROOT, inclusion_proof, leaf_hash
 from ledger.receipt import Receipt
 from ledger.statement import SignedStatement
-from ledger.store import LogStore, Seal
+from ledger.store import BatchRows, DataKeyRow, LeafRow, LogStore, NonceRow, TextRow
 from ledger.tiles import TileHashReader, TreeBuilder
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class TextSealer(Protocol):
 
     def seal_batch(
         self, items: Sequence[tuple[SignedStatement, bytes]]
-    ) -> tuple[list[tuple[str, str, str, bytes, str]], list[tuple[str, bytes, str, str, bytes]]]:
+    ) -> tuple[list[DataKeyRow], list[TextRow]]:
         """Rows to write with the batch for its admitted statements that carry texts
         (statement, event hash): new data keys, and the encrypted texts."""
 
@@ -81,7 +81,7 @@ MAX_CACHED_HEADS = 200_000
 
 
 @dataclass(frozen=True)
-class Sealed:
+class Landed:
     """Where a statement landed, and the checkpoint that first covers it."""
 
     index: int
@@ -93,11 +93,14 @@ class Sealed:
     duplicate: bool = False
 
 
+Sealed = Landed  # the name before issue 20 (kept until that wave's branches are merged)
+
+
 @dataclass
 class _Pending:
     signed: SignedStatement
     stream: str
-    future: Future[Sealed]
+    future: Future[Landed]
 
 
 NonceKey = tuple[str, str]  # (actor, nonce)
@@ -110,7 +113,7 @@ class _Staged:
     stamp: datetime  # the log's time for every event of the batch
     judged: RulesBatch | None  # the rules' draft, committed with the batch
     events: list[StoredEvent] = field(default_factory=list)
-    rows: Seal = field(default_factory=Seal)  # what the batch adds besides its events
+    rows: BatchRows = field(default_factory=BatchRows)  # what the batch adds besides its events
     # Per statement, in order: its refusal, or (index, whether a repeat of a stored one)
     outcomes: list[Rejected | tuple[int, bool]] = field(default_factory=list)
     by_index: dict[int, tuple[str, int, bytes]] = field(default_factory=dict)
@@ -136,7 +139,7 @@ class Sequencer:
     ) -> None:
         self.store = store
         # The log's time (thời điểm ghi sổ) is read from ``clock`` once per batch and
-        # sealed into every envelope of it; a statement whose issued_at is further than
+        # written into every envelope of it; a statement whose issued_at is further than
         # ``max_skew`` from it either way is refused.
         self.clock = clock
         self.max_skew = max_skew
@@ -215,8 +218,8 @@ class Sequencer:
 
     # -- submitting -------------------------------------------------------------------
 
-    def submit(self, signed: SignedStatement) -> Future[Sealed]:
-        future: Future[Sealed] = Future()
+    def submit(self, signed: SignedStatement) -> Future[Landed]:
+        future: Future[Landed] = Future()
         self._queue.put(_Pending(signed, self.route(signed), future))
         return future
 
@@ -233,17 +236,17 @@ class Sequencer:
             self._grown.wait_for(lambda: self.size > size, timeout)
             return self.size
 
-    def receipt(self, sealed: Sealed) -> Receipt:
-        proof = inclusion_proof(sealed.index, sealed.tree_size, self.reader)
+    def receipt(self, landed: Landed) -> Receipt:
+        proof = inclusion_proof(landed.index, landed.tree_size, self.reader)
         return Receipt(
-            sealed.stream,
-            sealed.version,
-            sealed.event_hash,
-            sealed.index,
-            sealed.tree_size,
+            landed.stream,
+            landed.version,
+            landed.event_hash,
+            landed.index,
+            landed.tree_size,
             tuple(proof),
-            sealed.checkpoint,
-            sealed.duplicate,
+            landed.checkpoint,
+            landed.duplicate,
         )
 
     # -- the writer thread ------------------------------------------------------------
@@ -285,7 +288,7 @@ class Sequencer:
 
     def _process(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()
-        outcomes: list[Sealed | Rejected] | None = None
+        outcomes: list[Landed | Rejected] | None = None
         try:
             with self.store.writer_lock():
                 for attempt in range(3):
@@ -320,7 +323,7 @@ class Sequencer:
         for observe in self.observers:
             observe(len(batch), time.perf_counter() - started)
 
-    def _write(self, batch: list[_Pending], careful: bool) -> list[Sealed | Rejected]:
+    def _write(self, batch: list[_Pending], careful: bool) -> list[Landed | Rejected]:
         """Lay the batch out, write it in one transaction, then say what each got."""
         staged = self._stage(batch, careful)
         if staged.events:
@@ -355,7 +358,7 @@ class Sequencer:
             stream = pending.stream
             version, prev = staged.heads.get(stream) or self._heads.get(stream) or (0, None)
             version += 1
-            raw = seal(stream, version, prev, signed, staged.stamp)
+            raw = wrap(stream, version, prev, signed, staged.stamp)
             digest_ = event_hash(raw)
             index = builder.size
             if staged.judged is not None:
@@ -372,8 +375,8 @@ class Sequencer:
                     originator_id=stream, originator_version=version, topic=TOPIC, state=raw
                 )
             )
-            staged.rows.leaves.append((index, stream, version))
-            staged.rows.nonces.append((signed.actor, signed.nonce, signed.digest, index))
+            staged.rows.leaves.append(LeafRow(index, stream, version))
+            staged.rows.nonces.append(NonceRow(signed.actor, signed.nonce, signed.digest, index))
             seen[key] = (signed.digest, index)
             staged.heads[stream] = (version, digest_)
             staged.by_index[index] = (stream, version, digest_)
@@ -432,9 +435,9 @@ class Sequencer:
         with self._grown:
             self._grown.notify_all()
 
-    def _outcomes(self, staged: _Staged) -> list[Sealed | Rejected]:
+    def _outcomes(self, staged: _Staged) -> list[Landed | Rejected]:
         """What each statement of the batch gets: where it landed, or its refusal."""
-        result: list[Sealed | Rejected] = []
+        result: list[Landed | Rejected] = []
         for outcome in staged.outcomes:
             if isinstance(outcome, Rejected):
                 result.append(outcome)
@@ -444,7 +447,7 @@ class Sequencer:
                 staged.by_index[index] = self._stored_entry(index)
             stream, version, digest_ = staged.by_index[index]
             result.append(
-                Sealed(
+                Landed(
                     index, stream, version, digest_, self.builder.size, self.checkpoint, duplicate
                 )
             )
@@ -476,7 +479,7 @@ class Sequencer:
         return stream, version, Event.parse(raw).hash
 
 
-def _settle(batch: list[_Pending], outcomes: list[Sealed | Rejected]) -> None:
+def _settle(batch: list[_Pending], outcomes: list[Landed | Rejected]) -> None:
     for pending, outcome in zip(batch, outcomes, strict=True):
         if isinstance(outcome, Rejected):
             pending.future.set_exception(outcome)
