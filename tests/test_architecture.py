@@ -105,6 +105,20 @@ def test_every_room_is_on_the_map() -> None:
     assert packages == set(ROOMS)
 
 
+def test_the_map_in_the_docs_is_this_one() -> None:
+    """docs/architecture.md gives each room a row naming the rooms it must not import."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = {
+        line.split("|")[1].strip().strip("`/"): line.split("|")[4]
+        for line in text.splitlines()
+        if line.startswith("| `") and line.split("|")[1].strip().strip("`/") in ROOMS
+    }
+    assert set(rows) == set(ROOMS)
+    for room, forbidden in FORBIDDEN.items():
+        named = {r for r in ROOMS if f"`{r}`" in rows[room]}
+        assert named == forbidden, f"docs/architecture.md says {room}/ must not import {named}"
+
+
 @pytest.mark.parametrize("room", sorted(FORBIDDEN))
 def test_arrows_point_down(room: str) -> None:
     wrong = [
