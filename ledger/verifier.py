@@ -34,7 +34,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from dataclasses import dataclass, field
 from itertools import islice
 from multiprocessing import get_context
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypedDict, Unpack
 
 from ledger.checkpoint import CheckpointError, open_checkpoint
 from ledger.cosignature import CosignatureError, WitnessPolicy, check_cosignatures, parse_lines
@@ -45,6 +45,23 @@ from ledger.logkeys import LogKeys, RotationError
 from ledger.merkle import HASH_SIZE, leaf_hash
 from ledger.note import NoteError, NoteSignature, parse
 from ledger.tiles import TILE_WIDTH, TileKey, TreeBuilder, split_hashes
+
+__all__ = [
+    "CHECKS",
+    "RECORD_CHECKS",
+    "CheckResult",
+    "Finding",
+    "LogVerifier",
+    "LogView",
+    "PageIndex",
+    "Report",
+    "Status",
+    "VerifyOptions",
+    "check_events",
+    "check_witnesses",
+    "printable",
+    "verify_log",
+]
 
 Status = Literal["pass", "fail", "incomplete", "not_applicable"]
 
@@ -264,19 +281,25 @@ def _sort_position(f: Finding) -> float:
 Progress = Callable[[int], None]
 
 
+class VerifyOptions(TypedDict, total=False):
+    """What ``verify_log`` passes on to ``LogVerifier`` (see there for each)."""
+
+    log_key_source: str
+    supplied: Iterable[str]
+    remembered: Iterable[tuple[int, bytes]]
+    on_accepted: Callable[[int, bytes], None] | None
+    progress: Progress | None
+    witness_policy: WitnessPolicy | None
+    cosignatures: Callable[[int], Iterable[str]] | None
+
+
 def verify_log(
     view: LogView,
     log_key: VerifierKey,
     *,
-    log_key_source: str = "pinned",
-    supplied: Iterable[str] = (),
-    remembered: Iterable[tuple[int, bytes]] = (),
-    on_accepted: Callable[[int, bytes], None] | None = None,
     workers: int | None = None,
     processes: bool = False,
-    progress: Progress | None = None,
-    witness_policy: WitnessPolicy | None = None,
-    cosignatures: Callable[[int], Iterable[str]] | None = None,
+    **options: Unpack[VerifyOptions],
 ) -> Report:
     """Run V1–V7 over everything ``view`` holds.
 
@@ -290,17 +313,7 @@ def verify_log(
     ``cosignatures``: checkpoint size → stored cosignature lines (the log's own store).
     Cosignature lines on supplied checkpoints of the latest size count too.
     """
-    return LogVerifier(
-        view,
-        log_key,
-        log_key_source=log_key_source,
-        supplied=supplied,
-        remembered=remembered,
-        on_accepted=on_accepted,
-        progress=progress,
-        witness_policy=witness_policy,
-        cosignatures=cosignatures,
-    ).run(workers=workers, processes=processes)
+    return LogVerifier(view, log_key, **options).run(workers=workers, processes=processes)
 
 
 @dataclass
