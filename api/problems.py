@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from cadreledger.access import ACCESS_PROBLEMS
 from domain.messages import en, vi
 from domain.problems import DOMAIN_PROBLEMS
 from ledger.errors import (
@@ -30,10 +31,11 @@ from ledger.errors import (
 
 PROBLEM_JSON = "application/problem+json"
 
+# The edge's own refusals (rate limits: ``api/rate_limit.py`` declares them here).
+API_PROBLEMS = Catalogue()
 # Every catalogue of refusals the API answers with, registered here by name rather than
-# by a module adding itself to another's list when imported. The ledger's own catalogue
-# also holds what the wiring adds to it (access, rate limits).
-CATALOGUES: tuple[Catalogue, ...] = (PROBLEMS, DOMAIN_PROBLEMS)
+# by a module adding itself to another's list when imported.
+CATALOGUES: tuple[Catalogue, ...] = (PROBLEMS, DOMAIN_PROBLEMS, ACCESS_PROBLEMS, API_PROBLEMS)
 
 
 def find(slug: str) -> Problem | None:

@@ -170,11 +170,13 @@ def test_the_map_sees_a_wrong_arrow(tmp_path: Path) -> None:
 
 def test_rules_register_their_problems_by_name() -> None:
     """The domain's refusals live in its own catalogue; the API lists the catalogues it serves."""
+    import api.app  # noqa: F401 - every module that declares a problem, imported
     from api.problems import CATALOGUES, find
     from domain.problems import DOMAIN_PROBLEMS, QUOTA_EXCEEDED
     from ledger.errors import PROBLEMS
 
-    assert "quota-exceeded" not in PROBLEMS.by_slug  # importing the rules changed no list
+    # Importing the rules, the access store or the rate limiter changed no other list.
+    assert not {"quota-exceeded", "forbidden", "rate-limited"} & set(PROBLEMS.by_slug)
     assert DOMAIN_PROBLEMS in CATALOGUES and find("quota-exceeded") is QUOTA_EXCEEDED
     slugs = [slug for catalogue in CATALOGUES for slug in catalogue.by_slug]
     assert len(slugs) == len(set(slugs)), "a slug declared in two catalogues"
