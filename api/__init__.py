@@ -1,1 +1,1 @@
-"""The HTTP edge: the only package that knows about HTTP."""
+"""The HTTP edge: the only package that knows about HTTP (docs/architecture.md)."""

@@ -28,6 +28,7 @@ from pythonjsonlogger.json import JsonFormatter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import schemas
+from api.problems import render
 from cadreledger.service import Ledger
 from ledger.errors import UNAVAILABLE, Rejected
 from ledger.verifier import Report
@@ -265,7 +266,10 @@ def install(app: FastAPI, ledger: Ledger) -> Metrics:
 
 
 def _not_ready(why: str) -> JSONResponse:
-    problem = Rejected(
-        UNAVAILABLE, f"Dịch vụ chưa sẵn sàng: {why}.", f"The service is not ready: {why}."
-    ).to_problem("en")
+    problem = render(
+        Rejected(
+            UNAVAILABLE, f"Dịch vụ chưa sẵn sàng: {why}.", f"The service is not ready: {why}."
+        ),
+        "en",
+    )
     return JSONResponse(problem, status_code=503, media_type="application/problem+json")

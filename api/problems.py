@@ -1,4 +1,9 @@
-"""RFC 9457 problem details for every refusal, in the caller's language (Vietnamese by default)."""
+"""RFC 9457 problem details for every refusal, in the caller's language (Vietnamese by default).
+
+The rooms declare their refusals (``ledger/errors.py``, ``domain/problems.py``…); this is
+the one place that turns a refusal into an HTTP answer, and the one list of the
+catalogues the API documents at ``/problems/<slug>``.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +16,51 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from cadreledger.access import ACCESS_PROBLEMS
 from domain.messages import en, vi
+from domain.problems import DOMAIN_PROBLEMS
 from ledger.errors import (
     INVALID_REQUEST,
     NOT_FOUND,
     PAYLOAD_TOO_LARGE,
     PROBLEMS,
+    Catalogue,
     Problem,
     Rejected,
 )
 
 PROBLEM_JSON = "application/problem+json"
+
+# The edge's own refusals (rate limits: ``api/rate_limit.py`` declares them here).
+API_PROBLEMS = Catalogue()
+# Every catalogue of refusals the API answers with, registered here by name rather than
+# by a module adding itself to another's list when imported.
+CATALOGUES: tuple[Catalogue, ...] = (PROBLEMS, DOMAIN_PROBLEMS, ACCESS_PROBLEMS, API_PROBLEMS)
+
+
+def find(slug: str) -> Problem | None:
+    """The problem a slug names, in whichever registered catalogue declares it."""
+    for catalogue in CATALOGUES:
+        if slug in catalogue.by_slug:
+            return catalogue.by_slug[slug]
+    return None
+
+
+def render(error: Rejected, lang: str = "vi", instance: str | None = None) -> dict[str, Any]:
+    """RFC 9457 problem details; ``lang`` picks ``title``/``detail``, both stay available."""
+    english = lang == "en"
+    body: dict[str, Any] = {
+        "type": error.problem.type,
+        "title": error.problem.title_en if english else error.problem.title_vi,
+        "status": error.problem.status,
+        "detail": error.detail_en if english else error.detail_vi,
+        "detail_vi": error.detail_vi,
+        "detail_en": error.detail_en,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(error.extensions)
+    return body
 
 
 def language(request: Request) -> str:
@@ -38,7 +77,7 @@ def language(request: Request) -> str:
 def problem_response(
     request: Request, error: Rejected, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
-    body = error.to_problem(language(request), instance=request.url.path)
+    body = render(error, language(request), instance=request.url.path)
     return JSONResponse(
         body, status_code=error.problem.status, media_type=PROBLEM_JSON, headers=headers
     )
@@ -99,7 +138,7 @@ def _methods_at(request: Request) -> list[str]:
 
 
 def describe(slug: str) -> dict[str, Any] | None:
-    problem = PROBLEMS.by_slug.get(slug)
+    problem = find(slug)
     if problem is None:
         return None
     described: dict[str, Any] = {

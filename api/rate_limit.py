@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import problem_response
-from ledger.errors import PROBLEMS, Rejected
+from api.problems import API_PROBLEMS, problem_response
+from ledger.errors import Rejected
 
-RATE_LIMITED = PROBLEMS.add("rate-limited", 429, "Quá nhiều yêu cầu", "Too many requests")
+RATE_LIMITED = API_PROBLEMS.add("rate-limited", 429, "Quá nhiều yêu cầu", "Too many requests")
 UNCOUNTED = frozenset({"/healthz", "/readyz", "/metrics"})
 MAX_BUCKETS = 100_000  # people and addresses remembered; the idlest are forgotten first
 

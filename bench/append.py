@@ -398,11 +398,11 @@ def _ledger_class() -> Any:
 
 
 def envelope_size(signed: list[Any]) -> int:
-    from ledger.envelope import seal
+    from ledger.envelope import wrap
 
     sample = signed[:200]
     return round(
-        sum(len(seal("cycle/2025-qd366/cadre/c17", 2, b"\x00" * 32, s)) for s in sample)
+        sum(len(wrap("cycle/2025-qd366/cadre/c17", 2, b"\x00" * 32, s)) for s in sample)
         / len(sample)
     )
 

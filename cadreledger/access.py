@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cadreledger.feed import FeedEvent
-from ledger.errors import PROBLEMS, Rejected
+from ledger.errors import Catalogue, Rejected
 from ledger.statement import SignedStatement
 from ledger.store import LogStore
 
@@ -35,9 +35,12 @@ DEFAULT_TTL = timedelta(hours=12)
 LOGIN_TYPE = "auth.token"
 LOGIN_WINDOW = timedelta(minutes=5)
 
-UNAUTHENTICATED = PROBLEMS.add("unauthenticated", 401, "Chưa xác thực", "Authentication required")
-FORBIDDEN = PROBLEMS.add("forbidden", 403, "Không có quyền truy cập", "Access denied")
-BAD_LOGIN = PROBLEMS.add("bad-login", 401, "Đăng nhập không hợp lệ", "Login refused")
+ACCESS_PROBLEMS = Catalogue()  # registered by name in api/problems.py
+UNAUTHENTICATED = ACCESS_PROBLEMS.add(
+    "unauthenticated", 401, "Chưa xác thực", "Authentication required"
+)
+FORBIDDEN = ACCESS_PROBLEMS.add("forbidden", 403, "Không có quyền truy cập", "Access denied")
+BAD_LOGIN = ACCESS_PROBLEMS.add("bad-login", 401, "Đăng nhập không hợp lệ", "Login refused")
 
 _DDL = [
     "CREATE TABLE IF NOT EXISTS access_tokens ("

@@ -1,6 +1,6 @@
 """The ``cadreledger`` command.
 
-Exit codes follow DESIGN.md: 0 = done / every check passed, 1 = a check failed,
+Exit codes (docs/verifier.md): 0 = done / every check passed, 1 = a check failed,
 2 = could not run (bad arguments, unreachable database, unreadable input).
 """
 

@@ -43,13 +43,6 @@ class Settings:
     # benchmarks of the log alone). Fixed at genesis: the database says which it is.
     rules: bool = True
 
-    @classmethod
-    def from_env(cls, db: str | None = None) -> Settings:
-        """From ``CADRELEDGER_*`` variables (``cadreledger.config_file``; no file)."""
-        from cadreledger.config_file import load_settings
-
-        return load_settings(db=db)
-
     @property
     def is_postgres(self) -> bool:
         return self.db.startswith(("postgresql://", "postgres://"))

@@ -32,7 +32,6 @@ import click
 from cadreledger.config import ConfigError, Settings
 
 ENV_PREFIX = "CADRELEDGER_"
-CONFIG_ENV = "CADRELEDGER_CONFIG"
 FIXED_AT_GENESIS = frozenset({"rules"})  # the database says which it is
 
 

@@ -33,7 +33,7 @@ from ledger.logkeys import LogKeys, RotationError
 from ledger.logtime import check_log_time, check_witnessed_time, recorded_skew, stored_rows
 from ledger.merkle import EMPTY_ROOT, consistency_proof, inclusion_proof
 from ledger.receipt import Receipt
-from ledger.sequencer import Clock, Sealed, Sequencer, utc_now
+from ledger.sequencer import Clock, Landed, Sequencer, utc_now
 from ledger.statement import SignedStatement, parse_submission
 from ledger.store import LogStore
 from ledger.tiles import TileHashReader
@@ -226,15 +226,6 @@ class Ledger:
                 self._projector = Projector(self.store, self.root_keys)
         return self._projector
 
-    def follow_projections(self, poll: float = 0.5) -> None:
-        """Keep the read model current from a thread of its own until ``close``."""
-        projector = self.projector
-        thread = threading.Thread(
-            target=projector.follow, args=(self._stopping, poll), name="projector", daemon=True
-        )
-        thread.start()
-        self._threads.append(thread)
-
     def _root_of_trust(self) -> VerifierKey:
         """The root key fixed at genesis, read from its file: the verifier key (what
         ``cadreledger init`` leaves there), or a private key, of which only the verifier
@@ -294,16 +285,16 @@ class Ledger:
 
         def admit() -> None:
             try:
-                sealed = writer.submit(self._admit(parse_submission(body)))
+                landed = writer.submit(self._admit(parse_submission(body)))
             except BaseException as e:
                 result.set_exception(e)
             else:
                 # Runs when the batch commits, in the pool thread that settles the batch.
-                sealed.add_done_callback(answer)
+                landed.add_done_callback(answer)
 
-        def answer(sealed: Future[Sealed]) -> None:
+        def answer(landed: Future[Landed]) -> None:
             try:
-                result.set_result(writer.receipt(sealed.result()))
+                result.set_result(writer.receipt(landed.result()))
             except BaseException as e:
                 result.set_exception(e)
 
@@ -322,7 +313,7 @@ class Ledger:
     def _admit(self, signed: SignedStatement) -> SignedStatement:
         """What the ledger checks that a signature cannot, before the writer: that it can
         keep the statement's texts. (How far its issued_at is from the log's time the
-        writer judges, against the very time it seals into the envelope.)"""
+        writer judges, against the very time it writes into the envelope.)"""
         if signed.texts and not self.vault.can_store:
             raise Rejected(
                 INVALID_STATEMENT,

@@ -1,7 +1,7 @@
 """Reading a statement's body: each field by its kind, refused by name when it is wrong.
 
 Scores are hundredths of a point: a statement gives an integer (``27``) or a decimal
-string with at most two places (``"27.5"``), never a float (DESIGN.md).
+string with at most two places (``"27.5"``), never a float (docs/SPEC.md §1).
 
 A free text may be sealed (``ledger.texts``): the statement holds only its commitment,
 ``{"sealed": hex}``, and the ledger has checked at intake that the text behind it is

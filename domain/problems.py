@@ -1,15 +1,18 @@
 """Why the evaluation rules refuse a statement: one problem type per rule.
 
-Each is an RFC 9457 problem ``type`` (``/problems/<slug>``) in the ledger's catalogue,
-so the API documents it and a client can act on it without parsing prose.
+Each is an RFC 9457 problem ``type`` (``/problems/<slug>``) in the rules' own catalogue,
+``DOMAIN_PROBLEMS``; the API names that catalogue among those it documents
+(``api/problems.py``), so a client can act on a refusal without parsing prose.
+Importing this module changes nothing outside it.
 """
 
 from __future__ import annotations
 
-from ledger.errors import PROBLEMS, Rejected
+from ledger.errors import Catalogue, Rejected
 from ledger.texts import SealedText
 
-_p = PROBLEMS.add
+DOMAIN_PROBLEMS = Catalogue()
+_p = DOMAIN_PROBLEMS.add
 
 UNKNOWN_TYPE = _p(
     "unknown-statement-type", 400, "Loại tuyên bố không được hỗ trợ", "Unknown statement type"

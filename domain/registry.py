@@ -9,8 +9,6 @@ reached the log.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import re
 from collections.abc import Iterable
@@ -32,12 +30,12 @@ from domain.problems import (
     require_reason,
 )
 from ledger.ed25519 import public_key_problem
+from ledger.keys import KeyFormatError, VerifierKey
 
 ROOT = "root"
 REGISTRAR = "registrar"
 # Standing roles, beyond those a cycle assigns for itself.
 STANDING_ROLES = ("registrar", "organiser", "inspector", "auditor", "integrator", "admin")
-_KEY = re.compile(r"([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/=]+)")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EVENT = re.compile(r"[0-9a-f]{64}")
 MAX_DISOWNED = 1000  # acts one revocation may name (a statement's size is bounded)
@@ -305,19 +303,18 @@ def key_name(text: str) -> str:
 
 
 def _key(act: Act, name: str) -> str:
-    """A structurally sound Ed25519 verifier key. (Its key ID is checked by the ledger
-    when a statement signed with it arrives: a wrong one can then never match.)"""
+    """An Ed25519 verifier key as the ledger reads it (``VerifierKey.parse``: name, key ID,
+    type and length), spelt as the ledger spells it, so that it can match a signer."""
     value = act.body.raw(name)
-    match = _KEY.fullmatch(value) if isinstance(value, str) else None
     try:
-        raw = base64.b64decode(match.group(3), validate=True) if match else b""
-    except binascii.Error:
-        raw = b""
-    if len(raw) != 33 or raw[0] != 0x01:
+        key = VerifierKey.parse(value) if isinstance(value, str) else None
+    except KeyFormatError:
+        key = None
+    if key is None or key.text != value:
         refuse_field(name, "key.format")
     # Only keys every Ed25519 verifier treats alike (docs/SPEC.md §2): with a weak key
     # its holder could make signatures one verifier accepts and another refuses.
-    weakness = public_key_problem(raw[1:])
+    weakness = public_key_problem(key.public)
     if weakness is not None:
         raise refusal(WEAK_KEY, f"key.weak.{weakness}", {"field": name}, field=name)
     return str(value)

@@ -13,7 +13,7 @@ import binascii
 from dataclasses import dataclass
 
 from ledger.keys import SignerKey, VerifierKey
-from ledger.note import NoteError, open_note, sign
+from ledger.note import Note, NoteError, open_note, sign
 
 
 class CheckpointError(ValueError):
@@ -53,6 +53,12 @@ class Checkpoint:
 
 def open_checkpoint(signed: str, log_key: VerifierKey) -> Checkpoint:
     """Verify a signed checkpoint by the log's key and return what it states."""
+    return open_checkpoint_note(signed, log_key)[0]
+
+
+def open_checkpoint_note(signed: str, log_key: VerifierKey) -> tuple[Checkpoint, Note]:
+    """Verify a signed checkpoint by the log's key: what it states, and the note itself
+    (whose other signature lines a reader may check: ``ledger/cosignature.py``)."""
     try:
         note, _ = open_note(signed, log_key)
     except NoteError as e:
@@ -62,4 +68,4 @@ def open_checkpoint(signed: str, log_key: VerifierKey) -> Checkpoint:
         raise CheckpointError(
             f"checkpoint origin {checkpoint.origin!r} is not the log {log_key.name!r}"
         )
-    return checkpoint
+    return checkpoint, note

@@ -24,7 +24,7 @@ import binascii
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ledger.checkpoint import Checkpoint, CheckpointError
+from ledger.checkpoint import Checkpoint, CheckpointError, open_checkpoint_note
 from ledger.keys import ALG_COSIGNATURE_V1, SignerKey, VerifierKey, verify_signature
 from ledger.merkle import EMPTY_ROOT, HASH_SIZE, ProofError, verify_consistency
 from ledger.note import Note, NoteError, NoteSignature, open_note, parse
@@ -143,15 +143,7 @@ def check_cosignatures(
 
 def open_cosigned(signed: str, log_key: VerifierKey, witnesses: Iterable[VerifierKey]) -> Cosigned:
     """Verify a checkpoint by the log's key, then every line by a listed witness."""
-    try:
-        note, _ = open_note(signed, log_key)
-    except NoteError as e:
-        raise CheckpointError(str(e)) from e
-    checkpoint = Checkpoint.parse_text(note.text)
-    if checkpoint.origin != log_key.name:
-        raise CheckpointError(
-            f"checkpoint origin {checkpoint.origin!r} is not the log {log_key.name!r}"
-        )
+    checkpoint, note = open_checkpoint_note(signed, log_key)
     valid, invalid = check_cosignatures(note.text, note.signatures, witnesses)
     return Cosigned(checkpoint, note, valid, invalid)
 

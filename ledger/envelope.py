@@ -1,4 +1,4 @@
-"""The stored event: a signed statement sealed into its stream's hash chain.
+"""The stored event: a signed statement wrapped into its stream's hash chain.
 
 The envelope is the RFC 8785 canonical JSON object
 
@@ -51,7 +51,7 @@ class EnvelopeError(ValueError):
     """Stored bytes that are not a well-formed canonical envelope."""
 
 
-def seal(
+def wrap(
     stream: str,
     version: int,
     prev: bytes | None,
@@ -70,6 +70,11 @@ def seal(
         base64.b64encode(signed.signature).decode(),
         None if logged_at is None else format_logged_at(logged_at),
     )
+
+
+# The name before issue 20 gave "seal" one meaning (a personal text's commitment); kept
+# only until the branches written against it are merged. Use ``wrap``.
+seal = wrap
 
 
 def format_logged_at(moment: datetime) -> str:

@@ -1,8 +1,10 @@
 """Why the ledger refuses something, in words a person can read.
 
 Every refusal carries a stable slug (the last part of its RFC 9457 problem ``type``),
-an HTTP status, and a message in Vietnamese and in English. The core raises these;
-the HTTP edge only renders them.
+the HTTP status it is answered with, and a message in Vietnamese and in English. The
+core raises these; the HTTP edge (``api/problems.py``) renders them as problem details.
+The status is kept with the declaration as plain data, so that a rule's refusal is
+declared on one line; nothing here knows HTTP.
 """
 
 from __future__ import annotations
@@ -37,26 +39,10 @@ class Rejected(Exception):
         self.detail_en = en
         self.extensions = extensions
 
-    def to_problem(self, lang: str = "vi", instance: str | None = None) -> dict[str, Any]:
-        """RFC 9457 problem details; ``lang`` picks ``title``/``detail``, both stay available."""
-        english = lang == "en"
-        body: dict[str, Any] = {
-            "type": self.problem.type,
-            "title": self.problem.title_en if english else self.problem.title_vi,
-            "status": self.problem.status,
-            "detail": self.detail_en if english else self.detail_vi,
-            "detail_vi": self.detail_vi,
-            "detail_en": self.detail_en,
-        }
-        if instance:
-            body["instance"] = instance
-        body.update(self.extensions)
-        return body
-
 
 @dataclass
 class Catalogue:
-    """All problems by slug, so that the API can document each one."""
+    """A room's problems by slug, so that the API can document each one (``api/problems.py``)."""
 
     by_slug: dict[str, Problem] = field(default_factory=dict)
 

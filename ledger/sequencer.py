@@ -16,21 +16,21 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from eventsourcing.persistence import StoredEvent
 
 from ledger.checkpoint import Checkpoint
-from ledger.envelope import TOPIC, EnvelopeError, Event, event_hash, format_logged_at, seal
+from ledger.envelope import TOPIC, EnvelopeError, Event, event_hash, format_logged_at, wrap
 from ledger.errors import CLOCK_SKEW, NONCE_REUSED, UNAVAILABLE, Rejected
 from ledger.keys import SignerKey
 from ledger.logkeys import LogKeys
 from ledger.merkle import EMPTY_ROOT, inclusion_proof, leaf_hash
 from ledger.receipt import Receipt
 from ledger.statement import SignedStatement
-from ledger.store import LogStore, Seal
+from ledger.store import BatchRows, DataKeyRow, LeafRow, LogStore, NonceRow, TextRow
 from ledger.tiles import TileHashReader, TreeBuilder
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class TextSealer(Protocol):
 
     def seal_batch(
         self, items: Sequence[tuple[SignedStatement, bytes]]
-    ) -> tuple[list[tuple[str, str, str, bytes, str]], list[tuple[str, bytes, str, str, bytes]]]:
+    ) -> tuple[list[DataKeyRow], list[TextRow]]:
         """Rows to write with the batch for its admitted statements that carry texts
         (statement, event hash): new data keys, and the encrypted texts."""
 
@@ -81,7 +81,7 @@ MAX_CACHED_HEADS = 200_000
 
 
 @dataclass(frozen=True)
-class Sealed:
+class Landed:
     """Where a statement landed, and the checkpoint that first covers it."""
 
     index: int
@@ -93,11 +93,32 @@ class Sealed:
     duplicate: bool = False
 
 
+Sealed = Landed  # the name before issue 20 (kept until that wave's branches are merged)
+
+
 @dataclass
 class _Pending:
     signed: SignedStatement
     stream: str
-    future: Future[Sealed]
+    future: Future[Landed]
+
+
+NonceKey = tuple[str, str]  # (actor, nonce)
+
+
+@dataclass
+class _Staged:
+    """A batch laid out before it is written (``Sequencer._stage``)."""
+
+    stamp: datetime  # the log's time for every event of the batch
+    judged: RulesBatch | None  # the rules' draft, committed with the batch
+    events: list[StoredEvent] = field(default_factory=list)
+    rows: BatchRows = field(default_factory=BatchRows)  # what the batch adds besides its events
+    # Per statement, in order: its refusal, or (index, whether a repeat of a stored one)
+    outcomes: list[Rejected | tuple[int, bool]] = field(default_factory=list)
+    by_index: dict[int, tuple[str, int, bytes]] = field(default_factory=dict)
+    heads: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # streams it extends
+    disclosed: list[tuple[SignedStatement, bytes]] = field(default_factory=list)  # with texts
 
 
 class Sequencer:
@@ -118,7 +139,7 @@ class Sequencer:
     ) -> None:
         self.store = store
         # The log's time (thời điểm ghi sổ) is read from ``clock`` once per batch and
-        # sealed into every envelope of it; a statement whose issued_at is further than
+        # written into every envelope of it; a statement whose issued_at is further than
         # ``max_skew`` from it either way is refused.
         self.clock = clock
         self.max_skew = max_skew
@@ -197,8 +218,8 @@ class Sequencer:
 
     # -- submitting -------------------------------------------------------------------
 
-    def submit(self, signed: SignedStatement) -> Future[Sealed]:
-        future: Future[Sealed] = Future()
+    def submit(self, signed: SignedStatement) -> Future[Landed]:
+        future: Future[Landed] = Future()
         self._queue.put(_Pending(signed, self.route(signed), future))
         return future
 
@@ -215,17 +236,17 @@ class Sequencer:
             self._grown.wait_for(lambda: self.size > size, timeout)
             return self.size
 
-    def receipt(self, sealed: Sealed) -> Receipt:
-        proof = inclusion_proof(sealed.index, sealed.tree_size, self.reader)
+    def receipt(self, landed: Landed) -> Receipt:
+        proof = inclusion_proof(landed.index, landed.tree_size, self.reader)
         return Receipt(
-            sealed.stream,
-            sealed.version,
-            sealed.event_hash,
-            sealed.index,
-            sealed.tree_size,
+            landed.stream,
+            landed.version,
+            landed.event_hash,
+            landed.index,
+            landed.tree_size,
             tuple(proof),
-            sealed.checkpoint,
-            sealed.duplicate,
+            landed.checkpoint,
+            landed.duplicate,
         )
 
     # -- the writer thread ------------------------------------------------------------
@@ -267,7 +288,7 @@ class Sequencer:
 
     def _process(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()
-        outcomes: list[Sealed | Rejected] | None = None
+        outcomes: list[Landed | Rejected] | None = None
         try:
             with self.store.writer_lock():
                 for attempt in range(3):
@@ -302,115 +323,133 @@ class Sequencer:
         for observe in self.observers:
             observe(len(batch), time.perf_counter() - started)
 
-    def _write(self, batch: list[_Pending], careful: bool) -> list[Sealed | Rejected]:
+    def _write(self, batch: list[_Pending], careful: bool) -> list[Landed | Rejected]:
+        """Lay the batch out, write it in one transaction, then say what each got."""
+        staged = self._stage(batch, careful)
+        if staged.events:
+            self._commit(staged)
+        return self._outcomes(staged)
+
+    def _stage(self, batch: list[_Pending], careful: bool) -> _Staged:
+        """Chain each statement onto its stream and the tree, or say why it is refused.
+        Nothing is written: the tree and the rules' draft hold the batch until commit."""
         keys = [(p.signed.actor, p.signed.nonce) for p in batch]
         known = self.store.find_nonces(keys) if careful else {}
-        if len(self._heads) > MAX_CACHED_HEADS:
-            self._heads.clear()
-        missing = {p.stream for p in batch if p.stream not in self._heads}
-        if missing:
-            for stream, (version, raw) in self.store.stream_heads(sorted(missing)).items():
-                self._heads[stream] = (version, event_hash(raw))
-
+        self._cache_heads({p.stream for p in batch})
+        staged = _Staged(self._stamp(), self.rules.begin() if self.rules is not None else None)
+        seen: dict[NonceKey, tuple[bytes, int]] = dict(known)
         builder = self.builder
-        judged = self.rules.begin() if self.rules is not None else None
-        staged: dict[str, tuple[int, bytes]] = {}
-        seen: dict[tuple[str, str], tuple[bytes, int]] = dict(known)
-        by_index: dict[int, tuple[str, int, bytes]] = {}
-        events: list[StoredEvent] = []
-        seal_ = Seal()
-        outcomes: list[Rejected | tuple[int, bool]] = []  # (index, duplicate)
-        disclosed: list[tuple[SignedStatement, bytes]] = []  # admitted, with sealed texts
-        stamp = self._stamp()
         for pending, key in zip(batch, keys, strict=True):
             signed = pending.signed
             prior = seen.get(key)
             if prior is not None:
                 digest, index = prior
-                outcomes.append((index, True) if digest == signed.digest else _nonce_reused(signed))
+                staged.outcomes.append(
+                    (index, True) if digest == signed.digest else _nonce_reused(signed)
+                )
                 continue
             if signed.texts and (self.texts is None or not self.texts.can_store):
-                outcomes.append(_no_text_store())
+                staged.outcomes.append(_no_text_store())
                 continue
-            skewed = self._skewed(signed, stamp)
+            skewed = self._skewed(signed, staged.stamp)
             if skewed is not None:
-                # A retry of a stored statement gets its receipt however late it comes.
-                stored = None if careful else self.store.find_nonces([key]).get(key)
-                if stored is None:
-                    outcomes.append(skewed)
-                    continue
-                seen[key] = stored
-                repeat = stored[0] == signed.digest
-                outcomes.append((stored[1], True) if repeat else _nonce_reused(signed))
+                staged.outcomes.append(self._stored_or(skewed, signed, key, careful, seen))
                 continue
             stream = pending.stream
-            version, prev = staged.get(stream) or self._heads.get(stream) or (0, None)
+            version, prev = staged.heads.get(stream) or self._heads.get(stream) or (0, None)
             version += 1
-            raw = seal(stream, version, prev, signed, stamp)
+            raw = wrap(stream, version, prev, signed, staged.stamp)
             digest_ = event_hash(raw)
             index = builder.size
-            if judged is not None:
+            if staged.judged is not None:
                 try:
-                    judged.admit(signed, digest_, index, stamp)
+                    staged.judged.admit(signed, digest_, index, staged.stamp)
                 except Rejected as refused:
                     # A retry of a stored statement is one the rules refuse as a repeat
                     # ("already exists"): the client is owed its receipt, not a refusal.
-                    stored = None if careful else self.store.find_nonces([key]).get(key)
-                    if stored is None:
-                        outcomes.append(refused)
-                        continue
-                    seen[key] = stored
-                    repeat = stored[0] == signed.digest
-                    outcomes.append((stored[1], True) if repeat else _nonce_reused(signed))
+                    staged.outcomes.append(self._stored_or(refused, signed, key, careful, seen))
                     continue
             builder.append(leaf_hash(digest_))
-            events.append(
+            staged.events.append(
                 StoredEvent(
                     originator_id=stream, originator_version=version, topic=TOPIC, state=raw
                 )
             )
-            seal_.leaves.append((index, stream, version))
-            seal_.nonces.append((signed.actor, signed.nonce, signed.digest, index))
+            staged.rows.leaves.append(LeafRow(index, stream, version))
+            staged.rows.nonces.append(NonceRow(signed.actor, signed.nonce, signed.digest, index))
             seen[key] = (signed.digest, index)
-            staged[stream] = (version, digest_)
-            by_index[index] = (stream, version, digest_)
-            outcomes.append((index, False))
+            staged.heads[stream] = (version, digest_)
+            staged.by_index[index] = (stream, version, digest_)
+            staged.outcomes.append((index, False))
             if signed.texts:
-                disclosed.append((signed, digest_))
+                staged.disclosed.append((signed, digest_))
+        return staged
 
-        if events:
-            if disclosed and self.texts is not None:
-                # The texts commit with their events or not at all: an acknowledged
-                # statement never lacks its text, a refused one leaves none behind.
-                seal_.data_keys, seal_.texts = self.texts.seal_batch(disclosed)
-            size = builder.size
-            note = Checkpoint(self.log_key.name, size, builder.root()).sign(self.log_key)
-            seal_.tiles = builder.take_dirty()
-            seal_.checkpoint = (size, note)
-            self.store.commit(events, seal_)
-            if judged is not None:
-                judged.commit()
-            for tile, data in seal_.tiles.items():
-                self.reader.put(tile, data)
-            self._heads.update(staged)
-            self.checkpoint = note
-            self.size = size
-            self.logged_at = stamp
-            self.batches += 1
-            with self._grown:
-                self._grown.notify_all()
+    def _cache_heads(self, streams: set[str]) -> None:
+        """Know the head (version, hash) of each of ``streams``, from the store if need be."""
+        if len(self._heads) > MAX_CACHED_HEADS:
+            self._heads.clear()
+        missing = {stream for stream in streams if stream not in self._heads}
+        if missing:
+            for stream, (version, raw) in self.store.stream_heads(sorted(missing)).items():
+                self._heads[stream] = (version, event_hash(raw))
 
-        result: list[Sealed | Rejected] = []
-        for outcome in outcomes:
+    def _stored_or(
+        self,
+        refused: Rejected,
+        signed: SignedStatement,
+        key: NonceKey,
+        careful: bool,
+        seen: dict[NonceKey, tuple[bytes, int]],
+    ) -> Rejected | tuple[int, bool]:
+        """``refused``, unless the statement is a retry of a stored one: a retry gets its
+        receipt however late it comes, and whatever the rules now say of a repeat."""
+        stored = None if careful else self.store.find_nonces([key]).get(key)
+        if stored is None:
+            return refused
+        seen[key] = stored
+        return (stored[1], True) if stored[0] == signed.digest else _nonce_reused(signed)
+
+    def _commit(self, staged: _Staged) -> None:
+        """Write the batch's events, rows, texts and checkpoint in one transaction; only
+        then do the rules, the tiles and the cached heads take it in."""
+        builder, rows = self.builder, staged.rows
+        if staged.disclosed and self.texts is not None:
+            # The texts commit with their events or not at all: an acknowledged
+            # statement never lacks its text, a refused one leaves none behind.
+            rows.data_keys, rows.texts = self.texts.seal_batch(staged.disclosed)
+        size = builder.size
+        note = Checkpoint(self.log_key.name, size, builder.root()).sign(self.log_key)
+        rows.tiles = builder.take_dirty()
+        rows.checkpoint = (size, note)
+        self.store.commit(staged.events, rows)
+        if staged.judged is not None:
+            staged.judged.commit()
+        for tile, data in rows.tiles.items():
+            self.reader.put(tile, data)
+        self._heads.update(staged.heads)
+        self.checkpoint = note
+        self.size = size
+        self.logged_at = staged.stamp
+        self.batches += 1
+        with self._grown:
+            self._grown.notify_all()
+
+    def _outcomes(self, staged: _Staged) -> list[Landed | Rejected]:
+        """What each statement of the batch gets: where it landed, or its refusal."""
+        result: list[Landed | Rejected] = []
+        for outcome in staged.outcomes:
             if isinstance(outcome, Rejected):
                 result.append(outcome)
                 continue
             index, duplicate = outcome
-            if index not in by_index:
-                by_index[index] = self._stored_entry(index)
-            stream, version, digest_ = by_index[index]
+            if index not in staged.by_index:
+                staged.by_index[index] = self._stored_entry(index)
+            stream, version, digest_ = staged.by_index[index]
             result.append(
-                Sealed(index, stream, version, digest_, builder.size, self.checkpoint, duplicate)
+                Landed(
+                    index, stream, version, digest_, self.builder.size, self.checkpoint, duplicate
+                )
             )
         return result
 
@@ -440,7 +479,7 @@ class Sequencer:
         return stream, version, Event.parse(raw).hash
 
 
-def _settle(batch: list[_Pending], outcomes: list[Sealed | Rejected]) -> None:
+def _settle(batch: list[_Pending], outcomes: list[Landed | Rejected]) -> None:
     for pending, outcome in zip(batch, outcomes, strict=True):
         if isinstance(outcome, Rejected):
             pending.future.set_exception(outcome)

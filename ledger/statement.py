@@ -126,12 +126,6 @@ def parse_submission(data: bytes) -> SignedStatement:
     return _verified(parse_strict(data, max_bytes=MAX_SUBMISSION_BYTES))
 
 
-def verify_submission(submission: Any) -> SignedStatement:
-    """A submission already parsed (by a caller's JSON reader) to a verified statement."""
-    validate(submission)
-    return _verified(submission)
-
-
 def _verified(submission: Any) -> SignedStatement:
     if not isinstance(submission, dict) or set(submission) - {"texts"} != {
         "statement",

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -69,18 +69,56 @@ _DDL = [
 ]
 
 
-@dataclass
-class Seal:
-    """What a batch adds to the log besides its events."""
+class LeafRow(NamedTuple):
+    """A row of ``ledger_leaves``: where an event stands in the log."""
 
-    leaves: list[tuple[int, str, int]] = field(default_factory=list)  # idx, stream, version
+    idx: int
+    stream: str
+    version: int
+
+
+class NonceRow(NamedTuple):
+    """A row of ``ledger_nonces``: the statement an actor's nonce was used for."""
+
+    actor: str
+    nonce: str
+    digest: bytes
+    idx: int
+
+
+class DataKeyRow(NamedTuple):
+    """A row of ``ledger_data_keys``: one subject's data key, wrapped by the KEK."""
+
+    kid: str
+    subject: str
+    kek: str  # the KEK's id
+    wrapped: bytes
+    created_at: str
+
+
+class TextRow(NamedTuple):
+    """A row of ``ledger_texts``: a sealed text, encrypted under its subject's data key."""
+
+    commitment: str
+    event: bytes  # the event hash of the statement that seals it
+    subject: str
+    kid: str
+    box: bytes  # nonce ‖ ciphertext
+
+
+@dataclass
+class BatchRows:
+    """What a batch adds to the log besides its events: its rows in the log's tables."""
+
+    leaves: list[LeafRow] = field(default_factory=list)
     tiles: dict[TileKey, bytes] = field(default_factory=dict)
     checkpoint: tuple[int, str] | None = None  # size, signed note
-    nonces: list[tuple[str, str, bytes, int]] = field(default_factory=list)
-    # kid, subject, kek id, wrapped key, created at
-    data_keys: list[tuple[str, str, str, bytes, str]] = field(default_factory=list)
-    # commitment, event hash, subject, kid, nonce ‖ ciphertext
-    texts: list[tuple[str, bytes, str, str, bytes]] = field(default_factory=list)
+    nonces: list[NonceRow] = field(default_factory=list)
+    data_keys: list[DataKeyRow] = field(default_factory=list)
+    texts: list[TextRow] = field(default_factory=list)
+
+
+Seal = BatchRows  # the name before issue 20 (kept until that wave's branches are merged)
 
 
 @dataclass(frozen=True)
@@ -123,14 +161,14 @@ def _event_rows(stored_events: Sequence[StoredEvent]) -> list[tuple[Any, ...]]:
 Insert = Callable[[Any, _Table, Sequence[tuple[Any, ...]]], None]
 
 
-def _write_seal(cursor: Any, seal: Seal, insert: Insert) -> None:
-    insert(cursor, _LEAVES, seal.leaves)
-    insert(cursor, _NONCES, seal.nonces)
-    insert(cursor, _DATA_KEYS, seal.data_keys)
-    insert(cursor, _TEXTS, seal.texts)
-    insert(cursor, _TILES, [(level, idx, data) for (level, idx), data in seal.tiles.items()])
-    if seal.checkpoint:
-        insert(cursor, _CHECKPOINTS, [seal.checkpoint])
+def _write_rows(cursor: Any, rows: BatchRows, insert: Insert) -> None:
+    insert(cursor, _LEAVES, rows.leaves)
+    insert(cursor, _NONCES, rows.nonces)
+    insert(cursor, _DATA_KEYS, rows.data_keys)
+    insert(cursor, _TEXTS, rows.texts)
+    insert(cursor, _TILES, [(level, idx, data) for (level, idx), data in rows.tiles.items()])
+    if rows.checkpoint:
+        insert(cursor, _CHECKPOINTS, [rows.checkpoint])
 
 
 def _insert_values(cursor: Any, table: _Table, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -170,9 +208,9 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     ) -> Sequence[int] | None:
         # The same rows eventsourcing's recorder writes, in one statement (see _insert_values).
         _insert_values(c, _events(self.events_table_name), _event_rows(stored_events))
-        seal: Seal | None = kwargs.get("seal")
-        if seal is not None:
-            _write_seal(c, seal, _insert_values)
+        rows: BatchRows | None = kwargs.get("rows")
+        if rows is not None:
+            _write_rows(c, rows, _insert_values)
         return None
 
 
@@ -203,9 +241,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
-        seal: Seal | None = kwargs.get("seal")
-        if seal is not None:
-            _write_seal(curs, seal, _insert_arrays)
+        rows: BatchRows | None = kwargs.get("rows")
+        if rows is not None:
+            _write_rows(curs, rows, _insert_arrays)
 
     def _insert_stored_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -386,9 +424,9 @@ class LogStore:
             finally:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
-    def commit(self, events: Sequence[StoredEvent], seal: Seal) -> None:
-        """Insert a batch's events and seal in one transaction (raises on any conflict)."""
-        self.recorder.insert_events(events, seal=seal)
+    def commit(self, events: Sequence[StoredEvent], rows: BatchRows) -> None:
+        """Insert a batch's events and rows in one transaction (raises on any conflict)."""
+        self.recorder.insert_events(events, rows=rows)
 
     @contextmanager
     def forgetting(self) -> Iterator[Any]:

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from ledger.statement import SignedStatement
-from ledger.store import LogStore
+from ledger.store import DataKeyRow, LogStore, TextRow
 from ledger.texts import SALT_BYTES, commit
 
 log = logging.getLogger(__name__)
@@ -167,21 +167,21 @@ class TextVault:
 
     def seal_batch(
         self, items: Sequence[tuple[SignedStatement, bytes]]
-    ) -> tuple[list[tuple[str, str, str, bytes, str]], list[tuple[str, bytes, str, str, bytes]]]:
+    ) -> tuple[list[DataKeyRow], list[TextRow]]:
         """Rows for a batch's admitted statements with texts (statement, event hash): new
         data keys, and the encrypted texts. Keys are the live ones in the database now."""
         if self.kek is None or self.kek_id is None:
             raise DataKeyError("no data key: this ledger cannot store sealed texts")
         subjects = {id(signed): self.subject_of(signed.statement) for signed, _ in items}
         live = self._live_keys(sorted(set(subjects.values())))
-        new_keys: list[tuple[str, str, str, bytes, str]] = []
+        new_keys: list[DataKeyRow] = []
         now = _now()
         for subject in sorted(set(subjects.values()) - set(live)):
             dek, kid = secrets.token_bytes(32), secrets.token_hex(16)
-            new_keys.append((kid, subject, self.kek_id, aes_key_wrap(self.kek, dek), now))
+            new_keys.append(DataKeyRow(kid, subject, self.kek_id, aes_key_wrap(self.kek, dek), now))
             self._remember(kid, dek)
             live[subject] = kid
-        texts: list[tuple[str, bytes, str, str, bytes]] = []
+        texts: list[TextRow] = []
         for signed, event in items:
             subject = subjects[id(signed)]
             kid = live[subject]
@@ -190,7 +190,7 @@ class TextVault:
                 nonce = secrets.token_bytes(_NONCE_BYTES)
                 plain = disclosure.salt + disclosure.text.encode()
                 box = nonce + cipher.encrypt(nonce, plain, _aad(commitment, event))
-                texts.append((commitment, event, subject, kid, box))
+                texts.append(TextRow(commitment, event, subject, kid, box))
         return new_keys, texts
 
     def _live_keys(self, subjects: Sequence[str]) -> dict[str, str]:

@@ -15,6 +15,11 @@ checkpoints the caller already holds are taken as given.
     V7 witnesses    the latest checkpoint (V5's) carries a quorum of valid cosignatures
                     from the witness policy's keys (not applicable without a policy)
 
+``LogVerifier`` holds what the checks share and has one method per check (``records``,
+``chain``, ``index_entry``, ``settle``, ``latest_checkpoint``, ``witnesses``…), each
+callable alone; ``verify_log`` runs them all. docs/architecture.md says where a new
+check goes.
+
 Memory is constant in the number of events (one hash per stream, one compact range);
 Ed25519 verifications run on all cores, since ``cryptography`` releases the GIL.
 """
@@ -29,7 +34,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from dataclasses import dataclass, field
 from itertools import islice
 from multiprocessing import get_context
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypedDict, Unpack
 
 from ledger.checkpoint import CheckpointError, open_checkpoint
 from ledger.cosignature import CosignatureError, WitnessPolicy, check_cosignatures, parse_lines
@@ -40,6 +45,23 @@ from ledger.logkeys import LogKeys, RotationError
 from ledger.merkle import HASH_SIZE, leaf_hash
 from ledger.note import NoteError, NoteSignature, parse
 from ledger.tiles import TILE_WIDTH, TileKey, TreeBuilder, split_hashes
+
+__all__ = [
+    "CHECKS",
+    "RECORD_CHECKS",
+    "CheckResult",
+    "Finding",
+    "LogVerifier",
+    "LogView",
+    "PageIndex",
+    "Report",
+    "Status",
+    "VerifyOptions",
+    "check_events",
+    "check_witnesses",
+    "printable",
+    "verify_log",
+]
 
 Status = Literal["pass", "fail", "incomplete", "not_applicable"]
 
@@ -259,19 +281,25 @@ def _sort_position(f: Finding) -> float:
 Progress = Callable[[int], None]
 
 
+class VerifyOptions(TypedDict, total=False):
+    """What ``verify_log`` passes on to ``LogVerifier`` (see there for each)."""
+
+    log_key_source: str
+    supplied: Iterable[str]
+    remembered: Iterable[tuple[int, bytes]]
+    on_accepted: Callable[[int, bytes], None] | None
+    progress: Progress | None
+    witness_policy: WitnessPolicy | None
+    cosignatures: Callable[[int], Iterable[str]] | None
+
+
 def verify_log(
     view: LogView,
     log_key: VerifierKey,
     *,
-    log_key_source: str = "pinned",
-    supplied: Iterable[str] = (),
-    remembered: Iterable[tuple[int, bytes]] = (),
-    on_accepted: Callable[[int, bytes], None] | None = None,
     workers: int | None = None,
     processes: bool = False,
-    progress: Progress | None = None,
-    witness_policy: WitnessPolicy | None = None,
-    cosignatures: Callable[[int], Iterable[str]] | None = None,
+    **options: Unpack[VerifyOptions],
 ) -> Report:
     """Run V1–V7 over everything ``view`` holds.
 
@@ -285,231 +313,311 @@ def verify_log(
     ``cosignatures``: checkpoint size → stored cosignature lines (the log's own store).
     Cosignature lines on supplied checkpoints of the latest size count too.
     """
-    supplied = list(supplied)
-    report = Report(log_key.name, str(log_key), log_key_source)
-    c = report.checks
-    keys = _log_keys(view, log_key, c["V6"])
-    if keys.rotations:
-        report.annexes["log_keys"] = [
-            {"key": str(k), "signs_from_size": 0 if i == 0 else keys.rotations[i - 1].size + 1}
-            for i, k in enumerate(keys.keys)
-        ]
-    heads: dict[str, tuple[int, bytes]] = {}
-    tiles_held = StoredTiles()
-    tree = tiles_held.tree
-    nonces = NonceIndex()
-    leaves = _from_zero(view.iter_leaves(), c["V4"])
-    checkpoints = _checkpoints(view, supplied, remembered)
-    next_cp = next(checkpoints, None)
-    # Per source, the largest size whose checkpoint matched: a mismatch in the same
-    # source means the first bad event lies at or after it.
-    last_good = {"stored": 0, "supplied": 0, "remembered": 0}
-    latest: tuple[int, str] | None = None
+    return LogVerifier(view, log_key, **options).run(workers=workers, processes=processes)
 
-    def settle() -> None:
-        """Check every checkpoint whose size the recomputed tree has just reached."""
-        nonlocal next_cp, latest
-        while next_cp is not None and next_cp[0] <= tree.size:
-            size, source, payload = next_cp
+
+@dataclass
+class PageIndex:
+    """What the log index and the stored leaf tiles say about one page of events.
+
+    The usual page takes three comparisons for all its events at once: the index rows,
+    the stored leaf tiles, and (in ``NonceIndex.compare``) the nonce rows. Only where
+    one differs are its events looked at one by one."""
+
+    leaves: list[bytes]  # the leaf hash of each event of the page
+    indexed: list[tuple[int, str, int] | None]  # the index row at each event's position
+    index_ok: bool
+    tiles_ok: bool
+    tiles: dict[int, list[bytes]]  # leaf tiles by index, read only when not ``tiles_ok``
+
+
+class LogVerifier:
+    """One run of V1–V7 over a log: the state the checks share, and a method per check.
+
+    Events come back from the pool (V1, V2) a page at a time, in commit order; each
+    page then goes through ``records`` (V1, V2), ``chain`` (V3) and ``index_entry``
+    (V4) event by event, and grows the recomputed tree, which ``settle`` (V6) stops at
+    each checkpoint's size. What only the end can say follows: ``leftovers`` (V1, V4,
+    V6), ``latest_checkpoint`` (V5) and ``witnesses`` (V7)."""
+
+    def __init__(
+        self,
+        view: LogView,
+        log_key: VerifierKey,
+        *,
+        log_key_source: str = "pinned",
+        supplied: Iterable[str] = (),
+        remembered: Iterable[tuple[int, bytes]] = (),
+        on_accepted: Callable[[int, bytes], None] | None = None,
+        progress: Progress | None = None,
+        witness_policy: WitnessPolicy | None = None,
+        cosignatures: Callable[[int], Iterable[str]] | None = None,
+    ) -> None:
+        self.view = view
+        self.log_key = log_key
+        self.supplied = list(supplied)
+        self.on_accepted = on_accepted
+        self.progress = progress
+        self.witness_policy = witness_policy
+        self.cosignatures = cosignatures
+        self.report = Report(log_key.name, str(log_key), log_key_source)
+        self.checks = self.report.checks
+        self.keys = _log_keys(view, log_key, self.checks["V6"])
+        if self.keys.rotations:
+            rotations = self.keys.rotations
+            self.report.annexes["log_keys"] = [
+                {"key": str(k), "signs_from_size": 0 if i == 0 else rotations[i - 1].size + 1}
+                for i, k in enumerate(self.keys.keys)
+            ]
+        self.heads: dict[str, tuple[int, bytes]] = {}  # stream → (version, hash) so far
+        self.tiles_held = StoredTiles()
+        self.tree = self.tiles_held.tree
+        self.nonces = NonceIndex()
+        self.leaves = _from_zero(view.iter_leaves(), self.checks["V4"])
+        self.checkpoints = _checkpoints(view, self.supplied, remembered)
+        self.next_cp = next(self.checkpoints, None)
+        # Per source, the largest size whose checkpoint matched: a mismatch in the same
+        # source means the first bad event lies at or after it.
+        self.last_good = {"stored": 0, "supplied": 0, "remembered": 0}
+        self.latest: tuple[int, str] | None = None  # the last stored checkpoint seen
+
+    def run(self, *, workers: int | None = None, processes: bool = False) -> Report:
+        # V1 and V2 need no order: pages of events go to a pool and come back, in order,
+        # to ``page``. A few pages in flight keep memory flat.
+        workers = workers or os.cpu_count() or 1
+        pool: Executor = (
+            ProcessPoolExecutor(workers, mp_context=get_context("forkserver"))
+            if processes
+            else ThreadPoolExecutor(workers)
+        )
+        inflight: deque[tuple[Page, Future[list[EventCheck]]]] = deque()
+        self.settle()
+        try:
+            for page in _pages(self.view):
+                inflight.append((page, pool.submit(check_events, page)))
+                while len(inflight) > 2 * workers:
+                    self.page(*_result(inflight.popleft()))
+            while inflight:
+                self.page(*_result(inflight.popleft()))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        position = self.tree.size
+        self.leftovers(position)
+        self.latest_checkpoint()
+        if self.witness_policy is not None:
+            self.witnesses(self.witness_policy)
+        self.report.events = position
+        self.report.tree_size = self.tree.size
+        if self.progress:
+            self.progress(position)
+        return self.report
+
+    # -- a page of events, in commit order --------------------------------------------
+
+    def page(self, page: Page, checked: list[EventCheck]) -> None:
+        """V1 and V2 as the pool found them; then what needs commit order: V3–V6."""
+        index = self.page_index(page, checked)
+        for j, ((position, stream, version, *_), (h, prev, failure, _)) in enumerate(
+            zip(page, checked, strict=True)
+        ):
+            where = (position, stream, version, h)
+            readable = self.records(where, failure)
+            self.chain(where, readable, prev)
+            self.index_entry(index, j, where)
+        self.grow(index.leaves)
+        self.index_problems(self.tiles_held.compare(self.view))
+        self.index_problems(
+            self.nonces.compare(
+                self.view, [(p[0], k) for p, (*_, k) in zip(page, checked, strict=True)]
+            )
+        )
+        if self.progress:
+            self.progress(self.tree.size)
+
+    def page_index(self, page: Page, checked: list[EventCheck]) -> PageIndex:
+        """The index rows and stored leaf tiles for a page, compared all at once."""
+        indexed: list[tuple[int, str, int] | None] = list(islice(self.leaves, len(page)))
+        index_ok = indexed == [(p, stream, version) for p, stream, version, *_ in page]
+        indexed += [None] * (len(page) - len(indexed))  # the index ends before the events
+        leaves = [leaf_hash(h) for h, *_ in checked]
+        wanted = range(page[0][0] // TILE_WIDTH, page[-1][0] // TILE_WIDTH + 1)
+        stored = self.view.read_tiles([(0, i) for i in wanted])
+        tiles_ok = _tiles_hold(stored, wanted, page[0][0], leaves)
+        tiles = {} if tiles_ok else {i: split_hashes(stored.get((0, i), b"")) for i in wanted}
+        return PageIndex(leaves, indexed, index_ok, tiles_ok, tiles)
+
+    def records(self, where: Where, failure: tuple[str, str, str] | None) -> bool:
+        """V1 and V2 for one event, as ``check_events`` found them: whether it was readable."""
+        c = self.checks
+        if failure is not None:
+            c[failure[0]].fail(_event_finding(*where, failure[1], failure[2]))
+        if failure is not None and failure[0] == "V1":
+            c["V2"].unchecked += 1
+            return False
+        c["V1"].checked += 1
+        c["V2"].checked += 1
+        return True
+
+    def chain(self, where: Where, readable: bool, prev: bytes | None) -> None:
+        """V3: the stream's next version, committing to the hash of the one before."""
+        _position, stream, version, h = where
+        check = self.checks["V3"]
+        previous = self.heads.get(stream)
+        expected = previous[0] + 1 if previous else 1
+        if version != expected:
+            check.fail(
+                _event_finding(
+                    *where,
+                    f"stream version {version} where {expected} was due",
+                    f"phiên bản {version} trong khi cần {expected} (mất hoặc lặp sự kiện)",
+                )
+            )
+        elif not readable:
+            check.unchecked += 1
+        elif prev != (previous[1] if previous else None):
+            check.fail(
+                _event_finding(
+                    *where,
+                    "prev does not match the hash of the stream's previous event",
+                    "prev không khớp băm của sự kiện trước trong luồng",
+                )
+            )
+        else:
+            check.checked += 1
+        self.heads[stream] = (version, h)
+
+    def index_entry(self, index: PageIndex, j: int, where: Where) -> None:
+        """V4 for the ``j``-th event of a page: the index row and the leaf tile agree."""
+        position, stream, version, _h = where
+        check = self.checks["V4"]
+        if not index.index_ok and index.indexed[j] != (position, stream, version):
+            check.fail(
+                _event_finding(
+                    *where,
+                    f"the log index has {index.indexed[j]} at this position",
+                    "chỉ mục sổ cái ghi sự kiện khác ở vị trí này",
+                )
+            )
+        elif index.tiles_ok or _leaf_in(
+            index.tiles[position // TILE_WIDTH], position, index.leaves[j]
+        ):
+            check.checked += 1
+        else:
+            check.fail(
+                _event_finding(
+                    *where,
+                    "the stored leaf tile holds another hash here",
+                    "ô lá Merkle lưu trữ chứa băm khác tại vị trí này",
+                )
+            )
+
+    def index_problems(self, problems: list[Problem]) -> None:
+        """V4: what ``ledger.indexes`` found wrong with the tiles or the nonce rows."""
+        for position, until, en, vi in problems:
+            self.checks["V4"].fail(Finding(en, vi, position=position, until=until))
+
+    # -- the recomputed tree and the checkpoints along it -----------------------------
+
+    def grow(self, leaves: list[bytes]) -> None:
+        """Add a page's leaves to the tree, stopping at each checkpoint's size to check it."""
+        done = 0
+        while done < len(leaves):
+            take = len(leaves) - done
+            if self.next_cp is not None:
+                take = min(take, self.next_cp[0] - self.tree.size)
+            self.tree.extend(leaves[done : done + take])
+            done += take
+            if self.next_cp is not None and self.next_cp[0] <= self.tree.size:
+                self.settle()
+
+    def settle(self) -> None:
+        """V6: every checkpoint whose size the recomputed tree has just reached."""
+        check = self.checks["V6"]
+        while self.next_cp is not None and self.next_cp[0] <= self.tree.size:
+            size, source, payload = self.next_cp
             if source == "stored":
-                latest = (size, str(payload))
-            root = _checkpoint_root(c["V6"], keys.key_for(size), size, source, payload)
+                self.latest = (size, str(payload))
+            root = _checkpoint_root(check, self.keys.key_for(size), size, source, payload)
             if root is not None:
-                c["V6"].checked += 1
-                if root == tree.root():
-                    last_good[source] = size
-                    if source == "stored" and on_accepted:
-                        on_accepted(size, root)
+                check.checked += 1
+                if root == self.tree.root():
+                    self.last_good[source] = size
+                    if source == "stored" and self.on_accepted:
+                        self.on_accepted(size, root)
                 else:
-                    c["V6"].fail(
+                    check.fail(
                         Finding(
                             f"{source} checkpoint of size {size} is not consistent with the "
                             f"events: an event before position {size} was changed, removed or "
                             "reordered",
                             f"điểm kiểm tra kích thước {size} không nhất quán với các sự kiện: "
                             f"một sự kiện trước vị trí {size} đã bị sửa, xóa hoặc đảo thứ tự",
-                            position=last_good[source],
+                            position=self.last_good[source],
                             until=size,
                             checkpoint_size=size,
                         )
                     )
-            next_cp = next(checkpoints, None)
+            self.next_cp = next(self.checkpoints, None)
 
-    def follow(page: Page, checked: list[EventCheck]) -> None:
-        """V1 and V2 as the pool found them; then what needs commit order: V3–V6."""
-        # The usual page takes three comparisons for all its events at once: the index
-        # rows, the stored leaf tiles, and (in ``NonceIndex.compare``) the nonce rows.
-        # Only where one differs are its events looked at one by one.
-        indexed: list[tuple[int, str, int] | None] = list(islice(leaves, len(page)))
-        index_ok = indexed == [(p, stream, version) for p, stream, version, *_ in page]
-        indexed += [None] * (len(page) - len(indexed))  # the index ends before the events
-        leaves_page = [leaf_hash(h) for h, *_ in checked]
-        wanted = range(page[0][0] // TILE_WIDTH, page[-1][0] // TILE_WIDTH + 1)
-        stored = view.read_tiles([(0, i) for i in wanted])
-        tiles_ok = _tiles_hold(stored, wanted, page[0][0], leaves_page)
-        tiles = {} if tiles_ok else {i: split_hashes(stored.get((0, i), b"")) for i in wanted}
-        v1 = v2 = v2_unchecked = v3 = v3_unchecked = v4 = 0
-        for j, ((position, stream, version, *_), (h, prev, failure, _)) in enumerate(
-            zip(page, checked, strict=True)
-        ):
-            where = (position, stream, version, h)
-            readable = failure is None or failure[0] != "V1"
-            if failure is not None:
-                c[failure[0]].fail(_event_finding(*where, failure[1], failure[2]))
-            if not readable:
-                v2_unchecked += 1
-            else:
-                v1 += 1
-                v2 += 1
+    # -- what only the end of the events can say --------------------------------------
 
-            previous = heads.get(stream)
-            expected = previous[0] + 1 if previous else 1
-            if version != expected:
-                c["V3"].fail(
-                    _event_finding(
-                        *where,
-                        f"stream version {version} where {expected} was due",
-                        f"phiên bản {version} trong khi cần {expected} (mất hoặc lặp sự kiện)",
-                    )
+    def leftovers(self, position: int) -> None:
+        """Rows the commit order does not reach (hidden from it), tiles and nonce rows the
+        events do not account for, index entries and checkpoints past the last event."""
+        c = self.checks
+        stored_rows = self.view.count_events()
+        if stored_rows != position:
+            c["V1"].fail(
+                Finding(
+                    f"{stored_rows} events are stored but {position} are in the commit order",
+                    f"có {stored_rows} sự kiện được lưu nhưng chỉ {position} nằm trong thứ tự ghi",
+                    position=position,
                 )
-            elif not readable:
-                v3_unchecked += 1
-            elif prev != (previous[1] if previous else None):
-                c["V3"].fail(
-                    _event_finding(
-                        *where,
-                        "prev does not match the hash of the stream's previous event",
-                        "prev không khớp băm của sự kiện trước trong luồng",
-                    )
-                )
-            else:
-                v3 += 1
-            heads[stream] = (version, h)
-
-            if not index_ok and indexed[j] != (position, stream, version):
-                c["V4"].fail(
-                    _event_finding(
-                        *where,
-                        f"the log index has {indexed[j]} at this position",
-                        "chỉ mục sổ cái ghi sự kiện khác ở vị trí này",
-                    )
-                )
-            elif tiles_ok or _leaf_in(tiles[position // TILE_WIDTH], position, leaves_page[j]):
-                v4 += 1
-            else:
-                c["V4"].fail(
-                    _event_finding(
-                        *where,
-                        "the stored leaf tile holds another hash here",
-                        "ô lá Merkle lưu trữ chứa băm khác tại vị trí này",
-                    )
-                )
-        c["V1"].checked += v1
-        c["V2"].checked += v2
-        c["V2"].unchecked += v2_unchecked
-        c["V3"].checked += v3
-        c["V3"].unchecked += v3_unchecked
-        c["V4"].checked += v4
-        grow(leaves_page)
-        index_problems(tiles_held.compare(view))
-        index_problems(
-            nonces.compare(view, [(p[0], k) for p, (*_, k) in zip(page, checked, strict=True)])
-        )
-        if progress:
-            progress(tree.size)
-
-    def grow(leaves_page: list[bytes]) -> None:
-        """Add a page's leaves to the tree, stopping at each checkpoint's size to check it."""
-        done = 0
-        while done < len(leaves_page):
-            take = len(leaves_page) - done
-            if next_cp is not None:
-                take = min(take, next_cp[0] - tree.size)
-            tree.extend(leaves_page[done : done + take])
-            done += take
-            if next_cp is not None and next_cp[0] <= tree.size:
-                settle()
-
-    def index_problems(problems: list[Problem]) -> None:
-        for position, until, en, vi in problems:
-            c["V4"].fail(Finding(en, vi, position=position, until=until))
-
-    # V1 and V2 need no order: pages of events go to a pool and come back, in order,
-    # to ``follow``. A few pages in flight keep memory flat.
-    workers = workers or os.cpu_count() or 1
-    pool: Executor = (
-        ProcessPoolExecutor(workers, mp_context=get_context("forkserver"))
-        if processes
-        else ThreadPoolExecutor(workers)
-    )
-    inflight: deque[tuple[Page, Future[list[EventCheck]]]] = deque()
-    settle()
-    try:
-        for page in _pages(view):
-            inflight.append((page, pool.submit(check_events, page)))
-            while len(inflight) > 2 * workers:
-                follow(*_result(inflight.popleft()))
-        while inflight:
-            follow(*_result(inflight.popleft()))
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    position = tree.size
-
-    # Rows the commit order does not reach (hidden from it), tiles and nonce rows the
-    # events do not account for.
-    stored_rows = view.count_events()
-    if stored_rows != position:
-        c["V1"].fail(
-            Finding(
-                f"{stored_rows} events are stored but {position} are in the commit order",
-                f"có {stored_rows} sự kiện được lưu nhưng chỉ {position} nằm trong thứ tự ghi",
-                position=position,
             )
-        )
-    index_problems(tiles_held.finish(view))
-    index_problems(nonces.finish(view, position))
-    c["V4"].checked += tiles_held.checked
+        self.index_problems(self.tiles_held.finish(self.view))
+        self.index_problems(self.nonces.finish(self.view, position))
+        c["V4"].checked += self.tiles_held.checked
 
-    # Index entries past the last event: events were deleted.
-    extra = next(leaves, None)
-    if extra is not None:
-        c["V4"].fail(
-            Finding(
-                f"the log index lists position {extra[0]} but there is no such event",
-                f"chỉ mục liệt kê vị trí {extra[0]} nhưng không có sự kiện",
-                position=extra[0],
-                stream=extra[1],
-                version=extra[2],
+        # Index entries past the last event: events were deleted.
+        extra = next(self.leaves, None)
+        if extra is not None:
+            c["V4"].fail(
+                Finding(
+                    f"the log index lists position {extra[0]} but there is no such event",
+                    f"chỉ mục liệt kê vị trí {extra[0]} nhưng không có sự kiện",
+                    position=extra[0],
+                    stream=extra[1],
+                    version=extra[2],
+                )
             )
-        )
-    # Checkpoints beyond the events: the log was cut short (if they are the log's).
-    while next_cp is not None:
-        size, source, payload = next_cp
-        if source == "stored":
-            latest = (size, str(payload))
-        if _checkpoint_root(c["V6"], keys.key_for(size), size, source, payload) is None:
-            next_cp = next(checkpoints, None)
-            continue  # not the log's checkpoint: said so, and no event is missing for it
-        c["V6"].fail(
-            Finding(
-                f"{source} checkpoint of size {size} but only {position} events exist",
-                f"điểm kiểm tra kích thước {size} nhưng chỉ có {position} sự kiện",
-                position=last_good[source],
-                until=size,
-                checkpoint_size=size,
+        # Checkpoints beyond the events: the log was cut short (if they are the log's).
+        while self.next_cp is not None:
+            size, source, payload = self.next_cp
+            if source == "stored":
+                self.latest = (size, str(payload))
+            self.next_cp = next(self.checkpoints, None)
+            if _checkpoint_root(c["V6"], self.keys.key_for(size), size, source, payload) is None:
+                continue  # not the log's checkpoint: said so, and no event is missing for it
+            c["V6"].fail(
+                Finding(
+                    f"{source} checkpoint of size {size} but only {position} events exist",
+                    f"điểm kiểm tra kích thước {size} nhưng chỉ có {position} sự kiện",
+                    position=self.last_good[source],
+                    until=size,
+                    checkpoint_size=size,
+                )
             )
-        )
-        next_cp = next(checkpoints, None)
 
-    latest_key = keys.key_for(latest[0]) if latest else log_key
-    _check_latest(c["V5"], latest_key, latest, tree, last_good["stored"])
-    if witness_policy is not None:
-        check_witnesses(c["V7"], witness_policy, latest, supplied, cosignatures)
-    report.events = position
-    report.tree_size = tree.size
-    if progress:
-        progress(position)
-    return report
+    def latest_checkpoint(self) -> None:
+        """V5: the latest stored checkpoint is the log's, and its root is the whole tree."""
+        latest_key = self.keys.key_for(self.latest[0]) if self.latest else self.log_key
+        _check_latest(
+            self.checks["V5"], latest_key, self.latest, self.tree, self.last_good["stored"]
+        )
+
+    def witnesses(self, policy: WitnessPolicy) -> None:
+        """V7: a quorum of the policy's witnesses cosigned the latest checkpoint."""
+        check_witnesses(self.checks["V7"], policy, self.latest, self.supplied, self.cosignatures)
 
 
 def _from_zero(
@@ -753,6 +861,7 @@ def _leaf_in(tile: list[bytes], position: int, leaf: bytes) -> bool:
 
 
 Page = list[tuple[int, str, int, str, bytes]]  # (position, stream, version, topic, envelope)
+Where = tuple[int, str, int, bytes]  # an event's position, stream, version and hash
 # Per event: its hash, its prev, a failure (check id, English, Vietnamese) or None, and
 # the statement's (actor, nonce, digest) for the nonce index (None if unreadable).
 EventCheck = tuple[bytes, bytes | None, tuple[str, str, str] | None, NonceKey | None]

@@ -1,4 +1,4 @@
-"""The HTTP contract: DESIGN.md's endpoints, receipts a client can check, problem+json."""
+"""The HTTP contract: docs/api.md's endpoints, receipts a client can check, problem+json."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from api.problems import render
 from ledger.canonical import (
     MAX_DEPTH,
     MAX_SAFE_INTEGER,
@@ -30,9 +31,9 @@ def _reject(data: bytes, slug: str, max_bytes: int = LIMIT) -> Rejected:
     e = info.value
     assert e.problem.slug == slug, e.detail_en
     assert e.detail_vi.strip() and e.detail_en.strip()
-    problem = e.to_problem("en")
+    problem = render(e, "en")
     assert problem["type"].endswith("/" + slug) and problem["detail"] == e.detail_en
-    assert e.to_problem()["detail"] == e.detail_vi
+    assert render(e)["detail"] == e.detail_vi
     return e
 
 

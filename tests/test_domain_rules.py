@@ -82,6 +82,20 @@ def test_a_key_must_be_named_for_its_person() -> None:
     w.refused("invalid-field", "root", "person.registered", person="a", name="A", key="a+00+xx")
 
 
+def test_a_registered_key_is_read_as_the_ledger_reads_it() -> None:
+    """One parser (``VerifierKey.parse``): a key whose ID does not match, or spelt other
+    than the ledger spells it, is refused at the door rather than registered to no use."""
+    w = World()
+    good = str(w.key("a").verifier)
+    name, key_id, blob = good.split("+")
+    wrong_id = f"{int(key_id, 16) ^ 1:08x}"
+    for bad in (f"{name}+{wrong_id}+{blob}", f"{name}+{key_id.upper()}+{blob}"):
+        if bad == good:
+            continue
+        w.refused("invalid-field", "root", "person.registered", person="a", name="A", key=bad)
+    w.act("root", "person.registered", person="a", name="A", key=good)
+
+
 def test_a_revoked_key_signs_nothing_more_and_its_rotation_does() -> None:
     w = World()
     w.enrol("a")

@@ -288,13 +288,13 @@ def test_an_insider_writing_around_the_skew_is_named_by_v10(
 def _rows(*times: datetime | None) -> list[tuple[int, str, int, bytes]]:
     """Envelopes of one stream signed at START + i minutes, logged at ``times`` (None:
     a version 1 envelope)."""
-    from ledger.envelope import event_hash, seal
+    from ledger.envelope import event_hash, wrap
     from tests.conftest import People
 
     people, rows, prev = People(), [], None
     for i, logged in enumerate(times):
         signed = people.statement(issued_at=f"2026-11-02T01:{i:02d}:00Z")
-        raw = seal("actor/nguyen.van.an", i + 1, prev, signed, logged)
+        raw = wrap("actor/nguyen.van.an", i + 1, prev, signed, logged)
         rows.append((i, "actor/nguyen.van.an", i + 1, raw))
         prev = event_hash(raw)
     return rows

@@ -179,7 +179,7 @@ def test_intake_refuses_a_submission_whose_texts_do_not_fit_and_stores_nothing(
     ]
     for body, slug in cases:
         refused(_encode(body), slug)
-    # Decomposed Vietnamese is refused, not silently normalised (DESIGN.md).
+    # Decomposed Vietnamese is refused, not silently normalised (docs/SPEC.md §1).
     nfd = {commitment: {**disclosure.to_json(), "text": unicodedata.normalize("NFD", "Cần.")}}
     refused(_encode({**submission, "texts": nfd}), "non-nfc-string")
     # A blank text cannot hide behind a commitment: a sealed reason is a reason given.

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import pytest
 
 from ledger.checkpoint import Checkpoint, CheckpointError
-from ledger.envelope import event_hash, seal
+from ledger.envelope import event_hash, wrap
 from ledger.keys import SignerKey
 from ledger.merkle import (
     CompactRange,
@@ -82,7 +82,7 @@ def test_receipt_for_a_real_envelope() -> None:
         },
         alice,
     )
-    raw = seal("actor/alice", 1, None, signed)
+    raw = wrap("actor/alice", 1, None, signed)
     leaves = [leaf_hash(event_hash(raw)), leaf_hash(b"\x00" * 32)]
     root = node_hash(leaves[0], leaves[1])
     receipt = Receipt(

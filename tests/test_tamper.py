@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from cadreledger.cli import main
 from cadreledger.service import Ledger
 from ledger.checkpoint import Checkpoint
-from ledger.envelope import TOPIC, Event, seal
+from ledger.envelope import TOPIC, Event, wrap
 from ledger.keys import SignerKey
 from tests.conftest import People
 
@@ -128,7 +128,7 @@ def test_forged_event_appended(ledger: Ledger, people: People, db_url: str) -> N
     build(ledger, people)
     stream, version, raw = state_of(ledger, 11)
     forger = People()
-    forged = seal(stream, version + 1, Event.parse(raw).hash, forger.statement(cadre="cadre-2"))
+    forged = wrap(stream, version + 1, Event.parse(raw).hash, forger.statement(cadre="cadre-2"))
     ledger.store.execute(
         f"INSERT INTO {events_table(ledger)} (originator_id, originator_version, topic, state)"
         " VALUES (?, ?, ?, ?)",

@@ -24,7 +24,7 @@ from cadreledger.service import Ledger
 from ledger.checkpoint import Checkpoint
 from ledger.envelope import Event
 from ledger.keys import SignerKey
-from ledger.sequencer import Sealed
+from ledger.sequencer import Landed
 from ledger.statement import SignedStatement
 
 
@@ -51,18 +51,18 @@ class Keys:
 
 def submit_in_batches(
     ledger: Ledger, statements: Sequence[SignedStatement], rng: random.Random, most: int = 24
-) -> list[Sealed]:
+) -> list[Landed]:
     """Queue statements in runs of 1…``most`` and wait for each run: the sequencer
     commits each run as one or a few batches, so checkpoints land at varied sizes."""
     assert ledger.sequencer is not None
-    sealed: list[Sealed] = []
+    landed: list[Landed] = []
     i = 0
     while i < len(statements):
         run = statements[i : i + rng.randint(1, most)]
-        futures: list[Future[Sealed]] = [ledger.sequencer.submit(s) for s in run]
-        sealed += [f.result(timeout=60) for f in futures]
+        futures: list[Future[Landed]] = [ledger.sequencer.submit(s) for s in run]
+        landed += [f.result(timeout=60) for f in futures]
         i += len(run)
-    return sealed
+    return landed
 
 
 def build(

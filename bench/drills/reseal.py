@@ -1,11 +1,11 @@
-"""The insider's tool: rewrite a log from a list of signed statements, sealed anew.
+"""The insider's tool: rewrite a log from a list of signed statements, wrapped anew.
 
 Someone with write access to the database *and* the log's private key can throw the
 stored log away and write another: each statement chained onto its stream, the index,
 the tiles, a checkpoint per batch signed with the log's key, the nonce index. The
 result passes V1–V7 on its own. What still catches it: checkpoints somebody kept (V6,
 ``--checkpoint`` or the verifier's memory), witnesses (V7), the rules (V8), and the
-nonce index for a statement sealed twice.
+nonce index for a statement logged twice.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from eventsourcing.persistence import StoredEvent
 
 from domain.streams import stream_for
 from ledger.checkpoint import Checkpoint
-from ledger.envelope import TOPIC, EnvelopeError, Event, event_hash, seal
+from ledger.envelope import TOPIC, EnvelopeError, Event, event_hash, wrap
 from ledger.keys import SignerKey
 from ledger.merkle import EMPTY_ROOT, leaf_hash
 from ledger.statement import SignedStatement
-from ledger.store import LogStore, Seal
+from ledger.store import BatchRows, LogStore
 from ledger.tiles import TreeBuilder
 
 TABLES = ("ledger_leaves", "ledger_tiles", "ledger_checkpoints", "ledger_nonces")
@@ -30,7 +30,7 @@ TABLES = ("ledger_leaves", "ledger_tiles", "ledger_checkpoints", "ledger_nonces"
 def reseal(
     store: LogStore, statements: Sequence[SignedStatement], log_key: SignerKey, batch: int = 10
 ) -> None:
-    """Replace every event of ``store`` by ``statements``, sealed in batches of ``batch``.
+    """Replace every event of ``store`` by ``statements``, wrapped in batches of ``batch``.
 
     A statement that repeats an earlier one (same actor and nonce) is stored again as an
     event, but gets no second nonce row: the table's primary key forbids it, as it would
@@ -58,25 +58,25 @@ def reseal(
     logged: datetime | None = None
     for start in range(0, len(statements), batch):
         events: list[StoredEvent] = []
-        sealed = Seal()
+        rows = BatchRows()
         for signed in statements[start : start + batch]:
             stream = stream_for(signed.statement)
             version, prev = heads.get(stream, (0, None))
             issued = datetime.fromisoformat(signed.statement["issued_at"]).astimezone(UTC)
             at = kept.get((signed.actor, signed.nonce), issued)
             logged = at if logged is None else max(logged, at)
-            raw = seal(stream, version + 1, prev, signed, logged)
+            raw = wrap(stream, version + 1, prev, signed, logged)
             index = tree.size
             tree.append(leaf_hash(event_hash(raw)))
             heads[stream] = (version + 1, event_hash(raw))
             events.append(StoredEvent(stream, version + 1, TOPIC, raw))
-            sealed.leaves.append((index, stream, version + 1))
+            rows.leaves.append((index, stream, version + 1))
             if (signed.actor, signed.nonce) not in nonces:
                 nonces.add((signed.actor, signed.nonce))
-                sealed.nonces.append((signed.actor, signed.nonce, signed.digest, index))
-        sealed.tiles = tree.take_dirty()
-        sealed.checkpoint = (
+                rows.nonces.append((signed.actor, signed.nonce, signed.digest, index))
+        rows.tiles = tree.take_dirty()
+        rows.checkpoint = (
             tree.size,
             Checkpoint(log_key.name, tree.size, tree.root()).sign(log_key),
         )
-        store.commit(events, sealed)
+        store.commit(events, rows)

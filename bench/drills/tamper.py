@@ -38,7 +38,7 @@ from bench.drills.reseal import reseal
 from cadreledger.service import Ledger
 from domain.registry import key_name
 from ledger.checkpoint import Checkpoint
-from ledger.envelope import TOPIC, Event, seal
+from ledger.envelope import TOPIC, Event, wrap
 from ledger.keys import SignerKey, VerifierKey
 from ledger.statement import SignedStatement, sign_statement
 from ledger.tiles import TILE_HEIGHT, TILE_WIDTH
@@ -235,7 +235,7 @@ def _event_appended(t: Target) -> Truth:
     """A forged event chained correctly onto an existing stream, at the end."""
     stream = t.event(t.position())[1]
     version, prev = t.head(stream)
-    t.insert_event(stream, version + 1, seal(stream, version + 1, prev, _forged(t)))
+    t.insert_event(stream, version + 1, wrap(stream, version + 1, prev, _forged(t)))
     return Truth(f"a forged event appended to {stream}", position=t.n)
 
 
@@ -249,7 +249,7 @@ def _event_inserted(t: Target) -> Truth:
     t.sql.execute(f"UPDATE {table} SET {col} = {col} + {shift} WHERE {col} >= ?", (nid,))
     t.sql.execute(f"UPDATE {table} SET {col} = {col} - {shift} + 1 WHERE {col} >= ?", (shift,))
     stream = "actor/ke-gia-mao"
-    t.insert_event(stream, 1, seal(stream, 1, None, _forged(t)), nid=nid)
+    t.insert_event(stream, 1, wrap(stream, 1, None, _forged(t)), nid=nid)
     return Truth(f"a forged event inserted at position {p}", position=p)
 
 
@@ -258,7 +258,7 @@ def _event_hidden(t: Target) -> Truth:
     """A forged event stored where the commit order does not reach (a notification id
     below the first), so that readers of the order never meet it."""
     stream = "actor/ke-gia-mao"
-    t.insert_event(stream, 1, seal(stream, 1, None, _forged(t)), nid=-t.rng.randint(0, 99))
+    t.insert_event(stream, 1, wrap(stream, 1, None, _forged(t)), nid=-t.rng.randint(0, 99))
     return Truth("a forged event hidden outside the commit order", position=t.n)
 
 
@@ -268,7 +268,7 @@ def _event_replayed(t: Target) -> Truth:
     p = t.position()
     _, stream, _, raw = t.event(p)
     version, prev = t.head(stream)
-    t.insert_event(stream, version + 1, seal(stream, version + 1, prev, lift(raw)))
+    t.insert_event(stream, version + 1, wrap(stream, version + 1, prev, lift(raw)))
     return Truth(f"event {p}'s statement replayed at the end", position=t.n)
 
 
@@ -284,7 +284,7 @@ def _cut_and_extended(t: Target) -> Truth:
     t.sql.execute("DELETE FROM ledger_checkpoints WHERE size > ?", (k,))
     stream, prev = "actor/ke-gia-mao", None
     for version in range(1, t.rng.randint(2, 6)):
-        raw = seal(stream, version, prev, _forged(t))
+        raw = wrap(stream, version, prev, _forged(t))
         t.insert_event(stream, version, raw)
         prev = Event.parse(raw).hash
     return Truth(f"log cut at {k} and re-extended with forged events", position=k)

@@ -19,9 +19,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.problems import find
 from cadreledger.service import Ledger
 from domain.streams import stream_for
-from ledger.errors import PROBLEMS, Rejected
+from ledger.errors import Rejected
 from ledger.keys import SignerKey
 from ledger.sequencer import Sequencer
 from ledger.statement import SignedStatement, sign_statement
@@ -35,7 +36,9 @@ class Refused(Rejected):
 
     def __init__(self, status: int, problem: dict[str, Any]) -> None:
         slug = str(problem["type"]).rsplit("/", 1)[-1]
-        super().__init__(PROBLEMS.by_slug[slug], problem["detail_vi"], problem["detail_en"])
+        known = find(slug)
+        assert known is not None, f"the API answered with an undocumented problem: {slug}"
+        super().__init__(known, problem["detail_vi"], problem["detail_en"])
         self.status, self.document = status, problem
 
 
