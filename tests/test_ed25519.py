@@ -168,7 +168,7 @@ def test_a_key_holders_identity_r_signature_is_refused_at_submission() -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from ledger.errors import Rejected
-    from ledger.statement import sign_statement, verify_submission
+    from ledger.statement import parse_submission, sign_statement
     from tests.test_statement import KEY, statement
 
     generator = _generator()
@@ -182,9 +182,11 @@ def test_a_key_holders_identity_r_signature_is_refused_at_submission() -> None:
     Ed25519PublicKey.from_public_bytes(public).verify(forged, signed.canonical)  # OpenSSL: ✓
     submission = {**signed.submission(), "signature": base64.b64encode(forged).decode()}
     with pytest.raises(Rejected) as caught:
-        verify_submission(submission)
+        parse_submission(json.dumps(submission).encode())
     assert caught.value.problem.slug == "bad-signature"
-    verify_submission(signed.submission())  # the honest signature of the same statement
+    parse_submission(
+        json.dumps(signed.submission()).encode()
+    )  # the honest signature of the same statement
 
 
 def test_a_forged_statement_under_a_small_order_key_is_refused() -> None:
