@@ -117,12 +117,11 @@ def entries_reader(ask: Ask) -> bool:
 
 def bundle_reader(ask: Ask) -> bool:
     """A subject's case bundle (the cycle's evidence bundle, focused on them): oversight
-    and those who handle complaints; the subject (or whoever answers for them) once the
-    result is published — before, the bundle's ballots are unpublished scores."""
-    if complaint_handler(ask):
-        return True
-    cycle = _cycle(ask)
-    return cycle is not None and bool(cycle.published) and _owns(ask, ask.path.get("cadre", ""))
+    and those who handle complaints only. A bundle must carry every subject's signed acts
+    to be replayed (the group's quota and the head-vs-collective rule read them all), so
+    it would show anyone else other people's complaints and discipline evidence, which
+    stay with oversight, handlers and the person concerned."""
+    return complaint_handler(ask)
 
 
 def fairness_reader(ask: Ask) -> bool:

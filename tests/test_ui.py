@@ -884,15 +884,11 @@ def test_a_complainant_replays_the_steps_that_touched_their_result(
         page.goto(f"{url}/ui/cadre.html?cycle={served.cycle}&cadre={complainant}")
         page.wait_for_selector("#history a")
 
-        # Their case bundle, from the page, checked offline by the verifier.
-        with page.expect_download() as downloading:
-            page.click("#bundle")
-        saved = tmp_path / "case.bundle.json"
-        downloading.value.save_as(saved)
-        verified = CliRunner().invoke(main, ["verify", str(saved)])
-        assert verified.exit_code == 0, verified.output
-        bundle = json.loads(saved.read_text())
-        assert bundle["evaluation"]["cadre"] == complainant
+        # The case bundle carries everyone's acts: the page says who gives it out.
+        page.click("#bundle")
+        page.wait_for_function(
+            "document.querySelector('#bundle + .hint').textContent.includes('ủy ban kiểm tra')"
+        )
 
         page.locator("#history a").last.click()
         page.wait_for_selector("#step-list li")
@@ -1116,3 +1112,25 @@ def test_the_replay_stays_under_a_tight_rate_limit(served: Served, page: Page) -
         counts = wait_verified(page)
     assert counts["ok"] == counts["n"] == len(served.steps())
     assert 429 not in statuses and len(statuses) <= 30, statuses
+
+
+def test_the_inspection_committee_downloads_a_case_bundle_that_verifies(
+    served: Served, page: Page, tmp_path: Path
+) -> None:
+    """From a published cadre's page, the inspection committee (who handles complaints)
+    downloads the case bundle, and ``cadreledger verify FILE`` passes it offline."""
+    doc = served.get(f"/v1/cycles/{served.cycle}")
+    complainant = next(sid for sid, s in doc["subjects"].items() if s["complaints"])
+    access = AccessStore(served.ledger.store)
+    token, _ = access.issue(served.demo.inspection.id)
+    with serving(create_app(served.ledger, access=access)) as url:
+        page.context.add_cookies([{"name": "cadreledger_token", "value": token, "url": url}])
+        page.goto(f"{url}/ui/cadre.html?cycle={served.cycle}&cadre={complainant}")
+        page.wait_for_selector("#bundle")
+        with page.expect_download() as downloading:
+            page.click("#bundle")
+        saved = tmp_path / "case.bundle.json"
+        downloading.value.save_as(saved)
+    verified = CliRunner().invoke(main, ["verify", str(saved)])
+    assert verified.exit_code == 0, verified.output
+    assert json.loads(saved.read_text())["evaluation"]["cadre"] == complainant

@@ -86,17 +86,25 @@ function lead(r) {
   );
 }
 
-/** Once published: the case bundle to download and check offline (cadreledger verify). */
+/** Once published: the case bundle to download and check offline (cadreledger verify).
+ * Oversight and complaint handlers get it; anyone else is told who does. */
 function bundle() {
   if (!state.page.timeline.some((a) => a.type === "result.published")) return null;
   const href = cycleUrl(cycle, `/cadres/${encodeURIComponent(cadre)}/bundle`);
-  return h(
-    "p",
-    {},
-    link(href, t("cd.bundle"), { id: "bundle", class: "button", download: `${cycle}-${cadre}.bundle.json` }),
-    " ",
-    h("span", { class: "hint" }, t("cd.bundleHint")),
-  );
+  const hint = h("span", { class: "hint" }, t("cd.bundleHint"));
+  const download = async () => {
+    const answer = await fetch(href, { credentials: "same-origin" });
+    if (!answer.ok) {
+      hint.textContent = t("cd.bundleRefused");
+      return;
+    }
+    const a = h("a", { href: URL.createObjectURL(await answer.blob()), download: `${cycle}-${cadre}.bundle.json` });
+    a.click();
+    URL.revokeObjectURL(a.href);
+  };
+  const button = h("button", { id: "bundle", class: "button", type: "button" }, t("cd.bundle"));
+  button.addEventListener("click", download);
+  return h("p", {}, button, " ", hint);
 }
 
 function fact(label, value) {

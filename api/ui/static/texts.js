@@ -444,6 +444,7 @@ export const TEXT = {
   // Cadre page.
   "cd.back": ["‹ Về tổng quan", "‹ Back to the overview"],
   "cd.bundle": ["Tải gói hồ sơ", "Download case bundle"],
+  "cd.bundleRefused": ["Gói hồ sơ chứa hành vi của mọi người trong kỳ nên chỉ ủy ban kiểm tra và người giải quyết khiếu nại được tải; hãy đề nghị họ cấp cho bạn.", "A case bundle holds everyone's acts in the cycle, so only the inspection committee and complaint handlers may download it; ask them for yours."],
   "cd.bundleHint": ["Tự kiểm tra, không cần tin máy chủ: cadreledger verify <tệp>", "Check it yourself, without trusting the server: cadreledger verify <file>"],
   "cd.kind.person": ["Cá nhân", "Person"],
   "cd.kind.collective": ["Tập thể", "Collective"],
