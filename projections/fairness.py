@@ -105,7 +105,6 @@ class CycleLog:
     complaints: dict[str, dict[str, Any]] = field(default_factory=dict)
     partial: list[tuple[str, int, str, list[str]]] = field(default_factory=list)  # tallies
     horizon: str | None = None  # acts dated before this are far from the deadline
-    quota_lowered: set[str] = field(default_factory=set)  # decided HTT with the quota full
 
 
 @dataclass
@@ -174,14 +173,18 @@ class Fairness:
             self._against_complainant(act, key, model)
         if kind in ("score.submitted", "score.amended"):
             self._ballot(act, key)
+        elif kind == "conflict.declared":
+            # A conflict declared after voting takes the ballot out of the tally (the
+            # rules recount it): the panel is compared on the ballots that count.
+            record = self.ballots.get(key)
+            if record is not None:
+                record.current.pop(act.actor, None)
+                record.original.pop(act.actor, None)
         elif kind == "tally.recorded":
             self.marks[key]["tally"] = act.position
             self._tally_panel(act, key, model)
         elif kind in ("decision.issued", "decision.revised"):
             log.deciders[act.event] = act.actor
-            ev = cycle.evaluations[cadre]
-            if _lowered_from_htxs(cycle, ev) and quota_full(cycle, ev):
-                log.quota_lowered.add(cadre)  # HTXS would have broken the quota then
             if kind == "decision.issued":
                 log.issued.append((day or act.day, act.position))
         elif kind == "complaint.filed":
@@ -624,16 +627,9 @@ def judge_sealed_reasons(
     report["severities"] = {k: n for k, n in report["severities"].items() if n}
 
 
-def _lowered_from_htxs(cycle: Cycle, ev: Evaluation) -> bool:
-    """Decided HTT where the score gives HTXS (only then can the quota explain it)."""
-    scored = ev.corrected or ev.tally
-    if ev.decision is None or ev.decision.level != Level.HTT or scored is None:
-        return False
-    return cycle.profile.threshold_level(int(scored["total"]))[0] == Level.HTXS
-
-
 def quota_full(cycle: Cycle, ev: Evaluation) -> bool:
-    """Whether rating ``ev`` HTXS would break its group's quota as the group stands."""
+    """Whether rating ``ev`` HTXS would break its group's quota as the group stands (the
+    end state publication checks a quota ground against)."""
     group = ev.subject.group
     others = [e for e in cycle.evaluations.values() if e.subject.group == group and e is not ev]
     htxs = 1 + sum(1 for e in others if e.current == Level.HTXS)

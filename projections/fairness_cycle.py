@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from domain.cycle import Cycle
 from domain.evaluation import Evaluation
 from domain.fields import format_points, text_json
-from domain.judgement import allowed
+from domain.judgement import GROUNDS, allowed
 from domain.levels import Level
 from projections.fairness import (
     Ballots,
@@ -292,7 +292,11 @@ class CycleCheck:
             issued = (ev.superseded[0] if ev.superseded else decision).level
             below = cycle.profile.points and level.rank < highest.rank
             severity, what = None, ("", "")
-            if proposal is not None and issued.rank < proposal.rank:
+            # Below the proposal for the group's rules (the quota, the collective) is what
+            # the rules required, not a departure to examine.
+            required = cycle.profile.points and self._explained(ev, issued, highest)
+            explained = below and self._explained(ev, level, highest)
+            if proposal is not None and issued.rank < proposal.rank and not required:
                 level = issued
                 severity = "high"
                 what = (
@@ -306,7 +310,7 @@ class CycleCheck:
                     f"Quyết định {level.value} cao hơn đề xuất {proposal.value}",
                     f"Decided {level.value}, above the proposed {proposal.value}",
                 )
-            elif below and not self._explained(ev, level, highest):
+            elif below and not explained:
                 severity = "medium"
                 what = (
                     f"Xếp {level.value}, thấp hơn mức {highest.value} theo điểm, không có "
@@ -319,6 +323,13 @@ class CycleCheck:
             departed = proposal is not None and issued.rank != proposal.rank
             yardstick = proposal if departed and proposal is not None else highest
             cited = [e for e in ev.evidence if e.kind != "mitigation"]
+            # The typed grounds the decision cites (the rules admit no lowering without
+            # one): evidence that forces nothing is stated, not taken as an explanation.
+            grounds = [
+                {k: w[k] for k in ("rule", "kind", "event") if k in w}
+                for w in decision.why
+                if w["rule"] in GROUNDS
+            ]
             events = [self.at(decision.event), *(self.at(e.event) for e in cited)]
             if ev.proposal is not None:
                 events.append(self.at(ev.proposal.event))
@@ -345,16 +356,18 @@ class CycleCheck:
                     "direction": "down" if level.rank < yardstick.rank else "up",
                     "reason": text_json(decision.reason) or "",
                     "evidence": [{"kind": e.kind, "event": e.event} for e in cited],
+                    "grounds": grounds,
                 },
             )
 
     def _explained(self, ev: Evaluation, level: Level, highest: Level) -> bool:
-        """A level below the score's that the HTXS quota (as the decision found the group)
-        or the collective's level (head cap) required."""
+        """A level below the score's that the HTXS quota or the collective's level (head
+        cap) required. The quota is judged as the rules judge a quota ground, on the
+        group as it ends (at publication): full when it was decided but not in the end,
+        it explains nothing."""
         cycle, subject = self.cycle, ev.subject
-        # The quota full when it was decided, or in the end (decided before the HTXS).
         lowered = highest == Level.HTXS and level == Level.HTT
-        if lowered and (subject.id in self.log.quota_lowered or quota_full(cycle, ev)):
+        if lowered and quota_full(cycle, ev):
             return True
         if subject.head_of is not None and cycle.profile.setting("head_cap"):
             collective = cycle.evaluations.get(subject.head_of)

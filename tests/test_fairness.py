@@ -11,9 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from domain.acts import Act
 from domain.fields import format_points
 from domain.regimes import PROFILES, profile_hash
+from ledger.errors import Rejected
 from projections.fairness import NOT_JUDGED, Fairness, judge_reason, judge_sealed_reasons
 from projections.fairness_kinds import KINDS
 from tests.evaluation import World
@@ -118,8 +121,11 @@ class Unit:
         *,
         decided: str | None = None,
         reason: str | None = None,
+        quota: bool = False,
     ) -> None:
-        extra = {"reason": reason} if reason else {}
+        extra: dict[str, Any] = {"reason": reason} if reason else {}
+        if quota:  # the typed ground of a lowering for the group's HTXS quota
+            extra["quota"] = True
         self.on(cycle, ADV, "appraisal.proposed", cadre=cadre, level=level, **extra)
         if decided and decided != level:
             extra = {"reason": "Chưa hoàn thành một số nhiệm vụ."}
@@ -221,10 +227,11 @@ def test_a_quota_lowering_is_not_reported_but_a_lowering_on_evidence_that_forces
     for cadre, total in scores.items():
         unit.score(cycle, cadre, {s: total for s in PANEL})
         unit.tally(cycle, cadre)
-    # Four HTT would allow no HTXS (20 %): cb.2 is lowered for the quota, with its reason.
-    # cb.3 is proposed HTT, then a record that forces nothing lets the decision say HT.
+    # Four HTT would allow no HTXS (20 %): cb.1 and cb.2 are lowered for the quota, on
+    # its typed ground. cb.3 is proposed HTT, then the decision says HT citing a record of
+    # a kind the regime counts (tasks failed) but that forces nothing: 5 %, not over 50 %.
     unit.on(cycle, ADV, "appraisal.proposed", cadre="cb.3", level="HTT")
-    unit.on(
+    late = unit.on(
         cycle,
         ADV,
         "evidence.recorded",
@@ -233,18 +240,76 @@ def test_a_quota_lowering_is_not_reported_but_a_lowering_on_evidence_that_forces
         percent=5,
         text="Một nhiệm vụ trễ hạn.",
     )
-    unit.on(cycle, AUTH, "decision.issued", cadre="cb.3", level="HT", reason="Trễ hạn.")
+    unit.on(
+        cycle, AUTH, "decision.issued", cadre="cb.3", level="HT", reason="Trễ hạn.", evidence=[late]
+    )
     for cadre in ("cb.4", "cb.5"):
         unit.decide(cycle, cadre, "HTT")
-    unit.decide(cycle, "cb.2", "HTT", reason="Vượt tỷ lệ HTXS của nhóm.")
-    unit.decide(cycle, "cb.1", "HTT", reason="Vượt tỷ lệ HTXS của nhóm.")
+    unit.decide(cycle, "cb.2", "HTT", reason="Vượt tỷ lệ HTXS của nhóm.", quota=True)
+    unit.decide(cycle, "cb.1", "HTT", reason="Vượt tỷ lệ HTXS của nhóm.", quota=True)
+    for cadre in CADRES:
+        unit.on(cycle, AUTH, "notice.sent", cadre=cadre)
+    unit.on(cycle, AUTH, "result.published")  # the rules find the quota full in the end too
     found = kinds(unit.report())
     assert ("decision-departure", "cb.3", AUTH) in found  # below the proposal, 5 % forces nothing
-    assert not [k for k in found if k[1] in ("cb.1", "cb.2") and k[0] != "not-notified"], found
+    assert not [k for k in found if k[1] in ("cb.1", "cb.2")], found
     departure = next(f for f in unit.report()["findings"] if f["kind"] == "decision-departure")
     assert departure["severity"] == "high" and departure["detail"]["direction"] == "down"
     assert departure["detail"]["evidence"][0]["kind"] == "tasks_failed"
+    assert departure["detail"]["grounds"] == [
+        {"rule": "lowered_on", "kind": "tasks_failed", "event": late}
+    ]
     assert departure["detail"]["reason"] == "Trễ hạn."
+
+
+def test_a_lowering_on_evidence_that_forces_nothing_is_reported_even_as_proposed() -> None:
+    """The advisory body proposes the lowering itself, citing a 10 % task record: the
+    decision follows the proposal, so only the score is its yardstick — and the record
+    forces nothing, so the level below the score's is still a sign."""
+    unit = Unit()
+    cycle, _ = unit.open(2025)
+    for cadre, total in {"cb.1": 80, "cb.2": 82, "cb.3": 78, "cb.4": 81, "cb.5": 79}.items():
+        unit.score(cycle, cadre, {s: total for s in PANEL})
+        unit.tally(cycle, cadre)
+    record = unit.on(
+        cycle, ADV, "evidence.recorded", cadre="cb.3", kind="tasks_failed", percent=10, text="Trễ."
+    )
+    unit.on(
+        cycle,
+        ADV,
+        "appraisal.proposed",
+        cadre="cb.3",
+        level="HT",
+        reason="Chưa hoàn thành nhiệm vụ.",
+        evidence=[record],
+    )
+    unit.on(cycle, AUTH, "decision.issued", cadre="cb.3", level="HT")
+    (found,) = [f for f in unit.report()["findings"] if f["kind"] == "decision-departure"]
+    assert found["cadre"] == "cb.3" and found["severity"] == "medium"
+    assert (found["detail"]["score_gives"], found["detail"]["level"]) == ("HTT", "HT")
+    assert found["detail"]["grounds"][0]["event"] == record
+
+
+def test_a_quota_lowering_the_group_no_longer_needs_is_reported() -> None:
+    """Lowered for the quota first, when no HTT was decided yet; seven HTT decided
+    afterwards leave room for its HTXS after all. The rules refuse to publish that, and
+    the finding says it before anyone tries: the quota explains nothing in the end."""
+    unit = Unit()
+    roster = [*CADRES, *MORE]
+    cycle, _ = unit.open(2025, roster=roster)
+    for cadre in roster:
+        unit.score(cycle, cadre, {s: 95 if cadre == "cb.1" else 80 for s in PANEL})
+        unit.tally(cycle, cadre)
+    unit.decide(cycle, "cb.1", "HTT", reason="Vượt tỷ lệ HTXS của nhóm.", quota=True)
+    for cadre in roster[1:]:
+        unit.decide(cycle, cadre, "HTT")
+    found = kinds(unit.report(), "medium")
+    assert ("decision-departure", "cb.1", AUTH) in found
+    for cadre in roster:
+        unit.on(cycle, AUTH, "notice.sent", cadre=cadre)
+    with pytest.raises(Rejected) as refused:
+        unit.on(cycle, AUTH, "result.published")
+    assert refused.value.problem.slug == "ungrounded-level"
 
 
 def test_reasons_are_judged_where_readable_and_said_to_be_sealed_where_not() -> None:
@@ -466,7 +531,7 @@ def test_a_quota_lowering_decided_before_the_htxs_is_not_reported() -> None:
         unit.tally(cycle, cadre)
     for cadre in roster[2:]:
         unit.decide(cycle, cadre, "HTT")
-    unit.decide(cycle, "cb.2", "HTT", reason="Vượt tỷ lệ HTXS của nhóm.")
+    unit.decide(cycle, "cb.2", "HTT", reason="Vượt tỷ lệ HTXS của nhóm.", quota=True)
     unit.decide(cycle, "cb.1", "HTXS")
     assert not [f for f in unit.report()["findings"] if f["kind"] == "decision-departure"]
 

@@ -324,17 +324,13 @@ class Unit:
             plan.depart = rng.choice(fits or self.cadres)
             self.target = plan.depart
         for cadre in self.cadres:
-            extra = {"reason": reasons[cadre]} if cadre in reasons else {}
+            # The quota is a typed ground (checked again at every decision and at
+            # publication); the decision that follows the proposal inherits it.
+            extra = {"reason": reasons[cadre], "quota": True} if cadre in reasons else {}
             on(ADVISORY, "appraisal.proposed", cadre=cadre, level=proposed[cadre], **extra)
+        cited = ""
         if plan.depart:  # after the proposal: real evidence the decision then cites
-            on(
-                ADVISORY,
-                "evidence.recorded",
-                cadre=plan.depart,
-                kind="tasks_failed",
-                percent=rng.randint(10, 30),
-                text="Một số nhiệm vụ chưa hoàn thành đúng hạn.",
-            )
+            cited = self._departure_ground(plan.depart, year)
         if plan.late_decision:
             on(
                 AUTHORITY,
@@ -349,7 +345,10 @@ class Unit:
             decided, extra = proposed[cadre], {}
             if cadre == plan.depart:
                 decided = LOWER[proposed[cadre]]
-                extra = {"reason": "Chưa hoàn thành một số nhiệm vụ được giao."}
+                extra = {
+                    "reason": "Chưa hoàn thành một số nhiệm vụ được giao.",
+                    "evidence": [cited],
+                }
             if cadre == plan.late_decision:
                 self.w.clock = datetime(year + 1, 1, 5, 1, 0, tzinfo=UTC)
             self.decisions[(cid, cadre)] = on(
@@ -360,6 +359,32 @@ class Unit:
         if plan.depart:
             self.level[plan.depart] = LOWER[proposed[plan.depart]]
         self.total = total
+
+    def _departure_ground(self, cadre: str, year: int) -> str:
+        """Evidence a lowered decision may cite (its kind is one the regime counts) but
+        that forces nothing: under QĐ 366 a share of tasks failed far below the 50 % that
+        forces KHT; under NĐ 335, whose only staff ground is discipline, a reprimand
+        decided the year before (it forces KHT only in its own year)."""
+        on = self._on(self.cycles[-1])
+        if "tasks_failed" in PROFILES[self.regime]["forced_kht"]:
+            return on(
+                ADVISORY,
+                "evidence.recorded",
+                cadre=cadre,
+                kind="tasks_failed",
+                percent=self.rng.randint(5, 30),
+                text="Một số nhiệm vụ chưa hoàn thành đúng hạn.",
+            )
+        return on(
+            ADVISORY,
+            "evidence.recorded",
+            cadre=cadre,
+            kind="discipline",
+            form="khien_trach",
+            duty_related=True,
+            decided=f"{year - 1}-09-15",
+            text="Quyết định kỷ luật khiển trách năm trước.",
+        )
 
     def _after(self, cid: str, year: int, plan: Plan) -> None:
         """Notices, publication, complaints."""
