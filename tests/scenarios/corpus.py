@@ -32,6 +32,7 @@ from typing import Any
 from domain.acts import Act
 from domain.fields import format_points
 from domain.regimes import PROFILES, profile_hash
+from ledger.errors import Rejected
 from projections.fairness import Fairness, FairnessSettings
 from tests.evaluation import World
 
@@ -70,6 +71,7 @@ class Plan:
     complaints: dict[str, str] = field(default_factory=dict)  # cadre → how it is handled
     publish_after_days: int = 0
     late_decision: str | None = None  # decided after the deadline, under an exception
+    attempt: str | None = None  # a rigging the rules now refuse, tried once (``REFUSED``)
 
 
 @dataclass
@@ -110,6 +112,7 @@ class Unit:
         self.cycles: list[str] = []
         self.target = ""  # a cadre the rigging picked itself
         self.decisions: dict[tuple[str, str], str] = {}  # (cycle, cadre) → decision event
+        self.refusals: dict[str, str] = {}  # attempt → the problem type that refused it
 
     # -- one cycle --------------------------------------------------------------------
 
@@ -167,7 +170,8 @@ class Unit:
                     )
         on(CHAIR, "minutes.adopted", meeting=meeting, comments=comments, text="Biên bản hội nghị.")
         conflicted: set[tuple[str, str]] = set()
-        if self.points and not plan.identical and rng.random() < 0.3:
+        wanted = plan.attempt == "conflicted-scorer"
+        if self.points and not plan.identical and (wanted or rng.random() < 0.3):
             planned = {c for _, c in plan.bias} | {plan.directed[1] if plan.directed else ""}
             pair = (
                 rng.choice(self.panel),
@@ -210,9 +214,27 @@ class Unit:
         events: dict[tuple[str, str], str] = {}
         order = list(self.panel)
         for cadre in self.cadres:
+            eligible = [s for s in order if (s, cadre) not in conflicted]
             for scorer in order:
                 if (scorer, cadre) in conflicted:
+                    if plan.attempt == "conflicted-scorer":
+                        self._try(
+                            plan, cid, scorer, "score.submitted", cadre=cadre, general=20, tasks=50
+                        )
                     continue
+                last = scorer == eligible[-1] and cadre == self.cadres[0]
+                if plan.attempt == "tally-before-panel" and last and ballots[cadre]:
+                    # Closed on the ballots cast so far, counted right: short one member.
+                    cast = [(g + t) * 100 for g, t in ballots[cadre].values()]
+                    self._try(
+                        plan,
+                        cid,
+                        CHAIR,
+                        "tally.recorded",
+                        cadre=cadre,
+                        ballots=len(cast),
+                        total=format_points(mean(cast)),
+                    )
                 if plan.withdrawn == scorer and cadre != self.cadres[0]:
                     continue
                 total = max(40, min(100, round(self._ballot(scorer, cadre, plan))))
@@ -262,6 +284,17 @@ class Unit:
                     reason=self.rng.choice(GOOD_REASONS),
                 )
         return ballots
+
+    def _try(self, plan: Plan, cid: str, actor: str, type_: str, /, **body: Any) -> None:
+        """Try the plan's refused rigging once: the problem type that refused it is kept
+        (nothing is stored), or "admitted" if the rules let it through."""
+        assert plan.attempt is not None
+        try:
+            self._on(cid)(actor, type_, **body)
+        except Rejected as e:
+            self.refusals.setdefault(plan.attempt, e.problem.slug)
+        else:
+            self.refusals.setdefault(plan.attempt, "admitted")
 
     def _tallies(self, cid: str, scores: dict[str, dict[str, tuple[int, int]]]) -> None:
         on = self._on(cid)
@@ -340,6 +373,8 @@ class Unit:
                 reason="Chờ kết luận của cấp trên.",
             )
         first = [c for c in self.cadres if proposed[c] != "HTXS" and c != plan.depart]
+        if plan.attempt in ("free-text-lowering", "uncounted-evidence"):
+            self._lowering(cid, plan, [c for c in first if proposed[c] != "KHT"], proposed)
         last = [c for c in self.cadres if c not in first]
         for cadre in [*first, *sorted(last, key=lambda c: c == plan.depart)]:
             decided, extra = proposed[cadre], {}
@@ -386,12 +421,67 @@ class Unit:
             text="Quyết định kỷ luật khiển trách năm trước.",
         )
 
+    def _lowering(self, cid: str, plan: Plan, cadres: list[str], proposed: dict[str, str]) -> None:
+        """A decision one level below the proposal (and the score) on a free-text reason
+        alone, or citing evidence of a kind the regime does not count."""
+        cadre = cadres[0]
+        body: dict[str, Any] = {"reason": "Theo chỉ đạo của lãnh đạo đơn vị."}
+        if plan.attempt == "uncounted-evidence":
+            body["evidence"] = [
+                self._on(cid)(
+                    ADVISORY,
+                    "evidence.recorded",
+                    cadre=cadre,
+                    kind="criteria_failed",  # a criteria regimes' kind: no ground here
+                    percent=10,
+                    text="Một tiêu chí chưa đạt.",
+                )
+            ]
+        level = LOWER[proposed[cadre]]
+        self._try(plan, cid, AUTHORITY, "decision.issued", cadre=cadre, level=level, **body)
+
+    def against_complainant(self, year: int) -> None:
+        """After an upheld complaint, the authority re-classifies the complainant one
+        level lower, on a ground the regime counts."""
+        cid, on, w = self.cycles[-1], self._on(self.cycles[-1]), self.w
+        plan = Plan(attempt="lower-after-upheld")
+        cadre = next(c for c in self.cadres if self.level[c] in ("HTT", "HT"))
+        w.clock += timedelta(days=5)
+        against = self.decisions[(cid, cadre)]
+        filed = on(cadre, "complaint.filed", cadre=cadre, against=against, grounds="Chưa đúng.")
+        w.clock += timedelta(days=3)
+        on(INSPECTION, "complaint.accepted", cadre=cadre, complaint=filed)
+        w.clock += timedelta(days=10)
+        resolution = on(
+            INSPECTION,
+            "complaint.resolved",
+            cadre=cadre,
+            complaint=filed,
+            upheld=True,
+            finding="Khiếu nại có cơ sở.",
+        )
+        ground = self._departure_ground(cadre, year)
+        self._try(
+            plan,
+            cid,
+            AUTHORITY,
+            "decision.revised",
+            cadre=cadre,
+            supersedes=against,
+            cause=resolution,
+            reason="Xếp loại lại.",
+            level=LOWER[self.level[cadre]],
+            evidence=[ground],
+        )
+
     def _after(self, cid: str, year: int, plan: Plan) -> None:
         """Notices, publication, complaints."""
         on, w = self._on(cid), self.w
         for cadre in self.cadres:
             on(AUTHORITY, "notice.sent", cadre=cadre)
         w.clock += timedelta(days=2 + plan.publish_after_days)
+        if plan.attempt == "back-dated-publication":  # to close the complaint window early
+            self._try(plan, cid, AUTHORITY, "result.published", date=f"{year}-11-01")
         on(AUTHORITY, "result.published")
         for cadre, how in sorted(plan.complaints.items()):
             w.clock += timedelta(days=5)
@@ -563,6 +653,57 @@ PATTERNS = (
 )
 # Patterns that need no points, tried on criteria regimes too.
 CRITERIA_OK = frozenset({"formalism", "complaint-ignored", "conflict", "late-publication"})
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A rigging the corpus of issue 16 could play that the rules now refuse: the problem
+    type that refuses it, and the rule."""
+
+    problem: str
+    rule: str
+
+
+REFUSED = {
+    "free-text-lowering": Refused(
+        "ungrounded-level",
+        "a level below the score's cites typed grounds (evidence of a kind the regime "
+        "counts, the confidence tally, the quota, the collective); a reason is not one",
+    ),
+    "uncounted-evidence": Refused(
+        "ungrounded-level",
+        "cited evidence must be of a kind the regime's forced-KHT list counts",
+    ),
+    "tally-before-panel": Refused(
+        "ballots-missing",
+        "a tally needs the ballot of every panel member present at the meeting (less the "
+        "subject and the conflicted)",
+    ),
+    "conflicted-scorer": Refused(
+        "conflict-of-interest", "a declared conflict bars the ballot, proposal and decision"
+    ),
+    "lower-after-upheld": Refused(
+        "against-complainant", "a re-classification after an upheld complaint is not lower"
+    ),
+    "back-dated-publication": Refused(
+        "date-from-log",
+        "publication takes no date: its day, and so the complaint window, are the log's",
+    ),
+}
+
+
+def attempted(name: str, seed: int) -> Unit:
+    """A unit whose cycle tries the refused rigging ``name`` once, then goes on honestly
+    (the refused act stored nothing); ``unit.refusals[name]`` is what refused it."""
+    rng = random.Random(seed)
+    cadres, panel, regime = _shape(rng, points_only=True)
+    unit = Unit(seed, cadres, panel, regime)
+    if name == "lower-after-upheld":
+        unit.cycle(2025)
+        unit.against_complainant(2025)
+    else:
+        unit.cycle(2025, Plan(attempt=name))
+    return unit
 
 
 def corpus(honest_count: int = 40, per_pattern: int = 8, base: int = 1000) -> Iterator[Ledger]:
