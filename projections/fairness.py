@@ -174,12 +174,7 @@ class Fairness:
         if kind in ("score.submitted", "score.amended"):
             self._ballot(act, key)
         elif kind == "conflict.declared":
-            # A conflict declared after voting takes the ballot out of the tally (the
-            # rules recount it): the panel is compared on the ballots that count.
-            record = self.ballots.get(key)
-            if record is not None:
-                record.current.pop(act.actor, None)
-                record.original.pop(act.actor, None)
+            self._conflict_after_scoring(act, key)
         elif kind == "tally.recorded":
             self.marks[key]["tally"] = act.position
             self._tally_panel(act, key, model)
@@ -340,6 +335,37 @@ class Fairness:
                 scorer=act.actor,
                 statistic={"name": "adverse act after a complaint", "value": 1, "threshold": 1},
                 detail=detail,
+            )
+        )
+
+    def _conflict_after_scoring(self, act: Act, key: tuple[str, str]) -> None:
+        """A conflict declared after voting takes the ballot out of the tally (the rules
+        recount it), so the panel is compared on the ballots that count; the member
+        has in effect withdrawn from this subject's panel after scoring it, which is
+        told (low: a conflict seen late is also what an honest member declares)."""
+        record = self.ballots.get(key)
+        cast = record.current.pop(act.actor, None) if record is not None else None
+        if record is None or cast is None:
+            return
+        record.original.pop(act.actor, None)
+        self.found.append(
+            finding(
+                "panel-change",
+                "low",
+                key[0],
+                key[1],
+                [(cast[2], cast[3]), (act.event, act.position)],
+                (
+                    f"{act.actor} chấm {key[1]} rồi mới khai xung đột lợi ích: phiếu bị loại",
+                    f"{act.actor} scored {key[1]}, then declared a conflict of interest: the "
+                    "ballot is taken out",
+                ),
+                scorer=act.actor,
+                statistic={"name": "ballots taken out", "value": 1, "threshold": 1},
+                detail={
+                    "pattern": "conflict-after-scoring",
+                    "ballot_total": format_points(cast[0] + cast[1]),
+                },
             )
         )
 

@@ -553,3 +553,20 @@ def test_a_scorer_who_resolves_the_complaint_about_their_own_ballot_is_named() -
     (found,) = [f for f in unit.report()["findings"] if f["kind"] == "undeclared-conflict"]
     assert found["scorer"] == "cham.1" and found["detail"]["side"] == "scorer"
     assert unit.ballots[("cham.1", "cb.4")] in found["events"]
+
+
+def test_a_conflict_declared_after_voting_takes_the_ballot_out_of_the_comparison() -> None:
+    """cham.3 gives cb.1 60 against the panel's 80, then declares a conflict: the rules
+    take the ballot out of the tally, so it is no ballot apart from the panel any more —
+    but having scored and then stepped out is told (low), with both events."""
+    unit = Unit()
+    cycle, _ = unit.open(2025)
+    unit.score(cycle, "cb.1", {"cham.1": 80, "cham.2": 80, "cham.3": 60})
+    declared = unit.on(cycle, "cham.3", "conflict.declared", cadre="cb.1", reason="Vợ chồng.")
+    unit.tally(cycle, "cb.1")  # two ballots: every member present less the conflicted
+    found = unit.report()["findings"]
+    assert not [f for f in found if f["kind"] == "ballot-deviation"], found
+    (step,) = [f for f in found if f["kind"] == "panel-change"]
+    assert step["detail"] == {"pattern": "conflict-after-scoring", "ballot_total": "60.00"}
+    assert step["scorer"] == "cham.3" and step["severity"] == "low"
+    assert step["events"] == [unit.ballots[("cham.3", "cb.1")], declared]
