@@ -104,7 +104,7 @@ class CycleLog:
     published: tuple[date, str, int] | None = None
     complaints: dict[str, dict[str, Any]] = field(default_factory=dict)
     partial: list[tuple[str, int, str, list[str]]] = field(default_factory=list)  # tallies
-    horizon: str | None = None  # acts dated before this are far from the deadline
+    horizon: date | None = None  # acts logged before this day are far from the deadline
 
 
 @dataclass
@@ -148,7 +148,7 @@ class Fairness:
         cycle = model.cycles.get(cycle_id)
         # An act's day costs a parse of its time: only where a day is needed.
         day = None
-        if cycle is not None and kind in DEADLINED and self._near_deadline(statement, log, cycle):
+        if cycle is not None and kind in DEADLINED and self._near_deadline(act, log, cycle):
             day = act.day
             if day > cycle.deadline:
                 log.past.append((act.event, act.position))
@@ -198,14 +198,14 @@ class Fairness:
                 if step == "resolved" and Body(statement).flag("upheld"):
                     self.marks[key]["upheld"] = (act.event, act.position)
 
-    def _near_deadline(self, statement: Mapping[str, Any], log: CycleLog, cycle: Cycle) -> bool:
-        """Whether an act may fall in the deadline's last days or after it: its UTC
-        date, as written, is at most a day from its day in Vietnam."""
+    def _near_deadline(self, act: Act, log: CycleLog, cycle: Cycle) -> bool:
+        """Whether an act may fall in the deadline's last days or after it, by the log's
+        time (never the signer's ``issued_at``): its UTC date is at most a day from its day
+        in Vietnam, so only acts from the horizon on need their day worked out."""
         if log.horizon is None:
             margin = timedelta(days=self.settings.deadline_days + 2)
-            log.horizon = (cycle.deadline - margin).isoformat()
-        stamp = statement.get("issued_at")
-        return not isinstance(stamp, str) or stamp[:10] >= log.horizon
+            log.horizon = cycle.deadline - margin
+        return act.time.date() >= log.horizon
 
     def _ballot(self, act: Act, key: tuple[str, str]) -> None:
         record = self.ballots.get(key)

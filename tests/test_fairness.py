@@ -570,3 +570,28 @@ def test_a_conflict_declared_after_voting_takes_the_ballot_out_of_the_comparison
     assert step["detail"] == {"pattern": "conflict-after-scoring", "ballot_total": "60.00"}
     assert step["scorer"] == "cham.3" and step["severity"] == "low"
     assert step["events"] == [unit.ballots[("cham.3", "cb.1")], declared]
+
+
+def test_an_act_back_dated_by_its_signer_is_judged_by_the_log_s_day() -> None:
+    """A ballot the log admitted after the deadline (under an exception) whose signer
+    wrote a November issued_at: the deadline finding reads the log's time, so the
+    back-dated stamp does not hide it."""
+    unit = Unit()
+    cycle, _ = unit.open(2025)
+    unit.on(
+        cycle,
+        AUTH,
+        "exception.recorded",
+        acts=["score.submitted"],
+        until="2026-01-20",
+        reason="Người chấm đi công tác.",
+    )
+    unit.w.clock = datetime(2026, 1, 5, 3, tzinfo=UTC)
+    statement = unit.w.statement(
+        "cham.1", "score.submitted", {"cycle": cycle, "cadre": "cb.1", "general": 24, "tasks": 56}
+    )
+    statement["issued_at"] = "2025-11-10T03:00:00Z"  # what the signer wrote
+    key = str(unit.w.key("cham.1").verifier)
+    unit.w.model.handle(Act(statement, key, "ab" * 32, 10_000, unit.w.clock))
+    (late,) = [f for f in unit.report()["findings"] if f["kind"] == "deadline"]
+    assert "ab" * 32 in late["events"]
