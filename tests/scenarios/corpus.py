@@ -4,15 +4,35 @@ Each ledger is one unit over one to three yearly cycles, built act by act throug
 project's own rules (``tests.evaluation.World`` driving the pure domain ``Model``), so
 every act a scenario holds is one the rules admit: the rigging is done *inside* the
 rules, as an interested insider would — a scorer's ballots, the whole panel's scores
-in the year after a complaint, a decision below the proposal that cites real
-evidence, a member added to the panel after the meeting.
+in the year after a complaint, a decision below the proposal that cites a typed ground
+(evidence of a kind the regime counts) which forces nothing, a member added to the
+panel after the meeting.
 
 Honest people still disagree: each cadre has a true score that drifts from year to
 year, each scorer a habit (marks everyone a little high or low) and noise on every
 ballot, with an occasional ballot a few points off. Honest processes include the HTXS
-quota lowering a cadre with its reason, forced KHT from a real discipline record,
-declared conflicts of interest, amendments with real reasons, complaints dismissed
-and complaints upheld with a corrected total.
+quota lowering a cadre on its typed ground (``quota: true``, HTXS → HTT, the HTXS
+decided last so the quota is full when each is decided and at publication), forced
+KHT from a real discipline record, declared conflicts of interest (before scoring),
+amendments with real reasons, complaints dismissed and complaints upheld with a
+corrected total.
+
+Riggings the rules now refuse (``REFUSED``: issue 15's typed grounds, whole-panel
+ballots, conflicts, complaint law, the log's day) are not faked as findings: each is
+tried once inside an otherwise honest cycle (``attempted``) and the test asserts the
+problem type that refuses it, with nothing stored —
+
+- a level below the score on a free-text reason alone ("theo chỉ đạo"): ``ungrounded-level``;
+- a lowering citing evidence of a kind the regime does not count: ``ungrounded-level``;
+- a tally closed before a panel member present at the meeting has scored
+  (``panel-change`` / ``tally-incomplete`` can now show only where a cycle sets
+  ``min_ballots`` to a number): ``ballots-missing``;
+- a scorer who declared a conflict scoring anyway: ``conflict-of-interest``;
+- a lower re-classification after an upheld complaint: ``against-complainant``;
+- a publication back-dated to close the complaint window early: ``date-from-log``;
+- (in ``tests/test_fairness.py``) a quota lowering the group does not need in the end:
+  admitted when decided, reported as ``decision-departure``, refused at publication
+  (``ungrounded-level``).
 
 A rigged ledger is one pattern, and says what a committee should be shown:
 ``Expected(kind, cadre, scorer)`` — a finding of that kind naming that cadre (and
