@@ -291,8 +291,22 @@ class Fairness:
         what: tuple[str, str] | None = None
         severity = "high"
         detail: dict[str, Any] = {"type": act.type, "actor": act.actor}
-        if act.type == "evidence.recorded" and act.statement.get("kind") != "mitigation":
-            detail["evidence_kind"] = act.statement.get("kind")
+        kind = act.statement.get("kind")
+        cycle = model.cycles[key[0]]
+        if act.type == "evidence.recorded" and kind == "task_figures":
+            met = _figures_levels(cycle, ev)
+            if len(met) == 2 and met[1].rank < met[0].rank:  # harsher than the figures before
+                detail.update(
+                    {"evidence_kind": kind, "old_level": met[0].value, "new_level": met[1].value}
+                )
+                what = (
+                    f"Số liệu nhiệm vụ ghi sau khi khiếu nại hạ mức đạt được "
+                    f"{met[0].value} → {met[1].value}",
+                    f"Task figures recorded after the complaint lower the level they allow "
+                    f"{met[0].value} → {met[1].value}",
+                )
+        elif act.type == "evidence.recorded" and kind != "mitigation":
+            detail["evidence_kind"] = kind
             what = (
                 f"Chứng cứ bất lợi ({act.statement.get('kind')}) ghi sau khi khiếu nại",
                 f"Adverse evidence ({act.statement.get('kind')}) recorded after the complaint",
@@ -651,6 +665,26 @@ def judge_sealed_reasons(
     report["findings"] = kept
     report["counts"] = {k: n for k, n in report["counts"].items() if n}
     report["severities"] = {k: n for k, n in report["severities"].items() if n}
+
+
+def _figures_levels(cycle: Cycle, ev: Evaluation) -> list[Level]:
+    """The levels a subject's task figures allowed before and after its latest record
+    (before: HTXS if none were on record); only under a regime with task conditions."""
+    if not cycle.profile.has_task_conditions:
+        return []
+    records = [e for e in ev.evidence if e.kind == "task_figures"]
+    allowed = []
+    for figures in (records[-2] if len(records) > 1 else None, records[-1] if records else None):
+        level = Level.HTXS
+        while figures is not None and level != Level.KHT:
+            if cycle.profile.task_conditions_met(level, figures.detail):
+                break
+            level = _BELOW[level]
+        allowed.append(level)
+    return allowed
+
+
+_BELOW = {Level.HTXS: Level.HTT, Level.HTT: Level.HT, Level.HT: Level.KHT}
 
 
 def quota_full(cycle: Cycle, ev: Evaluation) -> bool:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.cycle import Cycle
 from domain.evaluation import Evaluation
+from domain.evaluation import Evidence as EvidenceRecord
 from domain.fields import format_points, text_json
 from domain.judgement import GROUNDS, allowed
 from domain.levels import Level
@@ -728,10 +729,26 @@ class CycleCheck:
                     self.at(ev.decision.event),
                     self.at(complaint.event) if complaint else None,
                     bool(complaint and any(c.upheld for c in ev.complaints.values())),
-                    [self.at(e.event) for e in ev.evidence if e.kind != "mitigation"],
+                    [self.at(e.event) for e in ev.evidence if self._adverse(e, scored)],
                 )
             )
         return found
+
+    def _adverse(self, e: EvidenceRecord, scored: dict[str, Any] | None) -> bool:
+        """Evidence against the subject: not a mitigation, and task figures only where
+        they fall short of the conditions of the level the score gives (every subject
+        has figures under a regime with task conditions: by themselves they are routine)."""
+        if e.kind == "mitigation":
+            return False
+        if e.kind != "task_figures":
+            return True
+        profile = self.cycle.profile
+        level = Level.HTXS
+        if profile.points and scored is not None:
+            level = profile.threshold_level(scored.get("exact", scored["total"]))[0]
+        return level in (Level.HTXS, Level.HTT, Level.HT) and not profile.task_conditions_met(
+            level, e.detail
+        )
 
 
 def later_cycles(gathered: Gathered) -> Iterator[Finding]:
@@ -770,19 +787,29 @@ def later_cycles(gathered: Gathered) -> Iterator[Finding]:
                 severity = "low"
             else:
                 continue
-            points = "" if relative is None else format_points(round(-relative))
+            points = "" if relative is None else format_points(round(abs(relative)))
+            if relative is None or relative < 0:
+                words = (
+                    f"Sau khiếu nại ở kỳ {a[0]}, kỳ {b[0]} kết quả giảm"
+                    + (f" {points} điểm so với người khác" if points else ""),
+                    f"After complaining in {a[0]}, the result in {b[0]} fell"
+                    + (f" {points} points against everyone else" if points else ""),
+                )
+            else:  # the level fell on new adverse evidence though the total did not
+                words = (
+                    f"Sau khiếu nại ở kỳ {a[0]}, kỳ {b[0]} mức giảm {_level(a[4])} → "
+                    f"{_level(b[4])} với chứng cứ bất lợi mới (điểm không giảm so với người khác)",
+                    f"After complaining in {a[0]}, the level in {b[0]} fell {_level(a[4])} → "
+                    f"{_level(b[4])} on new adverse evidence (the total did not fall against "
+                    "everyone else)",
+                )
             yield finding(
                 "retaliation",
                 severity,
                 b[0],
                 cadre,
                 [a[6], b[5], *b[8]],
-                (
-                    f"Sau khiếu nại ở kỳ {a[0]}, kỳ {b[0]} kết quả giảm"
-                    + (f" {points} điểm so với người khác" if points else ""),
-                    f"After complaining in {a[0]}, the result in {b[0]} fell"
-                    + (f" {points} points against everyone else" if points else ""),
-                ),
+                words,
                 statistic={
                     "name": "change of the total beyond the others' median change (points)",
                     "value": signed(round(relative)) if relative is not None else None,

@@ -51,11 +51,12 @@ class Unit:
         return self.w.act(actor, type_, cycle=cycle, **body)
 
     def open(
-        self, year: int, *, comments: bool = True, roster: list[str] = CADRES
+        self, year: int, *, comments: bool = True, roster: list[str] = CADRES, version: int = 1
     ) -> tuple[str, str]:
         cycle = f"c-{year}"
         self.w.clock = datetime(year, 11, 2, 1, tzinfo=UTC)
-        pinned = {"id": "QD366", "version": 1, "hash": profile_hash(PROFILES[("QD366", 1)])}
+        profile = PROFILES[("QD366", version)]
+        pinned = {"id": "QD366", "version": version, "hash": profile_hash(profile)}
         roles = {"authority": [AUTH], "advisory": [ADV], "chair": [CHAIR], "panel": PANEL}
         self.on(
             cycle,
@@ -595,3 +596,77 @@ def test_an_act_back_dated_by_its_signer_is_judged_by_the_log_s_day() -> None:
     unit.w.model.handle(Act(statement, key, "ab" * 32, 10_000, unit.w.clock))
     (late,) = [f for f in unit.report()["findings"] if f["kind"] == "deadline"]
     assert "ab" * 32 in late["events"]
+
+
+def figures(unit: Unit, cycle: str, cadre: str, actor: str = ADV, **given: int) -> str:
+    """The year's task figures of ``cadre`` (QĐ 366 v2): all on time unless ``given``."""
+    values = {"done": 100, "on_time": 100, "exceeded": 40, "late": 0} | given
+    return unit.on(
+        cycle,
+        actor,
+        "evidence.recorded",
+        cadre=cadre,
+        kind="task_figures",
+        text="Số liệu.",
+        **values,
+    )
+
+
+def test_task_figures_after_a_complaint_are_adverse_only_if_they_lower_what_they_allow() -> None:
+    """Under QĐ 366 v2 every subject has task figures: recorded after a complaint they
+    are retaliation only when they allow a lower level than the figures before (HTT's
+    100 % on time now 80 %); figures corrected in the complainant's favour are not."""
+    unit = Unit()
+    cycle, _ = unit.open(2025, version=2)
+    for cadre in CADRES:
+        unit.score(cycle, cadre, {s: BASE[cadre] for s in PANEL})
+        unit.tally(cycle, cadre)
+        figures(unit, cycle, cadre, on_time=90 if cadre == "cb.3" else 100, late=10)
+    for cadre in CADRES:
+        level = _level(BASE[cadre] * 100)
+        unit.decide(cycle, cadre, "HT" if cadre == "cb.3" else level)
+    for cadre in CADRES:
+        unit.on(cycle, AUTH, "notice.sent", cadre=cadre)
+    unit.on(cycle, AUTH, "result.published")
+    unit.w.clock += timedelta(days=5)
+    for cadre in ("cb.2", "cb.3"):
+        filed = unit.on(
+            cycle, cadre, "complaint.filed", cadre=cadre, against=unit.decisions[cadre], grounds="."
+        )
+        unit.on(cycle, UBKT, "complaint.accepted", cadre=cadre, complaint=filed)
+    harsher = figures(unit, cycle, "cb.2", UBKT, on_time=80, late=10)  # HTT's conditions unmet
+    figures(unit, cycle, "cb.3", UBKT, late=0)  # corrected: all on time after all
+    found = [f for f in unit.report()["findings"] if f["kind"] == "retaliation"]
+    assert [(f["cadre"], f["severity"]) for f in found] == [("cb.2", "high")], found
+    assert harsher in found[0]["events"]
+    assert (found[0]["detail"]["old_level"], found[0]["detail"]["new_level"]) == ("HTXS", "HT")
+
+
+def test_routine_task_figures_are_not_harsher_evidence_in_the_next_cycle() -> None:
+    """A complainant rated one level lower the next year, with that year's task figures
+    meeting every condition of the level the score gives: the figures are routine, not
+    new adverse evidence, so a small drop is no sign at medium."""
+    unit = Unit()
+    unit.honest_cycle(2024, _plain(BASE | {"cb.5": 71}))
+    unit.w.clock += timedelta(days=5)
+    filed = unit.on(
+        "c-2024",
+        "cb.5",
+        "complaint.filed",
+        cadre="cb.5",
+        against=unit.decisions["cb.5"],
+        grounds=".",
+    )
+    unit.on("c-2024", UBKT, "complaint.accepted", cadre="cb.5", complaint=filed)
+    cycle, _ = unit.open(2025, version=2)
+    later = {c: v + 1 for c, v in BASE.items()} | {"cb.5": 69}  # 71 → 69: HTT → HT, 3 points
+    for cadre, by in _plain(later).items():
+        unit.score(cycle, cadre, by)
+        unit.tally(cycle, cadre)
+        figures(unit, cycle, cadre)
+    for cadre in CADRES:
+        total = mean([t * 100 for t in _plain(later)[cadre].values()])
+        unit.decide(cycle, cadre, _level(total))
+    (found,) = [f for f in unit.report()["findings"] if f["kind"] == "retaliation"]
+    assert found["severity"] == "low" and found["statistic"]["value"] == "-3.00", found
+    assert len(found["events"]) == 2  # the complaint and the decision, no evidence

@@ -51,13 +51,16 @@ from typing import Any
 
 from domain.acts import Act
 from domain.fields import format_points
-from domain.regimes import PROFILES, profile_hash
+from domain.levels import Level
+from domain.regimes import PROFILES, make_profile, profile_hash
 from ledger.errors import Rejected
 from projections.fairness import Fairness, FairnessSettings
 from tests.evaluation import World
 
 AUTHORITY, ADVISORY, CHAIR, INSPECTION = "tham-quyen", "tham-dinh", "chu-tri", "ubkt"
-REGIMES = (("QD366", 1), ("ND335", 1), ("QD124", 1))
+# Points regimes first (QĐ 366 v2 judges task conditions on recorded task figures).
+REGIMES = (("QD366", 1), ("QD366", 2), ("ND335", 1), ("QD124", 1))
+POINTS_REGIMES = REGIMES[:3]
 GOOD_REASONS = (
     "Bổ sung điểm tiêu chí đổi mới theo báo cáo kết quả quý 3 đã được xác nhận.",
     "Chấm sót sản phẩm quy đổi tháng 10, đã đối chiếu với sổ theo dõi công việc.",
@@ -133,6 +136,7 @@ class Unit:
         self.target = ""  # a cadre the rigging picked itself
         self.decisions: dict[tuple[str, str], str] = {}  # (cycle, cadre) → decision event
         self.refusals: dict[str, str] = {}  # attempt → the problem type that refused it
+        self.figures: dict[str, dict[str, int]] = {}  # cadre → this year's task figures
 
     # -- one cycle --------------------------------------------------------------------
 
@@ -345,6 +349,8 @@ class Unit:
                 level[cadre] = "HTXS" if true >= 90 else "HTT" if true >= 72 else "HT"
                 total[cadre] = round(true * 100)
         reasons: dict[str, str] = {}
+        if "task_conditions" in PROFILES[self.regime]:
+            self._task_figures(cid, level)
         # A real discipline record forces KHT now and then (honest).
         if not plan.identical and rng.random() < 0.25:
             cadre = rng.choice(self.cadres)
@@ -414,6 +420,32 @@ class Unit:
         if plan.depart:
             self.level[plan.depart] = LOWER[proposed[plan.depart]]
         self.total = total
+
+    def _task_figures(self, cid: str, level: dict[str, str]) -> None:
+        """The year's task figures of every cadre (QĐ 366 v2), true to how they worked:
+        they cap the level where the score alone would give more (an HTXS score with
+        too few tasks beyond requirements is HTT), which is the rules' doing, not a sign."""
+        profile, rng, on = make_profile(PROFILES[self.regime], {}), self.rng, self._on(cid)
+        for cadre in self.cadres:
+            worked = by_threshold(round(self.true[cadre] * 100))
+            figures = {
+                "HTXS": {"done": 100, "on_time": 100, "exceeded": rng.randint(10, 60), "late": 0},
+                "HTT": {"done": 100, "on_time": 100, "exceeded": rng.randint(0, 25), "late": 0},
+                "HT": {"done": 100, "on_time": rng.randint(80, 99), "exceeded": 0, "late": 10},
+            }.get(worked, {"done": rng.randint(70, 95), "on_time": 60, "exceeded": 0, "late": 40})
+            on(
+                ADVISORY,
+                "evidence.recorded",
+                cadre=cadre,
+                kind="task_figures",
+                text="Số liệu thực hiện nhiệm vụ năm.",
+                **figures,
+            )
+            self.figures[cadre] = figures
+            while level[cadre] != "KHT" and not profile.task_conditions_met(
+                Level(level[cadre]), figures
+            ):
+                level[cadre] = LOWER[level[cadre]]
 
     def _departure_ground(self, cadre: str, year: int) -> str:
         """Evidence a lowered decision may cite (its kind is one the regime counts) but
@@ -540,6 +572,15 @@ class Unit:
             )
             if upheld:  # the tally missed a criterion: the corrected total lifts the level
                 corrected = max(self.total[cadre] + 300, 7000)
+                if cadre in self.figures:  # … and the tasks counted late were on time
+                    on(
+                        INSPECTION,
+                        "evidence.recorded",
+                        cadre=cadre,
+                        kind="task_figures",
+                        text="Số liệu nhiệm vụ sau khi đối chiếu lại theo khiếu nại.",
+                        **{**self.figures[cadre], "done": 100, "on_time": 100, "late": 0},
+                    )
                 on(
                     AUTHORITY,
                     "decision.revised",
@@ -576,7 +617,7 @@ def by_threshold(total: int) -> str:
 
 
 def _shape(rng: random.Random, points_only: bool = False) -> tuple[int, int, tuple[str, int]]:
-    regimes = REGIMES[:2] if points_only else REGIMES
+    regimes = POINTS_REGIMES if points_only else REGIMES
     return rng.randint(5, 30), rng.choice((3, 3, 4, 5, 7, 9)), rng.choice(regimes)
 
 
