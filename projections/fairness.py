@@ -105,6 +105,7 @@ class CycleLog:
     complaints: dict[str, dict[str, Any]] = field(default_factory=dict)
     partial: list[tuple[str, int, str, list[str]]] = field(default_factory=list)  # tallies
     horizon: date | None = None  # acts logged before this day are far from the deadline
+    quota_published: set[str] = field(default_factory=set)  # HTT, the quota full then
 
 
 @dataclass
@@ -160,6 +161,8 @@ class Fairness:
                 log.last_day = max(day, log.last_day or day)
         if kind == "result.published":
             log.published = (day or act.day, act.event, act.position)
+            if cycle is not None:  # the quota as publication found it (a ground's check)
+                log.quota_published = quota_full_subjects(cycle)
         elif kind == "meeting.held":
             log.meetings.append(act.position)
         elif kind.startswith("cycle.role_") and statement.get("role") == "panel":
@@ -685,6 +688,29 @@ def _figures_levels(cycle: Cycle, ev: Evaluation) -> list[Level]:
 
 
 _BELOW = {Level.HTXS: Level.HTT, Level.HTT: Level.HT, Level.HT: Level.KHT}
+
+
+def quota_full_subjects(cycle: Cycle) -> set[str]:
+    """The subjects now HTT whose HTXS would break their group's quota (``quota_full``
+    for all of them, counting each group once)."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # HTXS, HTT, size
+    for ev in cycle.evaluations.values():
+        count = counts[ev.subject.group]
+        count[2] += 1
+        level = ev.current
+        if level == Level.HTXS:
+            count[0] += 1
+        elif level == Level.HTT:
+            count[1] += 1
+    found = set()
+    for sid, ev in cycle.evaluations.items():
+        if ev.current != Level.HTT:
+            continue
+        htxs, htt, size = counts[ev.subject.group]
+        cap = quota_cap(cycle, ev.subject.group, htt - 1, size)
+        if cap is not None and htxs + 1 > cap:
+            found.add(sid)
+    return found
 
 
 def quota_full(cycle: Cycle, ev: Evaluation) -> bool:

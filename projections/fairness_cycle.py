@@ -363,12 +363,13 @@ class CycleCheck:
 
     def _explained(self, ev: Evaluation, level: Level, highest: Level) -> bool:
         """A level below the score's that the HTXS quota or the collective's level (head
-        cap) required. The quota is judged as the rules judge a quota ground, on the
-        group as it ends (at publication): full when it was decided but not in the end,
-        it explains nothing."""
+        cap) required. The quota is judged as the rules judge a quota ground: on the
+        group at publication (a re-classification after it may leave room later: the
+        lowering was still the quota's), or as it stands before publication. Full when
+        it was decided but not at publication, it explains nothing."""
         cycle, subject = self.cycle, ev.subject
         lowered = highest == Level.HTXS and level == Level.HTT
-        if lowered and quota_full(cycle, ev):
+        if lowered and (subject.id in self.log.quota_published or quota_full(cycle, ev)):
             return True
         if subject.head_of is not None and cycle.profile.setting("head_cap"):
             collective = cycle.evaluations.get(subject.head_of)

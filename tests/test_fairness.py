@@ -17,7 +17,13 @@ from domain.acts import Act
 from domain.fields import format_points
 from domain.regimes import PROFILES, profile_hash
 from ledger.errors import Rejected
-from projections.fairness import NOT_JUDGED, Fairness, judge_reason, judge_sealed_reasons
+from projections.fairness import (
+    NOT_JUDGED,
+    Fairness,
+    judge_reason,
+    judge_sealed_reasons,
+    quota_full,
+)
 from projections.fairness_kinds import KINDS
 from tests.evaluation import World
 from tests.scenarios.corpus import mean
@@ -670,3 +676,57 @@ def test_routine_task_figures_are_not_harsher_evidence_in_the_next_cycle() -> No
     (found,) = [f for f in unit.report()["findings"] if f["kind"] == "retaliation"]
     assert found["severity"] == "low" and found["statistic"]["value"] == "-3.00", found
     assert len(found["events"]) == 2  # the complaint and the decision, no evidence
+
+
+def test_a_quota_lowering_stays_the_quota_s_after_a_later_re_classification() -> None:
+    """Lowered for the quota, full at publication (the rules checked it then); an upheld
+    complaint later lifts an HT to HTT, and with ten other HTT the group now has room
+    for a second HTXS. The lowering was still the quota's when it counted: no sign."""
+    unit = Unit()
+    roster = [f"cb.{i}" for i in range(1, 13)]
+    unit.w.enrol(*roster[8:])
+    cycle, _ = unit.open(2025, roster=roster)
+    scores = {c: 80 for c in roster} | {"cb.1": 95, "cb.2": 94, "cb.12": 65}
+    for cadre, total in scores.items():
+        unit.score(cycle, cadre, {s: total for s in PANEL})
+        unit.tally(cycle, cadre)
+    for cadre in roster[2:]:
+        unit.decide(cycle, cadre, _level(scores[cadre] * 100))
+    unit.decide(cycle, "cb.2", "HTT", reason="Vượt tỷ lệ HTXS của nhóm.", quota=True)
+    unit.decide(cycle, "cb.1", "HTXS")
+    for cadre in roster:
+        unit.on(cycle, AUTH, "notice.sent", cadre=cadre)
+    unit.on(cycle, AUTH, "result.published")
+    unit.w.clock += timedelta(days=5)
+    filed = unit.on(
+        cycle,
+        "cb.12",
+        "complaint.filed",
+        cadre="cb.12",
+        against=unit.decisions["cb.12"],
+        grounds=".",
+    )
+    unit.on(cycle, UBKT, "complaint.accepted", cadre="cb.12", complaint=filed)
+    upheld = unit.on(
+        cycle,
+        UBKT,
+        "complaint.resolved",
+        cadre="cb.12",
+        complaint=filed,
+        upheld=True,
+        finding="Sót.",
+    )
+    unit.on(
+        cycle,
+        AUTH,
+        "decision.revised",
+        cadre="cb.12",
+        supersedes=unit.decisions["cb.12"],
+        cause=upheld,
+        reason="Cộng điểm chấm sót.",
+        level="HTT",
+        total="71.00",
+    )
+    cb2 = unit.w.model.cycles[cycle].evaluations["cb.2"]
+    assert not quota_full(unit.w.model.cycles[cycle], cb2)  # room for it now
+    assert not [f for f in unit.report()["findings"] if f["kind"] == "decision-departure"]
