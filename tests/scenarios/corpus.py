@@ -15,7 +15,9 @@ quota lowering a cadre on its typed ground (``quota: true``, HTXS → HTT, the H
 decided last so the quota is full when each is decided and at publication), forced
 KHT from a real discipline record, declared conflicts of interest (before scoring),
 amendments with real reasons, complaints dismissed and complaints upheld with a
-corrected total.
+corrected total. Under QĐ 366 v2 every cadre's task figures are recorded, true to how
+they worked: they cap some levels (the rules' doing), and an upheld complaint corrects
+them with the total.
 
 Riggings the rules now refuse (``REFUSED``: issue 15's typed grounds, whole-panel
 ballots, conflicts, complaint law, the log's day) are not faked as findings: each is
