@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import timedelta
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
@@ -527,7 +528,15 @@ class CycleCheck:
                     "value": (last - since).days,
                     "threshold": days,
                 },
-                detail={"step": step, "since": since.isoformat(), "log_last_day": last.isoformat()},
+                detail={
+                    "step": step,
+                    "since": since.isoformat(),
+                    "step_limit": (since + timedelta(days=days)).isoformat(),
+                    # The last day to resolve it, as the rules count (an unaccepted
+                    # complaint as accepted on its last day to be).
+                    "limit": cycle.resolve_limit(known).isoformat(),
+                    "log_last_day": last.isoformat(),
+                },
             )
         if log.published is not None:
             before = [d for d, p in log.issued if p < log.published[2]]

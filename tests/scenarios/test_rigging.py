@@ -266,6 +266,10 @@ def test_a_complaint_left_unhandled_past_its_limit_is_a_finding(
     complained: tuple[Played, str, str],
 ) -> None:
     p, _, first = complained  # filed on 1/9, never accepted: its limit was 11/10
+    # The log's time, not the verifier's clock, says how long it waited: the cycle's
+    # business goes on past the limit.
+    p.world.clock += timedelta(days=45)
+    p.world.on(INSPECTION, "finding.recorded", cadre=CADRES[1], text="Kiểm tra định kỳ.")
     report = p.ledger.verify().to_json()
     overdue = [f for f in report["fairness"]["findings"] if f["kind"] == "complaint-unanswered"]
     assert [(f["cadre"], f["events"], f["detail"]["limit"]) for f in overdue] == [
