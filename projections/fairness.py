@@ -104,8 +104,8 @@ class CycleLog:
     published: tuple[date, str, int] | None = None
     complaints: dict[str, dict[str, Any]] = field(default_factory=dict)
     partial: list[tuple[str, int, str, list[str]]] = field(default_factory=list)  # tallies
-    horizon: str | None = None  # acts dated before this are far from the deadline
-    quota_lowered: set[str] = field(default_factory=set)  # decided HTT with the quota full
+    horizon: date | None = None  # acts logged before this day are far from the deadline
+    quota_published: set[str] = field(default_factory=set)  # HTT, the quota full then
 
 
 @dataclass
@@ -149,7 +149,7 @@ class Fairness:
         cycle = model.cycles.get(cycle_id)
         # An act's day costs a parse of its time: only where a day is needed.
         day = None
-        if cycle is not None and kind in DEADLINED and self._near_deadline(statement, log, cycle):
+        if cycle is not None and kind in DEADLINED and self._near_deadline(act, log, cycle):
             day = act.day
             if day > cycle.deadline:
                 log.past.append((act.event, act.position))
@@ -161,6 +161,8 @@ class Fairness:
                 log.last_day = max(day, log.last_day or day)
         if kind == "result.published":
             log.published = (day or act.day, act.event, act.position)
+            if cycle is not None:  # the quota as publication found it (a ground's check)
+                log.quota_published = quota_full_subjects(cycle)
         elif kind == "meeting.held":
             log.meetings.append(act.position)
         elif kind.startswith("cycle.role_") and statement.get("role") == "panel":
@@ -174,14 +176,13 @@ class Fairness:
             self._against_complainant(act, key, model)
         if kind in ("score.submitted", "score.amended"):
             self._ballot(act, key)
+        elif kind == "conflict.declared":
+            self._conflict_after_scoring(act, key)
         elif kind == "tally.recorded":
             self.marks[key]["tally"] = act.position
             self._tally_panel(act, key, model)
         elif kind in ("decision.issued", "decision.revised"):
             log.deciders[act.event] = act.actor
-            ev = cycle.evaluations[cadre]
-            if _lowered_from_htxs(cycle, ev) and quota_full(cycle, ev):
-                log.quota_lowered.add(cadre)  # HTXS would have broken the quota then
             if kind == "decision.issued":
                 log.issued.append((day or act.day, act.position))
         elif kind == "complaint.filed":
@@ -200,14 +201,14 @@ class Fairness:
                 if step == "resolved" and Body(statement).flag("upheld"):
                     self.marks[key]["upheld"] = (act.event, act.position)
 
-    def _near_deadline(self, statement: Mapping[str, Any], log: CycleLog, cycle: Cycle) -> bool:
-        """Whether an act may fall in the deadline's last days or after it: its UTC
-        date, as written, is at most a day from its day in Vietnam."""
+    def _near_deadline(self, act: Act, log: CycleLog, cycle: Cycle) -> bool:
+        """Whether an act may fall in the deadline's last days or after it, by the log's
+        time (never the signer's ``issued_at``): its UTC date is at most a day from its day
+        in Vietnam, so only acts from the horizon on need their day worked out."""
         if log.horizon is None:
             margin = timedelta(days=self.settings.deadline_days + 2)
-            log.horizon = (cycle.deadline - margin).isoformat()
-        stamp = statement.get("issued_at")
-        return not isinstance(stamp, str) or stamp[:10] >= log.horizon
+            log.horizon = cycle.deadline - margin
+        return act.time.date() >= log.horizon
 
     def _ballot(self, act: Act, key: tuple[str, str]) -> None:
         record = self.ballots.get(key)
@@ -293,8 +294,22 @@ class Fairness:
         what: tuple[str, str] | None = None
         severity = "high"
         detail: dict[str, Any] = {"type": act.type, "actor": act.actor}
-        if act.type == "evidence.recorded" and act.statement.get("kind") != "mitigation":
-            detail["evidence_kind"] = act.statement.get("kind")
+        kind = act.statement.get("kind")
+        cycle = model.cycles[key[0]]
+        if act.type == "evidence.recorded" and kind == "task_figures":
+            met = _figures_levels(cycle, ev)
+            if len(met) == 2 and met[1].rank < met[0].rank:  # harsher than the figures before
+                detail.update(
+                    {"evidence_kind": kind, "old_level": met[0].value, "new_level": met[1].value}
+                )
+                what = (
+                    f"Số liệu nhiệm vụ ghi sau khi khiếu nại hạ mức đạt được "
+                    f"{met[0].value} → {met[1].value}",
+                    f"Task figures recorded after the complaint lower the level they allow "
+                    f"{met[0].value} → {met[1].value}",
+                )
+        elif act.type == "evidence.recorded" and kind != "mitigation":
+            detail["evidence_kind"] = kind
             what = (
                 f"Chứng cứ bất lợi ({act.statement.get('kind')}) ghi sau khi khiếu nại",
                 f"Adverse evidence ({act.statement.get('kind')}) recorded after the complaint",
@@ -337,6 +352,37 @@ class Fairness:
                 scorer=act.actor,
                 statistic={"name": "adverse act after a complaint", "value": 1, "threshold": 1},
                 detail=detail,
+            )
+        )
+
+    def _conflict_after_scoring(self, act: Act, key: tuple[str, str]) -> None:
+        """A conflict declared after voting takes the ballot out of the tally (the rules
+        recount it), so the panel is compared on the ballots that count; the member
+        has in effect withdrawn from this subject's panel after scoring it, which is
+        told (low: a conflict seen late is also what an honest member declares)."""
+        record = self.ballots.get(key)
+        cast = record.current.pop(act.actor, None) if record is not None else None
+        if record is None or cast is None:
+            return
+        record.original.pop(act.actor, None)
+        self.found.append(
+            finding(
+                "panel-change",
+                "low",
+                key[0],
+                key[1],
+                [(cast[2], cast[3]), (act.event, act.position)],
+                (
+                    f"{act.actor} chấm {key[1]} rồi mới khai xung đột lợi ích: phiếu bị loại",
+                    f"{act.actor} scored {key[1]}, then declared a conflict of interest: the "
+                    "ballot is taken out",
+                ),
+                scorer=act.actor,
+                statistic={"name": "ballots taken out", "value": 1, "threshold": 1},
+                detail={
+                    "pattern": "conflict-after-scoring",
+                    "ballot_total": format_points(cast[0] + cast[1]),
+                },
             )
         )
 
@@ -630,16 +676,52 @@ def judge_sealed_reasons(
     report["severities"] = {k: n for k, n in report["severities"].items() if n}
 
 
-def _lowered_from_htxs(cycle: Cycle, ev: Evaluation) -> bool:
-    """Decided HTT where the score gives HTXS (only then can the quota explain it)."""
-    scored = ev.corrected or ev.tally
-    if ev.decision is None or ev.decision.level != Level.HTT or scored is None:
-        return False
-    return cycle.profile.threshold_level(int(scored["total"]))[0] == Level.HTXS
+def _figures_levels(cycle: Cycle, ev: Evaluation) -> list[Level]:
+    """The levels a subject's task figures allowed before and after its latest record
+    (before: HTXS if none were on record); only under a regime with task conditions."""
+    if not cycle.profile.has_task_conditions:
+        return []
+    records = [e for e in ev.evidence if e.kind == "task_figures"]
+    allowed = []
+    for figures in (records[-2] if len(records) > 1 else None, records[-1] if records else None):
+        level = Level.HTXS
+        while figures is not None and level != Level.KHT:
+            if cycle.profile.task_conditions_met(level, figures.detail):
+                break
+            level = _BELOW[level]
+        allowed.append(level)
+    return allowed
+
+
+_BELOW = {Level.HTXS: Level.HTT, Level.HTT: Level.HT, Level.HT: Level.KHT}
+
+
+def quota_full_subjects(cycle: Cycle) -> set[str]:
+    """The subjects now HTT whose HTXS would break their group's quota (``quota_full``
+    for all of them, counting each group once)."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # HTXS, HTT, size
+    for ev in cycle.evaluations.values():
+        count = counts[ev.subject.group]
+        count[2] += 1
+        level = ev.current
+        if level == Level.HTXS:
+            count[0] += 1
+        elif level == Level.HTT:
+            count[1] += 1
+    found = set()
+    for sid, ev in cycle.evaluations.items():
+        if ev.current != Level.HTT:
+            continue
+        htxs, htt, size = counts[ev.subject.group]
+        cap = quota_cap(cycle, ev.subject.group, htt - 1, size)
+        if cap is not None and htxs + 1 > cap:
+            found.add(sid)
+    return found
 
 
 def quota_full(cycle: Cycle, ev: Evaluation) -> bool:
-    """Whether rating ``ev`` HTXS would break its group's quota as the group stands."""
+    """Whether rating ``ev`` HTXS would break its group's quota as the group stands (the
+    end state publication checks a quota ground against)."""
     group = ev.subject.group
     others = [e for e in cycle.evaluations.values() if e.subject.group == group and e is not ev]
     htxs = 1 + sum(1 for e in others if e.current == Level.HTXS)

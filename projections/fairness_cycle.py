@@ -15,13 +15,15 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import timedelta
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 from domain.cycle import Cycle
 from domain.evaluation import Evaluation
+from domain.evaluation import Evidence as EvidenceRecord
 from domain.fields import format_points, text_json
-from domain.judgement import allowed
+from domain.judgement import GROUNDS, allowed
 from domain.levels import Level
 from projections.fairness import (
     Ballots,
@@ -295,7 +297,11 @@ class CycleCheck:
             issued = (ev.superseded[0] if ev.superseded else decision).level
             below = cycle.profile.points and level.rank < highest.rank
             severity, what = None, ("", "")
-            if proposal is not None and issued.rank < proposal.rank:
+            # Below the proposal for the group's rules (the quota, the collective) is what
+            # the rules required, not a departure to examine.
+            required = cycle.profile.points and self._explained(ev, issued, highest)
+            explained = below and self._explained(ev, level, highest)
+            if proposal is not None and issued.rank < proposal.rank and not required:
                 level = issued
                 severity = "high"
                 what = (
@@ -309,7 +315,7 @@ class CycleCheck:
                     f"Quyết định {level.value} cao hơn đề xuất {proposal.value}",
                     f"Decided {level.value}, above the proposed {proposal.value}",
                 )
-            elif below and not self._explained(ev, level, highest):
+            elif below and not explained:
                 severity = "medium"
                 what = (
                     f"Xếp {level.value}, thấp hơn mức {highest.value} theo điểm, không có "
@@ -322,6 +328,13 @@ class CycleCheck:
             departed = proposal is not None and issued.rank != proposal.rank
             yardstick = proposal if departed and proposal is not None else highest
             cited = [e for e in ev.evidence if e.kind != "mitigation"]
+            # The typed grounds the decision cites (the rules admit no lowering without
+            # one): evidence that forces nothing is stated, not taken as an explanation.
+            grounds = [
+                {k: w[k] for k in ("rule", "kind", "event") if k in w}
+                for w in decision.why
+                if w["rule"] in GROUNDS
+            ]
             events = [self.at(decision.event), *(self.at(e.event) for e in cited)]
             if ev.proposal is not None:
                 events.append(self.at(ev.proposal.event))
@@ -348,16 +361,19 @@ class CycleCheck:
                     "direction": "down" if level.rank < yardstick.rank else "up",
                     "reason": text_json(decision.reason) or "",
                     "evidence": [{"kind": e.kind, "event": e.event} for e in cited],
+                    "grounds": grounds,
                 },
             )
 
     def _explained(self, ev: Evaluation, level: Level, highest: Level) -> bool:
-        """A level below the score's that the HTXS quota (as the decision found the group)
-        or the collective's level (head cap) required."""
+        """A level below the score's that the HTXS quota or the collective's level (head
+        cap) required. The quota is judged as the rules judge a quota ground: on the
+        group at publication (a re-classification after it may leave room later: the
+        lowering was still the quota's), or as it stands before publication. Full when
+        it was decided but not at publication, it explains nothing."""
         cycle, subject = self.cycle, ev.subject
-        # The quota full when it was decided, or in the end (decided before the HTXS).
         lowered = highest == Level.HTXS and level == Level.HTT
-        if lowered and (subject.id in self.log.quota_lowered or quota_full(cycle, ev)):
+        if lowered and (subject.id in self.log.quota_published or quota_full(cycle, ev)):
             return True
         if subject.head_of is not None and cycle.profile.setting("head_cap"):
             collective = cycle.evaluations.get(subject.head_of)
@@ -515,7 +531,15 @@ class CycleCheck:
                     "value": (last - since).days,
                     "threshold": days,
                 },
-                detail={"step": step, "since": since.isoformat(), "log_last_day": last.isoformat()},
+                detail={
+                    "step": step,
+                    "since": since.isoformat(),
+                    "step_limit": (since + timedelta(days=days)).isoformat(),
+                    # The last day to resolve it, as the rules count (an unaccepted
+                    # complaint as accepted on its last day to be).
+                    "limit": cycle.resolve_limit(known).isoformat(),
+                    "log_last_day": last.isoformat(),
+                },
             )
         if log.published is not None:
             before = [d for d, p in log.issued if p < log.published[2]]
@@ -760,10 +784,26 @@ class CycleCheck:
                     self.at(ev.decision.event),
                     self.at(complaint.event) if complaint else None,
                     bool(complaint and any(c.upheld for c in ev.complaints.values())),
-                    [self.at(e.event) for e in ev.evidence if e.kind != "mitigation"],
+                    [self.at(e.event) for e in ev.evidence if self._adverse(e, scored)],
                 )
             )
         return found
+
+    def _adverse(self, e: EvidenceRecord, scored: dict[str, Any] | None) -> bool:
+        """Evidence against the subject: not a mitigation, and task figures only where
+        they fall short of the conditions of the level the score gives (every subject
+        has figures under a regime with task conditions: by themselves they are routine)."""
+        if e.kind == "mitigation":
+            return False
+        if e.kind != "task_figures":
+            return True
+        profile = self.cycle.profile
+        level = Level.HTXS
+        if profile.points and scored is not None:
+            level = profile.threshold_level(scored.get("exact", scored["total"]))[0]
+        return level in (Level.HTXS, Level.HTT, Level.HT) and not profile.task_conditions_met(
+            level, e.detail
+        )
 
 
 # How a relation reads from the subject's side: "manager" — the other is their manager.
@@ -818,19 +858,29 @@ def later_cycles(gathered: Gathered) -> Iterator[Finding]:
                 severity = "low"
             else:
                 continue
-            points = "" if relative is None else format_points(round(-relative))
+            points = "" if relative is None else format_points(round(abs(relative)))
+            if relative is None or relative < 0:
+                words = (
+                    f"Sau khiếu nại ở kỳ {a[0]}, kỳ {b[0]} kết quả giảm"
+                    + (f" {points} điểm so với người khác" if points else ""),
+                    f"After complaining in {a[0]}, the result in {b[0]} fell"
+                    + (f" {points} points against everyone else" if points else ""),
+                )
+            else:  # the level fell on new adverse evidence though the total did not
+                words = (
+                    f"Sau khiếu nại ở kỳ {a[0]}, kỳ {b[0]} mức giảm {_level(a[4])} → "
+                    f"{_level(b[4])} với chứng cứ bất lợi mới (điểm không giảm so với người khác)",
+                    f"After complaining in {a[0]}, the level in {b[0]} fell {_level(a[4])} → "
+                    f"{_level(b[4])} on new adverse evidence (the total did not fall against "
+                    "everyone else)",
+                )
             yield finding(
                 "retaliation",
                 severity,
                 b[0],
                 cadre,
                 [a[6], b[5], *b[8]],
-                (
-                    f"Sau khiếu nại ở kỳ {a[0]}, kỳ {b[0]} kết quả giảm"
-                    + (f" {points} điểm so với người khác" if points else ""),
-                    f"After complaining in {a[0]}, the result in {b[0]} fell"
-                    + (f" {points} points against everyone else" if points else ""),
-                ),
+                words,
                 statistic={
                     "name": "change of the total beyond the others' median change (points)",
                     "value": signed(round(relative)) if relative is not None else None,

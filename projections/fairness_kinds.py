@@ -85,20 +85,23 @@ _KINDS = (
         "A decision apart from the proposal or the score",
         "Mức quyết định khác mức cơ quan tham mưu đề xuất, hoặc thấp hơn mức điểm cho phép mà "
         "không có chứng cứ buộc phải hạ, không do tỷ lệ HTXS hay mức của tập thể; kèm căn cứ "
-        "đã nêu.",
+        "đã nêu. Chứng cứ được viện dẫn nhưng không buộc phải hạ (ví dụ 5 % nhiệm vụ chưa "
+        "hoàn thành) không phải là lời giải thích.",
         "The decided level differs from the advisory body's proposal, or is below what the "
         "score gives without evidence that forces it, the HTXS quota or the collective's "
-        "level; with the grounds stated.",
+        "level; with the grounds stated. Evidence cited that forces nothing (5 % of tasks "
+        "failed, say) is no explanation.",
     ),
     Kind(
         "panel-change",
         "Thay đổi hội đồng chấm",
         "Panel manipulation",
-        "Thêm người chấm sau hội nghị rồi người đó chấm; người chấm một lần rồi bị rút; kiểm "
-        "phiếu khi người dự họp trong hội đồng chưa chấm; hội đồng chấm không đủ.",
+        "Thêm người chấm sau hội nghị rồi người đó chấm; người chấm một lần rồi bị rút; người "
+        "chấm rồi mới khai xung đột lợi ích; kiểm phiếu khi người dự họp trong hội đồng chưa "
+        "chấm; hội đồng chấm không đủ.",
         "A scorer added after the meeting who then scores; a member who scores and is then "
-        "withdrawn; a tally closed before every panel member at the meeting scored; a "
-        "partial panel.",
+        "withdrawn; a member who scores and then declares a conflict; a tally closed before "
+        "every panel member at the meeting scored; a partial panel.",
     ),
     Kind(
         "formalism",

@@ -200,10 +200,7 @@ def test_fairness_evidence_names_the_events() -> None:
 
     model.handle = observed  # type: ignore[method-assign]
     for sid in CADRES[:3]:
-        # CADRES[2] scores HTXS and is lowered for the quota: a typed ground, but no evidence.
-        for scorer, total in zip(
-            PANEL, (90, 91, 89) if sid == CADRES[2] else (80, 81, 79), strict=True
-        ):
+        for scorer, total in zip(PANEL, (80, 81, 79), strict=True):
             w.on(scorer, "score.submitted", cadre=sid, general=24, tasks=total - 24)
     extra_panel = ["cham.4", "cham.5"]
     w.enrol(*extra_panel)
@@ -220,16 +217,19 @@ def test_fairness_evidence_names_the_events() -> None:
         tasks=50,
         reason="nhầm",
     )
-    w.on(CHAIR, "tally.recorded", cadre=CADRES[2], ballots=3, total="90")
+    w.on(CHAIR, "tally.recorded", cadre=CADRES[2], ballots=3, total="80")
+    # CADRES[2] scores HTT and is rated HT on a typed ground that forces nothing: 5 % of
+    # tasks failed (KHT takes over 50 %). The rules admit it; the finding reports it.
+    record = w.ground(CADRES[2], percent=5)
     w.on(
         ADVISORY,
         "appraisal.proposed",
         cadre=CADRES[2],
-        level="HTT",
+        level="HT",
         reason="Theo chỉ đạo.",
-        quota=True,
+        evidence=[record],
     )
-    w.on(AUTHORITY, "decision.issued", cadre=CADRES[2], level="HTT")
+    w.on(AUTHORITY, "decision.issued", cadre=CADRES[2], level="HT")
     found = watcher.report(model)["findings"]
     kinds = {(f["kind"], f["cadre"], f["scorer"]) for f in found}
     assert ("ballot-deviation", CADRES[0], "cham.4") in kinds

@@ -11,10 +11,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from domain.acts import Act
 from domain.fields import format_points
 from domain.regimes import PROFILES, profile_hash
-from projections.fairness import NOT_JUDGED, Fairness, judge_reason, judge_sealed_reasons
+from ledger.errors import Rejected
+from projections.fairness import (
+    NOT_JUDGED,
+    Fairness,
+    judge_reason,
+    judge_sealed_reasons,
+    quota_full,
+)
 from projections.fairness_kinds import KINDS
 from tests.evaluation import World
 from tests.scenarios.corpus import mean
@@ -48,11 +57,12 @@ class Unit:
         return self.w.act(actor, type_, cycle=cycle, **body)
 
     def open(
-        self, year: int, *, comments: bool = True, roster: list[str] = CADRES
+        self, year: int, *, comments: bool = True, roster: list[str] = CADRES, version: int = 1
     ) -> tuple[str, str]:
         cycle = f"c-{year}"
         self.w.clock = datetime(year, 11, 2, 1, tzinfo=UTC)
-        pinned = {"id": "QD366", "version": 1, "hash": profile_hash(PROFILES[("QD366", 1)])}
+        profile = PROFILES[("QD366", version)]
+        pinned = {"id": "QD366", "version": version, "hash": profile_hash(profile)}
         roles = {"authority": [AUTH], "advisory": [ADV], "chair": [CHAIR], "panel": PANEL}
         self.on(
             cycle,
@@ -118,8 +128,11 @@ class Unit:
         *,
         decided: str | None = None,
         reason: str | None = None,
+        quota: bool = False,
     ) -> None:
-        extra = {"reason": reason} if reason else {}
+        extra: dict[str, Any] = {"reason": reason} if reason else {}
+        if quota:  # the typed ground of a lowering for the group's HTXS quota
+            extra["quota"] = True
         self.on(cycle, ADV, "appraisal.proposed", cadre=cadre, level=level, **extra)
         if decided and decided != level:
             extra = {"reason": "Chưa hoàn thành một số nhiệm vụ."}
@@ -221,10 +234,11 @@ def test_a_quota_lowering_is_not_reported_but_a_lowering_on_evidence_that_forces
     for cadre, total in scores.items():
         unit.score(cycle, cadre, {s: total for s in PANEL})
         unit.tally(cycle, cadre)
-    # Four HTT would allow no HTXS (20 %): cb.2 is lowered for the quota, with its reason.
-    # cb.3 is proposed HTT, then a record that forces nothing lets the decision say HT.
+    # Four HTT would allow no HTXS (20 %): cb.1 and cb.2 are lowered for the quota, on
+    # its typed ground. cb.3 is proposed HTT, then the decision says HT citing a record of
+    # a kind the regime counts (tasks failed) but that forces nothing: 5 %, not over 50 %.
     unit.on(cycle, ADV, "appraisal.proposed", cadre="cb.3", level="HTT")
-    unit.on(
+    late = unit.on(
         cycle,
         ADV,
         "evidence.recorded",
@@ -233,18 +247,76 @@ def test_a_quota_lowering_is_not_reported_but_a_lowering_on_evidence_that_forces
         percent=5,
         text="Một nhiệm vụ trễ hạn.",
     )
-    unit.on(cycle, AUTH, "decision.issued", cadre="cb.3", level="HT", reason="Trễ hạn.")
+    unit.on(
+        cycle, AUTH, "decision.issued", cadre="cb.3", level="HT", reason="Trễ hạn.", evidence=[late]
+    )
     for cadre in ("cb.4", "cb.5"):
         unit.decide(cycle, cadre, "HTT")
-    unit.decide(cycle, "cb.2", "HTT", reason="Vượt tỷ lệ HTXS của nhóm.")
-    unit.decide(cycle, "cb.1", "HTT", reason="Vượt tỷ lệ HTXS của nhóm.")
+    unit.decide(cycle, "cb.2", "HTT", reason="Vượt tỷ lệ HTXS của nhóm.", quota=True)
+    unit.decide(cycle, "cb.1", "HTT", reason="Vượt tỷ lệ HTXS của nhóm.", quota=True)
+    for cadre in CADRES:
+        unit.on(cycle, AUTH, "notice.sent", cadre=cadre)
+    unit.on(cycle, AUTH, "result.published")  # the rules find the quota full in the end too
     found = kinds(unit.report())
     assert ("decision-departure", "cb.3", AUTH) in found  # below the proposal, 5 % forces nothing
-    assert not [k for k in found if k[1] in ("cb.1", "cb.2") and k[0] != "not-notified"], found
+    assert not [k for k in found if k[1] in ("cb.1", "cb.2")], found
     departure = next(f for f in unit.report()["findings"] if f["kind"] == "decision-departure")
     assert departure["severity"] == "high" and departure["detail"]["direction"] == "down"
     assert departure["detail"]["evidence"][0]["kind"] == "tasks_failed"
+    assert departure["detail"]["grounds"] == [
+        {"rule": "lowered_on", "kind": "tasks_failed", "event": late}
+    ]
     assert departure["detail"]["reason"] == "Trễ hạn."
+
+
+def test_a_lowering_on_evidence_that_forces_nothing_is_reported_even_as_proposed() -> None:
+    """The advisory body proposes the lowering itself, citing a 10 % task record: the
+    decision follows the proposal, so only the score is its yardstick — and the record
+    forces nothing, so the level below the score's is still a sign."""
+    unit = Unit()
+    cycle, _ = unit.open(2025)
+    for cadre, total in {"cb.1": 80, "cb.2": 82, "cb.3": 78, "cb.4": 81, "cb.5": 79}.items():
+        unit.score(cycle, cadre, {s: total for s in PANEL})
+        unit.tally(cycle, cadre)
+    record = unit.on(
+        cycle, ADV, "evidence.recorded", cadre="cb.3", kind="tasks_failed", percent=10, text="Trễ."
+    )
+    unit.on(
+        cycle,
+        ADV,
+        "appraisal.proposed",
+        cadre="cb.3",
+        level="HT",
+        reason="Chưa hoàn thành nhiệm vụ.",
+        evidence=[record],
+    )
+    unit.on(cycle, AUTH, "decision.issued", cadre="cb.3", level="HT")
+    (found,) = [f for f in unit.report()["findings"] if f["kind"] == "decision-departure"]
+    assert found["cadre"] == "cb.3" and found["severity"] == "medium"
+    assert (found["detail"]["score_gives"], found["detail"]["level"]) == ("HTT", "HT")
+    assert found["detail"]["grounds"][0]["event"] == record
+
+
+def test_a_quota_lowering_the_group_no_longer_needs_is_reported() -> None:
+    """Lowered for the quota first, when no HTT was decided yet; seven HTT decided
+    afterwards leave room for its HTXS after all. The rules refuse to publish that, and
+    the finding says it before anyone tries: the quota explains nothing in the end."""
+    unit = Unit()
+    roster = [*CADRES, *MORE]
+    cycle, _ = unit.open(2025, roster=roster)
+    for cadre in roster:
+        unit.score(cycle, cadre, {s: 95 if cadre == "cb.1" else 80 for s in PANEL})
+        unit.tally(cycle, cadre)
+    unit.decide(cycle, "cb.1", "HTT", reason="Vượt tỷ lệ HTXS của nhóm.", quota=True)
+    for cadre in roster[1:]:
+        unit.decide(cycle, cadre, "HTT")
+    found = kinds(unit.report(), "medium")
+    assert ("decision-departure", "cb.1", AUTH) in found
+    for cadre in roster:
+        unit.on(cycle, AUTH, "notice.sent", cadre=cadre)
+    with pytest.raises(Rejected) as refused:
+        unit.on(cycle, AUTH, "result.published")
+    assert refused.value.problem.slug == "ungrounded-level"
 
 
 def test_reasons_are_judged_where_readable_and_said_to_be_sealed_where_not() -> None:
@@ -466,7 +538,7 @@ def test_a_quota_lowering_decided_before_the_htxs_is_not_reported() -> None:
         unit.tally(cycle, cadre)
     for cadre in roster[2:]:
         unit.decide(cycle, cadre, "HTT")
-    unit.decide(cycle, "cb.2", "HTT", reason="Vượt tỷ lệ HTXS của nhóm.")
+    unit.decide(cycle, "cb.2", "HTT", reason="Vượt tỷ lệ HTXS của nhóm.", quota=True)
     unit.decide(cycle, "cb.1", "HTXS")
     assert not [f for f in unit.report()["findings"] if f["kind"] == "decision-departure"]
 
@@ -540,3 +612,173 @@ def test_a_relation_is_the_registrars_to_record_once_and_between_two_people() ->
               kind="relative")  # fmt: skip
     w.refused("unknown-reference", "root", "relation.recorded", person="cb.1", related="nobody",
               kind="relative")  # fmt: skip
+
+
+def test_a_conflict_declared_after_voting_takes_the_ballot_out_of_the_comparison() -> None:
+    """cham.3 gives cb.1 60 against the panel's 80, then declares a conflict: the rules
+    take the ballot out of the tally, so it is no ballot apart from the panel any more —
+    but having scored and then stepped out is told (low), with both events."""
+    unit = Unit()
+    cycle, _ = unit.open(2025)
+    unit.score(cycle, "cb.1", {"cham.1": 80, "cham.2": 80, "cham.3": 60})
+    declared = unit.on(cycle, "cham.3", "conflict.declared", cadre="cb.1", reason="Vợ chồng.")
+    unit.tally(cycle, "cb.1")  # two ballots: every member present less the conflicted
+    found = unit.report()["findings"]
+    assert not [f for f in found if f["kind"] == "ballot-deviation"], found
+    (step,) = [f for f in found if f["kind"] == "panel-change"]
+    assert step["detail"] == {"pattern": "conflict-after-scoring", "ballot_total": "60.00"}
+    assert step["scorer"] == "cham.3" and step["severity"] == "low"
+    assert step["events"] == [unit.ballots[("cham.3", "cb.1")], declared]
+
+
+def test_an_act_back_dated_by_its_signer_is_judged_by_the_log_s_day() -> None:
+    """A ballot the log admitted after the deadline (under an exception) whose signer
+    wrote a November issued_at: the deadline finding reads the log's time, so the
+    back-dated stamp does not hide it."""
+    unit = Unit()
+    cycle, _ = unit.open(2025)
+    unit.on(
+        cycle,
+        AUTH,
+        "exception.recorded",
+        acts=["score.submitted"],
+        until="2026-01-20",
+        reason="Người chấm đi công tác.",
+    )
+    unit.w.clock = datetime(2026, 1, 5, 3, tzinfo=UTC)
+    statement = unit.w.statement(
+        "cham.1", "score.submitted", {"cycle": cycle, "cadre": "cb.1", "general": 24, "tasks": 56}
+    )
+    statement["issued_at"] = "2025-11-10T03:00:00Z"  # what the signer wrote
+    key = str(unit.w.key("cham.1").verifier)
+    unit.w.model.handle(Act(statement, key, "ab" * 32, 10_000, unit.w.clock))
+    (late,) = [f for f in unit.report()["findings"] if f["kind"] == "deadline"]
+    assert "ab" * 32 in late["events"]
+
+
+def figures(unit: Unit, cycle: str, cadre: str, actor: str = ADV, **given: int) -> str:
+    """The year's task figures of ``cadre`` (QĐ 366 v2): all on time unless ``given``."""
+    values = {"done": 100, "on_time": 100, "exceeded": 40, "late": 0} | given
+    return unit.on(
+        cycle,
+        actor,
+        "evidence.recorded",
+        cadre=cadre,
+        kind="task_figures",
+        text="Số liệu.",
+        **values,
+    )
+
+
+def test_task_figures_after_a_complaint_are_adverse_only_if_they_lower_what_they_allow() -> None:
+    """Under QĐ 366 v2 every subject has task figures: recorded after a complaint they
+    are retaliation only when they allow a lower level than the figures before (HTT's
+    100 % on time now 80 %); figures corrected in the complainant's favour are not."""
+    unit = Unit()
+    cycle, _ = unit.open(2025, version=2)
+    for cadre in CADRES:
+        unit.score(cycle, cadre, {s: BASE[cadre] for s in PANEL})
+        unit.tally(cycle, cadre)
+        figures(unit, cycle, cadre, on_time=90 if cadre == "cb.3" else 100, late=10)
+    for cadre in CADRES:
+        level = _level(BASE[cadre] * 100)
+        unit.decide(cycle, cadre, "HT" if cadre == "cb.3" else level)
+    for cadre in CADRES:
+        unit.on(cycle, AUTH, "notice.sent", cadre=cadre)
+    unit.on(cycle, AUTH, "result.published")
+    unit.w.clock += timedelta(days=5)
+    for cadre in ("cb.2", "cb.3"):
+        filed = unit.on(
+            cycle, cadre, "complaint.filed", cadre=cadre, against=unit.decisions[cadre], grounds="."
+        )
+        unit.on(cycle, UBKT, "complaint.accepted", cadre=cadre, complaint=filed)
+    harsher = figures(unit, cycle, "cb.2", UBKT, on_time=80, late=10)  # HTT's conditions unmet
+    figures(unit, cycle, "cb.3", UBKT, late=0)  # corrected: all on time after all
+    found = [f for f in unit.report()["findings"] if f["kind"] == "retaliation"]
+    assert [(f["cadre"], f["severity"]) for f in found] == [("cb.2", "high")], found
+    assert harsher in found[0]["events"]
+    assert (found[0]["detail"]["old_level"], found[0]["detail"]["new_level"]) == ("HTXS", "HT")
+
+
+def test_routine_task_figures_are_not_harsher_evidence_in_the_next_cycle() -> None:
+    """A complainant rated one level lower the next year, with that year's task figures
+    meeting every condition of the level the score gives: the figures are routine, not
+    new adverse evidence, so a small drop is no sign at medium."""
+    unit = Unit()
+    unit.honest_cycle(2024, _plain(BASE | {"cb.5": 71}))
+    unit.w.clock += timedelta(days=5)
+    filed = unit.on(
+        "c-2024",
+        "cb.5",
+        "complaint.filed",
+        cadre="cb.5",
+        against=unit.decisions["cb.5"],
+        grounds=".",
+    )
+    unit.on("c-2024", UBKT, "complaint.accepted", cadre="cb.5", complaint=filed)
+    cycle, _ = unit.open(2025, version=2)
+    later = {c: v + 1 for c, v in BASE.items()} | {"cb.5": 69}  # 71 → 69: HTT → HT, 3 points
+    for cadre, by in _plain(later).items():
+        unit.score(cycle, cadre, by)
+        unit.tally(cycle, cadre)
+        figures(unit, cycle, cadre)
+    for cadre in CADRES:
+        total = mean([t * 100 for t in _plain(later)[cadre].values()])
+        unit.decide(cycle, cadre, _level(total))
+    (found,) = [f for f in unit.report()["findings"] if f["kind"] == "retaliation"]
+    assert found["severity"] == "low" and found["statistic"]["value"] == "-3.00", found
+    assert len(found["events"]) == 2  # the complaint and the decision, no evidence
+
+
+def test_a_quota_lowering_stays_the_quota_s_after_a_later_re_classification() -> None:
+    """Lowered for the quota, full at publication (the rules checked it then); an upheld
+    complaint later lifts an HT to HTT, and with ten other HTT the group now has room
+    for a second HTXS. The lowering was still the quota's when it counted: no sign."""
+    unit = Unit()
+    roster = [f"cb.{i}" for i in range(1, 13)]
+    unit.w.enrol(*roster[8:])
+    cycle, _ = unit.open(2025, roster=roster)
+    scores = {c: 80 for c in roster} | {"cb.1": 95, "cb.2": 94, "cb.12": 65}
+    for cadre, total in scores.items():
+        unit.score(cycle, cadre, {s: total for s in PANEL})
+        unit.tally(cycle, cadre)
+    for cadre in roster[2:]:
+        unit.decide(cycle, cadre, _level(scores[cadre] * 100))
+    unit.decide(cycle, "cb.2", "HTT", reason="Vượt tỷ lệ HTXS của nhóm.", quota=True)
+    unit.decide(cycle, "cb.1", "HTXS")
+    for cadre in roster:
+        unit.on(cycle, AUTH, "notice.sent", cadre=cadre)
+    unit.on(cycle, AUTH, "result.published")
+    unit.w.clock += timedelta(days=5)
+    filed = unit.on(
+        cycle,
+        "cb.12",
+        "complaint.filed",
+        cadre="cb.12",
+        against=unit.decisions["cb.12"],
+        grounds=".",
+    )
+    unit.on(cycle, UBKT, "complaint.accepted", cadre="cb.12", complaint=filed)
+    upheld = unit.on(
+        cycle,
+        UBKT,
+        "complaint.resolved",
+        cadre="cb.12",
+        complaint=filed,
+        upheld=True,
+        finding="Sót.",
+    )
+    unit.on(
+        cycle,
+        AUTH,
+        "decision.revised",
+        cadre="cb.12",
+        supersedes=unit.decisions["cb.12"],
+        cause=upheld,
+        reason="Cộng điểm chấm sót.",
+        level="HTT",
+        total="71.00",
+    )
+    cb2 = unit.w.model.cycles[cycle].evaluations["cb.2"]
+    assert not quota_full(unit.w.model.cycles[cycle], cb2)  # room for it now
+    assert not [f for f in unit.report()["findings"] if f["kind"] == "decision-departure"]

@@ -4,15 +4,37 @@ Each ledger is one unit over one to three yearly cycles, built act by act throug
 project's own rules (``tests.evaluation.World`` driving the pure domain ``Model``), so
 every act a scenario holds is one the rules admit: the rigging is done *inside* the
 rules, as an interested insider would — a scorer's ballots, the whole panel's scores
-in the year after a complaint, a decision below the proposal that cites real
-evidence, a member added to the panel after the meeting.
+in the year after a complaint, a decision below the proposal that cites a typed ground
+(evidence of a kind the regime counts) which forces nothing, a member added to the
+panel after the meeting.
 
 Honest people still disagree: each cadre has a true score that drifts from year to
 year, each scorer a habit (marks everyone a little high or low) and noise on every
 ballot, with an occasional ballot a few points off. Honest processes include the HTXS
-quota lowering a cadre with its reason, forced KHT from a real discipline record,
-declared conflicts of interest, amendments with real reasons, complaints dismissed
-and complaints upheld with a corrected total.
+quota lowering a cadre on its typed ground (``quota: true``, HTXS → HTT, the HTXS
+decided last so the quota is full when each is decided and at publication), forced
+KHT from a real discipline record, declared conflicts of interest (before scoring),
+amendments with real reasons, complaints dismissed and complaints upheld with a
+corrected total. Under QĐ 366 v2 every cadre's task figures are recorded, true to how
+they worked: they cap some levels (the rules' doing), and an upheld complaint corrects
+them with the total.
+
+Riggings the rules now refuse (``REFUSED``: issue 15's typed grounds, whole-panel
+ballots, conflicts, complaint law, the log's day) are not faked as findings: each is
+tried once inside an otherwise honest cycle (``attempted``) and the test asserts the
+problem type that refuses it, with nothing stored —
+
+- a level below the score on a free-text reason alone ("theo chỉ đạo"): ``ungrounded-level``;
+- a lowering citing evidence of a kind the regime does not count: ``ungrounded-level``;
+- a tally closed before a panel member present at the meeting has scored
+  (``panel-change`` / ``tally-incomplete`` can now show only where a cycle sets
+  ``min_ballots`` to a number): ``ballots-missing``;
+- a scorer who declared a conflict scoring anyway: ``conflict-of-interest``;
+- a lower re-classification after an upheld complaint: ``against-complainant``;
+- a publication back-dated to close the complaint window early: ``date-from-log``;
+- (in ``tests/test_fairness.py``) a quota lowering the group does not need in the end:
+  admitted when decided, reported as ``decision-departure``, refused at publication
+  (``ungrounded-level``).
 
 A rigged ledger is one pattern, and says what a committee should be shown:
 ``Expected(kind, cadre, scorer)`` — a finding of that kind naming that cadre (and
@@ -31,12 +53,16 @@ from typing import Any
 
 from domain.acts import Act
 from domain.fields import format_points
-from domain.regimes import PROFILES, profile_hash
+from domain.levels import Level
+from domain.regimes import PROFILES, make_profile, profile_hash
+from ledger.errors import Rejected
 from projections.fairness import Fairness, FairnessSettings
 from tests.evaluation import World
 
 AUTHORITY, ADVISORY, CHAIR, INSPECTION = "tham-quyen", "tham-dinh", "chu-tri", "ubkt"
-REGIMES = (("QD366", 1), ("ND335", 1), ("QD124", 1))
+# Points regimes first (QĐ 366 v2 judges task conditions on recorded task figures).
+REGIMES = (("QD366", 1), ("QD366", 2), ("ND335", 1), ("QD124", 1))
+POINTS_REGIMES = REGIMES[:3]
 GOOD_REASONS = (
     "Bổ sung điểm tiêu chí đổi mới theo báo cáo kết quả quý 3 đã được xác nhận.",
     "Chấm sót sản phẩm quy đổi tháng 10, đã đối chiếu với sổ theo dõi công việc.",
@@ -70,6 +96,7 @@ class Plan:
     complaints: dict[str, str] = field(default_factory=dict)  # cadre → how it is handled
     publish_after_days: int = 0
     late_decision: str | None = None  # decided after the deadline, under an exception
+    attempt: str | None = None  # a rigging the rules now refuse, tried once (``REFUSED``)
 
 
 @dataclass
@@ -110,6 +137,8 @@ class Unit:
         self.cycles: list[str] = []
         self.target = ""  # a cadre the rigging picked itself
         self.decisions: dict[tuple[str, str], str] = {}  # (cycle, cadre) → decision event
+        self.refusals: dict[str, str] = {}  # attempt → the problem type that refused it
+        self.figures: dict[str, dict[str, int]] = {}  # cadre → this year's task figures
 
     # -- one cycle --------------------------------------------------------------------
 
@@ -167,7 +196,8 @@ class Unit:
                     )
         on(CHAIR, "minutes.adopted", meeting=meeting, comments=comments, text="Biên bản hội nghị.")
         conflicted: set[tuple[str, str]] = set()
-        if self.points and not plan.identical and rng.random() < 0.3:
+        wanted = plan.attempt == "conflicted-scorer"
+        if self.points and not plan.identical and (wanted or rng.random() < 0.3):
             planned = {c for _, c in plan.bias} | {plan.directed[1] if plan.directed else ""}
             pair = (
                 rng.choice(self.panel),
@@ -210,9 +240,27 @@ class Unit:
         events: dict[tuple[str, str], str] = {}
         order = list(self.panel)
         for cadre in self.cadres:
+            eligible = [s for s in order if (s, cadre) not in conflicted]
             for scorer in order:
                 if (scorer, cadre) in conflicted:
+                    if plan.attempt == "conflicted-scorer":
+                        self._try(
+                            plan, cid, scorer, "score.submitted", cadre=cadre, general=20, tasks=50
+                        )
                     continue
+                last = scorer == eligible[-1] and cadre == self.cadres[0]
+                if plan.attempt == "tally-before-panel" and last and ballots[cadre]:
+                    # Closed on the ballots cast so far, counted right: short one member.
+                    cast = [(g + t) * 100 for g, t in ballots[cadre].values()]
+                    self._try(
+                        plan,
+                        cid,
+                        CHAIR,
+                        "tally.recorded",
+                        cadre=cadre,
+                        ballots=len(cast),
+                        total=format_points(mean(cast)),
+                    )
                 if plan.withdrawn == scorer and cadre != self.cadres[0]:
                     continue
                 total = max(40, min(100, round(self._ballot(scorer, cadre, plan))))
@@ -263,6 +311,17 @@ class Unit:
                 )
         return ballots
 
+    def _try(self, plan: Plan, cid: str, actor: str, type_: str, /, **body: Any) -> None:
+        """Try the plan's refused rigging once: the problem type that refused it is kept
+        (nothing is stored), or "admitted" if the rules let it through."""
+        assert plan.attempt is not None
+        try:
+            self._on(cid)(actor, type_, **body)
+        except Rejected as e:
+            self.refusals.setdefault(plan.attempt, e.problem.slug)
+        else:
+            self.refusals.setdefault(plan.attempt, "admitted")
+
     def _tallies(self, cid: str, scores: dict[str, dict[str, tuple[int, int]]]) -> None:
         on = self._on(cid)
         for cadre, ballots in scores.items():
@@ -292,6 +351,8 @@ class Unit:
                 level[cadre] = "HTXS" if true >= 90 else "HTT" if true >= 72 else "HT"
                 total[cadre] = round(true * 100)
         reasons: dict[str, str] = {}
+        if "task_conditions" in PROFILES[self.regime]:
+            self._task_figures(cid, level)
         # A real discipline record forces KHT now and then (honest).
         if not plan.identical and rng.random() < 0.25:
             cadre = rng.choice(self.cadres)
@@ -324,17 +385,13 @@ class Unit:
             plan.depart = rng.choice(fits or self.cadres)
             self.target = plan.depart
         for cadre in self.cadres:
-            extra = {"reason": reasons[cadre]} if cadre in reasons else {}
+            # The quota is a typed ground (checked again at every decision and at
+            # publication); the decision that follows the proposal inherits it.
+            extra = {"reason": reasons[cadre], "quota": True} if cadre in reasons else {}
             on(ADVISORY, "appraisal.proposed", cadre=cadre, level=proposed[cadre], **extra)
+        cited = ""
         if plan.depart:  # after the proposal: real evidence the decision then cites
-            on(
-                ADVISORY,
-                "evidence.recorded",
-                cadre=plan.depart,
-                kind="tasks_failed",
-                percent=rng.randint(10, 30),
-                text="Một số nhiệm vụ chưa hoàn thành đúng hạn.",
-            )
+            cited = self._departure_ground(plan.depart, year)
         if plan.late_decision:
             on(
                 AUTHORITY,
@@ -344,12 +401,17 @@ class Unit:
                 reason="Chờ kết luận của cấp trên.",
             )
         first = [c for c in self.cadres if proposed[c] != "HTXS" and c != plan.depart]
+        if plan.attempt in ("free-text-lowering", "uncounted-evidence"):
+            self._lowering(cid, plan, [c for c in first if proposed[c] != "KHT"], proposed)
         last = [c for c in self.cadres if c not in first]
         for cadre in [*first, *sorted(last, key=lambda c: c == plan.depart)]:
             decided, extra = proposed[cadre], {}
             if cadre == plan.depart:
                 decided = LOWER[proposed[cadre]]
-                extra = {"reason": "Chưa hoàn thành một số nhiệm vụ được giao."}
+                extra = {
+                    "reason": "Chưa hoàn thành một số nhiệm vụ được giao.",
+                    "evidence": [cited],
+                }
             if cadre == plan.late_decision:
                 self.w.clock = datetime(year + 1, 1, 5, 1, 0, tzinfo=UTC)
             self.decisions[(cid, cadre)] = on(
@@ -361,12 +423,119 @@ class Unit:
             self.level[plan.depart] = LOWER[proposed[plan.depart]]
         self.total = total
 
+    def _task_figures(self, cid: str, level: dict[str, str]) -> None:
+        """The year's task figures of every cadre (QĐ 366 v2), true to how they worked:
+        they cap the level where the score alone would give more (an HTXS score with
+        too few tasks beyond requirements is HTT), which is the rules' doing, not a sign."""
+        profile, rng, on = make_profile(PROFILES[self.regime], {}), self.rng, self._on(cid)
+        for cadre in self.cadres:
+            worked = by_threshold(round(self.true[cadre] * 100))
+            figures = {
+                "HTXS": {"done": 100, "on_time": 100, "exceeded": rng.randint(10, 60), "late": 0},
+                "HTT": {"done": 100, "on_time": 100, "exceeded": rng.randint(0, 25), "late": 0},
+                "HT": {"done": 100, "on_time": rng.randint(80, 99), "exceeded": 0, "late": 10},
+            }.get(worked, {"done": rng.randint(70, 95), "on_time": 60, "exceeded": 0, "late": 40})
+            on(
+                ADVISORY,
+                "evidence.recorded",
+                cadre=cadre,
+                kind="task_figures",
+                text="Số liệu thực hiện nhiệm vụ năm.",
+                **figures,
+            )
+            self.figures[cadre] = figures
+            while level[cadre] != "KHT" and not profile.task_conditions_met(
+                Level(level[cadre]), figures
+            ):
+                level[cadre] = LOWER[level[cadre]]
+
+    def _departure_ground(self, cadre: str, year: int) -> str:
+        """Evidence a lowered decision may cite (its kind is one the regime counts) but
+        that forces nothing: under QĐ 366 a share of tasks failed far below the 50 % that
+        forces KHT; under NĐ 335, whose only staff ground is discipline, a reprimand
+        decided the year before (it forces KHT only in its own year)."""
+        on = self._on(self.cycles[-1])
+        if "tasks_failed" in PROFILES[self.regime]["forced_kht"]:
+            return on(
+                ADVISORY,
+                "evidence.recorded",
+                cadre=cadre,
+                kind="tasks_failed",
+                percent=self.rng.randint(5, 30),
+                text="Một số nhiệm vụ chưa hoàn thành đúng hạn.",
+            )
+        return on(
+            ADVISORY,
+            "evidence.recorded",
+            cadre=cadre,
+            kind="discipline",
+            form="khien_trach",
+            duty_related=True,
+            decided=f"{year - 1}-09-15",
+            text="Quyết định kỷ luật khiển trách năm trước.",
+        )
+
+    def _lowering(self, cid: str, plan: Plan, cadres: list[str], proposed: dict[str, str]) -> None:
+        """A decision one level below the proposal (and the score) on a free-text reason
+        alone, or citing evidence of a kind the regime does not count."""
+        cadre = cadres[0]
+        body: dict[str, Any] = {"reason": "Theo chỉ đạo của lãnh đạo đơn vị."}
+        if plan.attempt == "uncounted-evidence":
+            body["evidence"] = [
+                self._on(cid)(
+                    ADVISORY,
+                    "evidence.recorded",
+                    cadre=cadre,
+                    kind="criteria_failed",  # a criteria regimes' kind: no ground here
+                    percent=10,
+                    text="Một tiêu chí chưa đạt.",
+                )
+            ]
+        level = LOWER[proposed[cadre]]
+        self._try(plan, cid, AUTHORITY, "decision.issued", cadre=cadre, level=level, **body)
+
+    def against_complainant(self, year: int) -> None:
+        """After an upheld complaint, the authority re-classifies the complainant one
+        level lower, on a ground the regime counts."""
+        cid, on, w = self.cycles[-1], self._on(self.cycles[-1]), self.w
+        plan = Plan(attempt="lower-after-upheld")
+        cadre = next(c for c in self.cadres if self.level[c] in ("HTT", "HT"))
+        w.clock += timedelta(days=5)
+        against = self.decisions[(cid, cadre)]
+        filed = on(cadre, "complaint.filed", cadre=cadre, against=against, grounds="Chưa đúng.")
+        w.clock += timedelta(days=3)
+        on(INSPECTION, "complaint.accepted", cadre=cadre, complaint=filed)
+        w.clock += timedelta(days=10)
+        resolution = on(
+            INSPECTION,
+            "complaint.resolved",
+            cadre=cadre,
+            complaint=filed,
+            upheld=True,
+            finding="Khiếu nại có cơ sở.",
+        )
+        ground = self._departure_ground(cadre, year)
+        self._try(
+            plan,
+            cid,
+            AUTHORITY,
+            "decision.revised",
+            cadre=cadre,
+            supersedes=against,
+            cause=resolution,
+            reason="Xếp loại lại.",
+            level=LOWER[self.level[cadre]],
+            evidence=[ground],
+        )
+
     def _after(self, cid: str, year: int, plan: Plan) -> None:
         """Notices, publication, complaints."""
         on, w = self._on(cid), self.w
         for cadre in self.cadres:
             on(AUTHORITY, "notice.sent", cadre=cadre)
         w.clock += timedelta(days=2 + plan.publish_after_days)
+        if plan.attempt == "back-dated-publication":  # to close the complaint window early
+            self._try(plan, cid, AUTHORITY, "result.published", date=f"{year}-11-01")
         on(AUTHORITY, "result.published")
         for cadre, how in sorted(plan.complaints.items()):
             w.clock += timedelta(days=5)
@@ -405,6 +574,15 @@ class Unit:
             )
             if upheld:  # the tally missed a criterion: the corrected total lifts the level
                 corrected = max(self.total[cadre] + 300, 7000)
+                if cadre in self.figures:  # … and the tasks counted late were on time
+                    on(
+                        INSPECTION,
+                        "evidence.recorded",
+                        cadre=cadre,
+                        kind="task_figures",
+                        text="Số liệu nhiệm vụ sau khi đối chiếu lại theo khiếu nại.",
+                        **{**self.figures[cadre], "done": 100, "on_time": 100, "late": 0},
+                    )
                 on(
                     AUTHORITY,
                     "decision.revised",
@@ -441,7 +619,7 @@ def by_threshold(total: int) -> str:
 
 
 def _shape(rng: random.Random, points_only: bool = False) -> tuple[int, int, tuple[str, int]]:
-    regimes = REGIMES[:2] if points_only else REGIMES
+    regimes = POINTS_REGIMES if points_only else REGIMES
     return rng.randint(5, 30), rng.choice((3, 3, 4, 5, 7, 9)), rng.choice(regimes)
 
 
@@ -538,6 +716,57 @@ PATTERNS = (
 )
 # Patterns that need no points, tried on criteria regimes too.
 CRITERIA_OK = frozenset({"formalism", "complaint-ignored", "conflict", "late-publication"})
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A rigging the corpus of issue 16 could play that the rules now refuse: the problem
+    type that refuses it, and the rule."""
+
+    problem: str
+    rule: str
+
+
+REFUSED = {
+    "free-text-lowering": Refused(
+        "ungrounded-level",
+        "a level below the score's cites typed grounds (evidence of a kind the regime "
+        "counts, the confidence tally, the quota, the collective); a reason is not one",
+    ),
+    "uncounted-evidence": Refused(
+        "ungrounded-level",
+        "cited evidence must be of a kind the regime's forced-KHT list counts",
+    ),
+    "tally-before-panel": Refused(
+        "ballots-missing",
+        "a tally needs the ballot of every panel member present at the meeting (less the "
+        "subject and the conflicted)",
+    ),
+    "conflicted-scorer": Refused(
+        "conflict-of-interest", "a declared conflict bars the ballot, proposal and decision"
+    ),
+    "lower-after-upheld": Refused(
+        "against-complainant", "a re-classification after an upheld complaint is not lower"
+    ),
+    "back-dated-publication": Refused(
+        "date-from-log",
+        "publication takes no date: its day, and so the complaint window, are the log's",
+    ),
+}
+
+
+def attempted(name: str, seed: int) -> Unit:
+    """A unit whose cycle tries the refused rigging ``name`` once, then goes on honestly
+    (the refused act stored nothing); ``unit.refusals[name]`` is what refused it."""
+    rng = random.Random(seed)
+    cadres, panel, regime = _shape(rng, points_only=True)
+    unit = Unit(seed, cadres, panel, regime)
+    if name == "lower-after-upheld":
+        unit.cycle(2025)
+        unit.against_complainant(2025)
+    else:
+        unit.cycle(2025, Plan(attempt=name))
+    return unit
 
 
 def corpus(honest_count: int = 40, per_pattern: int = 8, base: int = 1000) -> Iterator[Ledger]:

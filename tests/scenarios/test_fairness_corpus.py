@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.scenarios.corpus import PATTERNS, corpus, measure
+from tests.scenarios.corpus import PATTERNS, REFUSED, attempted, corpus, measure
 
 RECALL, FALSE_POSITIVES = 0.95, 0.05
 
@@ -28,3 +28,17 @@ def test_rigged_ledgers_are_found_and_honest_cycles_are_left_alone(
     for pattern in PATTERNS:
         hit, n = figures.recall[pattern]
         assert hit / n >= 0.75, (pattern, figures.table())
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_riggings_the_rules_now_refuse_are_refused_and_leave_nothing(name: str) -> None:
+    """Patterns issue 16's corpus could play that the tightened rules refuse: each
+    attempt, made inside an otherwise honest cycle of the corpus, is refused with its
+    problem type, and the cycle goes on to publication with nothing of it stored."""
+    for seed in (501, 502):  # one NĐ 335 unit, one QĐ 366 unit
+        unit = attempted(name, seed)
+        assert unit.refusals == {name: REFUSED[name].problem}, (seed, unit.refusals)
+        cycle = unit.w.model.cycles[unit.cycles[-1]]
+        assert cycle.published is not None
+        if name == "free-text-lowering":  # no trace: no decision below its proposal
+            assert not [f for f in unit.report()["findings"] if f["kind"] == "decision-departure"]
