@@ -628,7 +628,7 @@ def honest(seed: int) -> Ledger:
     cadres, panel, regime = _shape(rng)
     unit = Unit(seed, cadres, panel, regime)
     years = rng.randint(1, 3)
-    for i, year in enumerate(range(2024, 2024 + years)):
+    for i, year in enumerate(range(2023, 2023 + years)):
         plan = Plan()
         if rng.random() < 0.5:  # an honest complaint, dismissed or upheld
             plan.complaints[rng.choice(unit.cadres)] = rng.choice(("dismissed", "upheld"))
@@ -648,7 +648,7 @@ def _rigged(pattern: str, seed: int) -> Ledger:
     if pattern in ("favour", "suppress"):
         sign = 1 if pattern == "favour" else -1
         years = rng.randint(2, 3)
-        for year in range(2024, 2024 + years):
+        for year in range(2023, 2023 + years):
             unit.cycle(year, Plan(bias={(scorer, target): sign * rng.randint(5, 12)}))
         expected = Expected("scorer-bias", target, scorer)
     elif pattern in ("favour-once", "suppress-once"):
