@@ -57,6 +57,19 @@ class Replicated:
             row = cursor.fetchone() if cursor.description else None
         return row[0] if row else None
 
+    def wait_replayed(self, timeout: float = 60) -> None:
+        """Until the replica has applied everything the primary has written so far."""
+        import time
+
+        wanted = self.sql(self.primary.url, "SELECT pg_current_wal_lsn()::text")
+        deadline = time.monotonic() + timeout
+        while not self.sql(
+            self.replica_url, f"SELECT pg_last_wal_replay_lsn() >= '{wanted}'::pg_lsn"
+        ):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the replica has not replayed up to {wanted}")
+            time.sleep(0.05)
+
     def pause_replay(self) -> None:
         """The replica stops applying the primary's WAL (it still receives it): lag."""
         self.sql(self.replica_url, "SELECT pg_wal_replay_pause()")

@@ -26,6 +26,7 @@ from cadreledger.access import AccessStore
 from cadreledger.config import ConfigError, Settings
 from cadreledger.demo import Demo
 from cadreledger.service import Ledger
+from cadreledger.webhooks import WebhookKeys
 from ledger.checkpoint import Checkpoint
 from ledger.keys import SignerKey
 from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
@@ -82,6 +83,7 @@ class Pair:
         return demo.cycle
 
     def caught_up(self, replica: Ledger, timeout: float = 30) -> int:
+        self.clusters.wait_replayed(timeout)  # tokens, the read model: all of it
         wanted = self.primary.size()
         deadline = time.monotonic() + timeout
         while (size := replica.size()) != wanted:
@@ -267,12 +269,17 @@ def test_a_replicas_event_stream_follows_its_own_log(pair: Pair) -> None:
 def test_cli_serve_read_only_on_the_replica(pair: Pair, tmp_path: Path) -> None:
     """The command itself: reads answered, a write refused naming --primary; the
     primary's own work (webhooks, NATS, witnesses, audits) refused on a replica."""
+    if pair.primary.size() < 2:
+        pair.cycle()  # the inspection committee registered
     replica = pair.replica()
     pair.caught_up(replica)
     env = {
         "CADRELEDGER_LOG_KEY_FILE": str(pair.keys / "log.key"),
         "CADRELEDGER_ROOT_KEY_FILE": str(pair.keys / "root.key"),
     }
+    assert AccessStore(replica.store).resolve(pair.token) is not None
+    # The primary's webhook key is there (it served): the replica lists, never makes.
+    WebhookKeys.load_or_create(pair.keys / "log.webhookkey")
     db = pair.clusters.replica_url
     refused = cli("--db", db, "serve", "--read-only", "--webhooks", env=env)
     _, err = refused.communicate(timeout=60)
@@ -292,7 +299,8 @@ def test_cli_serve_read_only_on_the_replica(pair: Pair, tmp_path: Path) -> None:
         assert write.status_code == 503
         assert write.json()["primary"] == "http://primary.example:8000"
         cycles = httpx.get(f"{base}/v1/cycles", headers={"Authorization": f"Bearer {pair.token}"})
-        assert cycles.status_code == 200 and cycles.json()["cycles"]
+        assert cycles.status_code == 200 and cycles.json()["cycles"], cycles.text
+        assert httpx.get(f"{base}/readyz").status_code == 200
     finally:
         served.terminate()
         served.communicate(timeout=30)
