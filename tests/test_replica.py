@@ -24,7 +24,7 @@ from bench.drills.cluster import server_programs
 from bench.replication import Replicated
 from cadreledger.access import AccessStore
 from cadreledger.config import ConfigError, Settings
-from cadreledger.demo import Demo
+from cadreledger.demo import UNIT, Demo
 from cadreledger.service import Ledger
 from cadreledger.webhooks import WebhookKeys
 from ledger.checkpoint import Checkpoint
@@ -32,8 +32,6 @@ from ledger.keys import SignerKey
 from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
 from tests.conftest import IN_CI, People
 from tests.streaming import cli, free_port, serving, sse_messages, wait_http
-
-pytestmark = pytest.mark.postgres
 
 INSPECTION = "ubkt.dongson"  # the demo's inspection committee: reads every cycle
 
@@ -80,6 +78,7 @@ class Pair:
         demo = Demo(self.primary, self.root, seed=len(self.opened), size=cadres)
         demo.run()
         self.cadre = demo.cadres[5].id
+        self.unit = UNIT
         return demo.cycle
 
     def caught_up(self, replica: Ledger, timeout: float = 30) -> int:
@@ -118,6 +117,7 @@ def _hashes(items: list[str]) -> list[bytes]:
     return [base64.b64decode(h) for h in items]
 
 
+@pytest.mark.postgres
 def test_a_replica_serves_every_read_as_the_primary_does(pair: Pair) -> None:
     cycle = pair.cycle()
     pair.primary.projector.catch_up()  # the stored read model, replicated with the log
@@ -137,7 +137,13 @@ def test_a_replica_serves_every_read_as_the_primary_does(pair: Pair) -> None:
             f"/v1/cycles/{cycle}",
             f"/v1/cycles/{cycle}/ratings",
             f"/v1/cycles/{cycle}/cadres/{cadre}",
+            f"/v1/cycles/{cycle}/cadres/{cadre}/timeline",
             f"/v1/cycles/{cycle}/timeline?limit=50",
+            f"/v1/cycles/{cycle}/complaints",
+            f"/v1/cycles/{cycle}/fairness",
+            f"/v1/cycles/{cycle}?at=40",
+            "/v1/regimes",
+            f"/v1/units/{pair.unit}",
             f"/v1/cycles/{cycle}/entries?registry=true",
             f"/v1/events?after=-1&limit={size}",
             f"/v1/people/{INSPECTION}",
@@ -146,10 +152,13 @@ def test_a_replica_serves_every_read_as_the_primary_does(pair: Pair) -> None:
             mine, theirs = standby.get(path), primary.get(path)
             assert mine.status_code == theirs.status_code == 200, (path, mine.text)
             assert mine.content == theirs.content, path
+        cosigned = "/v1/log/checkpoint/cosigned"  # no witnesses: none, on both
+        assert standby.get(cosigned).status_code == primary.get(cosigned).status_code
         ui = standby.get("/ui/", follow_redirects=True)
         assert ui.status_code == 200
 
 
+@pytest.mark.postgres
 def test_a_replica_refuses_writes_and_names_the_primary(pair: Pair) -> None:
     replica = pair.replica()
     replica.primary = "https://primary.example/"
@@ -174,6 +183,7 @@ def _page(client: TestClient, path: str) -> Any:
     return answer.json()
 
 
+@pytest.mark.postgres
 def test_a_lagging_replica_answers_as_of_the_log_it_has(pair: Pair) -> None:
     """Replay paused on the standby while the primary writes a whole new cycle: the
     replica keeps answering, consistently, as of where it is; then it catches up."""
@@ -220,6 +230,7 @@ def test_a_lagging_replica_answers_as_of_the_log_it_has(pair: Pair) -> None:
         assert _page(standby, f"/v1/cycles/{cycle}") == _page(primary, f"/v1/cycles/{cycle}")
 
 
+@pytest.mark.postgres
 def test_a_replica_projects_beyond_the_read_model_it_was_given(pair: Pair) -> None:
     """The primary's projector has not caught up with its log (the stored read model is
     behind): a replica opened now serves the newest cycle from its own log anyway."""
@@ -238,6 +249,7 @@ def test_a_replica_projects_beyond_the_read_model_it_was_given(pair: Pair) -> No
 _POSITION = "SELECT position FROM projection_position WHERE id = 1"
 
 
+@pytest.mark.postgres
 def test_a_replicas_event_stream_follows_its_own_log(pair: Pair) -> None:
     """SSE from the standby (which cannot LISTEN): new events on the primary reach a
     client of the replica once the replica has them, in order, none skipped."""
@@ -266,6 +278,7 @@ def test_a_replicas_event_stream_follows_its_own_log(pair: Pair) -> None:
     assert seen == list(range(start - 1, pair.primary.size()))
 
 
+@pytest.mark.postgres
 def test_cli_serve_read_only_on_the_replica(pair: Pair, tmp_path: Path) -> None:
     """The command itself: reads answered, a write refused naming --primary; the
     primary's own work (webhooks, NATS, witnesses, audits) refused on a replica."""
