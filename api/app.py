@@ -31,7 +31,14 @@ from api.paging import (
     link_next,
     link_next_start,
 )
-from api.problems import PROBLEM_JSON, describe, on_http, on_rejected, on_validation
+from api.problems import (
+    PROBLEM_JSON,
+    describe,
+    on_http,
+    on_rejected,
+    on_validation,
+    problem_response,
+)
 from api.rate_limit import RateLimit, RatePolicy
 from api.schemas import SUBMISSION_SCHEMA
 from api.tiles import tiles_router
@@ -62,6 +69,23 @@ def _indexes(text: str) -> list[int]:
             field="indexes",
         )
     return [int(p) for p in parts]
+
+
+def _refuse_writes(app: FastAPI, ledger: Ledger) -> None:
+    """On a replica, a write the database refuses (a sign-in's token, a sign-out's
+    revocation) is answered as a submission is: /problems/read-only, naming the primary."""
+    from eventsourcing.persistence import InternalError
+    from psycopg.errors import ReadOnlySqlTransaction
+
+    async def read_only(request: Request, error: Exception) -> Response:
+        cause = error if isinstance(error, ReadOnlySqlTransaction) else error.__cause__
+        if not isinstance(cause, ReadOnlySqlTransaction):
+            raise error  # another failure: the server error it is
+        return problem_response(request, ledger.read_only_refusal())
+
+    # eventsourcing's recorder wraps the driver's error in its own.
+    app.add_exception_handler(ReadOnlySqlTransaction, read_only)
+    app.add_exception_handler(InternalError, read_only)
 
 
 def b64(hashes: list[bytes]) -> list[str]:
@@ -122,6 +146,8 @@ def create_app(
     app.add_exception_handler(Rejected, on_rejected)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
+    if ledger.replica:
+        _refuse_writes(app, ledger)
     app.include_router(feed_router(hub.feed, hub, streams or StreamSettings()))
     if webhook_keys is not None:
         app.include_router(webhooks_router(DeliveryStore(ledger), webhook_keys, access))

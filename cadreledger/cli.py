@@ -242,6 +242,11 @@ def demo(ctx: click.Context, seed: int, cadres: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="CADRELEDGER_HOST")
 @click.option("--port", default=8000, show_default=True, envvar="CADRELEDGER_PORT")
 @click.option("--read-only", is_flag=True, help="serve reads only (a replica); no submissions")
+@click.option(
+    "--primary",
+    envvar="CADRELEDGER_PRIMARY",
+    help="with --read-only: the primary's URL, named in the answer to every write",
+)
 @click.option("--heartbeat", default=15.0, show_default=True, help="seconds between SSE heartbeats")
 @click.option(
     "--sse-buffer",
@@ -294,6 +299,7 @@ def serve(
     host: str,
     port: int,
     read_only: bool,
+    primary: str | None,
     heartbeat: float,
     sse_buffer: int,
     nats_url: str | None,
@@ -325,6 +331,13 @@ def serve(
     from cadreledger.witnessing import Witnessing, parse_witnesses
 
     settings: Settings = ctx.obj
+    writing: dict[str, object] = {"--nats": nats_url, "--webhooks": webhooks}
+    writing |= {"--witness": witnesses, "--audit-key": audit_key}
+    if read_only and (wanted := [name for name, value in writing.items() if value]):
+        raise CannotRun(
+            f"{', '.join(wanted)}: the primary's work (they write to the database); "
+            "a --read-only server only reads"
+        )
     nats = NatsSettings(nats_url, nats_stream, nats_subject_prefix) if nats_url else None
     try:
         endpoints = parse_witnesses(witnesses)
@@ -336,6 +349,7 @@ def serve(
         Witnessing(ledger, endpoints),
         Schedule(ledger, auditor, audit_every),
     ):
+        ledger.primary = primary
         hub = EventHub(ledger, Feed(ledger))
         access = None if open_access else AccessStore(ledger.store)
         with Integrations(

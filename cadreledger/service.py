@@ -22,12 +22,13 @@ from eventsourcing.application import Application
 
 from cadreledger.config import ConfigError, Settings
 from cadreledger.genesis import RULES_VERSION, read_genesis
+from cadreledger.replica import consistent_checkpoint, in_recovery
 from cadreledger.rules import EvaluationRules
 from domain.privacy import data_subject
 from domain.streams import stream_for
 from ledger.checkpoint import Checkpoint
 from ledger.envelope import MAX_CLOCK_SKEW_META, event_hash
-from ledger.errors import INVALID_RANGE, INVALID_STATEMENT, Rejected
+from ledger.errors import INVALID_RANGE, INVALID_STATEMENT, READ_ONLY, Rejected
 from ledger.keys import KeyFormatError, SignerKey, VerifierKey
 from ledger.logkeys import LogKeys, RotationError
 from ledger.logtime import check_log_time, check_witnessed_time, recorded_skew, stored_rows
@@ -50,6 +51,7 @@ from ledger.verifier import Finding, Report, verify_log
 from projections.audit import audit
 from projections.fairness import judge_sealed_reasons
 from projections.follower import Projector
+from projections.readmodel import MemoryReadModel
 
 PROCESSES_FROM = 20_000  # events; see Ledger.verify
 ROOT_NAME = "root"
@@ -72,8 +74,20 @@ class Ledger:
         """``clock``: the log's time source (tests drive it; production is the system's
         UTC clock)."""
         self.settings = settings
-        self.app = LedgerApplication(env=settings.eventsourcing_env())
+        # A PostgreSQL hot standby (cadreledger.replica): reads only, as of its own log.
+        self.replica = in_recovery(settings)
+        if self.replica and writer:
+            raise ConfigError(
+                f"{settings.db} is a read-only replica (a hot standby): serve it with "
+                "--read-only, and write to the primary"
+            )
+        env = settings.eventsourcing_env()
+        if self.replica:
+            env["CREATE_TABLE"] = "no"  # the primary's tables, replicated
+        self.app = LedgerApplication(env=env)
         self.store = LogStore(self.app.recorder)
+        self.store.read_only = self.replica
+        self.primary: str | None = None  # where writes go, said when refusing them
         self.reader = TileHashReader(self.store)
         self.sequencer: Sequencer | None = None
         self._cpu = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="cpu")
@@ -223,7 +237,16 @@ class Ledger:
             raise ConfigError("a bare log has no evaluation read model")
         with self._projector_made:  # the first reads may come together (tables made once)
             if self._projector is None:
-                self._projector = Projector(self.store, self.root_keys)
+                self._projector = (
+                    Projector(
+                        self.store,
+                        self.root_keys,
+                        read_model=MemoryReadModel.seeded(self.store),
+                        listen=False,
+                    )
+                    if self.replica
+                    else Projector(self.store, self.root_keys)
+                )
         return self._projector
 
     def _root_of_trust(self) -> VerifierKey:
@@ -280,7 +303,9 @@ class Ledger:
         requests are in flight, only those few threads contend with the sequencer for
         the GIL, so it is not starved between its database calls.
         """
-        writer = self._writer()
+        if self.sequencer is None:
+            raise self.read_only_refusal()
+        writer = self.sequencer
         result: Future[Receipt] = Future()
 
         def admit() -> None:
@@ -304,6 +329,16 @@ class Ledger:
     def append(self, signed: SignedStatement) -> Receipt:
         """An already verified statement (the demo's, the tests'): sequence it, wait."""
         return self._writer().append(self._admit(signed))
+
+    def read_only_refusal(self) -> Rejected:
+        """Why a read-only server stores nothing: and where to write instead."""
+        where = f" ({self.primary})" if self.primary else ""
+        return Rejected(
+            READ_ONLY,
+            f"Máy chủ này chỉ đọc (bản sao); hãy gửi tới máy chủ chính{where}.",
+            f"This server is read-only (a replica); send writes to the primary{where}.",
+            **({"primary": self.primary} if self.primary else {}),
+        )
 
     def _writer(self) -> Sequencer:
         if self.sequencer is None:
@@ -337,7 +372,8 @@ class Ledger:
     def checkpoint(self) -> str:
         if self.sequencer is not None:
             return self.sequencer.checkpoint
-        latest = self.store.latest_checkpoint()
+        # A reader may be a lagging replica: the checkpoint its own events fill.
+        latest = consistent_checkpoint(self.store)
         assert latest is not None  # genesis writes one
         return latest[1]
 

@@ -273,6 +273,8 @@ class DeliveryStore:
         cursor.execute(self._sql(sql), tuple(params))
 
     def create_tables(self) -> None:
+        if self.store.read_only:
+            return  # a replica's tables are the primary's (cadreledger.replica)
         with self.transaction() as c:
             for ddl in _DDL:
                 c.execute(ddl)

@@ -118,3 +118,10 @@ CONFLICTING_PARAMETERS = _p(
 UNAVAILABLE = _p(
     "unavailable", 503, "Dịch vụ tạm thời không sẵn sàng", "Service temporarily unavailable"
 )
+# A read-only server (a PostgreSQL streaming replica): writes go to the primary.
+READ_ONLY = _p(
+    "read-only",
+    503,
+    "Máy chủ chỉ đọc: hãy gửi tới máy chủ chính",
+    "A read-only server: write to the primary",
+)

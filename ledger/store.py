@@ -328,6 +328,8 @@ class LogStore:
         self.recorder = recorder
         self.mark = "%s" if isinstance(recorder, PostgresLedgerRecorder) else "?"
         self.events_table = recorder.events_table_name
+        # A hot standby's (cadreledger.replica): its tables are the primary's to make.
+        self.read_only = False
         self._lock_file: Any = None
         # flock excludes other open files, not other threads sharing this one (an
         # erasure beside the sequencer): they take turns here first.
@@ -397,6 +399,8 @@ class LogStore:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """One write in its own transaction (genesis, and tests that play the attacker)."""
+        if self.read_only and sql.lstrip().upper().startswith("CREATE "):
+            return  # the primary made them; a replica cannot, and need not
         with self._transaction(commit=True) as cursor:
             cursor.execute(self._sql(sql), tuple(params))
 

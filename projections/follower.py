@@ -27,7 +27,7 @@ from domain.streams import REGISTRY_TYPES
 from ledger.store import LogStore
 from projections import cores
 from projections.cores import Replayed
-from projections.readmodel import Damaged, RaceLost, ReadModel
+from projections.readmodel import Damaged, MemoryReadModel, RaceLost, ReadModel
 from projections.source import admitted_acts
 from projections.views import (
     VIEWS_VERSION,
@@ -43,10 +43,21 @@ log = logging.getLogger(__name__)
 
 
 class Projector:
-    def __init__(self, store: LogStore, root_keys: Sequence[str]) -> None:
+    def __init__(
+        self,
+        store: LogStore,
+        root_keys: Sequence[str],
+        *,
+        read_model: ReadModel | MemoryReadModel | None = None,
+        listen: bool = True,
+    ) -> None:
+        """``read_model``: where the documents are kept (the stored tables by default;
+        a replica's own memory, ``MemoryReadModel``). ``listen``: wake on PostgreSQL's
+        NOTIFY (a hot standby cannot LISTEN: it polls)."""
         self.store = store
         self.root_keys = tuple(root_keys)
-        self.read_model = ReadModel(store)
+        self.read_model = read_model if read_model is not None else ReadModel(store)
+        self.listen = listen
         # One step at a time in this process: a request catching up and the follower
         # thread never race each other.
         self._lock = threading.RLock()
@@ -200,7 +211,7 @@ class Projector:
     def _waiter(self, stop: threading.Event, poll: float) -> Iterator[Callable[[], None]]:
         """A wait for the next commit: a NOTIFY on PostgreSQL, else ``poll`` seconds."""
         recorder = self.store.recorder
-        if not isinstance(recorder, PostgresApplicationRecorder):
+        if not self.listen or not isinstance(recorder, PostgresApplicationRecorder):
 
             def sleep() -> None:
                 stop.wait(poll)

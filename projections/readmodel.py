@@ -121,3 +121,70 @@ class ReadModel:
             (len(prefix), prefix),
         )
         return {r["name"]: json.loads(r["doc"]) for r in rows}
+
+
+class MemoryReadModel:
+    """The read model of a server that cannot write its database (a hot standby).
+
+    Seeded once from the stored tables the primary's projector keeps (replicated with
+    the log), read in one statement so that the documents and their position belong
+    together; from there the replica's projector applies its own log in memory. What it
+    serves thus always reflects a position of the replica's own log, never the
+    primary's: a replica behind its primary answers as of where it is.
+    """
+
+    def __init__(self, position: int = 0, version: str = VIEWS_VERSION) -> None:
+        self._position, self._version = position, version
+        self._docs: dict[str, bytes] = {}
+
+    @classmethod
+    def seeded(cls, store: LogStore) -> MemoryReadModel:
+        """As the stored read model stands, or empty at 0 if there is none to read
+        (the primary never projected): the projector then replays from the log."""
+        try:
+            rows = store.query(
+                "SELECT p.position, p.version, d.name, d.doc FROM projection_position p"
+                " LEFT JOIN projection_docs d ON 1 = 1 WHERE p.id = 1"
+            )
+        except Exception:  # the driver's own error: no tables yet
+            return cls()
+        if not rows or not isinstance(rows[0]["position"], int) or rows[0]["position"] < 0:
+            return cls()
+        model = cls(rows[0]["position"], str(rows[0]["version"]))
+        model._docs = {r["name"]: str(r["doc"]).encode() for r in rows if r["name"] is not None}
+        return model
+
+    def ensure(self) -> None:
+        """Nothing to make: memory."""
+
+    def position(self) -> int:
+        return self._position
+
+    def state(self) -> tuple[int, str]:
+        return self._position, self._version
+
+    def has_docs(self) -> bool:
+        return bool(self._docs)
+
+    def save(
+        self,
+        docs: Mapping[str, bytes],
+        position: int,
+        expected: int | None,
+        *,
+        replace: bool = False,
+    ) -> None:
+        if expected is not None and expected != self._position:
+            raise RaceLost(f"the read model is no longer at position {expected}")
+        if replace:
+            self._docs = {}
+        self._docs.update(docs)
+        self._position, self._version = position, VIEWS_VERSION
+
+    def doc(self, name: str) -> Any | None:
+        raw = self._docs.get(name)
+        return json.loads(raw) if raw is not None else None
+
+    def docs(self, prefix: str = "") -> dict[str, Any]:
+        found = sorted(item for item in self._docs.items() if item[0].startswith(prefix))
+        return {name: json.loads(raw) for name, raw in found}

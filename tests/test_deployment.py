@@ -26,9 +26,9 @@ def compose() -> dict[str, Any]:
 
 
 def test_one_command_brings_up_postgres_nats_and_the_service(compose: dict[str, Any]) -> None:
-    services = compose["services"]
-    assert set(services) == {"db", "nats", "ledger"}
-    for name, service in services.items():
+    services = {n: s for n, s in compose["services"].items() if "profiles" not in s}
+    assert set(services) == {"db", "nats", "ledger"}  # the rest only in optional profiles
+    for name, service in compose["services"].items():
         check = service["healthcheck"]
         assert check["test"][0] == "CMD" and len(check["test"]) > 1, name
         assert check["retries"] >= 10, name
@@ -85,6 +85,36 @@ def test_the_image_holds_every_package_and_its_data() -> None:
     assert "pip install --no-cache-dir ." in dockerfile
     assert re.search(r"^USER (?!root)\w+$", dockerfile, re.MULTILINE)
     assert "EXPOSE 8000" in dockerfile
+
+
+def test_the_replica_profile_adds_a_standby_and_a_read_only_service(
+    compose: dict[str, Any],
+) -> None:
+    """``docker compose --profile replica up``: a hot standby made from the primary with
+    pg_basebackup, and ``serve --read-only`` on it, naming the primary for writes."""
+    services = compose["services"]
+    standby, reader = services["db-replica"], services["ledger-replica"]
+    assert standby["profiles"] == reader["profiles"] == ["replica"]
+    assert standby["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert standby["environment"]["PRIMARY_HOST"] == "db"
+    assert (
+        standby["environment"]["PGPASSWORD"] == services["db"]["environment"]["POSTGRES_PASSWORD"]
+    )
+    script = standby["entrypoint"][0]
+    mounted = {v.split(":")[1]: v.split(":")[0] for v in standby["volumes"]}
+    entrypoint = (ROOT / mounted[script]).read_text()
+    assert "pg_basebackup" in entrypoint and " -R " in entrypoint and "hot_standby=on" in entrypoint
+    primary_init = [v.split(":")[0] for v in services["db"]["volumes"] if "initdb.d" in v]
+    assert "host replication" in (ROOT / primary_init[0]).read_text()
+    env = reader["environment"]
+    assert urlsplit(env["CADRELEDGER_DB"]).hostname == "db-replica"
+    assert reader["command"] == ["cadreledger", "serve", "--read-only"]
+    assert env["CADRELEDGER_PRIMARY"].endswith(services["ledger"]["ports"][0].split(":")[0])
+    known = {ENV_PREFIX + key.upper() for key in settings_keys()} | _option_variables(main)
+    assert set(env) <= known, set(env) - known
+    assert reader["depends_on"]["ledger"] == {"condition": "service_healthy"}  # tables made
+    assert reader["ports"] != services["ledger"]["ports"]
+    assert "pgreplica" in compose["volumes"]
 
 
 def _option_variables(group: click.Group) -> set[str]:
