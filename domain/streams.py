@@ -13,7 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ledger.errors import INVALID_STATEMENT, Rejected
+from domain.messages import field_name, refusal
+from ledger.errors import INVALID_STATEMENT
 
 IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
@@ -42,12 +43,7 @@ def stream_for(statement: Mapping[str, Any]) -> str:
     if cycle:
         return f"cycle/{cycle}"
     if cadre:
-        raise Rejected(
-            INVALID_STATEMENT,
-            "Tuyên bố về một cán bộ phải nêu kỳ đánh giá (cycle).",
-            "A statement about a cadre must name its evaluation cycle (cycle).",
-            field="cycle",
-        )
+        raise refusal(INVALID_STATEMENT, "stream.no_cycle", {"field": "cycle"})
     return f"actor/{statement['actor']}"
 
 
@@ -56,10 +52,7 @@ def _identifier(statement: Mapping[str, Any], field: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not IDENTIFIER.fullmatch(value):
-        raise Rejected(
-            INVALID_STATEMENT,
-            f"Trường {field} phải là mã chữ thường (a-z, 0-9, . _ -), tối đa 64 ký tự.",
-            f"The field {field} must be a lower-case code (a-z, 0-9, . _ -), at most 64 long.",
-            field=field,
+        raise refusal(
+            INVALID_STATEMENT, "stream.identifier", {"field": field}, field=field_name(field)
         )
     return value

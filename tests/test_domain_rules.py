@@ -87,7 +87,7 @@ def test_a_registered_key_is_read_as_the_ledger_reads_it() -> None:
     than the ledger spells it, is refused at the door rather than registered to no use."""
     w = World()
     good = str(w.key("a").verifier)
-    name, key_id, blob = good.split("+")
+    name, key_id, blob = good.split("+", 2)
     wrong_id = f"{int(key_id, 16) ^ 1:08x}"
     for bad in (f"{name}+{wrong_id}+{blob}", f"{name}+{key_id.upper()}+{blob}"):
         if bad == good:

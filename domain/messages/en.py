@@ -76,6 +76,10 @@ MESSAGES: dict[str, str] = {
     "key.exists": "this key",
     "key.unknown": "{person} has no such key.",
     "key.revoked_exists": "this key's revocation",
+    "stream.no_cycle": "A statement about a cadre must name its evaluation cycle (cycle).",
+    "stream.identifier": (
+        "The field {field} must be a lower-case code (a-z, 0-9, . _ -), at most 64 long."
+    ),
     "key.not_registered": "The key {signer} is not registered to {actor}.",
     "key.revoked": "{actor}'s key was revoked (event {event}).",
     "key.not_yet_valid": "The key is valid only from {since}.",

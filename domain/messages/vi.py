@@ -194,6 +194,8 @@ MESSAGES: dict[str, str] = {
     "key.exists": "khóa này",
     "key.unknown": "{person} không có khóa này.",
     "key.revoked_exists": "việc thu hồi khóa này",
+    "stream.no_cycle": "Tuyên bố về một người được đánh giá phải nêu kỳ đánh giá.",
+    "stream.identifier": "Trường {field} phải là mã chữ thường (a-z, 0-9, . _ -), tối đa 64 ký tự.",
     "key.not_registered": "Khóa {signer} chưa được đăng ký cho {actor}.",
     "key.revoked": "Khóa của {actor} đã bị thu hồi (sự kiện {event}).",
     "key.not_yet_valid": "Khóa chỉ có hiệu lực từ {since}.",
