@@ -104,15 +104,17 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
         return {**schemas.ok(model, **extra), **not_found}
 
     # A reader pages through a long cycle a thousand acts at a time (the web UI's replay
-    # reads every page at once): the last few replays and envelope reads are kept, by
-    # the log position they were read at, so that each page is not a whole replay.
-    # Used on the replay thread only (``_in_turn``); what is kept is never mutated.
+    # reads every page at once): the last two replays or envelope reads are kept, by
+    # the log position they were read at, so that each page is not a whole replay. No
+    # more: on a growing log every new position is a new key, and each kept replay
+    # holds a whole cycle (the load drill's memory bound). Used on the replay thread
+    # only (``_in_turn``); what is kept is never mutated.
     kept: dict[tuple[Any, ...], Any] = {}
 
     def keep(key: tuple[Any, ...], make: Callable[[], T]) -> T:
         if key not in kept:
             kept[key] = make()
-            while len(kept) > 8:
+            while len(kept) > 2:
                 kept.pop(next(iter(kept)))
         value: T = kept[key]
         return value
