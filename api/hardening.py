@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -75,7 +76,13 @@ class SecurityHeaders:
         await self.app(scope, receive, sending)
 
 
-class _Assets(StaticFiles):
+class HeaderedFiles(StaticFiles):
+    """Static files whose every answer carries ``headers`` (a CSP, caching)."""
+
+    def __init__(self, *, headers: dict[str, str], **options: Any) -> None:
+        super().__init__(**options)
+        self.headers = headers
+
     def file_response(
         self,
         full_path: str | os.PathLike[str],
@@ -84,13 +91,17 @@ class _Assets(StaticFiles):
         status_code: int = 200,
     ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
-        response.headers.update(_PAGE_HEADERS)
+        response.headers.update(self.headers)
         return response
 
 
 def install_docs(app: FastAPI) -> None:
     """``/docs`` with Swagger UI from the package (the app is made with ``docs_url=None``)."""
-    app.mount(ASSETS, _Assets(directory=Path(str(swagger_ui_path))), name="docs-assets")
+    app.mount(
+        ASSETS,
+        HeaderedFiles(headers=_PAGE_HEADERS, directory=Path(str(swagger_ui_path))),
+        name="docs-assets",
+    )
     app.add_route(DOCS, _docs, include_in_schema=False)
     app.add_route(f"{DOCS}/init.js", _init, include_in_schema=False)
 

@@ -60,6 +60,17 @@ class Discrepancy(Exception):
         )
 
 
+def forked(old: int, new: int, error: Exception) -> Discrepancy:
+    """Checkpoint ``new`` does not extend the accepted checkpoint ``old``."""
+    return Discrepancy(
+        "consistency",
+        f"Checkpoint {new} không nhất quán với checkpoint {old} đã nhận "
+        f"(sổ cái bị rẽ nhánh hoặc viết lại): {error}",
+        f"Checkpoint {new} is not consistent with the accepted checkpoint "
+        f"{old} (a forked or rewritten log): {error}",
+    )
+
+
 class CannotFollow(Exception):
     """Bad arguments or local state: exit 2, nothing about the log is claimed."""
 
@@ -370,13 +381,7 @@ class Follower:
                     proof = [base64.b64decode(h) for h in body["proof"]]
                 verify_consistency(old.size, new.size, old.root, new.root, proof)
             except (ProofError, KeyError, ValueError) as e:
-                raise Discrepancy(
-                    "consistency",
-                    f"Checkpoint {new.size} không nhất quán với checkpoint {old.size} đã nhận "
-                    f"(sổ cái bị rẽ nhánh hoặc viết lại): {e}",
-                    f"Checkpoint {new.size} is not consistent with the accepted checkpoint "
-                    f"{old.size} (a forked or rewritten log): {e}",
-                ) from e
+                raise forked(old.size, new.size, e) from e
         self.checkpoint = new
         self.state.checkpoint = note
 

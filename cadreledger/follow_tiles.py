@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlparse
 import httpx
 
 from cadreledger.feed import CYCLE_OPENED, CycleUnits, FeedEvent, FeedFilter
-from cadreledger.follow import SAVE_EVERY, CannotFollow, Discrepancy, Follower
+from cadreledger.follow import SAVE_EVERY, CannotFollow, Discrepancy, Follower, forked
 from ledger.envelope import EnvelopeError, Event, event_hash
 from ledger.merkle import ProofError, consistency_proof, leaf_hash, verify_consistency
 from ledger.tilelog import (
@@ -173,13 +173,7 @@ class TileFollower(Follower):
                     f"A tile checkpoint {new.size} needs is not served: {e}",
                 ) from e
             except ProofError as e:
-                raise Discrepancy(
-                    "consistency",
-                    f"Checkpoint {new.size} không nhất quán với checkpoint {old.size} đã nhận "
-                    f"(sổ cái bị rẽ nhánh hoặc viết lại): {e}",
-                    f"Checkpoint {new.size} is not consistent with the accepted checkpoint "
-                    f"{old.size} (a forked or rewritten log): {e}",
-                ) from e
+                raise forked(old.size, new.size, e) from e
         self.checkpoint = new
         self.state.checkpoint = note
 

@@ -8,13 +8,11 @@ themselves with WebCrypto.
 
 from __future__ import annotations
 
-import os
-
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+
+from api.hardening import HeaderedFiles
 
 PREFIX = "/ui"
 # The scripts build every element from data with textContent and load nothing from
@@ -31,22 +29,13 @@ HEADERS = {
 }
 
 
-class _Pages(StaticFiles):
-    def file_response(
-        self,
-        full_path: str | os.PathLike[str],
-        stat_result: os.stat_result,
-        scope: Scope,
-        status_code: int = 200,
-    ) -> Response:
-        response = super().file_response(full_path, stat_result, scope, status_code)
-        response.headers.update(HEADERS)
-        return response
-
-
 def install(app: FastAPI) -> None:
     """Serve the pages at ``/ui/`` and send ``/`` there."""
-    app.mount(PREFIX, _Pages(packages=[("api.ui", "static")], html=True), name="ui")
+    app.mount(
+        PREFIX,
+        HeaderedFiles(headers=HEADERS, packages=[("api.ui", "static")], html=True),
+        name="ui",
+    )
     app.add_route("/", _home, include_in_schema=False)
 
 
