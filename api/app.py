@@ -13,6 +13,7 @@ from fastapi.responses import PlainTextResponse
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
+from access.tokens import AccessStore
 from api import schemas
 from api.auth import install as install_auth
 from api.body_limit import MAX_BODY_BYTES, BodyLimit
@@ -46,11 +47,10 @@ from api.ui import install as install_ui
 from api.webhooks import webhooks_router
 from api.witnessing import cosigned_router
 from cadreledger import __version__
-from cadreledger.access import AccessStore
-from cadreledger.feed import EventHub, Feed
 from cadreledger.service import Ledger
-from cadreledger.webhooks import DeliveryStore, WebhookKeys
 from ledger.errors import CONFLICTING_PARAMETERS, INVALID_REQUEST, NOT_FOUND, Rejected
+from streams.feed import EventHub, Feed
+from streams.webhooks import DeliveryStore, WebhookKeys
 
 _PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "RFC 9457 problem details"}
 

@@ -19,11 +19,11 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from access.tokens import FORBIDDEN, UNAUTHENTICATED, AccessStore, current_model
 from api import schemas
 from api.openapi import problem
 from api.policy import INTEGRATOR, Ask, Identity, public, rule_for, text_scope
 from api.problems import too_large
-from cadreledger.access import FORBIDDEN, UNAUTHENTICATED, AccessStore, current_model
 from cadreledger.service import Ledger
 from domain.acts import Act
 from ledger.canonical import parse_strict

@@ -230,7 +230,7 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
         the registry's, the cycle's and every subject's streams with their proofs, the
         pinned profile and what was served — everything ``cadreledger verify FILE``
         needs offline. Texts stay sealed (commitments only), anyone's."""
-        from cadreledger.bundle import export, write
+        from evidence.bundle import export, write
 
         projector = ledger.projector
         projector.catch_up()

@@ -24,8 +24,8 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api import schemas
 from api.paging import DEFAULT_LIMIT, LINK_HEADER, MAX_POSITION, Limit, PositionAfter, link_next
-from cadreledger.feed import EventHub, Feed, FeedEvent, FeedFilter
 from ledger.errors import INVALID_REQUEST, Rejected
+from streams.feed import EventHub, Feed, FeedEvent, FeedFilter
 
 CATCH_UP_PAGE = 500
 
@@ -37,7 +37,7 @@ class StreamSettings:
 
 
 # The filters, named and checked the same on every endpoint that takes them.
-CODE = r"^[a-z0-9][a-z0-9._-]{0,63}$"  # cadreledger.feed.CODE, domain.streams.IDENTIFIER
+CODE = r"^[a-z0-9][a-z0-9._-]{0,63}$"  # streams.feed.CODE, domain.streams.IDENTIFIER
 _TYPE = r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*"
 TYPES = rf"^{_TYPE}(,{_TYPE})*$"
 TypeQuery = Annotated[

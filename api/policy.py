@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from cadreledger.access import OVERSIGHT
+from access.tokens import OVERSIGHT
 from domain.cycle import ADVISORY, AUTHORITY, CHAIR, INSPECTION, Cycle
 from domain.model import Model
 from domain.registry import ROOT

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from cadreledger.access import ACCESS_PROBLEMS
+from access.tokens import ACCESS_PROBLEMS
 from domain.messages import en, vi
 from domain.problems import DOMAIN_PROBLEMS
 from ledger.errors import (

@@ -12,16 +12,16 @@ import anyio
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from access.tokens import FORBIDDEN, AccessStore
 from api import schemas
 from api.auth import authenticating, standing_roles, who
 from api.paging import DEFAULT_LIMIT, LINK_HEADER, Limit, PositionAfter, link_next
 from api.policy import ADMIN
 from api.problems import PROBLEM_JSON, too_large
-from cadreledger.access import FORBIDDEN, AccessStore
-from cadreledger.webhooks import DeliveryStore, Endpoint, WebhookKeys, granted_check, secret_for
 from domain.registry import ROOT
 from ledger.errors import NOT_FOUND, Rejected
 from ledger.statement import MAX_SUBMISSION_BYTES
+from streams.webhooks import DeliveryStore, Endpoint, WebhookKeys, granted_check, secret_for
 
 _PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "RFC 9457 problem details"}
 HASH = re.compile(r"^[0-9a-f]{64}$")  # anchored: a JSON Schema pattern only searches

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from cadreledger.witness import Witness
 from ledger.cosignature import MAX_REQUEST_BYTES
+from witness.witness import Witness
 
 
 def create_witness_app(witness: Witness) -> Starlette:

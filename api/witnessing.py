@@ -13,8 +13,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from cadreledger.service import Ledger
-from cadreledger.witnessing import CosignatureStore
 from ledger.errors import NOT_FOUND, Rejected
+from witness.witnessing import CosignatureStore
 
 
 def cosigned_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:

@@ -125,7 +125,7 @@ def wait_ready(port: int, server: subprocess.Popen[bytes], timeout: float = 120)
 
 def set_up(pair: Replicated, keys: Path, cadres: int) -> tuple[str, list[str], int, str]:
     """The demo's cycle on the primary, projected; the inspection committee's token."""
-    from cadreledger.access import AccessStore
+    from access.tokens import AccessStore
     from cadreledger.config import Settings
     from cadreledger.demo import Demo
     from cadreledger.service import Ledger

@@ -318,17 +318,17 @@ def serve(
     ``POST /v1/auth/tokens`` signed with one's own key) unless ``--open``."""
     import uvicorn
 
+    from access.tokens import AccessStore
     from api.app import create_app
     from api.auth import standing_roles
     from api.feed import StreamSettings
     from api.observability import json_logging
     from api.rate_limit import RatePolicy
-    from cadreledger.access import AccessStore
-    from cadreledger.auditor import Schedule
-    from cadreledger.feed import EventHub, Feed
-    from cadreledger.integrations import Integrations
-    from cadreledger.nats import NatsSettings
-    from cadreledger.witnessing import Witnessing, parse_witnesses
+    from evidence.auditor import Schedule
+    from streams.feed import EventHub, Feed
+    from streams.integrations import Integrations
+    from streams.nats import NatsSettings
+    from witness.witnessing import Witnessing, parse_witnesses
 
     settings: Settings = ctx.obj
     writing: dict[str, object] = {"--nats": nats_url, "--webhooks": webhooks}
@@ -444,7 +444,7 @@ def verify(
         raise CannotRun(str(e)) from e
     policy = cli_witness.witness_policy(witnesses, witness_threshold)
     if data is not None:
-        from cadreledger.bundle import verify_file
+        from evidence.bundle import verify_file
         from ledger.bundle import BundleError
 
         try:

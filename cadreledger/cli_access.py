@@ -36,7 +36,7 @@ def token() -> None:
 @click.pass_context
 def issue(ctx: click.Context, person: str, roles: tuple[str, ...], hours: float) -> None:
     """Print a new token for PERSON (only its hash is stored: keep it safe)."""
-    from cadreledger.access import AccessStore
+    from access.tokens import AccessStore
     from cadreledger.cli import CannotRun, open_ledger
 
     with open_ledger(ctx, writer=False) as ledger:
@@ -64,7 +64,7 @@ def issue(ctx: click.Context, person: str, roles: tuple[str, ...], hours: float)
 @click.pass_context
 def revoke(ctx: click.Context, person: str) -> None:
     """Revoke every token of PERSON."""
-    from cadreledger.access import AccessStore
+    from access.tokens import AccessStore
     from cadreledger.cli import open_ledger
 
     with open_ledger(ctx, writer=False) as ledger:
@@ -79,7 +79,7 @@ def revoke(ctx: click.Context, person: str) -> None:
 @click.pass_context
 def grant(ctx: click.Context, person: str, cycles: tuple[str, ...], withdraw: bool) -> None:
     """Let an integrator read the events of these cycles (or stop it)."""
-    from cadreledger.access import AccessStore
+    from access.tokens import AccessStore
     from cadreledger.cli import open_ledger
 
     with open_ledger(ctx, writer=False) as ledger:

@@ -69,9 +69,9 @@ def project(ctx: click.Context, poll: float) -> None:
 def export(ctx: click.Context, cycle: str, cadre: str | None, output: Path) -> None:
     """Write a cycle's evidence bundle: one file that `cadreledger verify FILE` checks
     offline — events, signatures, key history, regime profile, checkpoints and proofs."""
-    from cadreledger.bundle import export as make_bundle
-    from cadreledger.bundle import write
     from cadreledger.cli import CannotRun, open_ledger
+    from evidence.bundle import export as make_bundle
+    from evidence.bundle import write
     from ledger.errors import Rejected
 
     with open_ledger(ctx, writer=False) as ledger:
@@ -104,8 +104,8 @@ def export(ctx: click.Context, cycle: str, cadre: str | None, output: Path) -> N
 def audit(ctx: click.Context, key_file: Path, output: Path | None, every: float | None) -> None:
     """Run the full verification, sign its summary as the auditor and append it to the
     ledger (audit.reported). Exit 1 if a check failed, 2 if it could not run."""
-    from cadreledger.auditor import run_audit
     from cadreledger.cli import EXIT_FAILED, CannotRun, _print_summary, open_ledger
+    from evidence.auditor import run_audit
     from ledger.errors import Rejected
     from ledger.keys import KeyFormatError, SignerKey
 

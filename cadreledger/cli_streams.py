@@ -80,9 +80,9 @@ def follow(
     with exit 1 on the first discrepancy."""
     import httpx
 
-    from cadreledger.follow import CannotFollow, Discrepancy, Follower
-    from cadreledger.follow_tiles import TileFollower
     from ledger.keys import KeyFormatError, VerifierKey
+    from streams.follow import CannotFollow, Discrepancy, Follower
+    from streams.follow_tiles import TileFollower
 
     try:
         text = Path(log_key[1:]).read_text() if log_key.startswith("@") else log_key
@@ -141,8 +141,8 @@ def publish(
     import asyncio
 
     from cadreledger.cli import open_ledger
-    from cadreledger.feed import Feed
-    from cadreledger.nats import NatsSettings, Publisher
+    from streams.feed import Feed
+    from streams.nats import NatsSettings, Publisher
 
     with open_ledger(ctx.find_root(), writer=False) as ledger:
         publisher = Publisher(
@@ -179,11 +179,11 @@ def webhooks_run(
     import asyncio
     import signal
 
+    from access.tokens import AccessStore
     from api.auth import standing_roles
-    from cadreledger.access import AccessStore
     from cadreledger.cli import open_ledger
-    from cadreledger.feed import EventHub, Feed
-    from cadreledger.webhooks import Dispatcher, RetryPolicy, WebhookKeys, key_path
+    from streams.feed import EventHub, Feed
+    from streams.webhooks import Dispatcher, RetryPolicy, WebhookKeys, key_path
 
     with open_ledger(ctx.find_root(), writer=False) as ledger:
         keys = WebhookKeys.load_or_create(key_path(ledger.settings))
@@ -226,7 +226,7 @@ def webhooks_list(ctx: click.Context) -> None:
     import json
 
     from cadreledger.cli import open_ledger
-    from cadreledger.webhooks import DeliveryStore
+    from streams.webhooks import DeliveryStore
 
     with open_ledger(ctx.find_root(), writer=False) as ledger:
         store = DeliveryStore(ledger)
@@ -241,7 +241,7 @@ def webhooks_list(ctx: click.Context) -> None:
 def webhooks_redeliver(ctx: click.Context, webhook: str) -> None:
     """Put WEBHOOK's dead letters back to pending, their attempts reset."""
     from cadreledger.cli import open_ledger
-    from cadreledger.webhooks import DeliveryStore
+    from streams.webhooks import DeliveryStore
 
     with open_ledger(ctx.find_root(), writer=False) as ledger:
         count = DeliveryStore(ledger).redeliver(webhook)

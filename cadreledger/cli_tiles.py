@@ -33,7 +33,7 @@ def export(ctx: click.Context, directory: Path, envelopes: bool) -> None:
     the service serves them under /v1/log/, for a static web server, object store or
     CDN. Run it again to add what is new (nothing already written is rewritten)."""
     from cadreledger.cli import open_ledger
-    from cadreledger.tile_export import ExportError, export_tiles
+    from evidence.tile_export import ExportError, export_tiles
 
     with open_ledger(ctx, writer=False) as ledger:
         try:

@@ -106,7 +106,7 @@ def witness(
     import uvicorn
 
     from api.witness import create_witness_app
-    from cadreledger.witness import Witness, WitnessState
+    from witness.witness import Witness, WitnessState
 
     state = WitnessState(state_path)
     service = Witness(key, watched, state)
@@ -159,6 +159,6 @@ def verify_with_policy(ledger: Any, policy: WitnessPolicy | None) -> dict[str, A
     """The ``Ledger.verify`` options that make V7 check ``policy`` on this database."""
     if policy is None:
         return {}
-    from cadreledger.witnessing import CosignatureStore
+    from witness.witnessing import CosignatureStore
 
     return {"witness_policy": policy, "cosignatures": CosignatureStore(ledger.store).lines}

@@ -358,7 +358,7 @@ class Ledger:
         if signed.statement.get("type") == "webhook.registered":
             # Resolved here, at the edge (the rules are pure): a non-public target is
             # refused before anything is stored. (Imported late: webhooks needs the ledger.)
-            from cadreledger.webhooks import registration_refusal
+            from streams.webhooks import registration_refusal
 
             refused = registration_refusal(
                 dict(signed.statement), allow_private=self.webhooks_allow_private

@@ -3,7 +3,7 @@
 The domain is pure (no DNS): it checks only that ``url`` is an ``http(s)://host/…`` URL
 of bounded length and that ``filter`` has the shape the dispatcher reads. Whether the
 host is, or resolves to, a public address is judged at the edge (the service admits a
-registration only then, ``cadreledger.webhooks.registration_refusal``), and again by the
+registration only then, ``streams.webhooks.registration_refusal``), and again by the
 dispatcher at each delivery.
 """
 

@@ -13,8 +13,8 @@ origin has this root. A witness therefore never cosigns a checkpoint that does n
 extend, by a verified consistency proof, the last one it cosigned — and a log that
 shows two histories to two parties cannot get both cosigned.
 
-Everything here is pure: the witness's storage and HTTP live in ``cadreledger.witness``
-and ``api.witness``; the log's side in ``cadreledger.witnessing``.
+Everything here is pure: the witness's storage and HTTP live in ``witness.witness``
+and ``api.witness``; the log's side in ``witness.witnessing``.
 """
 
 from __future__ import annotations

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from access.tokens import AccessStore
 from api.app import create_app
 from api.policy import rule_for
-from cadreledger.access import AccessStore
 from cadreledger.service import Ledger
-from cadreledger.webhooks import WebhookKeys
 from ledger.keys import SignerKey
 from ledger.statement import sign_statement
+from streams.webhooks import WebhookKeys
 from tests.evaluation import (
     ADVISORY,
     AUTHORITY,

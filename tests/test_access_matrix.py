@@ -23,13 +23,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from access.tokens import AccessStore
 from api.app import create_app
-from cadreledger.access import AccessStore
-from cadreledger.bundle import verify_file
-from cadreledger.feed import Feed, FeedFilter
 from cadreledger.service import Ledger
-from cadreledger.webhooks import Dispatcher, WebhookKeys
+from evidence.bundle import verify_file
 from ledger.statement import sign_statement
+from streams.feed import Feed, FeedFilter
+from streams.webhooks import Dispatcher, WebhookKeys
 from tests.evaluation import (
     ADVISORY,
     AUTHORITY,

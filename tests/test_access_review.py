@@ -23,15 +23,15 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from access.tokens import AccessStore
 from api.app import create_app
 from api.auth import standing_roles
-from cadreledger.access import AccessStore
 from cadreledger.cli import main
-from cadreledger.feed import EventHub, Feed, FeedFilter
-from cadreledger.integrations import LoopThread
 from cadreledger.service import Ledger
-from cadreledger.webhooks import DeliveryStore, Dispatcher, PublicResolver, RetryPolicy, WebhookKeys
 from ledger.statement import sign_statement
+from streams.feed import EventHub, Feed, FeedFilter
+from streams.integrations import LoopThread
+from streams.webhooks import DeliveryStore, Dispatcher, PublicResolver, RetryPolicy, WebhookKeys
 from tests.evaluation import AUTHORITY, CADRES, CHAIR, CYCLE, World
 from tests.test_domain_ledger import evaluation_ledger, run_cycle
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from access.tokens import AccessStore
 from api.app import create_app
-from cadreledger.access import AccessStore
 from cadreledger.service import Ledger
 from ledger.statement import SignedStatement
 from tests.evaluation import CADRES, CYCLE, PANEL, World

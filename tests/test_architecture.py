@@ -3,10 +3,14 @@
 Every module's imports are parsed with ``ast`` — deferred imports inside functions too,
 since a late import is still an arrow. The rooms, lowest first:
 
-    ledger  ←  domain  ←  projections  ←  api, cadreledger (the wiring)
+    ledger  ←  domain  ←  projections  ←  access, witness  ←  streams, evidence
+            ←  api, cadreledger (the wiring)
 
-A room may import any room below it, never one above. ``api`` and ``cadreledger`` are the
-top floor together: the service wires the API, the API calls the service.
+A room may import any room below it, never one above nor one beside it. ``api`` and
+``cadreledger`` are the top floor together: the service wires the API, the API calls the
+service. The subsystems (access, witness, streams, evidence) are handed the service by the
+wiring; they may name its class and its settings in annotations only, under
+``if TYPE_CHECKING:`` — an import that never runs.
 """
 
 from __future__ import annotations
@@ -18,13 +22,33 @@ from typing import NamedTuple
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-ROOMS = ("ledger", "domain", "projections", "api", "cadreledger")
+ROOMS = (
+    "ledger",
+    "domain",
+    "projections",
+    "access",
+    "witness",
+    "streams",
+    "evidence",
+    "api",
+    "cadreledger",
+)
+TOP = frozenset({"api", "cadreledger"})
 
 # What each room must never import (its own room and those below are fine).
 FORBIDDEN: dict[str, frozenset[str]] = {
-    "ledger": frozenset({"domain", "projections", "api", "cadreledger"}),
-    "domain": frozenset({"projections", "api", "cadreledger"}),
-    "projections": frozenset({"api", "cadreledger"}),
+    "ledger": frozenset(ROOMS) - {"ledger"},
+    "domain": frozenset(ROOMS) - {"ledger", "domain"},
+    "projections": frozenset(ROOMS) - {"ledger", "domain", "projections"},
+    "access": frozenset({"witness", "streams", "evidence"}) | TOP,
+    "witness": frozenset({"access", "streams", "evidence"}) | TOP,
+    "streams": frozenset({"witness", "evidence"}) | TOP,
+    "evidence": frozenset({"access", "streams"}) | TOP,
+}
+# The subsystems take the service from the wiring and may name it in annotations.
+TYPE_ONLY = {
+    room: frozenset({"cadreledger.service", "cadreledger.config"})
+    for room in ("access", "witness", "streams", "evidence")
 }
 
 # The rules are pure: the log gives them the time, the store gives them the facts.
@@ -57,11 +81,13 @@ CLOCK_CALLS = frozenset(
 
 
 class Arrow(NamedTuple):
-    """Where a module imports something (or reads a clock), and what."""
+    """Where a module imports something (or reads a clock), and what; ``typing`` when the
+    import sits under ``if TYPE_CHECKING:`` and never runs."""
 
     source: Path
     line: int
     target: str
+    typing: bool = False
 
     def __str__(self) -> str:
         return f"{self.source.relative_to(ROOT)}:{self.line} imports {self.target}"
@@ -71,17 +97,35 @@ def modules(room: str) -> list[Path]:
     return sorted((ROOT / room).rglob("*.py"))
 
 
+def typing_only(tree: ast.AST) -> set[int]:
+    """The lines of the ``if TYPE_CHECKING:`` blocks (their ``else`` runs: not counted)."""
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and (
+            (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
+            or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING")
+        ):
+            for child in node.body:
+                lines.update(range(child.lineno, (child.end_lineno or child.lineno) + 1))
+    return lines
+
+
 def imports(path: Path) -> list[Arrow]:
     """Every absolute module a file imports, wherever the import statement sits."""
     found: list[Arrow] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    typed = typing_only(tree)
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found += [Arrow(path, node.lineno, alias.name) for alias in node.names]
+            found += [
+                Arrow(path, node.lineno, alias.name, node.lineno in typed) for alias in node.names
+            ]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.append(Arrow(path, node.lineno, node.module))
+            found.append(Arrow(path, node.lineno, node.module, node.lineno in typed))
             # ``from time import time`` reads the clock as surely as ``time.time()``
             found += [
-                Arrow(path, node.lineno, f"{node.module}.{alias.name}") for alias in node.names
+                Arrow(path, node.lineno, f"{node.module}.{alias.name}", node.lineno in typed)
+                for alias in node.names
             ]
     return found
 
@@ -120,15 +164,26 @@ def test_the_map_in_the_docs_is_this_one() -> None:
         assert named == forbidden, f"docs/architecture.md says {room}/ must not import {named}"
 
 
+def wrong_arrows(room: str, arrows: list[Arrow]) -> list[Arrow]:
+    """The arrows out of ``room`` that point up or sideways, less its type-only names."""
+
+    def named_for_types(arrow: Arrow) -> bool:
+        return arrow.typing and any(
+            arrow.target == module or arrow.target.startswith(module + ".")
+            for module in TYPE_ONLY.get(room, ())
+        )
+
+    return [
+        arrow
+        for arrow in arrows
+        if arrow.target.split(".")[0] in FORBIDDEN[room] and not named_for_types(arrow)
+    ]
+
+
 @pytest.mark.parametrize("room", sorted(FORBIDDEN))
 def test_arrows_point_down(room: str) -> None:
-    wrong = [
-        str(arrow)
-        for path in modules(room)
-        for arrow in imports(path)
-        if arrow.target.split(".")[0] in FORBIDDEN[room]
-    ]
-    assert not wrong, f"{room}/ imports a room above it:\n" + "\n".join(wrong)
+    wrong = wrong_arrows(room, [arrow for path in modules(room) for arrow in imports(path)])
+    assert not wrong, f"{room}/ imports a room above or beside it:\n" + "\n".join(map(str, wrong))
 
 
 def test_domain_does_no_io() -> None:
@@ -166,6 +221,35 @@ def test_the_map_sees_a_wrong_arrow(tmp_path: Path) -> None:
     targets = {a.target for a in imports(sample)}
     assert {"api.app", "time.time"} <= targets
     assert {a.target for a in clock_reads(sample)} == {"datetime.now()", "time.time()"}
+
+
+def test_the_service_is_named_in_annotations_only(tmp_path: Path) -> None:
+    """A subsystem may name ``Ledger`` for its types; importing it at run time is an
+    arrow up, and so is any other module of the wiring, even under TYPE_CHECKING."""
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from cadreledger.service import Ledger\n"
+        "    from cadreledger.cli import main\n"
+        "else:\n"
+        "    from cadreledger.config import Settings\n"
+        "def f():\n"
+        "    from cadreledger.service import Ledger\n"
+    )
+    wrong = {(a.line, a.target) for a in wrong_arrows("streams", imports(sample))}
+    assert wrong == {
+        (4, "cadreledger.cli"),
+        (4, "cadreledger.cli.main"),
+        (6, "cadreledger.config"),
+        (6, "cadreledger.config.Settings"),
+        (8, "cadreledger.service"),
+        (8, "cadreledger.service.Ledger"),
+    }
+    # The lower rooms have no such allowance: not even a name for the types.
+    assert (3, "cadreledger.service") in {
+        (a.line, a.target) for a in wrong_arrows("projections", imports(sample))
+    }
 
 
 def test_rules_register_their_problems_by_name() -> None:

@@ -339,7 +339,7 @@ def test_the_service_audits_on_a_schedule(
 ) -> None:
     import time
 
-    from cadreledger.auditor import Schedule
+    from evidence.auditor import Schedule
 
     ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
     run_cycle(w)

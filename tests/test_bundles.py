@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cadreledger.bundle import export, verify_file, write
 from cadreledger.cli import main
 from cadreledger.service import Ledger
+from evidence.bundle import export, verify_file, write
 from ledger.keys import SignerKey, VerifierKey
 from tests.evaluation import CADRES, CYCLE
 from tests.test_domain_ledger import evaluation_ledger, run_cycle
@@ -87,9 +87,9 @@ def test_export_command(db_url: str, tmp_path: Path, open_ledger: Callable[..., 
 def test_a_bundle_carries_its_checkpoints_cosignatures(
     db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
 ) -> None:
-    from cadreledger.witnessing import CosignatureStore
     from ledger.checkpoint import open_checkpoint
     from ledger.cosignature import WitnessPolicy, cosign, cosigner_key
+    from witness.witnessing import CosignatureStore
 
     ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
     run_cycle(w)

@@ -127,6 +127,6 @@ def _option_variables(group: click.Group) -> set[str]:
             envvar = getattr(param, "envvar", None)
             for name in [envvar] if isinstance(envvar, str) else list(envvar or ()):
                 found.add(name)
-    # Read outside click: the webhook signing key's file (cadreledger.webhooks.key_path).
+    # Read outside click: the webhook signing key's file (streams.webhooks.key_path).
     found.add("CADRELEDGER_WEBHOOK_KEY_FILE")
     return found

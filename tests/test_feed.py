@@ -14,12 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from cadreledger.feed import SEQUENCE_DIGITS, Feed, FeedFilter, source_uri
 from cadreledger.service import Ledger
 from ledger.checkpoint import open_checkpoint
 from ledger.envelope import Event
 from ledger.merkle import leaf_hash, verify_inclusion
 from ledger.statement import SignedStatement, sign_statement
+from streams.feed import SEQUENCE_DIGITS, Feed, FeedFilter, source_uri
 from tests.conftest import People
 
 

@@ -18,11 +18,11 @@ import pytest
 
 from api.app import create_app
 from api.feed import StreamSettings
-from cadreledger.follow import Follower
 from cadreledger.service import Ledger
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.envelope import Event, envelope_bytes
 from ledger.keys import SignerKey
+from streams.follow import Follower
 from tests.conftest import People
 from tests.streaming import cli, free_port, serving, wait_http
 

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from access.tokens import AccessStore
 from api.app import create_app
 from api.problems import PROBLEM_JSON
 from api.rate_limit import RatePolicy, TokenBuckets
-from cadreledger.access import AccessStore
 from cadreledger.service import Ledger
 from tests.conftest import People
 from tests.evaluation import CADRES

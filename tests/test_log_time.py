@@ -330,9 +330,9 @@ def test_an_event_logged_after_a_witness_cosigned_it_is_named(
 ) -> None:
     """The operator's clock dates events later than the witness saw them (to move an
     act past, say, a complaint's filing): the witness's cosignature time bounds it."""
-    from cadreledger.witnessing import CosignatureStore
     from ledger.checkpoint import open_checkpoint
     from ledger.cosignature import WitnessPolicy, cosign, cosigner_key
+    from witness.witnessing import CosignatureStore
 
     ledger, w = evaluation
     w.open()

@@ -19,9 +19,9 @@ from typing import Any
 import nats
 import pytest
 
-from cadreledger.feed import Feed
-from cadreledger.nats import INDEX_HEADER, NatsSettings, Publisher
 from cadreledger.service import Ledger
+from streams.feed import Feed
+from streams.nats import INDEX_HEADER, NatsSettings, Publisher
 from tests.conftest import People
 from tests.streaming import cli, need_nats
 
@@ -158,8 +158,8 @@ def test_serve_publishes_from_inside_the_service(
     ledger: Ledger, people: People, nats_settings: NatsSettings
 ) -> None:
     """``serve --nats``: the publisher in a thread of the service, woken by its commits."""
-    from cadreledger.feed import EventHub
-    from cadreledger.integrations import Integrations
+    from streams.feed import EventHub
+    from streams.integrations import Integrations
 
     hub = EventHub(ledger, Feed(ledger))
     with Integrations(ledger, hub, nats=nats_settings) as running:

@@ -28,12 +28,12 @@ from pythonjsonlogger.json import JsonFormatter
 
 from api.app import create_app
 from api.observability import _RequestIdFilter
-from cadreledger.bundle import export, verify_file, write
 from cadreledger.cli import main
 from cadreledger.config import ConfigError, Settings
 from cadreledger.demo import COMMENTS
 from cadreledger.service import Ledger
 from domain.privacy import data_subject
+from evidence.bundle import export, verify_file, write
 from ledger.canonical import canonical_bytes
 from ledger.checkpoint import open_checkpoint
 from ledger.errors import Rejected

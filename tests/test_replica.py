@@ -19,17 +19,17 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from access.tokens import AccessStore
 from api.app import create_app
 from bench.drills.cluster import server_programs
 from bench.replication import Replicated
-from cadreledger.access import AccessStore
 from cadreledger.config import ConfigError, Settings
 from cadreledger.demo import UNIT, Demo
 from cadreledger.service import Ledger
-from cadreledger.webhooks import WebhookKeys
 from ledger.checkpoint import Checkpoint
 from ledger.keys import SignerKey
 from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
+from streams.webhooks import WebhookKeys
 from tests.conftest import IN_CI, People
 from tests.streaming import cli, free_port, serving, sse_messages, wait_http
 

@@ -33,15 +33,15 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.config import SchemathesisConfig
 
+from access.tokens import AccessStore
 from api.app import create_app
 from api.feed import StreamSettings
 from api.problems import PROBLEM_JSON
-from cadreledger.access import AccessStore
 from cadreledger.config import Settings
 from cadreledger.demo import Demo
 from cadreledger.service import Ledger
-from cadreledger.webhooks import WebhookKeys
 from ledger.keys import SignerKey
+from streams.webhooks import WebhookKeys
 from tests.conftest import AT_SESSION_END
 
 # Examples per operation and phase; ~30 operations stay well under two minutes.

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from api.app import create_app
 from api.feed import StreamSettings, sse
-from cadreledger.feed import EventHub, Feed, FeedFilter
 from cadreledger.service import Ledger
+from streams.feed import EventHub, Feed, FeedFilter
 from tests.conftest import People
 from tests.streaming import Message, serving, sse_messages
 

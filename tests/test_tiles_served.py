@@ -32,16 +32,16 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
 
+from access.tokens import AccessStore
 from api.app import create_app
 from api.rate_limit import RatePolicy
-from cadreledger.access import AccessStore
 from cadreledger.cli import main
-from cadreledger.follow import CannotFollow, Discrepancy
-from cadreledger.follow_tiles import TileFollower
 from cadreledger.service import Ledger
-from cadreledger.tile_export import ExportError, export_tiles
+from evidence.tile_export import ExportError, export_tiles
 from ledger.checkpoint import open_checkpoint
 from ledger.tilelog import format_index, parse_index
+from streams.follow import CannotFollow, Discrepancy
+from streams.follow_tiles import TileFollower
 from tests.conftest import IN_CI, People
 from tests.streaming import serving
 from tests.test_domain_ledger import evaluation_ledger, run_cycle

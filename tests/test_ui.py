@@ -23,8 +23,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from access.tokens import AccessStore
 from api.app import create_app
-from cadreledger.access import AccessStore
 from cadreledger.cli import main
 from cadreledger.config import Settings
 from cadreledger.demo import Demo
@@ -37,6 +37,7 @@ from ledger.merkle import root_at
 from tests.browser import chromium, need_chromium, screenshot_path
 from tests.conftest import IN_CI
 from tests.streaming import serving
+from tests.test_architecture import ROOMS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -534,7 +535,7 @@ def test_a_package_build_ships_every_page_and_script(tmp_path: Path) -> None:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    for package in ("ledger", "domain", "projections", "api", "cadreledger"):
+    for package in ROOMS:
         shutil.copytree(
             ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
         )

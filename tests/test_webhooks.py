@@ -25,14 +25,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from standardwebhooks import Webhook
 
+from access.tokens import AccessStore
 from api.app import create_app
-from cadreledger.access import AccessStore
 from cadreledger.config import ConfigError
-from cadreledger.feed import EventHub, Feed, FeedFilter
-from cadreledger.integrations import LoopThread
 from cadreledger.service import Ledger
-from cadreledger.webhooks import DeliveryStore, Dispatcher, RetryPolicy, WebhookKeys
 from ledger.statement import SignedStatement, sign_statement
+from streams.feed import EventHub, Feed, FeedFilter
+from streams.integrations import LoopThread
+from streams.webhooks import DeliveryStore, Dispatcher, RetryPolicy, WebhookKeys
 from tests.conftest import People
 from tests.streaming import serving
 

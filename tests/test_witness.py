@@ -27,13 +27,6 @@ from api.app import create_app
 from api.witness import create_witness_app
 from cadreledger.cli import main
 from cadreledger.service import Ledger
-from cadreledger.witness import Witness, WitnessState
-from cadreledger.witnessing import (
-    CosignatureStore,
-    Refused,
-    WitnessEndpoint,
-    Witnessing,
-)
 from ledger.checkpoint import Checkpoint
 from ledger.cosignature import (
     AddCheckpoint,
@@ -54,6 +47,13 @@ from ledger.merkle import NodeID, consistency_proof, leaf_hash, node_hash
 from ledger.note import NoteSignature
 from tests.conftest import People
 from tests.streaming import serving
+from witness.witness import Witness, WitnessState
+from witness.witnessing import (
+    CosignatureStore,
+    Refused,
+    WitnessEndpoint,
+    Witnessing,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "example.com/log"

@@ -26,21 +26,21 @@ from typing import Any
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from access.tokens import AccessStore
 from api.app import create_app
 from api.witness import create_witness_app
 from bench.drills.base import Keys, build
 from bench.drills.scenario import AUTHORITY, REGISTRAR, Scenario
-from cadreledger.access import AccessStore
-from cadreledger.bundle import export, write
 from cadreledger.cli import main
-from cadreledger.feed import Feed, FeedFilter
 from cadreledger.service import Ledger
-from cadreledger.webhooks import Dispatcher, WebhookKeys
-from cadreledger.witness import Witness, WitnessState
+from evidence.bundle import export, write
 from ledger.cosignature import AddCheckpoint
 from ledger.keys import SignerKey
 from ledger.statement import MAX_SUBMISSION_BYTES, SignedStatement, sign_statement
 from ledger.texts import commit
+from streams.feed import Feed, FeedFilter
+from streams.webhooks import Dispatcher, WebhookKeys
+from witness.witness import Witness, WitnessState
 
 JSON = {"content-type": "application/json"}
 

@@ -38,11 +38,11 @@ from bench.drills.reseal import reseal
 from bench.drills.scenario import CHAIR, REGISTRAR
 from cadreledger.cli import main
 from cadreledger.service import Ledger
-from cadreledger.witness import Witness, WitnessState
 from ledger.checkpoint import Checkpoint
 from ledger.cosignature import AddCheckpoint, cosigner_key, parse_lines, with_signatures
 from ledger.keys import SignerKey, VerifierKey
 from ledger.statement import SignedStatement
+from witness.witness import Witness, WitnessState
 
 
 @dataclass

@@ -7,7 +7,7 @@ Two targets, each in a process of its own (libFuzzer owns the process):
 - ``canonical``: ``ledger.canonical.parse_strict`` and ``ledger.statement.parse_submission``
   on any bytes raise nothing but ``Rejected``; what ``parse_strict`` accepts has only NFC
   strings, and its canonical bytes parse back to the same value and the same bytes.
-- ``bundle``: ``cadreledger.bundle.verify_file`` (``ledger.bundle.parse_bundle`` first)
+- ``bundle``: ``evidence.bundle.verify_file`` (``ledger.bundle.parse_bundle`` first)
   on any bytes returns a report or raises ``BundleError``, nothing else.
 
 The seed corpus is a few valid submissions and a small genuine bundle, exported from a
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 TARGETS = ("canonical", "bundle")
-INSTRUMENTED = ["ledger", "cadreledger.bundle", "domain", "projections"]
+INSTRUMENTED = ["ledger", "evidence.bundle", "domain", "projections"]
 _STATS = re.compile(r"^#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+)", re.M)
 
 
@@ -64,8 +64,8 @@ def seed(corpus: Path, target: str, workdir: Path) -> None:
         )
         return
     from bench.drills.base import Keys, build
-    from cadreledger.bundle import export, write
     from cadreledger.service import Ledger
+    from evidence.bundle import export, write
 
     keys = Keys(workdir / "keys")
     url = f"sqlite:///{workdir / 'fuzz.db'}"
@@ -161,7 +161,7 @@ def _all_nfc(value: Any) -> None:
 
 
 def _bundle_target() -> Any:
-    from cadreledger.bundle import verify_file
+    from evidence.bundle import verify_file
     from ledger.bundle import BundleError
 
     def one(data: bytes) -> None:

@@ -41,11 +41,11 @@ from typing import Any, ClassVar
 
 import aiohttp
 
+from access.tokens import AccessStore
 from bench._common import percentile, table
 from bench.drills.base import Keys, submit_in_batches
 from bench.drills.crash import Service
 from bench.drills.scenario import CHAIR, INSPECTION, Scenario
-from cadreledger.access import AccessStore
 from cadreledger.service import Ledger
 from domain.acts import VIETNAM
 from ledger.envelope import Event

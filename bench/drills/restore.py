@@ -35,11 +35,11 @@ from bench.drills.crash import free_port
 from bench.drills.databases import create_pg, drop_pg
 from bench.drills.scenario import Scenario
 from cadreledger.service import Ledger
-from cadreledger.witness import WitnessState
-from cadreledger.witnessing import Refused, WitnessEndpoint, Witnessing
 from ledger.cosignature import cosigner_key, with_signatures
 from ledger.keys import SignerKey
 from ledger.note import NoteSignature
+from witness.witness import WitnessState
+from witness.witnessing import Refused, WitnessEndpoint, Witnessing
 
 
 def tools_missing() -> str | None:

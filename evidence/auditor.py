@@ -14,13 +14,15 @@ import logging
 import secrets
 import threading
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cadreledger.service import Ledger
 from ledger.keys import SignerKey
 from ledger.receipt import Receipt
 from ledger.statement import sign_statement
 from ledger.verifier import Report
+
+if TYPE_CHECKING:
+    from cadreledger.service import Ledger
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from cadreledger.feed import EventHub, FeedEvent
-from cadreledger.nats import NatsSettings, Publisher
-from cadreledger.webhooks import Dispatcher, RetryPolicy, WebhookKeys, key_path
+from streams.feed import EventHub, FeedEvent
+from streams.nats import NatsSettings, Publisher
+from streams.webhooks import Dispatcher, RetryPolicy, WebhookKeys, key_path
 
 if TYPE_CHECKING:
     from cadreledger.service import Ledger

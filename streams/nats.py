@@ -26,7 +26,7 @@ import nats
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from cadreledger.feed import Feed, FeedFilter, wait_beyond
+from streams.feed import Feed, FeedFilter, wait_beyond
 
 if TYPE_CHECKING:
     from cadreledger.service import Ledger

@@ -27,8 +27,6 @@ from urllib.parse import unquote, urlparse
 
 import httpx
 
-from cadreledger.feed import CYCLE_OPENED, CycleUnits, FeedEvent, FeedFilter
-from cadreledger.follow import SAVE_EVERY, CannotFollow, Discrepancy, Follower, forked
 from ledger.envelope import EnvelopeError, Event, event_hash
 from ledger.merkle import ProofError, consistency_proof, leaf_hash, verify_consistency
 from ledger.tilelog import (
@@ -42,6 +40,8 @@ from ledger.tilelog import (
     width_at,
 )
 from ledger.tiles import TILE_WIDTH, TileHashReader, TileKey
+from streams.feed import CYCLE_OPENED, CycleUnits, FeedEvent, FeedFilter
+from streams.follow import SAVE_EVERY, CannotFollow, Discrepancy, Follower, forked
 
 POLL = 1.0  # seconds between looks at the checkpoint once caught up
 BUSY_RETRIES = 8  # answers of 429 or 5xx waited out before giving up (exit 2)

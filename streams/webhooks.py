@@ -62,13 +62,13 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from cadreledger.access import FORBIDDEN, OVERSIGHT, AccessStore, current_model
-from cadreledger.feed import Feed, FeedEvent, FeedFilter, wait_beyond
+from access.tokens import FORBIDDEN, OVERSIGHT, AccessStore, current_model
 from domain.fields import Body
 from domain.webhooks import webhook_host
 from ledger.errors import INVALID_REQUEST, NOT_FOUND, PROBLEMS, SIGNER_MISMATCH, Rejected
 from ledger.statement import parse_submission
 from ledger.store import PostgresLedgerRecorder
+from streams.feed import Feed, FeedEvent, FeedFilter, wait_beyond
 
 if TYPE_CHECKING:
     from cadreledger.config import Settings

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cadreledger.service import Ledger
-from cadreledger.witnessing import CosignatureStore
 from domain.acts import Act
 from domain.model import Model
 from domain.regimes import PROFILES, profile_hash
@@ -31,6 +29,10 @@ from ledger.verifier import Finding, Report
 from projections.audit import audit_acts
 from projections.history import cycle_streams
 from projections.views import VIEWS_VERSION
+from witness.witnessing import CosignatureStore
+
+if TYPE_CHECKING:
+    from cadreledger.service import Ledger
 
 
 def export(ledger: Ledger, cycle: str, cadre: str | None = None) -> Bundle:

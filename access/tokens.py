@@ -17,9 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from cadreledger.feed import FeedEvent
 from ledger.errors import Catalogue, Rejected
 from ledger.statement import SignedStatement
 from ledger.store import LogStore
@@ -50,6 +49,13 @@ _DDL = [
     "CREATE TABLE IF NOT EXISTS access_grants ("
     " person TEXT NOT NULL, cycle TEXT NOT NULL, PRIMARY KEY (person, cycle))",
 ]
+
+
+class InCycle(Protocol):
+    """What an entitlement reads of an event (a ``streams.feed.FeedEvent``): its cycle."""
+
+    @property
+    def cycle(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -189,12 +195,12 @@ class AccessStore:
 
     def entitlement(
         self, roles_of: Callable[[str], frozenset[str]]
-    ) -> Callable[[str, FeedEvent], bool]:
+    ) -> Callable[[str, InCycle], bool]:
         """Whether a webhook's registrant may receive an event: oversight receives every
         one; anyone else only those of the cycles granted to them. Read anew at each
         call (each delivery): a withdrawn grant stops the very next delivery."""
 
-        def entitled(person: str, event: FeedEvent) -> bool:
+        def entitled(person: str, event: InCycle) -> bool:
             if roles_of(person) & OVERSIGHT:
                 return True
             return event.cycle is not None and event.cycle in self.grants(person)
