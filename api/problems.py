@@ -28,6 +28,7 @@ from ledger.errors import (
     Problem,
     Rejected,
 )
+from streams.webhooks.targets import WEBHOOK_PROBLEMS
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -35,7 +36,13 @@ PROBLEM_JSON = "application/problem+json"
 API_PROBLEMS = Catalogue()
 # Every catalogue of refusals the API answers with, registered here by name rather than
 # by a module adding itself to another's list when imported.
-CATALOGUES: tuple[Catalogue, ...] = (PROBLEMS, DOMAIN_PROBLEMS, ACCESS_PROBLEMS, API_PROBLEMS)
+CATALOGUES: tuple[Catalogue, ...] = (
+    PROBLEMS,
+    DOMAIN_PROBLEMS,
+    ACCESS_PROBLEMS,
+    WEBHOOK_PROBLEMS,
+    API_PROBLEMS,
+)
 
 
 def find(slug: str) -> Problem | None:

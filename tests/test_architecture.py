@@ -259,8 +259,11 @@ def test_rules_register_their_problems_by_name() -> None:
     from domain.problems import DOMAIN_PROBLEMS, QUOTA_EXCEEDED
     from ledger.errors import PROBLEMS
 
-    # Importing the rules, the access store or the rate limiter changed no other list.
-    assert not {"quota-exceeded", "forbidden", "rate-limited"} & set(PROBLEMS.by_slug)
+    # Importing the rules, the access store, the webhooks or the rate limiter changed no
+    # other list.
+    assert not {"quota-exceeded", "forbidden", "rate-limited", "webhook-target-not-public"} & set(
+        PROBLEMS.by_slug
+    )
     assert DOMAIN_PROBLEMS in CATALOGUES and find("quota-exceeded") is QUOTA_EXCEEDED
     slugs = [slug for catalogue in CATALOGUES for slug in catalogue.by_slug]
     assert len(slugs) == len(set(slugs)), "a slug declared in two catalogues"
