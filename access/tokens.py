@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
+from access.repository import AccessRepository
 from ledger.errors import Catalogue, Rejected
 from ledger.statement import SignedStatement
 from ledger.store import LogStore
@@ -26,6 +27,22 @@ from ledger.store import LogStore
 if TYPE_CHECKING:
     from cadreledger.service import Ledger
     from domain.model import Model
+
+__all__ = [
+    "ACCESS_PROBLEMS",
+    "BAD_LOGIN",
+    "DEFAULT_TTL",
+    "FORBIDDEN",
+    "LOGIN_TYPE",
+    "LOGIN_WINDOW",
+    "OVERSIGHT",
+    "TOKEN_PREFIX",
+    "UNAUTHENTICATED",
+    "AccessStore",
+    "InCycle",
+    "Token",
+    "current_model",
+]
 
 # Standing roles that see inside every cycle: the whole log, unpublished scores included.
 OVERSIGHT = frozenset({"root", "admin", "auditor", "inspector"})
@@ -40,15 +57,6 @@ UNAUTHENTICATED = ACCESS_PROBLEMS.add(
 )
 FORBIDDEN = ACCESS_PROBLEMS.add("forbidden", 403, "Không có quyền truy cập", "Access denied")
 BAD_LOGIN = ACCESS_PROBLEMS.add("bad-login", 401, "Đăng nhập không hợp lệ", "Login refused")
-
-_DDL = [
-    "CREATE TABLE IF NOT EXISTS access_tokens ("
-    " digest TEXT PRIMARY KEY, person TEXT NOT NULL, signer TEXT, roles TEXT NOT NULL,"
-    " login_nonce TEXT UNIQUE, issued_at DOUBLE PRECISION NOT NULL,"
-    " expires_at DOUBLE PRECISION NOT NULL, revoked INTEGER NOT NULL DEFAULT 0)",
-    "CREATE TABLE IF NOT EXISTS access_grants ("
-    " person TEXT NOT NULL, cycle TEXT NOT NULL, PRIMARY KEY (person, cycle))",
-]
 
 
 class InCycle(Protocol):
@@ -70,12 +78,12 @@ class Token:
 
 
 class AccessStore:
-    """The ``access_*`` tables on the ledger's own database (SQLite or PostgreSQL)."""
+    """Tokens and grants, over the ``access_*`` tables of the ledger's own database
+    (``access.repository``: SQLite or PostgreSQL)."""
 
     def __init__(self, store: LogStore) -> None:
         self.store = store
-        for ddl in _DDL:
-            store.execute(ddl)
+        self.tables = AccessRepository(store)
 
     def issue(
         self,
@@ -91,21 +99,17 @@ class AccessStore:
         now = time.time()
         expires = now + ttl.total_seconds()
         try:
-            self.store.execute(
-                "INSERT INTO access_tokens (digest, person, signer, roles, login_nonce,"
-                " issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    _digest(token),
-                    person,
-                    signer,
-                    ",".join(sorted(roles)),
-                    login_nonce,
-                    now,
-                    expires,
-                ),
+            self.tables.add_token(
+                _digest(token),
+                person,
+                signer=signer,
+                roles=roles,
+                login_nonce=login_nonce,
+                issued_at=now,
+                expires_at=expires,
             )
         except Exception as e:  # the UNIQUE nonce: a login statement used twice
-            if login_nonce is not None and self._nonce_used(login_nonce):
+            if login_nonce is not None and self.tables.nonce_used(login_nonce):
                 raise Rejected(
                     BAD_LOGIN,
                     "Tuyên bố đăng nhập này đã được dùng.",
@@ -147,51 +151,27 @@ class AccessStore:
         # Read on every request, never cached: a revocation (``token revoke``, sign-out,
         # from any process) must close the door on the very next request.
         now = time.time()
-        rows = self.store.query(
-            "SELECT person, signer, roles, expires_at FROM access_tokens"
-            " WHERE digest = ? AND revoked = 0",
-            (_digest(token),),
-        )
-        found = (
-            Token(
-                rows[0]["person"],
-                rows[0]["signer"],
-                frozenset(r for r in rows[0]["roles"].split(",") if r),
-                float(rows[0]["expires_at"]),
-            )
-            if rows
-            else None
-        )
+        row = self.tables.live_token(_digest(token))
+        found = Token(*row) if row is not None else None
         return found if found is not None and found.expires_at > now else None
 
     def revoke(self, token: str) -> None:
-        digest = _digest(token)
-        self.store.execute("UPDATE access_tokens SET revoked = 1 WHERE digest = ?", (digest,))
+        self.tables.revoke(_digest(token))
 
     def revoke_person(self, person: str) -> int:
         """Every token of ``person`` (an operator's answer to a lost device)."""
-        live = self.store.query(
-            "SELECT COUNT(*) AS n FROM access_tokens WHERE person = ? AND revoked = 0", (person,)
-        )
-        self.store.execute("UPDATE access_tokens SET revoked = 1 WHERE person = ?", (person,))
-        return int(live[0]["n"])
+        return self.tables.revoke_person(person)
 
     # -- an integrator's cycles -------------------------------------------------------
 
     def grant(self, person: str, cycle: str) -> None:
-        self.store.execute(
-            "INSERT INTO access_grants (person, cycle) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            (person, cycle),
-        )
+        self.tables.grant(person, cycle)
 
     def withdraw(self, person: str, cycle: str) -> None:
-        self.store.execute(
-            "DELETE FROM access_grants WHERE person = ? AND cycle = ?", (person, cycle)
-        )
+        self.tables.withdraw(person, cycle)
 
     def grants(self, person: str) -> frozenset[str]:
-        rows = self.store.query("SELECT cycle FROM access_grants WHERE person = ?", (person,))
-        return frozenset(r["cycle"] for r in rows)
+        return self.tables.grants(person)
 
     def entitlement(
         self, roles_of: Callable[[str], frozenset[str]]
@@ -206,9 +186,6 @@ class AccessStore:
             return event.cycle is not None and event.cycle in self.grants(person)
 
         return entitled
-
-    def _nonce_used(self, nonce: str) -> bool:
-        return bool(self.store.query("SELECT 1 FROM access_tokens WHERE login_nonce = ?", (nonce,)))
 
 
 def current_model(ledger: Ledger) -> Model | None:
