@@ -14,7 +14,7 @@ from fastapi.responses import PlainTextResponse
 
 from cadreledger.service import Ledger
 from ledger.errors import NOT_FOUND, Rejected
-from witness.witnessing import CosignatureStore
+from witness.cosignatures import CosignatureStore
 
 
 def cosigned_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:

@@ -106,7 +106,8 @@ def witness(
     import uvicorn
 
     from api.witness import create_witness_app
-    from witness.witness import Witness, WitnessState
+    from witness.state import WitnessState
+    from witness.witness import Witness
 
     state = WitnessState(state_path)
     service = Witness(key, watched, state)
@@ -159,6 +160,6 @@ def verify_with_policy(ledger: Any, policy: WitnessPolicy | None) -> dict[str, A
     """The ``Ledger.verify`` options that make V7 check ``policy`` on this database."""
     if policy is None:
         return {}
-    from witness.witnessing import CosignatureStore
+    from witness.cosignatures import CosignatureStore
 
     return {"witness_policy": policy, "cosignatures": CosignatureStore(ledger.store).lines}

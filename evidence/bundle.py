@@ -29,10 +29,13 @@ from ledger.verifier import Finding, Report
 from projections.audit import audit_acts
 from projections.history import cycle_streams
 from projections.views import VIEWS_VERSION
-from witness.witnessing import CosignatureStore
+from witness.cosignatures import CosignatureStore
 
 if TYPE_CHECKING:
     from cadreledger.service import Ledger
+
+
+__all__ = ["export", "verify_file", "write"]
 
 
 def export(ledger: Ledger, cycle: str, cadre: str | None = None) -> Bundle:

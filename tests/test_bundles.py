@@ -89,7 +89,7 @@ def test_a_bundle_carries_its_checkpoints_cosignatures(
 ) -> None:
     from ledger.checkpoint import open_checkpoint
     from ledger.cosignature import WitnessPolicy, cosign, cosigner_key
-    from witness.witnessing import CosignatureStore
+    from witness.cosignatures import CosignatureStore
 
     ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
     run_cycle(w)

@@ -332,7 +332,7 @@ def test_an_event_logged_after_a_witness_cosigned_it_is_named(
     act past, say, a complaint's filing): the witness's cosignature time bounds it."""
     from ledger.checkpoint import open_checkpoint
     from ledger.cosignature import WitnessPolicy, cosign, cosigner_key
-    from witness.witnessing import CosignatureStore
+    from witness.cosignatures import CosignatureStore
 
     ledger, w = evaluation
     w.open()

@@ -47,9 +47,10 @@ from ledger.merkle import NodeID, consistency_proof, leaf_hash, node_hash
 from ledger.note import NoteSignature
 from tests.conftest import People
 from tests.streaming import serving
-from witness.witness import Witness, WitnessState
+from witness.cosignatures import CosignatureStore
+from witness.state import WitnessState
+from witness.witness import Witness
 from witness.witnessing import (
-    CosignatureStore,
     Refused,
     WitnessEndpoint,
     Witnessing,

@@ -31,22 +31,18 @@ from ledger.cosignature import (
     parse_cosigner_key,
     parse_lines,
     verify_cosignature,
-    with_signatures,
 )
 from ledger.keys import VerifierKey
 from ledger.note import NoteSignature, parse
-from ledger.store import LogStore
+from witness.cosignatures import CosignatureStore
 
 if TYPE_CHECKING:
     from cadreledger.service import Ledger
 
+__all__ = ["MAX_ATTEMPTS", "Refused", "WitnessEndpoint", "Witnessing", "parse_witnesses"]
+
 log = logging.getLogger(__name__)
 
-COSIGNATURES_DDL = (
-    "CREATE TABLE IF NOT EXISTS ledger_cosignatures ("
-    " size BIGINT NOT NULL, witness TEXT NOT NULL, line TEXT NOT NULL,"
-    " PRIMARY KEY (size, witness))"
-)
 MAX_ATTEMPTS = 4  # per checkpoint and witness: enough to follow a 409 or two
 
 
@@ -64,77 +60,6 @@ class WitnessEndpoint:
         if not sep or not url.startswith(("http://", "https://")):
             raise ValueError(f"witness {spec!r} is not URL=KEY")
         return cls(url.rstrip("/"), parse_cosigner_key(key))
-
-
-class CosignatureStore:
-    """``ledger_cosignatures`` over a ``LogStore``."""
-
-    def __init__(self, store: LogStore) -> None:
-        self.store = store
-
-    def ensure(self) -> None:
-        try:
-            self.store.execute(COSIGNATURES_DDL)
-        except Exception:
-            # Two processes creating it at once on PostgreSQL: one of them loses the race
-            # on the catalogue, and the table is there all the same.
-            if not self.exists():
-                raise
-
-    def exists(self) -> bool:
-        if self.store.mark == "%s":
-            rows = self.store.query("SELECT to_regclass('ledger_cosignatures') IS NOT NULL AS t")
-        else:
-            rows = self.store.query(
-                "SELECT COUNT(*) > 0 AS t FROM sqlite_master"
-                " WHERE type = 'table' AND name = 'ledger_cosignatures'"
-            )
-        return bool(rows[0]["t"])
-
-    def add(self, size: int, witness: VerifierKey, line: NoteSignature) -> None:
-        self.store.execute(
-            "INSERT INTO ledger_cosignatures (size, witness, line) VALUES (?, ?, ?)"
-            " ON CONFLICT (size, witness) DO NOTHING",
-            (size, str(witness), line.line().rstrip("\n")),
-        )
-
-    def lines(self, size: int) -> list[str]:
-        """Every stored cosignature line on the checkpoint of ``size`` (each ends in \\n)."""
-        if not self.exists():
-            return []
-        rows = self.store.query(
-            "SELECT line FROM ledger_cosignatures WHERE size = ? ORDER BY witness", (size,)
-        )
-        return [r["line"] + "\n" for r in rows]
-
-    def latest_size(self, witness: VerifierKey) -> int:
-        """The largest checkpoint size ``witness`` cosigned here (0 if none)."""
-        if not self.exists():
-            return 0
-        rows = self.store.query(
-            "SELECT MAX(size) AS size FROM ledger_cosignatures WHERE witness = ?",
-            (str(witness),),
-        )
-        return int(rows[0]["size"] or 0)
-
-    def latest_cosigned(self, witnesses: int = 1) -> int | None:
-        """The largest checkpoint size with cosignatures by at least ``witnesses`` witnesses."""
-        if not self.exists():
-            return None
-        rows = self.store.query(
-            "SELECT size FROM ledger_cosignatures GROUP BY size HAVING COUNT(*) >= ?"
-            " ORDER BY size DESC LIMIT 1",
-            (witnesses,),
-        )
-        return int(rows[0]["size"]) if rows else None
-
-    def cosigned_note(self, size: int) -> str | None:
-        """The checkpoint of ``size`` as the log signed it, with every cosignature held."""
-        rows = self.store.query("SELECT note FROM ledger_checkpoints WHERE size = ?", (size,))
-        if not rows:
-            return None
-        lines = parse_lines("".join(self.lines(size))) if self.lines(size) else []
-        return with_signatures(rows[0]["note"], lines)
 
 
 class Refused(Exception):
