@@ -24,6 +24,8 @@ from ledger.verifier import Report
 if TYPE_CHECKING:
     from cadreledger.service import Ledger
 
+__all__ = ["Schedule", "run_audit", "summary"]
+
 log = logging.getLogger(__name__)
 
 

@@ -44,6 +44,9 @@ if TYPE_CHECKING:
     from cadreledger.service import Ledger
 
 
+__all__ = ["ExportError", "Exported", "export_tiles"]
+
+
 class ExportError(Exception):
     """What would be published does not check out (exit 1): nothing more is written."""
 

@@ -32,6 +32,28 @@ from ledger.errors import INVALID_REQUEST, Rejected
 if TYPE_CHECKING:
     from cadreledger.service import Ledger
 
+__all__ = [
+    "CODE",
+    "CYCLE_OPENED",
+    "MAX_PAGE",
+    "POLL",
+    "SCAN_BUDGET",
+    "SEQUENCE_DIGITS",
+    "SPECVERSION",
+    "TYPE",
+    "CycleUnits",
+    "EventHub",
+    "Feed",
+    "FeedEvent",
+    "FeedFilter",
+    "Page",
+    "Subscription",
+    "cycle_of",
+    "sequence",
+    "source_uri",
+    "wait_beyond",
+]
+
 log = logging.getLogger(__name__)
 
 SPECVERSION = "1.0"

@@ -34,6 +34,17 @@ from ledger.envelope import EnvelopeError, Event
 from ledger.keys import VerifierKey
 from ledger.merkle import CompactRange, ProofError, leaf_hash, verify_consistency, verify_inclusion
 
+__all__ = [
+    "SAVE_EVERY",
+    "STATE_VERSION",
+    "CannotFollow",
+    "Discrepancy",
+    "Follower",
+    "State",
+    "Verified",
+    "forked",
+]
+
 STATE_VERSION = 1
 SAVE_EVERY = 1.0  # seconds between state saves while events flow
 

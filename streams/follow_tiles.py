@@ -43,6 +43,8 @@ from ledger.tiles import TILE_WIDTH, TileHashReader, TileKey
 from streams.feed import CYCLE_OPENED, CycleUnits, FeedEvent, FeedFilter
 from streams.follow import SAVE_EVERY, CannotFollow, Discrepancy, Follower, forked
 
+__all__ = ["BUSY_RETRIES", "POLL", "Fetch", "TileFollower", "fetcher"]
+
 POLL = 1.0  # seconds between looks at the checkpoint once caught up
 BUSY_RETRIES = 8  # answers of 429 or 5xx waited out before giving up (exit 2)
 

@@ -18,6 +18,8 @@ from streams.webhooks import Dispatcher, RetryPolicy, WebhookKeys, key_path
 if TYPE_CHECKING:
     from cadreledger.service import Ledger
 
+__all__ = ["Integrations", "LoopThread"]
+
 log = logging.getLogger(__name__)
 
 

@@ -31,6 +31,8 @@ from streams.feed import Feed, FeedFilter, wait_beyond
 if TYPE_CHECKING:
     from cadreledger.service import Ledger
 
+__all__ = ["ACK_TIMEOUT", "INDEX_HEADER", "PAGE", "NatsSettings", "Publisher"]
+
 log = logging.getLogger(__name__)
 
 INDEX_HEADER = "Cadreledger-Index"
