@@ -33,11 +33,11 @@ from domain.problems import (
 from ledger.errors import Rejected
 
 if TYPE_CHECKING:
-    from domain.cycle import Cycle
+    from domain.cycle.state import CycleState
 
 
 def allowed(
-    cycle: Cycle, ev: Evaluation, corrected: dict[str, Any] | None = None
+    cycle: CycleState, ev: Evaluation, corrected: dict[str, Any] | None = None
 ) -> tuple[Level | None, Level, list[dict[str, Any]]]:
     """What the regime lets this subject be rated: (forced level or None, highest, why)."""
     profile, subject = cycle.profile, ev.subject
@@ -67,7 +67,7 @@ def allowed(
 
 
 def _task_conditions(
-    cycle: Cycle, ev: Evaluation, highest: Level, why: list[dict[str, Any]]
+    cycle: CycleState, ev: Evaluation, highest: Level, why: list[dict[str, Any]]
 ) -> Level:
     """The highest level the subject's latest task figures meet the conditions of (KHT if
     not even HT's); with no figures on record, ``highest`` stands and ``why`` says so."""
@@ -94,7 +94,7 @@ def _task_conditions(
 _BELOW = {Level.HTXS: Level.HTT, Level.HTT: Level.HT, Level.HT: Level.KHT}
 
 
-def _forcing(cycle: Cycle, ev: Evaluation) -> list[dict[str, Any]]:
+def _forcing(cycle: CycleState, ev: Evaluation) -> list[dict[str, Any]]:
     """The evidence that forces KHT, less what a recorded mitigation softens."""
     profile, subject = cycle.profile, ev.subject
     mitigated = {e.detail["evidence"] for e in ev.evidence if e.kind == "mitigation"}
@@ -139,7 +139,7 @@ UNMITIGABLE = frozenset({"degradation", "corruption"})
 
 
 def judged(
-    cycle: Cycle,
+    cycle: CycleState,
     act: Act,
     ev: Evaluation,
     level: Level,
@@ -189,7 +189,7 @@ def judged(
     return Outcome(level, act.event, why, reason, act.actor)
 
 
-def rejudged(cycle: Cycle, ev: Evaluation) -> Rejected | None:
+def rejudged(cycle: CycleState, ev: Evaluation) -> Rejected | None:
     """Why ``ev``'s decision no longer follows from the record as it stands now (None if
     it does): the tally recounted after a conflict was declared, evidence recorded or
     mitigated since, a conflict its decider (or, for a decision on the proposal, its
@@ -231,7 +231,7 @@ def rejudged(cycle: Cycle, ev: Evaluation) -> Rejected | None:
 
 
 def _grounds_now(
-    cycle: Cycle, ev: Evaluation, decision: Outcome, level: Level, highest: Level
+    cycle: CycleState, ev: Evaluation, decision: Outcome, level: Level, highest: Level
 ) -> Rejected | None:
     """A lowered level's grounds still hold: it cites some, and no evidence it was
     lowered on has been mitigated since (quota and collective grounds: ``end_state``)."""
@@ -253,7 +253,12 @@ def _grounds_now(
 
 
 def _grounds(
-    cycle: Cycle, act: Act, ev: Evaluation, level: Level, highest: Level, proposed: Outcome | None
+    cycle: CycleState,
+    act: Act,
+    ev: Evaluation,
+    level: Level,
+    highest: Level,
+    proposed: Outcome | None,
 ) -> list[dict[str, Any]]:
     """The typed grounds an act cites for a lowered level: evidence of a kind the regime
     counts (its ``forced_kht`` conditions), a low confidence tally, a full HTXS quota
@@ -316,7 +321,7 @@ def _grounds(
 GROUNDS = ("lowered_on", "lowered_for_quota", "lowered_to_collective")
 
 
-def group_rules(cycle: Cycle, ev: Evaluation, level: Level) -> None:
+def group_rules(cycle: CycleState, ev: Evaluation, level: Level) -> None:
     """A decision on ``ev`` at ``level``: a head only after their collective, then the end
     state of everything the change touches (its group's quota, head and collective)."""
     subject = ev.subject
@@ -325,7 +330,7 @@ def group_rules(cycle: Cycle, ev: Evaluation, level: Level) -> None:
     end_state(cycle, {subject.id: level})
 
 
-def end_state(cycle: Cycle, changed: Mapping[str, Level] | None = None) -> None:
+def end_state(cycle: CycleState, changed: Mapping[str, Level] | None = None) -> None:
     """The HTXS quota of each group and every head at most their collective, over the
     decisions as they stand (with ``changed`` applied). With no change: every group and
     every head, as publication requires."""
@@ -366,7 +371,7 @@ def end_state(cycle: Cycle, changed: Mapping[str, Level] | None = None) -> None:
         )
 
 
-def _heads(cycle: Cycle, changed: Mapping[str, Level] | None) -> list[tuple[str, str]]:
+def _heads(cycle: CycleState, changed: Mapping[str, Level] | None) -> list[tuple[str, str]]:
     """(head, collective) pairs a change touches; every pair when nothing is named."""
     evaluations = cycle.evaluations
     if changed is None:
@@ -385,7 +390,7 @@ def _heads(cycle: Cycle, changed: Mapping[str, Level] | None) -> list[tuple[str,
     return pairs
 
 
-def _group_grounds(cycle: Cycle) -> None:
+def _group_grounds(cycle: CycleState) -> None:
     """On the final decisions: a level lowered for the quota would really break it at
     HTXS, and one lowered to the collective's is exactly the collective's."""
     for ev in cycle.evaluations.values():
@@ -418,7 +423,7 @@ def _group_grounds(cycle: Cycle) -> None:
                 )
 
 
-def _decided(cycle: Cycle, sid: str, changed: Mapping[str, Level] | None) -> Level | None:
+def _decided(cycle: CycleState, sid: str, changed: Mapping[str, Level] | None) -> Level | None:
     if changed and sid in changed:
         return changed[sid]
     decision = cycle.evaluations[sid].decision
@@ -426,7 +431,7 @@ def _decided(cycle: Cycle, sid: str, changed: Mapping[str, Level] | None) -> Lev
 
 
 def _quota_breach(
-    cycle: Cycle, changed: Mapping[str, Level], groups: set[str]
+    cycle: CycleState, changed: Mapping[str, Level], groups: set[str]
 ) -> tuple[str, int, int, int, bool] | None:
     """The first group (sorted) whose decided HTXS exceed its cap: (group, cap, HTXS,
     HTT, exception); the HTT base counts decided levels, else proposed ones."""

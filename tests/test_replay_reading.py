@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cadreledger.service import Ledger
-from domain.cycle import _mean
+from domain.cycle.scoring import _mean
 from ledger.canonical import canonical_bytes
 from ledger.envelope import AdmittedEvent, EnvelopeError, Event
 from projections import source
