@@ -57,6 +57,7 @@ from projections.audit_part import (
     revocations,
 )
 from projections.fairness import FairnessSettings, Gathered
+from projections.readmodel import stored, stored_doc
 from projections.source import stored_acts, stream_entries
 from projections.views import VIEWS_VERSION
 
@@ -324,7 +325,7 @@ def audit(
     def jobs(listed: Iterable[str], seed: dict[tuple[str, str], int]) -> Iterator[Job]:
         for cycle in listed:
             name = f"cycle/{cycle}"
-            text = _served_text(store, name) if at > 0 and served and name in served.names else None
+            text = stored_doc(store, name) if at > 0 and served and name in served.names else None
             streams = [f"cycle/{cycle}{rest}" for rest in cycles[cycle]]
             yield Job(cycle, store.entries_of(streams, size), text, seed)
 
@@ -409,29 +410,18 @@ def _served(store: LogStore, size: int) -> _ServedModel | None:
     Whatever else is stored is compared: a position that is missing or impossible for a
     log of ``size`` events is itself a finding (``_ServedModel.flaw``), never a reason
     to skip the comparison."""
-    docs_table = _exists(store, "projection_docs")
-    position_table = _exists(store, "projection_position")
-    if not docs_table and not position_table:
+    tables = stored(store)
+    if tables is None:
         return None
-    names = (
-        {str(r["name"]) for r in store.query("SELECT name FROM projection_docs")}
-        if docs_table
-        else set()
-    )
-    rows = (
-        store.query("SELECT position, version FROM projection_position WHERE id = 1")
-        if position_table
-        else []
-    )
-    recorded = rows[0]["position"] if rows else None
-    version = str(rows[0]["version"]) if rows else VIEWS_VERSION
+    docs_table, names, recorded = tables.docs_table, tables.names, tables.position
+    version = tables.version if tables.version is not None else VIEWS_VERSION
     flaw = _position_flaw(recorded, size, names)
 
     def doc(name: str) -> Any:
-        text = _served_text(store, name) if docs_table else None
+        text = stored_doc(store, name) if docs_table else None
         return document(text) if text is not None else None
 
-    position = size if flaw is not None else int(recorded)  # type: ignore[arg-type]
+    position = size if flaw is not None else int(recorded)
     return _ServedModel(position, version, names, doc, flaw)
 
 
@@ -458,19 +448,3 @@ def _position_flaw(recorded: Any, size: int, names: set[str]) -> tuple[str, str]
             "mô hình đọc ghi vị trí 0 (chưa áp dụng gì) nhưng vẫn phục vụ tài liệu",
         )
     return None
-
-
-def _exists(store: LogStore, table: str) -> bool:
-    """Whether ``table`` exists (a query that reads no row fails only if it does not,
-    or if the database does not answer: that raises)."""
-    try:
-        store.query(f"SELECT 1 FROM {table} WHERE 1 = 0")
-    except Exception:  # the database driver's own error type
-        store.query("SELECT 1 AS one")  # a database that does not answer is no answer
-        return False
-    return True
-
-
-def _served_text(store: LogStore, name: str) -> str | None:
-    rows = store.query("SELECT doc FROM projection_docs WHERE name = ?", (name,))
-    return str(rows[0]["doc"]) if rows else None

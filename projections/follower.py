@@ -27,7 +27,7 @@ from domain.streams import REGISTRY_TYPES
 from ledger.store import LogStore
 from projections import cores
 from projections.cores import Replayed
-from projections.readmodel import Damaged, MemoryReadModel, RaceLost, ReadModel
+from projections.readmodel import Damaged, RaceLost, ReadModel, ReadModelStore
 from projections.source import admitted_acts
 from projections.views import (
     VIEWS_VERSION,
@@ -48,7 +48,7 @@ class Projector:
         store: LogStore,
         root_keys: Sequence[str],
         *,
-        read_model: ReadModel | MemoryReadModel | None = None,
+        read_model: ReadModelStore | None = None,
         listen: bool = True,
     ) -> None:
         """``read_model``: where the documents are kept (the stored tables by default;

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from ledger.store import LogStore
 from projections.views import VIEWS_VERSION
@@ -23,6 +23,44 @@ _UPSERT = (
     "INSERT INTO projection_docs (name, doc) VALUES (?, ?)"
     " ON CONFLICT (name) DO UPDATE SET doc = excluded.doc"
 )
+
+
+__all__ = [
+    "Damaged",
+    "MemoryReadModel",
+    "RaceLost",
+    "ReadModel",
+    "ReadModelStore",
+    "Stored",
+    "stored",
+    "stored_doc",
+]
+
+
+class ReadModelStore(Protocol):
+    """Where the projector keeps the documents and the position they reflect: the
+    tables (``ReadModel``), or a hot standby's memory (``MemoryReadModel``)."""
+
+    def ensure(self) -> None: ...
+
+    def position(self) -> int: ...
+
+    def state(self) -> tuple[int, str]: ...
+
+    def has_docs(self) -> bool: ...
+
+    def save(
+        self,
+        docs: Mapping[str, bytes],
+        position: int,
+        expected: int | None,
+        *,
+        replace: bool = False,
+    ) -> None: ...
+
+    def doc(self, name: str) -> Any | None: ...
+
+    def docs(self, prefix: str = "") -> dict[str, Any]: ...
 
 
 class RaceLost(RuntimeError):
@@ -188,3 +226,55 @@ class MemoryReadModel:
     def docs(self, prefix: str = "") -> dict[str, Any]:
         found = sorted(item for item in self._docs.items() if item[0].startswith(prefix))
         return {name: json.loads(raw) for name, raw in found}
+
+
+# -- the stored tables as an auditor reads them ----------------------------------------
+
+
+class Stored(NamedTuple):
+    """What the read model's tables hold, read without creating or judging anything
+    (``projections.audit`` judges it)."""
+
+    docs_table: bool  # whether projection_docs exists
+    names: set[str]  # the documents it holds
+    position: Any  # as recorded, whatever it is; None: no position row (or no table)
+    version: str | None
+
+
+def stored(store: LogStore) -> Stored | None:
+    """The tables as they are; None only if the read model was never built here
+    (neither of its tables exists)."""
+    docs_table = _exists(store, "projection_docs")
+    position_table = _exists(store, "projection_position")
+    if not docs_table and not position_table:
+        return None
+    names = (
+        {str(r["name"]) for r in store.query("SELECT name FROM projection_docs")}
+        if docs_table
+        else set()
+    )
+    rows = (
+        store.query("SELECT position, version FROM projection_position WHERE id = 1")
+        if position_table
+        else []
+    )
+    if not rows:
+        return Stored(docs_table, names, None, None)
+    return Stored(docs_table, names, rows[0]["position"], str(rows[0]["version"]))
+
+
+def stored_doc(store: LogStore, name: str) -> str | None:
+    """A stored document's text as it is, not parsed."""
+    rows = store.query("SELECT doc FROM projection_docs WHERE name = ?", (name,))
+    return str(rows[0]["doc"]) if rows else None
+
+
+def _exists(store: LogStore, table: str) -> bool:
+    """Whether ``table`` exists (a query that reads no row fails only if it does not,
+    or if the database does not answer: that raises)."""
+    try:
+        store.query(f"SELECT 1 FROM {table} WHERE 1 = 0")
+    except Exception:  # the database driver's own error type
+        store.query("SELECT 1 AS one")  # a database that does not answer is no answer
+        return False
+    return True
