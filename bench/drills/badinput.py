@@ -40,7 +40,8 @@ from ledger.statement import MAX_SUBMISSION_BYTES, SignedStatement, sign_stateme
 from ledger.texts import commit
 from streams.feed import Feed, FeedFilter
 from streams.webhooks import Dispatcher, WebhookKeys
-from witness.witness import Witness, WitnessState
+from witness.state import WitnessState
+from witness.witness import Witness
 
 JSON = {"content-type": "application/json"}
 

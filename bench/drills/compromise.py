@@ -42,7 +42,8 @@ from ledger.checkpoint import Checkpoint
 from ledger.cosignature import AddCheckpoint, cosigner_key, parse_lines, with_signatures
 from ledger.keys import SignerKey, VerifierKey
 from ledger.statement import SignedStatement
-from witness.witness import Witness, WitnessState
+from witness.state import WitnessState
+from witness.witness import Witness
 
 
 @dataclass

@@ -38,7 +38,7 @@ from cadreledger.service import Ledger
 from ledger.cosignature import cosigner_key, with_signatures
 from ledger.keys import SignerKey
 from ledger.note import NoteSignature
-from witness.witness import WitnessState
+from witness.state import WitnessState
 from witness.witnessing import Refused, WitnessEndpoint, Witnessing
 
 
