@@ -85,7 +85,7 @@ class Settings:
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": self.sqlite_path(),
                 "SQLITE_LOCK_TIMEOUT": "30",
-                "APPLICATION_RECORDER_TOPIC": "ledger.store:SQLiteLedgerRecorder",
+                "APPLICATION_RECORDER_TOPIC": "ledger.store_sqlite:SQLiteLedgerRecorder",
             }
         url = urlsplit(self.db)
         if not url.hostname or not url.path.strip("/"):
@@ -103,5 +103,5 @@ class Settings:
             # In eventsourcing 9.5 the DB functions drop the table lock: followers have
             # been seen to skip events under concurrent writers. Keep them off.
             "POSTGRES_ENABLE_DB_FUNCTIONS": "no",
-            "APPLICATION_RECORDER_TOPIC": "ledger.store:PostgresLedgerRecorder",
+            "APPLICATION_RECORDER_TOPIC": "ledger.store_postgres:PostgresLedgerRecorder",
         }
