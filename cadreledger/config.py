@@ -25,6 +25,9 @@ class Settings:
     data_key_file: str | None = None
     max_batch: int = 1000
     pool_size: int = 8
+    # Seconds to wait for a PostgreSQL connection before giving up (the pool keeps
+    # trying until then, even when the server refuses at once).
+    connect_timeout: int = 10
     # The HTTP service: the largest request body, and requests per second (and at once)
     # per person or client address; a rate of 0 turns rate limiting off.
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -99,7 +102,7 @@ class Settings:
             "POSTGRES_USER": unquote(url.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(url.password or ""),
             "POSTGRES_POOL_SIZE": str(self.pool_size),
-            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_CONNECT_TIMEOUT": str(self.connect_timeout),
             # In eventsourcing 9.5 the DB functions drop the table lock: followers have
             # been seen to skip events under concurrent writers. Keep them off.
             "POSTGRES_ENABLE_DB_FUNCTIONS": "no",

@@ -51,8 +51,13 @@ def test_the_members_the_store_uses_are_there() -> None:
         assert callable(datastore.get_connection)
 
 
+def _event(stream: str, version: int) -> StoredEvent:
+    # By keyword: eventsourcing 9.6 takes no positional arguments here.
+    return StoredEvent(originator_id=stream, originator_version=version, topic=TOPIC, state=b"{}")
+
+
 def _batch(stream: str, index: int) -> tuple[list[StoredEvent], BatchRows]:
-    events = [StoredEvent(stream, 1, TOPIC, b"{}"), StoredEvent(stream, 2, TOPIC, b"{}")]
+    events = [_event(stream, 1), _event(stream, 2)]
     rows = BatchRows(
         leaves=[LeafRow(index, stream, 1), LeafRow(index + 1, stream, 2)],
         nonces=[NonceRow("someone", f"n-{stream}", b"d" * 32, index)],
@@ -75,7 +80,7 @@ def test_a_batch_is_one_transaction(db_url: str, open_ledger: Callable[..., Ledg
 
     events, rows = _batch("b", 2)
     rows.checkpoint = (2, "a checkpoint at a size already stored")  # the primary key refuses
-    with pytest.raises(Exception, match="(?i)unique|duplicate"):
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
         store.commit(events, rows)
     assert store.count_events() == 2
     assert list(store.iter_leaves()) == [(0, "a", 1), (1, "a", 2)]
@@ -122,5 +127,5 @@ def test_a_commit_waits_for_other_writers_and_wakes_listeners(
         assert [n.channel for n in notified] == [channel]
         # The library's own writer notifies that channel too: one listener hears both.
         plain = PostgresApplicationRecorder(store.recorder.datastore, events_table_name=table)
-        plain.insert_events([StoredEvent("b", 1, TOPIC, b"{}")])
+        plain.insert_events([_event("b", 1)])
         assert [n.channel for n in listener.notifies(timeout=5, stop_after=1)] == [channel]
