@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -23,7 +24,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 from cadreledger.service import Ledger
 from ledger.envelope import TOPIC
-from ledger.store import BatchRows, LeafRow, NonceRow
+from ledger.store import BatchRows, LeafRow, NonceRow, open_store
 from ledger.store_postgres import PostgresLogStore, lock_and_notify_statements
 from ledger.store_sqlite import SQLiteLogStore
 
@@ -49,6 +50,13 @@ def test_the_members_the_store_uses_are_there() -> None:
     for datastore in (SQLiteDatastore, PostgresDatastore):
         assert "commit" in _parameters(datastore.transaction)
         assert callable(datastore.get_connection)
+
+
+def test_a_plain_recorder_gets_no_store(tmp_path: Path) -> None:
+    """Without the log's tables there is no log to store: refused at construction."""
+    datastore = SQLiteDatastore(str(tmp_path / "plain.db"), originator_id_type="text")
+    with pytest.raises(TypeError, match="not a ledger recorder"):
+        open_store(SQLiteApplicationRecorder(datastore))
 
 
 def _event(stream: str, version: int) -> StoredEvent:
