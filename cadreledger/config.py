@@ -25,6 +25,9 @@ class Settings:
     data_key_file: str | None = None
     max_batch: int = 1000
     pool_size: int = 8
+    # Seconds to wait for a PostgreSQL connection before giving up (the pool keeps
+    # trying until then, even when the server refuses at once).
+    connect_timeout: int = 10
     # The HTTP service: the largest request body, and requests per second (and at once)
     # per person or client address; a rate of 0 turns rate limiting off.
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -85,7 +88,7 @@ class Settings:
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": self.sqlite_path(),
                 "SQLITE_LOCK_TIMEOUT": "30",
-                "APPLICATION_RECORDER_TOPIC": "ledger.store:SQLiteLedgerRecorder",
+                "APPLICATION_RECORDER_TOPIC": "ledger.store_sqlite:SQLiteLedgerRecorder",
             }
         url = urlsplit(self.db)
         if not url.hostname or not url.path.strip("/"):
@@ -99,9 +102,9 @@ class Settings:
             "POSTGRES_USER": unquote(url.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(url.password or ""),
             "POSTGRES_POOL_SIZE": str(self.pool_size),
-            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_CONNECT_TIMEOUT": str(self.connect_timeout),
             # In eventsourcing 9.5 the DB functions drop the table lock: followers have
             # been seen to skip events under concurrent writers. Keep them off.
             "POSTGRES_ENABLE_DB_FUNCTIONS": "no",
-            "APPLICATION_RECORDER_TOPIC": "ledger.store:PostgresLedgerRecorder",
+            "APPLICATION_RECORDER_TOPIC": "ledger.store_postgres:PostgresLedgerRecorder",
         }

@@ -36,7 +36,7 @@ from ledger.merkle import EMPTY_ROOT, consistency_proof, inclusion_proof
 from ledger.receipt import Receipt
 from ledger.sequencer import Clock, Landed, Sequencer, utc_now
 from ledger.statement import SignedStatement, parse_submission
-from ledger.store import LogStore
+from ledger.store import open_store
 from ledger.tiles import TileHashReader
 from ledger.vault import (
     DataKeyError,
@@ -85,7 +85,7 @@ class Ledger:
         if self.replica:
             env["CREATE_TABLE"] = "no"  # the primary's tables, replicated
         self.app = LedgerApplication(env=env)
-        self.store = LogStore(self.app.recorder)
+        self.store = open_store(self.app.recorder)
         self.store.read_only = self.replica
         self.primary: str | None = None  # where writes go, said when refusing them
         self.reader = TileHashReader(self.store)

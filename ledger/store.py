@@ -1,10 +1,9 @@
-"""Where the log lives: eventsourcing's recorders, plus the log's own tables.
+"""Where the log lives: one storage interface, an SQLite and a PostgreSQL store behind it.
 
-Events go through the eventsourcing library (``stored_events`` on SQLite,
-``<app>_events`` on PostgreSQL; originator = stream name, version = stream
-position, state = canonical envelope bytes). Each batch writes, in the *same*
-transaction as its events, through the recorder's ``_insert_events`` hook (the one
-eventsourcing's own process recorders use for tracking):
+Events are eventsourcing's stored events (``stored_events`` on SQLite, ``<app>_events``
+on PostgreSQL; originator = stream name, version = stream position, state = canonical
+envelope bytes), in the tables eventsourcing's recorders create and read. Each batch
+writes, in the *same* transaction as its events (``LogStore.commit``):
 
 - ``ledger_leaves``: global position → (stream, version). Primary key on position,
   so two writers can never both claim one position;
@@ -17,21 +16,26 @@ eventsourcing's own process recorders use for tracking):
 
 Either all of it commits or none of it does. ``ledger_erasures`` records each
 crypto-shredding (a subject's data keys destroyed); it is written outside batches.
+
+This module holds what both databases share: the tables, the rows a batch writes, the
+reads whose SQL is the same, and ``LogStore``, the interface the rest of the code uses.
+``ledger.store_sqlite`` and ``ledger.store_postgres`` hold each database's own SQL and
+transactions; ``open_store`` picks one, once, from the recorder eventsourcing built.
+The store writes the events itself, in a transaction of the recorder's datastore, rather
+than through the recorder's protected hooks: eventsourcing's public ``insert_events``
+has no place for rows of our own in its transaction (``tests/test_eventsourcing_contract.py``
+checks what we still rely on of the library).
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from ledger.tiles import TileKey
 
@@ -122,7 +126,7 @@ Seal = BatchRows  # the name before issue 20 (kept until that wave's branches ar
 
 
 @dataclass(frozen=True)
-class _Table:
+class Table:
     """Where a batch's rows of one kind go, and the PostgreSQL types of its columns."""
 
     into: str  # "table (column, …)"
@@ -130,38 +134,38 @@ class _Table:
     suffix: str = ""
 
 
-_LEAVES = _Table("ledger_leaves (idx, stream, version)", ("bigint", "text", "bigint"))
-_NONCES = _Table("ledger_nonces (actor, nonce, digest, idx)", ("text", "text", "bytea", "bigint"))
-_DATA_KEYS = _Table(
+_LEAVES = Table("ledger_leaves (idx, stream, version)", ("bigint", "text", "bigint"))
+_NONCES = Table("ledger_nonces (actor, nonce, digest, idx)", ("text", "text", "bytea", "bigint"))
+_DATA_KEYS = Table(
     "ledger_data_keys (kid, subject, kek, wrapped, created_at)",
     ("text", "text", "text", "bytea", "text"),
 )
-_TEXTS = _Table(
+_TEXTS = Table(
     "ledger_texts (commitment, event, subject, kid, box)",
     ("text", "bytea", "text", "text", "bytea"),
 )
-_TILES = _Table(
+_TILES = Table(
     "ledger_tiles (level, idx, hashes)",
     ("integer", "bigint", "bytea"),
     " ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes",
 )
-_CHECKPOINTS = _Table("ledger_checkpoints (size, note)", ("bigint", "text"))
+_CHECKPOINTS = Table("ledger_checkpoints (size, note)", ("bigint", "text"))
 
 
-def _events(table: str, suffix: str = "") -> _Table:
+def events_table_spec(table: str, suffix: str = "") -> Table:
     """eventsourcing's stored events: stream, version, topic, envelope."""
     columns = "(originator_id, originator_version, topic, state)"
-    return _Table(f"{table} {columns}", ("text", "bigint", "text", "bytea"), suffix)
+    return Table(f"{table} {columns}", ("text", "bigint", "text", "bytea"), suffix)
 
 
-def _event_rows(stored_events: Sequence[StoredEvent]) -> list[tuple[Any, ...]]:
+def event_rows(stored_events: Sequence[StoredEvent]) -> list[tuple[Any, ...]]:
     return [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
 
 
-Insert = Callable[[Any, _Table, Sequence[tuple[Any, ...]]], None]
+Insert = Callable[[Any, Table, Sequence[tuple[Any, ...]]], None]
 
 
-def _write_rows(cursor: Any, rows: BatchRows, insert: Insert) -> None:
+def write_rows(cursor: Any, rows: BatchRows, insert: Insert) -> None:
     insert(cursor, _LEAVES, rows.leaves)
     insert(cursor, _NONCES, rows.nonces)
     insert(cursor, _DATA_KEYS, rows.data_keys)
@@ -171,92 +175,7 @@ def _write_rows(cursor: Any, rows: BatchRows, insert: Insert) -> None:
         insert(cursor, _CHECKPOINTS, [rows.checkpoint])
 
 
-def _insert_values(cursor: Any, table: _Table, rows: Sequence[tuple[Any, ...]]) -> None:
-    """SQLite: multi-row INSERTs, one statement per 500 rows rather than one per row,
-    because each statement gives up and retakes the GIL, and the writer thread must
-    not queue for the GIL behind every request thread once per row."""
-    for chunk in _chunks(list(rows), 500):
-        values = ", ".join(["(" + ", ".join(["?"] * len(chunk[0])) + ")"] * len(chunk))
-        params = [v for row in chunk for v in row]
-        cursor.execute(f"INSERT INTO {table.into} VALUES {values}{table.suffix}", params)
-
-
-def _insert_arrays(cursor: Any, table: _Table, rows: Sequence[tuple[Any, ...]]) -> None:
-    """PostgreSQL: one INSERT of ``unnest``ed column arrays, whatever the number of rows.
-    Its text never changes, so psycopg converts it once and the server prepares it once;
-    a multi-row VALUES is new text for every batch size, which psycopg re-parses in
-    Python (with the GIL) each time and the server plans each time."""
-    if rows:
-        arrays = ", ".join(f"%s::{t}[]" for t in table.pg_types)
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        sql = f"INSERT INTO {table.into} SELECT * FROM unnest({arrays}){table.suffix}"
-        cursor.execute(sql, columns, prepare=True)
-
-
-class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
-    """eventsourcing's SQLite recorder, writing the log's tables in the events' transaction."""
-
-    def __init__(self, datastore: Any, *args: Any, **kwargs: Any) -> None:
-        _create_private(str(datastore.pool.db_name))
-        super().__init__(datastore, *args, **kwargs)
-
-    def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *_ddl("BLOB")]
-
-    def _insert_events(
-        self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        # The same rows eventsourcing's recorder writes, in one statement (see _insert_values).
-        _insert_values(c, _events(self.events_table_name), _event_rows(stored_events))
-        rows: BatchRows | None = kwargs.get("rows")
-        if rows is not None:
-            _write_rows(c, rows, _insert_values)
-        return None
-
-
-def _create_private(db_name: str) -> None:
-    """Make a new database file 0600 before SQLite does (it would follow the umask,
-    0644: unpublished scores readable by every local user). SQLite gives its ``-wal``
-    and ``-shm`` files the database file's own mode."""
-    if not db_name or ":memory:" in db_name or "mode=memory" in db_name:
-        return
-    path = db_name.removeprefix("file:").split("?", 1)[0]
-    with suppress(FileExistsError):
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-
-
-class PostgresLedgerRecorder(PostgresApplicationRecorder):
-    """eventsourcing's PostgreSQL recorder, writing the log's tables in the events' transaction."""
-
-    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
-        super().__init__(datastore, events_table_name=events_table_name)
-        from psycopg.sql import SQL, Identifier
-
-        self.sql_create_statements.extend(SQL(s).format() for s in _ddl("BYTEA"))
-        schema = Identifier(self.datastore.schema)
-        table = SQL("{}.{}").format(schema, Identifier(events_table_name)).as_string()
-        self._events = _events(table, " RETURNING notification_id")
-
-    def _insert_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        super()._insert_events(curs, stored_events, **kwargs)
-        rows: BatchRows | None = kwargs.get("rows")
-        if rows is not None:
-            _write_rows(curs, rows, _insert_arrays)
-
-    def _insert_stored_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        # eventsourcing's own, but with column arrays instead of an array of its composite
-        # type, which psycopg dumps row by row in Python: the table lock and the
-        # notification first, as it does, and notification ids returned in row order.
-        self._lock_table(curs)
-        self._notify_channel(curs)
-        _insert_arrays(curs, self._events, _event_rows(stored_events))
-
-
-def _ddl(blob: str) -> list[str]:
+def ddl(blob: str) -> list[str]:
     return [s.format(blob=blob) for s in _DDL]
 
 
@@ -284,14 +203,14 @@ def is_text(value: str) -> bool:
     return True
 
 
-def _int(value: Any) -> int:
+def as_int(value: Any) -> int:
     """An INTEGER column's value as read; −1 — a position, size, level or version no log
     has — for anything else SQLite let in (text, a fraction, bytes), so that the check
     reading it fails rather than the code comparing it."""
     return value if type(value) is int else -1
 
 
-def _bytes(value: Any) -> bytes:
+def as_bytes(value: Any) -> bytes:
     """A BLOB column's value as bytes, even stored as TEXT (its bytes, exactly)."""
     if isinstance(value, bytes):
         return value
@@ -302,7 +221,7 @@ def _bytes(value: Any) -> bytes:
     return str(value).encode()
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
     """A TEXT column's value as text, even stored as a BLOB or a number."""
     if isinstance(value, str):
         return value
@@ -319,41 +238,45 @@ class Row(Protocol):
     def __getitem__(self, key: str) -> Any: ...
 
 
-class LogStore:
-    """Reads and writes of the log over one eventsourcing application recorder."""
+class LogStore(ABC):
+    """Reads and writes of the log over one eventsourcing application recorder.
+
+    The interface every caller uses; ``SQLiteLogStore`` and ``PostgresLogStore`` are
+    its two implementations, one chosen by ``open_store``. The SQL here is the SQL both
+    databases run alike (``?`` marks parameters; ``sql`` turns them into the driver's)."""
+
+    mark = "?"  # the driver's parameter mark
 
     def __init__(self, recorder: ApplicationRecorder) -> None:
-        if not isinstance(recorder, SQLiteLedgerRecorder | PostgresLedgerRecorder):
-            raise TypeError(f"not a ledger recorder: {type(recorder).__name__}")
-        self.recorder = recorder
-        self.mark = "%s" if isinstance(recorder, PostgresLedgerRecorder) else "?"
-        self.events_table = recorder.events_table_name
+        self.recorder: Any = recorder
+        self.events_table: str = recorder.events_table_name  # type: ignore[attr-defined]
         # A hot standby's (cadreledger.replica): its tables are the primary's to make.
         self.read_only = False
-        self._lock_file: Any = None
-        # flock excludes other open files, not other threads sharing this one (an
-        # erasure beside the sequencer): they take turns here first.
-        self._thread_lock = threading.Lock()
 
     # -- plumbing ---------------------------------------------------------------------
 
-    def _sql(self, sql: str) -> str:
+    def sql(self, sql: str) -> str:
+        """``sql`` with this driver's parameter marks."""
         return sql.replace("?", self.mark)
 
-    def _transaction(self, commit: bool = False) -> AbstractContextManager[Any]:
-        return self.recorder.datastore.transaction(commit=commit)
+    def transaction(self, commit: bool = False) -> AbstractContextManager[Any]:
+        """A transaction of the recorder's datastore (its cursor); rolled back unless
+        ``commit``."""
+        return self.recorder.datastore.transaction(commit=commit)  # type: ignore[no-any-return]
+
+    # The names before the split (readers in projections/ still use them).
+    _sql = sql
+    _transaction = transaction
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        with self._transaction() as cursor:
+        with self.transaction() as cursor:
             self._lenient(cursor)
-            cursor.execute(self._sql(sql), self._params(params))
+            cursor.execute(self.sql(sql), self._params(params))
             return list(cursor.fetchall())
 
-    def _lenient(self, cursor: Any) -> None:
-        """SQLite: read TEXT that is not UTF-8 as ``lenient_text`` does, never raise on
-        it (PostgreSQL refuses to store such text in the first place)."""
-        if isinstance(self.recorder, SQLiteLedgerRecorder):
-            cursor.sqlite_cursor.connection.text_factory = lenient_text
+    def _lenient(self, cursor: Any) -> None:  # noqa: B027 - a hook most databases need not fill
+        """Prepare a read's cursor for stored values that are not what the log wrote
+        (SQLite keeps any bytes as TEXT); nothing to do where the database refuses them."""
 
     def _params(self, params: Sequence[Any]) -> tuple[Any, ...]:
         """The parameters, with any text read by ``lenient_text`` turned back into its
@@ -364,104 +287,39 @@ class LogStore:
             for p in params
         )
 
-    def _pg_rows(self, sql: str, params: Sequence[Any], *, generic: bool = False) -> list[Any]:
-        """PostgreSQL rows as plain tuples, sent in binary, by a prepared statement: for the
-        verifier's page-after-page reads, where building a dict per row, hex-encoding
-        bytea (server) and decoding it (here) cost more than the rows themselves.
-
-        ``generic``: plan the statement once for any values. Planned for each page's
-        values and without table statistics (autovacuum off, a log just restored), an
-        array of 1,000 nonces looks like most of the table, and every page scans it all."""
-        from psycopg.rows import tuple_row
-
-        assert isinstance(self.recorder, PostgresLedgerRecorder)
-        with (
-            self.recorder.datastore.get_connection() as conn,
-            conn.transaction() if generic else nullcontext(),
-            conn.cursor(row_factory=tuple_row) as cursor,
-        ):
-            if generic:
-                cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-            cursor.execute(sql, params, prepare=True, binary=True)
-            return cursor.fetchall()
-
+    @abstractmethod
     def _tuples(self, sql: str, params: Sequence[Any]) -> list[Any]:
         """Rows as plain tuples, for reads page after page (replays): a dict or
         ``sqlite3.Row`` per row, read back by name, costs as much as the read itself."""
-        if isinstance(self.recorder, PostgresLedgerRecorder):
-            return self._pg_rows(self._sql(sql), params)
-        with self._transaction() as cursor:
-            self._lenient(cursor)
-            plain = cursor.sqlite_cursor
-            plain.row_factory = None
-            plain.execute(sql, self._params(params))
-            return list(plain.fetchall())
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """One write in its own transaction (genesis, and tests that play the attacker)."""
         if self.read_only and sql.lstrip().upper().startswith("CREATE "):
             return  # the primary made them; a replica cannot, and need not
-        with self._transaction(commit=True) as cursor:
-            cursor.execute(self._sql(sql), tuple(params))
+        with self.transaction(commit=True) as cursor:
+            cursor.execute(self.sql(sql), tuple(params))
 
     # -- writing ----------------------------------------------------------------------
 
-    @contextmanager
-    def writer_lock(self) -> Iterator[None]:
-        """Held while a batch is sequenced, so that writers in other processes take turns
-        (a PostgreSQL advisory lock; a file lock beside an SQLite database)."""
-        if isinstance(self.recorder, PostgresLedgerRecorder):
-            with self.recorder.datastore.get_connection() as conn:
-                conn.execute("SELECT pg_advisory_lock(%s)", (WRITER_LOCK_KEY,))
-                try:
-                    yield
-                finally:
-                    conn.execute("SELECT pg_advisory_unlock(%s)", (WRITER_LOCK_KEY,))
-            return
-        with self._thread_lock:
-            if self._lock_file is None:
-                db_name = self.recorder.datastore.pool.db_name
-                self._lock_file = open(db_name + ".lock", "a")  # noqa: SIM115 - kept for life
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+    @abstractmethod
+    def writer_lock(self) -> AbstractContextManager[None]:
+        """Held while a batch is sequenced, so that writers in other processes take turns."""
 
+    @abstractmethod
     def commit(self, events: Sequence[StoredEvent], rows: BatchRows) -> None:
         """Insert a batch's events and rows in one transaction (raises on any conflict)."""
-        self.recorder.insert_events(events, rows=rows)
 
-    @contextmanager
-    def forgetting(self) -> Iterator[Any]:
-        """A transaction (its cursor) whose deletions the database does not keep readable:
-        SQLite overwrites deleted content (``secure_delete``) and folds its write-ahead
-        log back afterwards; PostgreSQL rewrites ``ledger_data_keys`` (``VACUUM FULL``),
-        dropping the dead row versions. For destroying keys; copies made before (backups,
-        archived WAL) are not reached."""
-        recorder = self.recorder
-        if isinstance(recorder, PostgresLedgerRecorder):
-            with self._transaction(commit=True) as cursor:
-                yield cursor
-            with recorder.datastore.get_connection() as pg:  # autocommit: VACUUM needs that
-                pg.execute("VACUUM FULL ledger_data_keys")
-            return
-        assert isinstance(recorder, SQLiteLedgerRecorder)
-        with recorder.datastore.get_connection(commit=True) as conn:
-            conn.cursor().execute("PRAGMA secure_delete = ON")
-            try:
-                with conn.transaction(commit=True) as cursor:
-                    yield cursor
-            finally:
-                conn.cursor().execute("PRAGMA secure_delete = OFF")
-            conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    @abstractmethod
+    def forgetting(self) -> AbstractContextManager[Any]:
+        """A transaction (its cursor) whose deletions the database does not keep readable,
+        for destroying keys; copies made before (backups, archived WAL) are not reached."""
 
     def init_meta(self, values: dict[str, str], checkpoint: tuple[int, str]) -> None:
         """Record the log's genesis (its key, origin, empty checkpoint) once; first writer wins."""
-        with self._transaction(commit=True) as cursor:
+        with self.transaction(commit=True) as cursor:
             for key, value in values.items():
-                cursor.execute(self._sql(_INSERT_META), (key, value))
-            cursor.execute(self._sql(_INSERT_GENESIS), checkpoint)
+                cursor.execute(self.sql(_INSERT_META), (key, value))
+            cursor.execute(self.sql(_INSERT_GENESIS), checkpoint)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -480,13 +338,13 @@ class LogStore:
     def read_tiles(self, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
         keys = list(keys)
         result: dict[TileKey, bytes] = {}
-        for chunk in _chunks(keys, 200):
+        for chunk in chunks(keys, 200):
             where = " OR ".join(["(level = ? AND idx = ?)"] * len(chunk))
             params = [v for key in chunk for v in key]
             for r in self.query(
                 f"SELECT level, idx, hashes FROM ledger_tiles WHERE {where}", params
             ):
-                result[(r["level"], r["idx"])] = _bytes(r["hashes"])
+                result[(r["level"], r["idx"])] = as_bytes(r["hashes"])
         return result
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
@@ -496,7 +354,7 @@ class LogStore:
             " ORDER BY size DESC LIMIT 1",
             (2**63 - 1,),
         )
-        return (_int(rows[0]["size"]), _text(rows[0]["note"])) if rows else None
+        return (as_int(rows[0]["size"]), as_text(rows[0]["note"])) if rows else None
 
     def checkpoint_covering(self, index: int) -> tuple[int, str] | None:
         """The first stored checkpoint whose tree holds position ``index``."""
@@ -504,7 +362,7 @@ class LogStore:
             "SELECT size, note FROM ledger_checkpoints WHERE size > ? ORDER BY size LIMIT 1",
             (index,),
         )
-        return (_int(rows[0]["size"]), _text(rows[0]["note"])) if rows else None
+        return (as_int(rows[0]["size"]), as_text(rows[0]["note"])) if rows else None
 
     def iter_checkpoints(self, page: int = 1000) -> Iterator[tuple[int, str]]:
         after = -1
@@ -513,21 +371,20 @@ class LogStore:
             (after, page),
         ):
             for r in rows:
-                yield _int(r["size"]), _text(r["note"])
+                yield as_int(r["size"]), as_text(r["note"])
             after = rows[-1]["size"]
 
-    def entries(self, start: int, limit: int) -> list[tuple[int, str, int, bytes]]:
-        """Log entries by position: (index, stream, version, envelope bytes)."""
-        sql = (
+    def _entries_sql(self) -> str:
+        return (
             "SELECT l.idx, l.stream, l.version, e.state FROM ledger_leaves l"
             f" JOIN {self.events_table} e"
             " ON e.originator_id = l.stream AND e.originator_version = l.version"
             " WHERE l.idx >= ? ORDER BY l.idx LIMIT ?"
         )
-        rows = self._tuples(sql, (start, limit))
-        if isinstance(self.recorder, SQLiteLedgerRecorder):
-            return [(idx, stream, version, _bytes(state)) for idx, stream, version, state in rows]
-        return rows
+
+    @abstractmethod
+    def entries(self, start: int, limit: int) -> list[tuple[int, str, int, bytes]]:
+        """Log entries by position: (index, stream, version, envelope bytes)."""
 
     def entries_of(self, streams: Sequence[str], stop: int) -> list[tuple[int, str, int, bytes]]:
         """Every entry of ``streams`` below position ``stop`` (one cycle's record, say),
@@ -541,12 +398,12 @@ class LogStore:
             f" WHERE l.stream IN ({marks}) AND l.idx >= 0 AND l.idx < ?",
             (*streams, stop),
         )
-        return sorted((r["idx"], r["stream"], r["version"], _bytes(r["state"])) for r in rows)
+        return sorted((r["idx"], r["stream"], r["version"], as_bytes(r["state"])) for r in rows)
 
     def stream_heads(self, streams: Sequence[str]) -> dict[str, tuple[int, bytes]]:
         """The last event of each stream: version and envelope bytes."""
         heads: dict[str, tuple[int, bytes]] = {}
-        for chunk in _chunks(list(streams), 500):
+        for chunk in chunks(list(streams), 500):
             marks = ", ".join("?" * len(chunk))
             rows = self.query(
                 f"SELECT originator_id, originator_version, state FROM {self.events_table} e"
@@ -556,7 +413,7 @@ class LogStore:
                 chunk,
             )
             for r in rows:
-                heads[str(r["originator_id"])] = (r["originator_version"], _bytes(r["state"]))
+                heads[str(r["originator_id"])] = (r["originator_version"], as_bytes(r["state"]))
         return heads
 
     def find_nonces(
@@ -565,7 +422,7 @@ class LogStore:
         """Stored (actor, nonce) pairs among ``keys``: their statement digest and position."""
         wanted = set(keys)
         found: dict[tuple[str, str], tuple[bytes, int]] = {}
-        for chunk in _chunks(sorted({nonce for _, nonce in wanted}), 500):
+        for chunk in chunks(sorted({nonce for _, nonce in wanted}), 500):
             marks = ", ".join("?" * len(chunk))
             for r in self.query(
                 f"SELECT actor, nonce, digest, idx FROM ledger_nonces WHERE nonce IN ({marks})",
@@ -584,62 +441,22 @@ class LogStore:
                 yield n.id, str(n.originator_id), n.originator_version, n.state
             start = notifications[-1].id + 1
 
+    @abstractmethod
     def iter_stored(self, page: int = 2000) -> Iterator[tuple[int, str, int, str, bytes]]:
         """``iter_events`` with each row's eventsourcing topic: what the verifier reads."""
-        if isinstance(self.recorder, PostgresLedgerRecorder):
-            # eventsourcing's own query, minus its per-row dicts and notification objects
-            sql = (
-                "SELECT notification_id, originator_id, originator_version, topic, state"
-                f" FROM {self.events_table} WHERE notification_id >= %s"
-                " ORDER BY notification_id LIMIT %s"
-            )
-            first = 1
-            while rows := self._pg_rows(sql, (first, page)):
-                yield from rows
-                first = rows[-1][0] + 1
-            return
-        # eventsourcing's own query too (its notification id is SQLite's rowid), read
-        # leniently (``_tuples``): a stream or topic that is not UTF-8 is V1's finding.
-        sql = (
-            "SELECT rowid, originator_id, originator_version, topic, state"
-            f" FROM {self.events_table} WHERE rowid >= ? ORDER BY rowid LIMIT ?"
-        )
-        first = 1
-        while rows := self._tuples(sql, (first, page)):
-            # SQLite keeps any value in any column: each read as its column's type.
-            for nid, stream, version, topic, state in rows:
-                yield nid, _text(stream), _int(version), _text(topic), _bytes(state)
-            first = rows[-1][0] + 1
 
     def log_key_rotations(self) -> list[str]:
         """The log key's rotation notes, in size order."""
         notes = self.query("SELECT note FROM ledger_log_keys ORDER BY size")
-        return [_text(r["note"]) for r in notes]
+        return [as_text(r["note"]) for r in notes]
 
     def tile_keys(self) -> list[TileKey]:
         rows = self.query("SELECT level, idx FROM ledger_tiles")
-        return [(_int(r["level"]), _int(r["idx"])) for r in rows]
+        return [(as_int(r["level"]), as_int(r["idx"])) for r in rows]
 
+    @abstractmethod
     def nonce_rows(self, nonces: Sequence[str]) -> list[tuple[str, str, bytes, int]]:
         """Every nonce-index row for these nonces (any actor): (actor, nonce, digest, idx)."""
-        if isinstance(self.recorder, PostgresLedgerRecorder):
-            # One array parameter, one plan: a 500-term IN list was planned afresh for
-            # every page and, without statistics, scanned the whole table each time.
-            sql = (
-                "SELECT actor, nonce, digest, idx FROM ledger_nonces WHERE nonce = ANY(%b::text[])"
-            )
-            return self._pg_rows(sql, (list(nonces),), generic=True) if nonces else []
-        rows: list[tuple[str, str, bytes, int]] = []
-        for chunk in _chunks(list(nonces), 500):
-            marks = ", ".join("?" * len(chunk))
-            rows += [
-                (_text(r["actor"]), _text(r["nonce"]), _bytes(r["digest"]), _int(r["idx"]))
-                for r in self.query(
-                    f"SELECT actor, nonce, digest, idx FROM ledger_nonces WHERE nonce IN ({marks})",
-                    chunk,
-                )
-            ]
-        return rows
 
     def count_nonces(self) -> int:
         return int(self.query("SELECT COUNT(*) AS n FROM ledger_nonces")[0]["n"])
@@ -654,30 +471,53 @@ class LogStore:
             (size,),
         )
         # (text in ``idx`` sorts above every number in SQLite: a claim outside the log)
-        claims = [_int(r["idx"]) for r in rows if r["idx"] is not None]
+        claims = [as_int(r["idx"]) for r in rows if r["idx"] is not None]
         found = [claim if claim >= 0 else size for claim in claims]
         return min(found) if found else None
 
+    # Every index row in position order, from the lowest stored (negative ones too).
+    _FIRST_LEAVES = (
+        "SELECT idx, stream, version FROM ledger_leaves WHERE idx >= ? ORDER BY idx LIMIT ?"
+    )
+    _NEXT_LEAVES = _FIRST_LEAVES.replace("idx >= ?", "idx > ?", 1)
+
+    @abstractmethod
     def iter_leaves(self, page: int = 5000) -> Iterator[tuple[int, str, int]]:
         """Every index row in position order, from the lowest stored: rows at negative
         positions too, which no log has (the verifier reports them)."""
-        first = "SELECT idx, stream, version FROM ledger_leaves WHERE idx >= ? ORDER BY idx LIMIT ?"
-        sql = first.replace("idx >= ?", "idx > ?", 1)
-        after, query = -(2**63), first
-        if isinstance(self.recorder, PostgresLedgerRecorder):
-            while leaves := self._pg_rows(self._sql(query), (after, page)):
-                yield from leaves
-                after, query = leaves[-1][0], sql
-            return
-        while rows := self.query(query, (after, page)):
-            for r in rows:
-                yield _int(r["idx"]), _text(r["stream"]), _int(r["version"])
-            after, query = rows[-1]["idx"], sql
 
     def count_events(self) -> int:
         return int(self.query(f"SELECT COUNT(*) AS n FROM {self.events_table}")[0]["n"])
 
 
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+def open_store(recorder: ApplicationRecorder) -> LogStore:
+    """The store for this recorder's database: chosen here, once."""
+    # Deferred: the two stores import this module (and SQLite's users need no psycopg).
+    from ledger.store_sqlite import SQLiteLedgerRecorder, SQLiteLogStore
+
+    if isinstance(recorder, SQLiteLedgerRecorder):
+        return SQLiteLogStore(recorder)
+    from ledger.store_postgres import PostgresLedgerRecorder, PostgresLogStore
+
+    if isinstance(recorder, PostgresLedgerRecorder):
+        return PostgresLogStore(recorder)
+    raise TypeError(f"not a ledger recorder: {type(recorder).__name__}")
+
+
+def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def __getattr__(name: str) -> Any:
+    """The recorders' names here before the split (eventsourcing topics in old settings,
+    and ``cadreledger/webhooks.py``), until issue 20's branches are merged."""
+    if name == "SQLiteLedgerRecorder":
+        from ledger.store_sqlite import SQLiteLedgerRecorder
+
+        return SQLiteLedgerRecorder
+    if name == "PostgresLedgerRecorder":
+        from ledger.store_postgres import PostgresLedgerRecorder
+
+        return PostgresLedgerRecorder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

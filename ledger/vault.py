@@ -283,7 +283,7 @@ class TextVault:
             )
         if not subject or len(subject) > 200:
             raise ValueError("chủ thể không hợp lệ / the subject is not valid")
-        sql = self.store._sql
+        sql = self.store.sql
         with self.store.writer_lock(), self.store.forgetting() as cursor:
             cursor.execute(
                 sql(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from cadreledger.config import Settings
 from cadreledger.service import Ledger
@@ -37,6 +38,22 @@ def _postgres_reason() -> str | None:
 _PG_UNAVAILABLE = _postgres_reason()
 
 
+# Hypothesis: "thorough" (each property's own number of examples) unless
+# HYPOTHESIS_PROFILE=dev, a quick loop while developing: a tenth of the examples, at
+# least 5, and no database of failing examples kept between runs. CI (.ci/run) sets
+# "thorough" itself, so a developer's environment can never thin it.
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "thorough")
+settings.register_profile("thorough", settings())
+settings.register_profile("dev", max_examples=10, database=None)
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def examples(thorough: int) -> int:
+    """``max_examples`` for a property that sets its own: ``thorough`` unless the dev
+    profile is loaded (a setting given in ``@settings`` wins over any profile)."""
+    return max(5, thorough // 10) if HYPOTHESIS_PROFILE == "dev" else thorough
+
+
 # What test modules open when they are imported (schemathesis needs its app then): closed
 # when the session ends, even if none of the module's tests ran — a writer's thread
 # left open would keep pytest from exiting.
@@ -57,10 +74,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    profile = f"cadreledger: Hypothesis profile {HYPOTHESIS_PROFILE!r}"
     if _PG_UNAVAILABLE:
-        return f"cadreledger: SKIPPING PostgreSQL tests — {_PG_UNAVAILABLE}"
-    return f"cadreledger: PostgreSQL tests run against {PG_ADMIN}"
+        return [f"cadreledger: SKIPPING PostgreSQL tests — {_PG_UNAVAILABLE}", profile]
+    return [f"cadreledger: PostgreSQL tests run against {PG_ADMIN}", profile]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -21,6 +21,7 @@ from ledger.canonical import (
     validate,
 )
 from ledger.errors import Rejected
+from tests.conftest import examples
 
 LIMIT = 64 * 1024
 
@@ -145,7 +146,7 @@ def _json(keys: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
     )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(_json(st.text()))
 def test_canonical_bytes_equals_rfc8785(value: Any) -> None:
     assert canonical_bytes(value) == rfc8785.dumps(value)
@@ -154,7 +155,7 @@ def test_canonical_bytes_equals_rfc8785(value: Any) -> None:
 _ascii_keys = st.text(alphabet=st.characters(max_codepoint=0x7F))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(_json(_ascii_keys))
 def test_parse_strict_accepts_canonical_output(value: Any) -> None:
     data = canonical_bytes(value)

@@ -14,6 +14,7 @@ from domain.acts import Act
 from domain.model import Model
 from ledger.errors import Rejected
 from projections.views import digest, documents
+from tests.conftest import examples
 from tests.evaluation import ADVISORY, AUTHORITY, CADRES, CHAIR, CYCLE, PANEL, World
 
 LEVELS = ["HTXS", "HTT", "HT", "KHT"]
@@ -111,7 +112,7 @@ def state(model: Model) -> str:
     return digest(docs)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plan=moves, cuts=st.lists(st.integers(1, 8), min_size=1, max_size=10))
 def test_batches_one_by_one_and_replay_agree(plan: list[tuple[Any, ...]], cuts: list[int]) -> None:
     world = World()

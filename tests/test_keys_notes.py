@@ -16,6 +16,7 @@ from ledger import note
 from ledger.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from ledger.keys import KeyFormatError, SignerKey, VerifierKey, key_id
 from ledger.note import EM_DASH, NoteError, open_note
+from tests.conftest import examples
 
 VECTORS = Path(__file__).resolve().parent / "data" / "testvectors"
 SIGNED_NOTE = VECTORS / "signed-note.json"
@@ -273,7 +274,7 @@ _line = st.text(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     origin=_line,
     size=st.integers(min_value=0, max_value=2**64),

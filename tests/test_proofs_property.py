@@ -35,9 +35,10 @@ from ledger.tiles import (
     locate,
     split_hashes,
 )
+from tests.conftest import examples
 
 MAX_SIZE = 600
-SETTINGS = settings(max_examples=120, deadline=None)
+SETTINGS = settings(max_examples=examples(120), deadline=None)
 
 
 def make_leaves(n: int, salt: int = 0) -> list[bytes]:

@@ -23,6 +23,7 @@ from projections import cores
 from projections.follower import Projector
 from projections.source import admitted_acts
 from projections.views import digest, documents, encoded
+from tests.conftest import examples
 from tests.evaluation import (
     ADVISORY,
     AUTHORITY,
@@ -168,7 +169,7 @@ def listing(w: World, cycle: str) -> None:
 
 
 @settings(
-    max_examples=12,
+    max_examples=examples(12),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

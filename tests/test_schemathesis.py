@@ -15,20 +15,30 @@ has a problem type of its own, and ``schema_valid_requests_are_accepted`` (in pl
 schemathesis' own "positive data acceptance", which cannot tell them apart) fails on
 any other: a 400 for a request the schema admits means the two disagree.
 
-The schema is loaded when this module is imported (schemathesis' pytest plugin
-parametrizes at collection; its fixture-based loader does not work with pytest 9.2),
-so the ledger is opened then, empty, and filled by a fixture before the first test.
+The schemas are given when this module is imported (schemathesis' pytest plugin
+parametrizes at collection; its fixture-based loader does not work with pytest 9.2), but
+the apps and their ledger are built only when a test first calls them (``_LazyApp``):
+collecting this module (``pytest -k``, ``-m``, ``--co``) builds nothing. The OpenAPI
+documents come from the apps' own ``openapi()``, kept in ``.pytest_cache`` under a hash
+of every source file of the five packages and the versions of the libraries that shape
+them, so that a changed route or model always gets documents built afresh.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
+from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.config import SchemathesisConfig
@@ -42,26 +52,103 @@ from cadreledger.demo import Demo
 from cadreledger.service import Ledger
 from ledger.keys import SignerKey
 from streams.webhooks import WebhookKeys
-from tests.conftest import AT_SESSION_END
+from tests.conftest import AT_SESSION_END, examples
 
 # Examples per operation and phase; ~30 operations stay well under two minutes.
-EXAMPLES = 25
+EXAMPLES = examples(25)
 
-_home = tempfile.TemporaryDirectory(prefix="cadreledger-schemathesis-")
-_where = Path(_home.name)
-_ledger = Ledger(
-    Settings(
-        db=f"sqlite:///{_where / 'ledger.db'}",
-        log_key_file=str(_where / "log.key"),
-        root_key_file=str(_where / "root.key"),
-    )
-)
-AT_SESSION_END += [_home.cleanup, _ledger.close]  # run last to first
-_app = create_app(
-    _ledger,
-    streams=StreamSettings(heartbeat=0.1),
-    webhook_keys=WebhookKeys.load_or_create(_where / "webhook.key"),
-)
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("access", "api", "cadreledger", "domain", "evidence", "ledger", "projections", "streams", "witness")
+LIBRARIES = ("fastapi", "pydantic", "starlette", "schemathesis")
+
+
+class _Served:
+    """The ledger both apps serve, opened on first use (closed when the session ends)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ledger: Ledger | None = None
+        self.where = Path()
+
+    @property
+    def ledger(self) -> Ledger:
+        with self._lock:
+            if self._ledger is None:
+                home = tempfile.TemporaryDirectory(prefix="cadreledger-schemathesis-")
+                self.where = Path(home.name)
+                self._ledger = Ledger(
+                    Settings(
+                        db=f"sqlite:///{self.where / 'ledger.db'}",
+                        log_key_file=str(self.where / "log.key"),
+                        root_key_file=str(self.where / "root.key"),
+                    )
+                )
+                AT_SESSION_END.extend([home.cleanup, self._ledger.close])  # run last to first
+            return self._ledger
+
+    def open_app(self) -> FastAPI:
+        return create_app(
+            self.ledger,
+            streams=StreamSettings(heartbeat=0.1),
+            webhook_keys=WebhookKeys.load_or_create(self.where / "webhook.key"),
+        )
+
+    def secured_app(self) -> FastAPI:
+        # The same ledger behind authentication, asked by someone without a token.
+        return create_app(self.ledger, access=AccessStore(self.ledger.store))
+
+
+_served = _Served()
+
+
+class _LazyApp:
+    """An ASGI app built by ``build`` when first needed (schemathesis sees an ASGI app)."""
+
+    def __init__(self, build: Callable[[], FastAPI]) -> None:
+        self._build = build
+        self._app: FastAPI | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def app(self) -> FastAPI:
+        with self._lock:
+            if self._app is None:
+                self._app = self._build()
+            return self._app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+_open, _secured = _LazyApp(_served.open_app), _LazyApp(_served.secured_app)
+
+
+def _documents() -> dict[str, Any]:
+    """Both apps' OpenAPI documents: from the cache if the code and libraries that make
+    them are unchanged, else from the apps (built now) into the cache."""
+    digest = hashlib.sha256()
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    for library in LIBRARIES:
+        digest.update(f"{library}=={version(library)}\0".encode())
+    cached = ROOT / ".pytest_cache" / "cadreledger-openapi" / f"{digest.hexdigest()}.json"
+    if cached.exists():
+        return json.loads(cached.read_text())  # type: ignore[no-any-return]
+    documents = {"open": _open.app.openapi(), "secured": _secured.app.openapi()}
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps(documents))
+    partial.replace(cached)  # whole or not at all, if another run writes it too
+    return documents
+
+
+def _schema(document: dict[str, Any], app: _LazyApp) -> Any:
+    schema = schemathesis.openapi.from_dict(document, config=_config)
+    schema.app, schema.location = app, "/openapi.json"  # as from_asgi sets them
+    return schema
+
+
 # A request that breaks the schema may be refused as too large, too: a string over its
 # maxLength can make the body go over the limit first.
 _config = SchemathesisConfig.from_dict(
@@ -73,13 +160,10 @@ _config = SchemathesisConfig.from_dict(
         }
     }
 )
-schema = schemathesis.openapi.from_asgi("/openapi.json", _app, config=_config)
-# The same ledger behind authentication, asked by someone without a token. (The
-# sign-in routes themselves, /v1/auth/*, are left out until they document their 401.)
-_secured = create_app(_ledger, access=AccessStore(_ledger.store))
-secured = schemathesis.openapi.from_asgi("/openapi.json", _secured, config=_config).exclude(
-    path_regex="^/v1/auth/"
-)
+_documents_now = _documents()
+schema = _schema(_documents_now["open"], _open)
+# (The sign-in routes themselves, /v1/auth/*, are left out until they document their 401.)
+secured = _schema(_documents_now["secured"], _secured).exclude(path_regex="^/v1/auth/")
 
 
 @schemathesis.check
@@ -135,10 +219,11 @@ def schema_valid_requests_are_accepted(ctx: Any, response: Any, case: Any) -> No
 @pytest.fixture(scope="module", autouse=True)
 def demo() -> Iterator[None]:
     """The demo cycle, in the ledger the app serves (closed when the session ends)."""
-    if _ledger.size() == 0:
-        root = SignerKey.parse((_where / "root.key").read_text())
-        Demo(_ledger, root, size=20).run()
-        _ledger.projector.catch_up()
+    ledger = _served.ledger
+    if ledger.size() == 0:
+        root = SignerKey.parse((_served.where / "root.key").read_text())
+        Demo(ledger, root, size=20).run()
+        ledger.projector.catch_up()
     yield
 
 
@@ -153,7 +238,7 @@ def test_every_operation_keeps_its_contract(case: schemathesis.Case) -> None:
 
 
 @secured.parametrize()
-@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(5), deadline=None, suppress_health_check=list(HealthCheck))
 def test_anonymous_callers_get_documented_problems(case: schemathesis.Case) -> None:
     timeout = 0.5 if case.operation.path == "/v1/events/stream" else 60
     case.call_and_validate(excluded_checks=[positive_data_acceptance], timeout=timeout)
@@ -164,7 +249,7 @@ def test_every_route_is_in_the_schema() -> None:
     documented = {(op.method.upper(), op.path) for op in _operations()}
     served = {
         (method, getattr(route, "path_format", route.path))  # "{index:path}" as "{index}"
-        for route in _app.routes
+        for route in _open.app.routes
         for method in getattr(route, "methods", ()) or ()
         if getattr(route, "include_in_schema", False) and method != "HEAD"
     }

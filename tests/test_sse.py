@@ -17,7 +17,7 @@ from api.app import create_app
 from api.feed import StreamSettings, sse
 from cadreledger.service import Ledger
 from streams.feed import EventHub, Feed, FeedFilter
-from tests.conftest import People
+from tests.conftest import People, examples
 from tests.streaming import Message, serving, sse_messages
 
 EVENTS = 30
@@ -66,7 +66,7 @@ def test_ids_are_positions_and_data_is_the_cloud_event(
 def test_resume_from_last_event_id_and_after(base: str, ledger: Ledger, people: People) -> None:
     fill(ledger, people)
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples(25), deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.integers(min_value=-1, max_value=EVENTS - 2), st.booleans())
     def resumes(last: int, as_header: bool) -> None:
         if as_header:

@@ -69,7 +69,11 @@ def reseal(
             index = tree.size
             tree.append(leaf_hash(event_hash(raw)))
             heads[stream] = (version + 1, event_hash(raw))
-            events.append(StoredEvent(stream, version + 1, TOPIC, raw))
+            events.append(
+                StoredEvent(
+                    originator_id=stream, originator_version=version + 1, topic=TOPIC, state=raw
+                )
+            )
             rows.leaves.append((index, stream, version + 1))
             if (signed.actor, signed.nonce) not in nonces:
                 nonces.add((signed.actor, signed.nonce))

@@ -1,0 +1,183 @@
+"""The log on PostgreSQL: eventsourcing's PostgreSQL recorder for its tables, and the
+store's own SQL and transactions (``ledger.store.LogStore`` is the interface).
+
+Writers in other processes take turns on an advisory lock; a batch's events and rows
+are inserted as ``unnest``ed column arrays in one pipelined transaction, which takes
+the events table's lock and notifies its channel as eventsourcing's own writers do
+(``_lock_and_notify``); page-after-page reads are prepared statements in binary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import retry
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Composed, Identifier
+
+from ledger.store import (
+    WRITER_LOCK_KEY,
+    BatchRows,
+    LogStore,
+    Table,
+    ddl,
+    event_rows,
+    events_table_spec,
+    write_rows,
+)
+
+
+class PostgresLedgerRecorder(PostgresApplicationRecorder):
+    """eventsourcing's PostgreSQL recorder, creating the log's tables beside its events'.
+
+    Only its public extension points: the constructor and the table statements."""
+
+    def __init__(
+        self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.sql_create_statements.extend(SQL(s).format() for s in ddl("BYTEA"))
+
+
+def lock_and_notify_statements(recorder: PostgresApplicationRecorder) -> list[Composed]:
+    """What eventsourcing's writers run in an insert's transaction before its events,
+    which its readers rely on, and so must ours (``tests/test_eventsourcing_contract.py``
+    compares them with the library's own):
+
+    - an EXCLUSIVE lock on the events table (bounded by the datastore's lock timeout),
+      so that transactions take notification ids in commit order and a reader tailing
+      the notification log never passes a gap that a slower transaction fills later;
+    - a NOTIFY on the table's channel, which wakes the listeners
+      (``projections.follower``, eventsourcing's subscriptions)."""
+    datastore = recorder.datastore
+    table = Identifier(datastore.schema), Identifier(recorder.events_table_name)
+    return [
+        SQL("SET LOCAL lock_timeout = '{0}s'").format(datastore.lock_timeout),
+        SQL("LOCK TABLE {0}.{1} IN EXCLUSIVE MODE").format(*table),
+        SQL("NOTIFY {0}").format(Identifier(recorder.channel_name)),
+    ]
+
+
+def _insert_arrays(cursor: Any, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    """One INSERT of ``unnest``ed column arrays, whatever the number of rows. Its text
+    never changes, so psycopg converts it once and the server prepares it once; a
+    multi-row VALUES is new text for every batch size, which psycopg re-parses in
+    Python (with the GIL) each time and the server plans each time. (eventsourcing
+    sends an array of its composite type, which psycopg dumps row by row in Python.)"""
+    if rows:
+        arrays = ", ".join(f"%s::{t}[]" for t in table.pg_types)
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        sql = f"INSERT INTO {table.into} SELECT * FROM unnest({arrays}){table.suffix}"
+        cursor.execute(sql, columns, prepare=True)
+
+
+class PostgresLogStore(LogStore):
+    """The log in a PostgreSQL database."""
+
+    mark = "%s"
+
+    def __init__(self, recorder: PostgresLedgerRecorder) -> None:
+        super().__init__(recorder)
+        self.recorder: PostgresLedgerRecorder = recorder
+        schema = Identifier(recorder.datastore.schema)
+        table = SQL("{}.{}").format(schema, Identifier(self.events_table)).as_string()
+        self._events = events_table_spec(table)
+        self._lock_and_notify = lock_and_notify_statements(recorder)
+
+    def _pg_rows(self, sql: str, params: Sequence[Any], *, generic: bool = False) -> list[Any]:
+        """Rows as plain tuples, sent in binary, by a prepared statement: for the
+        verifier's page-after-page reads, where building a dict per row, hex-encoding
+        bytea (server) and decoding it (here) cost more than the rows themselves.
+
+        ``generic``: plan the statement once for any values. Planned for each page's
+        values and without table statistics (autovacuum off, a log just restored), an
+        array of 1,000 nonces looks like most of the table, and every page scans it all."""
+        with (
+            self.recorder.datastore.get_connection() as conn,
+            conn.transaction() if generic else nullcontext(),
+            conn.cursor(row_factory=tuple_row) as cursor,
+        ):
+            if generic:
+                cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            cursor.execute(sql, params, prepare=True, binary=True)
+            return cursor.fetchall()
+
+    def _tuples(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return self._pg_rows(self.sql(sql), params)
+
+    # -- writing ----------------------------------------------------------------------
+
+    @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """A PostgreSQL advisory lock, held on a connection of its own."""
+        with self.recorder.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (WRITER_LOCK_KEY,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (WRITER_LOCK_KEY,))
+
+    # As eventsourcing retries its own ``insert_events``: a connection lost or refused
+    # (the datastore turns psycopg's errors into these) is tried again, 10 times.
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def commit(self, events: Sequence[StoredEvent], rows: BatchRows) -> None:
+        # Pipelined, as eventsourcing's insert is: the statements go out together and the
+        # sync makes a conflict raise here, not later at the commit.
+        exc: Exception | None = None
+        with self.recorder.datastore.get_connection() as conn:
+            with conn.pipeline() as pipeline, conn.transaction():
+                with conn.cursor() as cursor:
+                    write_rows(cursor, rows, _insert_arrays)
+                if events:
+                    with conn.cursor() as cursor:
+                        try:
+                            for statement in self._lock_and_notify:
+                                cursor.execute(statement, prepare=True)
+                            _insert_arrays(cursor, self._events, event_rows(events))
+                            pipeline.sync()
+                        except Exception as e:
+                            exc = e  # raised after the pipeline has closed (no warning)
+            if exc:
+                raise exc
+
+    @contextmanager
+    def forgetting(self) -> Iterator[Any]:
+        """PostgreSQL rewrites ``ledger_data_keys`` (``VACUUM FULL``), dropping the dead
+        row versions."""
+        with self.transaction(commit=True) as cursor:
+            yield cursor
+        with self.recorder.datastore.get_connection() as pg:  # autocommit: VACUUM needs that
+            pg.execute("VACUUM FULL ledger_data_keys")
+
+    # -- reading ----------------------------------------------------------------------
+
+    def entries(self, start: int, limit: int) -> list[tuple[int, str, int, bytes]]:
+        return self._tuples(self._entries_sql(), (start, limit))
+
+    def iter_stored(self, page: int = 2000) -> Iterator[tuple[int, str, int, str, bytes]]:
+        # eventsourcing's own query, minus its per-row dicts and notification objects
+        sql = (
+            "SELECT notification_id, originator_id, originator_version, topic, state"
+            f" FROM {self.events_table} WHERE notification_id >= %s"
+            " ORDER BY notification_id LIMIT %s"
+        )
+        first = 1
+        while rows := self._pg_rows(sql, (first, page)):
+            yield from rows
+            first = rows[-1][0] + 1
+
+    def nonce_rows(self, nonces: Sequence[str]) -> list[tuple[str, str, bytes, int]]:
+        # One array parameter, one plan: a 500-term IN list was planned afresh for
+        # every page and, without statistics, scanned the whole table each time.
+        sql = "SELECT actor, nonce, digest, idx FROM ledger_nonces WHERE nonce = ANY(%b::text[])"
+        return self._pg_rows(sql, (list(nonces),), generic=True) if nonces else []
+
+    def iter_leaves(self, page: int = 5000) -> Iterator[tuple[int, str, int]]:
+        after, query = -(2**63), self._FIRST_LEAVES
+        while leaves := self._pg_rows(self.sql(query), (after, page)):
+            yield from leaves
+            after, query = leaves[-1][0], self._NEXT_LEAVES

@@ -1,0 +1,171 @@
+"""The log on SQLite: eventsourcing's SQLite recorder for its tables, and the store's own
+SQL and transactions (``ledger.store.LogStore`` is the interface).
+
+Writers in other processes take turns on a file lock beside the database; a batch's
+events and rows are inserted as multi-row INSERTs in one transaction of the recorder's
+datastore; reads accept whatever SQLite let into a column (any value in any column), so
+that the verifier reports it at its position rather than stopping at a traceback.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+
+from ledger.store import (
+    BatchRows,
+    LogStore,
+    Table,
+    as_bytes,
+    as_int,
+    as_text,
+    chunks,
+    ddl,
+    event_rows,
+    events_table_spec,
+    lenient_text,
+    write_rows,
+)
+
+
+class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
+    """eventsourcing's SQLite recorder, creating the log's tables beside its events'.
+
+    Only its public extension points: the constructor and the table statements."""
+
+    def __init__(self, datastore: SQLiteDatastore, *args: Any, **kwargs: Any) -> None:
+        _create_private(str(datastore.pool.db_name))
+        super().__init__(datastore, *args, **kwargs)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *ddl("BLOB")]
+
+
+def _create_private(db_name: str) -> None:
+    """Make a new database file 0600 before SQLite does (it would follow the umask,
+    0644: unpublished scores readable by every local user). SQLite gives its ``-wal``
+    and ``-shm`` files the database file's own mode."""
+    if not db_name or ":memory:" in db_name or "mode=memory" in db_name:
+        return
+    path = db_name.removeprefix("file:").split("?", 1)[0]
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _insert_values(cursor: Any, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Multi-row INSERTs, one statement per 500 rows rather than one per row, because
+    each statement gives up and retakes the GIL, and the writer thread must not queue
+    for the GIL behind every request thread once per row."""
+    for chunk in chunks(list(rows), 500):
+        values = ", ".join(["(" + ", ".join(["?"] * len(chunk[0])) + ")"] * len(chunk))
+        params = [v for row in chunk for v in row]
+        cursor.execute(f"INSERT INTO {table.into} VALUES {values}{table.suffix}", params)
+
+
+class SQLiteLogStore(LogStore):
+    """The log in an SQLite database."""
+
+    mark = "?"
+
+    def __init__(self, recorder: SQLiteLedgerRecorder) -> None:
+        super().__init__(recorder)
+        self.recorder: SQLiteLedgerRecorder = recorder
+        self._events = events_table_spec(self.events_table)
+        self._lock_file: Any = None
+        # flock excludes other open files, not other threads sharing this one (an
+        # erasure beside the sequencer): they take turns here first.
+        self._thread_lock = threading.Lock()
+
+    def _lenient(self, cursor: Any) -> None:
+        """Read TEXT that is not UTF-8 as ``lenient_text`` does, never raise on it."""
+        cursor.sqlite_cursor.connection.text_factory = lenient_text
+
+    def _tuples(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        with self.transaction() as cursor:
+            self._lenient(cursor)
+            plain = cursor.sqlite_cursor
+            plain.row_factory = None
+            plain.execute(sql, self._params(params))
+            return list(plain.fetchall())
+
+    # -- writing ----------------------------------------------------------------------
+
+    @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """A file lock beside the database."""
+        with self._thread_lock:
+            if self._lock_file is None:
+                db_name = self.recorder.datastore.pool.db_name
+                self._lock_file = open(db_name + ".lock", "a")  # noqa: SIM115 - kept for life
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    def commit(self, events: Sequence[StoredEvent], rows: BatchRows) -> None:
+        # The rows eventsourcing's recorder would write for the events (it inserts them
+        # one statement per event), in the transaction its ``insert_events`` would open.
+        with self.transaction(commit=True) as cursor:
+            _insert_values(cursor, self._events, event_rows(events))
+            write_rows(cursor, rows, _insert_values)
+
+    @contextmanager
+    def forgetting(self) -> Iterator[Any]:
+        """SQLite overwrites deleted content (``secure_delete``) and folds its write-ahead
+        log back afterwards."""
+        with self.recorder.datastore.get_connection(commit=True) as conn:
+            conn.cursor().execute("PRAGMA secure_delete = ON")
+            try:
+                with conn.transaction(commit=True) as cursor:
+                    yield cursor
+            finally:
+                conn.cursor().execute("PRAGMA secure_delete = OFF")
+            conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # -- reading ----------------------------------------------------------------------
+
+    def entries(self, start: int, limit: int) -> list[tuple[int, str, int, bytes]]:
+        rows = self._tuples(self._entries_sql(), (start, limit))
+        return [(idx, stream, version, as_bytes(state)) for idx, stream, version, state in rows]
+
+    def iter_stored(self, page: int = 2000) -> Iterator[tuple[int, str, int, str, bytes]]:
+        # eventsourcing's own query (its notification id is SQLite's rowid), read
+        # leniently (``_tuples``): a stream or topic that is not UTF-8 is V1's finding.
+        sql = (
+            "SELECT rowid, originator_id, originator_version, topic, state"
+            f" FROM {self.events_table} WHERE rowid >= ? ORDER BY rowid LIMIT ?"
+        )
+        first = 1
+        while rows := self._tuples(sql, (first, page)):
+            # SQLite keeps any value in any column: each read as its column's type.
+            for nid, stream, version, topic, state in rows:
+                yield nid, as_text(stream), as_int(version), as_text(topic), as_bytes(state)
+            first = rows[-1][0] + 1
+
+    def nonce_rows(self, nonces: Sequence[str]) -> list[tuple[str, str, bytes, int]]:
+        rows: list[tuple[str, str, bytes, int]] = []
+        for chunk in chunks(list(nonces), 500):
+            marks = ", ".join("?" * len(chunk))
+            rows += [
+                (as_text(r["actor"]), as_text(r["nonce"]), as_bytes(r["digest"]), as_int(r["idx"]))
+                for r in self.query(
+                    f"SELECT actor, nonce, digest, idx FROM ledger_nonces WHERE nonce IN ({marks})",
+                    chunk,
+                )
+            ]
+        return rows
+
+    def iter_leaves(self, page: int = 5000) -> Iterator[tuple[int, str, int]]:
+        after, query = -(2**63), self._FIRST_LEAVES
+        while rows := self.query(query, (after, page)):
+            for r in rows:
+                yield as_int(r["idx"]), as_text(r["stream"]), as_int(r["version"])
+            after, query = rows[-1]["idx"], self._NEXT_LEAVES
