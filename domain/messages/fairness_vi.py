@@ -177,3 +177,31 @@ MESSAGES: dict[str, str] = {
     "conflict.related": "{who} ({relation} của {owner}) là người {side} mà không khai báo "
     "xung đột lợi ích",
 }
+
+# A finding's statistic, by the name the report gives it (English, stable), for people.
+STATISTICS: dict[str, str] = {
+    "adverse act after a complaint": "hành vi bất lợi sau khiếu nại",
+    "ballots taken out": "số phiếu bị loại",
+    "panel members not scored": "số thành viên hội đồng chưa chấm",
+    "pairs expected to show this by chance": "số cặp người chấm – cán bộ dự kiến có dấu hiệu "
+    "này do ngẫu nhiên",
+    "robust z: deviation from the rest of the panel ÷ spread": "độ lệch so với phần còn lại "
+    "của hội đồng, chia cho độ phân tán (z bền vững)",
+    "level the score gives, before and after": "mức theo điểm, trước và sau khi sửa",
+    "levels between the decision and the proposal / the score": "số mức chênh giữa quyết "
+    "định và đề xuất hoặc mức theo điểm",
+    "HTXS decided": "số người được quyết định hoàn thành xuất sắc nhiệm vụ",
+    "levels above the collective": "số mức cao hơn tập thể",
+    "signs (identical ballots count twice)": "số dấu hiệu (phiếu giống hệt nhau tính hai lần)",
+    "days without an answer (accept)": "số ngày chưa được thụ lý",
+    "days without an answer (resolve)": "số ngày chưa được giải quyết",
+    "days from the last decision to publication": "số ngày từ quyết định cuối cùng đến khi "
+    "công khai",
+    "acts past or close to the deadline": "số hành vi quá hạn hoặc sát hạn",
+    "ballots by the member": "số phiếu của thành viên đó",
+    "tallies on a partial panel": "số lần kiểm phiếu khi hội đồng không đủ",
+    "same person on both sides": "cùng một người ở cả hai phía",
+    "related and undeclared": "có quan hệ mà không khai báo",
+    "change of the total beyond the others' median change (points)": "thay đổi tổng điểm "
+    "so với thay đổi trung vị của những người khác (điểm)",
+}
