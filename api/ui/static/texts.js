@@ -146,7 +146,7 @@ export const TEXT = {
   "fair.deadline": ["Sát hạn hoặc quá hạn", "Close to or past the deadline"],
   "fair.complaint-unanswered": ["Khiếu nại quá hạn chưa trả lời", "Complaint unanswered past its limit"],
   "fair.late-publication": ["Công khai chậm", "Late publication"],
-  "fair.quota-breach": ["Vượt tỷ lệ HTXS", "HTXS quota exceeded"],
+  "fair.quota-breach": ["Vượt tỷ lệ hoàn thành xuất sắc nhiệm vụ", "HTXS quota exceeded"],
   "fair.head-above-collective": ["Người đứng đầu cao hơn tập thể", "Head above the collective"],
   "fair.undeclared-conflict": ["Xung đột lợi ích không khai báo", "Undeclared conflict of interest"],
   "fair.not-notified": ["Chưa thông báo quyết định", "Decision not notified"],
