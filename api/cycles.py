@@ -376,7 +376,9 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
         panel, amendments, decisions apart from the proposal or the score, retaliation,
         panel changes, formalism, time limits … — each with its severity, the person
         concerned, the statistic and threshold, and the events behind it by hash and
-        position: signs, never an accusation. ``cadre`` keeps that cadre's findings."""
+        position: signs, never an accusation. ``cadre`` keeps that cadre's findings;
+        without it, ``scorers`` profiles each scorer of the cycle (the web UI's scorer
+        page)."""
         projector = ledger.projector
         projector.catch_up()
         now = projector.model.cycles.get(cycle)
@@ -401,6 +403,10 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
             "counts": dict(sorted(counts.items())),
             "severities": dict(sorted(severities.items())),
             "findings": found,
+            # Each scorer's profile in this cycle (ballots, mean deviation from the panel,
+            # the cadres they marked up or down): about every cadre they scored, so only
+            # for the whole cycle's readers, not for one cadre's.
+            "scorers": report["scorers"] if cadre is None else None,
         }
 
     @router.get("/units/{unit}", responses=found(schemas.UnitPage))

@@ -287,6 +287,15 @@ class FairnessFinding(Open):
     summary_en: str
 
 
+class ScorerProfile(Open):
+    """One scorer's ballots against the rest of the panel in a cycle."""
+
+    ballots: int
+    mean_deviation: str = Field(description="points, signed: +1.20")
+    favours: dict[str, int] = Field(description="cadre → ballots marked up beyond the threshold")
+    marks_down: dict[str, int] = Field(description="cadre → ballots marked down likewise")
+
+
 class FairnessReport(Open):
     cycle: str
     position: int
@@ -295,6 +304,12 @@ class FairnessReport(Open):
     counts: dict[str, int]
     severities: dict[str, int]
     findings: list[FairnessFinding]
+    scorers: dict[str, ScorerProfile] | None = Field(
+        None,
+        description="per scorer in this cycle (the whole cycle's report only, not "
+        "?cadre=): ballots, mean deviation from the rest of the panel, the cadres marked "
+        "up or down beyond the per-cycle threshold (times)",
+    )
 
 
 class UnitPage(Open):

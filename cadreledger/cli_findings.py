@@ -4,10 +4,14 @@ English — for the inspection committee (ủy ban kiểm tra), never a verdict.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Any
 
 import click
+
+from domain.levels import Level
+from domain.messages.fairness_vi import STATISTICS
 
 RANK = {"low": 0, "medium": 1, "high": 2}
 SEVERITY = {"high": "CAO / HIGH", "medium": "VỪA / MEDIUM", "low": "THẤP / LOW"}
@@ -61,9 +65,11 @@ def print_findings(fairness: dict[str, Any] | None, min_severity: str = "low") -
             click.echo(f"  ● {scorer}{_profile(profiles.get(scorer))}")
             for f in _ordered(by_scorer[scorer]):
                 click.echo(
-                    f"      [{SEVERITY[f['severity']]}] {f['kind']} — {f['cadre']} "
-                    f"({f['cycle']}): {f['summary_vi']} / {f['summary_en']}  #{f['id']}"
+                    f"      [{SEVERITY[f['severity']]}] {f.get('title_vi', '')} / "
+                    f"{f.get('title_en', '')} — {f['cadre']} ({f['cycle']})  #{f['id']}"
                 )
+                click.echo(f"        {f['summary_vi']}")
+                click.echo(f"        {f['summary_en']}")
     if whole:
         click.echo("\n  Cả kỳ đánh giá / Whole cycle")
         for f in _ordered(whole):
@@ -80,10 +86,13 @@ def _finding(f: dict[str, Any], kinds: dict[str, Any]) -> None:
     click.echo(f"        {f['summary_en']}")
     statistic = f.get("statistic")
     if statistic:
-        click.echo(
-            f"        {statistic['name']}: {statistic['value']} "
-            f"(ngưỡng / threshold {statistic['threshold']})"
-        )
+        name, value, limit = statistic["name"], statistic["value"], statistic["threshold"]
+        # In Vietnamese where the catalogue names it; a threshold in words stays English.
+        if name in STATISTICS:
+            said = f"        {STATISTICS[name]}: {_vi(value)}"
+            numeric = isinstance(limit, int | float) or bool(_NUMBER.fullmatch(str(limit)))
+            click.echo(said + (f" (ngưỡng {_vi(limit)})" if numeric else ""))
+        click.echo(f"        {name}: {value} (threshold {limit})")
     events = ", ".join(f"{p}:{e[:12]}" for e, p in zip(f["events"], f["positions"], strict=True))
     click.echo(f"        sự kiện / events (vị trí:hash / position:hash): {events}")
     if kind and f["severity"] != "low":
@@ -91,10 +100,26 @@ def _finding(f: dict[str, Any], kinds: dict[str, Any]) -> None:
         click.echo(f"        {kind.get('explanation_en', '')}")
 
 
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+_LEVEL = re.compile(r"\b(HTXS|HTT|HT|KHT|KXL)\b")
+
+
+def _vi(value: Any) -> str:
+    """A statistic's number as Vietnamese writes it (1,20), a level by its full name."""
+    text = str(value)
+    if _NUMBER.fullmatch(text):
+        return text.replace(".", ",")
+    return _LEVEL.sub(lambda m: Level(m.group(1)).vi, text)
+
+
 def _profile(profile: dict[str, Any] | None) -> str:
     if not profile:
         return ""
-    parts = [f"{profile['ballots']} phiếu / ballots, lệch TB / mean {profile['mean_deviation']}"]
+    mean = profile["mean_deviation"]
+    parts = [
+        f"{profile['ballots']} phiếu / ballots, lệch trung bình so với hội đồng {_vi(mean)} "
+        f"điểm / mean deviation from the panel {mean} points"
+    ]
     if profile.get("favours"):
         parts.append("chấm cao / up: " + ", ".join(profile["favours"]))
     if profile.get("marks_down"):

@@ -34,6 +34,7 @@ from domain.cycle import DEADLINED, Cycle
 from domain.evaluation import Evaluation
 from domain.fields import Body, format_points, parse_points, text_json
 from domain.levels import Level
+from domain.messages import Points, Term, finding_text
 from domain.model import Model
 from ledger.texts import SealedText
 from projections.fairness_kinds import KINDS, Finding, finding, order, signed
@@ -258,7 +259,10 @@ class Fairness:
             return
         detail: dict[str, Any] = {"type": act.type, "actor": act.actor, "after": after}
         severity = "medium" if ballot and "tally" in after else "low"
-        words_vi = words_en = f"{act.type} ({act.actor})"
+        milestones = [Term("milestone", a) for a in after]
+        words = finding_text(
+            ("late", {"act": Term("act", act.type), "actor": act.actor, "after": milestones})
+        )
         if act.type == "decision.revised":
             ev = model.cycles[key[0]].evaluations[key[1]]
             old, new = ev.superseded[-1].level, ev.decision.level if ev.decision else None
@@ -266,8 +270,18 @@ class Fairness:
                 way = "up" if new.rank > old.rank else "down" if new.rank < old.rank else "same"
                 detail.update({"direction": way, "old_level": old.value, "new_level": new.value})
                 severity = "low" if way == "up" else "medium"
-                words_vi = f"Xếp loại lại {old.value} → {new.value} ({act.actor})"
-                words_en = f"Re-classified {old.value} → {new.value} ({way}, {act.actor})"
+                words = finding_text(
+                    (
+                        "late.revised",
+                        {
+                            "way": Term("moved", way),
+                            "old": old,
+                            "new": new,
+                            "actor": act.actor,
+                            "after": milestones,
+                        },
+                    )
+                )
         self.found.append(
             finding(
                 "late-change",
@@ -275,7 +289,7 @@ class Fairness:
                 key[0],
                 key[1],
                 [(act.event, act.position)],
-                (f"{words_vi} sau {', '.join(after)}", f"{words_en} after {', '.join(after)}"),
+                words,
                 scorer=act.actor if ballot else None,
                 detail=detail,
             )
@@ -302,18 +316,10 @@ class Fairness:
                 detail.update(
                     {"evidence_kind": kind, "old_level": met[0].value, "new_level": met[1].value}
                 )
-                what = (
-                    f"Số liệu nhiệm vụ ghi sau khi khiếu nại hạ mức đạt được "
-                    f"{met[0].value} → {met[1].value}",
-                    f"Task figures recorded after the complaint lower the level they allow "
-                    f"{met[0].value} → {met[1].value}",
-                )
+                what = finding_text(("retaliation.figures", {"old": met[0], "new": met[1]}))
         elif act.type == "evidence.recorded" and kind != "mitigation":
             detail["evidence_kind"] = kind
-            what = (
-                f"Chứng cứ bất lợi ({act.statement.get('kind')}) ghi sau khi khiếu nại",
-                f"Adverse evidence ({act.statement.get('kind')}) recorded after the complaint",
-            )
+            what = finding_text(("retaliation.evidence", {"evidence": Term("evidence", str(kind))}))
         elif act.type == "score.amended":
             current = self.ballots.get(key)
             before = current.current.get(act.actor) if current else None
@@ -321,21 +327,15 @@ class Fairness:
                 act.statement["tasks"], "tasks"
             )
             if before is not None and now < before[0] + before[1]:
-                what = ("Điểm bị hạ sau khi khiếu nại", "A ballot lowered after the complaint")
+                what = finding_text(("retaliation.lowered", {}))
         elif act.type == "decision.revised" and ev.decision is not None and ev.superseded:
             old, new = ev.superseded[-1].level, ev.decision.level
             detail.update({"old_level": old.value, "new_level": new.value})
             if new.rank < old.rank:
-                what = (
-                    f"Xếp loại lại thấp hơn ({old.value} → {new.value}) sau khi khiếu nại",
-                    f"Re-classified lower ({old.value} → {new.value}) after the complaint",
-                )
+                what = finding_text(("retaliation.revised", {"old": old, "new": new}))
             elif upheld is not None and new.rank == old.rank:
                 severity = "medium"
-                what = (
-                    f"Khiếu nại được chấp nhận nhưng vẫn giữ {old.value}",
-                    f"The complaint was upheld, yet the level stays {old.value}",
-                )
+                what = finding_text(("retaliation.kept", {"level": old}))
         if what is None:
             return
         events = [(complaint[0], complaint[1]), (act.event, act.position)]
@@ -372,11 +372,7 @@ class Fairness:
                 key[0],
                 key[1],
                 [(cast[2], cast[3]), (act.event, act.position)],
-                (
-                    f"{act.actor} chấm {key[1]} rồi mới khai xung đột lợi ích: phiếu bị loại",
-                    f"{act.actor} scored {key[1]}, then declared a conflict of interest: the "
-                    "ballot is taken out",
-                ),
+                finding_text(("panel.conflict", {"scorer": act.actor, "cadre": key[1]})),
                 scorer=act.actor,
                 statistic={"name": "ballots taken out", "value": 1, "threshold": 1},
                 detail={
@@ -411,11 +407,7 @@ class Fairness:
                 key[0],
                 key[1],
                 [(act.event, act.position)],
-                (
-                    f"Kiểm phiếu với {len(voted)} phiếu; người dự họp chưa chấm: {', '.join(who)}",
-                    f"Tallied on {len(voted)} ballots; not scored though at the meeting: "
-                    f"{', '.join(who)}",
-                ),
+                finding_text(("panel.tally", {"n": len(voted), "who": who})),
                 statistic={"name": "panel members not scored", "value": len(who), "threshold": 1},
                 detail={
                     "pattern": "tally-incomplete",
@@ -540,11 +532,18 @@ class Gathered:
                 "*",
                 cadre,
                 [(m[2], m[3]) for m in held],
-                (
-                    f"{scorer} chấm {'cao' if way == 'up' else 'thấp'} hơn hội đồng cho {cadre} "
-                    f"ở {len(cycles)}/{met} kỳ (trung bình {format_points(abs(mean))} điểm)",
-                    f"{scorer} marked {cadre} {way} against the panel in {len(cycles)} of "
-                    f"{met} cycles (by {format_points(abs(mean))} points on average)",
+                finding_text(
+                    (
+                        "bias",
+                        {
+                            "scorer": scorer,
+                            "way": Term("marked", way),
+                            "cadre": cadre,
+                            "cycles": len(cycles),
+                            "met": met,
+                            "points": Points(abs(mean)),
+                        },
+                    )
                 ),
                 scorer=scorer,
                 statistic={
@@ -618,21 +617,16 @@ def amendment_summary(detail: Mapping[str, Any]) -> tuple[str, str]:
     directed = sum(1 for a in listed if a["directed"])
     thin = sum(1 for a in listed if a["thin_reason"])
     sealed = sum(1 for a in listed if a["judged"] == NOT_JUDGED)
-    vi = f"{n} lần sửa điểm, tổng ảnh hưởng {net} điểm"
-    en = f"{n} ballot amendment(s), net effect {net} points"
+    parts: list[tuple[str, dict[str, Any]]] = [
+        ("amend", {"n": n, "points": Points(parse_points(net, "net_points"))})
+    ]
     if before != after:
-        vi += f" — đổi mức {before} → {after}"
-        en += f" — they changed the level {before} → {after}"
-    if directed:
-        vi += f"; {directed} lý do là 'theo chỉ đạo'"
-        en += f"; {directed} reason(s) say it was directed"
-    if thin:
-        vi += f"; {thin} lý do sơ sài"
-        en += f"; {thin} thin reason(s)"
-    if sealed:
-        vi += f"; {sealed} lý do chưa đánh giá: văn bản niêm phong"
-        en += f"; {sealed} reason(s) not judged: text sealed"
-    return vi, en
+        parts.append(("amend.level", {"before": Level(before), "after": Level(after)}))
+    counted = (("amend.directed", directed), ("amend.thin", thin), ("amend.sealed", sealed))
+    for key, count in counted:
+        if count:
+            parts.append((key, {"n": count}))
+    return finding_text(*parts)
 
 
 def judge_sealed_reasons(

@@ -25,6 +25,7 @@ from domain.evaluation import Evidence as EvidenceRecord
 from domain.fields import format_points, text_json
 from domain.judgement import GROUNDS, allowed
 from domain.levels import Level
+from domain.messages import Points, Term, finding_text
 from projections.fairness import (
     Ballots,
     CycleLog,
@@ -185,19 +186,26 @@ class CycleCheck:
         way = "up" if adj > 0 else "down"
         g_gap = general - median([record.current[o][0] for o in rest])
         t_gap = tasks - median([record.current[o][1] for o in rest])
-        points = format_points(round(abs(adj)))
+        words: list[tuple[str, dict[str, Any]]] = [
+            (
+                "ballot.deviation",
+                {
+                    "scorer": scorer,
+                    "cadre": cadre,
+                    "way": Term("marked", way),
+                    "points": Points(round(abs(adj))),
+                },
+            )
+        ]
+        if pivotal:
+            words.append(("ballot.pivotal", {}))
         return finding(
             "ballot-deviation",
             severity,
             self.cycle.id,
             cadre,
             [(event, position)],
-            (
-                f"{scorer} chấm {cadre} {'cao' if adj > 0 else 'thấp'} hơn phần còn lại của "
-                f"hội đồng {points} điểm" + (" — đổi mức xếp loại" if pivotal else ""),
-                f"{scorer} marked {cadre} {way} by {points} points against the rest of the "
-                "panel" + (" — it changed the level" if pivotal else ""),
-            ),
+            finding_text(*words),
             scorer=scorer,
             statistic={
                 "name": "robust z: deviation from the rest of the panel ÷ spread",
@@ -297,6 +305,7 @@ class CycleCheck:
             issued = (ev.superseded[0] if ev.superseded else decision).level
             below = cycle.profile.points and level.rank < highest.rank
             severity, what = None, ("", "")
+            shown = {"level": issued, "proposal": proposal}
             # Below the proposal for the group's rules (the quota, the collective) is what
             # the rules required, not a departure to examine.
             required = cycle.profile.points and self._explained(ev, issued, highest)
@@ -304,25 +313,14 @@ class CycleCheck:
             if proposal is not None and issued.rank < proposal.rank and not required:
                 level = issued
                 severity = "high"
-                what = (
-                    f"Quyết định {level.value} thấp hơn đề xuất {proposal.value}",
-                    f"Decided {level.value}, below the proposed {proposal.value}",
-                )
+                what = finding_text(("decision.below_proposal", shown))
             elif proposal is not None and issued.rank > proposal.rank:
                 level = issued
                 severity = "medium"
-                what = (
-                    f"Quyết định {level.value} cao hơn đề xuất {proposal.value}",
-                    f"Decided {level.value}, above the proposed {proposal.value}",
-                )
+                what = finding_text(("decision.above_proposal", shown))
             elif below and not explained:
                 severity = "medium"
-                what = (
-                    f"Xếp {level.value}, thấp hơn mức {highest.value} theo điểm, không có "
-                    "chứng cứ buộc phải hạ",
-                    f"Rated {level.value}, below the {highest.value} of the score, with no "
-                    "evidence that forces it",
-                )
+                what = finding_text(("decision.below_score", {"level": level, "highest": highest}))
             if severity is None:
                 continue
             departed = proposal is not None and issued.rank != proposal.rank
@@ -399,10 +397,7 @@ class CycleCheck:
                 cycle.id,
                 "*",
                 [self.at(e.decision.event) for e in htxs if e.decision],
-                (
-                    f"Nhóm {group}: {len(htxs)} HTXS, vượt mức trần {cap} ({base} HTT)",
-                    f"Group {group}: {len(htxs)} HTXS, over the cap of {cap} ({base} HTT)",
-                ),
+                finding_text(("quota", {"group": group, "n": len(htxs), "cap": cap, "base": base})),
                 statistic={"name": "HTXS decided", "value": len(htxs), "threshold": cap},
                 detail={"group": group, "htt": base},
             )
@@ -420,11 +415,11 @@ class CycleCheck:
                     cycle.id,
                     sid,
                     [self.at(ev.decision.event), self.at(collective.decision.event)],
-                    (
-                        f"Người đứng đầu {ev.decision.level.value} cao hơn tập thể "
-                        f"{collective.decision.level.value}",
-                        f"The head is {ev.decision.level.value}, above the collective's "
-                        f"{collective.decision.level.value}",
+                    finding_text(
+                        (
+                            "head",
+                            {"level": ev.decision.level, "collective": collective.decision.level},
+                        )
                     ),
                     statistic={
                         "name": "levels above the collective",
@@ -467,21 +462,13 @@ class CycleCheck:
         events += [self.at(m.minutes) for m in meetings if m.minutes]
         if identical:
             events += [self.at(r.current[min(r.current)][2]) for r in same]
-        vi = {
-            "identical-ballots": "phiếu giống hệt nhau",
-            "silent-meetings": "hội nghị không có ý kiến",
-            "uniform-levels": "mọi người cùng một mức",
-        }
         yield finding(
             "formalism",
             severity,
             cycle.id,
             "*",
             sorted(set(events), key=lambda e: e[1])[:MAX_EVENTS],
-            (
-                "Dấu hiệu hình thức: " + ", ".join(vi[x] for x in signs),
-                "Signs of formalism: " + ", ".join(x.replace("-", " ") for x in signs),
-            ),
+            finding_text(("formalism", {"signs": [Term("sign", x) for x in signs]})),
             statistic={
                 "name": "signs (identical ballots count twice)",
                 "value": weight,
@@ -521,10 +508,11 @@ class CycleCheck:
                 cycle.id,
                 c["cadre"],
                 [(event, c["position"])],
-                (
-                    f"Khiếu nại chưa được {'thụ lý' if step == 'accept' else 'giải quyết'} "
-                    f"sau {(last - since).days} ngày (hạn {days})",
-                    f"Complaint not {step}ed {(last - since).days} days on (limit {days})",
+                finding_text(
+                    (
+                        "complaint.late",
+                        {"step": Term("step", step), "days": (last - since).days, "limit": days},
+                    )
                 ),
                 statistic={
                     "name": f"days without an answer ({step})",
@@ -552,10 +540,7 @@ class CycleCheck:
                         cycle.id,
                         "*",
                         [(log.published[1], log.published[2])],
-                        (
-                            f"Công khai {gap} ngày sau quyết định cuối cùng",
-                            f"Published {gap} days after the last decision",
-                        ),
+                        finding_text(("publication.late", {"days": gap})),
                         statistic={
                             "name": "days from the last decision to publication",
                             "value": gap,
@@ -569,13 +554,16 @@ class CycleCheck:
                 cycle.id,
                 "*",
                 (log.past + log.close)[:MAX_EVENTS],
-                (
-                    f"{len(log.past)} hành vi sau hạn {cycle.deadline.isoformat()} (có ngoại "
-                    f"lệ), {len(log.close)} hành vi chốt kết quả trong {s.deadline_days} ngày "
-                    "cuối",
-                    f"{len(log.past)} acts after the deadline {cycle.deadline.isoformat()} "
-                    f"(under an exception), {len(log.close)} settling acts in its last "
-                    f"{s.deadline_days} days",
+                finding_text(
+                    (
+                        "deadline",
+                        {
+                            "past": len(log.past),
+                            "deadline": cycle.deadline,
+                            "close": len(log.close),
+                            "days": s.deadline_days,
+                        },
+                    )
                 ),
                 statistic={
                     "name": "acts past or close to the deadline",
@@ -593,10 +581,7 @@ class CycleCheck:
                     cycle.id,
                     ev.subject.id,
                     [self.at(ev.decision.event)],
-                    (
-                        "Có quyết định nhưng chưa thông báo cho người được đánh giá",
-                        "Decided, but the person has not been notified",
-                    ),
+                    finding_text(("not_notified", {})),
                     detail={"level": ev.decision.level.value},
                 )
         if decided and len(decided) == len(cycle.evaluations) and not cycle.published:
@@ -608,10 +593,7 @@ class CycleCheck:
                 cycle.id,
                 "*",
                 [self.at(first.decision.event)],
-                (
-                    "Mọi người đã có quyết định nhưng kết quả chưa được công khai",
-                    "Everyone is decided but the results are not published",
-                ),
+                finding_text(("not_published", {})),
                 detail={"decided": len(decided)},
             )
 
@@ -631,17 +613,11 @@ class CycleCheck:
             if added and position > meeting and scored:
                 pattern = "added-after-meeting"
                 severity = "high" if person in self.deviating else "medium"
-                what = (
-                    f"{person} được thêm vào hội đồng sau hội nghị rồi chấm {len(scored)} người",
-                    f"{person} joined the panel after the meeting, then scored {len(scored)}",
-                )
+                what = finding_text(("panel.added", {"scorer": person, "n": len(scored)}))
             elif not added and any(p < position for _, _, p in scored):
                 pattern = "withdrawn-after-scoring"
                 severity = "medium"
-                what = (
-                    f"{person} chấm {len(scored)} người rồi bị rút khỏi hội đồng",
-                    f"{person} scored {len(scored)} and was then withdrawn from the panel",
-                )
+                what = finding_text(("panel.withdrawn", {"scorer": person, "n": len(scored)}))
             else:
                 continue
             yield finding(
@@ -668,12 +644,7 @@ class CycleCheck:
             self.cycle.id,
             partial[0][2] if len(partial) == 1 else "*",
             [(e, p) for e, p, _, _ in partial][:MAX_EVENTS],
-            (
-                f"{len(partial)} lần kiểm phiếu thiếu phiếu của {', '.join(members)} "
-                "(không dự họp): hội đồng không đủ",
-                f"{len(partial)} tallies without {', '.join(members)} (not at the meeting): "
-                "a partial panel",
-            ),
+            finding_text(("panel.partial", {"n": len(partial), "who": members})),
             statistic={"name": "tallies on a partial panel", "value": len(partial), "threshold": 1},
             detail={
                 "pattern": "partial-panel",
@@ -697,15 +668,13 @@ class CycleCheck:
                 who = done[3]
                 if who == decider:
                     own = [self.at(c["against"])]
-                    what = (
-                        f"{who} ra quyết định bị khiếu nại và tự {step} khiếu nại đó",
-                        f"{who} made the decision complained against and {step} the complaint",
+                    what = finding_text(
+                        ("conflict.decider", {"who": who, "step": Term("step", step)})
                     )
                 elif who in scorers:
                     own = [(scorers[who][2], scorers[who][3])]
-                    what = (
-                        f"{who} đã chấm điểm người khiếu nại và {step} khiếu nại đó",
-                        f"{who} scored the complainant and {step} the complaint",
+                    what = finding_text(
+                        ("conflict.scorer", {"who": who, "step": Term("step", step)})
                     )
                 else:
                     continue
@@ -753,11 +722,16 @@ class CycleCheck:
                     self.cycle.id,
                     sid,
                     [self.at(event)],
-                    (
-                        f"{who} ({_RELATION_VI[kind]} của {owner}) là người {_SIDE_VI[side]} "
-                        "mà không khai báo xung đột lợi ích",
-                        f"{who} ({owner}'s {_RELATION_EN[kind]}) acted as {side} without "
-                        "declaring a conflict of interest",
+                    finding_text(
+                        (
+                            "conflict.related",
+                            {
+                                "who": who,
+                                "relation": Term("relation", kind),
+                                "owner": owner,
+                                "side": Term("side", side),
+                            },
+                        )
                     ),
                     scorer=who,
                     statistic={"name": "related and undeclared", "value": 1, "threshold": 1},
@@ -806,22 +780,6 @@ class CycleCheck:
         )
 
 
-# How a relation reads from the subject's side: "manager" — the other is their manager.
-_RELATION_VI = {
-    "manager": "cấp trên trực tiếp",
-    "subordinate": "cấp dưới trực tiếp",
-    "spouse": "vợ/chồng",
-    "relative": "người thân",
-}
-_RELATION_EN = {
-    "manager": "direct manager",
-    "subordinate": "direct subordinate",
-    "spouse": "spouse",
-    "relative": "relative",
-}
-_SIDE_VI = {"scorer": "chấm điểm", "proposer": "đề xuất mức", "decider": "quyết định"}
-
-
 def later_cycles(gathered: Gathered) -> Iterator[Finding]:
     """``retaliation`` in the next cycle: a complainant whose total fell by
     ``retaliation_points`` more than the median change of everyone else in both
@@ -858,22 +816,15 @@ def later_cycles(gathered: Gathered) -> Iterator[Finding]:
                 severity = "low"
             else:
                 continue
-            points = "" if relative is None else format_points(round(abs(relative)))
-            if relative is None or relative < 0:
-                words = (
-                    f"Sau khiếu nại ở kỳ {a[0]}, kỳ {b[0]} kết quả giảm"
-                    + (f" {points} điểm so với người khác" if points else ""),
-                    f"After complaining in {a[0]}, the result in {b[0]} fell"
-                    + (f" {points} points against everyone else" if points else ""),
-                )
+            cycles = {"before": a[0], "after": b[0]}
+            if relative is None:
+                words = finding_text(("retaliation.next", cycles))
+            elif relative < 0:
+                drop = Points(round(abs(relative)))
+                words = finding_text(("retaliation.next.points", {**cycles, "points": drop}))
             else:  # the level fell on new adverse evidence though the total did not
-                words = (
-                    f"Sau khiếu nại ở kỳ {a[0]}, kỳ {b[0]} mức giảm {_level(a[4])} → "
-                    f"{_level(b[4])} với chứng cứ bất lợi mới (điểm không giảm so với người khác)",
-                    f"After complaining in {a[0]}, the level in {b[0]} fell {_level(a[4])} → "
-                    f"{_level(b[4])} on new adverse evidence (the total did not fall against "
-                    "everyone else)",
-                )
+                levels = {"old": _rank_level(a[4]), "new": _rank_level(b[4])}
+                words = finding_text(("retaliation.next.level", {**cycles, **levels}))
             yield finding(
                 "retaliation",
                 severity,
@@ -895,8 +846,12 @@ def later_cycles(gathered: Gathered) -> Iterator[Finding]:
             )
 
 
+def _rank_level(rank: int) -> Level:
+    return next(level for level in Level if level.rank == rank)
+
+
 def _level(rank: int) -> str:
-    return next(level.value for level in Level if level.rank == rank)
+    return _rank_level(rank).value
 
 
 def _way(change: int) -> str:

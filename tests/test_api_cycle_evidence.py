@@ -159,6 +159,11 @@ def test_fairness_evidence_names_the_amendment_and_can_keep_one_cadre(
     assert all(f["cadre"] == CADRES[1] for f in other["findings"])
     assert "amendments" not in other["counts"]
     assert client.get("/v1/cycles/no-such-cycle/fairness").status_code == 404
+    # The whole cycle's report profiles each scorer (the scorer page); one cadre's does
+    # not, since a profile is about every cadre its scorer marked.
+    assert set(report["scorers"]) == set(PANEL)
+    assert all(p["ballots"] >= 1 and "mean_deviation" in p for p in report["scorers"].values())
+    assert other["scorers"] is None
 
 
 def test_a_cadre_sees_the_evidence_about_themselves_and_no_one_elses(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -55,6 +56,13 @@ def _run(tmp_path: Path, db_url: str, *args: str, data_key: bool = True) -> tupl
     return done.exit_code, done.output
 
 
+def _findings(tmp_path: Path, db_url: str) -> list[dict[str, Any]]:
+    code, out = _run(tmp_path, db_url, "--findings-only", "--json")
+    assert code == 0, out
+    found: list[dict[str, Any]] = json.loads(out)["findings"]
+    return found
+
+
 def test_verify_prints_the_signs_to_examine_by_person_and_by_scorer(
     db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
 ) -> None:
@@ -62,9 +70,21 @@ def test_verify_prints_the_signs_to_examine_by_person_and_by_scorer(
     code, out = _run(tmp_path, db_url)
     assert code == 0, out
     assert "Dấu hiệu cần xem xét / Signs to examine" in out
-    assert "By person evaluated" in out and "By scorer or decider" in out
-    assert f"● {CADRES[0]}" in out and f"● {PANEL[2]}" in out
-    assert "ballot-deviation" in out and "ngưỡng / threshold 3.0" in out
+    by_person, _, by_scorer = out.partition("Theo người chấm, người quyết định / By scorer")
+    assert "Theo người được đánh giá / By person evaluated" in by_person and by_scorer
+    # The favour is told under the person it favours and again under its scorer, the
+    # same finding (its id) in both, in Vietnamese (15,00 điểm) and in English.
+    (favour,) = [f for f in _findings(tmp_path, db_url) if f["kind"] == "ballot-deviation"]
+    assert favour["cadre"] == CADRES[0] and favour["scorer"] == PANEL[2]
+    person_block = by_person.split(f"● {CADRES[0]}\n")[1].split("● ")[0]
+    scorer_block = by_scorer.split(f"● {PANEL[2]} ")[1].split("● ")[0]
+    for block in (person_block, scorer_block):
+        assert f"#{favour['id']}" in block
+        assert f"{PANEL[2]} chấm {CADRES[0]} cao hơn phần còn lại của hội đồng 15,00 điểm" in block
+        assert f"{PANEL[2]} marked {CADRES[0]} up by 15.00 points" in block
+    assert "(z bền vững): " in person_block and "(ngưỡng 3,0)" in person_block
+    assert "(threshold 3.0)" in person_block
+    assert "lệch trung bình so với hội đồng +" in by_scorer.split("\n")[1]
     assert f"● {PANEL[0]}" not in out  # an honest scorer is not listed as deviating
 
     code, out = _run(tmp_path, db_url, "--findings-only")

@@ -386,6 +386,77 @@ def test_the_cadre_page_shows_the_signs_to_examine_with_their_replay_steps(
     assert any(href.endswith(f"&at={shown['positions'][0]}") for href in hrefs if href), hrefs
 
 
+def _scorer_finding(served: Served) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A finding about one cadre naming a scorer who cast ballots, and the report."""
+    report = served.get(f"/v1/cycles/{served.cycle}/fairness")
+    profiles = report["scorers"]
+    assert profiles, "the demo's cycle has scorers"
+    found = [f for f in report["findings"] if f["scorer"] in profiles and f["cadre"] != "*"]
+    assert found, "the demo's cycle has a sign about a scorer"
+    return found[0], report
+
+
+def test_the_scorer_page_shows_their_profile_and_every_sign_with_its_replay_steps(
+    served: Served, page: Page
+) -> None:
+    """From a sign on a cadre's page to the page of the scorer it names: their ballots
+    against the panel, and every sign about them, each linking each event behind it to
+    its replay step; all marked as the server's, not checked here."""
+    shown, report = _scorer_finding(served)
+    scorer = shown["scorer"]
+    page.goto(f"{served.url}/ui/cadre.html?cycle={served.cycle}&cadre={shown['cadre']}")
+    box = page.locator(f'#fairness .finding[data-kind="{shown["kind"]}"]').first
+    box.wait_for()
+    box.locator("a[href*='scorer.html']").first.click()
+    page.wait_for_url("**/ui/scorer.html?*")
+    assert f"scorer={scorer}" in page.url
+    page.locator("#fairness .finding, #fairness .notice").first.wait_for()
+
+    assert page.locator("#fairness h2").inner_text() == "Dấu hiệu cần xem xét"
+    for card in ("#profile", "#fairness"):  # the server's report: said so, never a ✓
+        note = page.locator(f"{card} .from-server")
+        assert note.get_attribute("data-checked") == "no"
+        assert "cadreledger verify" in note.inner_text()
+    profile = report["scorers"][scorer]
+    ballots = page.locator("#scorer-profile [data-ballots]")
+    assert ballots.get_attribute("data-ballots") == str(profile["ballots"])
+    mean = page.locator("#scorer-profile [data-mean]").inner_text()
+    assert mean.endswith(" điểm") and points(profile["mean_deviation"].lstrip("+-")) in mean
+    for side, listed in (("favours", "#scorer-favours"), ("marks_down", "#scorer-marks-down")):
+        cadres = page.locator(f"{listed} li").evaluate_all("li => li.map(x => x.dataset.cadre)")
+        assert sorted(cadres) == sorted(profile[side]), side
+
+    mine = [f for f in report["findings"] if f["scorer"] == scorer]
+    boxes = page.locator("#fairness .finding")
+    assert boxes.count() == len(mine)
+    for f in mine:
+        found = page.locator(f'#fairness .finding[data-id="{f["id"]}"]')
+        assert f["summary_vi"] in found.inner_text()
+        hrefs = found.locator("a[href*='replay.html']").evaluate_all(
+            "links => links.map(a => a.getAttribute('href'))"
+        )
+        cycle = served.cycle if f["cycle"] == "*" else f["cycle"]
+        assert hrefs == [
+            f"/ui/replay.html?cycle={cycle}&at={position}" for position in f["positions"]
+        ]
+    # A step link opens the replay at that step.
+    first = mine[0]["positions"][0]
+    page.locator(f"#fairness a[href$='&at={first}']").first.click()
+    page.wait_for_url(f"**/ui/replay.html?*at={first}")
+    page.wait_for_selector("#state-body tr")
+    page.screenshot(path=screenshot_path("scorer-replay"), full_page=True)
+
+
+def test_the_overview_names_each_signs_scorer_with_a_link_to_their_page(
+    served: Served, page: Page
+) -> None:
+    shown, _ = _scorer_finding(served)
+    page.goto(f"{served.url}/ui/?cycle={served.cycle}")
+    link = page.locator(f"#fairness a[href*='scorer.html'][href$='scorer={shown['scorer']}']")
+    link.first.wait_for(state="attached")
+    assert link.count() >= 1
+
+
 def test_the_charts_count_every_score_and_every_amended_cadre(served: Served, page: Page) -> None:
     doc = served.get(f"/v1/cycles/{served.cycle}")
     scored = [s for s in doc["subjects"].values() if s["score"] and s["score"]["general"]]
@@ -928,6 +999,10 @@ def test_no_page_is_wider_than_the_screen(served: Served, browser: Browser, widt
         ),
         "cadre": (f"/ui/cadre.html?cycle={served.cycle}&cadre={cadre}", "#history"),
         "charts": (f"/ui/charts.html?cycle={served.cycle}", "#levels svg"),
+        "scorer": (
+            f"/ui/scorer.html?cycle={served.cycle}&scorer={_scorer_finding(served)[0]['scorer']}",
+            "#fairness .finding",
+        ),
         "login": ("/ui/login.html", "#token"),
     }
     context = browser.new_context(viewport={"width": width, "height": 900})
@@ -981,6 +1056,10 @@ def test_axe_finds_no_serious_violation_on_any_page(
         ),
         "cadre": (f"/ui/cadre.html?cycle={served.cycle}&cadre={cadre}", "#history"),
         "charts": (f"/ui/charts.html?cycle={served.cycle}", "#levels svg"),
+        "scorer": (
+            f"/ui/scorer.html?cycle={served.cycle}&scorer={_scorer_finding(served)[0]['scorer']}",
+            "#fairness .finding",
+        ),
         "login": ("/ui/login.html", "#token"),
     }
     # The pages' CSP admits scripts from the service only; axe comes from the test.

@@ -7,22 +7,32 @@ renders the values its own way — a score as ``70,00`` or ``70.00``, a day as
 or evidence kind by its term (``Term``) — so that no machine code reaches a Vietnamese
 sentence. ``tests/test_messages.py`` holds the two catalogues to the same keys and
 placeholders.
+
+The fairness findings (signs to examine, ``projections.fairness``) have their own
+catalogues beside these, ``fairness_vi`` and ``fairness_en``: each kind's title and
+explanation and the findings' summaries, rendered by ``finding_text`` the same way.
 """
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from domain.levels import Level
-from domain.messages import en, vi
+from domain.messages import en, fairness_en, fairness_vi, vi
 from ledger.errors import Problem, Rejected
 
 CATALOGUES: dict[str, tuple[Mapping[str, str], Mapping[str, Mapping[str, str]]]] = {
-    "vi": (vi.MESSAGES, vi.TERMS),
-    "en": (en.MESSAGES, en.TERMS),
+    "vi": (vi.MESSAGES, {**vi.TERMS, **fairness_vi.TERMS}),
+    "en": (en.MESSAGES, {**en.TERMS, **fairness_en.TERMS}),
+}
+FINDINGS: dict[str, Mapping[str, str]] = {"vi": fairness_vi.MESSAGES, "en": fairness_en.MESSAGES}
+FINDING_KINDS: dict[str, Mapping[str, tuple[str, str]]] = {
+    "vi": fairness_vi.KINDS,
+    "en": fairness_en.KINDS,
 }
 
 
@@ -117,3 +127,22 @@ def existing(what: str, extensions: Mapping[str, Any] | None = None, **values: A
         render("en", "exists", {"what": en_what[:1].upper() + en_what[1:]}),
         **(extensions or {}),
     )
+
+
+def finding_text(*parts: tuple[str, Mapping[str, Any]]) -> tuple[str, str]:
+    """A fairness finding's summary (vi, en) from the fairness catalogues: ``parts`` are
+    (key, values) rendered one after the other, as a sentence."""
+    texts = []
+    key, values = parts[0]
+    # A sentence starts with a capital, unless it starts with an identifier (cham.1).
+    lead = string.Formatter().parse(FINDINGS["vi"][key])
+    literal, name, _, _ = next(iter(lead), ("", None, None, None))
+    capital = bool(literal) or not isinstance(values.get(name or ""), str)
+    for lang in ("vi", "en"):
+        catalogue = FINDINGS[lang]
+        rendered = "".join(
+            catalogue[k].format(**{n: render_value(v, lang) for n, v in vs.items()})
+            for k, vs in parts
+        )
+        texts.append(sentence(rendered) if capital else rendered)
+    return texts[0], texts[1]

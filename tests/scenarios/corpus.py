@@ -107,6 +107,9 @@ class Ledger:
     report: dict[str, Any]
     cycles: list[str]
     expected: Expected | None = None
+    # Every identifier the ledger holds (people, units, cycles, groups): data a finding
+    # may name, not machine text (tests/test_fairness_messages.py).
+    names: frozenset[str] = frozenset()
 
 
 class Unit:
@@ -601,6 +604,14 @@ class Unit:
     def report(self) -> dict[str, Any]:
         return self.watcher.report(self.w.model)
 
+    def names(self) -> frozenset[str]:
+        model = self.w.model
+        found = set(model.registry.people) | set(model.registry.units) | set(model.cycles)
+        for cycle in model.cycles.values():
+            for ev in cycle.evaluations.values():
+                found |= {ev.subject.id, ev.subject.group}
+        return frozenset(found)
+
 
 LOWER = {"HTXS": "HTT", "HTT": "HT", "HT": "KHT", "KHT": "KHT"}
 
@@ -635,7 +646,7 @@ def honest(seed: int) -> Ledger:
         if i == 0 and rng.random() < 0.3:  # the same cadres, the same panel
             pass
         unit.cycle(year, plan)
-    return Ledger(f"honest-{seed}", "honest", seed, unit.report(), unit.cycles)
+    return Ledger(f"honest-{seed}", "honest", seed, unit.report(), unit.cycles, names=unit.names())
 
 
 def _rigged(pattern: str, seed: int) -> Ledger:
@@ -694,7 +705,9 @@ def _rigged(pattern: str, seed: int) -> Ledger:
         expected = Expected("deadline")
     else:
         raise ValueError(pattern)
-    return Ledger(f"{pattern}-{seed}", pattern, seed, unit.report(), unit.cycles, expected)
+    return Ledger(
+        f"{pattern}-{seed}", pattern, seed, unit.report(), unit.cycles, expected, unit.names()
+    )
 
 
 PATTERNS = (

@@ -5,7 +5,7 @@ import { t, lang, has } from "./i18n.js";
 import { getJSON, cycleUrl, forbidden, personName } from "./api.js";
 import { startPage, param } from "./header.js";
 import { dateTime, day, points, level, levelName, actLabel, text, plain, groupName } from "./format.js";
-import { findingKind, findingSummary, section, fromServer, hint, notice, failure, person, table, cell, link, replayHref } from "./widgets.js";
+import { findingKind, findingSummary, section, fromServer, hint, notice, failure, person, table, cell, link, replayHref, scorerHref } from "./widgets.js";
 import { ballotsByCadre, asPoints, hundredths } from "./ballots.js";
 import { dumbbell } from "./charts.js";
 
@@ -174,7 +174,7 @@ function perScorer(scorers) {
   if (!scorers.size) return null;
   const flagsBy = new Map();
   for (const f of Array.isArray(state.fairness?.findings) ? state.fairness.findings : []) {
-    const scorer = f.detail?.scorer;
+    const scorer = f.scorer;
     if (!scorer) continue;
     if (!flagsBy.has(scorer)) flagsBy.set(scorer, []);
     flagsBy.get(scorer).push(f);
@@ -192,7 +192,7 @@ function perScorer(scorers) {
     h(
       "tr",
       { dataset: { scorer: r.scorer }, class: r.amendments.length ? "amended-row" : null },
-      cell("scorer", person(r.scorer)),
+      cell("scorer", link(scorerHref(cycle, r.scorer), person(r.scorer))),
       valueCell("general", r, "general"),
       valueCell("tasks", r, "tasks"),
       valueCell("total", r, "total"),
@@ -301,7 +301,7 @@ function fairness() {
             x.severity ? ` (${t(`fair.severity.${x.severity}`)})` : "",
             ": ",
             findingSummary(x),
-            x.scorer ? h("p", { class: "hint" }, t("fair.by", { who: x.scorer })) : null,
+            x.scorer ? h("p", { class: "hint" }, t("fair.by", { who: x.scorer }), " — ", link(scorerHref(x.cycle === "*" ? cycle : x.cycle, x.scorer), t("fair.scorerPage"))) : null,
             kind ? h("p", { class: "hint" }, lang === "en" ? kind.explanation_en : kind.explanation_vi) : null,
             h(
               "p",

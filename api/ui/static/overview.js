@@ -5,7 +5,7 @@ import { t, lang } from "./i18n.js";
 import { getJSON, getAll, cycleUrl, forbidden } from "./api.js";
 import { startPage, param } from "./header.js";
 import { day, points, level, count, groupName, regimeName, knowRegimes } from "./format.js";
-import { findingKind, findingSummary, section, fromServer, hint, notice, failure, person, table, cell, link, cadreHref, replayHref } from "./widgets.js";
+import { findingKind, findingSummary, section, fromServer, hint, notice, failure, person, table, cell, link, cadreHref, replayHref, scorerHref } from "./widgets.js";
 import { STATUS_ORDER, LEVEL_RANK, subjectsOf } from "./ratings.js";
 
 const state = { cycles: null, doc: null, fairness: null, error: null, sort: { key: "name", dir: 1 }, filter: "" };
@@ -335,6 +335,7 @@ function fairnessSummary(doc) {
       { dataset: { kind: x.kind } },
       cell("kind", findingKind(x.kind)),
       cell("name", !x.cadre || x.cadre === "*" ? t("none") : link(cadreHref(doc.cycle, x.cadre), names.get(x.cadre) || x.cadre)),
+      cell("scorer", x.scorer ? link(scorerHref(x.cycle === "*" ? doc.cycle : x.cycle, x.scorer), person(x.scorer)) : t("none")),
       cell("summary", findingSummary(x)),
     ),
   );
@@ -355,6 +356,7 @@ function fairnessSummary(doc) {
             columns: [
               { key: "kind", label: "col.kind" },
               { key: "name", label: "col.name" },
+              { key: "scorer", label: "col.scorer" },
               { key: "summary", label: "col.summary" },
             ],
             rows,

@@ -18,6 +18,7 @@ export const TEXT = {
   "title.overview": ["Tổng quan kỳ đánh giá", "Evaluation cycles"],
   "title.replay": ["Phát lại kỳ đánh giá", "Replay a cycle"],
   "title.cadre": ["Hồ sơ đánh giá cán bộ", "A cadre's evaluation"],
+  "title.scorer": ["Người chấm: hồ sơ và dấu hiệu cần xem xét", "A scorer: profile and signs to examine"],
   "title.charts": ["Biểu đồ kỳ đánh giá", "Cycle charts"],
   "title.login": ["Đăng nhập", "Sign in"],
   "footer.time": ["Giờ hiển thị theo giờ Việt Nam (UTC+7).", "Times are shown in Vietnam time (UTC+7)."],
@@ -145,7 +146,7 @@ export const TEXT = {
   "fair.deadline": ["Sát hạn hoặc quá hạn", "Close to or past the deadline"],
   "fair.complaint-unanswered": ["Khiếu nại quá hạn chưa trả lời", "Complaint unanswered past its limit"],
   "fair.late-publication": ["Công khai chậm", "Late publication"],
-  "fair.quota-breach": ["Vượt tỷ lệ HTXS", "HTXS quota exceeded"],
+  "fair.quota-breach": ["Vượt tỷ lệ hoàn thành xuất sắc nhiệm vụ", "HTXS quota exceeded"],
   "fair.head-above-collective": ["Người đứng đầu cao hơn tập thể", "Head above the collective"],
   "fair.undeclared-conflict": ["Xung đột lợi ích không khai báo", "Undeclared conflict of interest"],
   "fair.not-notified": ["Chưa thông báo quyết định", "Decision not notified"],
@@ -160,6 +161,29 @@ export const TEXT = {
     "These are signs to examine, with the events behind them — not findings of wrongdoing.",
   ],
   "fair.none": ["Không có dấu hiệu nào.", "No signs to examine."],
+  "fair.scorerPage": ["xem hồ sơ người chấm", "the scorer's page"],
+
+  // A scorer's page (scorer.html).
+  "sc.heading": ["Người chấm:", "Scorer:"],
+  "sc.profile": ["Phiếu chấm so với hội đồng", "Ballots against the panel"],
+  "sc.profileHint": [
+    "Trong kỳ này: độ lệch của mỗi phiếu so với trung vị của những người chấm còn lại, sau khi trừ thói quen chấm của chính người này.",
+    "In this cycle: each ballot against the median of the rest of the panel, after removing this scorer's own habit.",
+  ],
+  "sc.ballots": ["Số phiếu đã chấm", "Ballots cast"],
+  "sc.meanDeviation": ["Lệch trung bình so với hội đồng", "Mean deviation from the panel"],
+  "sc.points": ["{n} điểm", "{n} points"],
+  "sc.favours": ["Cán bộ được chấm cao hơn hội đồng (vượt ngưỡng)", "Cadres marked up against the panel (beyond the threshold)"],
+  "sc.marksDown": ["Cán bộ bị chấm thấp hơn hội đồng (vượt ngưỡng)", "Cadres marked down against the panel (beyond the threshold)"],
+  "sc.nobody": ["Không có ai.", "Nobody."],
+  "sc.times": ["{n} phiếu", "{n} ballot(s)"],
+  "sc.noProfile": ["Người này không chấm phiếu nào trong kỳ (hoặc kỳ không chấm điểm).", "This person cast no ballot in the cycle (or the cycle is not scored by points)."],
+  "sc.fairness": ["Dấu hiệu cần xem xét", "Signs to examine"],
+  "sc.crossCycle": [
+    "Chỉ trong kỳ này. Dấu hiệu thiên lệch qua nhiều kỳ (cùng người chấm, cùng cán bộ) cần cả sổ cái: chạy cadreledger verify.",
+    "This cycle only. Bias across cycles (the same scorer, the same cadre) needs the whole log: run cadreledger verify.",
+  ],
+  "sc.about": ["Về cán bộ:", "About:"],
 
   // Columns and labels shared by the tables.
   "col.cycle": ["Kỳ đánh giá", "Cycle"],

@@ -111,6 +111,11 @@ export function cadreHref(cycle, cadre) {
   return `/ui/cadre.html?cycle=${encodeURIComponent(cycle)}&cadre=${encodeURIComponent(cadre)}`;
 }
 
+/** A scorer's page: their ballots against the panel and the signs about them. */
+export function scorerHref(cycle, scorer) {
+  return `/ui/scorer.html?cycle=${encodeURIComponent(cycle)}&scorer=${encodeURIComponent(scorer)}`;
+}
+
 /** The replay at `position`; with `cadre`, that cadre's own (the steps that touched
  * them, through the endpoints a cadre or complainant may read). */
 export function replayHref(cycle, position, cadre = null) {
