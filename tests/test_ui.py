@@ -873,7 +873,8 @@ def test_a_complainant_replays_the_steps_that_touched_their_result(
     """Signed in as the complainant: from their own page, "phát lại" opens the replay of
     the steps that touched their result (not a refusal), every step checked in the
     browser against the signed envelopes the real access rule gives them; and the page's
-    button downloads their case bundle, which ``cadreledger verify FILE`` passes."""
+    "Tải hồ sơ của tôi" downloads their personal bundle, which ``cadreledger verify FILE``
+    passes offline, saying what it checked and what it could not."""
     doc = served.get(f"/v1/cycles/{served.cycle}")
     complainant = next(sid for sid, s in doc["subjects"].items() if s["complaints"])
     own = served.get(f"/v1/cycles/{served.cycle}/cadres/{complainant}/timeline", limit=1000)
@@ -884,10 +885,34 @@ def test_a_complainant_replays_the_steps_that_touched_their_result(
         page.goto(f"{url}/ui/cadre.html?cycle={served.cycle}&cadre={complainant}")
         page.wait_for_selector("#history a")
 
-        # The case bundle carries everyone's acts: the page says who gives it out.
+        # The cycle's case bundle carries everyone's acts: the page says who gives it out.
         page.click("#bundle")
         # (A selector, not a function: the pages' CSP allows no eval.)
         page.wait_for_selector("#bundle + .hint:has-text('ủy ban kiểm tra')")
+
+        # Their own record: only the events that touched their result, with the proofs.
+        mine = page.locator("#personal-bundle")
+        assert mine.inner_text() == "Tải hồ sơ của tôi"
+        with page.expect_download() as downloading:
+            mine.click()
+        saved = tmp_path / "mine.personal.json"
+        downloading.value.save_as(saved)
+        page.wait_for_selector("#personal-bundle-hint:has-text('Đã tải')")
+        bundle = json.loads(saved.read_text())
+        assert bundle["format"] == "cadreledger-personal-bundle/1"
+        assert bundle["personal"]["cadre"] == complainant
+        streams = {json.loads(e["envelope"])["stream"] for e in bundle["events"]}
+        cycle = served.cycle
+        assert streams == {"registry", f"cycle/{cycle}", f"cycle/{cycle}/cadre/{complainant}"}
+        pinned = str(log_key(served).verifier)
+        verified = CliRunner().invoke(main, ["verify", "--log-key", pinned, str(saved)])
+        assert verified.exit_code == 0, verified.output
+        for said in ("ĐẠT / PASS", "V11 key-registry", "NOT checked", "Other people's acts"):
+            assert said in verified.output, (said, verified.output)
+        # A colleague's record is not theirs to take, whatever they ask of the server.
+        other = next(sid for sid in doc["subjects"] if sid != complainant)
+        refused = page.request.get(f"{url}/v1/cycles/{cycle}/cadres/{other}/personal-bundle")
+        assert refused.status == 403
 
         page.locator("#history a").last.click()
         page.wait_for_selector("#step-list li")

@@ -444,7 +444,12 @@ export const TEXT = {
   // Cadre page.
   "cd.back": ["‹ Về tổng quan", "‹ Back to the overview"],
   "cd.bundle": ["Tải gói hồ sơ", "Download case bundle"],
-  "cd.bundleRefused": ["Gói hồ sơ chứa hành vi của mọi người trong kỳ nên chỉ ủy ban kiểm tra và người giải quyết khiếu nại được tải; hãy đề nghị họ cấp cho bạn.", "A case bundle holds everyone's acts in the cycle, so only the inspection committee and complaint handlers may download it; ask them for yours."],
+  "cd.bundleRefused": ["Gói hồ sơ của kỳ chứa hành vi của mọi người nên chỉ ủy ban kiểm tra và người giải quyết khiếu nại được tải; hồ sơ của riêng bạn thì tải bằng nút phía trên.", "The cycle's case bundle holds everyone's acts, so only the inspection committee and complaint handlers may download it; your own record is the button above."],
+  "cd.personal": ["Tải hồ sơ cá nhân của cán bộ", "Download this cadre's own record"],
+  "cd.personalMine": ["Tải hồ sơ của tôi", "Download my record"],
+  "cd.personalHint": ["Chỉ các sự kiện liên quan đến kết quả này, kèm bằng chứng; tự kiểm tra, không cần tin máy chủ: cadreledger verify <tệp>", "Only the events that touched this result, with their proofs; check it yourself, without trusting the server: cadreledger verify <file>"],
+  "cd.personalRefused": ["Chỉ chính cán bộ và người giải quyết khiếu nại được tải hồ sơ cá nhân này.", "Only the cadre themselves and complaint handlers may download this record."],
+  "cd.personalSaved": ["Đã tải. Kiểm tra: cadreledger verify <tệp> — kết quả nói rõ điều đã kiểm tra và điều không kiểm tra được.", "Downloaded. Check it: cadreledger verify <file> — it says what it checked and what it could not."],
   "cd.bundleHint": ["Tự kiểm tra, không cần tin máy chủ: cadreledger verify <tệp>", "Check it yourself, without trusting the server: cadreledger verify <file>"],
   "cd.kind.person": ["Cá nhân", "Person"],
   "cd.kind.collective": ["Tập thể", "Collective"],
