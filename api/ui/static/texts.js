@@ -296,8 +296,37 @@ export const TEXT = {
     "Signing key: the key must be registered to that very person in the registry (whose events are checked too: signature, hash chain, in the log) and not revoked before the step's position. The root keys come from the server and this browser remembers the first it saw: compare them with the published ones. Who may sign what (roles) is not checked here.",
   ],
   "vf.explain6": [
-    "Không kiểm tra đầy đủ ở đây: việc bỏ sót. Sự kiện bị bỏ ở giữa một luồng sẽ làm hỏng chuỗi băm (✗), sự kiện đã ký mà diễn biến bỏ qua được nêu tên; nhưng nếu máy chủ bỏ sự kiện cuối của một luồng (ví dụ một quyết định xếp loại lại) hoặc cả một luồng, trang này không phát hiện được.",
-    "Not fully checked here: omission. An event left out in the middle of a stream breaks its hash chain (✗), and a signed event the timeline leaves out is named; but if the server leaves out the last event of a stream (a re-decision, say) or a whole stream, this page cannot tell.",
+    "Việc bỏ sót: sự kiện bị bỏ ở giữa một luồng làm hỏng chuỗi băm (✗), sự kiện đã ký mà diễn biến bỏ qua được nêu tên. Sự kiện cuối của một luồng (ví dụ một quyết định xếp loại lại) hay cả một luồng bị bỏ chỉ phát hiện được khi trang đọc được chính các mục của sổ cái từ đầu kỳ tới điểm kiểm tra (cần quyền giám sát, tối đa {limit} mục): mỗi phong bì được đối chiếu với lá của cây đã ký. Không đọc được thì trang ghi rõ là chưa kiểm tra.",
+    "Omission: an event left out in the middle of a stream breaks its hash chain (✗), and a signed event the timeline leaves out is named. The last event of a stream (a re-decision, say) or a whole stream left out is found only when the page can read the log's own entries from the cycle's start to the checkpoint (an oversight role is needed; at most {limit} entries): each envelope is held to the signed tree's leaf. When it cannot, the page says it is not checked.",
+  ],
+  "vf.omit.running": ["… đang đối chiếu với các mục của sổ cái để tìm sự kiện bị bỏ sót", "… comparing with the log's entries for events left out"],
+  "vf.omit.complete": [
+    "✓ Không bỏ sót: đã đọc {n} mục của sổ cái từ vị trí {from} tới {to}, đối chiếu với cây đã ký; mọi sự kiện của các luồng của kỳ đều có trong diễn biến",
+    "✓ Nothing left out: read the {n} log entries from position {from} to {to}, held to the signed tree; every event of the cycle's streams is on the timeline",
+  ],
+  "vf.omit.omitted": [
+    "✗ Máy chủ bỏ sót {n} sự kiện của kỳ mà sổ cái có (vị trí {positions})",
+    "✗ The server left out {n} events of the cycle that the log holds (positions {positions})",
+  ],
+  "vf.omit.mismatch": [
+    "✗ Các mục máy chủ đưa không khớp với cây đã ký của sổ cái (vị trí {at})",
+    "✗ The entries the server gave do not match the log's signed tree (position {at})",
+  ],
+  "vf.omit.untrusted": [
+    "✗ Không kiểm tra được việc bỏ sót: điểm kiểm tra không đáng tin",
+    "✗ Omission cannot be checked: the checkpoint is not trusted",
+  ],
+  "vf.omit.forbidden": [
+    "? Chưa kiểm tra việc bỏ sót sự kiện cuối của một luồng: đọc các mục của sổ cái cần quyền giám sát (thanh tra, kiểm toán) — chạy cadreledger verify",
+    "? Omission of a stream's last event is not checked: reading the log's entries needs an oversight role (inspector, auditor) — run cadreledger verify",
+  ],
+  "vf.omit.beyond": [
+    "? Chưa kiểm tra việc bỏ sót: kỳ trải trên {n} mục của sổ cái, quá {limit} mục trang này đọc — chạy cadreledger verify",
+    "? Omission is not checked: the cycle spans {n} log entries, more than the {limit} this page reads — run cadreledger verify",
+  ],
+  "vf.omit.unavailable": [
+    "? Chưa kiểm tra việc bỏ sót: không đọc được các mục của sổ cái ({detail}) — chạy cadreledger verify",
+    "? Omission is not checked: the log's entries could not be read ({detail}) — run cadreledger verify",
   ],
   "vf.explain7": [
     "Không kiểm tra ở đây: bảng xếp loại sau mỗi bước, tỷ lệ theo nhóm, mức, dấu hiệu, dòng Quy tắc và các trang tổng quan, hồ sơ, biểu đồ — máy chủ tính chúng. Để kiểm tra, chạy cadreledger verify với gói hồ sơ.",
