@@ -664,6 +664,45 @@ def test_a_signature_altered_in_flight_shows_a_cross(served: Served, page: Page)
     assert target["position"] in bad_steps(page)
 
 
+def test_a_score_altered_in_flight_shows_a_cross(served: Served, page: Page) -> None:
+    """A ballot's score changed by the server: in its description of the step (the
+    timeline) the step no longer matches what was signed; in the signed envelope the
+    signature and the inclusion fail. Either way ✗, never the altered score with ✓."""
+    steps = served.steps()
+    target = next(s for s in reversed(steps) if s["type"] == "score.submitted")
+    other = 69 if str(target["fields"]["tasks"]) in ("70", "70.00") else 70  # not its score
+
+    def inflate_step(doc: dict[str, Any]) -> dict[str, Any]:
+        for s in doc["timeline"]:
+            if s["position"] == target["position"]:
+                s["fields"]["tasks"] = other
+        return doc
+
+    alter(page, "**/v1/cycles/*/timeline?*", inflate_step)
+    page.goto(f"{served.url}/ui/replay.html?cycle={served.cycle}&at={target['position']}")
+    counts = wait_verified(page)
+    found = checks(page)
+    assert found["matches"] == "bad" and found["signature"] == "ok", found
+    assert bad_steps(page) == [target["position"]] and counts["bad"] == 1
+
+    page.unroute("**/v1/cycles/*/timeline?*")
+
+    def inflate_envelope(doc: dict[str, Any]) -> dict[str, Any]:
+        for e in doc["entries"]:
+            if e["index"] == target["position"]:
+                envelope = json.loads(e["envelope"])
+                envelope["statement"]["tasks"] = other
+                e["envelope"] = canonical_bytes(envelope).decode()
+        return doc
+
+    alter(page, "**/v1/cycles/*/entries?*", inflate_envelope)
+    page.reload()
+    wait_verified(page)
+    found = checks(page)
+    assert found["signature"] == "bad" and found["inclusion"] == "bad", found
+    assert target["position"] in bad_steps(page)
+
+
 def test_a_proof_altered_in_flight_shows_a_cross(served: Served, page: Page) -> None:
     steps = served.steps()
     target = steps[len(steps) // 2]
