@@ -80,12 +80,19 @@ NOT_CHECKED: tuple[tuple[str, str], ...] = (
         "bundle (inspection committee, complaint handlers) or the database.",
     ),
 )
-FROM_BUNDLE = (
-    "Khóa của sổ cái và khóa gốc lấy từ chính gói: hãy so với khóa tổ chức công bố "
-    "(--log-key, --root-key).",
-    "The log key and the root keys were taken from the bundle itself: compare them with "
-    "those the organisation publishes (--log-key, --root-key).",
-)
+# Trust taken from the bundle itself, when not pinned: (Vietnamese, English) per input.
+FROM_BUNDLE = {
+    "log_key": (
+        "Khóa của sổ cái lấy từ chính gói: hãy so với khóa tổ chức công bố (--log-key).",
+        "The log key was taken from the bundle itself: compare it with the one the "
+        "organisation publishes (--log-key).",
+    ),
+    "root_keys": (
+        "Khóa gốc lấy từ chính gói: hãy so với khóa tổ chức công bố (--root-key).",
+        "The root keys were taken from the bundle itself: compare them with those the "
+        "organisation publishes (--root-key).",
+    ),
+}
 
 
 def export_personal(ledger: Ledger, cycle: str, cadre: str) -> Bundle:
@@ -188,8 +195,10 @@ def verify_personal(
     report.annexes["root_keys_source"] = "pinned" if root_keys else "bundle"
     report.annexes["personal"] = {"cycle": cycle, "cadre": cadre, "format": FORMAT}
     unchecked = list(NOT_CHECKED)
-    if not pinned or not root_keys:
-        unchecked.append(FROM_BUNDLE)
+    if not pinned:
+        unchecked.append(FROM_BUNDLE["log_key"])
+    if not root_keys:
+        unchecked.append(FROM_BUNDLE["root_keys"])
     report.annexes["not_checked"] = [{"vi": vi, "en": en} for vi, en in unchecked]
     return report
 

@@ -85,7 +85,8 @@ def test_the_cadres_own_record_verifies_and_says_what_it_could_not_check(
         "The quota",
         "Completeness",
         "V8 (every act admitted by the rules",
-        "taken from the bundle itself",
+        "The log key was taken from the bundle itself",
+        "The root keys were taken from the bundle itself",
     ):
         assert said in out.output, (said, out.output)
     # Pinned keys: the report no longer warns that they came from the bundle.
