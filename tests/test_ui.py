@@ -872,6 +872,33 @@ def test_a_last_re_decision_left_out_turns_the_page_red(served: Served, page: Pa
     assert found.inner_text().startswith("? Chưa kiểm tra việc bỏ sót")
 
 
+def test_a_registry_event_kept_back_is_named_from_the_log(
+    db_url: str, tmp_path: Path, page: Page
+) -> None:
+    """The registry's last event (here a unit registered after the cycle; it could be a
+    key's revocation) kept out of the envelopes the server gives: no chain breaks and
+    every step stays ✓, but the log's own entries name it."""
+    ledger, demo = demo_ledger(db_url, tmp_path)
+    try:
+        kept = demo.act(demo.root, "unit.registered", unit="don-vi-moi", name="Đơn vị mới")
+        position = kept.index
+        with serving(create_app(ledger)) as url:
+
+            def keep_back(doc: dict[str, Any]) -> dict[str, Any]:
+                doc["entries"] = [e for e in doc["entries"] if e["index"] != position]
+                return doc
+
+            alter(page, "**/v1/cycles/*/entries?*", keep_back)
+            page.goto(f"{url}/ui/replay.html?cycle={demo.cycle}")
+            counts = wait_verified(page)
+            assert counts["bad"] == 0 and counts["ok"] == counts["n"], counts
+            found = completeness(page)
+            assert found.get_attribute("data-status") == "omitted", found.inner_text()
+            assert str(position) in found.inner_text()
+    finally:
+        ledger.close()
+
+
 def test_an_act_hidden_from_the_timeline_but_signed_in_the_entries_is_named(
     served: Served, page: Page
 ) -> None:

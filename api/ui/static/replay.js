@@ -118,16 +118,24 @@ async function load() {
 async function checkCompleteness() {
   state.completeness = { status: "running" };
   const prefix = `cycle/${cycle}`;
-  const wanted = cadre
+  // The registry's events the server gave (each checked, at its position, before any
+  // key is trusted): a later one it kept back — a key's revocation — is an omission too.
+  const given = await state.checker
+    .loadEntries()
+    .then(({ registry }) => new Set(registry.map((e) => e.index)))
+    .catch(() => null);
+  const cycleStream = cadre
     ? (stream) => stream === prefix || stream === `${prefix}/cadre/${cadre}`
     : (stream) => stream === prefix || stream.startsWith(`${prefix}/cadre/`);
+  const wanted = (stream) => cycleStream(stream) || (given !== null && stream === "registry");
   try {
     const cp = await state.checker.checkpoint();
     if (!cp.trusted) {
       state.completeness = { status: "untrusted" };
     } else {
-      const listed = new Set(state.steps.map((s) => s.position));
-      const first = Math.min(...listed);
+      const steps = state.steps.map((s) => s.position);
+      const first = Math.min(...steps);
+      const listed = new Set([...steps, ...(given ?? [])]);
       state.completeness = await findOmitted({ first, checkpoint: cp, listed, wanted });
     }
   } catch (e) {

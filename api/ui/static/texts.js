@@ -301,12 +301,12 @@ export const TEXT = {
   ],
   "vf.omit.running": ["… đang đối chiếu với các mục của sổ cái để tìm sự kiện bị bỏ sót", "… comparing with the log's entries for events left out"],
   "vf.omit.complete": [
-    "✓ Không bỏ sót: đã đọc {n} mục của sổ cái từ vị trí {from} tới {to}, đối chiếu với cây đã ký; mọi sự kiện của các luồng của kỳ đều có trong diễn biến",
-    "✓ Nothing left out: read the {n} log entries from position {from} to {to}, held to the signed tree; every event of the cycle's streams is on the timeline",
+    "✓ Không bỏ sót: đã đọc {n} mục của sổ cái từ vị trí {from} tới {to}, đối chiếu với cây đã ký; mọi sự kiện của các luồng của kỳ đều có trong diễn biến, mọi sự kiện của sổ đăng ký khóa đều được đưa",
+    "✓ Nothing left out: read the {n} log entries from position {from} to {to}, held to the signed tree; every event of the cycle's streams is on the timeline, every event of the key registry was given",
   ],
   "vf.omit.omitted": [
-    "✗ Máy chủ bỏ sót {n} sự kiện của kỳ mà sổ cái có (vị trí {positions})",
-    "✗ The server left out {n} events of the cycle that the log holds (positions {positions})",
+    "✗ Máy chủ bỏ sót {n} sự kiện của kỳ hoặc của sổ đăng ký khóa mà sổ cái có (vị trí {positions})",
+    "✗ The server left out {n} events of the cycle or the key registry that the log holds (positions {positions})",
   ],
   "vf.omit.mismatch": [
     "✗ Các mục máy chủ đưa không khớp với cây đã ký của sổ cái (vị trí {at})",
