@@ -62,6 +62,7 @@ At = Annotated[
 ]
 
 BUNDLE_TYPE = "application/vnd.cadreledger.bundle+json"
+PERSONAL_BUNDLE_TYPE = "application/vnd.cadreledger.personal-bundle+json"
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -246,6 +247,38 @@ def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
             body,
             media_type=BUNDLE_TYPE,
             headers={"content-disposition": f'attachment; filename="{cycle}-{cadre}.bundle.json"'},
+        )
+
+    @router.get(
+        "/cycles/{cycle}/cadres/{cadre}/personal-bundle",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "the cadre's personal bundle (docs/SPEC.md §10.1): the "
+                "cycle's own events and theirs, the registry's, with their proofs; check "
+                "it with `cadreledger verify FILE`",
+                "content": {PERSONAL_BUNDLE_TYPE: {"schema": {"type": "object"}}},
+            },
+            **not_found,
+        },
+    )
+    @_in_turn
+    def personal_bundle(cycle: str, cadre: str) -> Response:
+        """A cadre's own record to check offline, as ``cadreledger export --personal``
+        writes it: only the events that touched their result (the cycle's own stream
+        and theirs, as ``entries?cadre=`` gives them), the registry's events, each with
+        its inclusion proof to one signed checkpoint, and the log key. Texts stay
+        sealed. ``cadreledger verify FILE`` says what it checked and what it could not."""
+        from evidence.personal_bundle import export_personal, write_personal
+
+        body = write_personal(export_personal(ledger, cycle, cadre))
+        # Byte for byte, as the full bundle: sealed values are never opened on the way.
+        return Response(
+            body,
+            media_type=PERSONAL_BUNDLE_TYPE,
+            headers={
+                "content-disposition": f'attachment; filename="{cycle}-{cadre}.personal.json"'
+            },
         )
 
     @router.get("/cycles/{cycle}/timeline", responses=found(schemas.Timeline, headers=LINK_HEADER))

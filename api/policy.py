@@ -124,6 +124,13 @@ def bundle_reader(ask: Ask) -> bool:
     return complaint_handler(ask)
 
 
+def personal_bundle_reader(ask: Ask) -> bool:
+    """A cadre's personal bundle (the cycle's own events and theirs, with their proofs
+    and the registry's): those who handle complaints, and the cadre themselves (for a
+    collective, its head) — never another cadre, whatever else they may read."""
+    return complaint_handler(ask) or _owns(ask, ask.path.get("cadre", ""))
+
+
 def fairness_reader(ask: Ask) -> bool:
     """A cycle's fairness evidence: its insiders; a cadre, with ``?cadre=`` themselves,
     the evidence about their own evaluation (as their own timeline shows it)."""
@@ -257,6 +264,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/cycles/{cycle}/cadres/{cadre}/timeline"): cadre_reader,
     ("GET", "/v1/cycles/{cycle}/entries"): entries_reader,  # the signed acts, verbatim
     ("GET", "/v1/cycles/{cycle}/cadres/{cadre}/bundle"): bundle_reader,
+    ("GET", "/v1/cycles/{cycle}/cadres/{cadre}/personal-bundle"): personal_bundle_reader,
     ("GET", "/v1/cycles/{cycle}/fairness"): fairness_reader,
     ("GET", "/v1/cycles/{cycle}/complaints"): complaint_handler,
     ("GET", "/v1/cycles/{cycle}/complaints/{complaint}"): complaint_reader,

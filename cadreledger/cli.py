@@ -445,10 +445,12 @@ def verify(
     policy = cli_witness.witness_policy(witnesses, witness_threshold)
     if data is not None:
         from evidence.bundle import verify_file
+        from evidence.personal_bundle import is_personal, verify_personal
         from ledger.bundle import BundleError
 
+        check = verify_personal if is_personal(data) else verify_file
         try:
-            report = verify_file(data, pinned, roots or None, policy)
+            report = check(data, pinned, roots or None, policy)
         except BundleError as e:
             raise CannotRun(str(e)) from e
         _print_report(report, as_json, findings_only)
@@ -620,6 +622,14 @@ def _print_summary(report: Report) -> None:
         f"Kiểm tra sổ cái / verifying log {data['origin']} "
         f"({data['events']} sự kiện / events; khóa / key: {data['log_key_source']})"
     )
+    personal = data.get("personal")
+    if personal:
+        click.echo(
+            f"Gói hồ sơ cá nhân của {personal['cadre']}, kỳ {personal['cycle']}: chỉ các sự "
+            f"kiện liên quan đến kết quả của chính người này / personal bundle of "
+            f"{personal['cadre']}, cycle {personal['cycle']}: only the events that touched "
+            "their own result"
+        )
     for check in data["checks"]:
         status = check["status"]
         click.echo(
@@ -651,7 +661,19 @@ def _print_summary(report: Report) -> None:
             f"Sự kiện hỏng đầu tiên / first bad event: check {first_bad['check']}, "
             f"position {first_bad.get('position')}"
         )
+    _print_not_checked(data.get("not_checked"))
     click.echo("KẾT QUẢ / RESULT: " + ("ĐẠT / PASS" if report.ok else "KHÔNG ĐẠT / FAIL"))
+
+
+def _print_not_checked(items: Any) -> None:
+    """What a report could not check (a personal bundle's limits), said plainly: a
+    PASS covers only the checks above."""
+    if not items:
+        return
+    click.echo("KHÔNG kiểm tra được / NOT checked:")
+    for item in items:
+        click.echo(f"  – {item['vi']}")
+        click.echo(f"    {item['en']}")
 
 
 for _command in (

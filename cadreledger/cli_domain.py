@@ -65,22 +65,35 @@ def project(ctx: click.Context, poll: float) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="the bundle file to write",
 )
+@click.option(
+    "--personal",
+    is_flag=True,
+    help="with --cadre: only the events that touched that cadre's result, with what "
+    "verifies them (what the cadre may download: docs/SPEC.md §10.1)",
+)
 @click.pass_context
-def export(ctx: click.Context, cycle: str, cadre: str | None, output: Path) -> None:
+def export(ctx: click.Context, cycle: str, cadre: str | None, output: Path, personal: bool) -> None:
     """Write a cycle's evidence bundle: one file that `cadreledger verify FILE` checks
     offline — events, signatures, key history, regime profile, checkpoints and proofs."""
     from cadreledger.cli import CannotRun, open_ledger
     from evidence.bundle import export as make_bundle
     from evidence.bundle import write
+    from evidence.personal_bundle import export_personal, write_personal
     from ledger.errors import Rejected
 
+    if personal and not cadre:
+        raise click.UsageError("--personal needs --cadre")
     with open_ledger(ctx, writer=False) as ledger:
         _projector(ledger)
         try:
-            bundle = make_bundle(ledger, cycle, cadre)
+            if personal and cadre:
+                bundle = export_personal(ledger, cycle, cadre)
+                output.write_bytes(write_personal(bundle))
+            else:
+                bundle = make_bundle(ledger, cycle, cadre)
+                output.write_bytes(write(bundle))
         except Rejected as e:
             raise CannotRun(f"{e.detail_vi} / {e.detail_en}") from e
-        output.write_bytes(write(bundle))
     click.echo(
         f"Gói bằng chứng / evidence bundle: {output} — {len(bundle.events)} sự kiện / events, "
         f"{len(bundle.streams)} luồng / streams, điểm kiểm tra / checkpoint "

@@ -102,10 +102,12 @@ class Bundle:
     events: list[BundleEvent]
     streams: list[str]
     sections: dict[str, Any] = field(default_factory=dict)
+    # The same layout carries other formats (a cadre's personal bundle): their name.
+    format: str = FORMAT
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "format": FORMAT,
+            "format": self.format,
             "origin": self.origin,
             "log_key": self.log_key,
             "checkpoint": self.checkpoint,
@@ -120,11 +122,12 @@ class Bundle:
         }
 
 
-def parse_bundle(data: bytes) -> Bundle:
+def parse_bundle(data: bytes, format: str = FORMAT) -> Bundle:
+    """``data`` as a bundle of ``format`` (this layout; sections as the format's)."""
     try:
         doc = json.loads(data)
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise BundleError(f"not a {FORMAT} file")
+        if not isinstance(doc, dict) or doc.get("format") != format:
+            raise BundleError(f"not a {format} file")
         known = {"format", "origin", "log_key", "checkpoint", "checkpoints", "consistency"}
         known |= {"events", "streams"}
         return Bundle(
@@ -141,6 +144,7 @@ def parse_bundle(data: bytes) -> Bundle:
             ],
             streams=[str(s) for s in doc["streams"]],
             sections={k: v for k, v in doc.items() if k not in known},
+            format=format,
         )
     except BundleError:
         raise

@@ -374,3 +374,39 @@ def test_a_case_bundle_goes_to_those_who_handle_the_complaint(served: Served) ->
     assert "Thiếu điểm" not in answer.text and "Cần chủ động hơn" not in answer.text
     for who in ("complainant", "cadre", "panel", "no role"):
         assert _as(s, who, url).status_code == 403, who
+
+
+def test_a_cadre_downloads_their_own_personal_bundle_and_nobody_elses(served: Served) -> None:
+    """The personal bundle holds the cycle's own events and the cadre's, the registry's,
+    their proofs: what ``cadreledger verify`` passes offline. The cadre gets their own;
+    asking for a colleague's — or the complainant for the cadre's — is refused."""
+    from evidence.personal_bundle import verify_personal
+
+    s = served
+    mine = f"/v1/cycles/{CYCLE}/cadres/{CADRE}/personal-bundle"
+    theirs = f"/v1/cycles/{CYCLE}/cadres/{COMPLAINANT}/personal-bundle"
+    answer = _as(s, "cadre", mine)
+    assert answer.status_code == 200, answer.text
+    assert "attachment" in answer.headers["content-disposition"]
+    doc = json.loads(answer.content)
+    assert doc["format"] == "cadreledger-personal-bundle/1"
+    streams = {json.loads(e["envelope"])["stream"] for e in doc["events"]}
+    assert streams == {"registry", f"cycle/{CYCLE}", f"cycle/{CYCLE}/cadre/{CADRE}"}
+    report = verify_personal(answer.content)
+    assert report.ok, report.to_json()
+    assert report.checks["V11"].checked == len(doc["events"])
+    # Texts travel sealed, even the cadre's own comment.
+    assert "Cần chủ động hơn" not in answer.text
+    # The insider's attacks: a colleague's record, the complainant's, another cycle's.
+    for who, url in (
+        ("cadre", theirs),
+        ("complainant", mine),
+        ("panel", mine),
+        ("no role", mine),
+        ("cadre", f"/v1/cycles/{CYCLE}/cadres/{CADRES[1]}/personal-bundle"),
+    ):
+        assert _as(s, who, url).status_code == 403, (who, url)
+    assert _as(s, "complainant", theirs).status_code == 200
+    assert _as(s, "inspection", theirs).status_code == 200
+    nowhere = f"/v1/cycles/2026-nowhere/cadres/{CADRE}/personal-bundle"
+    assert _as(s, "cadre", nowhere).status_code == 404  # as on every cycle route

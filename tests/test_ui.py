@@ -268,6 +268,11 @@ def test_the_replay_verifies_every_steps_signature_and_inclusion(
     )
     signer = steps[0]["signer"]
     assert page.locator("#step-key").inner_text() == signer
+    # Omission: the log's own entries read from the cycle's start, nothing left out.
+    done = page.locator('#completeness:not([data-status="running"])')
+    done.wait_for()
+    assert done.get_attribute("data-status") == "complete", done.inner_text()
+    assert done.inner_text().startswith("✓ Không bỏ sót")
 
 
 def test_a_tampered_signature_shows_a_cross_for_that_step(
@@ -689,7 +694,8 @@ def test_server_figures_are_marked_unchecked_and_never_green(served: Served, pag
     assert "✓" not in rules.inner_text() and "theo máy chủ" in rules.inner_text()
     page.locator("#verify-summary summary").click()
     explained = page.locator("#verify-summary details").inner_text()
-    assert "việc bỏ sót" in explained  # omission: said plainly not to be checked
+    # Omission: said plainly where it is checked, and that elsewhere it is not.
+    assert "Việc bỏ sót" in explained and "chưa kiểm tra" in explained
     assert "bảng xếp loại sau mỗi bước" in explained
 
     pages = {
@@ -724,6 +730,45 @@ def test_a_signature_altered_in_flight_shows_a_cross(served: Served, page: Page)
 
     alter(page, "**/v1/cycles/*/entries?*", flip)
     page.goto(f"{served.url}/ui/replay.html?cycle={served.cycle}&at={target['position']}")
+    wait_verified(page)
+    found = checks(page)
+    assert found["signature"] == "bad" and found["inclusion"] == "bad", found
+    assert target["position"] in bad_steps(page)
+
+
+def test_a_score_altered_in_flight_shows_a_cross(served: Served, page: Page) -> None:
+    """A ballot's score changed by the server: in its description of the step (the
+    timeline) the step no longer matches what was signed; in the signed envelope the
+    signature and the inclusion fail. Either way ✗, never the altered score with ✓."""
+    steps = served.steps()
+    target = next(s for s in reversed(steps) if s["type"] == "score.submitted")
+    other = 69 if str(target["fields"]["tasks"]) in ("70", "70.00") else 70  # not its score
+
+    def inflate_step(doc: dict[str, Any]) -> dict[str, Any]:
+        for s in doc["timeline"]:
+            if s["position"] == target["position"]:
+                s["fields"]["tasks"] = other
+        return doc
+
+    alter(page, "**/v1/cycles/*/timeline?*", inflate_step)
+    page.goto(f"{served.url}/ui/replay.html?cycle={served.cycle}&at={target['position']}")
+    counts = wait_verified(page)
+    found = checks(page)
+    assert found["matches"] == "bad" and found["signature"] == "ok", found
+    assert bad_steps(page) == [target["position"]] and counts["bad"] == 1
+
+    page.unroute("**/v1/cycles/*/timeline?*")
+
+    def inflate_envelope(doc: dict[str, Any]) -> dict[str, Any]:
+        for e in doc["entries"]:
+            if e["index"] == target["position"]:
+                envelope = json.loads(e["envelope"])
+                envelope["statement"]["tasks"] = other
+                e["envelope"] = canonical_bytes(envelope).decode()
+        return doc
+
+    alter(page, "**/v1/cycles/*/entries?*", inflate_envelope)
+    page.reload()
     wait_verified(page)
     found = checks(page)
     assert found["signature"] == "bad" and found["inclusion"] == "bad", found
@@ -819,31 +864,111 @@ def test_a_statement_resigned_by_a_new_key_in_a_members_name_is_refused(
     assert target["position"] in bad_steps(page)
 
 
-def test_an_omitted_event_breaks_the_chain_and_omission_is_said_unchecked(
-    served: Served, page: Page
-) -> None:
-    steps = served.steps()
-    by_stream: dict[str, list[dict[str, Any]]] = {}
-    for s in steps:
-        by_stream.setdefault(s["stream"], []).append(s)
-    stream = next(v for v in by_stream.values() if len(v) >= 3)
-    middle = stream[1]["position"]
+def omitting(page: Page, position: int) -> None:
+    """The dishonest server's omission: the event at ``position`` left out of both the
+    timeline and the envelopes it gives (the log itself still holds it)."""
 
     def drop(key: str) -> Any:
         def change(doc: dict[str, Any]) -> dict[str, Any]:
-            doc[key] = [x for x in doc[key] if x.get("position", x.get("index")) != middle]
+            doc[key] = [x for x in doc[key] if x.get("position", x.get("index")) != position]
             return doc
 
         return change
 
     alter(page, "**/v1/cycles/*/timeline?*", drop("timeline"))
     alter(page, "**/v1/cycles/*/entries?*", drop("entries"))
+
+
+def completeness(page: Page) -> Any:
+    found = page.locator('#completeness:not([data-status="running"])')
+    found.wait_for()
+    return found
+
+
+def test_an_omitted_event_breaks_the_chain_and_the_log_names_it(served: Served, page: Page) -> None:
+    steps = served.steps()
+    by_stream: dict[str, list[dict[str, Any]]] = {}
+    for s in steps:
+        by_stream.setdefault(s["stream"], []).append(s)
+    stream = next(v for v in by_stream.values() if len(v) >= 3)
+    middle = stream[1]["position"]
+    omitting(page, middle)
     page.goto(f"{served.url}/ui/replay.html?cycle={served.cycle}")
     counts = wait_verified(page)
     assert counts["n"] == len(steps) - 1
     assert bad_steps(page) == [stream[2]["position"]]  # its `prev` names the missing one
-    page.locator("#verify-summary summary").click()
-    assert "bỏ sự kiện cuối của một luồng" in page.locator("#verify-summary").inner_text()
+    found = completeness(page)
+    assert found.get_attribute("data-status") == "omitted"
+    assert str(middle) in found.inner_text()
+
+
+def test_a_last_re_decision_left_out_turns_the_page_red(served: Served, page: Page) -> None:
+    """The omission no chain shows: a stream's last event (a re-decision) left out of
+    the timeline and the envelopes. Every remaining step still verifies — but the
+    browser reads the log's own entries, held to the signed tree, and finds it."""
+    steps = served.steps()
+    last = next(s for s in reversed(steps) if s["type"] == "decision.revised")
+    assert not any(s["stream"] == last["stream"] for s in steps if s["position"] > last["position"])
+    omitting(page, last["position"])
+    page.goto(f"{served.url}/ui/replay.html?cycle={served.cycle}")
+    counts = wait_verified(page)
+    assert counts["bad"] == 0 and counts["ok"] == counts["n"] == len(steps) - 1  # 464/464 ✓
+    found = completeness(page)
+    assert found.get_attribute("data-status") == "omitted", found.inner_text()
+    assert str(last["position"]) in found.inner_text()
+    assert "✗ Máy chủ bỏ sót 1 sự kiện" in found.inner_text()
+    assert page.locator("#verify-summary > span.bad").count() == 1
+    assert page.locator("#verify-summary .good").count() == 0
+
+    # A server that also swaps the log's envelope there is caught by the signed tree.
+    def swap(route: Any) -> None:
+        response = route.fetch()
+        body = bytearray(response.body())
+        marker = b'"decision.revised"'
+        at = body.rfind(marker)
+        if at >= 0:
+            body[at : at + len(marker)] = b'"decision.REVISED"'
+        route.fulfill(response=response, body=bytes(body))
+
+    page.route("**/v1/log/tile/envelopes/**", swap)
+    page.reload()
+    found = completeness(page)
+    assert found.get_attribute("data-status") == "mismatch", found.inner_text()
+
+    # And one that refuses the envelopes: not checked, said so — never ✓.
+    page.unroute("**/v1/log/tile/envelopes/**")
+    page.route("**/v1/log/tile/envelopes/**", lambda route: route.fulfill(status=403))
+    page.reload()
+    found = completeness(page)
+    assert found.get_attribute("data-status") == "forbidden"
+    assert found.inner_text().startswith("? Chưa kiểm tra việc bỏ sót")
+
+
+def test_a_registry_event_kept_back_is_named_from_the_log(
+    db_url: str, tmp_path: Path, page: Page
+) -> None:
+    """The registry's last event (here a unit registered after the cycle; it could be a
+    key's revocation) kept out of the envelopes the server gives: no chain breaks and
+    every step stays ✓, but the log's own entries name it."""
+    ledger, demo = demo_ledger(db_url, tmp_path)
+    try:
+        kept = demo.act(demo.root, "unit.registered", unit="don-vi-moi", name="Đơn vị mới")
+        position = kept.index
+        with serving(create_app(ledger)) as url:
+
+            def keep_back(doc: dict[str, Any]) -> dict[str, Any]:
+                doc["entries"] = [e for e in doc["entries"] if e["index"] != position]
+                return doc
+
+            alter(page, "**/v1/cycles/*/entries?*", keep_back)
+            page.goto(f"{url}/ui/replay.html?cycle={demo.cycle}")
+            counts = wait_verified(page)
+            assert counts["bad"] == 0 and counts["ok"] == counts["n"], counts
+            found = completeness(page)
+            assert found.get_attribute("data-status") == "omitted", found.inner_text()
+            assert str(position) in found.inner_text()
+    finally:
+        ledger.close()
 
 
 def test_an_act_hidden_from_the_timeline_but_signed_in_the_entries_is_named(
@@ -945,7 +1070,8 @@ def test_a_complainant_replays_the_steps_that_touched_their_result(
     """Signed in as the complainant: from their own page, "phát lại" opens the replay of
     the steps that touched their result (not a refusal), every step checked in the
     browser against the signed envelopes the real access rule gives them; and the page's
-    button downloads their case bundle, which ``cadreledger verify FILE`` passes."""
+    "Tải hồ sơ của tôi" downloads their personal bundle, which ``cadreledger verify FILE``
+    passes offline, saying what it checked and what it could not."""
     doc = served.get(f"/v1/cycles/{served.cycle}")
     complainant = next(sid for sid, s in doc["subjects"].items() if s["complaints"])
     own = served.get(f"/v1/cycles/{served.cycle}/cadres/{complainant}/timeline", limit=1000)
@@ -956,10 +1082,34 @@ def test_a_complainant_replays_the_steps_that_touched_their_result(
         page.goto(f"{url}/ui/cadre.html?cycle={served.cycle}&cadre={complainant}")
         page.wait_for_selector("#history a")
 
-        # The case bundle carries everyone's acts: the page says who gives it out.
+        # The cycle's case bundle carries everyone's acts: the page says who gives it out.
         page.click("#bundle")
         # (A selector, not a function: the pages' CSP allows no eval.)
         page.wait_for_selector("#bundle + .hint:has-text('ủy ban kiểm tra')")
+
+        # Their own record: only the events that touched their result, with the proofs.
+        mine = page.locator("#personal-bundle")
+        assert mine.inner_text() == "Tải hồ sơ của tôi"
+        with page.expect_download() as downloading:
+            mine.click()
+        saved = tmp_path / "mine.personal.json"
+        downloading.value.save_as(saved)
+        page.wait_for_selector("#personal-bundle-hint:has-text('Đã tải')")
+        bundle = json.loads(saved.read_text())
+        assert bundle["format"] == "cadreledger-personal-bundle/1"
+        assert bundle["personal"]["cadre"] == complainant
+        streams = {json.loads(e["envelope"])["stream"] for e in bundle["events"]}
+        cycle = served.cycle
+        assert streams == {"registry", f"cycle/{cycle}", f"cycle/{cycle}/cadre/{complainant}"}
+        pinned = str(log_key(served).verifier)
+        verified = CliRunner().invoke(main, ["verify", "--log-key", pinned, str(saved)])
+        assert verified.exit_code == 0, verified.output
+        for said in ("ĐẠT / PASS", "V11 key-registry", "NOT checked", "Other people's acts"):
+            assert said in verified.output, (said, verified.output)
+        # A colleague's record is not theirs to take, whatever they ask of the server.
+        other = next(sid for sid in doc["subjects"] if sid != complainant)
+        refused = page.request.get(f"{url}/v1/cycles/{cycle}/cadres/{other}/personal-bundle")
+        assert refused.status == 403
 
         page.locator("#history a").last.click()
         page.wait_for_selector("#step-list li")
@@ -975,6 +1125,11 @@ def test_a_complainant_replays_the_steps_that_touched_their_result(
         assert counts["bad"] == 0, counts
         assert counts["ok"] == counts["n"] == len(own["timeline"]), counts
         page.screenshot(path=screenshot_path("replay-complainant"), full_page=True)
+
+        # Without an oversight role the log's envelopes are not theirs: omission of a
+        # stream's last event is said not checked, never ✓.
+        found = completeness(page)
+        assert found.get_attribute("data-status") == "forbidden", found.inner_text()
 
         # The header's "Phát lại" (the whole cycle, insiders only) offers their own.
         page.goto(f"{url}/ui/replay.html?cycle={served.cycle}")

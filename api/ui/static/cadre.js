@@ -11,15 +11,18 @@ import { dumbbell } from "./charts.js";
 
 const cycle = param("cycle");
 const cadre = param("cadre");
-const state = { page: null, fairness: null, regimes: null, names: new Map(), error: null };
+const state = { page: null, fairness: null, regimes: null, names: new Map(), error: null, me: null };
 
 async function load() {
   try {
-    const [page, fairness, regimes] = await Promise.all([
+    const [page, fairness, regimes, me] = await Promise.all([
       getJSON(cycleUrl(cycle, `/cadres/${encodeURIComponent(cadre)}`)),
       getJSON(cycleUrl(cycle, "/fairness", { cadre })).catch((e) => ({ error: e })),
       getJSON("/v1/regimes").catch(() => ({ regimes: [] })),
+      // Who is signed in: to call the personal bundle "mine" on one's own page.
+      getJSON("/v1/auth/whoami", { quiet: true }).catch(() => null),
     ]);
+    state.me = me?.person ?? null;
     state.page = page;
     state.fairness = fairness;
     state.regimes = regimes.regimes;
@@ -82,8 +85,32 @@ function lead(r) {
       fact("col.status", t(`status.${r.status}`)),
       r.head_of ? fact("col.unit", t("cd.headOf", { unit: r.head_of })) : null,
     ),
+    personalBundle(),
     bundle(),
   );
+}
+
+/** The cadre's own record to check offline (docs/SPEC.md §10.1): only the events that
+ * touched this result, with their proofs and the registry's. The cadre themselves and
+ * complaint handlers get it; anyone else is told so. */
+function personalBundle() {
+  const href = cycleUrl(cycle, `/cadres/${encodeURIComponent(cadre)}/personal-bundle`);
+  const hint = h("span", { class: "hint", id: "personal-bundle-hint" }, t("cd.personalHint"));
+  const download = async () => {
+    const answer = await fetch(href, { credentials: "same-origin" });
+    if (!answer.ok) {
+      hint.textContent = t("cd.personalRefused");
+      return;
+    }
+    const a = h("a", { href: URL.createObjectURL(await answer.blob()), download: `${cycle}-${cadre}.personal.json` });
+    a.click();
+    URL.revokeObjectURL(a.href);
+    hint.textContent = t("cd.personalSaved");
+  };
+  const label = state.me === cadre ? "cd.personalMine" : "cd.personal";
+  const button = h("button", { id: "personal-bundle", class: "button", type: "button" }, t(label));
+  button.addEventListener("click", download);
+  return h("p", {}, button, " ", hint);
 }
 
 /** Once published: the case bundle to download and check offline (cadreledger verify).

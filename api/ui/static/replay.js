@@ -8,6 +8,7 @@ import { dateTime, day, points, level, actLabel, shortHash, text, groupName, cou
 import { checkedSection, fromServer, hint, notice, failure, person, cell, cadreHref } from "./widgets.js";
 import { StepChecker, CHECKS, fetchEntries } from "./steps.js";
 import { subjectsOf } from "./ratings.js";
+import { findOmitted, LIMIT } from "./completeness.js";
 
 const cycle = param("cycle");
 // A cadre's (or complainant's) own replay: the steps that touched their result, read
@@ -18,6 +19,7 @@ const state = {
   index: 0,
   error: null,
   unlisted: [], // positions of envelopes given but left off the timeline
+  completeness: null, // events of the cycle's streams the log holds but the timeline omits
   own: null, // the signed-in person, offered their own replay when the cycle's is refused
   checker: null,
   names: new Map(), // cadre id → name, from the latest state seen
@@ -107,7 +109,62 @@ async function load() {
         byId("verify-summary")?.replaceWith(verificationSummary());
       })
       .catch(() => {}); // envelopes refused: each step says so
+    checkCompleteness();
   }
+}
+
+/** Omission: the log's own entries from the cycle's first step to the checkpoint, held
+ * to its signed tree, against the timeline (completeness.js). */
+async function checkCompleteness() {
+  state.completeness = { status: "running" };
+  const prefix = `cycle/${cycle}`;
+  // The registry's events the server gave (each checked, at its position, before any
+  // key is trusted): a later one it kept back — a key's revocation — is an omission too.
+  const given = await state.checker
+    .loadEntries()
+    .then(({ registry }) => new Set(registry.map((e) => e.index)))
+    .catch(() => null);
+  const cycleStream = cadre
+    ? (stream) => stream === prefix || stream === `${prefix}/cadre/${cadre}`
+    : (stream) => stream === prefix || stream.startsWith(`${prefix}/cadre/`);
+  const wanted = (stream) => cycleStream(stream) || (given !== null && stream === "registry");
+  try {
+    const cp = await state.checker.checkpoint();
+    if (!cp.trusted) {
+      state.completeness = { status: "untrusted" };
+    } else {
+      const steps = state.steps.map((s) => s.position);
+      const first = Math.min(...steps);
+      const listed = new Set([...steps, ...(given ?? [])]);
+      state.completeness = await findOmitted({ first, checkpoint: cp, listed, wanted });
+    }
+  } catch (e) {
+    state.completeness = { status: "unavailable", detail: String(e?.message || e) };
+  }
+  const summary = byId("verify-summary");
+  if (!summary) return;
+  const open = summary.querySelector("details")?.open;
+  const fresh = verificationSummary();
+  if (open) fresh.querySelector("details").open = true;
+  summary.replaceWith(fresh);
+}
+
+/** What the omission check found, in words, with ✓ only when it read everything. */
+function completenessLine() {
+  const c = state.completeness;
+  if (!c) return null;
+  const status = c.status;
+  const cls = status === "complete" ? "good" : status === "omitted" || status === "mismatch" || status === "untrusted" ? "bad" : "";
+  const vars = {
+    n: count(status === "omitted" ? c.omitted.length : c.read ?? 0),
+    positions: (c.omitted || []).slice(0, 10).join(", "),
+    from: count(c.from ?? 0),
+    to: count(c.to ?? 0),
+    at: c.at ?? "",
+    limit: count(LIMIT),
+    detail: c.detail ?? "",
+  };
+  return h("p", { id: "completeness", class: cls, dataset: { status } }, t(`vf.omit.${status}`, vars));
 }
 
 function render() {
@@ -291,6 +348,11 @@ function onChecked(step, result) {
   }, 200);
 }
 
+/** Whether the omission check found the server out. */
+function omission() {
+  return ["omitted", "mismatch", "untrusted"].includes(state.completeness?.status);
+}
+
 function verificationSummary() {
   const results = [...state.checker.settled.values()];
   const good = results.filter((r) => r.ok === true).length;
@@ -303,7 +365,7 @@ function verificationSummary() {
     h("strong", {}, `${t("vf.title")}: `),
     h(
       "span",
-      { class: badCount || state.unlisted.length ? "bad" : good === n ? "good" : "" },
+      { class: badCount || state.unlisted.length || omission() ? "bad" : good === n ? "good" : "" },
       t("vf.summary", {
         done: count(done),
         n: count(n),
@@ -320,11 +382,12 @@ function verificationSummary() {
           t("vf.unlisted", { n: count(state.unlisted.length), positions: state.unlisted.slice(0, 10).join(", ") }),
         )
       : null,
+    completenessLine(),
     h(
       "details",
       {},
       h("summary", {}, t("vf.what")),
-      h("ul", {}, ["vf.explain1", "vf.explain5", "vf.explain2", "vf.explain3", "vf.explain4", "vf.explain6", "vf.explain7"].map((k) => h("li", {}, t(k)))),
+      h("ul", {}, ["vf.explain1", "vf.explain5", "vf.explain2", "vf.explain3", "vf.explain4", "vf.explain6", "vf.explain7"].map((k) => h("li", {}, t(k, { limit: count(LIMIT) })))),
     ),
   );
 }

@@ -320,8 +320,37 @@ export const TEXT = {
     "Signing key: the key must be registered to that very person in the registry (whose events are checked too: signature, hash chain, in the log) and not revoked before the step's position. The root keys come from the server and this browser remembers the first it saw: compare them with the published ones. Who may sign what (roles) is not checked here.",
   ],
   "vf.explain6": [
-    "Không kiểm tra đầy đủ ở đây: việc bỏ sót. Sự kiện bị bỏ ở giữa một luồng sẽ làm hỏng chuỗi băm (✗), sự kiện đã ký mà diễn biến bỏ qua được nêu tên; nhưng nếu máy chủ bỏ sự kiện cuối của một luồng (ví dụ một quyết định xếp loại lại) hoặc cả một luồng, trang này không phát hiện được.",
-    "Not fully checked here: omission. An event left out in the middle of a stream breaks its hash chain (✗), and a signed event the timeline leaves out is named; but if the server leaves out the last event of a stream (a re-decision, say) or a whole stream, this page cannot tell.",
+    "Việc bỏ sót: sự kiện bị bỏ ở giữa một luồng làm hỏng chuỗi băm (✗), sự kiện đã ký mà diễn biến bỏ qua được nêu tên. Sự kiện cuối của một luồng (ví dụ một quyết định xếp loại lại) hay cả một luồng bị bỏ chỉ phát hiện được khi trang đọc được chính các mục của sổ cái từ đầu kỳ tới điểm kiểm tra (cần quyền giám sát, tối đa {limit} mục): mỗi phong bì được đối chiếu với lá của cây đã ký. Không đọc được thì trang ghi rõ là chưa kiểm tra.",
+    "Omission: an event left out in the middle of a stream breaks its hash chain (✗), and a signed event the timeline leaves out is named. The last event of a stream (a re-decision, say) or a whole stream left out is found only when the page can read the log's own entries from the cycle's start to the checkpoint (an oversight role is needed; at most {limit} entries): each envelope is held to the signed tree's leaf. When it cannot, the page says it is not checked.",
+  ],
+  "vf.omit.running": ["… đang đối chiếu với các mục của sổ cái để tìm sự kiện bị bỏ sót", "… comparing with the log's entries for events left out"],
+  "vf.omit.complete": [
+    "✓ Không bỏ sót: đã đọc {n} mục của sổ cái từ vị trí {from} tới {to}, đối chiếu với cây đã ký; mọi sự kiện của các luồng của kỳ đều có trong diễn biến, mọi sự kiện của sổ đăng ký khóa đều được đưa",
+    "✓ Nothing left out: read the {n} log entries from position {from} to {to}, held to the signed tree; every event of the cycle's streams is on the timeline, every event of the key registry was given",
+  ],
+  "vf.omit.omitted": [
+    "✗ Máy chủ bỏ sót {n} sự kiện của kỳ hoặc của sổ đăng ký khóa mà sổ cái có (vị trí {positions})",
+    "✗ The server left out {n} events of the cycle or the key registry that the log holds (positions {positions})",
+  ],
+  "vf.omit.mismatch": [
+    "✗ Các mục máy chủ đưa không khớp với cây đã ký của sổ cái (vị trí {at})",
+    "✗ The entries the server gave do not match the log's signed tree (position {at})",
+  ],
+  "vf.omit.untrusted": [
+    "✗ Không kiểm tra được việc bỏ sót: điểm kiểm tra không đáng tin",
+    "✗ Omission cannot be checked: the checkpoint is not trusted",
+  ],
+  "vf.omit.forbidden": [
+    "? Chưa kiểm tra việc bỏ sót sự kiện cuối của một luồng: đọc các mục của sổ cái cần quyền giám sát (thanh tra, kiểm toán) — chạy cadreledger verify",
+    "? Omission of a stream's last event is not checked: reading the log's entries needs an oversight role (inspector, auditor) — run cadreledger verify",
+  ],
+  "vf.omit.beyond": [
+    "? Chưa kiểm tra việc bỏ sót: kỳ trải trên {n} mục của sổ cái, quá {limit} mục trang này đọc — chạy cadreledger verify",
+    "? Omission is not checked: the cycle spans {n} log entries, more than the {limit} this page reads — run cadreledger verify",
+  ],
+  "vf.omit.unavailable": [
+    "? Chưa kiểm tra việc bỏ sót: không đọc được các mục của sổ cái ({detail}) — chạy cadreledger verify",
+    "? Omission is not checked: the log's entries could not be read ({detail}) — run cadreledger verify",
   ],
   "vf.explain7": [
     "Không kiểm tra ở đây: bảng xếp loại sau mỗi bước, tỷ lệ theo nhóm, mức, dấu hiệu, dòng Quy tắc và các trang tổng quan, hồ sơ, biểu đồ — máy chủ tính chúng. Để kiểm tra, chạy cadreledger verify với gói hồ sơ.",
@@ -468,7 +497,12 @@ export const TEXT = {
   // Cadre page.
   "cd.back": ["‹ Về tổng quan", "‹ Back to the overview"],
   "cd.bundle": ["Tải gói hồ sơ", "Download case bundle"],
-  "cd.bundleRefused": ["Gói hồ sơ chứa hành vi của mọi người trong kỳ nên chỉ ủy ban kiểm tra và người giải quyết khiếu nại được tải; hãy đề nghị họ cấp cho bạn.", "A case bundle holds everyone's acts in the cycle, so only the inspection committee and complaint handlers may download it; ask them for yours."],
+  "cd.bundleRefused": ["Gói hồ sơ của kỳ chứa hành vi của mọi người nên chỉ ủy ban kiểm tra và người giải quyết khiếu nại được tải; hồ sơ của riêng bạn thì tải bằng nút phía trên.", "The cycle's case bundle holds everyone's acts, so only the inspection committee and complaint handlers may download it; your own record is the button above."],
+  "cd.personal": ["Tải hồ sơ cá nhân của cán bộ", "Download this cadre's own record"],
+  "cd.personalMine": ["Tải hồ sơ của tôi", "Download my record"],
+  "cd.personalHint": ["Chỉ các sự kiện liên quan đến kết quả này, kèm bằng chứng; tự kiểm tra, không cần tin máy chủ: cadreledger verify <tệp>", "Only the events that touched this result, with their proofs; check it yourself, without trusting the server: cadreledger verify <file>"],
+  "cd.personalRefused": ["Chỉ chính cán bộ và người giải quyết khiếu nại được tải hồ sơ cá nhân này.", "Only the cadre themselves and complaint handlers may download this record."],
+  "cd.personalSaved": ["Đã tải. Kiểm tra: cadreledger verify <tệp> — kết quả nói rõ điều đã kiểm tra và điều không kiểm tra được.", "Downloaded. Check it: cadreledger verify <file> — it says what it checked and what it could not."],
   "cd.bundleHint": ["Tự kiểm tra, không cần tin máy chủ: cadreledger verify <tệp>", "Check it yourself, without trusting the server: cadreledger verify <file>"],
   "cd.kind.person": ["Cá nhân", "Person"],
   "cd.kind.collective": ["Tập thể", "Collective"],

@@ -10,7 +10,7 @@ const WIDTH = 256;
 const levelsOf = new Map(); // "L/N/W" → promise of the tile's rows, level 0 up
 
 /** C2SP tile index: 3-digit path elements, all but the last prefixed with `x`. */
-function indexPath(n) {
+export function indexPath(n) {
   const groups = [];
   do {
     groups.unshift(String(n % 1000).padStart(3, "0"));
@@ -91,4 +91,10 @@ async function path(m, lo, n, size) {
 export function tileProof(index, size) {
   if (!(index >= 0 && index < size)) return Promise.reject(new Error("not in the tree"));
   return path(index, 0, size, size);
+}
+
+/** The leaf hashes of level-0 tile `index` in the tree of `size` leaves, as the server
+ * gave them: trust them only once a proof built from this tile checks (completeness.js). */
+export async function leafHashes(index, size) {
+  return (await tileLevels(0, index, size))[0];
 }
