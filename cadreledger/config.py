@@ -25,6 +25,9 @@ class Settings:
     data_key_file: str | None = None
     max_batch: int = 1000
     pool_size: int = 8
+    # Processes that parse and verify submissions for the writer (cadreledger.checkers);
+    # 0: threads in the writer's own process. Pays off on two cores and more.
+    check_processes: int = 0
     # The HTTP service: the largest request body, and requests per second (and at once)
     # per person or client address; a rate of 0 turns rate limiting off.
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES

@@ -20,6 +20,7 @@ from typing import Any
 
 from eventsourcing.application import Application
 
+from cadreledger.checkers import Checkers
 from cadreledger.config import ConfigError, Settings
 from cadreledger.genesis import RULES_VERSION, read_genesis
 from cadreledger.replica import consistent_checkpoint, in_recovery
@@ -90,6 +91,7 @@ class Ledger:
         self.primary: str | None = None  # where writes go, said when refusing them
         self.reader = TileHashReader(self.store)
         self.sequencer: Sequencer | None = None
+        self.checkers: Checkers | None = None
         self._cpu = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="cpu")
         self._projector: Projector | None = None
         self._projector_made = threading.Lock()
@@ -156,6 +158,8 @@ class Ledger:
                 max_skew=skew,
             )
             self.sequencer.start()
+            if settings.check_processes > 0:
+                self.checkers = Checkers(settings.check_processes)
 
     def _max_clock_skew(self) -> timedelta:
         """The clock skew the ledger allows, recorded by its first writer: the verifier
@@ -275,6 +279,8 @@ class Ledger:
         self._stopping.set()
         for thread in self._threads:
             thread.join()
+        if self.checkers is not None:
+            self.checkers.close()
         if self.sequencer is not None:
             self.sequencer.stop()
         self._cpu.shutdown()
@@ -298,8 +304,9 @@ class Ledger:
     def submit_future(self, body: bytes) -> Future[Receipt]:
         """Start a submission; the future holds its receipt or its ``Rejected``.
 
-        Parsing with the signature check, and later the receipt's proof, run in a pool
-        of one thread per core; nothing waits in a thread of its own. However many
+        Parsing with the signature check runs in the checker processes if there are
+        any (``Settings.check_processes``), else with the receipt's proof in a pool of
+        one thread per core; nothing waits in a thread of its own. However many
         requests are in flight, only those few threads contend with the sequencer for
         the GIL, so it is not starved between its database calls.
         """
@@ -308,14 +315,30 @@ class Ledger:
         writer = self.sequencer
         result: Future[Receipt] = Future()
 
-        def admit() -> None:
+        def sequence(signed: SignedStatement) -> None:
             try:
-                landed = writer.submit(self._admit(parse_submission(body)))
+                landed = writer.submit(self._admit(signed))
             except BaseException as e:
                 result.set_exception(e)
             else:
                 # Runs when the batch commits, in the pool thread that settles the batch.
                 landed.add_done_callback(answer)
+
+        def admit() -> None:
+            try:
+                signed = parse_submission(body)
+            except BaseException as e:
+                result.set_exception(e)
+            else:
+                sequence(signed)
+
+        def checked(verdict: Future[SignedStatement]) -> None:
+            try:
+                signed = verdict.result()
+            except BaseException as e:
+                result.set_exception(e)
+            else:
+                sequence(signed)
 
         def answer(landed: Future[Landed]) -> None:
             try:
@@ -323,7 +346,10 @@ class Ledger:
             except BaseException as e:
                 result.set_exception(e)
 
-        self._cpu.submit(admit)
+        if self.checkers is not None:
+            self.checkers.check(body).add_done_callback(checked)
+        else:
+            self._cpu.submit(admit)
         return result
 
     def append(self, signed: SignedStatement) -> Receipt:
