@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.application import Application
 
@@ -53,6 +53,9 @@ from projections.audit import audit
 from projections.fairness import judge_sealed_reasons
 from projections.follower import Projector
 from projections.readmodel import MemoryReadModel
+
+if TYPE_CHECKING:
+    from cadreledger.handover import HandoverClient
 
 PROCESSES_FROM = 20_000  # events; see Ledger.verify
 ROOT_NAME = "root"
@@ -92,6 +95,9 @@ class Ledger:
         self.reader = TileHashReader(self.store)
         self.sequencer: Sequencer | None = None
         self.checkers: Checkers | None = None
+        # An HTTP worker's: where its checked statements go to be sequenced
+        # (cadreledger.workers); it writes nothing itself.
+        self.forward: HandoverClient | None = None
         self._cpu = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="cpu")
         self._projector: Projector | None = None
         self._projector_made = threading.Lock()
@@ -299,6 +305,8 @@ class Ledger:
         return self.submit_future(body).result()
 
     async def submit_async(self, body: bytes) -> Receipt:
+        if self.forward is not None:
+            return await self.forward.submit(body)
         return await asyncio.wrap_future(self.submit_future(body))
 
     def submit_future(self, body: bytes) -> Future[Receipt]:
@@ -312,17 +320,13 @@ class Ledger:
         """
         if self.sequencer is None:
             raise self.read_only_refusal()
-        writer = self.sequencer
         result: Future[Receipt] = Future()
 
         def sequence(signed: SignedStatement) -> None:
             try:
-                landed = writer.submit(self._admit(signed))
+                self.submit_checked(signed, result)
             except BaseException as e:
                 result.set_exception(e)
-            else:
-                # Runs when the batch commits, in the pool thread that settles the batch.
-                landed.add_done_callback(answer)
 
         def admit() -> None:
             try:
@@ -340,16 +344,30 @@ class Ledger:
             else:
                 sequence(signed)
 
-        def answer(landed: Future[Landed]) -> None:
-            try:
-                result.set_result(writer.receipt(landed.result()))
-            except BaseException as e:
-                result.set_exception(e)
-
         if self.checkers is not None:
             self.checkers.check(body).add_done_callback(checked)
         else:
             self._cpu.submit(admit)
+        return result
+
+    def submit_checked(
+        self, signed: SignedStatement, result: Future[Receipt] | None = None
+    ) -> Future[Receipt]:
+        """Sequence a statement whose signature this service's own code has checked (a
+        checker's, an HTTP worker's): ``result`` (or a new future) gets its receipt, or
+        its ``Rejected``, when it lands. Refused before the writer: ``Rejected``."""
+        writer = self._writer()
+        landed = writer.submit(self._admit(signed))
+        result = Future() if result is None else result
+
+        def answer(done: Future[Landed]) -> None:
+            # Runs when the batch commits, in the pool thread that settles the batch.
+            try:
+                result.set_result(writer.receipt(done.result()))
+            except BaseException as e:
+                result.set_exception(e)
+
+        landed.add_done_callback(answer)
         return result
 
     def append(self, signed: SignedStatement) -> Receipt:
