@@ -20,7 +20,9 @@ directory, or a PostgreSQL database created for it and dropped afterwards):
   procs      as ``submit``, with the parse and signature check in ``--check-processes``
              checker processes (``Settings.check_processes``, cadreledger.checkers)
              instead of threads of the writer's process. CPU per event then counts the
-             checkers' CPU too (children's times, read when the ledger closes).
+             checkers' CPU too (from /proc); "writer process µs/event" leaves it out:
+             what the one interpreter that writes spends per statement (with this
+             benchmark's client threads), the figure that bounds the rate on idle cores.
 
 With ``--sealed`` each statement's text (``note``) is sealed (docs/SPEC.md §3.1): the
 statement holds an HMAC commitment, the submission discloses the text, the service
@@ -246,7 +248,9 @@ def run_ledger(
             elapsed, cpu = _drive_async(ledger, work_items, threads, latencies, receipts)
         else:
             elapsed, cpu = _drive_threads(call, work_items, threads, latencies, receipts)
-        cpu += _children_cpu(ledger) - children0
+        checkers_cpu = _children_cpu(ledger) - children0
+        writer_cpu = cpu  # the writer's process (with this benchmark's client threads)
+        cpu += checkers_cpu
         batches = ledger.sequencer.batches - batches0
         timing = _report_timers(timers, elapsed, batches, n) if timers is not None else None
         size = ledger.size()
@@ -270,6 +274,8 @@ def run_ledger(
         "mean_batch": n / batches if batches else None,
         "batches": batches,
         "max_batch": max_batch,
+        "writer_process_cpu_us_per_event": writer_cpu / n * 1e6,
+        "checkers_cpu_us_per_event": checkers_cpu / n * 1e6,
         "check": checked,
         "breakdown": timing,
     }
@@ -606,6 +612,7 @@ def main(argv: list[str] | None = None) -> int:
             r["p99_ms"],
             r["cpu_cores"],
             r["cpu_us_per_event"],
+            r.get("writer_process_cpu_us_per_event", r["cpu_us_per_event"]),
             r["mean_batch"],
             r.get("event_bytes"),
             r["ratio_to_baseline"],
@@ -624,6 +631,7 @@ def main(argv: list[str] | None = None) -> int:
                 "p99 ms",
                 "CPU cores",
                 "CPU µs/event",
+                "writer process µs/event",
                 "mean batch",
                 "bytes/event",
                 "× baseline",
