@@ -2,7 +2,7 @@
 
     python bench/http.py --db postgres|sqlite [--people 200] [--statements 20000]
                          [--connections 64] [--warmup 1000] [--baseline 4000]
-                         [--json [PATH]]
+                         [--workers 0,2] [--rounds 1] [--json [PATH]]
 
 One fresh evaluation ledger (a new SQLite file, or a PostgreSQL database created for
 the run and dropped afterwards) is set up in this process with the demo's cast: the
@@ -29,11 +29,15 @@ Measured in the same run, in this order:
               their sum allows on this machine's cores at best. The client is a lean
               HTTP/1.1 loop on uvloop, requests prepared before the clock starts, as
               wrk's would be
+  workers     the same against ``cadreledger serve --workers N`` for each N of
+              ``--workers`` (default 0,2: one process, then two HTTP workers), every one
+              in each of ``--rounds`` rounds (median reported); the service's CPU is its
+              process and its descendants
   lost        after the server stops, every acknowledged receipt's event hash must sit
               at its position in the log, read back from the database (must be 0)
 
 The client runs in this process and competes with the server (and PostgreSQL) for the
-CPUs: on a 2-core machine the figures are a floor. Target (issue 5): ≥ 1,500 signed
+CPUs: on a 2-core machine the figures are a floor. Target (issue 21): ≥ 1,800 signed
 statements/s with p99 < 100 ms on PostgreSQL. See bench/README.md.
 """
 
