@@ -346,6 +346,9 @@ def lost(settings: Any, receipts: list[tuple[int, str]]) -> dict[str, Any]:
                 break
             stored.update((row["index"], row["event_hash"]) for row in rows)
             position = rows[-1]["index"] + 1
+        # Nothing in the load reads the read model, so nothing moves it on; the next
+        # run's server is ready only within 10,000 events of it (/readyz).
+        ledger.projector.catch_up()
     missing = [i for i, h in receipts if stored.get(i) != h]
     return {
         "acknowledged": len(receipts),
@@ -402,7 +405,11 @@ def serve_and_load(
     port = free_port()
     server = start_server(db, settings, port, log, workers)
     try:
-        asyncio.run(wait_ready(f"http://127.0.0.1:{port}", server))
+        try:
+            asyncio.run(wait_ready(f"http://127.0.0.1:{port}", server, timeout=300))
+        except RuntimeError:
+            print(log.read_text()[-3000:], file=sys.stderr)
+            raise
         measured = uvloop.run(  # the client on the loop the server runs on
             load(port, server.pid, bodies, args.connections, args.warmup, args.healthz)
         )
