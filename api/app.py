@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -40,7 +40,7 @@ from api.problems import (
     on_validation,
     problem_response,
 )
-from api.rate_limit import RateLimit, RatePolicy
+from api.rate_limit import Decision, RateLimit, RatePolicy
 from api.schemas import SUBMISSION_SCHEMA
 from api.tiles import tiles_router
 from api.ui import install as install_ui
@@ -101,13 +101,15 @@ def create_app(
     access: AccessStore | None = None,
     max_body: int = MAX_BODY_BYTES,
     rate: RatePolicy | None = None,
+    rate_decisions: Callable[[str], Awaitable[Decision]] | None = None,
 ) -> FastAPI:
     """The service over ``ledger``. ``hub`` is shared with in-process integrations
     (webhooks, NATS) when the caller runs them; otherwise the app keeps its own.
     With ``access``, every request is authenticated and checked against the policy
     (api/policy.py); without it the service is open (tests, a local demo).
     ``max_body`` caps every request body (413); ``rate`` limits requests per person or
-    address (429); without it nobody is limited."""
+    address (429); without it nobody is limited. ``rate_decisions``: where the buckets
+    are when several processes serve (an HTTP worker's, ``cadreledger.workers``)."""
     own_hub = hub is None
     if hub is None:
         hub = EventHub(ledger, Feed(ledger))
@@ -134,7 +136,7 @@ def create_app(
     # rate limiter sees who is asking, and refusals are logged and measured.
     app.add_middleware(StatementIntake, ledger=ledger)  # innermost: see api/intake.py
     if rate is not None:
-        app.add_middleware(RateLimit, policy=rate)
+        app.add_middleware(RateLimit, policy=rate, decide=rate_decisions)
     app.add_middleware(BodyLimit, limit=max_body)
     install_operations(app, ledger)
     app.add_middleware(SecurityHeaders)  # outside the rest: every answer, refusals too

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -82,18 +82,32 @@ class TokenBuckets:
 
 
 class RateLimit:
-    """ASGI middleware over ``TokenBuckets``."""
+    """ASGI middleware over ``TokenBuckets``: this process's own, or, with ``decide``,
+    the buckets of whoever holds them for several processes (an HTTP worker asks the
+    sequencer process: ``cadreledger.handover``), so that a limit is one limit."""
 
-    def __init__(self, app: ASGIApp, policy: RatePolicy, clock: Callable[[], float] | None = None):
+    def __init__(
+        self,
+        app: ASGIApp,
+        policy: RatePolicy,
+        clock: Callable[[], float] | None = None,
+        decide: Callable[[str], Awaitable[Decision]] | None = None,
+    ):
         self.app = app
         self.buckets = TokenBuckets(policy, clock or time.monotonic)
+        self.decide = decide
         self.policy_header = f'"default";q={policy.burst};w={policy.window}'.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in UNCOUNTED:
             await self.app(scope, receive, send)
             return
-        decision = self.buckets.take(caller(scope))
+        key = caller(scope)
+        try:
+            decision = self.buckets.take(key) if self.decide is None else await self.decide(key)
+        except Rejected as unavailable:  # whoever holds the buckets does not answer
+            await problem_response(Request(scope), unavailable)(scope, receive, send)
+            return
         fields = [
             (b"ratelimit-policy", self.policy_header),
             (b"ratelimit", f'"default";r={decision.remaining};t={decision.full_in}'.encode()),

@@ -2,7 +2,7 @@
 
     python bench/http.py --db postgres|sqlite [--people 200] [--statements 20000]
                          [--connections 64] [--warmup 1000] [--baseline 4000]
-                         [--json [PATH]]
+                         [--workers 0,2] [--rounds 1] [--json [PATH]]
 
 One fresh evaluation ledger (a new SQLite file, or a PostgreSQL database created for
 the run and dropped afterwards) is set up in this process with the demo's cast: the
@@ -29,11 +29,15 @@ Measured in the same run, in this order:
               their sum allows on this machine's cores at best. The client is a lean
               HTTP/1.1 loop on uvloop, requests prepared before the clock starts, as
               wrk's would be
+  workers     the same against ``cadreledger serve --workers N`` for each N of
+              ``--workers`` (default 0,2: one process, then two HTTP workers), every one
+              in each of ``--rounds`` rounds (median reported); the service's CPU is its
+              process and its descendants
   lost        after the server stops, every acknowledged receipt's event hash must sit
               at its position in the log, read back from the database (must be 0)
 
 The client runs in this process and competes with the server (and PostgreSQL) for the
-CPUs: on a 2-core machine the figures are a floor. Target (issue 5): ≥ 1,500 signed
+CPUs: on a 2-core machine the figures are a floor. Target (issue 21): ≥ 1,800 signed
 statements/s with p99 < 100 ms on PostgreSQL. See bench/README.md.
 """
 
@@ -64,7 +68,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import _common as C
 import uvloop
 
-TARGET_RATE, TARGET_P99_MS = 1500, 100
+TARGET_RATE, TARGET_P99_MS = 1800, 100  # issue 21
 COMMENT = unicodedata.normalize("NFC", "Đồng chí cần chủ động hơn trong tham mưu, đề xuất.")
 
 
@@ -166,7 +170,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(db: C.FreshDB, settings: Any, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    db: C.FreshDB, settings: Any, port: int, log: Path, workers: int = 0
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "CADRELEDGER_LOG_KEY_FILE": str(settings.key_path()),
@@ -178,9 +184,9 @@ def start_server(db: C.FreshDB, settings: Any, port: int, log: Path) -> subproce
         "CADRELEDGER_RATE_BURST": "1000000",
     }
     command = [sys.executable, "-m", "cadreledger.cli", "--db", db.ledger_url, "serve"]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     root = Path(__file__).resolve().parent.parent
-    with log.open("wb") as out:  # a file, never a pipe: one JSON line per request
+    with log.open("ab") as out:  # a file, never a pipe: one JSON line per request
         return subprocess.Popen(command, stdout=out, stderr=out, env=env, cwd=root)
 
 
@@ -288,13 +294,17 @@ async def load(
             for job in share:
                 await run(conn, job)
 
-        server_cpu, client_cpu = C.cpu_seconds(server_pid), time.process_time()
+        server_cpu, client_cpu = server_cpu_seconds(server_pid), time.process_time()
+        writer_cpu = C.cpu_seconds(server_pid)
         database_cpu = C.postgres_cpu_seconds()
         start = time.perf_counter()
         await asyncio.gather(*(worker(c, jobs[i::connections]) for i, c in enumerate(pool)))
         return {
             "seconds": time.perf_counter() - start,
-            "server_cpu_us": (C.cpu_seconds(server_pid) - server_cpu) / len(jobs) * 1e6,
+            "server_cpu_us": (server_cpu_seconds(server_pid) - server_cpu) / len(jobs) * 1e6,
+            # The process that writes (with workers, the HTTP is elsewhere): its
+            # interpreter is the one that cannot be spread over cores.
+            "writer_cpu_us": (C.cpu_seconds(server_pid) - writer_cpu) / len(jobs) * 1e6,
             "client_cpu_us": (time.process_time() - client_cpu) / len(jobs) * 1e6,
             "database_cpu_us": (C.postgres_cpu_seconds() - database_cpu) / len(jobs) * 1e6,
         }
@@ -320,6 +330,11 @@ async def load(
     }
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU seconds of the service: its process and its HTTP workers (its descendants)."""
+    return sum(C.cpu_seconds(p) for p in [pid, *C.descendants(pid)])
+
+
 def lost(settings: Any, receipts: list[tuple[int, str]]) -> dict[str, Any]:
     """Acknowledged receipts whose event is not at its position in the stored log."""
     from cadreledger.service import Ledger
@@ -335,6 +350,9 @@ def lost(settings: Any, receipts: list[tuple[int, str]]) -> dict[str, Any]:
                 break
             stored.update((row["index"], row["event_hash"]) for row in rows)
             position = rows[-1]["index"] + 1
+        # Nothing in the load reads the read model, so nothing moves it on; the next
+        # run's server is ready only within 10,000 events of it (/readyz).
+        ledger.projector.catch_up()
     missing = [i for i, h in receipts if stored.get(i) != h]
     return {
         "acknowledged": len(receipts),
@@ -379,6 +397,46 @@ def _mean(metrics: str, histogram: str) -> float | None:
     return total / count if total is not None and count else None
 
 
+def serve_and_load(
+    db: C.FreshDB,
+    settings: Any,
+    bodies: list[bytes],
+    args: argparse.Namespace,
+    workers: int,
+    log: Path,
+) -> dict[str, Any]:
+    """One ``cadreledger serve`` (with ``workers`` HTTP workers, or none), loaded."""
+    port = free_port()
+    server = start_server(db, settings, port, log, workers)
+    try:
+        try:
+            asyncio.run(wait_ready(f"http://127.0.0.1:{port}", server, timeout=300))
+        except RuntimeError:
+            print(log.read_text()[-3000:], file=sys.stderr)
+            raise
+        measured = uvloop.run(  # the client on the loop the server runs on
+            load(port, server.pid, bodies, args.connections, args.warmup, args.healthz)
+        )
+    finally:
+        stop_server(server)
+    check = lost(settings, measured.pop("receipts"))
+    if check["lost"] or check["distinct_positions"] != check["acknowledged"]:
+        print(log.read_text()[-3000:], file=sys.stderr)
+    name = f"http, {workers} workers" if workers else "http, 1 process"
+    measured["http"]["name"] = name
+    measured["healthz"]["name"] = f"healthz, {workers} workers" if workers else "healthz"
+    return {**measured, "lost": check, "workers": workers}
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median round by statements/s, with every round's rate beside it."""
+    chosen = dict(sorted(runs, key=lambda r: r["http"]["per_second"])[len(runs) // 2])
+    chosen["rounds"] = [r["http"]["per_second"] for r in runs]
+    chosen["errors_all_rounds"] = sum(r["http"]["errors"] for r in runs)
+    chosen["lost_all_rounds"] = sum(r["lost"]["lost"] for r in runs)
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -391,10 +449,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline", type=int, default=4000, help="in-process submissions (4000)")
     p.add_argument("--healthz", type=int, default=5000, help="GET /healthz requests (5000)")
     p.add_argument("--max-batch", type=int, default=1000, help="Settings.max_batch (1000)")
+    p.add_argument(
+        "--workers",
+        default="0,2",
+        help="comma-separated `serve --workers` values to measure, each in every round "
+        "(default 0,2: one process, then two HTTP workers)",
+    )
+    p.add_argument("--rounds", type=int, default=1, help="rounds; the median is reported (1)")
     C.add_json_arg(p)
     args = p.parse_args(argv)
     if args.people < 20:
         p.error("--people must be at least 20 (the demo's panel and leaders)")
+    modes = [int(w) for w in args.workers.split(",")]
     out = C.human_stream(args)
     pg = C.pg_server(args) if args.db == "postgres" else None
     env = C.environment()
@@ -413,36 +479,29 @@ def main(argv: list[str] | None = None) -> int:
         demo, meeting, ledger = set_up(settings, args.people)
         print(f"set up {ledger.size()} events in {time.perf_counter() - started:.1f}s", file=out)
         started = time.perf_counter()
-        n = args.baseline + args.warmup + args.statements
+        per_run = args.warmup + args.statements
+        n = args.baseline + per_run * len(modes) * args.rounds
         bodies = sign_comments(demo, meeting, n, 0)
         print(f"signed {n} statements in {time.perf_counter() - started:.1f}s", file=out)
         try:
             baseline = in_process(ledger, bodies[: args.baseline], args.connections)
         finally:
             ledger.close()
-        port = free_port()
-        server = start_server(db, settings, port, tmp / "serve.log")
-        try:
-            base = f"http://127.0.0.1:{port}"
-            asyncio.run(wait_ready(base, server))
-            measured = uvloop.run(  # the client on the loop the server runs on
-                load(
-                    port,
-                    server.pid,
-                    bodies[args.baseline :],
-                    args.connections,
-                    args.warmup,
-                    args.healthz,
+        runs: dict[int, list[dict[str, Any]]] = {w: [] for w in modes}
+        at = args.baseline
+        for turn in range(args.rounds):  # interleaved: a burst of load hits every mode
+            for workers in modes:
+                run = serve_and_load(
+                    db, settings, bodies[at : at + per_run], args, workers, tmp / "serve.log"
                 )
-            )
-        finally:
-            stop_server(server)
-        check = lost(settings, measured.pop("receipts"))
-        if check["lost"] or check["distinct_positions"] != check["acknowledged"]:
-            print((tmp / "serve.log").read_text()[-3000:], file=sys.stderr)
+                at += per_run
+                runs[workers].append(run)
+                print(
+                    f"round {turn + 1}: {run['http']['name']}: {run['http']['per_second']:,.0f}/s",
+                    file=out,
+                )
+    chosen = {w: _median(r) for w, r in runs.items()}
 
-    http = measured["http"]
-    met = http["per_second"] >= TARGET_RATE and http["p99_ms"] < TARGET_P99_MS
     rows = [
         [
             r["name"],
@@ -452,52 +511,62 @@ def main(argv: list[str] | None = None) -> int:
             r["p99_ms"],
             r["errors"],
             r.get("server_cpu_us", "–"),
+            r.get("writer_cpu_us", r.get("server_cpu_us", "–")),
             r.get("database_cpu_us", "–"),
             r.get("client_cpu_us", "–"),
         ]
-        for r in (baseline, measured["healthz"], http)
+        for r in [baseline] + [m[k] for m in chosen.values() for k in ("healthz", "http")]
     ]
-    # Every request costs the machine this much CPU in all; no scheduling does better
-    # than the cores divided by it.
-    per_statement = http["server_cpu_us"] + http["database_cpu_us"] + http["client_cpu_us"]
-    ceiling = (os.cpu_count() or 1) / per_statement * 1e6
     print(
         f"\nHTTP load — {args.db}, {args.connections} connections, {args.people} people "
-        f"(code {env['code']}, load {env['loadavg_at_start']})",
+        f"(code {env['code']}, load {env['loadavg_at_start']}; median of {args.rounds} "
+        "rounds)",
         file=out,
     )
-    headers = ["run", "requests", "per s", "p50 ms", "p99 ms", "errors", "server µs"]
+    headers = ["run", "requests", "per s", "p50 ms", "p99 ms", "errors", "server µs", "writer µs"]
     headers += ["database µs", "client µs"]
     print(C.table(headers, rows), file=out)
-    print(
-        f"CPU per statement over HTTP: {per_statement:,.0f} µs (service, database and client) "
-        f"→ at most {ceiling:,.0f} statements/s on {os.cpu_count()} cores",
-        file=out,
-    )
-    print(
-        f"lost {check['lost']} of {check['acknowledged']} acknowledged; mean batch "
-        f"{measured['mean_batch'] or float('nan'):.1f}; HTTP ÷ in-process "
-        f"{http['per_second'] / baseline['per_second']:.2f}; target ≥ {TARGET_RATE}/s and "
-        f"p99 < {TARGET_P99_MS} ms: {'met' if met else 'NOT met'}",
-        file=out,
-    )
-    for error in http["first_errors"]:
-        print(f"  error: {error}", file=out)
+    results: list[dict[str, Any]] = [baseline]
+    ok = True
+    for m in chosen.values():
+        http = m["http"]
+        rates = ", ".join(f"{r:,.0f}" for r in m["rounds"])
+        # Every request costs the machine this much CPU in all; no scheduling does
+        # better than the cores divided by it.
+        per_statement = http["server_cpu_us"] + http["database_cpu_us"] + http["client_cpu_us"]
+        ceiling = (os.cpu_count() or 1) / per_statement * 1e6
+        met = http["per_second"] >= TARGET_RATE and http["p99_ms"] < TARGET_P99_MS
+        ok = ok and m["errors_all_rounds"] == 0 and m["lost_all_rounds"] == 0
+        print(
+            f"{http['name']}: CPU per statement {per_statement:,.0f} µs (service "
+            f"{http['server_cpu_us']:,.0f}, database and client) → at most {ceiling:,.0f}/s on "
+            f"{os.cpu_count()} cores; lost {m['lost']['lost']} of {m['lost']['acknowledged']} "
+            f"acknowledged (all rounds: {m['lost_all_rounds']} lost, "
+            f"{m['errors_all_rounds']} errors); rounds {rates}/s; "
+            f"HTTP ÷ in-process {http['per_second'] / baseline['per_second']:.2f}; "
+            f"target ≥ {TARGET_RATE}/s and p99 < {TARGET_P99_MS} ms: {'met' if met else 'NOT met'}",
+            file=out,
+        )
+        for error in http["first_errors"]:
+            print(f"  error: {error}", file=out)
+        results += [m["healthz"], http]
+        http["cpu_us_per_statement"] = per_statement
+        http["cpu_ceiling_per_second"] = ceiling
+        http["lost"] = m["lost"]
+        http["mean_batch"] = m["mean_batch"]
+        http["rounds"] = m["rounds"]
+        http["target_met"] = met
     C.write_json(
         args,
         {
             "benchmark": "http",
             "args": vars(args),
             "environment": env,
-            "results": [baseline, measured["healthz"], http],
-            "lost": check,
-            "mean_batch": measured["mean_batch"],
-            "cpu_us_per_statement": per_statement,
-            "cpu_ceiling_per_second": ceiling,
-            "target": {"per_second": TARGET_RATE, "p99_ms": TARGET_P99_MS, "met": met},
+            "results": results,
+            "target": {"per_second": TARGET_RATE, "p99_ms": TARGET_P99_MS},
         },
     )
-    return 0 if http["errors"] == 0 and check["lost"] == 0 else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -293,6 +293,15 @@ def demo(ctx: click.Context, seed: int, cadres: int) -> None:
     help="serve WITHOUT authentication: anyone who reaches the port reads everything "
     "(a local demo only)",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    envvar="CADRELEDGER_WORKERS",
+    help="HTTP worker processes: they serve the port and check signatures, and hand "
+    "checked statements to this process's single writer (0: one process does all)",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -311,6 +320,7 @@ def serve(
     audit_key: Path | None,
     audit_every: float,
     open_access: bool,
+    workers: int,
 ) -> None:
     """Run the HTTP service (OpenAPI at /docs and /openapi.json, the web UI at /ui/).
 
@@ -338,6 +348,8 @@ def serve(
             f"{', '.join(wanted)}: the primary's work (they write to the database); "
             "a --read-only server only reads"
         )
+    if read_only and workers:
+        raise CannotRun("--workers: a --read-only server has no writer to hand statements to")
     nats = NatsSettings(nats_url, nats_stream, nats_subject_prefix) if nats_url else None
     try:
         endpoints = parse_witnesses(witnesses)
@@ -360,6 +372,17 @@ def serve(
             allow_private=webhooks_allow_private,
             entitled=access.entitlement(partial(standing_roles, ledger)) if access else None,
         ) as extra:
+            if workers:
+                from cadreledger.workers import WorkerOptions, serve_with_workers
+
+                logs = json_logging()
+                try:
+                    options = WorkerOptions(heartbeat, sse_buffer, open_access, primary)
+                    serve_with_workers(ledger, host, port, workers, options)
+                finally:
+                    logs.stop()
+                hub.stop()
+                return
             app = create_app(
                 ledger,
                 hub=hub,

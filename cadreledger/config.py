@@ -28,6 +28,9 @@ class Settings:
     # Seconds to wait for a PostgreSQL connection before giving up (the pool keeps
     # trying until then, even when the server refuses at once).
     connect_timeout: int = 10
+    # Processes that parse and verify submissions for the writer (cadreledger.checkers);
+    # 0: threads in the writer's own process. Pays off on two cores and more.
+    check_processes: int = 0
     # The HTTP service: the largest request body, and requests per second (and at once)
     # per person or client address; a rate of 0 turns rate limiting off.
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES

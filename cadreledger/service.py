@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.application import Application
 
+from cadreledger.checkers import Checkers
 from cadreledger.config import ConfigError, Settings
 from cadreledger.genesis import RULES_VERSION, read_genesis
 from cadreledger.replica import consistent_checkpoint, in_recovery
@@ -52,6 +53,9 @@ from projections.audit import audit
 from projections.fairness import judge_sealed_reasons
 from projections.follower import Projector
 from projections.readmodel import MemoryReadModel
+
+if TYPE_CHECKING:
+    from cadreledger.handover import HandoverClient
 
 PROCESSES_FROM = 20_000  # events; see Ledger.verify
 ROOT_NAME = "root"
@@ -90,6 +94,10 @@ class Ledger:
         self.primary: str | None = None  # where writes go, said when refusing them
         self.reader = TileHashReader(self.store)
         self.sequencer: Sequencer | None = None
+        self.checkers: Checkers | None = None
+        # An HTTP worker's: where its checked statements go to be sequenced
+        # (cadreledger.workers); it writes nothing itself.
+        self.forward: HandoverClient | None = None
         self._cpu = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="cpu")
         self._projector: Projector | None = None
         self._projector_made = threading.Lock()
@@ -156,6 +164,8 @@ class Ledger:
                 max_skew=skew,
             )
             self.sequencer.start()
+            if settings.check_processes > 0:
+                self.checkers = Checkers(settings.check_processes)
 
     def _max_clock_skew(self) -> timedelta:
         """The clock skew the ledger allows, recorded by its first writer: the verifier
@@ -275,6 +285,8 @@ class Ledger:
         self._stopping.set()
         for thread in self._threads:
             thread.join()
+        if self.checkers is not None:
+            self.checkers.close()
         if self.sequencer is not None:
             self.sequencer.stop()
         self._cpu.shutdown()
@@ -293,37 +305,69 @@ class Ledger:
         return self.submit_future(body).result()
 
     async def submit_async(self, body: bytes) -> Receipt:
+        if self.forward is not None:
+            return await self.forward.submit(body)
         return await asyncio.wrap_future(self.submit_future(body))
 
     def submit_future(self, body: bytes) -> Future[Receipt]:
         """Start a submission; the future holds its receipt or its ``Rejected``.
 
-        Parsing with the signature check, and later the receipt's proof, run in a pool
-        of one thread per core; nothing waits in a thread of its own. However many
+        Parsing with the signature check runs in the checker processes if there are
+        any (``Settings.check_processes``), else with the receipt's proof in a pool of
+        one thread per core; nothing waits in a thread of its own. However many
         requests are in flight, only those few threads contend with the sequencer for
         the GIL, so it is not starved between its database calls.
         """
         if self.sequencer is None:
             raise self.read_only_refusal()
-        writer = self.sequencer
         result: Future[Receipt] = Future()
+
+        def sequence(signed: SignedStatement) -> None:
+            try:
+                self.submit_checked(signed, result)
+            except BaseException as e:
+                result.set_exception(e)
 
         def admit() -> None:
             try:
-                landed = writer.submit(self._admit(parse_submission(body)))
+                signed = parse_submission(body)
             except BaseException as e:
                 result.set_exception(e)
             else:
-                # Runs when the batch commits, in the pool thread that settles the batch.
-                landed.add_done_callback(answer)
+                sequence(signed)
 
-        def answer(landed: Future[Landed]) -> None:
+        def checked(verdict: Future[SignedStatement]) -> None:
             try:
-                result.set_result(writer.receipt(landed.result()))
+                signed = verdict.result()
+            except BaseException as e:
+                result.set_exception(e)
+            else:
+                sequence(signed)
+
+        if self.checkers is not None:
+            self.checkers.check(body).add_done_callback(checked)
+        else:
+            self._cpu.submit(admit)
+        return result
+
+    def submit_checked(
+        self, signed: SignedStatement, result: Future[Receipt] | None = None
+    ) -> Future[Receipt]:
+        """Sequence a statement whose signature this service's own code has checked (a
+        checker's, an HTTP worker's): ``result`` (or a new future) gets its receipt, or
+        its ``Rejected``, when it lands. Refused before the writer: ``Rejected``."""
+        writer = self._writer()
+        landed = writer.submit(self._admit(signed))
+        result = Future() if result is None else result
+
+        def answer(done: Future[Landed]) -> None:
+            # Runs when the batch commits, in the pool thread that settles the batch.
+            try:
+                result.set_result(writer.receipt(done.result()))
             except BaseException as e:
                 result.set_exception(e)
 
-        self._cpu.submit(admit)
+        landed.add_done_callback(answer)
         return result
 
     def append(self, signed: SignedStatement) -> Receipt:

@@ -67,6 +67,8 @@ class Plan:
     kills: int = 4
     terminations: int = 0  # PostgreSQL: backend terminations while writing
     server_crashes: int = 0  # a private PostgreSQL cluster: immediate stops, then starts
+    workers: int = 0  # serve --workers N (HTTP worker processes, cadreledger.workers)
+    worker_kills: int = 0  # with workers: SIGKILL of one worker (the writer lives on)
     pause: tuple[float, float] = (0.6, 2.0)  # seconds of load between disruptions
     give_up: float = 0.5  # share of lost answers never retried
     seed: int = 11
@@ -85,6 +87,7 @@ class Figures:
     given_up_stored: int = 0
     refused: list[str] = field(default_factory=list)
     kills: int = 0
+    worker_kills: int = 0
     terminations: int = 0
     server_crashes: int = 0
     restart_seconds: list[float] = field(default_factory=list)  # start → answering
@@ -125,8 +128,8 @@ def free_port() -> int:
 class Service:
     """``cadreledger serve`` in a subprocess; started, killed, started again."""
 
-    def __init__(self, url: str, keys: Keys, workdir: Path) -> None:
-        self.url, self.keys = url, keys
+    def __init__(self, url: str, keys: Keys, workdir: Path, workers: int = 0) -> None:
+        self.url, self.keys, self.workers = url, keys, workers
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = workdir / "serve.log"
@@ -142,10 +145,9 @@ class Service:
         """Start and wait until it answers; the seconds that took."""
         started = time.monotonic()
         command = [sys.executable, "-m", "cadreledger.cli", "--db", self.url, "serve"]
+        command += ["--port", str(self.port), "--workers", str(self.workers)]
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [*command, "--port", str(self.port)], env=self.env, stdout=out, stderr=out
-            )
+            self.process = subprocess.Popen(command, env=self.env, stdout=out, stderr=out)
         while time.monotonic() - started < READY_TIMEOUT:
             if self.process.poll() is not None:
                 raise RuntimeError(
@@ -163,6 +165,18 @@ class Service:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait()
             self.process = None
+
+    def kill_worker(self, rng: random.Random) -> None:
+        """SIGKILL one HTTP worker (a spawned child of the service, not its resource
+        tracker); the service starts another."""
+        assert self.process is not None
+        workers = [
+            pid
+            for pid in _children(self.process.pid)
+            if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        if workers:
+            os.kill(rng.choice(workers), signal.SIGKILL)
 
     def stop(self) -> None:
         if self.process is not None:
@@ -237,7 +251,7 @@ class Drill:
         self.keys = Keys(workdir / "keys")
         self.rng = random.Random(plan.seed)
         self.figures = Figures("postgresql" if url.startswith("postgres") else "sqlite")
-        self.service = Service(url, self.keys, workdir)
+        self.service = Service(url, self.keys, workdir, plan.workers)
         self.stopping = threading.Event()  # clients take no new statement
         self.finished = threading.Event()  # nor retry the one in hand
         self._lock = threading.Lock()
@@ -333,6 +347,7 @@ class Drill:
     def _disrupt(self, clients: list[Client]) -> None:
         """Kills and, on PostgreSQL, backend terminations, in a random order."""
         events = ["kill"] * self.plan.kills + ["terminate"] * self.plan.terminations
+        events += ["worker"] * (self.plan.worker_kills if self.plan.workers else 0)
         events += ["server"] * (self.plan.server_crashes if self.server else 0)
         self.rng.shuffle(events)
         for event in events:
@@ -346,6 +361,9 @@ class Drill:
                 self.figures.kills += 1
                 time.sleep(self.rng.uniform(0.0, 0.5))  # clients meet a closed port
                 self.figures.restart_seconds.append(self.service.start())
+            elif event == "worker":
+                self.service.kill_worker(self.rng)
+                self.figures.worker_kills += 1
             elif event == "terminate":
                 self.figures.terminations += terminate_backends(self.url)
             else:
@@ -469,6 +487,18 @@ def _polite(request: Callable[[], httpx.Response], drill: Drill) -> httpx.Respon
             return answer
         drill.count("throttled")
         time.sleep(min(2.0, float(answer.headers.get("retry-after", "1") or 1)))
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux ``/proc``)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
 
 
 def terminate_backends(url: str) -> int:

@@ -56,6 +56,24 @@ def test_postgres_service_killed_and_cut_off(
     assert figures.terminations > 0
 
 
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_http_workers_and_their_writer_killed_under_load(
+    kind: str, tmp_path: Path, drill_scale: float, request: pytest.FixtureRequest
+) -> None:
+    """``serve --workers 2``: SIGKILL of a worker (the writer lives on, a new worker
+    takes the port) and of the writer itself (its workers leave, all start again)."""
+    url = (
+        f"sqlite:///{tmp_path / 'crash.db'}"
+        if kind == "sqlite"
+        else request.getfixturevalue("pg_url")
+    )
+    kills = scaled(1, drill_scale)
+    plan = crash.Plan(kills=kills, workers=2, worker_kills=scaled(3, drill_scale))
+    figures = crash.Drill(url, tmp_path, plan).run()
+    _check(figures, kills)
+    assert figures.worker_kills == plan.worker_kills
+
+
 @pytest.mark.skipif(
     not IN_CI and (os.environ.get("CADRELEDGER_DRILL_PG_SERVER") != "1" or not server_programs()),
     reason="crashing a private PostgreSQL cluster needs CADRELEDGER_DRILL_PG_SERVER=1 and initdb",

@@ -1,0 +1,300 @@
+"""The hand-over (bàn giao): HTTP worker processes give checked statements to the one
+sequencer process, over a private Unix socket, in batches.
+
+A worker (``cadreledger.workers``) parses and verifies each submission itself, then
+sends the statement's checked parts; the sequencer process trusts that check, since
+only its own workers can reach the socket: it lives in a directory only the service's
+user can enter (0700), and a connection must first present the secret the sequencer
+gave its workers at their start. The sequencer answers each statement with its receipt
+or its refusal, exactly as ``Ledger.submit`` would have.
+
+The same channel carries the rate limiter's decisions: the token buckets live in the
+sequencer process, where every worker's requests meet, so a person's limit is one
+limit however many workers serve them.
+
+Frames: a 4-byte big-endian length, then a pickle of a list of ``(id, op, argument)``
+one way and ``(id, answer)`` the other. Whatever a worker has to send while the
+previous frame is on its way goes in the next one, so the cost of the socket is paid
+per batch, not per statement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import os
+import pickle
+import socket
+import struct
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from api.rate_limit import Decision, RatePolicy, TokenBuckets
+from ledger.errors import UNAVAILABLE, Rejected
+from ledger.keys import cached_verifier_key
+from ledger.receipt import Receipt
+from ledger.statement import SignedStatement, parse_submission
+
+log = logging.getLogger(__name__)
+
+HEADER = struct.Struct(">I")
+MAX_FRAME = 64 * 1024 * 1024  # a batch of statements, each at most MAX_SUBMISSION_BYTES
+SECRET_BYTES = 32
+
+Submit = Callable[[SignedStatement], "Future[Receipt]"]
+
+
+def parts(signed: SignedStatement) -> tuple[Any, ...]:
+    """A checked statement as it travels: its signer as text, rebuilt from the cache."""
+    return (signed.statement, signed.canonical, str(signed.signer), signed.signature, signed.texts)
+
+
+def rebuild(sent: tuple[Any, ...]) -> SignedStatement:
+    statement, canonical, signer, signature, texts = sent
+    return SignedStatement(statement, canonical, cached_verifier_key(signer), signature, texts)
+
+
+def refused(answer: tuple[Any, ...]) -> Rejected:
+    problem, vi, en, extensions = answer[1:]
+    return Rejected(problem, vi, en, **extensions)
+
+
+def as_answer(e: BaseException) -> tuple[Any, ...]:
+    if isinstance(e, Rejected):
+        return ("refused", e.problem, e.detail_vi, e.detail_en, e.extensions)
+    return ("error", f"{type(e).__name__}: {e}")
+
+
+def unavailable() -> Rejected:
+    return Rejected(
+        UNAVAILABLE,
+        "Máy chủ ghi sổ không trả lời; tuyên bố có thể chưa được lưu, hãy gửi lại.",
+        "The ledger's writer did not answer; the statement may not be stored, send it again "
+        "(a retry of a stored statement gets its receipt).",
+    )
+
+
+def _read_exact(sock: socket.socket, n: int) -> bytes | None:
+    chunks, got = [], 0
+    while got < n:
+        chunk = sock.recv(min(n - got, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _frame(payload: Any) -> bytes:
+    data = pickle.dumps(payload, pickle.HIGHEST_PROTOCOL)
+    return HEADER.pack(len(data)) + data
+
+
+# -- the sequencer's end --------------------------------------------------------------
+
+
+class HandoverServer:
+    """Listens at ``path`` (in a 0700 directory) for this process's own workers."""
+
+    def __init__(self, path: str, secret: bytes, submit: Submit, rate: RatePolicy | None) -> None:
+        self.path, self.secret, self.submit = path, secret, submit
+        self.buckets = TokenBuckets(rate) if rate is not None else None
+        self._buckets_lock = threading.Lock()
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.bind(path)
+        os.chmod(path, 0o600)
+        self._sock.listen()
+        self._closed = False
+        self._connections: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, name="handover", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+        for conn in list(self._connections):
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        self._thread.join(5)
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _take(self, key: str) -> Decision:
+        assert self.buckets is not None
+        with self._buckets_lock:
+            return self.buckets.take(key)
+
+    def _serve(self, conn: socket.socket) -> None:
+        """One worker's connection: check its secret, then answer its frames."""
+        with conn:
+            offered = _read_exact(conn, SECRET_BYTES)
+            if offered is None or not hmac.compare_digest(offered, self.secret):
+                log.warning("a connection to the hand-over socket without the secret")
+                return
+            self._connections.append(conn)
+            send_lock = threading.Lock()
+
+            def send(answers: list[tuple[int, Any]]) -> None:
+                try:
+                    with send_lock:
+                        conn.sendall(_frame(answers))
+                except OSError:
+                    pass  # the worker is gone: it answers its clients "unavailable"
+
+            try:
+                while True:
+                    head = _read_exact(conn, HEADER.size)
+                    if head is None:
+                        return
+                    (length,) = HEADER.unpack(head)
+                    if length > MAX_FRAME:
+                        return
+                    body = _read_exact(conn, length)
+                    if body is None:
+                        return
+                    self._answer(pickle.loads(body), send)
+            except OSError:
+                return
+            finally:
+                self._connections.remove(conn)
+
+    def _answer(self, requests: list[tuple[int, str, Any]], send: Callable[..., None]) -> None:
+        """Rate decisions now; statements when their batch commits. One frame back per
+        frame in: the statements of one frame are mostly in one sequencer batch."""
+        answers: list[tuple[int, Any]] = []
+        waiting = [0]
+        lock = threading.Lock()
+
+        def landed(request_id: int, future: Future[Receipt]) -> None:
+            try:
+                answer: tuple[Any, ...] = ("ok", future.result())
+            except BaseException as e:
+                answer = as_answer(e)
+            with lock:
+                answers.append((request_id, answer))
+                waiting[0] -= 1
+                done = waiting[0] == 0
+            if done:
+                send(answers)
+
+        futures: list[tuple[int, Future[Receipt]]] = []
+        for request_id, op, argument in requests:
+            if op == "take":
+                answers.append((request_id, self._take(argument)))
+            elif op == "submit":
+                try:
+                    futures.append((request_id, self.submit(rebuild(argument))))
+                except BaseException as e:
+                    answers.append((request_id, as_answer(e)))
+        if answers or not futures:
+            send(answers)  # decisions do not wait for a commit
+            answers = []
+        if not futures:
+            return
+        waiting[0] = len(futures)
+        for request_id, future in futures:
+            future.add_done_callback(partial(landed, request_id))
+
+
+# -- a worker's end -------------------------------------------------------------------
+
+
+@dataclass
+class HandoverClient:
+    """A worker's connection to the sequencer process, used from its event loop."""
+
+    path: str
+    secret: bytes
+    on_lost: Callable[[], None] | None = None  # e.g. stop serving: nothing can be written
+
+    def __post_init__(self) -> None:
+        self._writer: asyncio.StreamWriter | None = None
+        self._outbox: list[tuple[int, str, Any]] = []
+        self._waiting: dict[int, asyncio.Future[Any]] = {}
+        self._next = 0
+        self._connecting: asyncio.Lock | None = None
+        self.lost = False
+
+    async def submit(self, body: bytes) -> Receipt:
+        """Parse and verify here (``Rejected`` as always), then sequence over there."""
+        signed = parse_submission(body)
+        answer = await self._call("submit", parts(signed))
+        if answer[0] == "ok":
+            receipt: Receipt = answer[1]
+            return receipt
+        if answer[0] == "refused":
+            raise refused(answer)
+        raise RuntimeError(f"the sequencer process: {answer[1]}")
+
+    async def take(self, key: str) -> Decision:
+        decision: Decision = await self._call("take", key)
+        return decision
+
+    async def _call(self, op: str, argument: Any) -> Any:
+        if self.lost:
+            raise unavailable()
+        try:
+            await self._connect()
+        except OSError as e:
+            raise unavailable() from e
+        loop = asyncio.get_running_loop()
+        self._next += 1
+        future: asyncio.Future[Any] = loop.create_future()
+        self._waiting[self._next] = future
+        if not self._outbox:
+            loop.call_soon(self._flush)  # after whatever else this turn of the loop adds
+        self._outbox.append((self._next, op, argument))
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._outbox = self._outbox, []
+        if batch and self._writer is not None:
+            self._writer.write(_frame(batch))
+
+    async def _connect(self) -> None:
+        if self._writer is not None:
+            return
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self._writer is not None:
+                return
+            reader, writer = await asyncio.open_unix_connection(self.path)
+            writer.write(self.secret)
+            self._writer = writer
+            asyncio.get_running_loop().create_task(self._read(reader))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                head = await reader.readexactly(HEADER.size)
+                (length,) = HEADER.unpack(head)
+                for request_id, answer in pickle.loads(await reader.readexactly(length)):
+                    future = self._waiting.pop(request_id, None)
+                    if future is not None and not future.done():
+                        future.set_result(answer)
+        except (asyncio.IncompleteReadError, OSError):
+            pass
+        # The sequencer process is gone: whatever was in flight may or may not be
+        # stored; the client is told to retry, and a retry gets its receipt.
+        self.lost = True
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(unavailable())
+        self._waiting.clear()
+        if self.on_lost is not None:
+            self.on_lost()
