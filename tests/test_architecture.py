@@ -17,7 +17,8 @@ from typing import NamedTuple
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
+
 ROOMS = ("ledger", "domain", "projections", "api", "cadreledger")
 
 # What each room must never import (its own room and those below are fine).

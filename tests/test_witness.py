@@ -53,9 +53,9 @@ from ledger.keys import KeyFormatError, SignerKey, VerifierKey
 from ledger.merkle import NodeID, consistency_proof, leaf_hash, node_hash
 from ledger.note import NoteSignature
 from tests.conftest import People
+from tests.paths import ROOT
 from tests.streaming import serving
 
-ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "example.com/log"
 
 # RFC 8032 §7.1, TEST 1: an Ed25519 key pair anyone can check by hand.
