@@ -129,13 +129,13 @@ def run_worker(
     """A worker's life: the app over a reading ``Ledger`` whose submissions go over."""
     import uvicorn
 
+    from access.tokens import AccessStore
     from api.app import create_app
     from api.feed import StreamSettings
     from api.observability import json_logging
     from api.rate_limit import RatePolicy
-    from cadreledger.access import AccessStore
-    from cadreledger.feed import EventHub, Feed
-    from cadreledger.webhooks import WebhookKeys, key_path
+    from streams.feed import EventHub, Feed
+    from streams.webhooks import WebhookKeys, key_path
 
     logs = json_logging()
     ledger = Ledger(settings, writer=False)

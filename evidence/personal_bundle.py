@@ -1,6 +1,6 @@
 """A cadre's personal bundle: their own record, checkable offline by them alone.
 
-The cycle's evidence bundle (``cadreledger.bundle``) carries every subject's acts — it
+The cycle's evidence bundle (``evidence.bundle``) carries every subject's acts — it
 must, to replay the group's quota — so it goes to oversight and complaint handlers
 only. A cadre (or a complainant about their own result) gets this one instead: the
 events that touched their own result and nothing about anyone else's — the cycle's own

@@ -507,17 +507,3 @@ def open_store(recorder: ApplicationRecorder) -> LogStore:
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def __getattr__(name: str) -> Any:
-    """The recorders' names here before the split (eventsourcing topics in old settings,
-    and ``cadreledger/webhooks.py``), until issue 20's branches are merged."""
-    if name == "SQLiteLedgerRecorder":
-        from ledger.store_sqlite import SQLiteLedgerRecorder
-
-        return SQLiteLedgerRecorder
-    if name == "PostgresLedgerRecorder":
-        from ledger.store_postgres import PostgresLedgerRecorder
-
-        return PostgresLedgerRecorder
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

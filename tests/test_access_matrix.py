@@ -42,9 +42,10 @@ from tests.evaluation import (
     World,
     pin,
 )
+from tests.paths import DOCS
 from tests.test_domain_ledger import evaluation_ledger, run_cycle
 
-DOC = Path(__file__).parent.parent / "docs" / "api.md"
+DOC = DOCS / "api.md"
 
 INSPECTOR, AUDITOR, ADMIN = "thanh-tra", "kiem-toan", "quan-tri"
 INTEGRATOR, UNGRANTED = "tich-hop", "tich-hop-khac"

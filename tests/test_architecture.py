@@ -22,7 +22,8 @@ from typing import NamedTuple
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
+
 ROOMS = (
     "ledger",
     "domain",

@@ -14,11 +14,12 @@ from cadreledger.service import Ledger
 from evidence.bundle import export, verify_file, write
 from ledger.keys import SignerKey, VerifierKey
 from tests.evaluation import CADRES, CYCLE
+from tests.paths import FIXTURES
 from tests.test_domain_ledger import evaluation_ledger, run_cycle
 
-FIXTURES = Path(__file__).parent / "fixtures" / "bundles"
-EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
-KEYS = json.loads((FIXTURES / "keys.json").read_text())
+BUNDLES = FIXTURES / "bundles"
+EXPECTED = json.loads((BUNDLES / "expected.json").read_text())
+KEYS = json.loads((BUNDLES / "keys.json").read_text())
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -26,7 +27,7 @@ def test_published_fixtures(name: str) -> None:
     """Each tampered fixture fails the check it names (see tests/fixtures/make_bundles.py)."""
     expected = EXPECTED[name]
     report = verify_file(
-        (FIXTURES / name).read_bytes(), VerifierKey.parse(KEYS["log_key"]), KEYS["root_keys"]
+        (BUNDLES / name).read_bytes(), VerifierKey.parse(KEYS["log_key"]), KEYS["root_keys"]
     ).to_json()
     assert report["ok"] is expected["ok"], report["first_bad"]
     failing = {c["id"] for c in report["checks"] if c["status"] == "fail"}

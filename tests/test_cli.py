@@ -21,8 +21,7 @@ from cadreledger.cli import main
 from ledger.checkpoint import open_checkpoint
 from ledger.keys import KeyFormatError, SignerKey, VerifierKey
 from ledger.statement import parse_submission, sign_statement
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
 
 
 def test_demo_builds_a_cycle_that_verifies(db_url: str, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from cadreledger.cli import main
 from cadreledger.config import ConfigError, Settings
 from cadreledger.config_file import load_settings, option_defaults, read_config
+from tests.paths import DOCS
 
 FILE = """\
 db = "sqlite:///from-file.db"
@@ -135,7 +136,7 @@ def test_a_bad_variable_is_named() -> None:
 
 
 def test_the_example_in_the_operations_guide_is_a_valid_file(tmp_path: Path) -> None:
-    guide = (Path(__file__).resolve().parent.parent / "docs" / "operations.md").read_text()
+    guide = (DOCS / "operations.md").read_text()
     example = guide.split("```toml\n", 1)[1].split("```", 1)[0]
     values = read_config(_written(tmp_path, example))
     defaults = option_defaults(main, values, "docs/operations.md")

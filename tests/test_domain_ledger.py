@@ -36,8 +36,7 @@ from tests.evaluation import (
     World,
     WorldClock,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
 
 
 def evaluation_ledger(

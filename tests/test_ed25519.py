@@ -13,7 +13,6 @@ import base64
 import hashlib
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,9 +34,10 @@ from ledger.ed25519 import (
 )
 from ledger.keys import SignerKey, VerifierKey, WeakKeyError, key_id, verify_signature
 from tests.evaluation import World
+from tests.paths import DATA, ROOT
 
-DATA = Path(__file__).parent / "data" / "ed25519_edge_cases.json"
-CASES: list[dict[str, Any]] = json.loads(DATA.read_text())["cases"]
+CASES_FILE = DATA / "ed25519_edge_cases.json"
+CASES: list[dict[str, Any]] = json.loads(CASES_FILE.read_text())["cases"]
 B = decode(bytes.fromhex("58" + "66" * 31))
 
 # SPEC §2: the y values (sign bit ignored) refused for R and A — the 8 points of small
@@ -102,7 +102,7 @@ def test_the_cases_cover_what_openssl_accepts_and_the_rule_refuses() -> None:
 
 
 def _generator() -> Any:
-    sys.path.insert(0, str(DATA.parent))
+    sys.path.insert(0, str(DATA))
     try:
         import ed25519_edge_cases as generator
     finally:
@@ -200,7 +200,7 @@ def test_a_forged_statement_under_a_small_order_key_is_refused() -> None:
 
 # -- the browser ----------------------------------------------------------------------
 
-STATIC = Path(__file__).resolve().parents[1] / "api" / "ui" / "static"
+STATIC = ROOT / "api" / "ui" / "static"
 
 
 def test_the_web_ui_gives_the_rules_verdict_on_every_edge_case() -> None:

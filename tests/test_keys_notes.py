@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +16,9 @@ from ledger.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from ledger.keys import KeyFormatError, SignerKey, VerifierKey, key_id
 from ledger.note import EM_DASH, NoteError, open_note
 from tests.conftest import examples
+from tests.paths import DATA
 
-VECTORS = Path(__file__).resolve().parent / "data" / "testvectors"
+VECTORS = DATA / "testvectors"
 SIGNED_NOTE = VECTORS / "signed-note.json"
 
 

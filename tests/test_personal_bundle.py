@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 from cadreledger.cli import main
-from evidence.personal_bundle import FORMAT, export_personal, verify_personal, write_personal
 from cadreledger.service import Ledger
 from domain.streams import stream_for
+from evidence.personal_bundle import FORMAT, export_personal, verify_personal, write_personal
 from ledger.bundle import BundleError
 from ledger.canonical import canonical_bytes
 from ledger.checkpoint import Checkpoint

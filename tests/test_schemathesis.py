@@ -58,7 +58,17 @@ from tests.conftest import AT_SESSION_END, examples
 EXAMPLES = examples(25)
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("access", "api", "cadreledger", "domain", "evidence", "ledger", "projections", "streams", "witness")
+PACKAGES = (
+    "access",
+    "api",
+    "cadreledger",
+    "domain",
+    "evidence",
+    "ledger",
+    "projections",
+    "streams",
+    "witness",
+)
 LIBRARIES = ("fastapi", "pydantic", "starlette", "schemathesis")
 
 

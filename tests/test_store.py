@@ -23,6 +23,7 @@ from ledger.errors import Rejected
 from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
 from ledger.receipt import Receipt
 from tests.conftest import People
+from tests.paths import ROOT
 
 
 def assert_stored_once(ledger: Ledger, receipts: list[Receipt]) -> None:
@@ -184,8 +185,8 @@ def test_killed_writer_loses_no_acknowledged_statement(db_url: str, tmp_path: Pa
         [sys.executable, "-c", WRITER, db_url, key],
         stdout=subprocess.PIPE,
         text=True,
-        cwd=Path(__file__).resolve().parents[1],
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     acknowledged = []
     assert proc.stdout is not None

@@ -43,6 +43,7 @@ from ledger.tilelog import format_index, parse_index
 from streams.follow import CannotFollow, Discrepancy
 from streams.follow_tiles import TileFollower
 from tests.conftest import IN_CI, People
+from tests.paths import TESTS
 from tests.streaming import serving
 from tests.test_domain_ledger import evaluation_ledger, run_cycle
 
@@ -387,7 +388,7 @@ def test_follow_needs_the_envelopes(ledger: Ledger, people: People, tmp_path: Pa
 
 # -- a Go client: golang.org/x/mod/sumdb/{note,tlog} -------------------------------------
 
-GO_CLIENT = Path(__file__).parent / "clients" / "tlog_tiles_client.go"
+GO_CLIENT = TESTS / "clients" / "tlog_tiles_client.go"
 GO_PATH = Path("/usr/share/gocode")  # Debian's golang-golang-x-mod-dev
 
 

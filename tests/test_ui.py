@@ -36,13 +36,13 @@ from ledger.keys import SignerKey
 from ledger.merkle import root_at
 from tests.browser import chromium, need_chromium, screenshot_path
 from tests.conftest import IN_CI
+from tests.paths import ROOT
 from tests.streaming import serving
 from tests.test_architecture import ROOMS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-ROOT = Path(__file__).resolve().parents[1]
 VECTORS = ROOT / "tests" / "data" / "testvectors"
 DEMO_CADRES = 20  # the demo's smallest cast that still plays every part
 

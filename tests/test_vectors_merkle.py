@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from ledger.merkle import HASH_SIZE, ProofError, verify_consistency, verify_inclusion
+from tests.paths import DATA
 
-VECTORS = Path(__file__).resolve().parent / "data" / "testvectors"
+VECTORS = DATA / "testvectors"
 MERKLE = VECTORS / "merkle"
 SIGNED_NOTE = VECTORS / "signed-note.json"
 MISSING = f"test vectors not found at {VECTORS}"

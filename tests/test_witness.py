@@ -46,6 +46,7 @@ from ledger.keys import KeyFormatError, SignerKey, VerifierKey
 from ledger.merkle import NodeID, consistency_proof, leaf_hash, node_hash
 from ledger.note import NoteSignature
 from tests.conftest import People
+from tests.paths import ROOT
 from tests.streaming import serving
 from witness.cosignatures import CosignatureStore
 from witness.state import WitnessState
@@ -56,7 +57,6 @@ from witness.witnessing import (
     Witnessing,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "example.com/log"
 
 # RFC 8032 §7.1, TEST 1: an Ed25519 key pair anyone can check by hand.

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ledger.store import PostgresLedgerRecorder
+from ledger.store_postgres import PostgresLedgerRecorder
 from streams.feed import FeedFilter
 from streams.webhooks.registration import Endpoint
 
