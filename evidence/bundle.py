@@ -44,7 +44,7 @@ def export(ledger: Ledger, cycle: str, cadre: str | None = None) -> Bundle:
     position, served = ledger.projector.snapshot(["registry", f"cycle/{cycle}"])
     if f"cycle/{cycle}" not in served:
         raise Rejected(NOT_FOUND, f"Không có kỳ đánh giá {cycle!r}.", f"No cycle {cycle!r}.")
-    size, note = _checkpoint_at(ledger, position)
+    size, note = position, checkpoint_at(ledger, position)
     cosignatures = CosignatureStore(store).lines(size)
     if cosignatures:  # what witnesses have cosigned of it travels with it
         note = with_signatures(note, parse_lines("".join(cosignatures)))
@@ -85,11 +85,12 @@ def export(ledger: Ledger, cycle: str, cadre: str | None = None) -> Bundle:
     )
 
 
-def _checkpoint_at(ledger: Ledger, size: int) -> tuple[int, str]:
-    rows = ledger.store.query("SELECT size, note FROM ledger_checkpoints WHERE size = ?", (size,))
-    if not rows:
+def checkpoint_at(ledger: Ledger, size: int) -> str:
+    """The checkpoint at the read model's position: a bundle is checked against it."""
+    note = ledger.store.checkpoint_at(size)
+    if note is None:
         raise RuntimeError(f"no stored checkpoint at the read model's position {size}")
-    return int(rows[0]["size"]), str(rows[0]["note"])
+    return note
 
 
 def verify_file(

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from domain.acts import Act
 from domain.model import Model
 from domain.streams import REGISTRY_STREAM
+from evidence.bundle import checkpoint_at
 from ledger.bundle import Bundle, BundleError, BundleEvent, parse_bundle, verify_bundle
 from ledger.cosignature import WitnessPolicy, parse_lines, with_signatures
 from ledger.envelope import Event
@@ -109,7 +110,7 @@ def export_personal(ledger: Ledger, cycle: str, cadre: str) -> Bundle:
         )
     store = ledger.store
     size = projector.model.position
-    note = _checkpoint_at(ledger, size)
+    note = checkpoint_at(ledger, size)
     cosignatures = CosignatureStore(store).lines(size)
     if cosignatures:  # what witnesses have cosigned of it travels with it
         note = with_signatures(note, parse_lines("".join(cosignatures)))
@@ -140,13 +141,6 @@ def export_personal(ledger: Ledger, cycle: str, cadre: str) -> Bundle:
         },
         format=FORMAT,
     )
-
-
-def _checkpoint_at(ledger: Ledger, size: int) -> str:
-    rows = ledger.store.query("SELECT note FROM ledger_checkpoints WHERE size = ?", (size,))
-    if not rows:
-        raise RuntimeError(f"no stored checkpoint at the read model's position {size}")
-    return str(rows[0]["note"])
 
 
 def write_personal(bundle: Bundle) -> bytes:

@@ -356,6 +356,11 @@ class LogStore(ABC):
         )
         return (as_int(rows[0]["size"]), as_text(rows[0]["note"])) if rows else None
 
+    def checkpoint_at(self, size: int) -> str | None:
+        """The checkpoint the log signed at exactly ``size``, if a batch ended there."""
+        rows = self.query("SELECT note FROM ledger_checkpoints WHERE size = ?", (size,))
+        return as_text(rows[0]["note"]) if rows else None
+
     def checkpoint_covering(self, index: int) -> tuple[int, str] | None:
         """The first stored checkpoint whose tree holds position ``index``."""
         rows = self.query(

@@ -86,6 +86,8 @@ CLOCK_CALLS = frozenset(
 REPOSITORIES = frozenset(
     {
         "ledger/store.py",  # the log's tables
+        "ledger/store_sqlite.py",  # the log's tables, SQLite's own SQL
+        "ledger/store_postgres.py",  # the log's tables, PostgreSQL's own SQL
         "ledger/vault.py",  # sealed texts
         "projections/readmodel.py",  # the read model's documents and position
         "access/repository.py",  # tokens, grants
@@ -101,7 +103,6 @@ SQL_NOT_YET_IN_THE_STORE = frozenset(
         "projections/audit.py",
         "projections/follower.py",
         "streams/feed.py",
-        "evidence/bundle.py",
         "api/auth.py",
         "cadreledger/cli_logkey.py",
         "cadreledger/replica.py",
