@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from cadreledger.service import Ledger
 from cadreledger.witnessing import CosignatureStore
 from domain.acts import Act
 from domain.model import Model
@@ -38,6 +38,9 @@ from ledger.logtime import check_log_time
 from ledger.merkle import consistency_proof, inclusion_proof
 from ledger.verifier import CheckResult, Finding, Report
 from projections.history import cycle_streams
+
+if TYPE_CHECKING:  # the service is passed in, never imported at run time
+    from cadreledger.service import Ledger
 
 FORMAT = "cadreledger-personal-bundle/1"
 MEDIA_TYPE = "application/vnd.cadreledger.personal-bundle+json"
