@@ -40,7 +40,7 @@ from ledger.verifier import CheckResult, Finding, Report
 from projections.history import cycle_streams
 from witness.cosignatures import CosignatureStore
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the service is passed in, never imported at run time
     from cadreledger.service import Ledger
 
 FORMAT = "cadreledger-personal-bundle/1"

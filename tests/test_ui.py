@@ -1078,9 +1078,13 @@ def test_a_complainant_replays_the_steps_that_touched_their_result(
     access = AccessStore(served.ledger.store)
     token, _ = access.issue(complainant)
     with serving(create_app(served.ledger, access=access)) as url:
-        page.context.add_cookies([{"name": "cadreledger_token", "value": token, "url": url}])
+        # Signed in as a person does: their page sends them to sign in, and back.
         page.goto(f"{url}/ui/cadre.html?cycle={served.cycle}&cadre={complainant}")
+        page.wait_for_url("**/ui/login.html?next=*")
+        page.fill("#token", token)
+        page.click("#sign-in")
         page.wait_for_selector("#history a")
+        assert page.url.endswith(f"/ui/cadre.html?cycle={served.cycle}&cadre={complainant}")
 
         # The cycle's case bundle carries everyone's acts: the page says who gives it out.
         page.click("#bundle")
