@@ -242,6 +242,8 @@ def install(app: FastAPI, ledger: Ledger) -> Metrics:
             return _not_ready(f"database: {type(e).__name__}")
         if ledger.sequencer is not None and not ledger.sequencer.running:
             return _not_ready("the writer has stopped")
+        if ledger.forward is not None and ledger.forward.lost:  # an HTTP worker's writer
+            return _not_ready("the writer process has stopped")
         if ledger.rules is not None:
             try:
                 lag = ledger.size() - ledger.projector.read_model.position()

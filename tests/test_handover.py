@@ -1,0 +1,105 @@
+"""The hand-over socket between HTTP workers and the writer (cadreledger/handover.py).
+
+The writer trusts the signature checks of whoever is on the other end, so only its own
+workers may be: a connection without the secret it gave them gets nothing stored, and
+is hung up on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pickle
+import socket
+import stat
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from pathlib import Path
+
+import pytest
+
+from cadreledger.handover import HEADER, HandoverClient, HandoverServer, parts
+from cadreledger.service import Ledger
+from ledger.errors import BAD_SIGNATURE, Rejected
+from tests.conftest import People
+
+SECRET = os.urandom(32)
+
+
+@pytest.fixture
+def writer(tmp_path: Path, open_ledger: Callable[..., Ledger]) -> Iterator[tuple[Ledger, str]]:
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'h.db'}")
+    private = tempfile.mkdtemp(prefix="cadreledger-handover-")
+    path = os.path.join(private, "sequencer.sock")
+    server = HandoverServer(path, SECRET, ledger.submit_checked, None)
+    yield ledger, path
+    server.close()
+    os.unlink(path)
+    os.rmdir(private)
+
+
+def frame(payload: object) -> bytes:
+    data = pickle.dumps(payload)
+    return HEADER.pack(len(data)) + data
+
+
+def test_only_the_service_user_reaches_the_socket(writer: tuple[Ledger, str]) -> None:
+    _, path = writer
+    assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_without_the_secret_nothing_is_stored(writer: tuple[Ledger, str], people: People) -> None:
+    """An insider on the machine connects and hands over a statement nobody signed, as
+    if a worker had checked it: hung up on, nothing stored."""
+    ledger, path = writer
+    signed = people.statement()
+    forged = dict(signed.statement, general=30)  # its signature no longer matches
+    request = (1, "submit", (forged, signed.canonical, str(signed.signer), signed.signature, {}))
+    for offered in (b"\0" * 32, SECRET[:31] + bytes([SECRET[31] ^ 1])):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as intruder:
+            intruder.connect(path)
+            intruder.settimeout(10)
+            intruder.sendall(offered + frame([request]))
+            with suppress(ConnectionResetError):  # reset: closed with the frame unread
+                assert intruder.recv(1024) == b""  # closed without an answer
+    assert ledger.size() == 0
+    # The same bytes with the secret are taken (so the refusal above is the secret's):
+    # the writer does not check again what its workers checked.
+    honest = (2, "submit", parts(signed))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as worker:
+        worker.connect(path)
+        worker.settimeout(30)
+        worker.sendall(SECRET + frame([honest]))
+        (length,) = HEADER.unpack(worker.recv(HEADER.size))
+        data = b""
+        while len(data) < length:
+            data += worker.recv(length - len(data))
+        [(request_id, (kind, receipt))] = pickle.loads(data)
+    assert (request_id, kind) == (2, "ok") and receipt.index == 0
+    assert ledger.size() == 1
+
+
+def test_a_worker_checks_then_the_writer_sequences(
+    writer: tuple[Ledger, str], people: People
+) -> None:
+    ledger, path = writer
+
+    async def run() -> None:
+        client = HandoverClient(path, SECRET)
+        good = people.statement()
+        receipt = await client.submit(json.dumps(good.submission()).encode())
+        receipt.verify(ledger.log_key)
+        again = await client.submit(json.dumps(good.submission()).encode())
+        assert again.duplicate and again.index == receipt.index
+        tampered = good.submission()
+        tampered["statement"] = dict(good.statement, general=30)
+        with pytest.raises(Rejected) as refused:  # refused in the worker, never sent
+            await client.submit(json.dumps(tampered).encode())
+        assert refused.value.problem == BAD_SIGNATURE
+        # What the writer gets from a worker is the checked parts of the statement.
+        assert parts(good)[1] == good.canonical
+
+    asyncio.run(run())
+    assert ledger.size() == 1
