@@ -14,6 +14,7 @@ from domain.cycle.state import (
     CYCLE_ROLES,
     DEADLINED,
     CycleState,
+    DeadlineException,
     roles_apart,
 )
 from domain.evaluation import Evaluation, Subject, subject_from
@@ -104,7 +105,7 @@ class Opening(CycleState):
             refuse_field("acts", "exception.no_deadline", acts=sorted(unknown_acts))
         until = body.day("until")
         require_reason(body.text("reason"))
-        self.exceptions.append((acts, until, act.event))
+        self.exceptions.append(DeadlineException(acts, until, act.event))
 
     def quota_exception(self, act: Act) -> None:
         """The authority records outstanding achievement: the group's HTXS cap rises."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Self
+from typing import NamedTuple, Self
 
 from domain.acts import Act
 from domain.evaluation import Evaluation, Meeting
@@ -39,6 +39,7 @@ __all__ = [
     "INSPECTION",
     "PANEL",
     "CycleState",
+    "DeadlineException",
     "not_authorised",
     "roles_apart",
 ]
@@ -69,6 +70,14 @@ DEADLINED = frozenset(
 )
 
 
+class DeadlineException(NamedTuple):
+    """A recorded exception to the deadline: these acts are let through until a day."""
+
+    acts: frozenset[str]
+    until: date
+    event: str  # the ``exception.recorded`` act
+
+
 @dataclass
 class CycleState:
     """What a cycle holds, and the checks every phase's handlers share. The handlers
@@ -85,7 +94,7 @@ class CycleState:
     roster: str | None = None
     meetings: dict[str, Meeting] = field(default_factory=dict)
     quota_exceptions: dict[str, str] = field(default_factory=dict)  # group → event
-    exceptions: list[tuple[frozenset[str], date, str]] = field(default_factory=list)
+    exceptions: list[DeadlineException] = field(default_factory=list)
     published: tuple[date, str] | None = None
     # In a draft's fork: evaluations and meetings still shared with the original,
     # copied on their first write (see ``fork``).
