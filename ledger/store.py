@@ -159,6 +159,7 @@ def events_table_spec(table: str, suffix: str = "") -> Table:
 
 
 def event_rows(stored_events: Sequence[StoredEvent]) -> list[tuple[Any, ...]]:
+    """The rows eventsourcing's recorders write for these events."""
     return [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
 
 
@@ -166,6 +167,7 @@ Insert = Callable[[Any, Table, Sequence[tuple[Any, ...]]], None]
 
 
 def write_rows(cursor: Any, rows: BatchRows, insert: Insert) -> None:
+    """A batch's rows, each kind by the database's own ``insert``, in ``cursor``'s transaction."""
     insert(cursor, _LEAVES, rows.leaves)
     insert(cursor, _NONCES, rows.nonces)
     insert(cursor, _DATA_KEYS, rows.data_keys)
@@ -176,6 +178,7 @@ def write_rows(cursor: Any, rows: BatchRows, insert: Insert) -> None:
 
 
 def ddl(blob: str) -> list[str]:
+    """The log's tables, with ``blob`` as this database's name for bytes."""
     return [s.format(blob=blob) for s in _DDL]
 
 

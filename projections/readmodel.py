@@ -123,8 +123,8 @@ class ReadModel:
         """Write ``docs`` (``views.encoded``) and move the position from ``expected`` to
         ``position`` (``None``: from whatever is there, even nothing — a rebuild of a
         damaged read model)."""
-        sql = self.store._sql
-        with self.store._transaction(commit=True) as cursor:
+        sql = self.store.sql
+        with self.store.transaction(commit=True) as cursor:
             if expected is None:
                 cursor.execute(
                     sql(
