@@ -372,32 +372,28 @@ def serve(
             allow_private=webhooks_allow_private,
             entitled=access.entitlement(partial(standing_roles, ledger)) if access else None,
         ) as extra:
-            if workers:
-                from cadreledger.workers import WorkerOptions, serve_with_workers
+            logs = json_logging()
+            try:
+                if workers:  # they serve HTTP; this process writes (cadreledger.workers)
+                    from cadreledger.workers import WorkerOptions, serve_with_workers
 
-                logs = json_logging()
-                try:
                     options = WorkerOptions(heartbeat, sse_buffer, open_access, primary)
                     serve_with_workers(ledger, host, port, workers, options)
-                finally:
-                    logs.stop()
-                hub.stop()
-                return
-            app = create_app(
-                ledger,
-                hub=hub,
-                streams=StreamSettings(heartbeat=heartbeat, buffer=sse_buffer),
-                webhook_keys=extra.webhook_keys,
-                access=access,
-                max_body=settings.max_body_bytes,
-                rate=RatePolicy(settings.rate_limit, settings.rate_burst)
-                if settings.rate_limit > 0
-                else None,
-            )
-            logs = json_logging()
-            # uvicorn's access log would print raw paths (people's ids); ours logs routes.
-            try:
-                uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+                else:
+                    app = create_app(
+                        ledger,
+                        hub=hub,
+                        streams=StreamSettings(heartbeat=heartbeat, buffer=sse_buffer),
+                        webhook_keys=extra.webhook_keys,
+                        access=access,
+                        max_body=settings.max_body_bytes,
+                        rate=RatePolicy(settings.rate_limit, settings.rate_burst)
+                        if settings.rate_limit > 0
+                        else None,
+                    )
+                    # uvicorn's access log would print raw paths (people's ids); ours
+                    # logs routes.
+                    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
             finally:
                 logs.stop()
         hub.stop()
