@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -50,6 +51,14 @@ def read(
 def fill(ledger: Ledger, people: People, n: int = EVENTS) -> None:
     for i in range(n):
         ledger.append(people.statement(cadre=f"c{i % 4}", type=("a.b", "c.d")[i % 2]))
+
+
+def fill_at_once(ledger: Ledger, people: People, n: int) -> None:
+    """``n`` statements from 32 threads, so that the writer commits them in batches (one
+    by one, 4,000 of them were 4,000 transactions: half a minute on PostgreSQL)."""
+    statements = [people.statement(cadre=f"c{i % 4}") for i in range(n)]
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(ledger.append, statements))
 
 
 def test_ids_are_positions_and_data_is_the_cloud_event(
@@ -192,7 +201,7 @@ def test_overflow_over_a_real_socket_then_resume_loses_nothing(
         stalled.connect(("127.0.0.1", port))
         stalled.sendall(b"GET /v1/events/stream HTTP/1.1\r\nhost: x\r\n\r\n")
         time.sleep(0.5)  # subscribed and caught up (nothing yet)
-        fill(ledger, people, total)
+        fill_at_once(ledger, people, total)
         stalled.settimeout(30)
         received = b""
         while not received.endswith(b"0\r\n\r\n"):  # the chunked body's end
