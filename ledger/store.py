@@ -267,10 +267,6 @@ class LogStore(ABC):
         ``commit``."""
         return self.recorder.datastore.transaction(commit=commit)  # type: ignore[no-any-return]
 
-    # The names before the split (readers in projections/ still use them).
-    _sql = sql
-    _transaction = transaction
-
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self.transaction() as cursor:
             self._lenient(cursor)
