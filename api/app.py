@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from access.tokens import AccessStore
-from api import schemas
+from api import schemas, tiles, witnessing
 from api.auth import install as install_auth
 from api.body_limit import MAX_BODY_BYTES, BodyLimit
 from api.cycles import cycles_router
@@ -42,10 +42,8 @@ from api.problems import (
 )
 from api.rate_limit import Decision, RateLimit, RatePolicy
 from api.schemas import SUBMISSION_SCHEMA
-from api.tiles import tiles_router
 from api.ui import install as install_ui
 from api.webhooks import webhooks_router
-from api.witnessing import cosigned_router
 from cadreledger import __version__
 from cadreledger.service import Ledger
 from ledger.errors import CONFLICTING_PARAMETERS, INVALID_REQUEST, NOT_FOUND, Rejected
@@ -132,6 +130,8 @@ def create_app(
             "follow RFC 9162; checkpoints are C2SP signed notes."
         ),
     )
+    # What the routes are handed (api/depends.py).
+    app.state.ledger = ledger
     # Added before the operations and authentication middleware, so inside them: the
     # rate limiter sees who is asking, and refusals are logged and measured.
     app.add_middleware(StatementIntake, ledger=ledger)  # innermost: see api/intake.py
@@ -155,8 +155,8 @@ def create_app(
         app.include_router(webhooks_router(DeliveryStore(ledger), webhook_keys, access))
     if ledger.rules is not None:
         app.include_router(cycles_router(ledger, _PROBLEM))
-    app.include_router(cosigned_router(ledger, _PROBLEM))
-    app.include_router(tiles_router(ledger, _PROBLEM))  # C2SP tlog-tiles
+    app.include_router(witnessing.router)
+    app.include_router(tiles.router)  # C2SP tlog-tiles
 
     @app.get(
         "/v1/log/checkpoint",

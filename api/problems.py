@@ -31,6 +31,8 @@ from ledger.errors import (
 from streams.webhooks.targets import WEBHOOK_PROBLEMS
 
 PROBLEM_JSON = "application/problem+json"
+# An operation's refusal in the OpenAPI document.
+PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "RFC 9457 problem details"}
 
 # The edge's own refusals (rate limits: ``api/rate_limit.py`` declares them here).
 API_PROBLEMS = Catalogue()
