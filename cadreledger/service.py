@@ -480,6 +480,16 @@ class Ledger:
         each time (the readiness check's: does the database answer?)."""
         return self.store.latest_checkpoint()
 
+    def queue_depth(self) -> int:
+        """Statements waiting for the writer's next batch (0 when this one does not write)."""
+        return self.sequencer.queue_depth if self.sequencer is not None else 0
+
+    def on_batch(self, observe: Callable[[int, float], None]) -> None:
+        """Call ``observe(size, seconds)`` after each batch this ledger writes (none
+        when it does not write)."""
+        if self.sequencer is not None:
+            self.sequencer.observers.append(observe)
+
     @property
     def writer_stopped(self) -> bool:
         """Whether this ledger took up writing and its writer has since stopped."""
