@@ -126,7 +126,6 @@ def create_app(
         app.include_router(cycles.router)
     app.include_router(witnessing.router)
     app.include_router(tiles.router)  # C2SP tlog-tiles
-
     app.include_router(log.router)
     app.include_router(statements.router)
     app.include_router(problems.router)

@@ -9,17 +9,12 @@ are ``async``: a sync dependency would cost every request a hop to the thread po
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from access.tokens import AccessStore
 from cadreledger.service import Ledger
-
-
-def state(request: Request) -> Any:
-    """The app's state (``create_app`` fills it)."""
-    return request.app.state
 
 
 async def ledger_of(request: Request) -> Ledger:
