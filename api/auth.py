@@ -9,9 +9,8 @@ themselves and need no token. ``api/policy.py`` holds the rules.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import anyio
@@ -19,16 +18,16 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from access.sign_in import sign_in
 from access.tokens import FORBIDDEN, UNAUTHENTICATED, AccessStore, current_model
 from api import schemas
 from api.openapi import problem
 from api.policy import INTEGRATOR, Ask, Identity, public, rule_for, text_scope
 from api.problems import too_large
 from cadreledger.service import Ledger
-from domain.acts import Act
 from ledger.canonical import parse_strict
 from ledger.errors import INVALID_REQUEST, Rejected
-from ledger.statement import MAX_SUBMISSION_BYTES, parse_submission
+from ledger.statement import MAX_SUBMISSION_BYTES
 from ledger.vault import WITHHELD, Revealed
 
 COOKIE = "cadreledger_token"
@@ -90,44 +89,26 @@ def authenticating(request: Request) -> bool:
     return getattr(request.state, "token_presented", None) is not None
 
 
-def reveal_for(ledger: Ledger) -> Callable[[Request, list[str]], Mapping[str, Revealed]]:
+def reveal(request: Request, found: list[str]) -> Mapping[str, Revealed]:
     """The sealed texts a response holds, opened for those the policy lets read them
     (the cycle's insiders; the cadre, or complainant, on their own page — their own
     record's texts, not others' on it) and withheld from the rest — e.g. a colleague
     reading a published cycle's levels."""
-
-    def reveal(request: Request, found: list[str]) -> Mapping[str, Revealed]:
-        if not authenticating(request):
-            return ledger.reveal(found)
-        scope = text_scope(ask_of(ledger, request))
-        if scope is None:
-            return ledger.reveal(found)
-        if not scope:
-            return dict.fromkeys(found, WITHHELD)
-        texts = ledger.reveal(found)
-        subjects = _subjects(ledger, [c for c, t in texts.items() if t.status == "revealed"])
-        return {
-            c: t if t.status != "revealed" or subjects.get(c) in scope else WITHHELD
-            for c, t in texts.items()
-        }
-
-    return reveal
-
-
-def _subjects(ledger: Ledger, commitments: list[str]) -> dict[str, str]:
-    """Each sealed text's data subject (whose key seals it: the cadre it is about, else
-    its author), as the text vault recorded it."""
-    found: dict[str, str] = {}
-    for start in range(0, len(commitments), 500):
-        chunk = commitments[start : start + 500]
-        rows = ledger.store.query(
-            "SELECT t.commitment, k.subject FROM ledger_texts t"
-            " JOIN ledger_data_keys k ON k.kid = t.kid"
-            f" WHERE t.commitment IN ({', '.join('?' * len(chunk))})",
-            chunk,
-        )
-        found.update((str(r["commitment"]), str(r["subject"])) for r in rows)
-    return found
+    ledger: Ledger = request.app.state.ledger
+    if not authenticating(request):
+        return ledger.reveal(found)
+    scope = text_scope(ask_of(ledger, request))
+    if scope is None:
+        return ledger.reveal(found)
+    if not scope:
+        return dict.fromkeys(found, WITHHELD)
+    texts = ledger.reveal(found)
+    # Each text's data subject: whose key seals it (the cadre it is about, else its author).
+    subjects = ledger.text_subjects([c for c, t in texts.items() if t.status == "revealed"])
+    return {
+        c: t if t.status != "revealed" or subjects.get(c) in scope else WITHHELD
+        for c, t in texts.items()
+    }
 
 
 class Authenticate:
@@ -151,27 +132,31 @@ class Authenticate:
 
 def install(app: FastAPI, ledger: Ledger, access: AccessStore) -> None:
     """Authentication on every route of ``app``, and the routes to sign in and out."""
-    gatekeeper = Gatekeeper(ledger, access)
+    gatekeeper = app.state.gatekeeper = Gatekeeper(ledger, access)
     app.add_middleware(Authenticate, gatekeeper=gatekeeper)
     # Before any route is added: a route takes its router's dependencies when added.
-    app.router.dependencies.append(_dependency(gatekeeper))
-    app.include_router(_auth_router(gatekeeper))
+    app.router.dependencies.append(Depends(authorized))
+    app.include_router(router)
     _document(app)
 
 
-def _dependency(gatekeeper: Gatekeeper) -> Any:
+async def gatekeeper_of(request: Request) -> Gatekeeper:
+    gatekeeper: Gatekeeper = request.app.state.gatekeeper
+    return gatekeeper
+
+
+GatekeeperDep = Annotated[Gatekeeper, Depends(gatekeeper_of)]
+
+
+async def authorized(request: Request) -> None:
     """Every route's first dependency. A route nobody wrote a rule for is refused."""
-
-    async def authorized(request: Request) -> None:
-        rule = rule_for(request.method, getattr(request.scope.get("route"), "path", ""))
-        if rule is public:
-            return
-        # A rule may read the read model (a cycle's roles): off the event loop.
-        ask = ask_of(gatekeeper.ledger, request)
-        if rule is None or not await anyio.to_thread.run_sync(rule, ask):
-            raise _refusal(request)
-
-    return Depends(authorized)
+    rule = rule_for(request.method, getattr(request.scope.get("route"), "path", ""))
+    if rule is public:
+        return
+    # A rule may read the read model (a cycle's roles): off the event loop.
+    ask = ask_of(request.app.state.ledger, request)
+    if rule is None or not await anyio.to_thread.run_sync(rule, ask):
+        raise _refusal(request)
 
 
 def _refusal(request: Request) -> Rejected:
@@ -194,118 +179,100 @@ def _refusal(request: Request) -> Rejected:
     )
 
 
-def _auth_router(gatekeeper: Gatekeeper) -> APIRouter:
-    ledger, access = gatekeeper.ledger, gatekeeper.access
-    router = APIRouter(prefix="/v1/auth", tags=["auth"])
-
-    refused: dict[int | str, dict[str, Any]] = {
-        401: problem("Not signed in, or the sign-in refused (RFC 9457)")
-    }
-
-    @router.post(
-        "/tokens",
-        status_code=201,
-        responses={201: {"model": schemas.Token, "description": "A new token"}, **refused},
-        openapi_extra=_body(schemas.SUBMISSION_SCHEMA),
-    )
-    async def token(request: Request) -> dict[str, Any]:
-        """A token for the person who signed the body: a submission of an ``auth.token``
-        statement ``{audience: <this log's origin>}`` signed within 5 minutes with a
-        registered, unrevoked key. Each such statement can be used once."""
-        body = await request.body()
-        if len(body) > MAX_SUBMISSION_BYTES:
-            raise too_large(MAX_SUBMISSION_BYTES)
-        return await anyio.to_thread.run_sync(_login, ledger, access, body)
-
-    @router.post(
-        "/session",
-        responses={
-            **schemas.ok(schemas.Session),
-            **refused,
-            403: problem("A request from another origin (RFC 9457 problem details)"),
-        },
-        openapi_extra=_body(schemas.SESSION_SCHEMA),
-    )
-    async def session(request: Request) -> JSONResponse:
-        """Keep a token in an HttpOnly cookie for the web UI. Body: ``{"token": "clt_…"}``
-        as ``application/json``, from this service's own origin (a form or a ``text/plain``
-        post from another site could otherwise sign a browser in as someone else)."""
-        _same_origin(request)
-        body = await request.body()
-        data = parse_strict(body, max_bytes=SESSION_MAX_BYTES)
-        text = data.get("token") if isinstance(data, dict) else None
-        identity = None
-        if isinstance(text, str):
-            identity = await anyio.to_thread.run_sync(gatekeeper.identify, text)
-        if identity is None or not isinstance(text, str):
-            raise Rejected(
-                UNAUTHENTICATED,
-                "Mã truy cập không hợp lệ, đã hết hạn hoặc đã bị thu hồi.",
-                "The access token is invalid, expired or revoked.",
-            )
-        answer = JSONResponse({"person": identity.person, "roles": sorted(identity.roles)})
-        answer.set_cookie(
-            COOKIE,
-            text,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-            path="/",
-        )
-        return answer
-
-    @router.delete("/session", status_code=204)
-    async def sign_out(request: Request) -> Response:
-        """Forget the cookie, and revoke the token it held."""
-        text = request.cookies.get(COOKIE)
-        if text:
-            await anyio.to_thread.run_sync(access.revoke, text)
-        answer = Response(status_code=204)
-        answer.delete_cookie(COOKIE, path="/")
-        return answer
-
-    @router.get("/whoami", responses=schemas.ok(schemas.WhoAmI))
-    def whoami(request: Request) -> dict[str, Any]:
-        """The signed-in person: standing roles, roles per cycle, granted cycles."""
-        identity = who(request)
-        assert identity is not None  # the policy lets only the signed-in here
-        model = current_model(ledger)
-        person = model.registry.people.get(identity.person) if model else None
-        cycles = {
-            cid: sorted(role for role, people in cycle.roles.items() if identity.person in people)
-            for cid, cycle in (model.cycles.items() if model else ())
-        }
-        return {
-            "person": identity.person,
-            "name": person.name if person else None,
-            "roles": sorted(identity.roles),
-            "cycles": {cid: roles for cid, roles in cycles.items() if roles},
-            "grants": sorted(identity.grants),
-        }
-
-    return router
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    401: problem("Not signed in, or the sign-in refused (RFC 9457)")
+}
 
 
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-def _login(ledger: Ledger, access: AccessStore, body: bytes) -> dict[str, Any]:
-    signed = parse_submission(body)
-    model = current_model(ledger)
-    if model is None:
+@router.post(
+    "/tokens",
+    status_code=201,
+    responses={201: {"model": schemas.Token, "description": "A new token"}, **_REFUSED},
+    openapi_extra=_body(schemas.SUBMISSION_SCHEMA),
+)
+async def token(gatekeeper: GatekeeperDep, request: Request) -> dict[str, Any]:
+    """A token for the person who signed the body: a submission of an ``auth.token``
+    statement ``{audience: <this log's origin>}`` signed within 5 minutes with a
+    registered, unrevoked key. Each such statement can be used once."""
+    body = await request.body()
+    if len(body) > MAX_SUBMISSION_BYTES:
+        raise too_large(MAX_SUBMISSION_BYTES)
+    signed_in = await anyio.to_thread.run_sync(sign_in, gatekeeper.ledger, gatekeeper.access, body)
+    return signed_in._asdict()
+
+
+@router.post(
+    "/session",
+    responses={
+        **schemas.ok(schemas.Session),
+        **_REFUSED,
+        403: problem("A request from another origin (RFC 9457 problem details)"),
+    },
+    openapi_extra=_body(schemas.SESSION_SCHEMA),
+)
+async def session(gatekeeper: GatekeeperDep, request: Request) -> JSONResponse:
+    """Keep a token in an HttpOnly cookie for the web UI. Body: ``{"token": "clt_…"}``
+    as ``application/json``, from this service's own origin (a form or a ``text/plain``
+    post from another site could otherwise sign a browser in as someone else)."""
+    _same_origin(request)
+    body = await request.body()
+    data = parse_strict(body, max_bytes=SESSION_MAX_BYTES)
+    text = data.get("token") if isinstance(data, dict) else None
+    identity = None
+    if isinstance(text, str):
+        identity = await anyio.to_thread.run_sync(gatekeeper.identify, text)
+    if identity is None or not isinstance(text, str):
         raise Rejected(
-            INVALID_REQUEST,
-            "Sổ cái này không có sổ đăng ký khóa: mã truy cập do người vận hành cấp.",
-            "This log has no key registry: its tokens are issued by the operator.",
+            UNAUTHENTICATED,
+            "Mã truy cập không hợp lệ, đã hết hạn hoặc đã bị thu hồi.",
+            "The access token is invalid, expired or revoked.",
         )
-    # Judged at the service's time, as the log would judge it now (key validity).
-    now = datetime.now(UTC)
-    model.registry.check_signer(Act(signed.statement, str(signed.signer), "", model.position, now))
-    token = access.login(signed, ledger.log_key.name)
-    found = access.resolve(token)
-    assert found is not None
-    return {"token": token, "person": found.person, "expires_at": found.expires_at}
+    answer = JSONResponse({"person": identity.person, "roles": sorted(identity.roles)})
+    answer.set_cookie(
+        COOKIE,
+        text,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return answer
+
+
+@router.delete("/session", status_code=204)
+async def sign_out(gatekeeper: GatekeeperDep, request: Request) -> Response:
+    """Forget the cookie, and revoke the token it held."""
+    text = request.cookies.get(COOKIE)
+    if text:
+        await anyio.to_thread.run_sync(gatekeeper.access.revoke, text)
+    answer = Response(status_code=204)
+    answer.delete_cookie(COOKIE, path="/")
+    return answer
+
+
+@router.get("/whoami", responses=schemas.ok(schemas.WhoAmI))
+def whoami(gatekeeper: GatekeeperDep, request: Request) -> dict[str, Any]:
+    """The signed-in person: standing roles, roles per cycle, granted cycles."""
+    identity = who(request)
+    assert identity is not None  # the policy lets only the signed-in here
+    model = current_model(gatekeeper.ledger)
+    person = model.registry.people.get(identity.person) if model else None
+    cycles = {
+        cid: sorted(role for role, people in cycle.roles.items() if identity.person in people)
+        for cid, cycle in (model.cycles.items() if model else ())
+    }
+    return {
+        "person": identity.person,
+        "name": person.name if person else None,
+        "roles": sorted(identity.roles),
+        "cycles": {cid: roles for cid, roles in cycles.items() if roles},
+        "grants": sorted(identity.grants),
+    }
 
 
 SESSION_MAX_BYTES = 4096

@@ -16,10 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Annotated, Any, ParamSpec, TypeVar
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api import schemas
-from api.auth import ask_of, authenticating, reveal_for, who
+from api.auth import ask_of, authenticating, reveal, who
+from api.depends import LedgerDep
 from api.feed import CODE, TypeQuery
 from api.paging import (
     DEFAULT_LIMIT,
@@ -32,14 +33,14 @@ from api.paging import (
     link_next,
 )
 from api.policy import may_see_results, sees_complaints, sees_discipline, subjects_owned
+from api.problems import PROBLEM
 from api.texts import revealing
 from cadreledger.service import Ledger, entry_json
 from domain.regimes import PROFILES, SUPERSEDED, profile_hash
 from domain.streams import REGISTRY_STREAM
 from ledger.errors import INVALID_REQUEST, NOT_FOUND, Rejected
-from projections.cycle_fairness import cycle_fairness
 from projections.fairness import judge_sealed_reasons
-from projections.history import Step, cycle_streams, replay_cycle
+from projections.history import Step, cycle_streams
 from projections.views import cycle_view
 
 # What ``_moment`` reads, stated for the schema: a position in decimal, or an RFC 3339
@@ -86,412 +87,400 @@ def _in_turn(endpoint: Callable[P, T]) -> Callable[P, Awaitable[T]]:
     return run
 
 
-def cycles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
-    # Sealed texts (comments, reasons, grounds) come out opened: api/texts.py.
-    reveal = reveal_for(ledger)
+# Sealed texts (comments, reasons, grounds) come out opened: api/texts.py.
+router = APIRouter(prefix="/v1", tags=["evaluation"], route_class=revealing(reveal))
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: PROBLEM}
 
-    def opener(request: Request, wanted: list[str]) -> dict[str, str | None]:
-        """The texts of ``wanted`` this request may read (None for the rest)."""
-        return {c: r.text for c, r in reveal(request, wanted).items()}
 
-    router = APIRouter(
-        prefix="/v1",
-        tags=["evaluation"],
-        route_class=revealing(reveal),
-    )
-    not_found: dict[int | str, dict[str, Any]] = {404: problem}
+def found(model: type[schemas.Open], **extra: Any) -> dict[int | str, dict[str, Any]]:
+    return {**schemas.ok(model, **extra), **_NOT_FOUND}
 
-    def found(model: type[schemas.Open], **extra: Any) -> dict[int | str, dict[str, Any]]:
-        return {**schemas.ok(model, **extra), **not_found}
 
-    # A reader pages through a long cycle a thousand acts at a time (the web UI's replay
-    # reads every page at once): the last two replays or envelope reads are kept, by
-    # the log position they were read at, so that each page is not a whole replay. No
-    # more: on a growing log every new position is a new key, and each kept replay
-    # holds a whole cycle (the load drill's memory bound). Used on the replay thread
-    # only (``_in_turn``); what is kept is never mutated.
-    kept: dict[tuple[Any, ...], Any] = {}
+def opener(request: Request, wanted: list[str]) -> dict[str, str | None]:
+    """The texts of ``wanted`` this request may read (None for the rest)."""
+    return {c: r.text for c, r in reveal(request, wanted).items()}
 
-    def keep(key: tuple[Any, ...], make: Callable[[], T]) -> T:
-        if key not in kept:
-            kept[key] = make()
-            while len(kept) > 2:
-                kept.pop(next(iter(kept)))
-        value: T = kept[key]
+
+class RecentReads:
+    """A reader pages through a long cycle a thousand acts at a time (the web UI's
+    replay reads every page at once): the last two replays or envelope reads are kept,
+    by the log position they were read at, so that each page is not a whole replay. No
+    more: on a growing log every new position is a new key, and each kept replay holds
+    a whole cycle (the load drill's memory bound). One per app (``create_app``); used on
+    the replay thread only (``_in_turn``); what is kept is never mutated."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[Any, ...], Any] = {}
+
+    def keep(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        if key not in self._kept:
+            self._kept[key] = make()
+            while len(self._kept) > 2:
+                self._kept.pop(next(iter(self._kept)))
+        value: T = self._kept[key]
         return value
 
-    @router.get("/regimes", responses=schemas.ok(schemas.Regimes))
-    def regimes() -> dict[str, Any]:
-        """Every regime profile, with the hash a cycle must pin when it opens, and the
-        version that superseded it (new cycles must pin that one) with since when."""
 
-        def replaced(key: tuple[str, int]) -> dict[str, Any] | None:
-            found = SUPERSEDED.get(key)
-            if found is None:
-                return None
-            return {"version": found.by, "since": found.since.isoformat().replace("+00:00", "Z")}
+async def _recent(request: Request) -> RecentReads:
+    recent: RecentReads = request.app.state.recent_reads
+    return recent
 
-        return {
-            "regimes": [
-                {
-                    "id": rid,
-                    "version": version,
-                    "hash": profile_hash(data),
-                    "profile": data,
-                    "superseded_by": replaced((rid, version)),
-                }
-                for (rid, version), data in sorted(PROFILES.items())
-            ]
-        }
 
-    @router.get("/cycles", responses=schemas.ok(schemas.Cycles, headers=LINK_HEADER))
-    def cycles(
-        request: Request,
-        response: Response,
-        unit: Annotated[str | None, Query(pattern=CODE, description="a unit code")] = None,
-        year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
-        after: KeyAfter = None,
-        limit: Limit = DEFAULT_LIMIT,
-    ) -> dict[str, Any]:
-        """The evaluation cycles, newest first, optionally of one unit or year; ``after``
-        is the code of the last cycle you have."""
-        position, docs = _current(ledger, "cycle/")
-        found = [
-            {
-                key: doc[key]
-                for key in ("cycle", "unit", "year", "regime", "phase", "deadline", "published")
-            }
-            for doc in docs.values()
-            if (unit is None or doc["unit"] == unit) and (year is None or doc["year"] == year)
-        ]
-        found.sort(key=lambda c: (-c["year"], c["cycle"]))
-        page, following = after_key(found, lambda c: str(c["cycle"]), after, limit)
-        link_next(request, response, following)
-        return {"position": position, "cycles": page, "next": following}
+RecentDep = Annotated[RecentReads, Depends(_recent)]
 
-    @router.get("/cycles/{cycle}", responses=found(schemas.CycleDocument))
-    @_in_turn
-    def cycle(request: Request, cycle: str, at: At = None) -> dict[str, Any]:
-        """A cycle: ratings with their breakdown and why, quota and head-vs-collective
-        status per group, meetings, complaints — now, or at a position or time.
-        (Complaints, discipline and conflicts only for those entitled: see
-        ``_for_reader``.)"""
-        return _for_reader(ledger, request, _state(ledger, cycle, at))
 
-    @router.get("/cycles/{cycle}/ratings", responses=found(schemas.Ratings))
-    @_in_turn
-    def ratings(request: Request, cycle: str, at: At = None) -> dict[str, Any]:
-        """Every subject's score breakdown, level and why; each group's quota status."""
-        doc = _for_reader(ledger, request, _state(ledger, cycle, at))
-        return {k: doc[k] for k in ("cycle", "position", "regime", "phase", "subjects", "groups")}
+@router.get("/regimes", responses=schemas.ok(schemas.Regimes))
+def regimes() -> dict[str, Any]:
+    """Every regime profile, with the hash a cycle must pin when it opens, and the
+    version that superseded it (new cycles must pin that one) with since when."""
 
-    @router.get("/cycles/{cycle}/cadres/{cadre}", responses=found(schemas.CadrePage))
-    @_in_turn
-    def cadre(cycle: str, cadre: str, at: At = None) -> dict[str, Any]:
-        """One cadre's rating (breakdown, why, amendments, complaints) and its history."""
-        return _cadre(ledger, cycle, cadre, at, with_rating=True)
-
-    @router.get(
-        "/cycles/{cycle}/cadres/{cadre}/timeline",
-        responses=found(schemas.CadreTimeline, headers=LINK_HEADER),
-    )
-    @_in_turn
-    def cadre_timeline(
-        request: Request,
-        response: Response,
-        cycle: str,
-        cadre: str,
-        at: At = None,
-        types: TypeQuery = None,
-        after: PositionAfter = -1,
-        limit: Limit = DEFAULT_LIMIT,
-    ) -> dict[str, Any]:
-        """The acts that touched one cadre (theirs and the cycle's), in log order."""
-        page = _cadre(ledger, cycle, cadre, at, with_rating=False)
-        acts = _of_types(page["timeline"], types)
-        page["timeline"], following = after_position(acts, _position, after, limit)
-        link_next(request, response, following)
-        return {**page, "next": following}
-
-    @router.get(
-        "/cycles/{cycle}/cadres/{cadre}/bundle",
-        response_class=Response,
-        responses={
-            200: {
-                "description": "the cycle's evidence bundle, focused on the cadre "
-                "(docs/SPEC.md §10); check it with `cadreledger verify FILE`",
-                "content": {BUNDLE_TYPE: {"schema": {"type": "object"}}},
-            },
-            **not_found,
-        },
-    )
-    @_in_turn
-    def cadre_bundle(cycle: str, cadre: str) -> Response:
-        """A cadre's case bundle, as ``cadreledger export --cycle C --cadre X`` writes it:
-        the registry's, the cycle's and every subject's streams with their proofs, the
-        pinned profile and what was served — everything ``cadreledger verify FILE``
-        needs offline. Texts stay sealed (commitments only), anyone's."""
-        from evidence.bundle import export, write
-
-        projector = ledger.projector
-        projector.catch_up()
-        now = projector.model.cycles.get(cycle)
-        if now is None:
-            raise _missing(cycle)
-        if cadre not in now.evaluations:
-            raise _missing(f"{cycle}/{cadre}")
-        body = write(export(ledger, cycle, cadre))
-        # Not application/json: the bundle goes out byte for byte, its sealed values
-        # never opened on the way (``revealing`` opens only JSON answers).
-        return Response(
-            body,
-            media_type=BUNDLE_TYPE,
-            headers={"content-disposition": f'attachment; filename="{cycle}-{cadre}.bundle.json"'},
-        )
-
-    @router.get(
-        "/cycles/{cycle}/cadres/{cadre}/personal-bundle",
-        response_class=Response,
-        responses={
-            200: {
-                "description": "the cadre's personal bundle (docs/SPEC.md §10.1): the "
-                "cycle's own events and theirs, the registry's, with their proofs; check "
-                "it with `cadreledger verify FILE`",
-                "content": {PERSONAL_BUNDLE_TYPE: {"schema": {"type": "object"}}},
-            },
-            **not_found,
-        },
-    )
-    @_in_turn
-    def personal_bundle(cycle: str, cadre: str) -> Response:
-        """A cadre's own record to check offline, as ``cadreledger export --personal``
-        writes it: only the events that touched their result (the cycle's own stream
-        and theirs, as ``entries?cadre=`` gives them), the registry's events, each with
-        its inclusion proof to one signed checkpoint, and the log key. Texts stay
-        sealed. ``cadreledger verify FILE`` says what it checked and what it could not."""
-        from evidence.personal_bundle import export_personal, write_personal
-
-        body = write_personal(export_personal(ledger, cycle, cadre))
-        # Byte for byte, as the full bundle: sealed values are never opened on the way.
-        return Response(
-            body,
-            media_type=PERSONAL_BUNDLE_TYPE,
-            headers={
-                "content-disposition": f'attachment; filename="{cycle}-{cadre}.personal.json"'
-            },
-        )
-
-    @router.get("/cycles/{cycle}/timeline", responses=found(schemas.Timeline, headers=LINK_HEADER))
-    @_in_turn
-    def timeline(
-        request: Request,
-        response: Response,
-        cycle: str,
-        at: At = None,
-        types: TypeQuery = None,
-        after: PositionAfter = -1,
-        limit: Limit = DEFAULT_LIMIT,
-    ) -> dict[str, Any]:
-        """Every act of the cycle in log order, each with whether the rules admit it."""
-        projector = ledger.projector
-        projector.catch_up()
-        steps, position = keep(
-            ("timeline", cycle, at, projector.model.position),
-            lambda: _replayed(ledger, cycle, at)[1:],
-        )
-        wanted = {t for item in types or () for t in item.split(",")}
-        chosen = [s for s in steps if s.act.type in wanted] if wanted else steps
-        page, following = after_position(chosen, lambda s: s.position, after, limit)
-        link_next(request, response, following)
-        return {
-            "cycle": cycle,
-            "position": position,
-            "timeline": [s.to_json() for s in page],
-            "next": following,
-        }
-
-    @router.get(
-        "/cycles/{cycle}/complaints", responses=found(schemas.Complaints, headers=LINK_HEADER)
-    )
-    def complaints(
-        request: Request,
-        response: Response,
-        cycle: str,
-        after: KeyAfter = None,
-        limit: Limit = DEFAULT_LIMIT,
-    ) -> dict[str, Any]:
-        """Every complaint of the cycle with its status (filed, accepted, upheld,
-        dismissed), in the order filed; ``after`` is the last complaint's event hash."""
-        doc = _state(ledger, cycle, None)
-        found = [
-            {"cadre": sid, **c}
-            for sid, rating in doc["subjects"].items()
-            for c in rating["complaints"]
-        ]
-        found.sort(key=lambda c: (c["filed"], c["event"]))
-        page, following = after_key(found, lambda c: str(c["event"]), after, limit)
-        link_next(request, response, following)
-        return {"cycle": cycle, "position": doc["position"], "complaints": page, "next": following}
-
-    @router.get("/cycles/{cycle}/complaints/{complaint}", responses=found(schemas.ComplaintCase))
-    @_in_turn
-    def complaint(cycle: str, complaint: str) -> dict[str, Any]:
-        """One complaint: its status and every act about it — filing, acceptance,
-        resolution, and a re-classification that cites the resolution."""
-        doc = _state(ledger, cycle, None)
-        for sid, rating in doc["subjects"].items():
-            for c in rating["complaints"]:
-                if c["event"] == complaint:
-                    _, steps, _ = _replayed(ledger, cycle, None, sid)
-                    linked = {complaint, c["resolution"]} - {None}
-                    acts = [s.to_json() for s in steps if _about(s, linked)]
-                    return {"cycle": cycle, "cadre": sid, **c, "acts": acts}
-        raise _missing(f"{cycle}/complaints/{complaint}")
-
-    @router.get(
-        "/cycles/{cycle}/entries", responses=found(schemas.CycleEntries, headers=LINK_HEADER)
-    )
-    @_in_turn
-    def cycle_entries(
-        request: Request,
-        response: Response,
-        cycle: str,
-        after: PositionAfter = -1,
-        limit: Limit = DEFAULT_LIMIT,
-        registry: Annotated[
-            bool,
-            Query(description="also the registry's events (people, keys, roles), in log order"),
-        ] = False,
-        cadre: Annotated[
-            str | None,
-            Query(max_length=64, description="only the cycle's own and this cadre's events"),
-        ] = None,
-    ) -> dict[str, Any]:
-        """The stored envelopes of the cycle's events after position ``after``, verbatim,
-        in log order (as ``/v1/log/entries`` gives them): what a reader needs to check
-        each act's signature, its stream's hash chain and its inclusion in the log.
-        ``cadre`` keeps the events of the cycle's stream and that cadre's (what their
-        own timeline shows). With ``registry=true`` the registry's events come too,
-        and ``root_keys`` names the log's root of trust: what a reader needs to check
-        that each signer's key was registered to them (the web UI's replay does)."""
-        projector = ledger.projector
-        projector.catch_up()
-        now = projector.model.cycles.get(cycle)
-        if now is None:
-            raise _missing(cycle)
-        if cadre is not None and cadre not in now.evaluations:
-            raise _missing(f"{cycle}/{cadre}")
-        streams = cycle_streams(cycle, now.evaluations if cadre is None else [cadre])
-        if registry:
-            streams = [REGISTRY_STREAM, *streams]
-        stop = projector.model.position
-        rows = keep(
-            ("entries", cycle, tuple(streams), stop),
-            lambda: ledger.store.entries_of(streams, stop),
-        )
-        page, following = after_position(rows, lambda row: row[0], after, limit)
-        link_next(request, response, following)
-        found: dict[str, Any] = {
-            "cycle": cycle,
-            "entries": [entry_json(row) for row in page],
-            "next": following,
-        }
-        if registry:
-            found["root_keys"] = list(ledger.root_keys)
-        return found
-
-    @router.get("/cycles/{cycle}/fairness", responses=found(schemas.FairnessReport))
-    @_in_turn
-    def fairness(
-        cycle: str, request: Request, cadre: Annotated[str | None, Query(max_length=64)] = None
-    ) -> dict[str, Any]:
-        """The cycle's signs to examine (docs/verifier.md §5) — ballots apart from the
-        panel, amendments, decisions apart from the proposal or the score, retaliation,
-        panel changes, formalism, time limits … — each with its severity, the person
-        concerned, the statistic and threshold, and the events behind it by hash and
-        position: signs, never an accusation. ``cadre`` keeps that cadre's findings;
-        without it, ``scorers`` profiles each scorer of the cycle (the web UI's scorer
-        page)."""
-        projector = ledger.projector
-        projector.catch_up()
-        now = projector.model.cycles.get(cycle)
-        if now is None:
-            raise _missing(cycle)
-        report = cycle_fairness(
-            ledger.store, projector.model.registry, cycle, list(now.evaluations)
-        )
-        # The sealed amendment reasons this reader may read are judged (thin, directed).
-        judge_sealed_reasons(report, lambda wanted: opener(request, wanted))
-        found = [f for f in report["findings"] if cadre is None or f["cadre"] == cadre]
-        counts: dict[str, int] = {}
-        severities: dict[str, int] = {}
-        for f in found:
-            counts[f["kind"]] = counts.get(f["kind"], 0) + 1
-            severities[f["severity"]] = severities.get(f["severity"], 0) + 1
-        return {
-            "cycle": cycle,
-            "position": projector.model.position,
-            "settings": report["settings"],
-            "kinds": report["kinds"],
-            "counts": dict(sorted(counts.items())),
-            "severities": dict(sorted(severities.items())),
-            "findings": found,
-            # Each scorer's profile in this cycle (ballots, mean deviation from the panel,
-            # the cadres they marked up or down): about every cadre they scored, so only
-            # for the whole cycle's readers, not for one cadre's.
-            "scorers": report["scorers"] if cadre is None else None,
-        }
-
-    @router.get("/units/{unit}", responses=found(schemas.UnitPage))
-    def unit(unit: str, request: Request) -> dict[str, Any]:
-        """A unit's ratings across its cycles: each subject's level and total, per cycle
-        (with authentication on: the cycles whose results the caller may see)."""
-        position, docs = _current(ledger, "")
-        units = docs.get("registry", {}).get("units", {})
-        cycles = [d for name, d in docs.items() if name.startswith("cycle/") and d["unit"] == unit]
-        if unit not in units and not cycles:
-            raise _missing(unit)
-        if authenticating(request):
-            model = ledger.projector.model
-            cycles = [c for c in cycles if may_see_results(who(request), model.cycles[c["cycle"]])]
-        return {
-            "unit": unit,
-            "name": units.get(unit, {}).get("name"),
-            "parent": units.get(unit, {}).get("parent"),
-            "position": position,
-            "cycles": [
-                {
-                    "cycle": c["cycle"],
-                    "year": c["year"],
-                    "regime": c["regime"]["id"],
-                    "phase": c["phase"],
-                    "ratings": {
-                        sid: {
-                            "name": r["name"],
-                            "level": r["level"],
-                            "total": r["score"]["total"] if r["score"] else None,
-                        }
-                        for sid, r in c["subjects"].items()
-                    },
-                }
-                for c in sorted(cycles, key=lambda c: (-c["year"], c["cycle"]))
-            ],
-        }
-
-    @router.get("/people/{person}", responses=found(schemas.PersonPage))
-    def person(person: str) -> dict[str, Any]:
-        """A registered person: name, standing roles, and keys with their validity."""
-        position, docs = _current(ledger, "registry")
-        found = docs.get("registry", {}).get("people", {}).get(person)
+    def replaced(key: tuple[str, int]) -> dict[str, Any] | None:
+        found = SUPERSEDED.get(key)
         if found is None:
-            raise _missing(person)
-        return {"person": person, "position": position, **found}
+            return None
+        return {"version": found.by, "since": found.since.isoformat().replace("+00:00", "Z")}
 
-    return router
+    return {
+        "regimes": [
+            {
+                "id": rid,
+                "version": version,
+                "hash": profile_hash(data),
+                "profile": data,
+                "superseded_by": replaced((rid, version)),
+            }
+            for (rid, version), data in sorted(PROFILES.items())
+        ]
+    }
+
+
+@router.get("/cycles", responses=schemas.ok(schemas.Cycles, headers=LINK_HEADER))
+def cycles(
+    ledger: LedgerDep,
+    request: Request,
+    response: Response,
+    unit: Annotated[str | None, Query(pattern=CODE, description="a unit code")] = None,
+    year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
+    after: KeyAfter = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> dict[str, Any]:
+    """The evaluation cycles, newest first, optionally of one unit or year; ``after``
+    is the code of the last cycle you have."""
+    position, docs = _current(ledger, "cycle/")
+    found = [
+        {
+            key: doc[key]
+            for key in ("cycle", "unit", "year", "regime", "phase", "deadline", "published")
+        }
+        for doc in docs.values()
+        if (unit is None or doc["unit"] == unit) and (year is None or doc["year"] == year)
+    ]
+    found.sort(key=lambda c: (-c["year"], c["cycle"]))
+    page, following = after_key(found, lambda c: str(c["cycle"]), after, limit)
+    link_next(request, response, following)
+    return {"position": position, "cycles": page, "next": following}
+
+
+@router.get("/cycles/{cycle}", responses=found(schemas.CycleDocument))
+@_in_turn
+def cycle(ledger: LedgerDep, request: Request, cycle: str, at: At = None) -> dict[str, Any]:
+    """A cycle: ratings with their breakdown and why, quota and head-vs-collective
+    status per group, meetings, complaints — now, or at a position or time.
+    (Complaints, discipline and conflicts only for those entitled: see
+    ``_for_reader``.)"""
+    return _for_reader(ledger, request, _state(ledger, cycle, at))
+
+
+@router.get("/cycles/{cycle}/ratings", responses=found(schemas.Ratings))
+@_in_turn
+def ratings(ledger: LedgerDep, request: Request, cycle: str, at: At = None) -> dict[str, Any]:
+    """Every subject's score breakdown, level and why; each group's quota status."""
+    doc = _for_reader(ledger, request, _state(ledger, cycle, at))
+    return {k: doc[k] for k in ("cycle", "position", "regime", "phase", "subjects", "groups")}
+
+
+@router.get("/cycles/{cycle}/cadres/{cadre}", responses=found(schemas.CadrePage))
+@_in_turn
+def cadre(ledger: LedgerDep, cycle: str, cadre: str, at: At = None) -> dict[str, Any]:
+    """One cadre's rating (breakdown, why, amendments, complaints) and its history."""
+    return _cadre(ledger, cycle, cadre, at, with_rating=True)
+
+
+@router.get(
+    "/cycles/{cycle}/cadres/{cadre}/timeline",
+    responses=found(schemas.CadreTimeline, headers=LINK_HEADER),
+)
+@_in_turn
+def cadre_timeline(
+    ledger: LedgerDep,
+    request: Request,
+    response: Response,
+    cycle: str,
+    cadre: str,
+    at: At = None,
+    types: TypeQuery = None,
+    after: PositionAfter = -1,
+    limit: Limit = DEFAULT_LIMIT,
+) -> dict[str, Any]:
+    """The acts that touched one cadre (theirs and the cycle's), in log order."""
+    page = _cadre(ledger, cycle, cadre, at, with_rating=False)
+    acts = _of_types(page["timeline"], types)
+    page["timeline"], following = after_position(acts, _position, after, limit)
+    link_next(request, response, following)
+    return {**page, "next": following}
+
+
+@router.get(
+    "/cycles/{cycle}/cadres/{cadre}/bundle",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the cycle's evidence bundle, focused on the cadre "
+            "(docs/SPEC.md §10); check it with `cadreledger verify FILE`",
+            "content": {BUNDLE_TYPE: {"schema": {"type": "object"}}},
+        },
+        **_NOT_FOUND,
+    },
+)
+@_in_turn
+def cadre_bundle(ledger: LedgerDep, cycle: str, cadre: str) -> Response:
+    """A cadre's case bundle, as ``cadreledger export --cycle C --cadre X`` writes it:
+    the registry's, the cycle's and every subject's streams with their proofs, the
+    pinned profile and what was served — everything ``cadreledger verify FILE``
+    needs offline. Texts stay sealed (commitments only), anyone's."""
+    from evidence.bundle import export, write
+
+    now = ledger.queries.model().cycles.get(cycle)
+    if now is None:
+        raise _missing(cycle)
+    if cadre not in now.evaluations:
+        raise _missing(f"{cycle}/{cadre}")
+    body = write(export(ledger, cycle, cadre))
+    # Not application/json: the bundle goes out byte for byte, its sealed values
+    # never opened on the way (``revealing`` opens only JSON answers).
+    return Response(
+        body,
+        media_type=BUNDLE_TYPE,
+        headers={"content-disposition": f'attachment; filename="{cycle}-{cadre}.bundle.json"'},
+    )
+
+
+@router.get(
+    "/cycles/{cycle}/cadres/{cadre}/personal-bundle",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the cadre's personal bundle (docs/SPEC.md §10.1): the "
+            "cycle's own events and theirs, the registry's, with their proofs; check "
+            "it with `cadreledger verify FILE`",
+            "content": {PERSONAL_BUNDLE_TYPE: {"schema": {"type": "object"}}},
+        },
+        **_NOT_FOUND,
+    },
+)
+@_in_turn
+def personal_bundle(ledger: LedgerDep, cycle: str, cadre: str) -> Response:
+    """A cadre's own record to check offline, as ``cadreledger export --personal``
+    writes it: only the events that touched their result (the cycle's own stream
+    and theirs, as ``entries?cadre=`` gives them), the registry's events, each with
+    its inclusion proof to one signed checkpoint, and the log key. Texts stay
+    sealed. ``cadreledger verify FILE`` says what it checked and what it could not."""
+    from evidence.personal_bundle import export_personal, write_personal
+
+    body = write_personal(export_personal(ledger, cycle, cadre))
+    # Byte for byte, as the full bundle: sealed values are never opened on the way.
+    return Response(
+        body,
+        media_type=PERSONAL_BUNDLE_TYPE,
+        headers={"content-disposition": f'attachment; filename="{cycle}-{cadre}.personal.json"'},
+    )
+
+
+@router.get("/cycles/{cycle}/timeline", responses=found(schemas.Timeline, headers=LINK_HEADER))
+@_in_turn
+def timeline(
+    ledger: LedgerDep,
+    recent: RecentDep,
+    request: Request,
+    response: Response,
+    cycle: str,
+    at: At = None,
+    types: TypeQuery = None,
+    after: PositionAfter = -1,
+    limit: Limit = DEFAULT_LIMIT,
+) -> dict[str, Any]:
+    """Every act of the cycle in log order, each with whether the rules admit it."""
+    steps, position = recent.keep(
+        ("timeline", cycle, at, ledger.queries.model().position),
+        lambda: _replayed(ledger, cycle, at)[1:],
+    )
+    wanted = {t for item in types or () for t in item.split(",")}
+    chosen = [s for s in steps if s.act.type in wanted] if wanted else steps
+    page, following = after_position(chosen, lambda s: s.position, after, limit)
+    link_next(request, response, following)
+    return {
+        "cycle": cycle,
+        "position": position,
+        "timeline": [s.to_json() for s in page],
+        "next": following,
+    }
+
+
+@router.get("/cycles/{cycle}/complaints", responses=found(schemas.Complaints, headers=LINK_HEADER))
+def complaints(
+    ledger: LedgerDep,
+    request: Request,
+    response: Response,
+    cycle: str,
+    after: KeyAfter = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> dict[str, Any]:
+    """Every complaint of the cycle with its status (filed, accepted, upheld,
+    dismissed), in the order filed; ``after`` is the last complaint's event hash."""
+    doc = _state(ledger, cycle, None)
+    found = [
+        {"cadre": sid, **c} for sid, rating in doc["subjects"].items() for c in rating["complaints"]
+    ]
+    found.sort(key=lambda c: (c["filed"], c["event"]))
+    page, following = after_key(found, lambda c: str(c["event"]), after, limit)
+    link_next(request, response, following)
+    return {"cycle": cycle, "position": doc["position"], "complaints": page, "next": following}
+
+
+@router.get("/cycles/{cycle}/complaints/{complaint}", responses=found(schemas.ComplaintCase))
+@_in_turn
+def complaint(ledger: LedgerDep, cycle: str, complaint: str) -> dict[str, Any]:
+    """One complaint: its status and every act about it — filing, acceptance,
+    resolution, and a re-classification that cites the resolution."""
+    doc = _state(ledger, cycle, None)
+    for sid, rating in doc["subjects"].items():
+        for c in rating["complaints"]:
+            if c["event"] == complaint:
+                _, steps, _ = _replayed(ledger, cycle, None, sid)
+                linked = {complaint, c["resolution"]} - {None}
+                acts = [s.to_json() for s in steps if _about(s, linked)]
+                return {"cycle": cycle, "cadre": sid, **c, "acts": acts}
+    raise _missing(f"{cycle}/complaints/{complaint}")
+
+
+@router.get("/cycles/{cycle}/entries", responses=found(schemas.CycleEntries, headers=LINK_HEADER))
+@_in_turn
+def cycle_entries(
+    ledger: LedgerDep,
+    recent: RecentDep,
+    request: Request,
+    response: Response,
+    cycle: str,
+    after: PositionAfter = -1,
+    limit: Limit = DEFAULT_LIMIT,
+    registry: Annotated[
+        bool,
+        Query(description="also the registry's events (people, keys, roles), in log order"),
+    ] = False,
+    cadre: Annotated[
+        str | None,
+        Query(max_length=64, description="only the cycle's own and this cadre's events"),
+    ] = None,
+) -> dict[str, Any]:
+    """The stored envelopes of the cycle's events after position ``after``, verbatim,
+    in log order (as ``/v1/log/entries`` gives them): what a reader needs to check
+    each act's signature, its stream's hash chain and its inclusion in the log.
+    ``cadre`` keeps the events of the cycle's stream and that cadre's (what their
+    own timeline shows). With ``registry=true`` the registry's events come too,
+    and ``root_keys`` names the log's root of trust: what a reader needs to check
+    that each signer's key was registered to them (the web UI's replay does)."""
+    model = ledger.queries.model()
+    now = model.cycles.get(cycle)
+    if now is None:
+        raise _missing(cycle)
+    if cadre is not None and cadre not in now.evaluations:
+        raise _missing(f"{cycle}/{cadre}")
+    streams = cycle_streams(cycle, now.evaluations if cadre is None else [cadre])
+    if registry:
+        streams = [REGISTRY_STREAM, *streams]
+    stop = model.position
+    rows = recent.keep(
+        ("entries", cycle, tuple(streams), stop),
+        lambda: ledger.queries.envelopes(streams, stop),
+    )
+    page, following = after_position(rows, lambda row: row[0], after, limit)
+    link_next(request, response, following)
+    found: dict[str, Any] = {
+        "cycle": cycle,
+        "entries": [entry_json(row) for row in page],
+        "next": following,
+    }
+    if registry:
+        found["root_keys"] = list(ledger.root_keys)
+    return found
+
+
+@router.get("/cycles/{cycle}/fairness", responses=found(schemas.FairnessReport))
+@_in_turn
+def fairness(
+    ledger: LedgerDep,
+    cycle: str,
+    request: Request,
+    cadre: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    """The cycle's signs to examine (docs/verifier.md §5) — ballots apart from the
+    panel, amendments, decisions apart from the proposal or the score, retaliation,
+    panel changes, formalism, time limits … — each with its severity, the person
+    concerned, the statistic and threshold, and the events behind it by hash and
+    position: signs, never an accusation. ``cadre`` keeps that cadre's findings;
+    without it, ``scorers`` profiles each scorer of the cycle (the web UI's scorer
+    page)."""
+    judged = ledger.queries.fairness(cycle)
+    if judged is None:
+        raise _missing(cycle)
+    report = judged.report
+    # The sealed amendment reasons this reader may read are judged (thin, directed).
+    judge_sealed_reasons(report, lambda wanted: opener(request, wanted))
+    found = [f for f in report["findings"] if cadre is None or f["cadre"] == cadre]
+    counts: dict[str, int] = {}
+    severities: dict[str, int] = {}
+    for f in found:
+        counts[f["kind"]] = counts.get(f["kind"], 0) + 1
+        severities[f["severity"]] = severities.get(f["severity"], 0) + 1
+    return {
+        "cycle": cycle,
+        "position": judged.position,
+        "settings": report["settings"],
+        "kinds": report["kinds"],
+        "counts": dict(sorted(counts.items())),
+        "severities": dict(sorted(severities.items())),
+        "findings": found,
+        # Each scorer's profile in this cycle (ballots, mean deviation from the panel,
+        # the cadres they marked up or down): about every cadre they scored, so only
+        # for the whole cycle's readers, not for one cadre's.
+        "scorers": report["scorers"] if cadre is None else None,
+    }
+
+
+@router.get("/units/{unit}", responses=found(schemas.UnitPage))
+def unit(ledger: LedgerDep, unit: str, request: Request) -> dict[str, Any]:
+    """A unit's ratings across its cycles: each subject's level and total, per cycle
+    (with authentication on: the cycles whose results the caller may see)."""
+    reader = who(request)
+    visible = (lambda c: may_see_results(reader, c)) if authenticating(request) else None
+    page = ledger.queries.unit(unit, visible)
+    if page is None:
+        raise _missing(unit)
+    return page
+
+
+@router.get("/people/{person}", responses=found(schemas.PersonPage))
+def person(ledger: LedgerDep, person: str) -> dict[str, Any]:
+    """A registered person: name, standing roles, and keys with their validity."""
+    position, docs = _current(ledger, "registry")
+    found = docs.get("registry", {}).get("people", {}).get(person)
+    if found is None:
+        raise _missing(person)
+    return {"person": person, "position": position, **found}
 
 
 def _current(ledger: Ledger, prefix: str) -> tuple[int, dict[str, Any]]:
-    return ledger.projector.current(prefix)
+    return ledger.queries.documents(prefix)
 
 
 def _state(ledger: Ledger, cycle: str, at: str | None) -> dict[str, Any]:
@@ -561,25 +550,10 @@ def _replayed(
 ) -> tuple[Any, list[Step], int]:
     """The cycle replayed up to ``at``, its timeline, and the log size that covers it."""
     through, when = _moment(at)
-    projector = ledger.projector
-    projector.catch_up()
-    now = projector.model.cycles.get(cycle)
-    if now is None:
-        raise _missing(cycle)
-    model, steps = replay_cycle(
-        ledger.store,
-        projector.model.registry,
-        cycle,
-        list(now.evaluations),
-        through=through,
-        at=when,
-        cadre=cadre,
-    )
-    found = model.cycles.get(cycle)
+    found = ledger.queries.replay(cycle, through=through, at=when, cadre=cadre)
     if found is None:
         raise _missing(cycle)
-    size = projector.model.position
-    return found, steps, size if through is None else min(through + 1, size)
+    return found
 
 
 def _moment(at: str | None) -> tuple[int | None, datetime | None]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import StringConstraints
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -81,58 +81,74 @@ SSE_EVENT: dict[str, Any] = {
 }
 
 
-def feed_router(feed: Feed, hub: EventHub, settings: StreamSettings) -> APIRouter:
-    router = APIRouter(tags=["events"])
+async def _hub(request: Request) -> EventHub:
+    hub: EventHub = request.app.state.hub
+    return hub
 
-    @router.get("/v1/events", responses=schemas.ok(schemas.EventPage, headers=LINK_HEADER))
-    def events(
-        request: Request,
-        response: Response,
-        after: PositionAfter = -1,
-        limit: Limit = DEFAULT_LIMIT,
-        types: TypeQuery = None,
-        cycle: CycleQuery = None,
-        unit: UnitQuery = None,
-    ) -> dict[str, Any]:
-        """CloudEvents 1.0 after position ``after``, in commit order; ``next`` is the
-        cursor to pass as ``after`` (it moves past events the filters skipped). A feed
-        never ends: ``next`` is always there, and ``caught_up`` says whether the log
-        had more when this page was read (the ``Link`` header only then)."""
-        page = feed.read(after, limit, FeedFilter.parse(types or (), cycle, unit))
-        link_next(request, response, None if page.caught_up else page.next)
-        return {
-            "events": [e.cloud_event(feed.origin) for e in page.events],
-            "next": page.next,
-            "caught_up": page.caught_up,
-            "tree_size": page.tree_size,
-        }
 
-    @router.get(
-        "/v1/events/stream",
-        response_class=EventSourceResponse,
-        responses={200: {"content": {"text/event-stream": {"schema": SSE_EVENT}}}},
+async def _settings(request: Request) -> StreamSettings:
+    settings: StreamSettings = request.app.state.streams
+    return settings
+
+
+HubDep = Annotated[EventHub, Depends(_hub)]
+StreamsDep = Annotated[StreamSettings, Depends(_settings)]
+
+router = APIRouter(tags=["events"])
+
+
+@router.get("/v1/events", responses=schemas.ok(schemas.EventPage, headers=LINK_HEADER))
+def events(
+    hub: HubDep,
+    request: Request,
+    response: Response,
+    after: PositionAfter = -1,
+    limit: Limit = DEFAULT_LIMIT,
+    types: TypeQuery = None,
+    cycle: CycleQuery = None,
+    unit: UnitQuery = None,
+) -> dict[str, Any]:
+    """CloudEvents 1.0 after position ``after``, in commit order; ``next`` is the
+    cursor to pass as ``after`` (it moves past events the filters skipped). A feed
+    never ends: ``next`` is always there, and ``caught_up`` says whether the log
+    had more when this page was read (the ``Link`` header only then)."""
+    feed = hub.feed
+    page = feed.read(after, limit, FeedFilter.parse(types or (), cycle, unit))
+    link_next(request, response, None if page.caught_up else page.next)
+    return {
+        "events": [e.cloud_event(feed.origin) for e in page.events],
+        "next": page.next,
+        "caught_up": page.caught_up,
+        "tree_size": page.tree_size,
+    }
+
+
+@router.get(
+    "/v1/events/stream",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {"schema": SSE_EVENT}}}},
+)
+async def stream(
+    hub: HubDep,
+    settings: StreamsDep,
+    after: Annotated[int | None, Query(ge=-1, le=MAX_POSITION)] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(pattern=r"^(-1|0|[1-9][0-9]{0,14})?$", description="the last position you have"),
+    ] = None,
+    types: TypeQuery = None,
+    cycle: CycleQuery = None,
+    unit: UnitQuery = None,
+) -> EventSourceResponse:
+    """Server-Sent Events: ``id`` = global position, ``data`` = the CloudEvent.
+    Resumes after ``Last-Event-ID`` (or ``after``); default: from the start."""
+    flt = FeedFilter.parse(types or (), cycle, unit)
+    start = _resume_point(last_event_id, after)
+    return EventSourceResponse(
+        sse(hub.feed, hub, start, flt, settings),
+        ping=0,  # our own heartbeats carry the scanned position
+        headers={"Cache-Control": "no-cache"},
     )
-    async def stream(
-        after: Annotated[int | None, Query(ge=-1, le=MAX_POSITION)] = None,
-        last_event_id: Annotated[
-            str | None,
-            Header(pattern=r"^(-1|0|[1-9][0-9]{0,14})?$", description="the last position you have"),
-        ] = None,
-        types: TypeQuery = None,
-        cycle: CycleQuery = None,
-        unit: UnitQuery = None,
-    ) -> EventSourceResponse:
-        """Server-Sent Events: ``id`` = global position, ``data`` = the CloudEvent.
-        Resumes after ``Last-Event-ID`` (or ``after``); default: from the start."""
-        flt = FeedFilter.parse(types or (), cycle, unit)
-        start = _resume_point(last_event_id, after)
-        return EventSourceResponse(
-            sse(feed, hub, start, flt, settings),
-            ping=0,  # our own heartbeats carry the scanned position
-            headers={"Cache-Control": "no-cache"},
-        )
-
-    return router
 
 
 def _resume_point(last_event_id: str | None, after: int | None) -> int:

@@ -18,9 +18,9 @@ import sys
 import threading
 import time
 import uuid
-from typing import Any, TextIO
+from typing import Annotated, Any, TextIO
 
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -28,6 +28,7 @@ from pythonjsonlogger.json import JsonFormatter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import schemas
+from api.depends import LedgerDep
 from api.problems import render
 from cadreledger.service import Ledger
 from ledger.errors import UNAVAILABLE, Rejected
@@ -69,10 +70,9 @@ class Metrics:
         queue = Gauge(
             "cadreledger_sequencer_queue_depth", "Statements waiting for a batch", registry=r
         )
-        queue.set_function(lambda: ledger.sequencer.queue_depth if ledger.sequencer else 0)
+        queue.set_function(ledger.queue_depth)
         Gauge("cadreledger_log_size", "Events in the log", registry=r).set_function(ledger.size)
-        if ledger.sequencer is not None:
-            ledger.sequencer.observers.append(self.batch)
+        ledger.on_batch(self.batch)
         ledger.on_verified.append(self.verified)
 
     def batch(self, size: int, seconds: float) -> None:
@@ -220,51 +220,61 @@ class LogWriter(threading.Thread):
 
 def install(app: FastAPI, ledger: Ledger) -> Metrics:
     """Add the middleware and ``/healthz``, ``/readyz``, ``/metrics`` to ``app``."""
-    metrics = Metrics(ledger)
+    metrics = app.state.metrics = Metrics(ledger)
     app.add_middleware(RequestContext, metrics=metrics)
-
-    @app.get("/healthz", tags=["operations"], responses=schemas.ok(schemas.Health))
-    def healthz() -> dict[str, str]:
-        """The process is up."""
-        return {"status": "ok"}
-
-    @app.get(
-        "/readyz",
-        tags=["operations"],
-        responses={**schemas.ok(schemas.Ready), 503: {"description": "not ready"}},
-    )
-    def readyz() -> JSONResponse:
-        """Ready to serve: the database answers, the writer runs, the read model keeps up."""
-        checks: dict[str, Any] = {}
-        try:
-            checks["log_size"] = ledger.store.latest_checkpoint() and ledger.size()
-        except Exception as e:  # the database does not answer
-            return _not_ready(f"database: {type(e).__name__}")
-        if ledger.sequencer is not None and not ledger.sequencer.running:
-            return _not_ready("the writer has stopped")
-        if ledger.forward is not None and ledger.forward.lost:  # an HTTP worker's writer
-            return _not_ready("the writer process has stopped")
-        if ledger.rules is not None:
-            try:
-                lag = ledger.size() - ledger.projector.read_model.position()
-            except Damaged as e:  # rebuilt from the log at the projector's next step
-                return _not_ready(f"the read model is damaged: {e}")
-            checks["read_model_lag"] = lag
-            if lag > MAX_READ_MODEL_LAG:
-                return _not_ready(f"the read model is {lag} events behind")
-        return JSONResponse({"status": "ready", **checks})
-
-    @app.get(
-        "/metrics",
-        tags=["operations"],
-        response_class=PlainTextResponse,
-        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
-    )
-    def prometheus() -> PlainTextResponse:
-        """Prometheus text exposition."""
-        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
+    app.include_router(router)
     return metrics
+
+
+async def _metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+MetricsDep = Annotated[Metrics, Depends(_metrics)]
+router = APIRouter()  # each route names its tag
+
+
+@router.get("/healthz", tags=["operations"], responses=schemas.ok(schemas.Health))
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    tags=["operations"],
+    responses={**schemas.ok(schemas.Ready), 503: {"description": "not ready"}},
+)
+def readyz(ledger: LedgerDep) -> JSONResponse:
+    """Ready to serve: the database answers, the writer runs, the read model keeps up."""
+    checks: dict[str, Any] = {}
+    try:
+        checks["log_size"] = ledger.latest_checkpoint() and ledger.size()
+    except Exception as e:  # the database does not answer
+        return _not_ready(f"database: {type(e).__name__}")
+    if ledger.writer_stopped:
+        return _not_ready("the writer has stopped")
+    if ledger.rules is not None:
+        try:
+            lag = ledger.size() - ledger.queries.stored_position()
+        except Damaged as e:  # rebuilt from the log at the projector's next step
+            return _not_ready(f"the read model is damaged: {e}")
+        checks["read_model_lag"] = lag
+        if lag > MAX_READ_MODEL_LAG:
+            return _not_ready(f"the read model is {lag} events behind")
+    return JSONResponse({"status": "ready", **checks})
+
+
+@router.get(
+    "/metrics",
+    tags=["operations"],
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+def prometheus(metrics: MetricsDep) -> PlainTextResponse:
+    """Prometheus text exposition."""
+    return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 def _not_ready(why: str) -> JSONResponse:

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from access.tokens import ACCESS_PROBLEMS
+from api import schemas
 from domain.messages import en, vi
 from domain.problems import DOMAIN_PROBLEMS
 from ledger.errors import (
@@ -31,6 +32,8 @@ from ledger.errors import (
 from streams.webhooks.targets import WEBHOOK_PROBLEMS
 
 PROBLEM_JSON = "application/problem+json"
+# An operation's refusal in the OpenAPI document.
+PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "RFC 9457 problem details"}
 
 # The edge's own refusals (rate limits: ``api/rate_limit.py`` declares them here).
 API_PROBLEMS = Catalogue()
@@ -158,4 +161,21 @@ def describe(slug: str) -> dict[str, Any] | None:
     for lang, explanations in (("vi", vi.EXPLANATIONS), ("en", en.EXPLANATIONS)):
         if slug in explanations:
             described[f"explanation_{lang}"] = explanations[slug]
+    return described
+
+
+# What a problem type means, at its ``type`` URI.
+router = APIRouter()  # its route names its tag
+
+
+@router.get(
+    "/problems/{slug}",
+    tags=["meta"],
+    responses={**schemas.ok(schemas.ProblemType), 404: PROBLEM},
+)
+def problem(slug: str) -> dict[str, Any]:
+    """What a problem ``type`` means."""
+    described = describe(slug)
+    if described is None:
+        raise Rejected(NOT_FOUND, f"Không có loại lỗi {slug!r}.", f"No problem type {slug!r}.")
     return described

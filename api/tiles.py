@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 
-from cadreledger.service import Ledger
+from api.depends import LedgerDep
+from api.problems import PROBLEM
 from ledger.errors import NOT_FOUND, Rejected
 from ledger.tilelog import (
     ENTRIES,
@@ -25,7 +26,6 @@ from ledger.tilelog import (
     PARTIAL_CACHE,
     PRIVATE_FULL_CACHE,
     PRIVATE_PARTIAL_CACHE,
-    TileResources,
     parse_index,
 )
 
@@ -67,58 +67,58 @@ def _index(text: str, what: str) -> tuple[int, int | None]:
         raise _absent(what) from e
 
 
-def tiles_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
-    router = APIRouter(prefix="/v1/log/tile", tags=["log"])
-    resources = TileResources(ledger.store)
+router = APIRouter(prefix="/v1/log/tile", tags=["log"])
 
-    # Before the hash tiles' route: its {level} would take "entries" for a level.
-    @router.get(
-        "/entries/{bundle:path}",
-        response_class=Response,
-        responses={200: _binary("uint16-length-prefixed event hashes"), 404: problem},
-    )
-    def entry_bundle(bundle: Index) -> Response:
-        """C2SP tlog-tiles entry bundle: the log entries at positions 256·N … (each the
-        32-byte event hash, big-endian uint16 length first). Each entry's RFC 6962 leaf
-        hash, SHA-256(0x00 ‖ entry), is the level-0 tile's hash at that position."""
-        index, width = _index(bundle, "entry bundle")
-        data = resources.bundle(ENTRIES, index, width, ledger.size())
-        if data is None:
-            raise _absent("entry bundle")
-        return _answer(data, width is not None)
 
-    @router.get(
-        "/envelopes/{bundle:path}",
-        response_class=Response,
-        responses={200: _binary("uint32-length-prefixed envelopes"), 404: problem},
-    )
-    def envelope_bundle(bundle: Index) -> Response:
-        """The stored envelopes at positions 256·N … (big-endian uint32 length, then the
-        envelope's canonical JSON); SHA-256 of each is the entry bundle's entry. Carries
-        every statement: read as `/v1/log/entries` is."""
-        index, width = _index(bundle, "envelope bundle")
-        data = resources.bundle(ENVELOPES, index, width, ledger.size())
-        if data is None:
-            raise _absent("envelope bundle")
-        return _answer(data, width is not None, private=True)
+# Before the hash tiles' route: its {level} would take "entries" for a level.
+@router.get(
+    "/entries/{bundle:path}",
+    response_class=Response,
+    responses={200: _binary("uint16-length-prefixed event hashes"), 404: PROBLEM},
+)
+def entry_bundle(ledger: LedgerDep, bundle: Index) -> Response:
+    """C2SP tlog-tiles entry bundle: the log entries at positions 256·N … (each the
+    32-byte event hash, big-endian uint16 length first). Each entry's RFC 6962 leaf
+    hash, SHA-256(0x00 ‖ entry), is the level-0 tile's hash at that position."""
+    index, width = _index(bundle, "entry bundle")
+    data = ledger.tiles.bundle(ENTRIES, index, width, ledger.size())
+    if data is None:
+        raise _absent("entry bundle")
+    return _answer(data, width is not None)
 
-    @router.get(
-        "/{level}/{index:path}",
-        response_class=Response,
-        responses={200: _binary("32-byte Merkle tree hashes"), 404: problem},
-    )
-    def hash_tile(
-        level: Annotated[
-            str, Path(pattern=LEVEL_PATTERN, description="the tile level, 0–63, in decimal")
-        ],
-        index: Index,
-    ) -> Response:
-        """C2SP tlog-tiles Merkle tree tile: 256 hashes (8,192 bytes), or W of a partial
-        tile; level 0 holds leaf hashes, level L the roots of full level L-1 tiles."""
-        number, width = _index(index, "tile")
-        data = resources.hash_tile(int(level), number, width, ledger.size())
-        if data is None:
-            raise _absent("tile")
-        return _answer(data, width is not None)
 
-    return router
+@router.get(
+    "/envelopes/{bundle:path}",
+    response_class=Response,
+    responses={200: _binary("uint32-length-prefixed envelopes"), 404: PROBLEM},
+)
+def envelope_bundle(ledger: LedgerDep, bundle: Index) -> Response:
+    """The stored envelopes at positions 256·N … (big-endian uint32 length, then the
+    envelope's canonical JSON); SHA-256 of each is the entry bundle's entry. Carries
+    every statement: read as `/v1/log/entries` is."""
+    index, width = _index(bundle, "envelope bundle")
+    data = ledger.tiles.bundle(ENVELOPES, index, width, ledger.size())
+    if data is None:
+        raise _absent("envelope bundle")
+    return _answer(data, width is not None, private=True)
+
+
+@router.get(
+    "/{level}/{index:path}",
+    response_class=Response,
+    responses={200: _binary("32-byte Merkle tree hashes"), 404: PROBLEM},
+)
+def hash_tile(
+    ledger: LedgerDep,
+    level: Annotated[
+        str, Path(pattern=LEVEL_PATTERN, description="the tile level, 0–63, in decimal")
+    ],
+    index: Index,
+) -> Response:
+    """C2SP tlog-tiles Merkle tree tile: 256 hashes (8,192 bytes), or W of a partial
+    tile; level 0 holds leaf hashes, level L the roots of full level L-1 tiles."""
+    number, width = _index(index, "tile")
+    data = ledger.tiles.hash_tile(int(level), number, width, ledger.size())
+    if data is None:
+        raise _absent("tile")
+    return _answer(data, width is not None)

@@ -9,99 +9,121 @@ from functools import partial
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from access.tokens import FORBIDDEN, AccessStore
 from api import schemas
 from api.auth import authenticating, standing_roles, who
+from api.depends import LedgerDep, access_of
 from api.paging import DEFAULT_LIMIT, LINK_HEADER, Limit, PositionAfter, link_next
 from api.policy import ADMIN
-from api.problems import PROBLEM_JSON, too_large
+from api.problems import PROBLEM, too_large
 from domain.registry import ROOT
 from ledger.errors import NOT_FOUND, Rejected
 from ledger.statement import MAX_SUBMISSION_BYTES
 from streams.webhooks import DeliveryStore, Endpoint, WebhookKeys, granted_check, secret_for
 
-_PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "RFC 9457 problem details"}
 HASH = re.compile(r"^[0-9a-f]{64}$")  # anchored: a JSON Schema pattern only searches
 WebhookId = Annotated[str, Path(pattern=HASH.pattern, description="registration event hash")]
 
 
-def webhooks_router(
-    store: DeliveryStore, keys: WebhookKeys, access: AccessStore | None = None
-) -> APIRouter:
-    """With ``access`` (authentication on), a secret is also refused to a registrant
-    that no longer holds the grant its webhook needs."""
-    router = APIRouter(tags=["webhooks"])
-    granted = granted_check(access, partial(standing_roles, store.ledger)) if access else None
+async def _deliveries(request: Request) -> DeliveryStore:
+    store: DeliveryStore = request.app.state.deliveries
+    return store
 
-    @router.get(
-        "/v1/webhooks/{webhook}/key",
-        response_class=PlainTextResponse,
-        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, 404: _PROBLEM},
-    )
-    def key(webhook: WebhookId) -> PlainTextResponse:
-        """The Ed25519 key that signs this endpoint's deliveries (``v1a``), as ``whpk_…``:
-        a key per endpoint, so a delivery replayed to another endpoint does not verify."""
-        if store.endpoint(webhook) is None:
-            raise _unknown(webhook)
-        return PlainTextResponse(keys.public_text(webhook) + "\n")
 
-    @router.get("/v1/webhooks/{webhook}", responses={**schemas.ok(schemas.Webhook), 404: _PROBLEM})
-    def registration(webhook: WebhookId, request: Request) -> dict[str, Any]:
-        """A registration as the dispatcher read it, and its deliveries by state (for its
-        registrant and admins)."""
-        endpoint = _owned(store, webhook, request)
-        return {**endpoint.to_json(), "deliveries": store.counts(webhook)}
+async def _keys(request: Request) -> WebhookKeys:
+    keys: WebhookKeys = request.app.state.webhook_keys
+    return keys
 
-    @router.get(
-        "/v1/webhooks/{webhook}/deliveries",
-        responses={**schemas.ok(schemas.Deliveries, headers=LINK_HEADER), 404: _PROBLEM},
-    )
-    def deliveries(
-        request: Request,
-        response: Response,
-        webhook: WebhookId,
-        state: Annotated[str | None, Query(pattern="^(pending|delivered|dead|cancelled)$")] = None,
-        after: PositionAfter = -1,
-        limit: Limit = DEFAULT_LIMIT,
-    ) -> dict[str, Any]:
-        """Deliveries by event position; ``state=dead`` lists the dead letters (for the
-        registration's registrant and admins)."""
-        _owned(store, webhook, request)
-        rows = store.deliveries(webhook, state, after, limit)
-        following = rows[-1]["index"] if len(rows) == limit else None
-        link_next(request, response, following)
-        return {"deliveries": rows, "next": following}
 
-    @router.post(
-        "/v1/webhooks/{webhook}/secret",
-        responses={
-            **schemas.ok(schemas.WebhookSecret),
-            400: _PROBLEM,
-            403: _PROBLEM,
-            404: _PROBLEM,
-            413: _PROBLEM,
-        },
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": schemas.SUBMISSION_SCHEMA}},
-            }
-        },
-    )
-    async def secret(webhook: WebhookId, request: Request) -> dict[str, str]:
-        """The endpoint's ``v1`` HMAC secret (``whsec_…``). Body: a submission of a
-        ``webhook.secret_requested`` statement ``{webhook: <id>}`` issued within 5
-        minutes and signed with the key that signed the registration. Not stored."""
-        body = await request.body()
-        if len(body) > MAX_SUBMISSION_BYTES:
-            raise too_large(MAX_SUBMISSION_BYTES)
-        text = await anyio.to_thread.run_sync(secret_for, store, keys, webhook, body, granted)
-        return {"webhook": webhook, "secret": text}
+DeliveriesDep = Annotated[DeliveryStore, Depends(_deliveries)]
+KeysDep = Annotated[WebhookKeys, Depends(_keys)]
+AccessDep = Annotated[AccessStore | None, Depends(access_of)]
 
-    return router
+# Included only when the service has webhook keys (``create_app``).
+router = APIRouter(tags=["webhooks"])
+
+
+@router.get(
+    "/v1/webhooks/{webhook}/key",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, 404: PROBLEM},
+)
+def key(store: DeliveriesDep, keys: KeysDep, webhook: WebhookId) -> PlainTextResponse:
+    """The Ed25519 key that signs this endpoint's deliveries (``v1a``), as ``whpk_…``:
+    a key per endpoint, so a delivery replayed to another endpoint does not verify."""
+    if store.endpoint(webhook) is None:
+        raise _unknown(webhook)
+    return PlainTextResponse(keys.public_text(webhook) + "\n")
+
+
+@router.get("/v1/webhooks/{webhook}", responses={**schemas.ok(schemas.Webhook), 404: PROBLEM})
+def registration(store: DeliveriesDep, webhook: WebhookId, request: Request) -> dict[str, Any]:
+    """A registration as the dispatcher read it, and its deliveries by state (for its
+    registrant and admins)."""
+    endpoint = _owned(store, webhook, request)
+    return {**endpoint.to_json(), "deliveries": store.counts(webhook)}
+
+
+@router.get(
+    "/v1/webhooks/{webhook}/deliveries",
+    responses={**schemas.ok(schemas.Deliveries, headers=LINK_HEADER), 404: PROBLEM},
+)
+def deliveries(
+    store: DeliveriesDep,
+    request: Request,
+    response: Response,
+    webhook: WebhookId,
+    state: Annotated[str | None, Query(pattern="^(pending|delivered|dead|cancelled)$")] = None,
+    after: PositionAfter = -1,
+    limit: Limit = DEFAULT_LIMIT,
+) -> dict[str, Any]:
+    """Deliveries by event position; ``state=dead`` lists the dead letters (for the
+    registration's registrant and admins)."""
+    _owned(store, webhook, request)
+    rows = store.deliveries(webhook, state, after, limit)
+    following = rows[-1]["index"] if len(rows) == limit else None
+    link_next(request, response, following)
+    return {"deliveries": rows, "next": following}
+
+
+@router.post(
+    "/v1/webhooks/{webhook}/secret",
+    responses={
+        **schemas.ok(schemas.WebhookSecret),
+        400: PROBLEM,
+        403: PROBLEM,
+        404: PROBLEM,
+        413: PROBLEM,
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schemas.SUBMISSION_SCHEMA}},
+        }
+    },
+)
+async def secret(
+    ledger: LedgerDep,
+    store: DeliveriesDep,
+    keys: KeysDep,
+    access: AccessDep,
+    webhook: WebhookId,
+    request: Request,
+) -> dict[str, str]:
+    """The endpoint's ``v1`` HMAC secret (``whsec_…``). Body: a submission of a
+    ``webhook.secret_requested`` statement ``{webhook: <id>}`` issued within 5
+    minutes and signed with the key that signed the registration. Not stored."""
+    body = await request.body()
+    if len(body) > MAX_SUBMISSION_BYTES:
+        raise too_large(MAX_SUBMISSION_BYTES)
+    # With authentication on, a secret is also refused to a registrant that no longer
+    # holds the grant its webhook needs.
+    granted = granted_check(access, partial(standing_roles, ledger)) if access else None
+    text = await anyio.to_thread.run_sync(secret_for, store, keys, webhook, body, granted)
+    return {"webhook": webhook, "secret": text}
 
 
 def _owned(store: DeliveryStore, webhook: str, request: Request) -> Endpoint:

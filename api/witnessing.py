@@ -7,39 +7,36 @@ plain ``/v1/log/checkpoint`` stays the newest checkpoint, cosigned or not yet.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
-from cadreledger.service import Ledger
+from api.depends import LedgerDep
+from api.problems import PROBLEM
 from ledger.errors import NOT_FOUND, Rejected
-from witness.cosignatures import CosignatureStore
+
+router = APIRouter(tags=["log"])
 
 
-def cosigned_router(ledger: Ledger, problem: dict[str, Any]) -> APIRouter:
-    router = APIRouter(tags=["log"])
-    store = CosignatureStore(ledger.store)
-
-    @router.get(
-        "/v1/log/checkpoint/cosigned",
-        response_class=PlainTextResponse,
-        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, 404: problem},
-    )
-    def cosigned(
-        witnesses: Annotated[int, Query(ge=1, le=64)] = 1,
-    ) -> PlainTextResponse:
-        """The largest checkpoint cosigned by at least ``witnesses`` witnesses, with every
-        cosignature the log holds for it (a signed note with several signature lines)."""
-        size = store.latest_cosigned(witnesses)
-        note = store.cosigned_note(size) if size is not None else None
-        if note is None:
-            raise Rejected(
-                NOT_FOUND,
-                f"Chưa có điểm kiểm tra nào được {witnesses} nhân chứng đồng ký.",
-                f"No checkpoint is cosigned by {witnesses} witness(es) yet.",
-                witnesses=witnesses,
-            )
-        return PlainTextResponse(note, headers={"Cache-Control": "no-cache"})
-
-    return router
+@router.get(
+    "/v1/log/checkpoint/cosigned",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, 404: PROBLEM},
+)
+def cosigned(
+    ledger: LedgerDep,
+    witnesses: Annotated[int, Query(ge=1, le=64)] = 1,
+) -> PlainTextResponse:
+    """The largest checkpoint cosigned by at least ``witnesses`` witnesses, with every
+    cosignature the log holds for it (a signed note with several signature lines)."""
+    size = ledger.cosignatures.latest_cosigned(witnesses)
+    note = ledger.cosignatures.cosigned_note(size) if size is not None else None
+    if note is None:
+        raise Rejected(
+            NOT_FOUND,
+            f"Chưa có điểm kiểm tra nào được {witnesses} nhân chứng đồng ký.",
+            f"No checkpoint is cosigned by {witnesses} witness(es) yet.",
+            witnesses=witnesses,
+        )
+    return PlainTextResponse(note, headers={"Cache-Control": "no-cache"})

@@ -38,6 +38,7 @@ from ledger.receipt import Receipt
 from ledger.sequencer import Clock, Landed, Sequencer, utc_now
 from ledger.statement import SignedStatement, parse_submission
 from ledger.store import open_store
+from ledger.tilelog import TileResources
 from ledger.tiles import TileHashReader
 from ledger.vault import (
     DataKeyError,
@@ -52,7 +53,9 @@ from ledger.verifier import Finding, Report, verify_log
 from projections.audit import audit
 from projections.fairness import judge_sealed_reasons
 from projections.follower import Projector
+from projections.queries import Queries
 from projections.readmodel import MemoryReadModel
+from witness.cosignatures import CosignatureStore
 
 if TYPE_CHECKING:
     from cadreledger.handover import HandoverClient
@@ -101,6 +104,9 @@ class Ledger:
         self._cpu = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="cpu")
         self._projector: Projector | None = None
         self._projector_made = threading.Lock()
+        self._queries: Queries | None = None
+        self._tiles: TileResources | None = None
+        self._cosignatures: CosignatureStore | None = None
         self.on_verified: list[Callable[[Report], None]] = []  # e.g. metrics
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -258,6 +264,27 @@ class Ledger:
                     else Projector(self.store, self.root_keys)
                 )
         return self._projector
+
+    @property
+    def queries(self) -> Queries:
+        """The read model's answers (an evaluation ledger only): what the API reads."""
+        if self._queries is None:
+            self._queries = Queries(self.store, self.projector)
+        return self._queries
+
+    @property
+    def tiles(self) -> TileResources:
+        """The log as C2SP tlog-tiles: hash tiles and entry and envelope bundles."""
+        if self._tiles is None:
+            self._tiles = TileResources(self.store)
+        return self._tiles
+
+    @property
+    def cosignatures(self) -> CosignatureStore:
+        """The witnesses' cosignatures of this log's checkpoints."""
+        if self._cosignatures is None:
+            self._cosignatures = CosignatureStore(self.store)
+        return self._cosignatures
 
     def _root_of_trust(self) -> VerifierKey:
         """The root key fixed at genesis, read from its file: the verifier key (what
@@ -447,6 +474,33 @@ class Ledger:
 
     def entries(self, start: int, limit: int) -> list[dict[str, Any]]:
         return [entry_json(row) for row in self.store.entries(start, limit)]
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        """The largest stored checkpoint (size, signed note), read from the database
+        each time (the readiness check's: does the database answer?)."""
+        return self.store.latest_checkpoint()
+
+    def queue_depth(self) -> int:
+        """Statements waiting for the writer's next batch (0 when this one does not write)."""
+        return self.sequencer.queue_depth if self.sequencer is not None else 0
+
+    def on_batch(self, observe: Callable[[int, float], None]) -> None:
+        """Call ``observe(size, seconds)`` after each batch this ledger writes (none
+        when it does not write)."""
+        if self.sequencer is not None:
+            self.sequencer.observers.append(observe)
+
+    @property
+    def writer_stopped(self) -> bool:
+        """Whether this ledger took up writing and its writer has since stopped — its own
+        sequencer, or for an HTTP worker the writer process it hands statements to."""
+        if self.forward is not None and self.forward.lost:
+            return True
+        return self.sequencer is not None and not self.sequencer.running
+
+    def text_subjects(self, commitments: Iterable[str]) -> dict[str, str]:
+        """Each stored sealed text's data subject (whose key seals it)."""
+        return self.vault.subjects(commitments)
 
     def reveal(self, commitments: Iterable[str]) -> dict[str, Revealed]:
         """The texts behind sealed values (commitment → text, or why not: erased, …).

@@ -240,6 +240,20 @@ class TextVault:
                 found[commitment] = self._open(r, unwrapped)
         return {c: found.get(c, Revealed("missing")) for c in wanted}
 
+    def subjects(self, commitments: Iterable[str]) -> dict[str, str]:
+        """Each stored text's data subject (whose key seals it: the cadre it is about,
+        else its author), as recorded when it was sealed."""
+        found: dict[str, str] = {}
+        for chunk in _chunks(list(commitments), 500):
+            rows = self.store.query(
+                "SELECT t.commitment, k.subject FROM ledger_texts t"
+                " JOIN ledger_data_keys k ON k.kid = t.kid"
+                f" WHERE t.commitment IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update((str(r["commitment"]), str(r["subject"])) for r in rows)
+        return found
+
     def _open(self, row: Any, unwrapped: dict[str, AESGCM | None]) -> Revealed:
         if row["wrapped"] is None:
             return Revealed("erased")

@@ -103,7 +103,6 @@ SQL_NOT_YET_IN_THE_STORE = frozenset(
         "projections/audit.py",
         "projections/follower.py",
         "streams/feed.py",
-        "api/auth.py",
         "cadreledger/cli_logkey.py",
         "cadreledger/replica.py",
     }
@@ -329,3 +328,88 @@ def test_the_sql_finder_finds_sql(tmp_path: Path) -> None:
         'store.execute(\n    "UPDATE t SET a = ?"\n    " WHERE b = ?", (1, 2))\n'
     )
     assert sql_lines(sample) == [1, 4]
+
+
+# -- the API's routes: module-level functions, handed the service (issue 20 item 7) ------
+
+ROUTE_DECORATORS = frozenset({"get", "post", "put", "patch", "delete", "api_route", "route"})
+# What the service keeps to itself: the API asks its public methods (and the read
+# model's, ``Ledger.queries``) instead.
+SERVICE_INSIDES = frozenset({"store", "projector", "sequencer", "vault", "reader", "log_keys"})
+
+
+def nested_routes(path: Path) -> list[int]:
+    """Where a route is declared inside a function (a closure over what the function was
+    given, made anew for each app) rather than at module level."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    found: list[int] = []
+    for outer in ast.walk(tree):
+        if not isinstance(outer, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for inner in ast.walk(outer):
+            if inner is outer or not isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for decorator in inner.decorator_list:
+                call = decorator.func if isinstance(decorator, ast.Call) else decorator
+                if isinstance(call, ast.Attribute) and call.attr in ROUTE_DECORATORS:
+                    found.append(decorator.lineno)
+    return sorted(set(found))
+
+
+def service_insides(path: Path) -> list[str]:
+    """Where a module reads a private part of the service: ``ledger.store``,
+    ``self.ledger.projector``, ``ledger._x`` …"""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        owner = node.value
+        named = (isinstance(owner, ast.Name) and owner.id == "ledger") or (
+            isinstance(owner, ast.Attribute) and owner.attr == "ledger"
+        )
+        if named and (node.attr in SERVICE_INSIDES or node.attr.startswith("_")):
+            found.append(f"{node.lineno} ledger.{node.attr}")
+    return sorted(found)
+
+
+def test_routes_are_module_level() -> None:
+    """Every route is a module-level function on a module-level router, handed what it
+    needs by dependencies (api/depends.py) — not one of a factory's closures."""
+    nested = {
+        str(path.relative_to(ROOT)): lines
+        for path in modules("api")
+        if (lines := nested_routes(path))
+    }
+    assert nested == {}, "routes declared inside a function"
+
+
+def test_the_api_asks_the_service() -> None:
+    """The API reads the service through its public methods, never its store, read
+    model, writer or vault."""
+    insides = {
+        str(path.relative_to(ROOT)): found
+        for path in modules("api")
+        if (found := service_insides(path))
+    }
+    assert insides == {}
+
+
+def test_the_route_finders_find(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "router = APIRouter()\n"
+        "@router.get('/a')\n"
+        "def a(ledger): return ledger.size()\n"
+        "def make(ledger):\n"
+        "    @router.post('/b', status_code=201)\n"
+        "    async def b(): return ledger.store.meta()\n"
+        "    @app.delete\n"
+        "    def c(): return self.ledger._writer()\n"
+        "    return router\n"
+    )
+    assert nested_routes(sample) == [5, 7]
+    assert service_insides(sample) == [
+        "6 ledger.store",
+        "8 ledger._writer",
+    ]
