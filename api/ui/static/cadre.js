@@ -328,7 +328,7 @@ function fairness() {
             x.severity ? ` (${t(`fair.severity.${x.severity}`)})` : "",
             ": ",
             findingSummary(x),
-            x.scorer ? h("p", { class: "hint" }, t("fair.by", { who: x.scorer }), " — ", link(scorerHref(x.cycle === "*" ? cycle : x.cycle, x.scorer), t("fair.scorerPage"))) : null,
+            x.scorer ? h("p", { class: "hint" }, t("fair.byLabel"), " ", person(x.scorer), " — ", link(scorerHref(x.cycle === "*" ? cycle : x.cycle, x.scorer), t("fair.scorerPage"))) : null,
             kind ? h("p", { class: "hint" }, lang === "en" ? kind.explanation_en : kind.explanation_vi) : null,
             h(
               "p",

@@ -154,7 +154,7 @@ export const TEXT = {
   "fair.severity.high": ["Cao", "High"],
   "fair.severity.medium": ["Vừa", "Medium"],
   "fair.severity.low": ["Thấp", "Low"],
-  "fair.by": ["Người liên quan: {who}", "Person concerned: {who}"],
+  "fair.byLabel": ["Người liên quan:", "Person concerned:"],
   "fair.events": ["Các bước liên quan:", "Steps behind it:"],
   "fair.note": [
     "Đây là dấu hiệu cần xem xét, kèm các sự kiện liên quan — không phải kết luận vi phạm.",
