@@ -46,10 +46,11 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "streams": frozenset({"witness", "evidence"}) | TOP,
     "evidence": frozenset({"access", "streams"}) | TOP,
 }
-# The subsystems take the service from the wiring and may name it in annotations.
+# The subsystems take the service from the wiring and may name it in annotations
+# (witness/ names only what it asks of it, a protocol: not even that).
 TYPE_ONLY = {
     room: frozenset({"cadreledger.service", "cadreledger.config"})
-    for room in ("access", "witness", "streams", "evidence")
+    for room in ("access", "streams", "evidence")
 }
 
 # The rules are pure: the log gives them the time, the store gives them the facts.
