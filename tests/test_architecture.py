@@ -47,10 +47,10 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "evidence": frozenset({"access", "streams"}) | TOP,
 }
 # The subsystems take the service from the wiring and may name it in annotations
-# (witness/ names only what it asks of it, a protocol: not even that).
+# (access/ and witness/ name only what they ask of it, protocols: not even that).
 TYPE_ONLY = {
     room: frozenset({"cadreledger.service", "cadreledger.config"})
-    for room in ("access", "streams", "evidence")
+    for room in ("streams", "evidence")
 }
 
 # The rules are pure: the log gives them the time, the store gives them the facts.
