@@ -32,13 +32,13 @@ from projections.views import VIEWS_VERSION
 from witness.cosignatures import CosignatureStore
 
 if TYPE_CHECKING:
-    from cadreledger.service import Ledger
+    from evidence.log import EvidencedLog
 
 
 __all__ = ["export", "verify_file", "write"]
 
 
-def export(ledger: Ledger, cycle: str, cadre: str | None = None) -> Bundle:
+def export(ledger: EvidencedLog, cycle: str, cadre: str | None = None) -> Bundle:
     """The bundle of ``cycle`` as the log holds it now (``cadre`` is the focus)."""
     store = ledger.store
     position, served = ledger.projector.snapshot(["registry", f"cycle/{cycle}"])
@@ -85,7 +85,7 @@ def export(ledger: Ledger, cycle: str, cadre: str | None = None) -> Bundle:
     )
 
 
-def _checkpoint_at(ledger: Ledger, size: int) -> tuple[int, str]:
+def _checkpoint_at(ledger: EvidencedLog, size: int) -> tuple[int, str]:
     rows = ledger.store.query("SELECT size, note FROM ledger_checkpoints WHERE size = ?", (size,))
     if not rows:
         raise RuntimeError(f"no stored checkpoint at the read model's position {size}")
