@@ -10,15 +10,21 @@ operator (``cadreledger token issue``).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
-from access.tokens import AccessStore, current_model
+from access.tokens import AccessStore, ServedLog, current_model
 from domain.acts import Act
 from ledger.errors import INVALID_REQUEST, Rejected
+from ledger.keys import VerifierKey
 from ledger.statement import parse_submission
 
-if TYPE_CHECKING:
-    from cadreledger.service import Ledger
+
+class SigningInLog(ServedLog, Protocol):
+    """What signing in asks of the log service: its model, and the log key's name that
+    a token is issued under."""
+
+    @property
+    def log_key(self) -> VerifierKey: ...
 
 
 class SignedIn(NamedTuple):
@@ -29,7 +35,7 @@ class SignedIn(NamedTuple):
     expires_at: float
 
 
-def sign_in(ledger: Ledger, access: AccessStore, body: bytes) -> SignedIn:
+def sign_in(ledger: SigningInLog, access: AccessStore, body: bytes) -> SignedIn:
     """A token for the person who signed ``body``, or ``Rejected`` saying why not."""
     signed = parse_submission(body)
     model = current_model(ledger)

@@ -25,7 +25,6 @@ from ledger.statement import SignedStatement
 from ledger.store import LogStore
 
 if TYPE_CHECKING:
-    from cadreledger.service import Ledger
     from domain.model import Model
 
 __all__ = [
@@ -40,6 +39,7 @@ __all__ = [
     "UNAUTHENTICATED",
     "AccessStore",
     "InCycle",
+    "ServedLog",
     "Token",
     "current_model",
 ]
@@ -188,7 +188,33 @@ class AccessStore:
         return entitled
 
 
-def current_model(ledger: Ledger) -> Model | None:
+class _Modelled(Protocol):
+    @property
+    def model(self) -> Model: ...
+
+
+class _Projecting(Protocol):
+    @property
+    def model(self) -> Model: ...
+
+    def catch_up(self) -> int: ...
+
+
+class ServedLog(Protocol):
+    """What ``current_model`` asks of the log service (``Ledger``): the writer's rules,
+    whether it writes, and its read model's projector."""
+
+    @property
+    def rules(self) -> _Modelled | None: ...
+
+    @property
+    def sequencer(self) -> object | None: ...
+
+    @property
+    def projector(self) -> _Projecting: ...
+
+
+def current_model(ledger: ServedLog) -> Model | None:
     """The freshest domain state at hand: the writer's, else the read model's caught up
     with the log (None on a bare log, which has no registry)."""
     if ledger.rules is None:

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from access.sign_in import sign_in
-from access.tokens import FORBIDDEN, UNAUTHENTICATED, AccessStore, current_model
+from access.tokens import FORBIDDEN, UNAUTHENTICATED, AccessStore, ServedLog, current_model
 from api import schemas
 from api.openapi import problem
 from api.policy import INTEGRATOR, Ask, Identity, public, rule_for, text_scope
@@ -34,7 +34,7 @@ COOKIE = "cadreledger_token"
 _BEARER = "bearer "
 
 
-def standing_roles(ledger: Ledger, person: str) -> frozenset[str]:
+def standing_roles(ledger: ServedLog, person: str) -> frozenset[str]:
     """``person``'s standing roles in the registry now (none on a bare log)."""
     model = current_model(ledger)
     found = model.registry.people.get(person) if model else None

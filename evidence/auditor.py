@@ -22,14 +22,16 @@ from ledger.statement import sign_statement
 from ledger.verifier import Report
 
 if TYPE_CHECKING:
-    from cadreledger.service import Ledger
+    from evidence.log import EvidencedLog
 
 __all__ = ["Schedule", "run_audit", "summary"]
 
 log = logging.getLogger(__name__)
 
 
-def summary(report: Report, report_bytes: bytes, checkpoint: str, ledger: Ledger) -> dict[str, Any]:
+def summary(
+    report: Report, report_bytes: bytes, checkpoint: str, ledger: EvidencedLog
+) -> dict[str, Any]:
     data = report.to_json()
     head = ledger.log_keys.open(checkpoint)
     fairness = data.get("fairness", {})
@@ -52,7 +54,7 @@ def summary(report: Report, report_bytes: bytes, checkpoint: str, ledger: Ledger
     }
 
 
-def run_audit(ledger: Ledger, auditor: SignerKey) -> tuple[Report, bytes, Receipt]:
+def run_audit(ledger: EvidencedLog, auditor: SignerKey) -> tuple[Report, bytes, Receipt]:
     """Verify everything, then sign and append the summary; the report, its bytes, the
     statement's receipt. The checkpoint verified is taken before the verification, so
     the summary never claims more than was checked."""
@@ -77,7 +79,7 @@ def run_audit(ledger: Ledger, auditor: SignerKey) -> tuple[Report, bytes, Receip
 class Schedule:
     """Run ``run_audit`` every ``every`` seconds in a thread, while the service runs."""
 
-    def __init__(self, ledger: Ledger, auditor: SignerKey | None, every: float) -> None:
+    def __init__(self, ledger: EvidencedLog, auditor: SignerKey | None, every: float) -> None:
         self.ledger, self.auditor, self.every = ledger, auditor, every
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -32,13 +32,13 @@ from projections.views import VIEWS_VERSION
 from witness.cosignatures import CosignatureStore
 
 if TYPE_CHECKING:
-    from cadreledger.service import Ledger
+    from evidence.log import EvidencedLog
 
 
 __all__ = ["export", "verify_file", "write"]
 
 
-def export(ledger: Ledger, cycle: str, cadre: str | None = None) -> Bundle:
+def export(ledger: EvidencedLog, cycle: str, cadre: str | None = None) -> Bundle:
     """The bundle of ``cycle`` as the log holds it now (``cadre`` is the focus)."""
     store = ledger.store
     position, served = ledger.projector.snapshot(["registry", f"cycle/{cycle}"])
@@ -85,7 +85,7 @@ def export(ledger: Ledger, cycle: str, cadre: str | None = None) -> Bundle:
     )
 
 
-def checkpoint_at(ledger: Ledger, size: int) -> str:
+def checkpoint_at(ledger: EvidencedLog, size: int) -> str:
     """The checkpoint at the read model's position: a bundle is checked against it."""
     note = ledger.store.checkpoint_at(size)
     if note is None:

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from domain.acts import Act
 from domain.model import Model
 from domain.streams import REGISTRY_STREAM
 from evidence.bundle import checkpoint_at
+from evidence.log import EvidencedLog
 from ledger.bundle import Bundle, BundleError, BundleEvent, parse_bundle, verify_bundle
 from ledger.cosignature import WitnessPolicy, parse_lines, with_signatures
 from ledger.envelope import Event
@@ -39,9 +39,6 @@ from ledger.merkle import consistency_proof, inclusion_proof
 from ledger.verifier import CheckResult, Finding, Report
 from projections.history import cycle_streams
 from witness.cosignatures import CosignatureStore
-
-if TYPE_CHECKING:  # the service is passed in, never imported at run time
-    from cadreledger.service import Ledger
 
 FORMAT = "cadreledger-personal-bundle/1"
 MEDIA_TYPE = "application/vnd.cadreledger.personal-bundle+json"
@@ -99,7 +96,7 @@ FROM_BUNDLE = {
 }
 
 
-def export_personal(ledger: Ledger, cycle: str, cadre: str) -> Bundle:
+def export_personal(ledger: EvidencedLog, cycle: str, cadre: str) -> Bundle:
     """``cadre``'s personal bundle of ``cycle``, as the log holds it now."""
     projector = ledger.projector
     projector.catch_up()

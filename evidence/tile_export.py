@@ -41,7 +41,7 @@ from ledger.tilelog import (
 from ledger.tiles import TILE_WIDTH
 
 if TYPE_CHECKING:
-    from cadreledger.service import Ledger
+    from evidence.log import EvidencedLog
 
 
 __all__ = ["ExportError", "Exported", "export_tiles"]
@@ -64,7 +64,7 @@ class Exported:
 
 
 def export_tiles(
-    ledger: Ledger,
+    ledger: EvidencedLog,
     directory: Path,
     *,
     envelopes: bool = False,
@@ -122,7 +122,7 @@ def export_tiles(
     return done
 
 
-def _previous(ledger: Ledger, directory: Path) -> int:
+def _previous(ledger: EvidencedLog, directory: Path) -> int:
     """The size DIR was exported at (0 for a new DIR), checked to be this log's."""
     path = directory / "checkpoint"
     if not path.exists():

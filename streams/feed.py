@@ -30,7 +30,7 @@ from ledger.envelope import event_hash
 from ledger.errors import INVALID_REQUEST, Rejected
 
 if TYPE_CHECKING:
-    from cadreledger.service import Ledger
+    from streams.log import StreamedLog
 
 __all__ = [
     "CODE",
@@ -128,7 +128,7 @@ class FeedEvent:
 POLL = 0.02  # seconds between looks at the database when another process writes
 
 
-def wait_beyond(ledger: Ledger, size: int, timeout: float) -> int:
+def wait_beyond(ledger: StreamedLog, size: int, timeout: float) -> int:
     """The log's size once it exceeds ``size`` (or after ``timeout``).
 
     A writer wakes on its own commits. A reader in another process polls the latest
@@ -280,7 +280,7 @@ class Page:
 class Feed:
     """Reads events by position from the database (or the hub's memory when it has them)."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: StreamedLog) -> None:
         self.ledger = ledger
         self.store = ledger.store
         self.origin = ledger.log_key.name
@@ -421,7 +421,7 @@ class EventHub:
     the latest ``keep`` events for followers who resume; each, with its parsed envelope,
     holds ~3–4 KB, and a follower further behind is served from the database."""
 
-    def __init__(self, ledger: Ledger, feed: Feed, *, keep: int = 512) -> None:
+    def __init__(self, ledger: StreamedLog, feed: Feed, *, keep: int = 512) -> None:
         self.ledger = ledger
         self.feed = feed
         feed.hub = self

@@ -16,7 +16,7 @@ from streams.nats import NatsSettings, Publisher
 from streams.webhooks import Dispatcher, RetryPolicy, WebhookKeys, key_path
 
 if TYPE_CHECKING:
-    from cadreledger.service import Ledger
+    from streams.log import StreamedLog
 
 __all__ = ["Integrations", "LoopThread"]
 
@@ -60,7 +60,7 @@ class LoopThread:
 class Integrations:
     def __init__(
         self,
-        ledger: Ledger,
+        ledger: StreamedLog,
         hub: EventHub,
         *,
         nats: NatsSettings | None = None,

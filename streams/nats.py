@@ -29,7 +29,7 @@ from nats.js.errors import NotFoundError
 from streams.feed import Feed, FeedFilter, wait_beyond
 
 if TYPE_CHECKING:
-    from cadreledger.service import Ledger
+    from streams.log import StreamedLog
 
 __all__ = ["ACK_TIMEOUT", "INDEX_HEADER", "PAGE", "NatsSettings", "Publisher"]
 
@@ -52,7 +52,7 @@ class Publisher:
 
     def __init__(
         self,
-        ledger: Ledger,
+        ledger: StreamedLog,
         feed: Feed,
         settings: NatsSettings,
         *,

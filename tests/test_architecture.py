@@ -9,8 +9,8 @@ since a late import is still an arrow. The rooms, lowest first:
 A room may import any room below it, never one above nor one beside it. ``api`` and
 ``cadreledger`` are the top floor together: the service wires the API, the API calls the
 service. The subsystems (access, witness, streams, evidence) are handed the service by the
-wiring; they may name its class and its settings in annotations only, under
-``if TYPE_CHECKING:`` — an import that never runs.
+wiring and name only what they ask of it, as protocols: an import under
+``if TYPE_CHECKING:`` is an arrow too.
 """
 
 from __future__ import annotations
@@ -47,12 +47,6 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "streams": frozenset({"witness", "evidence"}) | TOP,
     "evidence": frozenset({"access", "streams"}) | TOP,
 }
-# The subsystems take the service from the wiring and may name it in annotations.
-TYPE_ONLY = {
-    room: frozenset({"cadreledger.service", "cadreledger.config"})
-    for room in ("access", "witness", "streams", "evidence")
-}
-
 # The rules are pure: the log gives them the time, the store gives them the facts.
 DOMAIN_NO_IO = frozenset(
     {
@@ -80,8 +74,6 @@ CLOCK_CALLS = frozenset(
         ("date", "today"),
     }
 )
-
-
 # Where SQL is written: each table's statements in the one repository module that owns it.
 REPOSITORIES = frozenset(
     {
@@ -111,13 +103,11 @@ SQL = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|LISTEN|NOTI
 
 
 class Arrow(NamedTuple):
-    """Where a module imports something (or reads a clock), and what; ``typing`` when the
-    import sits under ``if TYPE_CHECKING:`` and never runs."""
+    """Where a module imports something (or reads a clock), and what."""
 
     source: Path
     line: int
     target: str
-    typing: bool = False
 
     def __str__(self) -> str:
         return f"{self.source.relative_to(ROOT)}:{self.line} imports {self.target}"
@@ -127,35 +117,17 @@ def modules(room: str) -> list[Path]:
     return sorted((ROOT / room).rglob("*.py"))
 
 
-def typing_only(tree: ast.AST) -> set[int]:
-    """The lines of the ``if TYPE_CHECKING:`` blocks (their ``else`` runs: not counted)."""
-    lines: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and (
-            (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
-            or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING")
-        ):
-            for child in node.body:
-                lines.update(range(child.lineno, (child.end_lineno or child.lineno) + 1))
-    return lines
-
-
 def imports(path: Path) -> list[Arrow]:
     """Every absolute module a file imports, wherever the import statement sits."""
     found: list[Arrow] = []
-    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    typed = typing_only(tree)
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
-            found += [
-                Arrow(path, node.lineno, alias.name, node.lineno in typed) for alias in node.names
-            ]
+            found += [Arrow(path, node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.append(Arrow(path, node.lineno, node.module, node.lineno in typed))
+            found.append(Arrow(path, node.lineno, node.module))
             # ``from time import time`` reads the clock as surely as ``time.time()``
             found += [
-                Arrow(path, node.lineno, f"{node.module}.{alias.name}", node.lineno in typed)
-                for alias in node.names
+                Arrow(path, node.lineno, f"{node.module}.{alias.name}") for alias in node.names
             ]
     return found
 
@@ -195,19 +167,8 @@ def test_the_map_in_the_docs_is_this_one() -> None:
 
 
 def wrong_arrows(room: str, arrows: list[Arrow]) -> list[Arrow]:
-    """The arrows out of ``room`` that point up or sideways, less its type-only names."""
-
-    def named_for_types(arrow: Arrow) -> bool:
-        return arrow.typing and any(
-            arrow.target == module or arrow.target.startswith(module + ".")
-            for module in TYPE_ONLY.get(room, ())
-        )
-
-    return [
-        arrow
-        for arrow in arrows
-        if arrow.target.split(".")[0] in FORBIDDEN[room] and not named_for_types(arrow)
-    ]
+    """The arrows out of ``room`` that point up or sideways."""
+    return [arrow for arrow in arrows if arrow.target.split(".")[0] in FORBIDDEN[room]]
 
 
 @pytest.mark.parametrize("room", sorted(FORBIDDEN))
@@ -253,33 +214,17 @@ def test_the_map_sees_a_wrong_arrow(tmp_path: Path) -> None:
     assert {a.target for a in clock_reads(sample)} == {"datetime.now()", "time.time()"}
 
 
-def test_the_service_is_named_in_annotations_only(tmp_path: Path) -> None:
-    """A subsystem may name ``Ledger`` for its types; importing it at run time is an
-    arrow up, and so is any other module of the wiring, even under TYPE_CHECKING."""
+def test_a_type_only_import_is_an_arrow_too(tmp_path: Path) -> None:
+    """Naming the service for a type is still an arrow up: a subsystem declares a protocol."""
     sample = tmp_path / "sample.py"
     sample.write_text(
         "from typing import TYPE_CHECKING\n"
         "if TYPE_CHECKING:\n"
         "    from cadreledger.service import Ledger\n"
-        "    from cadreledger.cli import main\n"
-        "else:\n"
-        "    from cadreledger.config import Settings\n"
-        "def f():\n"
-        "    from cadreledger.service import Ledger\n"
+        "    from domain.model import Model\n"
     )
     wrong = {(a.line, a.target) for a in wrong_arrows("streams", imports(sample))}
-    assert wrong == {
-        (4, "cadreledger.cli"),
-        (4, "cadreledger.cli.main"),
-        (6, "cadreledger.config"),
-        (6, "cadreledger.config.Settings"),
-        (8, "cadreledger.service"),
-        (8, "cadreledger.service.Ledger"),
-    }
-    # The lower rooms have no such allowance: not even a name for the types.
-    assert (3, "cadreledger.service") in {
-        (a.line, a.target) for a in wrong_arrows("projections", imports(sample))
-    }
+    assert wrong == {(3, "cadreledger.service"), (3, "cadreledger.service.Ledger")}
 
 
 def test_rules_register_their_problems_by_name() -> None:

@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import httpx
 
@@ -34,12 +34,17 @@ from ledger.cosignature import (
 )
 from ledger.keys import VerifierKey
 from ledger.note import NoteSignature, parse
+from ledger.store import LogStore
 from witness.cosignatures import CosignatureStore
 
-if TYPE_CHECKING:
-    from cadreledger.service import Ledger
-
-__all__ = ["MAX_ATTEMPTS", "Refused", "WitnessEndpoint", "Witnessing", "parse_witnesses"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "Refused",
+    "WitnessEndpoint",
+    "WitnessedLog",
+    "Witnessing",
+    "parse_witnesses",
+]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +67,20 @@ class WitnessEndpoint:
         return cls(url.rstrip("/"), parse_cosigner_key(key))
 
 
+class WitnessedLog(Protocol):
+    """What witnessing asks of the log it serves (the service, ``Ledger``): where the
+    cosignatures are kept, its latest checkpoint, a wake-up on growth, proofs."""
+
+    @property
+    def store(self) -> LogStore: ...
+
+    def checkpoint(self) -> str: ...
+
+    def wait_beyond(self, size: int, timeout: float) -> int: ...
+
+    def consistency(self, first: int, second: int) -> list[bytes]: ...
+
+
 class Refused(Exception):
     """The witness will not cosign this checkpoint: retrying the same request is useless."""
 
@@ -71,7 +90,7 @@ class Witnessing:
 
     def __init__(
         self,
-        ledger: Ledger,
+        ledger: WitnessedLog,
         witnesses: Sequence[WitnessEndpoint],
         *,
         timeout: float = 10.0,

@@ -32,7 +32,7 @@ from streams.webhooks.standing import registrant_check
 from streams.webhooks.targets import PublicResolver, check_literal
 
 if TYPE_CHECKING:
-    from cadreledger.service import Ledger
+    from streams.log import StreamedLog
 
 __all__ = ["Dispatcher"]
 
@@ -57,7 +57,7 @@ class _Outcome:
 
 @dataclass
 class Dispatcher:
-    ledger: Ledger
+    ledger: StreamedLog
     feed: Feed
     keys: WebhookKeys
     policy: RetryPolicy = field(default_factory=RetryPolicy)

@@ -21,12 +21,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 if TYPE_CHECKING:
-    from cadreledger.config import Settings
+    from streams.log import StreamSettings
 
 __all__ = ["WebhookKeys", "key_path"]
 
 
-def key_path(settings: Settings) -> Path:
+def key_path(settings: StreamSettings) -> Path:
     """``CADRELEDGER_WEBHOOK_KEY_FILE``, or beside the log key (``….webhookkey``)."""
     configured = os.environ.get("CADRELEDGER_WEBHOOK_KEY_FILE")
     if configured:

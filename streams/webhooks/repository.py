@@ -21,7 +21,7 @@ from streams.feed import FeedFilter
 from streams.webhooks.registration import Endpoint
 
 if TYPE_CHECKING:
-    from cadreledger.service import Ledger
+    from streams.log import StreamedLog
 
 __all__ = ["WEBHOOK_LOCK_KEY", "Delivery", "DeliveryStore", "DeliveryWrites"]
 
@@ -158,7 +158,7 @@ class DeliveryWrites:
 class DeliveryStore:
     """The ``webhook_*`` tables, on the ledger's own database (SQLite or PostgreSQL)."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: StreamedLog) -> None:
         self.ledger = ledger
         self.store = ledger.store
         self.datastore = ledger.store.recorder.datastore

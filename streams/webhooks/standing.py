@@ -17,7 +17,7 @@ from streams.webhooks.registration import SECRET_REQUESTED, Endpoint
 from streams.webhooks.repository import DeliveryStore
 
 if TYPE_CHECKING:
-    from cadreledger.service import Ledger
+    from streams.log import StreamedLog
 
 __all__ = [
     "REGISTRANT_ROLE",
@@ -31,7 +31,7 @@ FRESH = timedelta(minutes=5)  # how old a secret request may be
 REGISTRANT_ROLE = "integrator"  # what registering took (domain/model.py STANDING_ACTS)
 
 
-def registrant_refusal(ledger: Ledger, endpoint: Endpoint) -> str | None:
+def registrant_refusal(ledger: StreamedLog, endpoint: Endpoint) -> str | None:
     """Why the registrant of ``endpoint`` may no longer receive deliveries or fetch its
     secret, from the registry as it stands now: the key that signed the registration
     revoked, or the integrator role gone. None when it still stands (or on a bare
@@ -49,7 +49,7 @@ def registrant_refusal(ledger: Ledger, endpoint: Endpoint) -> str | None:
 
 
 def registrant_check(
-    ledger: Ledger, entitled: Callable[[str, FeedEvent], bool] | None = None
+    ledger: StreamedLog, entitled: Callable[[str, FeedEvent], bool] | None = None
 ) -> Callable[[Endpoint, FeedEvent], str | None]:
     """The check a dispatcher makes before each delivery: the registrant's key and role
     (``registrant_refusal``), and with ``entitled`` (authentication on) its grant."""
