@@ -28,6 +28,7 @@ from typing import Any
 
 from ledger.errors import UNAVAILABLE, Rejected
 from ledger.keys import cached_verifier_key
+from ledger.sequencer import take_batch
 from ledger.statement import SignedStatement, parse_submission
 
 log = logging.getLogger(__name__)
@@ -154,20 +155,8 @@ class Checkers:
         conn, child = self._spawn(slot)
         self._started.wait()
         stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is None:
-                break
-            batch = [first]
-            while len(batch) < self.max_batch:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    stopping = True
-                    break
-                batch.append(job)
+        while not stopping and (taken := take_batch(self._queue, self.max_batch)) is not None:
+            batch, stopping = taken
             try:
                 conn.send_bytes(pickle.dumps([j.body for j in batch], pickle.HIGHEST_PROTOCOL))
                 answers: list[Checked] = pickle.loads(conn.recv_bytes())

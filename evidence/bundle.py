@@ -50,17 +50,7 @@ def export(ledger: EvidencedLog, cycle: str, cadre: str | None = None) -> Bundle
         note = with_signatures(note, parse_lines("".join(cosignatures)))
     roster = list(ledger.projector.model.cycles[cycle].evaluations)
     streams = [REGISTRY_STREAM, *cycle_streams(cycle, roster)]
-    rows = store.entries_of(streams, size)
-    events = [
-        BundleEvent(index, raw, tuple(inclusion_proof(index, size, ledger.reader)))
-        for index, _stream, _version, raw in rows
-    ]
-    earlier: dict[int, str] = {}
-    for index, *_ in rows:
-        if not any(s > index for s in earlier):
-            covering = store.checkpoint_covering(index)
-            if covering is not None and covering[0] < size:
-                earlier[covering[0]] = covering[1]
+    events, earlier, present = proved_events(ledger, streams, size)
     model = ledger.projector.model
     pinned = model.cycles[cycle].profile
     return Bundle(
@@ -70,7 +60,7 @@ def export(ledger: EvidencedLog, cycle: str, cadre: str | None = None) -> Bundle
         checkpoints=sorted(earlier.items()),
         consistency=[(s, size, consistency_proof(s, size, ledger.reader)) for s in sorted(earlier)],
         events=events,
-        streams=sorted({stream for _, stream, _, _ in rows}),
+        streams=present,
         sections={
             # The clock skew the ledger recorded: V10 judges the bundle's events by it.
             "log_time": {"max_clock_skew": int(ledger.max_clock_skew.total_seconds())},
@@ -83,6 +73,27 @@ def export(ledger: EvidencedLog, cycle: str, cadre: str | None = None) -> Bundle
             },
         },
     )
+
+
+def proved_events(
+    ledger: EvidencedLog, streams: list[str], size: int
+) -> tuple[list[BundleEvent], dict[int, str], list[str]]:
+    """The events of ``streams`` below ``size``, each with its inclusion proof in the tree
+    of that size; for each batch they were first written in, the checkpoint its receipts
+    carried (so that a bundle's reader can check the log grew consistently); and which of
+    ``streams`` hold any event."""
+    rows = ledger.store.entries_of(streams, size)
+    events = [
+        BundleEvent(index, raw, tuple(inclusion_proof(index, size, ledger.reader)))
+        for index, _stream, _version, raw in rows
+    ]
+    earlier: dict[int, str] = {}
+    for index, *_ in rows:
+        if not any(s > index for s in earlier):
+            covering = ledger.store.checkpoint_covering(index)
+            if covering is not None and covering[0] < size:
+                earlier[covering[0]] = covering[1]
+    return events, earlier, sorted({stream for _, stream, _, _ in rows})
 
 
 def checkpoint_at(ledger: EvidencedLog, size: int) -> str:

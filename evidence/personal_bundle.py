@@ -27,15 +27,15 @@ from datetime import timedelta
 from domain.acts import Act
 from domain.model import Model
 from domain.streams import REGISTRY_STREAM
-from evidence.bundle import checkpoint_at
+from evidence.bundle import checkpoint_at, proved_events
 from evidence.log import EvidencedLog
-from ledger.bundle import Bundle, BundleError, BundleEvent, parse_bundle, verify_bundle
+from ledger.bundle import Bundle, BundleError, parse_bundle, verify_bundle
 from ledger.cosignature import WitnessPolicy, parse_lines, with_signatures
 from ledger.envelope import Event
 from ledger.errors import NOT_FOUND, Rejected
 from ledger.keys import KeyFormatError, VerifierKey
 from ledger.logtime import check_log_time
-from ledger.merkle import consistency_proof, inclusion_proof
+from ledger.merkle import consistency_proof
 from ledger.verifier import CheckResult, Finding, Report
 from projections.history import cycle_streams
 from witness.cosignatures import CosignatureStore
@@ -112,18 +112,7 @@ def export_personal(ledger: EvidencedLog, cycle: str, cadre: str) -> Bundle:
     if cosignatures:  # what witnesses have cosigned of it travels with it
         note = with_signatures(note, parse_lines("".join(cosignatures)))
     streams = [REGISTRY_STREAM, *cycle_streams(cycle, [cadre])]
-    rows = store.entries_of(streams, size)
-    events = [
-        BundleEvent(index, raw, tuple(inclusion_proof(index, size, ledger.reader)))
-        for index, _stream, _version, raw in rows
-    ]
-    # For each batch the events were first sealed in, the checkpoint its receipts carry.
-    earlier: dict[int, str] = {}
-    for index, *_ in rows:
-        if not any(s > index for s in earlier):
-            covering = store.checkpoint_covering(index)
-            if covering is not None and covering[0] < size:
-                earlier[covering[0]] = covering[1]
+    events, earlier, _present = proved_events(ledger, streams, size)
     return Bundle(
         origin=ledger.log_key.name,
         log_key=str(ledger.log_key),

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from eventsourcing.persistence import StoredEvent
 
@@ -33,6 +33,7 @@ from ledger.statement import SignedStatement
 from ledger.store import BatchRows, DataKeyRow, LeafRow, LogStore, NonceRow, TextRow
 from ledger.tiles import TileHashReader, TreeBuilder
 
+_T = TypeVar("_T")
 log = logging.getLogger(__name__)
 
 Router = Callable[[SignedStatement], str]
@@ -252,22 +253,11 @@ class Sequencer:
     # -- the writer thread ------------------------------------------------------------
 
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is None:
+        while (batch := take_batch(self._queue, self.max_batch)) is not None:
+            items, stopping = batch
+            self._process(items)
+            if stopping:
                 break
-            batch = [first]
-            while len(batch) < self.max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
-            self._process(batch)
         # Whatever was queued behind the stop is answered, not left waiting.
         while True:
             try:
@@ -509,3 +499,21 @@ def _nonce_reused(signed: SignedStatement) -> Rejected:
         f"Nonce {signed.nonce!r} của {signed.actor!r} đã dùng cho một tuyên bố khác.",
         f"Nonce {signed.nonce!r} of {signed.actor!r} was already used for another statement.",
     )
+
+
+def take_batch(pending: queue.SimpleQueue[_T | None], most: int) -> tuple[list[_T], bool] | None:
+    """Wait for one item, then take whatever else has queued, up to ``most``: a batch,
+    and whether a ``None`` (stop) came after it. ``None`` if the stop came first."""
+    first = pending.get()
+    if first is None:
+        return None
+    batch = [first]
+    while len(batch) < most:
+        try:
+            item = pending.get_nowait()
+        except queue.Empty:
+            break
+        if item is None:
+            return batch, True
+        batch.append(item)
+    return batch, False
