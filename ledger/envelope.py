@@ -72,11 +72,6 @@ def wrap(
     )
 
 
-# The name before issue 20 gave "seal" one meaning (a personal text's commitment); kept
-# only until the branches written against it are merged. Use ``wrap``.
-seal = wrap
-
-
 def format_logged_at(moment: datetime) -> str:
     """The log's time as an envelope holds it (``LOGGED_AT``)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -94,9 +94,6 @@ class Landed:
     duplicate: bool = False
 
 
-Sealed = Landed  # the name before issue 20 (kept until that wave's branches are merged)
-
-
 @dataclass
 class _Pending:
     signed: SignedStatement

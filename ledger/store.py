@@ -122,9 +122,6 @@ class BatchRows:
     texts: list[TextRow] = field(default_factory=list)
 
 
-Seal = BatchRows  # the name before issue 20 (kept until that wave's branches are merged)
-
-
 @dataclass(frozen=True)
 class Table:
     """Where a batch's rows of one kind go, and the PostgreSQL types of its columns."""

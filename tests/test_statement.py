@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ledger.canonical import canonical_bytes
-from ledger.envelope import EnvelopeError, Event, event_hash, seal
+from ledger.envelope import EnvelopeError, Event, event_hash, wrap
 from ledger.errors import Rejected
 from ledger.keys import SignerKey
 from ledger.merkle import leaf_hash
@@ -236,7 +236,7 @@ def signed() -> SignedStatement:
 
 
 def test_envelope_round_trip(signed: SignedStatement) -> None:
-    first = seal(STREAM, 1, None, signed)
+    first = wrap(STREAM, 1, None, signed)
     event = Event.parse(first)
     assert (event.raw, event.stream, event.version, event.prev) == (first, STREAM, 1, None)
     assert event.statement == signed.statement
@@ -257,7 +257,7 @@ def test_envelope_round_trip(signed: SignedStatement) -> None:
     }
 
     second_signed = sign_statement(statement(nonce="another-nonce-0123"), KEY)
-    second = seal(STREAM, 2, event.hash, second_signed)
+    second = wrap(STREAM, 2, event.hash, second_signed)
     event2 = Event.parse(second)
     assert event2.version == 2 and event2.prev == event.hash
     assert event2.to_json()["prev"] == event.hash.hex()
@@ -267,7 +267,7 @@ def test_the_statement_is_cut_from_its_place_in_the_envelope() -> None:
     """Keys named like the envelope's inside a statement do not move the cut."""
     nested = {"statement": {"stream": 1}, "stream": "x", "z": [{"statement": 2, "stream": 3}]}
     signed = sign_statement(statement(evidence=nested, stream="y"), KEY)
-    event = Event.parse(seal(STREAM, 1, None, signed))
+    event = Event.parse(wrap(STREAM, 1, None, signed))
     assert event.statement_bytes == signed.canonical
     assert event.signer.verify(event.signature, event.statement_bytes)
 
@@ -279,7 +279,7 @@ def _reseal(raw: bytes, **changes: Any) -> bytes:
 
 
 def test_envelope_rejects_non_canonical_bytes(signed: SignedStatement) -> None:
-    raw = seal(STREAM, 1, None, signed)
+    raw = wrap(STREAM, 1, None, signed)
     obj = json.loads(raw)
     for variant in (
         json.dumps(obj, ensure_ascii=False, separators=(", ", ": "), sort_keys=True).encode(),
@@ -305,7 +305,7 @@ def test_envelope_rejects_non_canonical_bytes(signed: SignedStatement) -> None:
 )
 def test_envelope_rejects_other_field_sets(signed: SignedStatement, changes: Any) -> None:
     with pytest.raises(EnvelopeError, match="fields"):
-        Event.parse(_reseal(seal(STREAM, 1, None, signed), **changes))
+        Event.parse(_reseal(wrap(STREAM, 1, None, signed), **changes))
 
 
 @pytest.mark.parametrize(
@@ -331,11 +331,11 @@ def test_envelope_rejects_other_field_sets(signed: SignedStatement, changes: Any
 )
 def test_envelope_rejects_bad_values(signed: SignedStatement, changes: dict[str, Any]) -> None:
     with pytest.raises(EnvelopeError):
-        Event.parse(_reseal(seal(STREAM, 1, None, signed), **changes))
+        Event.parse(_reseal(wrap(STREAM, 1, None, signed), **changes))
 
 
 def test_envelope_rejects_version_float(signed: SignedStatement) -> None:
-    raw = seal(STREAM, 1, None, signed)
+    raw = wrap(STREAM, 1, None, signed)
     for spelling in (b'"version":1.0', b'"version":1e0'):
         with pytest.raises(EnvelopeError):
             Event.parse(raw.replace(b'"version":1', spelling))
@@ -353,7 +353,7 @@ def test_envelope_rejects_numbers_outside_the_data_model(
     ``1.0`` in particular is not RFC 8785 form (that is ``1``), yet the fast encoder
     writes it back unchanged.
     """
-    raw = seal(STREAM, 1, None, signed)
+    raw = wrap(STREAM, 1, None, signed)
     forged = raw.replace(b'"score":92', b'"score":' + value)
     assert forged != raw
     with pytest.raises(EnvelopeError):
@@ -361,7 +361,7 @@ def test_envelope_rejects_numbers_outside_the_data_model(
 
 
 def test_envelope_rejects_non_nfc_and_non_utf8(signed: SignedStatement) -> None:
-    raw = seal(STREAM, 1, None, signed)
+    raw = wrap(STREAM, 1, None, signed)
     nfd = raw.replace(COMMENT_NFC.encode(), COMMENT_NFD.encode())
     assert nfd != raw
     with pytest.raises(EnvelopeError):
