@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +85,14 @@ async def run(
     from cadreledger.config import Settings
     from cadreledger.service import Ledger
 
-    settings = Settings(db=db.ledger_url, log_key_file=db.key_file, rules=False)
+    # The consumers listen on this machine: the ledger records at genesis that its
+    # webhooks may deliver to private addresses, as the service it is then served by says.
+    settings = Settings(
+        db=db.ledger_url, log_key_file=db.key_file, rules=False, webhooks_allow_private=True
+    )
     Ledger(settings).close()  # genesis: a bare log, which the service then takes up
+    # A real service judges issued_at against its own clock (within the skew): sign now.
+    C.ISSUED_AT = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     total = int(args.rate * args.seconds)
     keys, seeds = C.make_keys(8)
     signed = C.sign_all(total, seeds, cadres=50)
@@ -334,7 +341,8 @@ async def _webhooks(
     statement.update(type="webhook.registered", url=f"http://127.0.0.1:{port}/hook")
     submission = sign_statement(statement, key).submission()
     response = await client.post(url + "/v1/statements", json=submission)
-    response.raise_for_status()
+    if response.is_error:
+        raise RuntimeError(f"registering the webhook: {response.text}")
 
     async def serve() -> None:
         task = asyncio.create_task(server.serve())

@@ -1,6 +1,6 @@
 """HTTP load: ``POST /v1/statements`` against a real ``cadreledger serve``, on loopback.
 
-    python bench/http.py --db postgres|sqlite [--people 200] [--statements 20000]
+    python bench/http_submit.py --db postgres|sqlite [--people 200] [--statements 20000]
                          [--connections 64] [--warmup 1000] [--baseline 4000]
                          [--workers 0,2] [--rounds 1] [--json [PATH]]
 
@@ -59,10 +59,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-# This file is named like the standard library's ``http``: move its folder from the
-# front of the import path to the back, or ``import http`` (aiohttp does) finds it.
-sys.path.remove(os.path.dirname(os.path.abspath(__file__)))
-sys.path.append(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import _common as C
