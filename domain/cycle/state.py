@@ -3,7 +3,8 @@ roster's evaluations, the deadline and its recorded exceptions, and the guards (
 role required, not for oneself, no declared conflict, by the deadline).
 
 A draft's fork copies an evaluation or a meeting only on its first write (``fork``,
-``_own``): every handler reaches them through ``_evaluation`` and ``_meeting``.
+``_own``): every handler reaches them through ``_evaluation`` and ``_meeting``. What
+is public of it is what ``domain.cycle`` exports.
 """
 
 from __future__ import annotations
@@ -29,20 +30,6 @@ from domain.problems import (
 )
 from domain.regimes import Profile
 from ledger.errors import Rejected
-
-__all__ = [
-    "ADVISORY",
-    "AUTHORITY",
-    "CHAIR",
-    "CYCLE_ROLES",
-    "DEADLINED",
-    "INSPECTION",
-    "PANEL",
-    "CycleState",
-    "DeadlineException",
-    "not_authorised",
-    "roles_apart",
-]
 
 # Roles a cycle assigns (vai trò trong kỳ đánh giá).
 AUTHORITY = "authority"  # cấp có thẩm quyền: decides
