@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from evidence.log import EvidencedLog
 
 
-__all__ = ["export", "verify_file", "write"]
+__all__ = ["checkpoint_at", "export", "proved_events", "verify_file", "write"]
 
 
 def export(ledger: EvidencedLog, cycle: str, cadre: str | None = None) -> Bundle:
