@@ -13,7 +13,7 @@ published, every signed-in member of the organisation sees them. Timelines (who
 scored what, when) never leave the cycle's insiders.
 
 An endpoint without a rule here is refused to everyone: new endpoints fail closed
-until someone decides who may use them (tests/test_access.py checks every route).
+until someone decides who may use them (tests/service/test_access.py checks every route).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 These models document; they do not filter. Endpoints keep returning their plain
 documents (the read model's JSON, receipts, CloudEvents) and the models describe each
 answer's top level — every member a client may rely on — while leaving room
-(``extra="allow"``) for members added later. ``tests/test_schemathesis.py`` holds
+(``extra="allow"``) for members added later. ``tests/service/test_schemathesis.py`` holds
 every answer to these shapes.
 """
 

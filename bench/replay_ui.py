@@ -4,7 +4,7 @@
 
 Builds the demo's evaluation with N cadres on a throwaway SQLite database (1,850
 cadres make a cycle of about 18,500 steps in a log of about 20,400 events), serves it
-with uvicorn, opens the replay in Debian's Chromium (tests/browser.py) and waits until
+with uvicorn, opens the replay in Debian's Chromium (tests/browser/__init__.py) and waits until
 the summary counts every step checked — signature, registered key, inclusion, chain,
 envelope, description — and the omission check (completeness.js) has read the log's
 envelope tiles. Each round opens a fresh browser context (no cached tiles) twice: as

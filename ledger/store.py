@@ -23,8 +23,9 @@ reads whose SQL is the same, and ``LogStore``, the interface the rest of the cod
 transactions; ``open_store`` picks one, once, from the recorder eventsourcing built.
 The store writes the events itself, in a transaction of the recorder's datastore, rather
 than through the recorder's protected hooks: eventsourcing's public ``insert_events``
-has no place for rows of our own in its transaction (``tests/test_eventsourcing_contract.py``
-checks what we still rely on of the library).
+has no place for rows of our own in its transaction
+(``tests/service/test_eventsourcing_contract.py`` checks what we still rely on of the
+library).
 """
 
 from __future__ import annotations

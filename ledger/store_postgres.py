@@ -45,7 +45,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 
 def lock_and_notify_statements(recorder: PostgresApplicationRecorder) -> list[Composed]:
     """What eventsourcing's writers run in an insert's transaction before its events,
-    which its readers rely on, and so must ours (``tests/test_eventsourcing_contract.py``
+    which its readers rely on, and so must ours (``tests/service/test_eventsourcing_contract.py``
     compares them with the library's own):
 
     - an EXCLUSIVE lock on the events table (bounded by the datastore's lock timeout),

@@ -5,7 +5,7 @@ A rule refuses with a message key and typed values, never with inline prose:
 renders the values its own way — a score as ``70,00`` or ``70.00``, a day as
 ``01/12/2026`` or ``2026-12-01``, a level by its full name, a role, statement type, field
 or evidence kind by its term (``Term``) — so that no machine code reaches a Vietnamese
-sentence. ``tests/test_messages.py`` holds the two catalogues to the same keys and
+sentence. ``tests/unit/test_messages.py`` holds the two catalogues to the same keys and
 placeholders.
 
 The fairness findings (signs to examine, ``projections.fairness``) have their own

@@ -32,7 +32,7 @@ problem type that refuses it, with nothing stored —
 - a scorer who declared a conflict scoring anyway: ``conflict-of-interest``;
 - a lower re-classification after an upheld complaint: ``against-complainant``;
 - a publication back-dated to close the complaint window early: ``date-from-log``;
-- (in ``tests/test_fairness.py``) a quota lowering the group does not need in the end:
+- (in ``tests/unit/test_fairness.py``) a quota lowering the group does not need in the end:
   admitted when decided, reported as ``decision-departure``, refused at publication
   (``ungrounded-level``).
 
@@ -108,7 +108,7 @@ class Ledger:
     cycles: list[str]
     expected: Expected | None = None
     # Every identifier the ledger holds (people, units, cycles, groups): data a finding
-    # may name, not machine text (tests/test_fairness_messages.py).
+    # may name, not machine text (tests/unit/test_fairness_messages.py).
     names: frozenset[str] = frozenset()
 
 

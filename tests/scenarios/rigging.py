@@ -28,7 +28,7 @@ from ledger.sequencer import Sequencer
 from ledger.statement import SignedStatement, sign_statement
 from ledger.tiles import TileHashReader
 from tests.evaluation import CYCLE, World
-from tests.test_domain_ledger import evaluation_ledger
+from tests.service.test_domain_ledger import evaluation_ledger
 
 
 class Refused(Rejected):

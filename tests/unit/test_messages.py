@@ -13,7 +13,7 @@ import pytest
 from domain.levels import Level
 from domain.messages import CATALOGUES, Points, Term, render, render_value
 from ledger.errors import Rejected
-from tests.test_rule_table import CASES, REGIMES
+from tests.unit.test_rule_table import CASES, REGIMES
 
 # What must not reach a Vietnamese sentence: statement types and field codes, role
 # codes, level abbreviations, decimal points and ISO dates.

@@ -53,7 +53,7 @@ def test_receipts_verify_with_the_log_key_alone(checked: Ledger, people: People)
     assert [r.index for r in receipts] == list(range(20))
     for r in receipts:
         # What a person keeps, checked with nothing but the log's public key, as
-        # tests/test_receipt.py checks any receipt.
+        # tests/unit/test_receipt.py checks any receipt.
         r.verify(checked.log_key)
     stored = checked.entries(0, 20)
     assert [e["event_hash"] for e in stored] == [r.event_hash.hex() for r in receipts]

@@ -15,7 +15,7 @@ from api.app import create_app
 from api.observability import REQUEST_ID, _RequestIdFilter, json_logging
 from cadreledger.service import Ledger
 from tests.evaluation import CADRES, CYCLE, World
-from tests.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from ledger.sequencer import Sequencer
 from ledger.statement import sign_statement
 from ledger.tiles import TileHashReader
 from tests.evaluation import ADVISORY, AUTHORITY, CADRES, CHAIR, PANEL, START, UNIT, World
-from tests.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
 
 
 def checks(ledger: Ledger) -> dict[str, dict[str, object]]:

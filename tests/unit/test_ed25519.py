@@ -169,10 +169,10 @@ def test_a_key_holders_identity_r_signature_is_refused_at_submission() -> None:
 
     from ledger.errors import Rejected
     from ledger.statement import parse_submission, sign_statement
-    from tests.test_statement import KEY, statement
+    from tests.unit.test_statement import KEY, statement
 
     generator = _generator()
-    seed = hashlib.sha256(b"nguyen.van.a").digest()  # tests.test_statement's KEY
+    seed = hashlib.sha256(b"nguyen.van.a").digest()  # tests.unit.test_statement's KEY
     a, _prefix, public = generator.secret(seed)
     assert public == KEY.verifier.public
     signed = sign_statement(statement(), KEY)

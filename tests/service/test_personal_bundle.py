@@ -29,12 +29,13 @@ from ledger.sequencer import Sequencer
 from ledger.statement import sign_statement
 from ledger.tiles import TileHashReader
 from tests.evaluation import CADRES, CYCLE, PANEL, World
-from tests.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.paths import FIXTURES
+from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
 
 CADRE = CADRES[0]
-FIXTURES = Path(__file__).parent / "fixtures" / "personal"
-EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
-KEYS = json.loads((FIXTURES / "keys.json").read_text())
+PERSONAL = FIXTURES / "personal"
+EXPECTED = json.loads((PERSONAL / "expected.json").read_text())
+KEYS = json.loads((PERSONAL / "keys.json").read_text())
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -45,7 +46,7 @@ def test_published_personal_fixtures(name: str) -> None:
 
     expected = EXPECTED[name]
     report = verify_personal(
-        (FIXTURES / name).read_bytes(), VerifierKey.parse(KEYS["log_key"]), KEYS["root_keys"]
+        (PERSONAL / name).read_bytes(), VerifierKey.parse(KEYS["log_key"]), KEYS["root_keys"]
     ).to_json()
     assert report["ok"] is expected["ok"], report["first_bad"]
     failing = {c["id"] for c in report["checks"] if c["status"] == "fail"}

@@ -28,8 +28,7 @@ from ledger.errors import BAD_SIGNATURE, NONCE_REUSED, SIGNER_MISMATCH
 from ledger.receipt import Receipt
 from ledger.statement import SignedStatement, sign_statement
 from tests.conftest import People
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
 
 
 def free_port() -> int:

@@ -43,7 +43,7 @@ from tests.evaluation import (
     pin,
 )
 from tests.paths import DOCS
-from tests.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
 
 DOC = DOCS / "api.md"
 

@@ -37,14 +37,14 @@ from tests.evaluation import (
     WorldClock,
     pin,
 )
-from tests.test_audit_parts import (
+from tests.service.test_audit_parts import (
     a_decision_filed_in_its_actors_stream,
     a_log_with_everything,
     discipline,
     stored_size,
     two_cycles,
 )
-from tests.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
 
 
 def in_one_model(ledger: Ledger) -> Model:

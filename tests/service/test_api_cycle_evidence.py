@@ -17,7 +17,7 @@ from api.app import create_app
 from cadreledger.service import Ledger
 from ledger.statement import SignedStatement
 from tests.evaluation import CADRES, CYCLE, PANEL, World
-from tests.test_domain_ledger import evaluation_ledger
+from tests.service.test_domain_ledger import evaluation_ledger
 
 
 @pytest.fixture

@@ -53,11 +53,11 @@ from cadreledger.service import Ledger
 from ledger.keys import SignerKey
 from streams.webhooks import WebhookKeys
 from tests.conftest import AT_SESSION_END, examples
+from tests.paths import ROOT
 
 # Examples per operation and phase; ~30 operations stay well under two minutes.
 EXAMPLES = examples(25)
 
-ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = (
     "access",
     "api",

@@ -19,7 +19,7 @@ from api.rate_limit import RatePolicy, TokenBuckets
 from cadreledger.service import Ledger
 from tests.conftest import People
 from tests.evaluation import CADRES
-from tests.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from cadreledger.cli import main
 from cadreledger.service import Ledger
 from tests.evaluation import CADRES, CHAIR, PANEL
-from tests.test_domain_ledger import evaluation_ledger
+from tests.service.test_domain_ledger import evaluation_ledger
 
 
 def _favour_and_a_directed_amendment(

@@ -44,7 +44,7 @@ from ledger.statement import SignedStatement, parse_submission, sign_statement
 from ledger.texts import Disclosure, SealedText, Sealer, commit, commitments, sealed_value
 from ledger.vault import Revealed
 from tests.evaluation import ADVISORY, AUTHORITY, CADRES, CHAIR, CYCLE, INSPECTION, UNIT, World
-from tests.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
 
 COMPLAINANT = CADRES[3]
 GROUNDS = "Thiếu điểm."  # short on purpose: the kind of text one might try to guess

@@ -16,7 +16,7 @@ from ledger.errors import Rejected
 from ledger.keys import SignerKey
 from ledger.statement import sign_statement
 from tests.evaluation import CADRES, CYCLE, PANEL
-from tests.test_domain_ledger import evaluation_ledger
+from tests.service.test_domain_ledger import evaluation_ledger
 
 
 def test_a_retry_is_answered_with_the_stored_receipt(

@@ -22,7 +22,7 @@ from projections.audit import audit, audit_acts
 from projections.readmodel import ReadModel
 from projections.source import stored_acts
 from tests.evaluation import ADVISORY, AUTHORITY, CADRES, CHAIR, CYCLE, PANEL, World, pin
-from tests.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
 
 EARLIER = "2025-qd366-test"
 

@@ -38,7 +38,7 @@ from tests.browser import chromium, need_chromium, screenshot_path
 from tests.conftest import IN_CI
 from tests.paths import ROOT
 from tests.streaming import serving
-from tests.test_architecture import ROOMS
+from tests.unit.test_architecture import ROOMS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

@@ -17,7 +17,7 @@ from domain.levels import Level
 from domain.messages import FINDING_KINDS, FINDINGS, Points, Term, finding_text
 from projections.fairness_kinds import KINDS
 from tests.scenarios.corpus import PATTERNS, Ledger, corpus
-from tests.test_messages import MACHINE
+from tests.unit.test_messages import MACHINE
 
 ENGLISH = re.compile(
     r"\b(after|before|the|and|of|by|up|down|points?|ballots?|scored|marked|complaint|"

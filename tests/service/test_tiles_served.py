@@ -44,8 +44,8 @@ from streams.follow import CannotFollow, Discrepancy
 from streams.follow_tiles import TileFollower
 from tests.conftest import IN_CI, People
 from tests.paths import TESTS
+from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
 from tests.streaming import serving
-from tests.test_domain_ledger import evaluation_ledger, run_cycle
 
 # -- an independent client, from the specs ----------------------------------------------
 

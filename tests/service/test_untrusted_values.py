@@ -21,8 +21,8 @@ from cadreledger.service import Ledger
 from ledger.indexes import node_position
 from ledger.verifier import Finding, printable
 from tests.conftest import People
-from tests.test_readmodel_tamper import CYCLE_DOC, built
-from tests.test_tamper import build, first_bad, run_verify, state_of
+from tests.service.test_readmodel_tamper import CYCLE_DOC, built
+from tests.service.test_tamper import build, first_bad, run_verify, state_of
 
 NOT_UTF8 = "CAST(X'ff61' AS TEXT)"  # a lone 0xFF byte, then "a"
 

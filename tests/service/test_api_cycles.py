@@ -23,7 +23,7 @@ from tests.evaluation import (
     World,
     pin,
 )
-from tests.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
 
 
 @pytest.fixture

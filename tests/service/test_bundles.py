@@ -15,7 +15,7 @@ from evidence.bundle import export, verify_file, write
 from ledger.keys import SignerKey, VerifierKey
 from tests.evaluation import CADRES, CYCLE
 from tests.paths import FIXTURES
-from tests.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
 
 BUNDLES = FIXTURES / "bundles"
 EXPECTED = json.loads((BUNDLES / "expected.json").read_text())

@@ -35,7 +35,7 @@ from tests.evaluation import (
     World,
     WorldClock,
 )
-from tests.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """What an outside review broke in access and security (issue 17, items 1–12): each
 item as the interested insider would try it. The whole role × route matrix is in
-tests/test_access_matrix.py; webhook targets and per-endpoint keys in
-tests/test_webhooks.py."""
+tests/service/test_access_matrix.py; webhook targets and per-endpoint keys in
+tests/service/test_webhooks.py."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from streams.feed import EventHub, Feed, FeedFilter
 from streams.integrations import LoopThread
 from streams.webhooks import DeliveryStore, Dispatcher, PublicResolver, RetryPolicy, WebhookKeys
 from tests.evaluation import AUTHORITY, CADRES, CHAIR, CYCLE, World
-from tests.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
 
 INTEGRATOR, OUTSIDER = "tich-hop", "nguoi-ngoai"
 CADRE, OTHER, COMPLAINANT = CADRES[0], CADRES[1], CADRES[3]

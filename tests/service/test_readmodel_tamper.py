@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from cadreledger.service import Ledger
 from tests.evaluation import CADRES
-from tests.test_domain_ledger import evaluation_ledger, run_cycle
-from tests.test_tamper import run_verify
+from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.service.test_tamper import run_verify
 
 CYCLE_DOC = "cycle/2026-qd366-test"
 

@@ -1,6 +1,6 @@
 """Authentication and roles: tokens, sign-in, revocation, unpublished scores and
 personal texts. The whole role × route matrix, read from docs/api.md, is
-tests/test_access_matrix.py."""
+tests/service/test_access_matrix.py."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from tests.evaluation import (
     UNIT,
     World,
 )
-from tests.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
 
 INSPECTOR, AUDITOR, ADMIN, INTEGRATOR, OUTSIDER = (
     "thanh-tra",
@@ -123,7 +123,7 @@ def get(s: Served, role: str, method: str, url: str, **kw: Any) -> int:
     return response.status_code
 
 
-# The whole role × route matrix, read from docs/api.md: tests/test_access_matrix.py.
+# The whole role × route matrix, read from docs/api.md: tests/service/test_access_matrix.py.
 
 
 def test_every_route_has_a_rule_and_one_without_is_refused(served: Served) -> None:

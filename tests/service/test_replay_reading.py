@@ -25,7 +25,7 @@ from ledger.canonical import canonical_bytes
 from ledger.envelope import AdmittedEvent, EnvelopeError, Event
 from projections import source
 from projections.views import digest, encoded, encoded_digest
-from tests.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
 
 
 @pytest.fixture
