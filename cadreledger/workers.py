@@ -48,7 +48,11 @@ class WorkerOptions:
     primary: str | None = None
 
 
-def listen(host: str, port: int, wait: float = 10.0) -> socket.socket:
+# How long an orphaned worker may take to stop serving before it is made to.
+GIVE_UP_SECONDS = 3.0
+
+
+def listen(host: str, port: int, wait: float = 30.0) -> socket.socket:
     """The public socket, bound here once and shared by every worker. A predecessor's
     workers (its writer killed outright) may hold the port a moment longer: wait."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -145,6 +149,10 @@ def run_worker(
     def lost() -> None:  # the sequencer process is gone: nothing more can be written
         if server is not None:
             server.should_exit = server.force_exit = True
+        # Leave the port to the writer's successor even if the server is slow to stop
+        # (a busy machine, clients that keep their connections): nothing here is owed to
+        # anyone once the writer is gone, as nothing more can be acknowledged.
+        threading.Timer(GIVE_UP_SECONDS, os._exit, (1,)).start()
 
     parent = os.getppid()
 
