@@ -9,8 +9,8 @@ the events table's lock and notifies its channel as eventsourcing's own writers 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
@@ -60,6 +60,26 @@ def lock_and_notify_statements(recorder: PostgresApplicationRecorder) -> list[Co
         SQL("LOCK TABLE {0}.{1} IN EXCLUSIVE MODE").format(*table),
         SQL("NOTIFY {0}").format(Identifier(recorder.channel_name)),
     ]
+
+
+def is_hot_standby(env: Mapping[str, str]) -> bool:
+    """Whether the PostgreSQL database eventsourcing's ``env`` names is a hot standby
+    (``pg_is_in_recovery()``); False if the server cannot be asked (opening it says why)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"],
+            host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"],
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None,
+            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+        ) as conn:
+            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    except psycopg.Error:
+        return False
+    return bool(row and row[0])
 
 
 def _insert_arrays(cursor: Any, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -154,6 +174,23 @@ class PostgresLogStore(LogStore):
             pg.execute("VACUUM FULL ledger_data_keys")
 
     # -- reading ----------------------------------------------------------------------
+
+    @contextmanager
+    def _listening(self) -> Iterator[Callable[[float], bool]]:
+        with self.recorder.datastore.get_connection() as conn:
+            conn.execute(SQL("LISTEN {0}").format(Identifier(self.recorder.channel_name)))
+            conn.commit()
+
+            def wait(timeout: float) -> bool:
+                for _ in conn.notifies(timeout=timeout, stop_after=1):
+                    return True
+                return False
+
+            yield wait
+
+    def commit_notifications(self) -> AbstractContextManager[Callable[[float], bool]]:
+        """A LISTEN on the events table's channel, which every commit notifies."""
+        return self._listening()
 
     def entries(self, start: int, limit: int) -> list[tuple[int, str, int, bytes]]:
         return self._tuples(self._entries_sql(), (start, limit))
