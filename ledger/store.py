@@ -91,6 +91,16 @@ class Entry(NamedTuple):
     state: bytes
 
 
+class Notified(NamedTuple):
+    """A stored event in eventsourcing's commit order: its notification id (not its
+    position in the log), stream, version, envelope bytes."""
+
+    id: int
+    stream: str
+    version: int
+    state: bytes
+
+
 class NonceRow(NamedTuple):
     """A row of ``ledger_nonces``: the statement an actor's nonce was used for."""
 
@@ -458,10 +468,10 @@ class LogStore(ABC):
         )
 
     @abstractmethod
-    def entries(self, start: int, limit: int) -> list[tuple[int, str, int, bytes]]:
-        """Log entries by position: (index, stream, version, envelope bytes)."""
+    def entries(self, start: int, limit: int) -> list[Entry]:
+        """Log entries by position."""
 
-    def entries_of(self, streams: Sequence[str], stop: int) -> list[tuple[int, str, int, bytes]]:
+    def entries_of(self, streams: Sequence[str], stop: int) -> list[Entry]:
         """Every entry of ``streams`` below position ``stop`` (one cycle's record, say),
         in log order: an index range per stream, however long the log around them.
         (No LIMIT: with one, PostgreSQL walks the position index from 0 instead.)"""
@@ -473,7 +483,9 @@ class LogStore(ABC):
             f" WHERE l.stream IN ({marks}) AND l.idx >= 0 AND l.idx < ?",
             (*streams, stop),
         )
-        return sorted((r["idx"], r["stream"], r["version"], as_bytes(r["state"])) for r in rows)
+        return sorted(
+            Entry(r["idx"], r["stream"], r["version"], as_bytes(r["state"])) for r in rows
+        )
 
     def stream_heads(self, streams: Sequence[str]) -> dict[str, tuple[int, bytes]]:
         """The last event of each stream: version and envelope bytes."""
@@ -507,13 +519,12 @@ class LogStore(ABC):
                     found[(r["actor"], r["nonce"])] = (bytes(r["digest"]), r["idx"])
         return found
 
-    def iter_events(self, page: int = 2000) -> Iterator[tuple[int, str, int, bytes]]:
-        """Every stored event in commit order, as eventsourcing's notification log has it:
-        (notification id, stream, version, envelope bytes)."""
+    def iter_events(self, page: int = 2000) -> Iterator[Notified]:
+        """Every stored event in commit order, as eventsourcing's notification log has it."""
         start = 1
         while notifications := self.recorder.select_notifications(start, page):
             for n in notifications:
-                yield n.id, str(n.originator_id), n.originator_version, n.state
+                yield Notified(n.id, str(n.originator_id), n.originator_version, n.state)
             start = notifications[-1].id + 1
 
     @abstractmethod

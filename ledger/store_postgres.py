@@ -22,6 +22,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from ledger.store import (
     WRITER_LOCK_KEY,
     BatchRows,
+    Entry,
     LogStore,
     Table,
     ddl,
@@ -192,8 +193,8 @@ class PostgresLogStore(LogStore):
         """A LISTEN on the events table's channel, which every commit notifies."""
         return self._listening()
 
-    def entries(self, start: int, limit: int) -> list[tuple[int, str, int, bytes]]:
-        return self._tuples(self._entries_sql(), (start, limit))
+    def entries(self, start: int, limit: int) -> list[Entry]:
+        return list(map(Entry._make, self._tuples(self._entries_sql(), (start, limit))))
 
     def iter_stored(self, page: int = 2000) -> Iterator[tuple[int, str, int, str, bytes]]:
         # eventsourcing's own query, minus its per-row dicts and notification objects

@@ -21,6 +21,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 from ledger.store import (
     BatchRows,
+    Entry,
     LogStore,
     Table,
     as_bytes,
@@ -132,9 +133,11 @@ class SQLiteLogStore(LogStore):
 
     # -- reading ----------------------------------------------------------------------
 
-    def entries(self, start: int, limit: int) -> list[tuple[int, str, int, bytes]]:
+    def entries(self, start: int, limit: int) -> list[Entry]:
         rows = self._tuples(self._entries_sql(), (start, limit))
-        return [(idx, stream, version, as_bytes(state)) for idx, stream, version, state in rows]
+        return [
+            Entry(idx, stream, version, as_bytes(state)) for idx, stream, version, state in rows
+        ]
 
     def iter_stored(self, page: int = 2000) -> Iterator[tuple[int, str, int, str, bytes]]:
         # eventsourcing's own query (its notification id is SQLite's rowid), read

@@ -28,6 +28,7 @@ from domain.model import CYCLE_ACTS, Model, Violation
 from domain.registry import KeyRecord, Registry
 from domain.streams import REGISTRY_TYPES
 from ledger.envelope import EnvelopeError, Event
+from ledger.store import Entry
 from ledger.verifier import CheckResult, Finding
 from projections.fairness import Evidence, Fairness, FairnessSettings
 from projections.views import cycle_view
@@ -40,7 +41,7 @@ RULES = (
 # The acts whose judgement reads or changes a cycle's state: those must be replayed with
 # the rest of their cycle. (Registry acts change what every part is judged by.)
 CYCLE_TYPES = frozenset({*CYCLE_ACTS, "cycle.opened", "evidence.recorded"})
-Row = tuple[int, str, int, bytes]  # a log entry: position, stream, version, envelope
+Row = Entry  # a log entry: position, stream, version, envelope
 Served = Callable[[str], Any]  # a served document by name; None if there is none
 # A revoked key: its holder, its record, when it was lost, the revocation's position.
 Revocation = tuple[str, KeyRecord, datetime, int]
