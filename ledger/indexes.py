@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileKey, TreeBuilder
+
+if TYPE_CHECKING:  # the store is one view of a log; reading it needs none
+    from ledger.store import NonceRow
 
 HASH = 32
 FULL = TILE_WIDTH * HASH
@@ -42,7 +45,7 @@ class TileStore(Protocol):
 
 
 class NonceStore(Protocol):
-    def nonce_rows(self, nonces: Sequence[str]) -> list[tuple[str, str, bytes, int]]: ...
+    def nonce_rows(self, nonces: Sequence[str]) -> list[NonceRow]: ...
     def count_nonces(self) -> int: ...
     def nonce_anomaly(self, size: int) -> int | None: ...
 

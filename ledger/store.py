@@ -541,8 +541,8 @@ class LogStore(ABC):
         return [(as_int(r["level"]), as_int(r["idx"])) for r in rows]
 
     @abstractmethod
-    def nonce_rows(self, nonces: Sequence[str]) -> list[tuple[str, str, bytes, int]]:
-        """Every nonce-index row for these nonces (any actor): (actor, nonce, digest, idx)."""
+    def nonce_rows(self, nonces: Sequence[str]) -> list[NonceRow]:
+        """Every nonce-index row for these nonces (any actor)."""
 
     def count_nonces(self) -> int:
         return int(self.query("SELECT COUNT(*) AS n FROM ledger_nonces")[0]["n"])

@@ -24,6 +24,7 @@ from ledger.store import (
     BatchRows,
     Entry,
     LogStore,
+    NonceRow,
     Table,
     ddl,
     event_rows,
@@ -208,11 +209,13 @@ class PostgresLogStore(LogStore):
             yield from rows
             first = rows[-1][0] + 1
 
-    def nonce_rows(self, nonces: Sequence[str]) -> list[tuple[str, str, bytes, int]]:
+    def nonce_rows(self, nonces: Sequence[str]) -> list[NonceRow]:
         # One array parameter, one plan: a 500-term IN list was planned afresh for
         # every page and, without statistics, scanned the whole table each time.
         sql = "SELECT actor, nonce, digest, idx FROM ledger_nonces WHERE nonce = ANY(%b::text[])"
-        return self._pg_rows(sql, (list(nonces),), generic=True) if nonces else []
+        if not nonces:
+            return []
+        return list(map(NonceRow._make, self._pg_rows(sql, (list(nonces),), generic=True)))
 
     def iter_leaves(self, page: int = 5000) -> Iterator[tuple[int, str, int]]:
         after, query = -(2**63), self._FIRST_LEAVES

@@ -23,6 +23,7 @@ from ledger.store import (
     BatchRows,
     Entry,
     LogStore,
+    NonceRow,
     Table,
     as_bytes,
     as_int,
@@ -153,12 +154,17 @@ class SQLiteLogStore(LogStore):
                 yield nid, as_text(stream), as_int(version), as_text(topic), as_bytes(state)
             first = rows[-1][0] + 1
 
-    def nonce_rows(self, nonces: Sequence[str]) -> list[tuple[str, str, bytes, int]]:
-        rows: list[tuple[str, str, bytes, int]] = []
+    def nonce_rows(self, nonces: Sequence[str]) -> list[NonceRow]:
+        rows: list[NonceRow] = []
         for chunk in chunks(list(nonces), 500):
             marks = ", ".join("?" * len(chunk))
             rows += [
-                (as_text(r["actor"]), as_text(r["nonce"]), as_bytes(r["digest"]), as_int(r["idx"]))
+                NonceRow(
+                    as_text(r["actor"]),
+                    as_text(r["nonce"]),
+                    as_bytes(r["digest"]),
+                    as_int(r["idx"]),
+                )
                 for r in self.query(
                     f"SELECT actor, nonce, digest, idx FROM ledger_nonces WHERE nonce IN ({marks})",
                     chunk,
