@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from multiprocessing import get_context
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain.acts import Act
 from domain.model import CYCLE_ACTS, Model, Violation
@@ -43,8 +43,15 @@ RULES = (
 CYCLE_TYPES = frozenset({*CYCLE_ACTS, "cycle.opened", "evidence.recorded"})
 Row = Entry  # a log entry: position, stream, version, envelope
 Served = Callable[[str], Any]  # a served document by name; None if there is none
-# A revoked key: its holder, its record, when it was lost, the revocation's position.
-Revocation = tuple[str, KeyRecord, datetime, int]
+
+
+class Revocation(NamedTuple):
+    """A revoked key, as the audit weighs it against the acts it signed."""
+
+    holder: str  # the person's id
+    record: KeyRecord
+    lost: datetime  # when the revocation says the key was lost
+    position: int  # where the log recorded the revocation
 
 
 class Home(Enum):
@@ -206,7 +213,9 @@ def revocations(registry: Registry) -> Iterator[Revocation]:
     for person in registry.people.values():
         for record in person.keys.values():
             if record.revoked_effective is not None and record.revoked_position is not None:
-                yield person.id, record, record.revoked_effective, record.revoked_position
+                yield Revocation(
+                    person.id, record, record.revoked_effective, record.revoked_position
+                )
 
 
 def parsed(rows: Iterable[Row], unreadable: Callable[[int], None]) -> Iterator[Act]:
