@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain.acts import Act
 from domain.cycle import DEADLINED, Cycle
@@ -109,18 +109,39 @@ class CycleLog:
     quota_published: set[str] = field(default_factory=set)  # HTT, the quota full then
 
 
+class Move(NamedTuple):
+    """A ballot whose deviation counts for ``scorer-bias``."""
+
+    scorer: str
+    cadre: str
+    cycle: str
+    adjusted: int  # the deviation, adjusted for the scorer's habit, in hundredths
+    event: str
+    position: int
+    z: float  # |robust z|
+
+
+class PairMove(NamedTuple):
+    """A ``Move`` as kept per (scorer, cadre) pair across cycles."""
+
+    cycle: str
+    adjusted: int
+    event: str
+    position: int
+    z: float
+
+
 @dataclass
 class Evidence:
     """What one watcher found: findings, and what the cross-cycle checks need.
 
-    ``moves``: per ballot whose deviation counts for ``scorer-bias`` — (scorer, cadre,
-    cycle, adjusted hundredths, event, position, |robust z|); ``profile``: per scorer (ballots,
-    sum of adjusted deviations, cycles); ``scored`` and ``rostered``: the cycles each
-    scorer scored in and each subject was on the roster of; ``outcomes``: per decided subject, see
-    ``fairness_cycle.outcomes``."""
+    ``moves``: per ballot whose deviation counts for ``scorer-bias``; ``profile``: per
+    scorer (ballots, sum of adjusted deviations, cycles); ``scored`` and ``rostered``: the
+    cycles each scorer scored in and each subject was on the roster of; ``outcomes``: per
+    decided subject, see ``fairness_cycle.outcomes``."""
 
     findings: list[Finding] = field(default_factory=list)
-    moves: list[tuple[str, str, str, int, str, int, float]] = field(default_factory=list)
+    moves: list[Move] = field(default_factory=list)
     profile: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     outcomes: list[tuple[Any, ...]] = field(default_factory=list)
     scored: dict[str, set[str]] = field(default_factory=dict)  # scorer → cycles
@@ -453,9 +474,7 @@ class Gathered:
     def __init__(self, settings: FairnessSettings | None = None) -> None:
         self.settings = settings or FairnessSettings()
         self.findings: list[Finding] = []
-        self.moves: dict[tuple[str, str], list[tuple[str, int, str, int, float]]] = defaultdict(
-            list
-        )
+        self.moves: dict[tuple[str, str], list[PairMove]] = defaultdict(list)
         self.profile: dict[str, tuple[int, int, int]] = {}
         self.scored: dict[str, set[str]] = defaultdict(set)
         self.rostered: dict[str, set[str]] = defaultdict(set)
@@ -467,7 +486,7 @@ class Gathered:
             self.findings.append(_shared(f, self.strings))
         for scorer, cadre, cycle, adjusted, event, position, z in evidence.moves:
             pair = (_shared(scorer, self.strings), _shared(cadre, self.strings))
-            self.moves[pair].append((cycle, adjusted, event, position, z))
+            self.moves[pair].append(PairMove(cycle, adjusted, event, position, z))
         for scorer, (n, total, met) in evidence.profile.items():
             was = self.profile.get(scorer, (0, 0, 0))
             self.profile[scorer] = (was[0] + n, was[1] + total, was[2] + met)
