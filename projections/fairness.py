@@ -80,11 +80,29 @@ class FairnessSettings:
     thin_reason_chars: int = 15
 
 
+class Ballot(NamedTuple):
+    """A scorer's ballot for one subject, as it stands."""
+
+    general: int  # the general criteria's points
+    tasks: int  # the tasks' points
+    event: str
+    position: int
+
+
+class PanelChange(NamedTuple):
+    """A panel member added or removed in a cycle."""
+
+    position: int
+    event: str
+    person: str
+    added: bool
+
+
 @dataclass
 class Ballots:
     """One subject's ballots in a cycle, as they stand and as first cast."""
 
-    current: dict[str, tuple[int, int, str, int]] = field(default_factory=dict)  # g, t, ev, pos
+    current: dict[str, Ballot] = field(default_factory=dict)  # scorer → ballot
     original: dict[str, int] = field(default_factory=dict)  # scorer → total
     amendments: list[dict[str, Any]] = field(default_factory=list)
 
@@ -97,7 +115,7 @@ class CycleLog:
     first: int
     last_day: date | None = None
     meetings: list[int] = field(default_factory=list)  # positions
-    panel: list[tuple[int, str, str, bool]] = field(default_factory=list)  # pos, ev, who, added
+    panel: list[PanelChange] = field(default_factory=list)
     past: list[tuple[str, int]] = field(default_factory=list)  # acts after the deadline
     close: list[tuple[str, int]] = field(default_factory=list)  # settling acts near it
     issued: list[tuple[date, int]] = field(default_factory=list)  # decisions: day, position
@@ -189,7 +207,7 @@ class Fairness:
             log.meetings.append(act.position)
         elif kind.startswith("cycle.role_") and statement.get("role") == "panel":
             added = kind == "cycle.role_assigned"
-            log.panel.append((act.position, act.event, str(statement["person"]), added))
+            log.panel.append(PanelChange(act.position, act.event, str(statement["person"]), added))
         if not isinstance(cadre, str) or cycle is None:
             return
         key = (cycle_id, cadre)
@@ -240,7 +258,7 @@ class Fairness:
         general, tasks = parse_points(s["general"], "general"), parse_points(s["tasks"], "tasks")
         total = general + tasks
         before = record.current.get(act.actor)
-        record.current[act.actor] = (general, tasks, act.event, act.position)
+        record.current[act.actor] = Ballot(general, tasks, act.event, act.position)
         if act.type == "score.submitted" or before is None:
             record.original[act.actor] = total
             return
