@@ -41,7 +41,7 @@ def rotate(ledger: Any, old: SignerKey, new: SignerKey) -> Rotation:
         note = rotation.sign(old, new)
         # The chain must still hold: a second rotation at one size is refused here.
         LogKeys.follow(ledger.log_keys.first, [*ledger.store.log_key_rotations(), note])
-        ledger.store.execute("INSERT INTO ledger_log_keys (size, note) VALUES (?, ?)", (size, note))
+        ledger.store.add_log_key_rotation(size, note)
     return rotation
 
 

@@ -21,31 +21,14 @@ def in_recovery(settings: Settings) -> bool:
     False for SQLite, or if the server cannot be asked (opening it says why)."""
     if not settings.is_postgres:
         return False
-    import psycopg
+    # Deferred: SQLite's users need no psycopg.
+    from ledger.store_postgres import is_hot_standby
 
-    env = settings.eventsourcing_env()
-    try:
-        with psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"],
-            host=env["POSTGRES_HOST"],
-            port=env["POSTGRES_PORT"],
-            user=env["POSTGRES_USER"],
-            password=env["POSTGRES_PASSWORD"] or None,
-            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
-        ) as conn:
-            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
-    except psycopg.Error:
-        return False
-    return bool(row and row[0])
+    return is_hot_standby(settings.eventsourcing_env())
 
 
 def consistent_checkpoint(store: LogStore) -> tuple[int, str] | None:
     """The latest stored checkpoint whose size is at most the leaves this database
-    holds, in one statement (one snapshot): on a lagging replica, the checkpoint it can
-    prove, never the primary's newer one."""
-    rows = store.query(
-        "SELECT size, note FROM ledger_checkpoints WHERE size >= 0 AND size <="
-        " (SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_leaves)"
-        " ORDER BY size DESC LIMIT 1"
-    )
-    return (int(rows[0]["size"]), str(rows[0]["note"])) if rows else None
+    holds (``LogStore.provable_checkpoint``): on a lagging replica, the checkpoint it
+    can prove, never the primary's newer one."""
+    return store.provable_checkpoint()

@@ -37,7 +37,7 @@ from ledger.merkle import EMPTY_ROOT, consistency_proof, inclusion_proof
 from ledger.receipt import Receipt
 from ledger.sequencer import Clock, Landed, Sequencer, utc_now
 from ledger.statement import SignedStatement, parse_submission
-from ledger.store import open_store
+from ledger.store import Entry, open_store
 from ledger.tilelog import TileResources
 from ledger.tiles import TileHashReader
 from ledger.vault import (
@@ -584,7 +584,7 @@ class Ledger:
             )
 
 
-def entry_json(row: tuple[int, str, int, bytes]) -> dict[str, Any]:
+def entry_json(row: Entry) -> dict[str, Any]:
     """A stored log entry as the API gives it: position, stream, the envelope verbatim."""
     index, stream, version, raw = row
     return {

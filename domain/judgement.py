@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from domain.acts import Act
 from domain.evaluation import Evaluation, Outcome
@@ -430,11 +430,20 @@ def _decided(cycle: CycleState, sid: str, changed: Mapping[str, Level] | None) -
     return decision.level if decision else None
 
 
+class QuotaBreach(NamedTuple):
+    """A group whose decided HTXS exceed the cap its HTT base allows."""
+
+    group: str
+    cap: int
+    htxs: int  # decided HTXS in the group
+    base: int  # its HTT: decided levels, else proposed ones
+    exception: bool  # the cycle grants the group an exception to the quota
+
+
 def _quota_breach(
     cycle: CycleState, changed: Mapping[str, Level], groups: set[str]
-) -> tuple[str, int, int, int, bool] | None:
-    """The first group (sorted) whose decided HTXS exceed its cap: (group, cap, HTXS,
-    HTT, exception); the HTT base counts decided levels, else proposed ones."""
+) -> QuotaBreach | None:
+    """The first group (sorted) whose decided HTXS exceed its cap."""
     members: dict[str, list[Evaluation]] = {g: [] for g in groups}
     for ev in cycle.evaluations.values():
         if ev.subject.group in members:
@@ -451,5 +460,5 @@ def _quota_breach(
         if cap is None and share is not None:
             cap = int(Fraction(str(share)) * len(evs))
         if cap is not None and htxs > cap:
-            return group, cap, htxs, base, exception
+            return QuotaBreach(group, cap, htxs, base, exception)
     return None

@@ -24,15 +24,26 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileKey, TreeBuilder
+
+if TYPE_CHECKING:  # the store is one view of a log; reading it needs none
+    from ledger.store import NonceRow
 
 HASH = 32
 FULL = TILE_WIDTH * HASH
 
-# position (or None), until (a range's end, or None), English, Vietnamese
-Problem = tuple[int | None, int | None, str, str]
+
+class Problem(NamedTuple):
+    """What an index holds that the log does not: V4's finding, in both languages."""
+
+    position: int | None  # the first event it concerns, if any
+    until: int | None  # a range's end, if it spans one
+    en: str
+    vi: str
+
+
 NonceKey = tuple[str, str, bytes]  # actor, nonce, SHA-256 of the canonical statement
 
 
@@ -42,7 +53,7 @@ class TileStore(Protocol):
 
 
 class NonceStore(Protocol):
-    def nonce_rows(self, nonces: Sequence[str]) -> list[tuple[str, str, bytes, int]]: ...
+    def nonce_rows(self, nonces: Sequence[str]) -> list[NonceRow]: ...
     def count_nonces(self) -> int: ...
     def nonce_anomaly(self, size: int) -> int | None: ...
 
@@ -101,7 +112,7 @@ class StoredTiles:
         for level, index in sorted(set(store.tile_keys()) - expected):
             position, _ = node_position(level * TILE_HEIGHT, index * TILE_WIDTH, self.tree.size)
             problems.append(
-                (
+                Problem(
                     position,
                     None,
                     f"a stored tile {level}/{index} that the tree does not have",
@@ -130,7 +141,7 @@ class StoredTiles:
         node = index * TILE_WIDTH + first // HASH
         what = "missing" if stored is None else "differs"
         return [
-            (
+            Problem(
                 *node_position(level * TILE_HEIGHT, node, self.tree.size),
                 f"stored tile {level}/{index} {what} from the tree at hash {first // HASH}",
                 f"ô {level}/{index} lưu trữ khác cây Merkle tại băm thứ {first // HASH}",
@@ -176,7 +187,7 @@ class NonceIndex:
             own = [d for d, idx in claims if idx == position]
             if own != [digest]:
                 problems.append(
-                    (
+                    Problem(
                         position,
                         None,
                         "the nonce index has no row for this statement at this position"
@@ -190,7 +201,7 @@ class NonceIndex:
                     # Of two events claiming one nonce, the later is the repeat.
                     at, earlier = max(idx, position), min(idx, position)
                     problems.append(
-                        (
+                        Problem(
                             at,
                             None,
                             f"the statement's (actor, nonce) is also indexed at position {earlier}",
@@ -205,7 +216,7 @@ class NonceIndex:
             return []
         position = store.nonce_anomaly(size) if count > size else None
         return [
-            (
+            Problem(
                 position,
                 None,
                 f"the nonce index holds {count} rows for {size} events",

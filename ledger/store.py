@@ -82,6 +82,25 @@ class LeafRow(NamedTuple):
     version: int
 
 
+class Entry(NamedTuple):
+    """An event at its place in the log: position, stream, version, envelope bytes."""
+
+    idx: int
+    stream: str
+    version: int
+    state: bytes
+
+
+class Notified(NamedTuple):
+    """A stored event in eventsourcing's commit order: its notification id (not its
+    position in the log), stream, version, envelope bytes."""
+
+    id: int
+    stream: str
+    version: int
+    state: bytes
+
+
 class NonceRow(NamedTuple):
     """A row of ``ledger_nonces``: the statement an actor's nonce was used for."""
 
@@ -376,6 +395,70 @@ class LogStore(ABC):
                 yield as_int(r["size"]), as_text(r["note"])
             after = rows[-1]["size"]
 
+    def provable_checkpoint(self) -> tuple[int, str] | None:
+        """The latest stored checkpoint whose size is at most the leaves this database
+        holds, in one statement (one snapshot): on a lagging replica, the checkpoint it
+        can prove, never the primary's newer one."""
+        rows = self.query(
+            "SELECT size, note FROM ledger_checkpoints WHERE size >= 0 AND size <="
+            " (SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_leaves)"
+            " ORDER BY size DESC LIMIT 1"
+        )
+        return (int(rows[0]["size"]), str(rows[0]["note"])) if rows else None
+
+    def add_log_key_rotation(self, size: int, note: str) -> None:
+        """Record that checkpoints past ``size`` are signed by the key ``note`` rotates to."""
+        self.execute("INSERT INTO ledger_log_keys (size, note) VALUES (?, ?)", (size, note))
+
+    def stream_starts(self, size: int) -> dict[str, int]:
+        """Each stream of a log of ``size`` and the first position it holds there, in the
+        order the database lists them. Positions below 0 are no log's (V4 names such
+        rows): never counted."""
+        rows = self.query(
+            "SELECT stream, MIN(idx) AS start FROM ledger_leaves WHERE idx >= 0 AND idx < ?"
+            " GROUP BY stream",
+            (size,),
+        )
+        return {str(r["stream"]): int(r["start"]) for r in rows}
+
+    def entries_between(
+        self, after: int, before: int, limit: int, within: tuple[str, str] | None = None
+    ) -> list[Entry]:
+        """Up to ``limit`` entries at positions in (after, before), by position; with
+        ``within`` = (stream, prefix), only that stream's and those whose names start
+        with ``prefix`` (taken literally)."""
+        where = ""
+        params: list[Any] = [after, before]
+        if within is not None:
+            where = " AND (l.stream = ? OR l.stream LIKE ? ESCAPE '!')"
+            params += [within[0], _like_prefix(within[1])]
+        rows = self.query(
+            "SELECT l.idx, l.stream, l.version, e.state FROM ledger_leaves l"
+            f" JOIN {self.events_table} e"
+            " ON e.originator_id = l.stream AND e.originator_version = l.version"
+            f" WHERE l.idx > ? AND l.idx < ?{where} ORDER BY l.idx LIMIT ?",
+            [*params, limit],
+        )
+        return [Entry(r["idx"], r["stream"], r["version"], bytes(r["state"])) for r in rows]
+
+    def entries_of_kind(self, kind: str, after: int, through: int, limit: int) -> list[Entry]:
+        """Up to ``limit`` entries at positions in (after, through], by position, of the
+        streams named ``<kind>/<name>`` (one level: none of their sub-streams)."""
+        rows = self.query(
+            "SELECT l.idx, l.stream, l.version, e.state FROM ledger_leaves l"
+            f" JOIN {self.events_table} e"
+            " ON e.originator_id = l.stream AND e.originator_version = l.version"
+            " WHERE l.idx > ? AND l.idx <= ? AND l.stream LIKE ? AND l.stream NOT LIKE ?"
+            " ORDER BY l.idx LIMIT ?",
+            (after, through, f"{kind}/%", f"{kind}/%/%", limit),
+        )
+        return [Entry(r["idx"], r["stream"], r["version"], bytes(r["state"])) for r in rows]
+
+    def commit_notifications(self) -> AbstractContextManager[Callable[[float], bool]] | None:
+        """A wait for the next commit's notification (``wait(timeout)`` says whether one
+        came), while the context lasts; None where the database sends none (SQLite)."""
+        return None
+
     def _entries_sql(self) -> str:
         return (
             "SELECT l.idx, l.stream, l.version, e.state FROM ledger_leaves l"
@@ -385,10 +468,10 @@ class LogStore(ABC):
         )
 
     @abstractmethod
-    def entries(self, start: int, limit: int) -> list[tuple[int, str, int, bytes]]:
-        """Log entries by position: (index, stream, version, envelope bytes)."""
+    def entries(self, start: int, limit: int) -> list[Entry]:
+        """Log entries by position."""
 
-    def entries_of(self, streams: Sequence[str], stop: int) -> list[tuple[int, str, int, bytes]]:
+    def entries_of(self, streams: Sequence[str], stop: int) -> list[Entry]:
         """Every entry of ``streams`` below position ``stop`` (one cycle's record, say),
         in log order: an index range per stream, however long the log around them.
         (No LIMIT: with one, PostgreSQL walks the position index from 0 instead.)"""
@@ -400,7 +483,9 @@ class LogStore(ABC):
             f" WHERE l.stream IN ({marks}) AND l.idx >= 0 AND l.idx < ?",
             (*streams, stop),
         )
-        return sorted((r["idx"], r["stream"], r["version"], as_bytes(r["state"])) for r in rows)
+        return sorted(
+            Entry(r["idx"], r["stream"], r["version"], as_bytes(r["state"])) for r in rows
+        )
 
     def stream_heads(self, streams: Sequence[str]) -> dict[str, tuple[int, bytes]]:
         """The last event of each stream: version and envelope bytes."""
@@ -434,13 +519,12 @@ class LogStore(ABC):
                     found[(r["actor"], r["nonce"])] = (bytes(r["digest"]), r["idx"])
         return found
 
-    def iter_events(self, page: int = 2000) -> Iterator[tuple[int, str, int, bytes]]:
-        """Every stored event in commit order, as eventsourcing's notification log has it:
-        (notification id, stream, version, envelope bytes)."""
+    def iter_events(self, page: int = 2000) -> Iterator[Notified]:
+        """Every stored event in commit order, as eventsourcing's notification log has it."""
         start = 1
         while notifications := self.recorder.select_notifications(start, page):
             for n in notifications:
-                yield n.id, str(n.originator_id), n.originator_version, n.state
+                yield Notified(n.id, str(n.originator_id), n.originator_version, n.state)
             start = notifications[-1].id + 1
 
     @abstractmethod
@@ -457,8 +541,8 @@ class LogStore(ABC):
         return [(as_int(r["level"]), as_int(r["idx"])) for r in rows]
 
     @abstractmethod
-    def nonce_rows(self, nonces: Sequence[str]) -> list[tuple[str, str, bytes, int]]:
-        """Every nonce-index row for these nonces (any actor): (actor, nonce, digest, idx)."""
+    def nonce_rows(self, nonces: Sequence[str]) -> list[NonceRow]:
+        """Every nonce-index row for these nonces (any actor)."""
 
     def count_nonces(self) -> int:
         return int(self.query("SELECT COUNT(*) AS n FROM ledger_nonces")[0]["n"])
@@ -504,6 +588,12 @@ def open_store(recorder: ApplicationRecorder) -> LogStore:
     if isinstance(recorder, PostgresLedgerRecorder):
         return PostgresLogStore(recorder)
     raise TypeError(f"not a ledger recorder: {type(recorder).__name__}")
+
+
+def _like_prefix(prefix: str) -> str:
+    """A LIKE pattern (escape ``!``) for the names that start with ``prefix``."""
+    escaped = prefix.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return escaped + "%"
 
 
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

@@ -9,8 +9,8 @@ the events table's lock and notifies its channel as eventsourcing's own writers 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
@@ -22,7 +22,9 @@ from psycopg.sql import SQL, Composed, Identifier
 from ledger.store import (
     WRITER_LOCK_KEY,
     BatchRows,
+    Entry,
     LogStore,
+    NonceRow,
     Table,
     ddl,
     event_rows,
@@ -60,6 +62,26 @@ def lock_and_notify_statements(recorder: PostgresApplicationRecorder) -> list[Co
         SQL("LOCK TABLE {0}.{1} IN EXCLUSIVE MODE").format(*table),
         SQL("NOTIFY {0}").format(Identifier(recorder.channel_name)),
     ]
+
+
+def is_hot_standby(env: Mapping[str, str]) -> bool:
+    """Whether the PostgreSQL database eventsourcing's ``env`` names is a hot standby
+    (``pg_is_in_recovery()``); False if the server cannot be asked (opening it says why)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"],
+            host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"],
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None,
+            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+        ) as conn:
+            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    except psycopg.Error:
+        return False
+    return bool(row and row[0])
 
 
 def _insert_arrays(cursor: Any, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -155,8 +177,25 @@ class PostgresLogStore(LogStore):
 
     # -- reading ----------------------------------------------------------------------
 
-    def entries(self, start: int, limit: int) -> list[tuple[int, str, int, bytes]]:
-        return self._tuples(self._entries_sql(), (start, limit))
+    @contextmanager
+    def _listening(self) -> Iterator[Callable[[float], bool]]:
+        with self.recorder.datastore.get_connection() as conn:
+            conn.execute(SQL("LISTEN {0}").format(Identifier(self.recorder.channel_name)))
+            conn.commit()
+
+            def wait(timeout: float) -> bool:
+                for _ in conn.notifies(timeout=timeout, stop_after=1):
+                    return True
+                return False
+
+            yield wait
+
+    def commit_notifications(self) -> AbstractContextManager[Callable[[float], bool]]:
+        """A LISTEN on the events table's channel, which every commit notifies."""
+        return self._listening()
+
+    def entries(self, start: int, limit: int) -> list[Entry]:
+        return list(map(Entry._make, self._tuples(self._entries_sql(), (start, limit))))
 
     def iter_stored(self, page: int = 2000) -> Iterator[tuple[int, str, int, str, bytes]]:
         # eventsourcing's own query, minus its per-row dicts and notification objects
@@ -170,11 +209,13 @@ class PostgresLogStore(LogStore):
             yield from rows
             first = rows[-1][0] + 1
 
-    def nonce_rows(self, nonces: Sequence[str]) -> list[tuple[str, str, bytes, int]]:
+    def nonce_rows(self, nonces: Sequence[str]) -> list[NonceRow]:
         # One array parameter, one plan: a 500-term IN list was planned afresh for
         # every page and, without statistics, scanned the whole table each time.
         sql = "SELECT actor, nonce, digest, idx FROM ledger_nonces WHERE nonce = ANY(%b::text[])"
-        return self._pg_rows(sql, (list(nonces),), generic=True) if nonces else []
+        if not nonces:
+            return []
+        return list(map(NonceRow._make, self._pg_rows(sql, (list(nonces),), generic=True)))
 
     def iter_leaves(self, page: int = 5000) -> Iterator[tuple[int, str, int]]:
         after, query = -(2**63), self._FIRST_LEAVES

@@ -21,7 +21,9 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 from ledger.store import (
     BatchRows,
+    Entry,
     LogStore,
+    NonceRow,
     Table,
     as_bytes,
     as_int,
@@ -132,9 +134,11 @@ class SQLiteLogStore(LogStore):
 
     # -- reading ----------------------------------------------------------------------
 
-    def entries(self, start: int, limit: int) -> list[tuple[int, str, int, bytes]]:
+    def entries(self, start: int, limit: int) -> list[Entry]:
         rows = self._tuples(self._entries_sql(), (start, limit))
-        return [(idx, stream, version, as_bytes(state)) for idx, stream, version, state in rows]
+        return [
+            Entry(idx, stream, version, as_bytes(state)) for idx, stream, version, state in rows
+        ]
 
     def iter_stored(self, page: int = 2000) -> Iterator[tuple[int, str, int, str, bytes]]:
         # eventsourcing's own query (its notification id is SQLite's rowid), read
@@ -150,12 +154,17 @@ class SQLiteLogStore(LogStore):
                 yield nid, as_text(stream), as_int(version), as_text(topic), as_bytes(state)
             first = rows[-1][0] + 1
 
-    def nonce_rows(self, nonces: Sequence[str]) -> list[tuple[str, str, bytes, int]]:
-        rows: list[tuple[str, str, bytes, int]] = []
+    def nonce_rows(self, nonces: Sequence[str]) -> list[NonceRow]:
+        rows: list[NonceRow] = []
         for chunk in chunks(list(nonces), 500):
             marks = ", ".join("?" * len(chunk))
             rows += [
-                (as_text(r["actor"]), as_text(r["nonce"]), as_bytes(r["digest"]), as_int(r["idx"]))
+                NonceRow(
+                    as_text(r["actor"]),
+                    as_text(r["nonce"]),
+                    as_bytes(r["digest"]),
+                    as_int(r["idx"]),
+                )
                 for r in self.query(
                     f"SELECT actor, nonce, digest, idx FROM ledger_nonces WHERE nonce IN ({marks})",
                     chunk,

@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from ledger.envelope import event_hash
+from ledger.store import Entry
 from ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileKey
 
 HASH_SIZE = 32
@@ -154,7 +155,7 @@ class LogRows(Protocol):
 
     def read_tiles(self, keys: Sequence[TileKey]) -> dict[TileKey, bytes]: ...
 
-    def entries(self, start: int, limit: int) -> list[tuple[int, str, int, bytes]]: ...
+    def entries(self, start: int, limit: int) -> list[Entry]: ...
 
 
 class TileResources:

@@ -34,7 +34,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from dataclasses import dataclass, field
 from itertools import islice
 from multiprocessing import get_context
-from typing import Any, Literal, Protocol, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, Unpack
 
 from ledger.checkpoint import CheckpointError, open_checkpoint
 from ledger.cosignature import CosignatureError, WitnessPolicy, check_cosignatures, parse_lines
@@ -45,6 +45,9 @@ from ledger.logkeys import LogKeys, RotationError
 from ledger.merkle import HASH_SIZE, leaf_hash
 from ledger.note import NoteError, NoteSignature, parse
 from ledger.tiles import TILE_WIDTH, TileKey, TreeBuilder, split_hashes
+
+if TYPE_CHECKING:  # the store is one view of a log; reading it needs none
+    from ledger.store import NonceRow
 
 __all__ = [
     "CHECKS",
@@ -116,7 +119,7 @@ class LogView(Protocol):
     def read_tiles(self, keys: Iterable[TileKey]) -> dict[TileKey, bytes]: ...
     def tile_keys(self) -> Iterable[TileKey]: ...
     def log_key_rotations(self) -> list[str]: ...
-    def nonce_rows(self, nonces: Sequence[str]) -> list[tuple[str, str, bytes, int]]: ...
+    def nonce_rows(self, nonces: Sequence[str]) -> list[NonceRow]: ...
     def count_nonces(self) -> int: ...
     def nonce_anomaly(self, size: int) -> int | None: ...
 

@@ -385,13 +385,8 @@ def _plan(store: LogStore, size: int) -> tuple[list[str], dict[str, list[str]]]:
     outside: list[str] = []
     starts: dict[str, int] = {}
     cycles: dict[str, list[str]] = {}
-    for row in store.query(
-        # Positions below 0 are no log's (V4 names such rows): never replayed as acts.
-        "SELECT stream, MIN(idx) AS start FROM ledger_leaves WHERE idx >= 0 AND idx < ?"
-        " GROUP BY stream",
-        (size,),
-    ):
-        stream, start = str(row["stream"]), int(row["start"])
+    # Positions below 0 are no log's (V4 names such rows): never replayed as acts.
+    for stream, start in store.stream_starts(size).items():
         if not stream.startswith("cycle/"):
             outside.append(stream)
             continue

@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from multiprocessing import get_context
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain.acts import Act
 from domain.model import CYCLE_ACTS, Model, Violation
 from domain.registry import KeyRecord, Registry
 from domain.streams import REGISTRY_TYPES
 from ledger.envelope import EnvelopeError, Event
+from ledger.store import Entry
 from ledger.verifier import CheckResult, Finding
 from projections.fairness import Evidence, Fairness, FairnessSettings
 from projections.views import cycle_view
@@ -40,10 +41,17 @@ RULES = (
 # The acts whose judgement reads or changes a cycle's state: those must be replayed with
 # the rest of their cycle. (Registry acts change what every part is judged by.)
 CYCLE_TYPES = frozenset({*CYCLE_ACTS, "cycle.opened", "evidence.recorded"})
-Row = tuple[int, str, int, bytes]  # a log entry: position, stream, version, envelope
+Row = Entry  # a log entry: position, stream, version, envelope
 Served = Callable[[str], Any]  # a served document by name; None if there is none
-# A revoked key: its holder, its record, when it was lost, the revocation's position.
-Revocation = tuple[str, KeyRecord, datetime, int]
+
+
+class Revocation(NamedTuple):
+    """A revoked key, as the audit weighs it against the acts it signed."""
+
+    holder: str  # the person's id
+    record: KeyRecord
+    lost: datetime  # when the revocation says the key was lost
+    position: int  # where the log recorded the revocation
 
 
 class Home(Enum):
@@ -205,7 +213,9 @@ def revocations(registry: Registry) -> Iterator[Revocation]:
     for person in registry.people.values():
         for record in person.keys.values():
             if record.revoked_effective is not None and record.revoked_position is not None:
-                yield person.id, record, record.revoked_effective, record.revoked_position
+                yield Revocation(
+                    person.id, record, record.revoked_effective, record.revoked_position
+                )
 
 
 def parsed(rows: Iterable[Row], unreadable: Callable[[int], None]) -> Iterator[Act]:

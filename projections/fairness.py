@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain.acts import Act
 from domain.cycle import DEADLINED, Cycle
@@ -80,11 +80,29 @@ class FairnessSettings:
     thin_reason_chars: int = 15
 
 
+class Ballot(NamedTuple):
+    """A scorer's ballot for one subject, as it stands."""
+
+    general: int  # the general criteria's points
+    tasks: int  # the tasks' points
+    event: str
+    position: int
+
+
+class PanelChange(NamedTuple):
+    """A panel member added or removed in a cycle."""
+
+    position: int
+    event: str
+    person: str
+    added: bool
+
+
 @dataclass
 class Ballots:
     """One subject's ballots in a cycle, as they stand and as first cast."""
 
-    current: dict[str, tuple[int, int, str, int]] = field(default_factory=dict)  # g, t, ev, pos
+    current: dict[str, Ballot] = field(default_factory=dict)  # scorer → ballot
     original: dict[str, int] = field(default_factory=dict)  # scorer → total
     amendments: list[dict[str, Any]] = field(default_factory=list)
 
@@ -97,7 +115,7 @@ class CycleLog:
     first: int
     last_day: date | None = None
     meetings: list[int] = field(default_factory=list)  # positions
-    panel: list[tuple[int, str, str, bool]] = field(default_factory=list)  # pos, ev, who, added
+    panel: list[PanelChange] = field(default_factory=list)
     past: list[tuple[str, int]] = field(default_factory=list)  # acts after the deadline
     close: list[tuple[str, int]] = field(default_factory=list)  # settling acts near it
     issued: list[tuple[date, int]] = field(default_factory=list)  # decisions: day, position
@@ -109,18 +127,39 @@ class CycleLog:
     quota_published: set[str] = field(default_factory=set)  # HTT, the quota full then
 
 
+class Move(NamedTuple):
+    """A ballot whose deviation counts for ``scorer-bias``."""
+
+    scorer: str
+    cadre: str
+    cycle: str
+    adjusted: int  # the deviation, adjusted for the scorer's habit, in hundredths
+    event: str
+    position: int
+    z: float  # |robust z|
+
+
+class PairMove(NamedTuple):
+    """A ``Move`` as kept per (scorer, cadre) pair across cycles."""
+
+    cycle: str
+    adjusted: int
+    event: str
+    position: int
+    z: float
+
+
 @dataclass
 class Evidence:
     """What one watcher found: findings, and what the cross-cycle checks need.
 
-    ``moves``: per ballot whose deviation counts for ``scorer-bias`` — (scorer, cadre,
-    cycle, adjusted hundredths, event, position, |robust z|); ``profile``: per scorer (ballots,
-    sum of adjusted deviations, cycles); ``scored`` and ``rostered``: the cycles each
-    scorer scored in and each subject was on the roster of; ``outcomes``: per decided subject, see
-    ``fairness_cycle.outcomes``."""
+    ``moves``: per ballot whose deviation counts for ``scorer-bias``; ``profile``: per
+    scorer (ballots, sum of adjusted deviations, cycles); ``scored`` and ``rostered``: the
+    cycles each scorer scored in and each subject was on the roster of; ``outcomes``: per
+    decided subject, see ``fairness_cycle.outcomes``."""
 
     findings: list[Finding] = field(default_factory=list)
-    moves: list[tuple[str, str, str, int, str, int, float]] = field(default_factory=list)
+    moves: list[Move] = field(default_factory=list)
     profile: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     outcomes: list[tuple[Any, ...]] = field(default_factory=list)
     scored: dict[str, set[str]] = field(default_factory=dict)  # scorer → cycles
@@ -168,7 +207,7 @@ class Fairness:
             log.meetings.append(act.position)
         elif kind.startswith("cycle.role_") and statement.get("role") == "panel":
             added = kind == "cycle.role_assigned"
-            log.panel.append((act.position, act.event, str(statement["person"]), added))
+            log.panel.append(PanelChange(act.position, act.event, str(statement["person"]), added))
         if not isinstance(cadre, str) or cycle is None:
             return
         key = (cycle_id, cadre)
@@ -219,7 +258,7 @@ class Fairness:
         general, tasks = parse_points(s["general"], "general"), parse_points(s["tasks"], "tasks")
         total = general + tasks
         before = record.current.get(act.actor)
-        record.current[act.actor] = (general, tasks, act.event, act.position)
+        record.current[act.actor] = Ballot(general, tasks, act.event, act.position)
         if act.type == "score.submitted" or before is None:
             record.original[act.actor] = total
             return
@@ -453,9 +492,7 @@ class Gathered:
     def __init__(self, settings: FairnessSettings | None = None) -> None:
         self.settings = settings or FairnessSettings()
         self.findings: list[Finding] = []
-        self.moves: dict[tuple[str, str], list[tuple[str, int, str, int, float]]] = defaultdict(
-            list
-        )
+        self.moves: dict[tuple[str, str], list[PairMove]] = defaultdict(list)
         self.profile: dict[str, tuple[int, int, int]] = {}
         self.scored: dict[str, set[str]] = defaultdict(set)
         self.rostered: dict[str, set[str]] = defaultdict(set)
@@ -467,7 +504,7 @@ class Gathered:
             self.findings.append(_shared(f, self.strings))
         for scorer, cadre, cycle, adjusted, event, position, z in evidence.moves:
             pair = (_shared(scorer, self.strings), _shared(cadre, self.strings))
-            self.moves[pair].append((cycle, adjusted, event, position, z))
+            self.moves[pair].append(PairMove(cycle, adjusted, event, position, z))
         for scorer, (n, total, met) in evidence.profile.items():
             was = self.profile.get(scorer, (0, 0, 0))
             self.profile[scorer] = (was[0] + n, was[1] + total, was[2] + met)

@@ -31,6 +31,7 @@ from projections.fairness import (
     CycleLog,
     Evidence,
     Fairness,
+    Move,
     amendment_severity,
     amendment_summary,
     median,
@@ -157,7 +158,7 @@ class CycleCheck:
                 del active[scorer]
                 _, _, event, position = self.ballots[cadre].current[scorer]
                 evidence.moves.append(
-                    (scorer, cadre, self.cycle.id, round(adj), event, position, round(z, 2))
+                    Move(scorer, cadre, self.cycle.id, round(adj), event, position, round(z, 2))
                 )
                 if z >= s.robust_z:
                     evidence.findings.append(

@@ -19,8 +19,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from eventsourcing.postgres import PostgresApplicationRecorder
-
 from domain.acts import Act
 from domain.model import Model
 from domain.streams import REGISTRY_TYPES
@@ -210,25 +208,21 @@ class Projector:
     @contextmanager
     def _waiter(self, stop: threading.Event, poll: float) -> Iterator[Callable[[], None]]:
         """A wait for the next commit: a NOTIFY on PostgreSQL, else ``poll`` seconds."""
-        recorder = self.store.recorder
-        if not self.listen or not isinstance(recorder, PostgresApplicationRecorder):
+        notifications = self.store.commit_notifications() if self.listen else None
+        if notifications is None:
 
             def sleep() -> None:
                 stop.wait(poll)
 
             yield sleep
             return
-        from psycopg.sql import SQL, Identifier
-
-        with recorder.datastore.get_connection() as conn:
-            conn.execute(SQL("LISTEN {0}").format(Identifier(recorder.channel_name)))
-            conn.commit()
+        with notifications as notified:
 
             def wait() -> None:
                 deadline = time.monotonic() + poll
                 while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
                     # Short slices, so that a stop is noticed between notifications.
-                    for _ in conn.notifies(timeout=min(left, 0.25), stop_after=1):
+                    if notified(min(left, 0.25)):
                         return
 
             yield wait

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from domain.cycle import Cycle
 from domain.model import Model
-from ledger.store import LogStore
+from ledger.store import Entry, LogStore
 from projections.cycle_fairness import cycle_fairness
 from projections.follower import Projector
 from projections.history import Step, replay_cycle
@@ -58,7 +58,7 @@ class Queries:
         ``projections.readmodel.Damaged`` when they cannot be read."""
         return self._projector.read_model.position()
 
-    def envelopes(self, streams: Sequence[str], stop: int) -> list[tuple[int, str, int, bytes]]:
+    def envelopes(self, streams: Sequence[str], stop: int) -> list[Entry]:
         """The stored entries of ``streams`` below position ``stop``, in log order."""
         return self._store.entries_of(streams, stop)
 

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from domain.acts import Act
 from ledger.envelope import AdmittedEvent, EnvelopeError, Event
-from ledger.store import LogStore
+from ledger.store import Entry, LogStore
 
 PAGE = 2000
 
@@ -59,15 +59,13 @@ def _entries(store: LogStore, start: int, stop: int) -> Iterator[tuple[int, byte
             yield index, raw
 
 
-def stream_entries(
-    store: LogStore, streams: Sequence[str], stop: int
-) -> list[tuple[int, str, int, bytes]]:
+def stream_entries(store: LogStore, streams: Sequence[str], stop: int) -> list[Entry]:
     """Every entry of ``streams`` below position ``stop``, in log order."""
     chunks = [streams[i : i + 500] for i in range(0, len(streams), 500)]
     return sorted(row for chunk in chunks for row in store.entries_of(chunk, stop))
 
 
-def pages(store: LogStore, start: int, stop: int) -> Iterator[list[tuple[int, str, int, bytes]]]:
+def pages(store: LogStore, start: int, stop: int) -> Iterator[list[Entry]]:
     """The log entries ``start`` ≤ position < ``stop``, a page at a time. Beyond one
     page, the next is read in a thread while this one is handed out: the database works
     (PostgreSQL in its own process, SQLite in C) and the driver waits for it without

@@ -324,19 +324,8 @@ class Feed:
     def rows(self, after: int, upto: int, limit: int, cycle: str | None = None) -> list[FeedEvent]:
         """Stored events at positions in (after, upto), by position, from the database;
         with ``cycle``, only that cycle's streams (the one selective filter SQL can do)."""
-        where = ""
-        params: list[Any] = [after, upto]
-        if cycle is not None:
-            where = " AND (l.stream = ? OR l.stream LIKE ? ESCAPE '!')"
-            params += [f"cycle/{cycle}", _like_prefix(f"cycle/{cycle}/cadre/")]
-        rows = self.store.query(
-            "SELECT l.idx, l.stream, l.version, e.state FROM ledger_leaves l"
-            f" JOIN {self.store.events_table} e"
-            " ON e.originator_id = l.stream AND e.originator_version = l.version"
-            f" WHERE l.idx > ? AND l.idx < ?{where} ORDER BY l.idx LIMIT ?",
-            [*params, limit],
-        )
-        return [FeedEvent(r["idx"], r["stream"], r["version"], bytes(r["state"])) for r in rows]
+        within = None if cycle is None else (f"cycle/{cycle}", f"cycle/{cycle}/cadre/")
+        return [FeedEvent(*e) for e in self.store.entries_between(after, upto, limit, within)]
 
     def ensure_units(self, through: int) -> None:
         """Read every cycle opening up to ``through`` (cycle streams only) into ``units``."""
@@ -345,26 +334,13 @@ class Feed:
         with self.units.lock:
             after = self.units.through
             while after < through:
-                rows = self.store.query(
-                    "SELECT l.idx, l.stream, l.version, e.state FROM ledger_leaves l"
-                    f" JOIN {self.store.events_table} e"
-                    " ON e.originator_id = l.stream AND e.originator_version = l.version"
-                    " WHERE l.idx > ? AND l.idx <= ? AND l.stream LIKE ? AND l.stream NOT LIKE ?"
-                    " ORDER BY l.idx LIMIT 1000",
-                    (after, through, "cycle/%", "cycle/%/%"),
-                )
-                for r in rows:
-                    row = FeedEvent(r["idx"], r["stream"], r["version"], bytes(r["state"]))
-                    self.units._note(row)
+                rows = self.store.entries_of_kind("cycle", after, through, 1000)
+                for entry in rows:
+                    self.units._note(FeedEvent(*entry))
                 if len(rows) < 1000:
                     break
-                after = rows[-1]["idx"]
+                after = rows[-1].idx
             self.units.through = max(self.units.through, through)
-
-
-def _like_prefix(prefix: str) -> str:
-    escaped = prefix.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-    return escaped + "%"
 
 
 # -- live: one reader, many subscribers --------------------------------------------------

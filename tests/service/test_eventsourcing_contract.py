@@ -137,3 +137,21 @@ def test_a_commit_waits_for_other_writers_and_wakes_listeners(
         plain = PostgresApplicationRecorder(store.recorder.datastore, events_table_name=table)
         plain.insert_events([_event("b", 1)])
         assert [n.channel for n in listener.notifies(timeout=5, stop_after=1)] == [channel]
+
+
+def test_the_store_wakes_a_waiter_on_each_commit(
+    db_url: str, open_ledger: Callable[..., Ledger]
+) -> None:
+    """What the follower waits on: on PostgreSQL the store's LISTEN hears our commit
+    (and not silence); SQLite sends nothing, and the follower polls."""
+    store = open_ledger(db_url).store
+    notifications = store.commit_notifications()
+    if not db_url.startswith("postgres"):
+        assert notifications is None
+        return
+    assert notifications is not None
+    with notifications as notified:
+        assert not notified(0.3), "woken with nothing committed"
+        store.commit(*_batch("a", 0))
+        assert notified(5)
+        assert not notified(0.3), "one commit woke it twice"

@@ -88,17 +88,6 @@ REPOSITORIES = frozenset(
         "witness/state.py",  # a witness's own memory
     }
 )
-# Reads of the log's own tables not yet behind the store (issue 20 item 3, its first
-# half): listed so that the list can only shrink; a module that drops its SQL leaves it.
-SQL_NOT_YET_IN_THE_STORE = frozenset(
-    {
-        "projections/audit.py",
-        "projections/follower.py",
-        "streams/feed.py",
-        "cadreledger/cli_logkey.py",
-        "cadreledger/replica.py",
-    }
-)
 SQL = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|LISTEN|NOTIFY|PRAGMA)\s")
 
 
@@ -259,10 +248,7 @@ def test_sql_lives_in_named_places() -> None:
     writing = {
         str(path.relative_to(ROOT)) for room in ROOMS for path in modules(room) if sql_lines(path)
     }
-    assert writing - REPOSITORIES - SQL_NOT_YET_IN_THE_STORE == set(), (
-        "SQL outside a repository module"
-    )
-    assert writing >= SQL_NOT_YET_IN_THE_STORE, "no SQL left here: strike it from the list"
+    assert writing - REPOSITORIES == set(), "SQL outside a repository module"
 
 
 def test_the_sql_finder_finds_sql(tmp_path: Path) -> None:
