@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from domain.acts import Act
 from domain.model import Model
@@ -35,32 +35,26 @@ if TYPE_CHECKING:
     from evidence.log import EvidencedLog
 
 
-__all__ = ["checkpoint_at", "export", "proved_events", "verify_file", "write"]
+__all__ = ["Proved", "export", "proved", "verify_file", "write"]
 
 
 def export(ledger: EvidencedLog, cycle: str, cadre: str | None = None) -> Bundle:
     """The bundle of ``cycle`` as the log holds it now (``cadre`` is the focus)."""
-    store = ledger.store
-    position, served = ledger.projector.snapshot(["registry", f"cycle/{cycle}"])
+    size, served = ledger.projector.snapshot(["registry", f"cycle/{cycle}"])
     if f"cycle/{cycle}" not in served:
         raise Rejected(NOT_FOUND, f"Không có kỳ đánh giá {cycle!r}.", f"No cycle {cycle!r}.")
-    size, note = position, checkpoint_at(ledger, position)
-    cosignatures = CosignatureStore(store).lines(size)
-    if cosignatures:  # what witnesses have cosigned of it travels with it
-        note = with_signatures(note, parse_lines("".join(cosignatures)))
     roster = list(ledger.projector.model.cycles[cycle].evaluations)
-    streams = [REGISTRY_STREAM, *cycle_streams(cycle, roster)]
-    events, earlier, present = proved_events(ledger, streams, size)
+    proof = proved(ledger, [REGISTRY_STREAM, *cycle_streams(cycle, roster)], size)
     model = ledger.projector.model
     pinned = model.cycles[cycle].profile
     return Bundle(
         origin=ledger.log_key.name,
         log_key=str(ledger.log_key),
-        checkpoint=note,
-        checkpoints=sorted(earlier.items()),
-        consistency=[(s, size, consistency_proof(s, size, ledger.reader)) for s in sorted(earlier)],
-        events=events,
-        streams=present,
+        checkpoint=proof.checkpoint,
+        checkpoints=proof.checkpoints,
+        consistency=proof.consistency,
+        events=proof.events,
+        streams=proof.present,
         sections={
             # The clock skew the ledger recorded: V10 judges the bundle's events by it.
             "log_time": {"max_clock_skew": int(ledger.max_clock_skew.total_seconds())},
@@ -75,14 +69,29 @@ def export(ledger: EvidencedLog, cycle: str, cadre: str | None = None) -> Bundle
     )
 
 
-def proved_events(
-    ledger: EvidencedLog, streams: list[str], size: int
-) -> tuple[list[BundleEvent], dict[int, str], list[str]]:
-    """The events of ``streams`` below ``size``, each with its inclusion proof in the tree
-    of that size; for each batch they were first written in, the checkpoint its receipts
-    carried (so that a bundle's reader can check the log grew consistently); and which of
-    ``streams`` hold any event."""
-    rows = ledger.store.entries_of(streams, size)
+class Proved(NamedTuple):
+    """What a bundle carries to be checked against one checkpoint of the log."""
+
+    checkpoint: str  # the signed checkpoint at ``size``, with its witnesses' cosignatures
+    checkpoints: list[tuple[int, str]]  # those the events' receipts carried, earlier
+    consistency: list[tuple[int, int, list[bytes]]]  # from each of them to ``size``
+    events: list[BundleEvent]  # each with its inclusion proof in the tree of ``size``
+    present: list[str]  # which of the streams asked for hold any event
+
+
+def proved(ledger: EvidencedLog, streams: list[str], size: int) -> Proved:
+    """The events of ``streams`` below ``size`` and what proves them: the checkpoint at
+    ``size`` (a bundle is checked against it), and for each batch the events were first
+    written in, the checkpoint its receipts carried with a consistency proof to ``size``
+    (so that a bundle's reader sees the log grew consistently)."""
+    store = ledger.store
+    note = store.checkpoint_at(size)
+    if note is None:
+        raise RuntimeError(f"no stored checkpoint at the read model's position {size}")
+    cosignatures = CosignatureStore(store).lines(size)
+    if cosignatures:  # what witnesses have cosigned of it travels with it
+        note = with_signatures(note, parse_lines("".join(cosignatures)))
+    rows = store.entries_of(streams, size)
     events = [
         BundleEvent(index, raw, tuple(inclusion_proof(index, size, ledger.reader)))
         for index, _stream, _version, raw in rows
@@ -90,18 +99,16 @@ def proved_events(
     earlier: dict[int, str] = {}
     for index, *_ in rows:
         if not any(s > index for s in earlier):
-            covering = ledger.store.checkpoint_covering(index)
+            covering = store.checkpoint_covering(index)
             if covering is not None and covering[0] < size:
                 earlier[covering[0]] = covering[1]
-    return events, earlier, sorted({stream for _, stream, _, _ in rows})
-
-
-def checkpoint_at(ledger: EvidencedLog, size: int) -> str:
-    """The checkpoint at the read model's position: a bundle is checked against it."""
-    note = ledger.store.checkpoint_at(size)
-    if note is None:
-        raise RuntimeError(f"no stored checkpoint at the read model's position {size}")
-    return note
+    return Proved(
+        note,
+        sorted(earlier.items()),
+        [(s, size, consistency_proof(s, size, ledger.reader)) for s in sorted(earlier)],
+        events,
+        sorted({stream for _, stream, _, _ in rows}),
+    )
 
 
 def verify_file(

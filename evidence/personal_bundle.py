@@ -27,18 +27,16 @@ from datetime import timedelta
 from domain.acts import Act
 from domain.model import Model
 from domain.streams import REGISTRY_STREAM
-from evidence.bundle import checkpoint_at, proved_events
+from evidence.bundle import proved
 from evidence.log import EvidencedLog
 from ledger.bundle import Bundle, BundleError, parse_bundle, verify_bundle
-from ledger.cosignature import WitnessPolicy, parse_lines, with_signatures
+from ledger.cosignature import WitnessPolicy
 from ledger.envelope import Event
 from ledger.errors import NOT_FOUND, Rejected
 from ledger.keys import KeyFormatError, VerifierKey
 from ledger.logtime import check_log_time
-from ledger.merkle import consistency_proof
 from ledger.verifier import CheckResult, Finding, Report
 from projections.history import cycle_streams
-from witness.cosignatures import CosignatureStore
 
 FORMAT = "cadreledger-personal-bundle/1"
 MEDIA_TYPE = "application/vnd.cadreledger.personal-bundle+json"
@@ -105,21 +103,16 @@ def export_personal(ledger: EvidencedLog, cycle: str, cadre: str) -> Bundle:
         raise Rejected(
             NOT_FOUND, f"Không tìm thấy {cycle}/{cadre!r}.", f"{cycle}/{cadre!r} was not found."
         )
-    store = ledger.store
     size = projector.model.position
-    note = checkpoint_at(ledger, size)
-    cosignatures = CosignatureStore(store).lines(size)
-    if cosignatures:  # what witnesses have cosigned of it travels with it
-        note = with_signatures(note, parse_lines("".join(cosignatures)))
     streams = [REGISTRY_STREAM, *cycle_streams(cycle, [cadre])]
-    events, earlier, _present = proved_events(ledger, streams, size)
+    proof = proved(ledger, streams, size)
     return Bundle(
         origin=ledger.log_key.name,
         log_key=str(ledger.log_key),
-        checkpoint=note,
-        checkpoints=sorted(earlier.items()),
-        consistency=[(s, size, consistency_proof(s, size, ledger.reader)) for s in sorted(earlier)],
-        events=events,
+        checkpoint=proof.checkpoint,
+        checkpoints=proof.checkpoints,
+        consistency=proof.consistency,
+        events=proof.events,
         streams=streams,
         sections={
             "log_time": {"max_clock_skew": int(ledger.max_clock_skew.total_seconds())},
