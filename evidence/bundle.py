@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from evidence.log import EvidencedLog
 
 
-__all__ = ["Proved", "export", "proved", "verify_file", "write"]
+__all__ = ["Proved", "carried_skew", "export", "proved", "verify_file", "write"]
 
 
 def export(ledger: EvidencedLog, cycle: str, cadre: str | None = None) -> Bundle:
@@ -152,7 +152,7 @@ def verify_file(
             for i, e in zip(_indexes(bundle, events), events, strict=True)
         ),
         report,
-        _carried_skew(bundle),
+        carried_skew(bundle),
         source="bundle",
     )
     _profile(report, section, model)
@@ -160,7 +160,7 @@ def verify_file(
     return report
 
 
-def _carried_skew(bundle: Bundle) -> timedelta | None:
+def carried_skew(bundle: Bundle) -> timedelta | None:
     """The clock skew the exporting ledger recorded, as the bundle carries it."""
     section = bundle.sections.get("log_time")
     value = section.get("max_clock_skew") if isinstance(section, dict) else None

@@ -22,12 +22,11 @@ check (``NOT_CHECKED``): whatever needs other people's acts.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 from domain.acts import Act
 from domain.model import Model
 from domain.streams import REGISTRY_STREAM
-from evidence.bundle import proved
+from evidence.bundle import carried_skew, proved
 from evidence.log import EvidencedLog
 from ledger.bundle import Bundle, BundleError, parse_bundle, verify_bundle
 from ledger.cosignature import WitnessPolicy
@@ -164,7 +163,7 @@ def verify_personal(
     by_raw = {e.envelope: e.index for e in bundle.events}
     placed = sorted(((by_raw[e.raw], e) for e in events), key=lambda pair: pair[0])
     check_log_time(
-        [(i, e.stream, e.version, e.raw) for i, e in placed], report, _skew(bundle), "bundle"
+        [(i, e.stream, e.version, e.raw) for i, e in placed], report, carried_skew(bundle), "bundle"
     )
     roots = root_keys or [str(k) for k in carried]
     report.checks["V11"] = _key_registry(placed, roots)
@@ -235,11 +234,3 @@ def _key_registry(placed: list[tuple[int, Event]], roots: list[str]) -> CheckRes
                 )
             )
     return check
-
-
-def _skew(bundle: Bundle) -> timedelta | None:
-    section = bundle.sections.get("log_time")
-    value = section.get("max_clock_skew") if isinstance(section, dict) else None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return timedelta(seconds=value)
-    return None

@@ -21,12 +21,10 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.problems import find
 from cadreledger.service import Ledger
-from domain.streams import stream_for
 from ledger.errors import Rejected
 from ledger.keys import SignerKey
-from ledger.sequencer import Sequencer
 from ledger.statement import SignedStatement, sign_statement
-from ledger.tiles import TileHashReader
+from tests.bypass import bypass
 from tests.evaluation import CYCLE, World
 from tests.service.test_domain_ledger import evaluation_ledger
 
@@ -62,16 +60,7 @@ class Played:
         w = self.world
         statement = w.statement(actor, type_, {"cycle": CYCLE, **body})
         signer = SignerKey.parse((self.tmp_path / "log.key").read_text())
-        assert self.ledger.sequencer is not None
-        self.ledger.sequencer.stop()
-        rogue = Sequencer(
-            self.ledger.store,
-            signer,
-            TileHashReader(self.ledger.store),
-            lambda s: stream_for(s.statement),
-            clock=self.ledger.clock,
-        )
-        rogue.start()
+        rogue = bypass(self.ledger, signer, self.ledger.clock)
         try:
             receipt = rogue.append(sign_statement(statement, w.keys[actor]))
         finally:

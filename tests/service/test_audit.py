@@ -15,7 +15,7 @@ from cadreledger.service import Ledger
 from ledger.keys import SignerKey
 from ledger.sequencer import Sequencer
 from ledger.statement import sign_statement
-from ledger.tiles import TileHashReader
+from tests.bypass import bypass
 from tests.evaluation import ADVISORY, AUTHORITY, CADRES, CHAIR, PANEL, START, UNIT, World
 from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
 
@@ -25,22 +25,9 @@ def checks(ledger: Ledger) -> dict[str, dict[str, object]]:
     return {c["id"]: c for c in report["checks"]} | {"report": report}
 
 
-def bypass(ledger: Ledger, tmp_path: Path) -> Sequencer:
-    """A writer with the log's key but without the rules: an operator going around them."""
-    from domain.streams import stream_for
-
-    signer = SignerKey.parse((tmp_path / "log.key").read_text())
-    assert ledger.sequencer is not None
-    ledger.sequencer.stop()
-    rogue = Sequencer(
-        ledger.store,
-        signer,
-        TileHashReader(ledger.store),
-        lambda s: stream_for(s.statement),
-        clock=ledger.clock,
-    )
-    rogue.start()
-    return rogue
+def around_the_rules(ledger: Ledger, tmp_path: Path) -> Sequencer:
+    """The operator's own writer, with the log's key (``tests/bypass.py``)."""
+    return bypass(ledger, SignerKey.parse((tmp_path / "log.key").read_text()), ledger.clock)
 
 
 def test_an_act_the_rules_refuse_is_named_even_when_sealed(
@@ -48,7 +35,7 @@ def test_an_act_the_rules_refuse_is_named_even_when_sealed(
 ) -> None:
     ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
     run_cycle(w)
-    rogue = bypass(ledger, tmp_path)
+    rogue = around_the_rules(ledger, tmp_path)
     try:
         # The advisory body rates a 40-point cadre HTXS: refused by the rules, written anyway.
         statement = w.statement(

@@ -23,9 +23,8 @@ from domain.acts import VIETNAM
 from ledger.envelope import Event
 from ledger.errors import Rejected
 from ledger.keys import SignerKey
-from ledger.sequencer import Sequencer
 from ledger.statement import sign_statement
-from ledger.tiles import TileHashReader
+from tests.bypass import bypass
 from tests.evaluation import (
     AUTHORITY,
     CADRES,
@@ -258,17 +257,7 @@ def test_an_insider_writing_around_the_skew_is_named_by_v10(
     ledger, w = evaluation
     w.open()
     signer = SignerKey.parse((tmp_path / "log.key").read_text())
-    assert ledger.sequencer is not None
-    ledger.sequencer.stop()
-    rogue = Sequencer(
-        ledger.store,
-        signer,
-        TileHashReader(ledger.store),
-        lambda s: "registry",
-        clock=w.time,
-        max_skew=timedelta(days=999),
-    )
-    rogue.start()
+    rogue = bypass(ledger, signer, w.time, lambda s: "registry", max_skew=timedelta(days=999))
     try:
         statement = w.statement("root", "unit.registered", {"unit": "y", "name": "Y"})
         statement["issued_at"] = "2026-01-01T00:00:00Z"

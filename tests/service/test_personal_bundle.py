@@ -19,15 +19,13 @@ from click.testing import CliRunner
 
 from cadreledger.cli import main
 from cadreledger.service import Ledger
-from domain.streams import stream_for
 from evidence.personal_bundle import FORMAT, export_personal, verify_personal, write_personal
 from ledger.bundle import BundleError
 from ledger.canonical import canonical_bytes
 from ledger.checkpoint import Checkpoint
 from ledger.keys import SignerKey
-from ledger.sequencer import Sequencer
 from ledger.statement import sign_statement
-from ledger.tiles import TileHashReader
+from tests.bypass import bypass
 from tests.evaluation import CADRES, CYCLE, PANEL, World
 from tests.paths import FIXTURES
 from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
@@ -229,16 +227,7 @@ def test_a_ballot_signed_with_a_key_never_registered_to_the_scorer_fails(
     the log — and V11 says the key was never that person's."""
     ledger, w, tmp_path = evaluated
     log_key = SignerKey.parse((tmp_path / "log.key").read_text())
-    assert ledger.sequencer is not None
-    ledger.sequencer.stop()
-    rogue = Sequencer(
-        ledger.store,
-        log_key,
-        TileHashReader(ledger.store),
-        lambda s: stream_for(s.statement),
-        clock=w.time,
-    )
-    rogue.start()
+    rogue = bypass(ledger, log_key, w.time)
     forged = SignerKey.generate(PANEL[0])
     body = {"cycle": CYCLE, "cadre": CADRE, "general": 10, "tasks": 10}
     rogue.append(sign_statement(w.statement(PANEL[0], "score.submitted", body), forged))
