@@ -67,6 +67,7 @@ PERSONAL_BUNDLE_TYPE = "application/vnd.cadreledger.personal-bundle+json"
 
 P = ParamSpec("P")
 T = TypeVar("T")
+Act = TypeVar("Act")  # an act as a page lists it: its JSON, or a replay's step
 
 # Replays and whole-cycle reads take turns on one thread of their own. They hold the
 # GIL, so running several at once buys no speed; and each holds a whole cycle's acts
@@ -224,23 +225,38 @@ def cadre_timeline(
 ) -> dict[str, Any]:
     """The acts that touched one cadre (theirs and the cycle's), in log order."""
     page = _cadre(ledger, cycle, cadre, at, with_rating=False)
-    acts = _of_types(page["timeline"], types)
+    acts = _of_types(page["timeline"], types, lambda act: act["type"])
     page["timeline"], following = after_position(acts, _position, after, limit)
     link_next(request, response, following)
     return {**page, "next": following}
 
 
+def _attachment(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """The answers of a route that hands out a file: the file, or not found."""
+    return {
+        200: {"description": description, "content": {media_type: {"schema": {"type": "object"}}}},
+        **_NOT_FOUND,
+    }
+
+
+def _file(body: bytes, media_type: str, filename: str) -> Response:
+    # Not application/json: a bundle goes out byte for byte, its sealed values never
+    # opened on the way (``revealing`` opens only JSON answers).
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 @router.get(
     "/cycles/{cycle}/cadres/{cadre}/bundle",
     response_class=Response,
-    responses={
-        200: {
-            "description": "the cycle's evidence bundle, focused on the cadre "
-            "(docs/SPEC.md §10); check it with `cadreledger verify FILE`",
-            "content": {BUNDLE_TYPE: {"schema": {"type": "object"}}},
-        },
-        **_NOT_FOUND,
-    },
+    responses=_attachment(
+        BUNDLE_TYPE,
+        "the cycle's evidence bundle, focused on the cadre "
+        "(docs/SPEC.md §10); check it with `cadreledger verify FILE`",
+    ),
 )
 @_in_turn
 def cadre_bundle(ledger: LedgerDep, cycle: str, cadre: str) -> Response:
@@ -255,28 +271,18 @@ def cadre_bundle(ledger: LedgerDep, cycle: str, cadre: str) -> Response:
         raise _missing(cycle)
     if cadre not in now.evaluations:
         raise _missing(f"{cycle}/{cadre}")
-    body = write(export(ledger, cycle, cadre))
-    # Not application/json: the bundle goes out byte for byte, its sealed values
-    # never opened on the way (``revealing`` opens only JSON answers).
-    return Response(
-        body,
-        media_type=BUNDLE_TYPE,
-        headers={"content-disposition": f'attachment; filename="{cycle}-{cadre}.bundle.json"'},
-    )
+    return _file(write(export(ledger, cycle, cadre)), BUNDLE_TYPE, f"{cycle}-{cadre}.bundle.json")
 
 
 @router.get(
     "/cycles/{cycle}/cadres/{cadre}/personal-bundle",
     response_class=Response,
-    responses={
-        200: {
-            "description": "the cadre's personal bundle (docs/SPEC.md §10.1): the "
-            "cycle's own events and theirs, the registry's, with their proofs; check "
-            "it with `cadreledger verify FILE`",
-            "content": {PERSONAL_BUNDLE_TYPE: {"schema": {"type": "object"}}},
-        },
-        **_NOT_FOUND,
-    },
+    responses=_attachment(
+        PERSONAL_BUNDLE_TYPE,
+        "the cadre's personal bundle (docs/SPEC.md §10.1): the "
+        "cycle's own events and theirs, the registry's, with their proofs; check "
+        "it with `cadreledger verify FILE`",
+    ),
 )
 @_in_turn
 def personal_bundle(ledger: LedgerDep, cycle: str, cadre: str) -> Response:
@@ -288,12 +294,7 @@ def personal_bundle(ledger: LedgerDep, cycle: str, cadre: str) -> Response:
     from evidence.personal_bundle import export_personal, write_personal
 
     body = write_personal(export_personal(ledger, cycle, cadre))
-    # Byte for byte, as the full bundle: sealed values are never opened on the way.
-    return Response(
-        body,
-        media_type=PERSONAL_BUNDLE_TYPE,
-        headers={"content-disposition": f'attachment; filename="{cycle}-{cadre}.personal.json"'},
-    )
+    return _file(body, PERSONAL_BUNDLE_TYPE, f"{cycle}-{cadre}.personal.json")
 
 
 @router.get("/cycles/{cycle}/timeline", responses=found(schemas.Timeline, headers=LINK_HEADER))
@@ -314,8 +315,7 @@ def timeline(
         ("timeline", cycle, at, ledger.queries.model().position),
         lambda: _replayed(ledger, cycle, at)[1:],
     )
-    wanted = {t for item in types or () for t in item.split(",")}
-    chosen = [s for s in steps if s.act.type in wanted] if wanted else steps
+    chosen = _of_types(steps, types, lambda s: s.act.type)
     page, following = after_position(chosen, lambda s: s.position, after, limit)
     link_next(request, response, following)
     return {
@@ -574,10 +574,11 @@ def _moment(at: str | None) -> tuple[int | None, datetime | None]:
     return None, when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
-def _of_types(acts: list[dict[str, Any]], types: list[str] | None) -> list[dict[str, Any]]:
-    """The acts of the statement types asked for (``type`` as on the event feed)."""
+def _of_types(acts: list[Act], types: list[str] | None, type_of: Callable[[Act], str]) -> list[Act]:
+    """The acts of the statement types asked for (``type`` as on the event feed), as
+    ``type_of`` reads an act's."""
     wanted = {t for item in types or () for t in item.split(",")}
-    return [a for a in acts if a["type"] in wanted] if wanted else acts
+    return [a for a in acts if type_of(a) in wanted] if wanted else acts
 
 
 def _position(act: dict[str, Any]) -> int:
