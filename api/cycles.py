@@ -16,11 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Annotated, Any, ParamSpec, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from api import schemas
 from api.auth import ask_of, authenticating, reveal, who
-from api.depends import LedgerDep
+from api.depends import LedgerDep, on_state
 from api.feed import CODE, TypeQuery
 from api.paging import (
     DEFAULT_LIMIT,
@@ -122,12 +122,7 @@ class RecentReads:
         return value
 
 
-async def _recent(request: Request) -> RecentReads:
-    recent: RecentReads = request.app.state.recent_reads
-    return recent
-
-
-RecentDep = Annotated[RecentReads, Depends(_recent)]
+RecentDep = Annotated[RecentReads, on_state("recent_reads")]
 
 
 @router.get("/regimes", responses=schemas.ok(schemas.Regimes))

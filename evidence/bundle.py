@@ -19,7 +19,14 @@ from domain.acts import Act
 from domain.model import Model
 from domain.regimes import PROFILES, profile_hash
 from domain.streams import REGISTRY_STREAM
-from ledger.bundle import Bundle, BundleError, BundleEvent, parse_bundle, verify_bundle
+from ledger.bundle import (
+    FORMAT,
+    Bundle,
+    BundleError,
+    BundleEvent,
+    parse_bundle,
+    verify_bundle,
+)
 from ledger.cosignature import WitnessPolicy, parse_lines, with_signatures
 from ledger.envelope import Event
 from ledger.errors import NOT_FOUND, Rejected
@@ -57,17 +64,10 @@ def export(ledger: EvidencedLog, cycle: str, cadre: str | None = None) -> Bundle
     proof = proved(ledger, [REGISTRY_STREAM, *cycle_streams(cycle, roster)], size)
     model = ledger.projector.model
     pinned = model.cycles[cycle].profile
-    return Bundle(
-        origin=ledger.log_key.name,
-        log_key=str(ledger.log_key),
-        checkpoint=proof.checkpoint,
-        checkpoints=proof.checkpoints,
-        consistency=proof.consistency,
-        events=proof.events,
-        streams=proof.present,
-        sections={
-            # The clock skew the ledger recorded: V10 judges the bundle's events by it.
-            "log_time": {"max_clock_skew": int(ledger.max_clock_skew.total_seconds())},
+    return proof.bundle(
+        ledger,
+        proof.present,
+        {
             "evaluation": {
                 "cycle": cycle,
                 "cadre": cadre,
@@ -87,6 +87,31 @@ class Proved(NamedTuple):
     consistency: list[tuple[int, int, list[bytes]]]  # from each of them to ``size``
     events: list[BundleEvent]  # each with its inclusion proof in the tree of ``size``
     present: list[str]  # which of the streams asked for hold any event
+
+    def bundle(
+        self,
+        ledger: EvidencedLog,
+        streams: list[str],
+        section: dict[str, Any],
+        format: str = FORMAT,
+    ) -> Bundle:
+        """A bundle of ``format`` carrying what was proved, listing ``streams``, with
+        the log's key and clock skew and its own ``section``."""
+        return Bundle(
+            origin=ledger.log_key.name,
+            log_key=str(ledger.log_key),
+            checkpoint=self.checkpoint,
+            checkpoints=self.checkpoints,
+            consistency=self.consistency,
+            events=self.events,
+            streams=streams,
+            sections={
+                # The clock skew the ledger recorded: V10 judges the bundle's events by it.
+                "log_time": {"max_clock_skew": int(ledger.max_clock_skew.total_seconds())},
+                **section,
+            },
+            format=format,
+        )
 
 
 def proved(ledger: EvidencedLog, streams: list[str], size: int) -> Proved:

@@ -104,21 +104,8 @@ def export_personal(ledger: EvidencedLog, cycle: str, cadre: str) -> Bundle:
         )
     size = projector.model.position
     streams = [REGISTRY_STREAM, *cycle_streams(cycle, [cadre])]
-    proof = proved(ledger, streams, size)
-    return Bundle(
-        origin=ledger.log_key.name,
-        log_key=str(ledger.log_key),
-        checkpoint=proof.checkpoint,
-        checkpoints=proof.checkpoints,
-        consistency=proof.consistency,
-        events=proof.events,
-        streams=streams,
-        sections={
-            "log_time": {"max_clock_skew": int(ledger.max_clock_skew.total_seconds())},
-            "personal": {"cycle": cycle, "cadre": cadre, "root_keys": list(ledger.root_keys)},
-        },
-        format=FORMAT,
-    )
+    section = {"cycle": cycle, "cadre": cadre, "root_keys": list(ledger.root_keys)}
+    return proved(ledger, streams, size).bundle(ledger, streams, {"personal": section}, FORMAT)
 
 
 def write_personal(bundle: Bundle) -> bytes:

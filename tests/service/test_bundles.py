@@ -16,7 +16,7 @@ from ledger.keys import SignerKey, VerifierKey
 from ledger.verifier import Report
 from tests.evaluation import CADRES, CYCLE
 from tests.paths import FIXTURES
-from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.service.test_domain_ledger import evaluation_ledger, keyed_cli, run_cycle
 
 BUNDLES = FIXTURES / "bundles"
 
@@ -86,12 +86,7 @@ def test_export_command(db_url: str, tmp_path: Path, open_ledger: Callable[..., 
     ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
     run_cycle(w)
     ledger.close()
-    runner = CliRunner(
-        env={
-            "CADRELEDGER_LOG_KEY_FILE": str(tmp_path / "log.key"),
-            "CADRELEDGER_ROOT_KEY_FILE": str(tmp_path / "root.key"),
-        }
-    )
+    runner = keyed_cli(tmp_path)
     out = tmp_path / "case.json"
     made = runner.invoke(main, ["--db", db_url, "export", "--cycle", CYCLE, "-o", str(out)])
     assert made.exit_code == 0, made.output

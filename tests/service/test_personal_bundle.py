@@ -29,7 +29,7 @@ from tests.bypass import bypass
 from tests.evaluation import CADRES, CYCLE, PANEL, World
 from tests.paths import FIXTURES
 from tests.service.test_bundles import check_published, published
-from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.service.test_domain_ledger import evaluation_ledger, keyed_cli, run_cycle
 
 CADRE = CADRES[0]
 PERSONAL = FIXTURES / "personal"
@@ -109,12 +109,7 @@ def test_the_cadres_own_record_verifies_and_says_what_it_could_not_check(
     # From the command line too, for a cadre who asks the operator for it.
     url = ledger.settings.db
     ledger.close()
-    runner = CliRunner(
-        env={
-            "CADRELEDGER_LOG_KEY_FILE": str(tmp_path / "log.key"),
-            "CADRELEDGER_ROOT_KEY_FILE": str(tmp_path / "root.key"),
-        }
-    )
+    runner = keyed_cli(tmp_path)
     again = tmp_path / "again.json"
     export = ["--db", url, "export", "--cycle", CYCLE, "--cadre", CADRE, "-o", str(again)]
     made = runner.invoke(main, [*export, "--personal"])

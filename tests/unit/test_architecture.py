@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -287,21 +288,27 @@ def nested_routes(path: Path) -> list[int]:
     return sorted(set(found))
 
 
+def attributes(tree: ast.AST) -> Iterator[tuple[str, ast.Attribute]]:
+    """Every ``owner.attr`` read, with the name its owner goes by (``ledger`` for both
+    ``ledger.store`` and ``self.ledger.store``; empty for a call's result)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            owner = node.value
+            if isinstance(owner, ast.Name):
+                yield owner.id, node
+            else:
+                yield (owner.attr if isinstance(owner, ast.Attribute) else ""), node
+
+
 def service_insides(path: Path) -> list[str]:
     """Where a module reads a private part of the service: ``ledger.store``,
     ``self.ledger.projector``, ``ledger._x`` …"""
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    found: list[str] = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Attribute):
-            continue
-        owner = node.value
-        named = (isinstance(owner, ast.Name) and owner.id == "ledger") or (
-            isinstance(owner, ast.Attribute) and owner.attr == "ledger"
-        )
-        if named and (node.attr in SERVICE_INSIDES or node.attr.startswith("_")):
-            found.append(f"{node.lineno} ledger.{node.attr}")
-    return sorted(found)
+    return sorted(
+        f"{node.lineno} ledger.{node.attr}"
+        for owner, node in attributes(tree)
+        if owner == "ledger" and (node.attr in SERVICE_INSIDES or node.attr.startswith("_"))
+    )
 
 
 def test_routes_are_module_level() -> None:
@@ -386,13 +393,8 @@ def store_reaches(path: Path, tables: frozenset[str], where: str) -> list[str]:
     (a string that is such a table's name alone counts: it is there to be put in SQL)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     found: list[str] = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Attribute):
-            continue
-        owner = node.value
-        on_store = (isinstance(owner, ast.Name) and owner.id.endswith("store")) or (
-            isinstance(owner, ast.Attribute) and owner.attr.endswith("store")
-        )
+    for owner, node in attributes(tree):
+        on_store = owner.endswith("store")
         expression = ast.unparse(node)
         inside = node.attr in STORE_INSIDES and expression not in OPENS_THE_STORE.get(where, [])
         private = on_store and node.attr.startswith("_") and not node.attr.startswith("__")
