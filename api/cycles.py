@@ -14,9 +14,9 @@ import functools
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, NamedTuple, ParamSpec, TypeVar
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api import schemas
 from api.auth import ask_of, authenticating, reveal, who
@@ -125,6 +125,43 @@ class RecentReads:
 RecentDep = Annotated[RecentReads, on_state("recent_reads")]
 
 
+class TimelineQuery(NamedTuple):
+    """What a timeline's query asks for: the moment (``at``), the statement types (as on
+    the event feed), and the page after a position."""
+
+    request: Request
+    response: Response
+    at: str | None
+    types: list[str] | None
+    after: int
+    limit: int
+
+    def page(
+        self, acts: list[Act], type_of: Callable[[Act], str], position: Callable[[Act], int]
+    ) -> tuple[list[Act], int | None]:
+        """The page of ``acts`` (in log order) of the types asked for, and its ``next``,
+        also given as the answer's ``Link``."""
+        wanted = {t for item in self.types or () for t in item.split(",")}
+        chosen = [a for a in acts if type_of(a) in wanted] if wanted else acts
+        page, following = after_position(chosen, position, self.after, self.limit)
+        link_next(self.request, self.response, following)
+        return page, following
+
+
+async def _timeline_query(
+    request: Request,
+    response: Response,
+    at: At = None,
+    types: TypeQuery = None,
+    after: PositionAfter = -1,
+    limit: Limit = DEFAULT_LIMIT,
+) -> TimelineQuery:
+    return TimelineQuery(request, response, at, types, after, limit)
+
+
+TimelineDep = Annotated[TimelineQuery, Depends(_timeline_query)]
+
+
 @router.get("/regimes", responses=schemas.ok(schemas.Regimes))
 def regimes() -> dict[str, Any]:
     """Every regime profile, with the hash a cycle must pin when it opens, and the
@@ -207,22 +244,10 @@ def cadre(ledger: LedgerDep, cycle: str, cadre: str, at: At = None) -> dict[str,
     responses=found(schemas.CadreTimeline, headers=LINK_HEADER),
 )
 @_in_turn
-def cadre_timeline(
-    ledger: LedgerDep,
-    request: Request,
-    response: Response,
-    cycle: str,
-    cadre: str,
-    at: At = None,
-    types: TypeQuery = None,
-    after: PositionAfter = -1,
-    limit: Limit = DEFAULT_LIMIT,
-) -> dict[str, Any]:
+def cadre_timeline(ledger: LedgerDep, cycle: str, cadre: str, query: TimelineDep) -> dict[str, Any]:
     """The acts that touched one cadre (theirs and the cycle's), in log order."""
-    page = _cadre(ledger, cycle, cadre, at, with_rating=False)
-    acts = _of_types(page["timeline"], types, lambda act: act["type"])
-    page["timeline"], following = after_position(acts, _position, after, limit)
-    link_next(request, response, following)
+    page = _cadre(ledger, cycle, cadre, query.at, with_rating=False)
+    page["timeline"], following = query.page(page["timeline"], lambda act: act["type"], _position)
     return {**page, "next": following}
 
 
@@ -295,24 +320,14 @@ def personal_bundle(ledger: LedgerDep, cycle: str, cadre: str) -> Response:
 @router.get("/cycles/{cycle}/timeline", responses=found(schemas.Timeline, headers=LINK_HEADER))
 @_in_turn
 def timeline(
-    ledger: LedgerDep,
-    recent: RecentDep,
-    request: Request,
-    response: Response,
-    cycle: str,
-    at: At = None,
-    types: TypeQuery = None,
-    after: PositionAfter = -1,
-    limit: Limit = DEFAULT_LIMIT,
+    ledger: LedgerDep, recent: RecentDep, cycle: str, query: TimelineDep
 ) -> dict[str, Any]:
     """Every act of the cycle in log order, each with whether the rules admit it."""
     steps, position = recent.keep(
-        ("timeline", cycle, at, ledger.queries.model().position),
-        lambda: _replayed(ledger, cycle, at)[1:],
+        ("timeline", cycle, query.at, ledger.queries.model().position),
+        lambda: _replayed(ledger, cycle, query.at)[1:],
     )
-    chosen = _of_types(steps, types, lambda s: s.act.type)
-    page, following = after_position(chosen, lambda s: s.position, after, limit)
-    link_next(request, response, following)
+    page, following = query.page(steps, lambda s: s.act.type, lambda s: s.position)
     return {
         "cycle": cycle,
         "position": position,
@@ -567,13 +582,6 @@ def _moment(at: str | None) -> tuple[int | None, datetime | None]:
             field="at",
         ) from e
     return None, when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-def _of_types(acts: list[Act], types: list[str] | None, type_of: Callable[[Act], str]) -> list[Act]:
-    """The acts of the statement types asked for (``type`` as on the event feed), as
-    ``type_of`` reads an act's."""
-    wanted = {t for item in types or () for t in item.split(",")}
-    return [a for a in acts if type_of(a) in wanted] if wanted else acts
 
 
 def _position(act: dict[str, Any]) -> int:
