@@ -14,13 +14,13 @@ import functools
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, NamedTuple, ParamSpec, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api import schemas
 from api.auth import ask_of, authenticating, reveal, who
-from api.depends import LedgerDep
+from api.depends import LedgerDep, on_state
 from api.feed import CODE, TypeQuery
 from api.paging import (
     DEFAULT_LIMIT,
@@ -67,6 +67,7 @@ PERSONAL_BUNDLE_TYPE = "application/vnd.cadreledger.personal-bundle+json"
 
 P = ParamSpec("P")
 T = TypeVar("T")
+Act = TypeVar("Act")  # an act as a page lists it: its JSON, or a replay's step
 
 # Replays and whole-cycle reads take turns on one thread of their own. They hold the
 # GIL, so running several at once buys no speed; and each holds a whole cycle's acts
@@ -121,12 +122,44 @@ class RecentReads:
         return value
 
 
-async def _recent(request: Request) -> RecentReads:
-    recent: RecentReads = request.app.state.recent_reads
-    return recent
+RecentDep = Annotated[RecentReads, on_state("recent_reads")]
 
 
-RecentDep = Annotated[RecentReads, Depends(_recent)]
+class TimelineQuery(NamedTuple):
+    """What a timeline's query asks for: the moment (``at``), the statement types (as on
+    the event feed), and the page after a position."""
+
+    request: Request
+    response: Response
+    at: str | None
+    types: list[str] | None
+    after: int
+    limit: int
+
+    def page(
+        self, acts: list[Act], type_of: Callable[[Act], str], position: Callable[[Act], int]
+    ) -> tuple[list[Act], int | None]:
+        """The page of ``acts`` (in log order) of the types asked for, and its ``next``,
+        also given as the answer's ``Link``."""
+        wanted = {t for item in self.types or () for t in item.split(",")}
+        chosen = [a for a in acts if type_of(a) in wanted] if wanted else acts
+        page, following = after_position(chosen, position, self.after, self.limit)
+        link_next(self.request, self.response, following)
+        return page, following
+
+
+async def _timeline_query(
+    request: Request,
+    response: Response,
+    at: At = None,
+    types: TypeQuery = None,
+    after: PositionAfter = -1,
+    limit: Limit = DEFAULT_LIMIT,
+) -> TimelineQuery:
+    return TimelineQuery(request, response, at, types, after, limit)
+
+
+TimelineDep = Annotated[TimelineQuery, Depends(_timeline_query)]
 
 
 @router.get("/regimes", responses=schemas.ok(schemas.Regimes))
@@ -211,36 +244,39 @@ def cadre(ledger: LedgerDep, cycle: str, cadre: str, at: At = None) -> dict[str,
     responses=found(schemas.CadreTimeline, headers=LINK_HEADER),
 )
 @_in_turn
-def cadre_timeline(
-    ledger: LedgerDep,
-    request: Request,
-    response: Response,
-    cycle: str,
-    cadre: str,
-    at: At = None,
-    types: TypeQuery = None,
-    after: PositionAfter = -1,
-    limit: Limit = DEFAULT_LIMIT,
-) -> dict[str, Any]:
+def cadre_timeline(ledger: LedgerDep, cycle: str, cadre: str, query: TimelineDep) -> dict[str, Any]:
     """The acts that touched one cadre (theirs and the cycle's), in log order."""
-    page = _cadre(ledger, cycle, cadre, at, with_rating=False)
-    acts = _of_types(page["timeline"], types)
-    page["timeline"], following = after_position(acts, _position, after, limit)
-    link_next(request, response, following)
+    page = _cadre(ledger, cycle, cadre, query.at, with_rating=False)
+    page["timeline"], following = query.page(page["timeline"], lambda act: act["type"], _position)
     return {**page, "next": following}
+
+
+def _attachment(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """The answers of a route that hands out a file: the file, or not found."""
+    return {
+        200: {"description": description, "content": {media_type: {"schema": {"type": "object"}}}},
+        **_NOT_FOUND,
+    }
+
+
+def _file(body: bytes, media_type: str, filename: str) -> Response:
+    # Not application/json: a bundle goes out byte for byte, its sealed values never
+    # opened on the way (``revealing`` opens only JSON answers).
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.get(
     "/cycles/{cycle}/cadres/{cadre}/bundle",
     response_class=Response,
-    responses={
-        200: {
-            "description": "the cycle's evidence bundle, focused on the cadre "
-            "(docs/SPEC.md §10); check it with `cadreledger verify FILE`",
-            "content": {BUNDLE_TYPE: {"schema": {"type": "object"}}},
-        },
-        **_NOT_FOUND,
-    },
+    responses=_attachment(
+        BUNDLE_TYPE,
+        "the cycle's evidence bundle, focused on the cadre "
+        "(docs/SPEC.md §10); check it with `cadreledger verify FILE`",
+    ),
 )
 @_in_turn
 def cadre_bundle(ledger: LedgerDep, cycle: str, cadre: str) -> Response:
@@ -255,28 +291,18 @@ def cadre_bundle(ledger: LedgerDep, cycle: str, cadre: str) -> Response:
         raise _missing(cycle)
     if cadre not in now.evaluations:
         raise _missing(f"{cycle}/{cadre}")
-    body = write(export(ledger, cycle, cadre))
-    # Not application/json: the bundle goes out byte for byte, its sealed values
-    # never opened on the way (``revealing`` opens only JSON answers).
-    return Response(
-        body,
-        media_type=BUNDLE_TYPE,
-        headers={"content-disposition": f'attachment; filename="{cycle}-{cadre}.bundle.json"'},
-    )
+    return _file(write(export(ledger, cycle, cadre)), BUNDLE_TYPE, f"{cycle}-{cadre}.bundle.json")
 
 
 @router.get(
     "/cycles/{cycle}/cadres/{cadre}/personal-bundle",
     response_class=Response,
-    responses={
-        200: {
-            "description": "the cadre's personal bundle (docs/SPEC.md §10.1): the "
-            "cycle's own events and theirs, the registry's, with their proofs; check "
-            "it with `cadreledger verify FILE`",
-            "content": {PERSONAL_BUNDLE_TYPE: {"schema": {"type": "object"}}},
-        },
-        **_NOT_FOUND,
-    },
+    responses=_attachment(
+        PERSONAL_BUNDLE_TYPE,
+        "the cadre's personal bundle (docs/SPEC.md §10.1): the "
+        "cycle's own events and theirs, the registry's, with their proofs; check "
+        "it with `cadreledger verify FILE`",
+    ),
 )
 @_in_turn
 def personal_bundle(ledger: LedgerDep, cycle: str, cadre: str) -> Response:
@@ -288,36 +314,20 @@ def personal_bundle(ledger: LedgerDep, cycle: str, cadre: str) -> Response:
     from evidence.personal_bundle import export_personal, write_personal
 
     body = write_personal(export_personal(ledger, cycle, cadre))
-    # Byte for byte, as the full bundle: sealed values are never opened on the way.
-    return Response(
-        body,
-        media_type=PERSONAL_BUNDLE_TYPE,
-        headers={"content-disposition": f'attachment; filename="{cycle}-{cadre}.personal.json"'},
-    )
+    return _file(body, PERSONAL_BUNDLE_TYPE, f"{cycle}-{cadre}.personal.json")
 
 
 @router.get("/cycles/{cycle}/timeline", responses=found(schemas.Timeline, headers=LINK_HEADER))
 @_in_turn
 def timeline(
-    ledger: LedgerDep,
-    recent: RecentDep,
-    request: Request,
-    response: Response,
-    cycle: str,
-    at: At = None,
-    types: TypeQuery = None,
-    after: PositionAfter = -1,
-    limit: Limit = DEFAULT_LIMIT,
+    ledger: LedgerDep, recent: RecentDep, cycle: str, query: TimelineDep
 ) -> dict[str, Any]:
     """Every act of the cycle in log order, each with whether the rules admit it."""
     steps, position = recent.keep(
-        ("timeline", cycle, at, ledger.queries.model().position),
-        lambda: _replayed(ledger, cycle, at)[1:],
+        ("timeline", cycle, query.at, ledger.queries.model().position),
+        lambda: _replayed(ledger, cycle, query.at)[1:],
     )
-    wanted = {t for item in types or () for t in item.split(",")}
-    chosen = [s for s in steps if s.act.type in wanted] if wanted else steps
-    page, following = after_position(chosen, lambda s: s.position, after, limit)
-    link_next(request, response, following)
+    page, following = query.page(steps, lambda s: s.act.type, lambda s: s.position)
     return {
         "cycle": cycle,
         "position": position,
@@ -572,12 +582,6 @@ def _moment(at: str | None) -> tuple[int | None, datetime | None]:
             field="at",
         ) from e
     return None, when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-def _of_types(acts: list[dict[str, Any]], types: list[str] | None) -> list[dict[str, Any]]:
-    """The acts of the statement types asked for (``type`` as on the event feed)."""
-    wanted = {t for item in types or () for t in item.split(",")}
-    return [a for a in acts if a["type"] in wanted] if wanted else acts
 
 
 def _position(act: dict[str, Any]) -> int:

@@ -9,7 +9,7 @@ are ``async``: a sync dependency would cost every request a hop to the thread po
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -17,9 +17,15 @@ from access.tokens import AccessStore
 from cadreledger.service import Ledger
 
 
-async def ledger_of(request: Request) -> Ledger:
-    found: Ledger = request.app.state.ledger
-    return found
+def on_state(name: str) -> Any:
+    """The dependency that hands a route ``app.state.<name>``, as ``create_app`` put it
+    there; its type is the ``Annotated`` one the route names (``HubDep`` …)."""
+
+    async def found(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    found.__name__ = f"{name}_of"
+    return Depends(found)
 
 
 async def access_of(request: Request) -> AccessStore | None:
@@ -28,4 +34,4 @@ async def access_of(request: Request) -> AccessStore | None:
     return found
 
 
-LedgerDep = Annotated[Ledger, Depends(ledger_of)]
+LedgerDep = Annotated[Ledger, on_state("ledger")]

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import StringConstraints
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api import schemas
+from api.depends import on_state
 from api.paging import DEFAULT_LIMIT, LINK_HEADER, MAX_POSITION, Limit, PositionAfter, link_next
 from ledger.errors import INVALID_REQUEST, Rejected
 from streams.feed import EventHub, Feed, FeedEvent, FeedFilter
@@ -81,18 +82,8 @@ SSE_EVENT: dict[str, Any] = {
 }
 
 
-async def _hub(request: Request) -> EventHub:
-    hub: EventHub = request.app.state.hub
-    return hub
-
-
-async def _settings(request: Request) -> StreamSettings:
-    settings: StreamSettings = request.app.state.streams
-    return settings
-
-
-HubDep = Annotated[EventHub, Depends(_hub)]
-StreamsDep = Annotated[StreamSettings, Depends(_settings)]
+HubDep = Annotated[EventHub, on_state("hub")]
+StreamsDep = Annotated[StreamSettings, on_state("streams")]
 
 router = APIRouter(tags=["events"])
 

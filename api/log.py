@@ -49,7 +49,7 @@ router = APIRouter()  # each route names its tag
     "/v1/log/checkpoint",
     response_class=PlainTextResponse,
     tags=["log"],
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    responses={200: schemas.TEXT},
 )
 def checkpoint(ledger: LedgerDep) -> PlainTextResponse:
     """The latest signed checkpoint (C2SP tlog-checkpoint as a signed note)."""
@@ -60,7 +60,7 @@ def checkpoint(ledger: LedgerDep) -> PlainTextResponse:
     "/v1/log/key",
     response_class=PlainTextResponse,
     tags=["log"],
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    responses={200: schemas.TEXT},
 )
 def key(ledger: LedgerDep) -> PlainTextResponse:
     """The log's verifier key, ``name+keyid+base64``."""

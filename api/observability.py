@@ -20,7 +20,7 @@ import time
 import uuid
 from typing import Annotated, Any, TextIO
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -28,7 +28,7 @@ from pythonjsonlogger.json import JsonFormatter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import schemas
-from api.depends import LedgerDep
+from api.depends import LedgerDep, on_state
 from api.problems import render
 from cadreledger.service import Ledger
 from ledger.errors import UNAVAILABLE, Rejected
@@ -226,12 +226,7 @@ def install(app: FastAPI, ledger: Ledger) -> Metrics:
     return metrics
 
 
-async def _metrics(request: Request) -> Metrics:
-    metrics: Metrics = request.app.state.metrics
-    return metrics
-
-
-MetricsDep = Annotated[Metrics, Depends(_metrics)]
+MetricsDep = Annotated[Metrics, on_state("metrics")]
 router = APIRouter()  # each route names its tag
 
 
@@ -270,7 +265,7 @@ def readyz(ledger: LedgerDep) -> JSONResponse:
     "/metrics",
     tags=["operations"],
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    responses={200: schemas.TEXT},
 )
 def prometheus(metrics: MetricsDep) -> PlainTextResponse:
     """Prometheus text exposition."""

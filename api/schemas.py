@@ -389,6 +389,10 @@ class Ready(Open):
     log_size: int
 
 
+# A 200 answered in plain text (a signed note, a key, a secret, the metrics).
+TEXT: dict[str, Any] = {"content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
 def ok(model: type[BaseModel], description: str = "OK", **extra: Any) -> dict[int | str, Any]:
     """``responses=`` for a 200 answered with ``model`` (documentation only)."""
     return {200: {"model": model, "description": description, **extra}}

@@ -15,7 +15,7 @@ from fastapi.responses import PlainTextResponse
 from access.tokens import FORBIDDEN, AccessStore
 from api import schemas
 from api.auth import authenticating, standing_roles, who
-from api.depends import LedgerDep, access_of
+from api.depends import LedgerDep, access_of, on_state
 from api.paging import DEFAULT_LIMIT, LINK_HEADER, Limit, PositionAfter, link_next
 from api.policy import ADMIN
 from api.problems import PROBLEM, too_large
@@ -28,18 +28,8 @@ HASH = re.compile(r"^[0-9a-f]{64}$")  # anchored: a JSON Schema pattern only sea
 WebhookId = Annotated[str, Path(pattern=HASH.pattern, description="registration event hash")]
 
 
-async def _deliveries(request: Request) -> DeliveryStore:
-    store: DeliveryStore = request.app.state.deliveries
-    return store
-
-
-async def _keys(request: Request) -> WebhookKeys:
-    keys: WebhookKeys = request.app.state.webhook_keys
-    return keys
-
-
-DeliveriesDep = Annotated[DeliveryStore, Depends(_deliveries)]
-KeysDep = Annotated[WebhookKeys, Depends(_keys)]
+DeliveriesDep = Annotated[DeliveryStore, on_state("deliveries")]
+KeysDep = Annotated[WebhookKeys, on_state("webhook_keys")]
 AccessDep = Annotated[AccessStore | None, Depends(access_of)]
 
 # Included only when the service has webhook keys (``create_app``).
@@ -49,7 +39,7 @@ router = APIRouter(tags=["webhooks"])
 @router.get(
     "/v1/webhooks/{webhook}/key",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, 404: PROBLEM},
+    responses={200: schemas.TEXT, 404: PROBLEM},
 )
 def key(store: DeliveriesDep, keys: KeysDep, webhook: WebhookId) -> PlainTextResponse:
     """The Ed25519 key that signs this endpoint's deliveries (``v1a``), as ``whpk_…``:

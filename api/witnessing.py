@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
+from api import schemas
 from api.depends import LedgerDep
 from api.problems import PROBLEM
 from ledger.errors import NOT_FOUND, Rejected
@@ -22,7 +23,7 @@ router = APIRouter(tags=["log"])
 @router.get(
     "/v1/log/checkpoint/cosigned",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, 404: PROBLEM},
+    responses={200: schemas.TEXT, 404: PROBLEM},
 )
 def cosigned(
     ledger: LedgerDep,

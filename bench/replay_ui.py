@@ -31,8 +31,11 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.app import create_app  # noqa: E402
-from tests import test_ui  # noqa: E402
-from tests.browser import ARGS, CHROMIUM  # noqa: E402
+from tests.browser import (  # noqa: E402
+    ARGS,
+    CHROMIUM,
+    test_ui,
+)
 from tests.streaming import serving  # noqa: E402
 
 

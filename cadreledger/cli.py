@@ -478,7 +478,7 @@ def verify(
         memory = None if no_remember else Memory.of(state_dir, pinned or ledger.log_keys.first)
         progress = _progress_bar() if sys.stderr.isatty() and not as_json else None
         total = ledger.store.count_events() if progress else 0
-        with Memory.recorder(memory) as record:
+        with Memory.recording(memory) as record:
             try:
                 report = ledger.verify(
                     pinned=pinned,
@@ -576,7 +576,7 @@ class Memory:
 
     @staticmethod
     @contextmanager
-    def recorder(memory: Memory | None) -> Iterator[Recorder]:
+    def recording(memory: Memory | None) -> Iterator[Recorder]:
         record = Recorder(memory)
         try:
             yield record

@@ -15,34 +15,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import click
 
 from cadreledger.config import ConfigError, Settings
 from ledger.keys import KeyFormatError, SignerKey
-from ledger.logkeys import LogKeys, Rotation, RotationError
+from ledger.logkeys import RotationError
 
 EXIT_CANNOT_RUN = 2
 
 
 class CannotRun(click.ClickException):
     exit_code = EXIT_CANNOT_RUN
-
-
-def rotate(ledger: Any, old: SignerKey, new: SignerKey) -> Rotation:
-    """Record in ``ledger`` that ``new`` signs every checkpoint after the latest one."""
-    if old.verifier != ledger.log_key:
-        raise RotationError(f"{old.verifier} is not this log's current key ({ledger.log_key})")
-    with ledger.store.writer_lock():  # no batch of another writer lands in between
-        latest = ledger.store.latest_checkpoint()
-        size = latest[0] if latest else 0
-        rotation = Rotation(old.name, size, old.verifier, new.verifier)
-        note = rotation.sign(old, new)
-        # The chain must still hold: a second rotation at one size is refused here.
-        LogKeys.follow(ledger.log_keys.first, [*ledger.store.log_key_rotations(), note])
-        ledger.store.add_log_key_rotation(size, note)
-    return rotation
 
 
 @click.command("rotate-log-key")
@@ -76,7 +60,7 @@ def rotate_log_key(ctx: click.Context, new_key: Path | None) -> None:
         raise CannotRun(f"{staged} exists: an earlier rotation did not finish") from e
     try:
         with Ledger(settings, writer=False) as ledger:
-            rotation = rotate(ledger, old, new)
+            rotation = ledger.rotate_log_key(old, new)
     except (ConfigError, RotationError) as e:
         staged.unlink()
         raise CannotRun(str(e)) from e

@@ -31,7 +31,7 @@ from ledger.checkpoint import Checkpoint
 from ledger.envelope import MAX_CLOCK_SKEW_META, event_hash
 from ledger.errors import INVALID_RANGE, INVALID_STATEMENT, READ_ONLY, Rejected
 from ledger.keys import KeyFormatError, SignerKey, VerifierKey
-from ledger.logkeys import LogKeys, RotationError
+from ledger.logkeys import LogKeys, Rotation, RotationError
 from ledger.logtime import check_log_time, check_witnessed_time, recorded_skew, stored_rows
 from ledger.merkle import EMPTY_ROOT, consistency_proof, inclusion_proof
 from ledger.receipt import Receipt
@@ -479,6 +479,22 @@ class Ledger:
         """The largest stored checkpoint (size, signed note), read from the database
         each time (the readiness check's: does the database answer?)."""
         return self.store.latest_checkpoint()
+
+    def rotate_log_key(self, old: SignerKey, new: SignerKey) -> Rotation:
+        """Record that ``new`` signs every checkpoint after the latest one (signed by
+        ``old``, this log's current key, and by ``new``). The service should be stopped:
+        a writer that keeps running would go on signing with the old key."""
+        if old.verifier != self.log_key:
+            raise RotationError(f"{old.verifier} is not this log's current key ({self.log_key})")
+        with self.store.writer_lock():  # no batch of another writer lands in between
+            latest = self.store.latest_checkpoint()
+            size = latest[0] if latest else 0
+            rotation = Rotation(old.name, size, old.verifier, new.verifier)
+            note = rotation.sign(old, new)
+            # The chain must still hold: a second rotation at one size is refused here.
+            LogKeys.follow(self.log_keys.first, [*self.store.log_key_rotations(), note])
+            self.store.add_log_key_rotation(size, note)
+        return rotation
 
     def queue_depth(self) -> int:
         """Statements waiting for the writer's next batch (0 when this one does not write)."""

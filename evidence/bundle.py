@@ -19,8 +19,16 @@ from domain.acts import Act
 from domain.model import Model
 from domain.regimes import PROFILES, profile_hash
 from domain.streams import REGISTRY_STREAM
-from ledger.bundle import Bundle, BundleError, BundleEvent, parse_bundle, verify_bundle
+from ledger.bundle import (
+    FORMAT,
+    Bundle,
+    BundleError,
+    BundleEvent,
+    parse_bundle,
+    verify_bundle,
+)
 from ledger.cosignature import WitnessPolicy, parse_lines, with_signatures
+from ledger.envelope import Event
 from ledger.errors import NOT_FOUND, Rejected
 from ledger.keys import KeyFormatError, VerifierKey
 from ledger.logtime import check_log_time
@@ -35,7 +43,16 @@ if TYPE_CHECKING:
     from evidence.log import EvidencedLog
 
 
-__all__ = ["Proved", "carried_skew", "export", "proved", "verify_file", "write"]
+__all__ = [
+    "Proved",
+    "carried_skew",
+    "export",
+    "proved",
+    "trusted_roots",
+    "verify_file",
+    "verify_records",
+    "write",
+]
 
 
 def export(ledger: EvidencedLog, cycle: str, cadre: str | None = None) -> Bundle:
@@ -47,17 +64,10 @@ def export(ledger: EvidencedLog, cycle: str, cadre: str | None = None) -> Bundle
     proof = proved(ledger, [REGISTRY_STREAM, *cycle_streams(cycle, roster)], size)
     model = ledger.projector.model
     pinned = model.cycles[cycle].profile
-    return Bundle(
-        origin=ledger.log_key.name,
-        log_key=str(ledger.log_key),
-        checkpoint=proof.checkpoint,
-        checkpoints=proof.checkpoints,
-        consistency=proof.consistency,
-        events=proof.events,
-        streams=proof.present,
-        sections={
-            # The clock skew the ledger recorded: V10 judges the bundle's events by it.
-            "log_time": {"max_clock_skew": int(ledger.max_clock_skew.total_seconds())},
+    return proof.bundle(
+        ledger,
+        proof.present,
+        {
             "evaluation": {
                 "cycle": cycle,
                 "cadre": cadre,
@@ -77,6 +87,31 @@ class Proved(NamedTuple):
     consistency: list[tuple[int, int, list[bytes]]]  # from each of them to ``size``
     events: list[BundleEvent]  # each with its inclusion proof in the tree of ``size``
     present: list[str]  # which of the streams asked for hold any event
+
+    def bundle(
+        self,
+        ledger: EvidencedLog,
+        streams: list[str],
+        section: dict[str, Any],
+        format: str = FORMAT,
+    ) -> Bundle:
+        """A bundle of ``format`` carrying what was proved, listing ``streams``, with
+        the log's key and clock skew and its own ``section``."""
+        return Bundle(
+            origin=ledger.log_key.name,
+            log_key=str(ledger.log_key),
+            checkpoint=self.checkpoint,
+            checkpoints=self.checkpoints,
+            consistency=self.consistency,
+            events=self.events,
+            streams=streams,
+            sections={
+                # The clock skew the ledger recorded: V10 judges the bundle's events by it.
+                "log_time": {"max_clock_skew": int(ledger.max_clock_skew.total_seconds())},
+                **section,
+            },
+            format=format,
+        )
 
 
 def proved(ledger: EvidencedLog, streams: list[str], size: int) -> Proved:
@@ -120,37 +155,18 @@ def verify_file(
     """Check a bundle offline. Without ``pinned`` the log key the bundle names is used
     (and the report says so); likewise the root of trust."""
     bundle = parse_bundle(data)
-    try:
-        key = pinned or VerifierKey.parse(bundle.log_key)
-    except KeyFormatError as e:
-        raise BundleError(f"the bundle's log key is malformed: {e}") from e
-    report, events = verify_bundle(
-        bundle,
-        key,
-        log_key_source="pinned" if pinned else "bundle",
-        witness_policy=witness_policy,
-    )
+    report, placed = verify_records(bundle, pinned, witness_policy)
     section = bundle.sections.get("evaluation")
     if not isinstance(section, dict):
         raise BundleError("the bundle has no evaluation section")
     carried = section.get("root_keys", [])
     if not isinstance(carried, list):
         raise BundleError("the evaluation section's 'root_keys' is not a list")
-    roots = root_keys or [str(k) for k in carried]
-    report.annexes["root_keys_source"] = "pinned" if root_keys else "bundle"
-    acts = [
-        Act(e.statement, str(e.signer), e.hash.hex(), index, e.logged_at)
-        # By index alone: two events listed at one index must not compare the events.
-        for index, e in sorted(
-            zip(_indexes(bundle, events), events, strict=True), key=lambda pair: pair[0]
-        )
-    ]
+    roots = trusted_roots(report, root_keys, carried)
+    acts = [Act(e.statement, str(e.signer), e.hash.hex(), i, e.logged_at) for i, e in placed]
     model = audit_acts(acts, roots, report, served=_served(section), only_served=True)
     check_log_time(
-        sorted(
-            (i, e.stream, e.version, e.raw)
-            for i, e in zip(_indexes(bundle, events), events, strict=True)
-        ),
+        sorted((i, e.stream, e.version, e.raw) for i, e in placed),
         report,
         carried_skew(bundle),
         source="bundle",
@@ -179,9 +195,31 @@ def _served(section: dict[str, Any]) -> tuple[int, str, dict[str, Any]]:
     return position, str(served.get("version")), documents
 
 
-def _indexes(bundle: Bundle, events: list[Any]) -> list[int]:
+def verify_records(
+    bundle: Bundle, pinned: VerifierKey | None, witness_policy: WitnessPolicy | None
+) -> tuple[Report, list[tuple[int, Event]]]:
+    """V1–V7 of a bundle's records under ``pinned``, else under the log key the bundle
+    names (the report says which); and its events at their indexes, in log order."""
+    try:
+        key = pinned or VerifierKey.parse(bundle.log_key)
+    except KeyFormatError as e:
+        raise BundleError(f"the bundle's log key is malformed: {e}") from e
+    report, events = verify_bundle(
+        bundle,
+        key,
+        log_key_source="pinned" if pinned else "bundle",
+        witness_policy=witness_policy,
+    )
     by_raw = {e.envelope: e.index for e in bundle.events}
-    return [by_raw[e.raw] for e in events]
+    # By index alone: two events listed at one index must not compare the events.
+    return report, sorted(((by_raw[e.raw], e) for e in events), key=lambda pair: pair[0])
+
+
+def trusted_roots(report: Report, pinned: list[str] | None, carried: list[Any]) -> list[str]:
+    """The root keys to replay the registry from: the pinned ones, else those the bundle
+    carries (the report says which)."""
+    report.annexes["root_keys_source"] = "pinned" if pinned else "bundle"
+    return pinned or [str(k) for k in carried]
 
 
 def _profile(report: Report, section: dict[str, Any], model: Model) -> None:

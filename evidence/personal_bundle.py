@@ -26,13 +26,13 @@ import json
 from domain.acts import Act
 from domain.model import Model
 from domain.streams import REGISTRY_STREAM
-from evidence.bundle import carried_skew, proved
+from evidence.bundle import carried_skew, proved, trusted_roots, verify_records
 from evidence.log import EvidencedLog
-from ledger.bundle import Bundle, BundleError, parse_bundle, verify_bundle
+from ledger.bundle import Bundle, BundleError, event_finding, parse_bundle
 from ledger.cosignature import WitnessPolicy
 from ledger.envelope import Event
 from ledger.errors import NOT_FOUND, Rejected
-from ledger.keys import KeyFormatError, VerifierKey
+from ledger.keys import VerifierKey
 from ledger.logtime import check_log_time
 from ledger.verifier import CheckResult, Finding, Report
 from projections.history import cycle_streams
@@ -104,21 +104,8 @@ def export_personal(ledger: EvidencedLog, cycle: str, cadre: str) -> Bundle:
         )
     size = projector.model.position
     streams = [REGISTRY_STREAM, *cycle_streams(cycle, [cadre])]
-    proof = proved(ledger, streams, size)
-    return Bundle(
-        origin=ledger.log_key.name,
-        log_key=str(ledger.log_key),
-        checkpoint=proof.checkpoint,
-        checkpoints=proof.checkpoints,
-        consistency=proof.consistency,
-        events=proof.events,
-        streams=streams,
-        sections={
-            "log_time": {"max_clock_skew": int(ledger.max_clock_skew.total_seconds())},
-            "personal": {"cycle": cycle, "cadre": cadre, "root_keys": list(ledger.root_keys)},
-        },
-        format=FORMAT,
-    )
+    section = {"cycle": cycle, "cadre": cadre, "root_keys": list(ledger.root_keys)}
+    return proved(ledger, streams, size).bundle(ledger, streams, {"personal": section}, FORMAT)
 
 
 def write_personal(bundle: Bundle) -> bytes:
@@ -148,26 +135,13 @@ def verify_personal(
     cycle, cadre, carried = section.get("cycle"), section.get("cadre"), section.get("root_keys")
     if not isinstance(cycle, str) or not isinstance(cadre, str) or not isinstance(carried, list):
         raise BundleError("the personal section needs 'cycle', 'cadre' and 'root_keys'")
-    try:
-        key = pinned or VerifierKey.parse(bundle.log_key)
-    except KeyFormatError as e:
-        raise BundleError(f"the bundle's log key is malformed: {e}") from e
-    report, events = verify_bundle(
-        bundle,
-        key,
-        log_key_source="pinned" if pinned else "bundle",
-        witness_policy=witness_policy,
-    )
+    report, placed = verify_records(bundle, pinned, witness_policy)
     expected = [REGISTRY_STREAM, *cycle_streams(cycle, [cadre])]
     _listed(report.checks["V3"], bundle.streams, expected)
-    by_raw = {e.envelope: e.index for e in bundle.events}
-    placed = sorted(((by_raw[e.raw], e) for e in events), key=lambda pair: pair[0])
     check_log_time(
         [(i, e.stream, e.version, e.raw) for i, e in placed], report, carried_skew(bundle), "bundle"
     )
-    roots = root_keys or [str(k) for k in carried]
-    report.checks["V11"] = _key_registry(placed, roots)
-    report.annexes["root_keys_source"] = "pinned" if root_keys else "bundle"
+    report.checks["V11"] = _key_registry(placed, trusted_roots(report, root_keys, carried))
     report.annexes["personal"] = {"cycle": cycle, "cadre": cadre, "format": FORMAT}
     unchecked = list(NOT_CHECKED)
     if not pinned:
@@ -207,13 +181,11 @@ def _key_registry(placed: list[tuple[int, Event]], roots: list[str]) -> CheckRes
         violation = model.replay(act)
         if violation is not None:
             check.fail(
-                Finding(
+                event_finding(
+                    act.position,
+                    event,
                     f"a registry event the rules refuse: {violation.detail_en}",
                     f"sự kiện của sổ đăng ký bị quy tắc từ chối: {violation.detail_vi}",
-                    position=act.position,
-                    stream=event.stream,
-                    version=event.version,
-                    event_hash=act.event,
                 )
             )
     for event, act in acts:
@@ -224,13 +196,11 @@ def _key_registry(placed: list[tuple[int, Event]], roots: list[str]) -> CheckRes
             model.registry.check_signer(act)
         except Rejected as e:
             check.fail(
-                Finding(
+                event_finding(
+                    act.position,
+                    event,
                     f"{act.actor}'s signing key: {e.detail_en}",
                     f"khóa ký của {act.actor}: {e.detail_vi}",
-                    position=act.position,
-                    stream=event.stream,
-                    version=event.version,
-                    event_hash=act.event,
                 )
             )
     return check

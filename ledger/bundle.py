@@ -207,19 +207,30 @@ def _record(check: CheckResult, item: BundleEvent) -> Event | None:
         return None
 
 
+def event_finding(position: int | None, event: Event, en: str, vi: str) -> Finding:
+    """A finding about one event of a bundle: where it lies (``position`` in the log,
+    if the bundle says), its stream and version, its hash."""
+    return Finding(
+        en,
+        vi,
+        position=position,
+        stream=event.stream,
+        version=event.version,
+        event_hash=event.hash.hex(),
+    )
+
+
 def _signature(check: CheckResult, index: int, event: Event) -> None:
     check.checked += 1
     if event.signer.name != event.statement.get("actor") or not event.signer.verify(
         event.signature, event.statement_bytes
     ):
         check.fail(
-            Finding(
+            event_finding(
+                index,
+                event,
                 "the statement's signature does not verify by its actor's key",
                 "chữ ký của tuyên bố không hợp lệ với khóa của người thực hiện",
-                position=index,
-                stream=event.stream,
-                version=event.version,
-                event_hash=event.hash.hex(),
             )
         )
 
@@ -235,13 +246,11 @@ def _inclusion(
         verify_inclusion(item.index, latest.size, leaf_hash(event.hash), item.proof, latest.root)
     except ProofError as e:
         check.fail(
-            Finding(
+            event_finding(
+                item.index,
+                event,
                 f"not in the checkpoint's tree at index {item.index}: {e}",
                 f"không nằm trong cây của điểm kiểm tra tại vị trí {item.index}: {e}",
-                position=item.index,
-                stream=event.stream,
-                version=event.version,
-                event_hash=event.hash.hex(),
             )
         )
 
@@ -261,15 +270,13 @@ def _chains(
             if event.version != expected or event.prev != prev:
                 missing = event.version != expected
                 check.fail(
-                    Finding(
+                    event_finding(
+                        index.get(event.raw),
+                        event,
                         f"stream {stream}: {'missing' if missing else 'broken link'} at "
                         f"version {expected}",
                         f"luồng {stream}: {'thiếu sự kiện' if missing else 'đứt liên kết'} "
                         f"tại phiên bản {expected}",
-                        position=index.get(event.raw),
-                        stream=stream,
-                        version=event.version,
-                        event_hash=event.hash.hex(),
                     )
                 )
                 break

@@ -322,6 +322,13 @@ class LogStore(ABC):
         """Held while a batch is sequenced, so that writers in other processes take turns."""
 
     @abstractmethod
+    def try_lock(self, name: str, key: int) -> AbstractContextManager[bool]:
+        """A lock one process at a time holds (another room's, such as the one webhook
+        dispatcher's), not waited for: yields whether it was got. ``key`` names it on a
+        database that has advisory locks, ``name`` where a file beside the database is
+        the lock."""
+
+    @abstractmethod
     def commit(self, events: Sequence[StoredEvent], rows: BatchRows) -> None:
         """Insert a batch's events and rows in one transaction (raises on any conflict)."""
 

@@ -143,6 +143,18 @@ class PostgresLogStore(LogStore):
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (WRITER_LOCK_KEY,))
 
+    @contextmanager
+    def try_lock(self, name: str, key: int) -> Iterator[bool]:
+        """The advisory lock ``key``, held on a connection of its own."""
+        with self.recorder.datastore.get_connection() as conn:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (key,)).fetchone()
+            held = row is not None and bool(row["got"])
+            try:
+                yield held
+            finally:
+                if held:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
     # As eventsourcing retries its own ``insert_events``: a connection lost or refused
     # (the datastore turns psycopg's errors into these) is tried again, 10 times.
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)

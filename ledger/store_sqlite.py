@@ -112,6 +112,20 @@ class SQLiteLogStore(LogStore):
             finally:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
+    @contextmanager
+    def try_lock(self, name: str, key: int) -> Iterator[bool]:
+        """A file lock ``<database>.<name>.lock`` beside the database."""
+        with open(f"{self.recorder.datastore.pool.db_name}.{name}.lock", "a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
     def commit(self, events: Sequence[StoredEvent], rows: BatchRows) -> None:
         # The rows eventsourcing's recorder would write for the events (it inserts them
         # one statement per event), in the transaction its ``insert_events`` would open.

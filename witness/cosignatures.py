@@ -81,8 +81,8 @@ class CosignatureStore:
 
     def cosigned_note(self, size: int) -> str | None:
         """The checkpoint of ``size`` as the log signed it, with every cosignature held."""
-        rows = self.store.query("SELECT note FROM ledger_checkpoints WHERE size = ?", (size,))
-        if not rows:
+        note = self.store.checkpoint_at(size)
+        if note is None:
             return None
         lines = parse_lines("".join(self.lines(size))) if self.lines(size) else []
-        return with_signatures(rows[0]["note"], lines)
+        return with_signatures(note, lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from domain.acts import Act
-from domain.cycle.state import AUTHORITY, INSPECTION, CycleState, not_authorised
+from domain.cycle.state import AUTHORITY, INSPECTION, CycleState
 from domain.evaluation import Complaint, Evaluation
 from domain.messages import existing, refusal
 from domain.problems import APPEAL_NOT_OPEN, UNKNOWN_REFERENCE, WRONG_PHASE, require_reason
@@ -17,9 +17,7 @@ class Complaints(CycleState):
     """Complaints and appeals against a decision, and their time limits."""
 
     def complaint_filed(self, act: Act) -> None:
-        ev = self._evaluation(act)
-        if act.actor != self.owner(ev.subject.id):
-            raise not_authorised(act, "complainant")
+        ev = self._own_evaluation(act, "complainant")
         body = act.body
         against = body.event("against")
         body.text("grounds")

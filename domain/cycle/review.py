@@ -18,9 +18,7 @@ class Review(CycleState):
     """Self-assessment, the review meeting, its comments and minutes."""
 
     def self_assessed(self, act: Act) -> None:
-        ev = self._evaluation(act)
-        if act.actor != self.owner(ev.subject.id):
-            raise not_authorised(act, "subject")
+        ev = self._own_evaluation(act, "subject")
         self._before_deadline(act)
         if ev.meetings:
             raise refusal(WRONG_PHASE, "self_assessment.after_meeting")

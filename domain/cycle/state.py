@@ -191,6 +191,14 @@ class CycleState:
             )
         return ev
 
+    def _own_evaluation(self, act: Act, as_role: str) -> Evaluation:
+        """The evaluation the act is about, which only the one who answers for it (the
+        person, or the head of a collective) may act on, as ``as_role``."""
+        ev = self._evaluation(act)
+        if act.actor != self.owner(ev.subject.id):
+            raise not_authorised(act, as_role)
+        return ev
+
     def _meeting(self, event: str) -> Meeting:
         self._own(event)
         meeting = self.meetings.get(event)

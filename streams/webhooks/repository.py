@@ -9,14 +9,12 @@ only in the lock: a PostgreSQL advisory lock, a lock file beside the SQLite file
 
 from __future__ import annotations
 
-import fcntl
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ledger.store_postgres import PostgresLedgerRecorder
 from streams.feed import FeedFilter
 from streams.webhooks.registration import Endpoint
 
@@ -59,12 +57,12 @@ class Delivery(NamedTuple):
 class DeliveryWrites:
     """The writes of one transaction on the ``webhook_*`` tables."""
 
-    def __init__(self, cursor: Any, mark: str) -> None:
+    def __init__(self, cursor: Any, sql: Callable[[str], str]) -> None:
         self._cursor = cursor
-        self._mark = mark
+        self._sql = sql  # the store's: ``?`` as the driver's parameter mark
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._cursor.execute(sql.replace("?", self._mark), tuple(params))
+        self._cursor.execute(self._sql(sql), tuple(params))
 
     def add_endpoint(self, ep: Endpoint) -> None:
         self._run(
@@ -161,26 +159,17 @@ class DeliveryStore:
     def __init__(self, ledger: StreamedLog) -> None:
         self.ledger = ledger
         self.store = ledger.store
-        self.datastore = ledger.store.recorder.datastore
-        self.mark = ledger.store.mark
-        self.postgres = isinstance(ledger.store.recorder, PostgresLedgerRecorder)
-        self.db = ledger.settings.db
-        self._lock: Callable[[], AbstractContextManager[bool]] = (
-            self._advisory_lock
-            if self.postgres
-            else lambda: _file_lock(self.db.removeprefix("sqlite:///") + ".webhooks.lock")
-        )
         self.create_tables()
 
     @contextmanager
     def transaction(self) -> Iterator[DeliveryWrites]:
-        with self.datastore.transaction(commit=True) as cursor:
-            yield DeliveryWrites(cursor, self.mark)
+        with self.store.transaction(commit=True) as cursor:
+            yield DeliveryWrites(cursor, self.store.sql)
 
     def create_tables(self) -> None:
         if self.store.read_only:
             return  # a replica's tables are the primary's (cadreledger.replica)
-        with self.datastore.transaction(commit=True) as c:
+        with self.store.transaction(commit=True) as c:
             for ddl in _DDL:
                 c.execute(ddl)
 
@@ -256,36 +245,9 @@ class DeliveryStore:
         return dead
 
     def dispatcher_lock(self) -> AbstractContextManager[bool]:
-        """One dispatcher per database: yields False if another one holds it."""
-        return self._lock()
-
-    @contextmanager
-    def _advisory_lock(self) -> Iterator[bool]:
-        recorder: Any = self.store.recorder
-        with recorder.datastore.get_connection() as conn:
-            row = conn.execute(
-                "SELECT pg_try_advisory_lock(%s) AS got", (WEBHOOK_LOCK_KEY,)
-            ).fetchone()
-            held = bool(row["got"])
-            try:
-                yield held
-            finally:
-                if held:
-                    conn.execute("SELECT pg_advisory_unlock(%s)", (WEBHOOK_LOCK_KEY,))
-
-
-@contextmanager
-def _file_lock(path: str) -> Iterator[bool]:
-    with open(path, "a") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+        """One dispatcher per database: yields False if another one holds it (an
+        advisory lock on PostgreSQL, a lock file beside an SQLite database)."""
+        return self.store.try_lock("webhooks", WEBHOOK_LOCK_KEY)
 
 
 def _endpoint(r: Any) -> Endpoint:

@@ -17,7 +17,7 @@ from ledger.sequencer import Sequencer
 from ledger.statement import sign_statement
 from tests.bypass import bypass
 from tests.evaluation import ADVISORY, AUTHORITY, CADRES, CHAIR, PANEL, START, UNIT, World
-from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.service.test_domain_ledger import evaluation_ledger, keyed_cli, run_cycle
 
 
 def checks(ledger: Ledger) -> dict[str, dict[str, object]]:
@@ -234,7 +234,6 @@ def test_fairness_evidence_names_the_events() -> None:
 def test_a_signed_audit_is_appended_to_the_ledger(
     db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
 ) -> None:
-    from click.testing import CliRunner
 
     from cadreledger.cli import main
 
@@ -244,12 +243,7 @@ def test_a_signed_audit_is_appended_to_the_ledger(
     key_file = tmp_path / "auditor.key"
     key_file.write_text(str(w.key("kiem-toan")) + "\n")
     ledger.close()
-    runner = CliRunner(
-        env={
-            "CADRELEDGER_LOG_KEY_FILE": str(tmp_path / "log.key"),
-            "CADRELEDGER_ROOT_KEY_FILE": str(tmp_path / "root.key"),
-        }
-    )
+    runner = keyed_cli(tmp_path)
     args = ["--db", db_url, "audit", "--key", str(key_file), "-o", str(tmp_path / "r.json")]
     refused = runner.invoke(main, args)
     assert refused.exit_code == 2

@@ -13,21 +13,29 @@ from cadreledger.cli import main
 from cadreledger.service import Ledger
 from evidence.bundle import export, verify_file, write
 from ledger.keys import SignerKey, VerifierKey
+from ledger.verifier import Report
 from tests.evaluation import CADRES, CYCLE
 from tests.paths import FIXTURES
-from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.service.test_domain_ledger import evaluation_ledger, keyed_cli, run_cycle
 
 BUNDLES = FIXTURES / "bundles"
-EXPECTED = json.loads((BUNDLES / "expected.json").read_text())
-KEYS = json.loads((BUNDLES / "keys.json").read_text())
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_published_fixtures(name: str) -> None:
-    """Each tampered fixture fails the check it names (see tests/fixtures/make_bundles.py)."""
-    expected = EXPECTED[name]
-    report = verify_file(
-        (BUNDLES / name).read_bytes(), VerifierKey.parse(KEYS["log_key"]), KEYS["root_keys"]
+def published(folder: Path) -> list[str]:
+    """The fixtures published in ``folder``, as its expected.json names them."""
+    return sorted(json.loads((folder / "expected.json").read_text()))
+
+
+def check_published(
+    folder: Path, name: str, verify: Callable[[bytes, VerifierKey, list[str]], Report]
+) -> set[str]:
+    """Verify the published fixture ``name`` with its keys pinned: it comes out as
+    ``folder``'s expected.json says (a good one passes every check but the witnesses',
+    none being asked for; a tampered one fails the check named). The checks that failed."""
+    expected = json.loads((folder / "expected.json").read_text())[name]
+    keys = json.loads((folder / "keys.json").read_text())
+    report = verify(
+        (folder / name).read_bytes(), VerifierKey.parse(keys["log_key"]), keys["root_keys"]
     ).to_json()
     assert report["ok"] is expected["ok"], report["first_bad"]
     failing = {c["id"] for c in report["checks"] if c["status"] == "fail"}
@@ -38,6 +46,13 @@ def test_published_fixtures(name: str) -> None:
     else:
         assert expected["check"] in failing
         assert report["first_bad"] is not None
+    return failing
+
+
+@pytest.mark.parametrize("name", published(BUNDLES))
+def test_published_fixtures(name: str) -> None:
+    """Each tampered fixture fails the check it names (see tests/fixtures/make_bundles.py)."""
+    check_published(BUNDLES, name, verify_file)
 
 
 def test_export_then_verify_offline(
@@ -71,12 +86,7 @@ def test_export_command(db_url: str, tmp_path: Path, open_ledger: Callable[..., 
     ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
     run_cycle(w)
     ledger.close()
-    runner = CliRunner(
-        env={
-            "CADRELEDGER_LOG_KEY_FILE": str(tmp_path / "log.key"),
-            "CADRELEDGER_ROOT_KEY_FILE": str(tmp_path / "root.key"),
-        }
-    )
+    runner = keyed_cli(tmp_path)
     out = tmp_path / "case.json"
     made = runner.invoke(main, ["--db", db_url, "export", "--cycle", CYCLE, "-o", str(out)])
     assert made.exit_code == 0, made.output

@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from cadreledger.service import Ledger
 from ledger.errors import Rejected
@@ -55,6 +56,17 @@ def evaluation_ledger(
         return ledger.append(signed).event_hash.hex()
 
     return ledger, World(submit=submit, root=root, clock=clock)
+
+
+def keyed_cli(tmp_path: Path) -> CliRunner:
+    """The command line of an operator holding the log and root keys that
+    ``evaluation_ledger`` keeps in ``tmp_path``."""
+    return CliRunner(
+        env={
+            "CADRELEDGER_LOG_KEY_FILE": str(tmp_path / "log.key"),
+            "CADRELEDGER_ROOT_KEY_FILE": str(tmp_path / "root.key"),
+        }
+    )
 
 
 @pytest.fixture

@@ -28,33 +28,18 @@ from ledger.statement import sign_statement
 from tests.bypass import bypass
 from tests.evaluation import CADRES, CYCLE, PANEL, World
 from tests.paths import FIXTURES
-from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
+from tests.service.test_bundles import check_published, published
+from tests.service.test_domain_ledger import evaluation_ledger, keyed_cli, run_cycle
 
 CADRE = CADRES[0]
 PERSONAL = FIXTURES / "personal"
-EXPECTED = json.loads((PERSONAL / "expected.json").read_text())
-KEYS = json.loads((PERSONAL / "keys.json").read_text())
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", published(PERSONAL))
 def test_published_personal_fixtures(name: str) -> None:
     """Each tampered fixture fails the check it names, keys pinned (see
     tests/fixtures/make_personal_bundles.py); the forged key fails V11 alone."""
-    from ledger.keys import VerifierKey
-
-    expected = EXPECTED[name]
-    report = verify_personal(
-        (PERSONAL / name).read_bytes(), VerifierKey.parse(KEYS["log_key"]), KEYS["root_keys"]
-    ).to_json()
-    assert report["ok"] is expected["ok"], report["first_bad"]
-    failing = {c["id"] for c in report["checks"] if c["status"] == "fail"}
-    if expected["ok"]:
-        statuses = {c["id"]: c["status"] for c in report["checks"]}
-        assert statuses.pop("V7") == "not_applicable"  # no witness policy given
-        assert not failing and set(statuses.values()) == {"pass"}
-    else:
-        assert expected["check"] in failing
-        assert report["first_bad"] is not None
+    failing = check_published(PERSONAL, name, verify_personal)
     if name == "forged-key.json":
         assert failing == {"V11"}
 
@@ -124,12 +109,7 @@ def test_the_cadres_own_record_verifies_and_says_what_it_could_not_check(
     # From the command line too, for a cadre who asks the operator for it.
     url = ledger.settings.db
     ledger.close()
-    runner = CliRunner(
-        env={
-            "CADRELEDGER_LOG_KEY_FILE": str(tmp_path / "log.key"),
-            "CADRELEDGER_ROOT_KEY_FILE": str(tmp_path / "root.key"),
-        }
-    )
+    runner = keyed_cli(tmp_path)
     again = tmp_path / "again.json"
     export = ["--db", url, "export", "--cycle", CYCLE, "--cadre", CADRE, "-o", str(again)]
     made = runner.invoke(main, [*export, "--personal"])

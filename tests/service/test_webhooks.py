@@ -374,6 +374,19 @@ def test_delivery_state_survives_a_restart(
     assert sorted(ok) == sorted(later)  # the new ones once each: no failure, no repeat
 
 
+def test_one_dispatcher_per_database(db_url: str, open_ledger: Callable[..., Ledger]) -> None:
+    """A second dispatcher, here or in another process's service on the same database,
+    finds the lock held and stays idle until the first lets go."""
+    first = DeliveryStore(open_ledger(db_url))
+    second = DeliveryStore(open_ledger(db_url, writer=False))
+    with first.dispatcher_lock() as held:
+        assert held
+        with second.dispatcher_lock() as also:
+            assert not also
+    with second.dispatcher_lock() as held:
+        assert held
+
+
 def test_removal_by_the_registrant_only(
     service: Service, receiver: tuple[Receiver, str], dispatchers: list[Running]
 ) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -287,21 +288,27 @@ def nested_routes(path: Path) -> list[int]:
     return sorted(set(found))
 
 
+def attributes(tree: ast.AST) -> Iterator[tuple[str, ast.Attribute]]:
+    """Every ``owner.attr`` read, with the name its owner goes by (``ledger`` for both
+    ``ledger.store`` and ``self.ledger.store``; empty for a call's result)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            owner = node.value
+            if isinstance(owner, ast.Name):
+                yield owner.id, node
+            else:
+                yield (owner.attr if isinstance(owner, ast.Attribute) else ""), node
+
+
 def service_insides(path: Path) -> list[str]:
     """Where a module reads a private part of the service: ``ledger.store``,
     ``self.ledger.projector``, ``ledger._x`` …"""
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    found: list[str] = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Attribute):
-            continue
-        owner = node.value
-        named = (isinstance(owner, ast.Name) and owner.id == "ledger") or (
-            isinstance(owner, ast.Attribute) and owner.attr == "ledger"
-        )
-        if named and (node.attr in SERVICE_INSIDES or node.attr.startswith("_")):
-            found.append(f"{node.lineno} ledger.{node.attr}")
-    return sorted(found)
+    return sorted(
+        f"{node.lineno} ledger.{node.attr}"
+        for owner, node in attributes(tree)
+        if owner == "ledger" and (node.attr in SERVICE_INSIDES or node.attr.startswith("_"))
+    )
 
 
 def test_routes_are_module_level() -> None:
@@ -343,4 +350,122 @@ def test_the_route_finders_find(tmp_path: Path) -> None:
     assert service_insides(sample) == [
         "6 ledger.store",
         "8 ledger._writer",
+    ]
+
+
+# -- the log's own tables and plumbing stay in ledger/ (issue 20 item 2) -----------------
+
+# eventsourcing's recorder and its datastore are what ``LogStore`` is built over, not a
+# way round it: outside ledger/ only the service names one, to open its store.
+STORE_INSIDES = frozenset({"recorder", "datastore"})
+OPENS_THE_STORE = {"cadreledger/service.py": ["self.app.recorder"]}
+# The log's writes (a batch, the writers' lock, genesis and its settings, a key
+# rotation) are the service's alone; the rooms read the store, and write their own tables.
+LOG_WRITES = frozenset(
+    {"writer_lock", "commit", "forgetting", "init_meta", "meta_once", "add_log_key_rotation"}
+)
+WRITES_THE_LOG = frozenset({"cadreledger/service.py"})
+# eventsourcing makes the events table, named after the application (cadreledger/service.py).
+EVENTS_TABLE = "cadreledger_events"
+# A table as SQL names it: after the word that introduces one, or quoted (a catalogue's
+# lookup); a mention in prose is neither.
+NAMED_IN_SQL = r"(?:\b(?:FROM|JOIN|INTO|UPDATE|TABLE|EXISTS)\s+(?:\w+\.)?|')({tables})\b"
+
+
+def _strings(tree: ast.AST) -> list[ast.Constant]:
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+
+def log_tables() -> frozenset[str]:
+    """The tables ledger/ creates, and eventsourcing's events table."""
+    made = {
+        name
+        for path in modules("ledger")
+        for node in _strings(ast.parse(path.read_text(encoding="utf-8")))
+        for name in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", node.value)
+    }
+    return frozenset(made | {EVENTS_TABLE})
+
+
+def store_reaches(path: Path, tables: frozenset[str], where: str) -> list[str]:
+    """Where a module gets round ``LogStore``: eventsourcing's recorder or datastore, a
+    private attribute of a store, the log's writes, or SQL naming one of the log's tables
+    (a string that is such a table's name alone counts: it is there to be put in SQL)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    found: list[str] = []
+    for owner, node in attributes(tree):
+        on_store = owner.endswith("store")
+        expression = ast.unparse(node)
+        inside = node.attr in STORE_INSIDES and expression not in OPENS_THE_STORE.get(where, [])
+        private = on_store and node.attr.startswith("_") and not node.attr.startswith("__")
+        writes = on_store and node.attr in LOG_WRITES and where not in WRITES_THE_LOG
+        if inside or private or writes:
+            found.append(f"{node.lineno} {expression}")
+    in_sql = re.compile(NAMED_IN_SQL.format(tables="|".join(sorted(tables))), re.IGNORECASE)
+    for node in _strings(tree):
+        if node.value in tables:
+            found.append(f"{node.lineno} SQL on {node.value}")
+        elif named := in_sql.search(node.value):
+            found.append(f"{node.lineno} SQL on {named.group(1)}")
+    return sorted(found, key=lambda f: (int(f.split()[0]), f))
+
+
+def test_the_log_is_read_through_its_store() -> None:
+    """Outside ledger/, the log's tables are read through ``LogStore``'s named methods
+    and written by the service alone; a room's repository runs SQL on its own tables
+    through the store's public ``query``/``execute``/``transaction``, never through
+    eventsourcing's recorder or datastore, and never on the log's tables."""
+    tables = log_tables()
+    assert {"ledger_checkpoints", "ledger_leaves", "ledger_log_keys", EVENTS_TABLE} <= tables
+    reaching = {
+        where: found
+        for room in ROOMS
+        if room != "ledger"
+        for path in modules(room)
+        if (found := store_reaches(path, tables, where := str(path.relative_to(ROOT))))
+    }
+    assert reaching == {}, "modules outside ledger/ that get round the log's store"
+
+
+def test_the_store_reach_finder_finds(tmp_path: Path) -> None:
+    """Today's escapes, as they were before issue 20 closed them, and the disguises an
+    insider would try next; a repository's SQL on its own table, and a prose mention of
+    a log table, are not reaches."""
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "def f(ledger, store, self):\n"
+        "    datastore = ledger.store.recorder.datastore\n"
+        "    postgres = isinstance(ledger.store.recorder, object)\n"
+        '    store.query("SELECT note FROM ledger_checkpoints WHERE size = ?", (1,))\n'
+        "    with ledger.store.writer_lock():\n"
+        "        ledger.store.add_log_key_rotation(1, 'note')\n"
+        "    table = 'cadreledger_events'\n"
+        "    self.store._tuples('x', ())\n"
+        '    store.query(f"select * from {table}")\n'
+        '    store.query("SELECT * FROM webhook_cursor")\n'
+        '    """The rotation is stored in ``ledger_log_keys``."""\n'
+        "    store.query(\"SELECT to_regclass('ledger_tiles') AS t\")\n"
+        "    return self.app.recorder\n"
+    )
+    assert store_reaches(sample, log_tables(), "streams/sample.py") == [
+        "2 ledger.store.recorder",
+        "2 ledger.store.recorder.datastore",
+        "3 ledger.store.recorder",
+        "4 SQL on ledger_checkpoints",
+        "5 ledger.store.writer_lock",
+        "6 ledger.store.add_log_key_rotation",
+        "7 SQL on cadreledger_events",
+        "8 self.store._tuples",
+        "12 SQL on ledger_tiles",
+        "13 self.app.recorder",
+    ]
+    # The service may open its store from the application's recorder, and write the log.
+    assert store_reaches(sample, log_tables(), "cadreledger/service.py") == [
+        "2 ledger.store.recorder",
+        "2 ledger.store.recorder.datastore",
+        "3 ledger.store.recorder",
+        "4 SQL on ledger_checkpoints",
+        "7 SQL on cadreledger_events",
+        "8 self.store._tuples",
+        "12 SQL on ledger_tiles",
     ]
