@@ -310,12 +310,13 @@ def _same_origin(request: Request) -> None:
 
 def _presented(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
-        text: str = value.decode("latin-1")
         if name == b"authorization":
+            text: str = value.decode("latin-1")
             if text[: len(_BEARER)].lower() == _BEARER:
                 return text[len(_BEARER) :].strip()
         elif name == b"cookie":
-            for part in text.split(";"):
+            cookies: str = value.decode("latin-1")
+            for part in cookies.split(";"):
                 key, _, found = part.strip().partition("=")
                 if key == COOKIE and found:
                     return found

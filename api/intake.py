@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.problems import problem_response, too_large
@@ -46,7 +47,12 @@ async def submit(ledger: Ledger, receive: Receive, headers: Any) -> Response:
         if not message.get("more_body", False):
             break
     receipt = await ledger.submit_async(bytes(body))
-    return JSONResponse(receipt.to_json(), status_code=200 if receipt.duplicate else 201)
+    # The bytes JSONResponse would send (compact, UTF-8), at a fraction of json's cost.
+    return Response(
+        orjson.dumps(receipt.to_json()),
+        status_code=200 if receipt.duplicate else 201,
+        media_type="application/json",
+    )
 
 
 class StatementIntake:

@@ -334,6 +334,7 @@ def serve(
     from api.feed import StreamSettings
     from api.observability import json_logging
     from api.rate_limit import RatePolicy
+    from cadreledger import http_server
     from evidence.auditor import Schedule
     from streams.feed import EventHub, Feed
     from streams.integrations import Integrations
@@ -391,9 +392,7 @@ def serve(
                         if settings.rate_limit > 0
                         else None,
                     )
-                    # uvicorn's access log would print raw paths (people's ids); ours
-                    # logs routes.
-                    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+                    uvicorn.run(app, host=host, port=port, **http_server.SETTINGS)
             finally:
                 logs.stop()
         hub.stop()

@@ -138,6 +138,7 @@ def run_worker(
     from api.feed import StreamSettings
     from api.observability import json_logging
     from api.rate_limit import RatePolicy
+    from cadreledger import http_server
     from streams.feed import EventHub, Feed
     from streams.webhooks import WebhookKeys, key_path
 
@@ -178,7 +179,7 @@ def run_worker(
         rate=rate,
         rate_decisions=handover.take if rate is not None else None,
     )
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
+    server = uvicorn.Server(uvicorn.Config(app, **http_server.SETTINGS))
     try:
         server.run(sockets=[sock])
     finally:

@@ -108,3 +108,34 @@ def test_request_ids_and_json_logs_without_personal_data(
     assert line["route"] == "/v1/cycles/{cycle}/cadres/{cadre}" and line["status"] == 200
     assert line["request_id"] == "r-9"
     assert CADRES[1] not in json.dumps(line)
+
+
+def test_compression_keeps_starlettes_rules() -> None:
+    """The service's gzip (api.app.Compression) answers as Starlette's would: large
+    answers compressed for clients that ask, and marked ``Vary`` for those that do not;
+    event streams never compressed (they would be held back until the buffer fills)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from api.app import Compression
+
+    large = b"x" * 4096
+
+    async def page(_: Request) -> Response:
+        return Response(large, media_type="text/plain")
+
+    async def events(_: Request) -> Response:
+        return Response(large, media_type="text/event-stream")
+
+    app = Starlette(routes=[Route("/page", page), Route("/events", events)])
+    with TestClient(Compression(app, minimum_size=1024)) as client:
+        zipped = client.get("/page", headers={"accept-encoding": "gzip"})
+        assert zipped.headers["content-encoding"] == "gzip"
+        assert int(zipped.headers["content-length"]) < 100 and zipped.content == large
+        plain = client.get("/page", headers={"accept-encoding": "identity"})
+        assert "content-encoding" not in plain.headers and plain.content == large
+        assert plain.headers["vary"] == "Accept-Encoding"
+        stream = client.get("/events", headers={"accept-encoding": "gzip"})
+        assert "content-encoding" not in stream.headers and stream.content == large
