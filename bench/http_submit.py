@@ -23,10 +23,11 @@ Measured in the same run, in this order:
   http        ``POST /v1/statements`` from ``--connections`` concurrent keep-alive
               connections, after ``--warmup`` untimed statements: sustained
               statements/s, p50/p99 latency, errors (anything but 201: must be 0), and
-              the CPU time the server process, PostgreSQL's processes and this client
-              spent per request (from ``/proc`` and ``time.process_time``: figures the
-              machine's other load disturbs far less than the rate), and the rate
-              their sum allows on this machine's cores at best. The client is a lean
+              the CPU time the server process, the PostgreSQL backends on its
+              database and this client spent per request (from ``/proc`` and
+              ``time.process_time``: figures the machine's other load disturbs far
+              less than the rate), and the rate their sum allows on this machine's
+              cores at best. The client is a lean
               HTTP/1.1 loop on uvloop, requests prepared before the clock starts, as
               wrk's would be
   workers     the same against ``cadreledger serve --workers N`` for each N of

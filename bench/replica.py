@@ -21,10 +21,11 @@ after an untimed warm-up round (the median round is reported):
                     the connections each
 
 Reported: requests/s, p50/p99 latency, errors (anything but 200: must be 0), and CPU
-time per request of the service processes (both, in the second setup) and of every
-PostgreSQL process on the machine. The client runs in this process on the same cores:
-on a 2-core machine a second server process mostly competes with the first for the
-same two cores, so the gain is bounded by the CPU left over, not by the design.
+time per request of the service processes (both, in the second setup) and of the
+PostgreSQL backends on the databases they serve (bench/README.md). The client runs
+in this process on the same cores: on a 2-core machine a second server process mostly
+competes with the first for the same two cores, so the gain is bounded by the CPU left
+over, not by the design.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ up to N. At each size (R times at N) it measures
   verify   ``Ledger(settings, writer=False).verify()`` events/s, in a fresh child
            process, with its RSS sampled from /proc/self/status every 10 ms (growth
            during the run), VmHWM and ``ru_maxrss``; and the CPU time per event of the
-           verifying process, its worker processes and PostgreSQL's processes.
+           verifying process, its worker processes and the PostgreSQL backends on
+           its database (bench/README.md).
 
 and reports verify/raw against both libraries (the headline against the faster), and the
 ceiling the CPU times set it: the best raw CPU per signature ÷ verify CPU per event.
