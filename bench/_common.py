@@ -399,13 +399,17 @@ def rss_kb(pid: int) -> int:
 
 
 def cpu_ticks(pid: int) -> int:
-    """User + system CPU time of a process so far, in clock ticks."""
+    """User + system CPU time of a process so far, in clock ticks (0 if it is gone)."""
+    return _ticks(pid) or 0
+
+
+def _ticks(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return int(fields[11]) + int(fields[12])
     except (OSError, IndexError, ValueError):
-        return 0
+        return None
 
 
 class TreeSampler(threading.Thread):
@@ -458,15 +462,59 @@ def cpu_seconds(pid: int) -> float:
     return cpu_ticks(pid) / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_cpu_seconds() -> float:
-    """CPU seconds of every PostgreSQL process on this machine so far (0 with none): the
-    database's share of the cores, which a local server takes from the service's."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().startswith("postgres"):
-                    total += cpu_seconds(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue  # gone meanwhile
-    return total
+@dataclass
+class DatabaseCPU:
+    """CPU seconds, and backends lost, of one measured phase (see ``BackendsCPU``)."""
+
+    seconds: float
+    backends: int  # serving the database at the start or the end of the phase
+    ended: int  # of them, gone by the end: their CPU in the phase is not counted
+
+    def us_per(self, items: int) -> float:
+        return self.seconds / items * 1e6
+
+
+class BackendsCPU:
+    """The CPU time PostgreSQL spends serving the databases ``urls`` during a phase: the
+    backends ``pg_stat_activity`` shows on them when the phase starts and when it ends
+    (``stop()``), their user + system time read from ``/proc/<pid>/stat`` at both ends
+    (a server on this machine, then). Not every ``postgres`` process on the machine: on
+    a shared server, other databases' backends are someone else's work. The server's
+    own processes that serve every database (checkpointer, background writer, WAL
+    writer, autovacuum launcher, a replica's startup and WAL receiver) are left out;
+    autovacuum workers on these databases are counted, being their backends.
+
+    A backend that starts within the phase counts all its time. One that ends within it
+    took its time with it: ``ended`` says how many, and with any the figure is a lower
+    bound (the ledger's connection pools keep their connections for an hour, so with
+    none ending, it is exact). SQLite URLs are skipped: that work is the caller's own."""
+
+    def __init__(self, *urls: str) -> None:
+        self.urls = [u for u in urls if u.startswith("postgres")]
+        self.start = {pid: _ticks(pid) for pid in self._backends()}
+
+    def _backends(self) -> set[int]:
+        import psycopg
+
+        pids: set[int] = set()
+        for url in self.urls:
+            # Our own short connection is on the database too; it is not the load's.
+            with psycopg.connect(url, autocommit=True) as conn:
+                rows = conn.execute(
+                    "SELECT pid FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                ).fetchall()
+            pids.update(int(pid) for (pid,) in rows)
+        return pids
+
+    def stop(self) -> DatabaseCPU:
+        last = {pid: _ticks(pid) for pid in self.start}  # before any more of them end
+        last.update((pid, _ticks(pid)) for pid in self._backends() - last.keys())
+        ticks, ended = 0, 0
+        for pid, now in last.items():
+            before = self.start.get(pid, 0)  # started within the phase: all its time
+            if now is None or before is None:
+                ended += 1
+            else:
+                ticks += now - before
+        return DatabaseCPU(ticks / os.sysconf("SC_CLK_TCK"), len(last), ended)

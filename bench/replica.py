@@ -21,10 +21,11 @@ after an untimed warm-up round (the median round is reported):
                     the connections each
 
 Reported: requests/s, p50/p99 latency, errors (anything but 200: must be 0), and CPU
-time per request of the service processes (both, in the second setup) and of every
-PostgreSQL process on the machine. The client runs in this process on the same cores:
-on a 2-core machine a second server process mostly competes with the first for the
-same two cores, so the gain is bounded by the CPU left over, not by the design.
+time per request of the service processes (both, in the second setup) and of the
+PostgreSQL backends on the databases they serve (bench/README.md). The client runs
+in this process on the same cores: on a 2-core machine a second server process mostly
+competes with the first for the same two cores, so the gain is bounded by the CPU left
+over, not by the design.
 """
 
 from __future__ import annotations
@@ -145,10 +146,14 @@ def set_up(pair: Replicated, keys: Path, cadres: int) -> tuple[str, list[str], i
 
 
 async def measure(
-    targets: list[tuple[int, int]], paths: list[str], token: str, connections: int
+    targets: list[tuple[int, int]],
+    databases: list[str],
+    paths: list[str],
+    token: str,
+    connections: int,
 ) -> dict[str, Any]:
     """``paths`` spread over ``connections`` connections, split evenly between the
-    ``targets`` (port, server pid)."""
+    ``targets`` (port, server pid) that serve ``databases`` (their URLs)."""
     pool: list[tuple[Connection, int]] = []
     for i in range(connections):
         port = targets[i % len(targets)][0]
@@ -166,7 +171,7 @@ async def measure(
 
     servers = [pid for _, pid in targets]
     server_cpu = sum(C.cpu_seconds(p) for p in servers)
-    database_cpu = C.postgres_cpu_seconds()
+    database = C.BackendsCPU(*databases)
     start = time.perf_counter()
     try:
         await asyncio.gather(
@@ -176,6 +181,7 @@ async def measure(
         for conn, _ in pool:
             conn.close()
     seconds = time.perf_counter() - start
+    database_cpu = database.stop()
     latencies.sort()
     n = len(paths)
     return {
@@ -185,7 +191,9 @@ async def measure(
         "p99_ms": C.percentile(latencies, 99) * 1000,
         "errors": len(errors),
         "service_cpu_us": (sum(C.cpu_seconds(p) for p in servers) - server_cpu) / n * 1e6,
-        "database_cpu_us": (C.postgres_cpu_seconds() - database_cpu) / n * 1e6,
+        "database_cpu_us": database_cpu.us_per(n),
+        # With any, database_cpu_us is a lower bound (C.BackendsCPU).
+        "database_backends_ended": database_cpu.ended,
     }
 
 
@@ -213,13 +221,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ],
         }
         setups = {"primary": [primary], "primary+replica": [primary, replica]}
+        databases = {
+            "primary": [pair.primary.url],
+            "primary+replica": [pair.primary.url, pair.replica_url],
+        }
         rounds: dict[str, dict[str, list[dict[str, Any]]]] = {
             load: {setup: [] for setup in setups} for load in loads
         }
         for round_ in range(args.rounds + 1):  # round 0 warms both servers up, untimed
             for load, paths in loads.items():
                 for setup, targets in setups.items():
-                    found = asyncio.run(measure(targets, paths, token, args.connections))
+                    found = asyncio.run(
+                        measure(targets, databases[setup], paths, token, args.connections)
+                    )
                     if round_:
                         rounds[load][setup].append(found)
         results = {

@@ -14,7 +14,8 @@ up to N. At each size (R times at N) it measures
   verify   ``Ledger(settings, writer=False).verify()`` events/s, in a fresh child
            process, with its RSS sampled from /proc/self/status every 10 ms (growth
            during the run), VmHWM and ``ru_maxrss``; and the CPU time per event of the
-           verifying process, its worker processes and PostgreSQL's processes.
+           verifying process, its worker processes and the PostgreSQL backends on
+           its database (bench/README.md).
 
 and reports verify/raw against both libraries (the headline against the faster), and the
 ceiling the CPU times set it: the best raw CPU per signature ÷ verify CPU per event.
@@ -272,11 +273,11 @@ def child_verify(spec: dict[str, Any]) -> dict[str, Any]:
         sampler, tree = RssSampler(), C.TreeSampler()
         sampler.start()
         tree.start()
-        database0 = C.postgres_cpu_seconds()
+        database = C.BackendsCPU(spec["url"])
         t0, cpu0, main0 = time.perf_counter(), os.times(), time.thread_time()
         report = ledger.verify(workers=spec.get("workers"))
         elapsed, cpu1, main1 = time.perf_counter() - t0, os.times(), time.thread_time()
-        database = C.postgres_cpu_seconds() - database0 if spec["url"].startswith("postgres") else 0
+        database_cpu = database.stop()
         sampler.stop()
         workers_cpu = tree.stop()["workers_cpu_s"]
         cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
@@ -296,8 +297,10 @@ def child_verify(spec: dict[str, Any]) -> dict[str, Any]:
             "cpu_us_per_event": {
                 "verifier": cpu * per_event,
                 "workers": workers_cpu * per_event,
-                "database": database * per_event,
+                "database": database_cpu.seconds * per_event,
             },
+            # With any, the database's figure is a lower bound (C.BackendsCPU).
+            "database_backends_ended": database_cpu.ended,
             "rss_before_kb": rss_before,
             "rss_peak_kb": sampler.peak,
             "rss_growth_kb": sampler.peak - rss_before,
