@@ -294,6 +294,7 @@ class VerifyOptions(TypedDict, total=False):
     progress: Progress | None
     witness_policy: WitnessPolicy | None
     cosignatures: Callable[[int], Iterable[str]] | None
+    on_page: Callable[[Page], None] | None
 
 
 def verify_log(
@@ -315,6 +316,9 @@ def verify_log(
     ``witness_policy``: the witnesses whose cosignatures V7 counts, and how many it needs;
     ``cosignatures``: checkpoint size → stored cosignature lines (the log's own store).
     Cosignature lines on supplied checkpoints of the latest size count too.
+    ``on_page``: sees every page of stored events as read, in commit order — (position,
+    stream, version, topic, envelope) rows — so that a check of their contents beyond
+    V1–V7 (the log's time, ``ledger.logtime``) reads the log along with this one.
     """
     return LogVerifier(view, log_key, **options).run(workers=workers, processes=processes)
 
@@ -355,8 +359,10 @@ class LogVerifier:
         progress: Progress | None = None,
         witness_policy: WitnessPolicy | None = None,
         cosignatures: Callable[[int], Iterable[str]] | None = None,
+        on_page: Callable[[Page], None] | None = None,
     ) -> None:
         self.view = view
+        self.on_page = on_page
         self.log_key = log_key
         self.supplied = list(supplied)
         self.on_accepted = on_accepted
@@ -434,6 +440,8 @@ class LogVerifier:
                 self.view, [(p[0], k) for p, (*_, k) in zip(page, checked, strict=True)]
             )
         )
+        if self.on_page:
+            self.on_page(page)
         if self.progress:
             self.progress(self.tree.size)
 
