@@ -426,7 +426,7 @@ class LogVerifier:
     def page(self, page: Page, checked: list[EventCheck]) -> None:
         """V1 and V2 as the pool found them; then what needs commit order: V3–V6."""
         index = self.page_index(page, checked)
-        for j, ((position, stream, version, *_), (h, prev, failure, _)) in enumerate(
+        for j, ((position, stream, version, _topic, _raw), (h, prev, failure, _key)) in enumerate(
             zip(page, checked, strict=True)
         ):
             where = (position, stream, version, h)
@@ -437,7 +437,7 @@ class LogVerifier:
         self.index_problems(self.tiles_held.compare(self.view))
         self.index_problems(
             self.nonces.compare(
-                self.view, [(p[0], k) for p, (*_, k) in zip(page, checked, strict=True)]
+                self.view, [(p[0], c[3]) for p, c in zip(page, checked, strict=True)]
             )
         )
         if self.on_page:
@@ -448,9 +448,9 @@ class LogVerifier:
     def page_index(self, page: Page, checked: list[EventCheck]) -> PageIndex:
         """The index rows and stored leaf tiles for a page, compared all at once."""
         indexed: list[tuple[int, str, int] | None] = list(islice(self.leaves, len(page)))
-        index_ok = indexed == [(p, stream, version) for p, stream, version, *_ in page]
+        index_ok = indexed == [row[:3] for row in page]
         indexed += [None] * (len(page) - len(indexed))  # the index ends before the events
-        leaves = [leaf_hash(h) for h, *_ in checked]
+        leaves = [leaf_hash(c[0]) for c in checked]
         wanted = range(page[0][0] // TILE_WIDTH, page[-1][0] // TILE_WIDTH + 1)
         stored = self.view.read_tiles([(0, i) for i in wanted])
         tiles_ok = _tiles_hold(stored, wanted, page[0][0], leaves)
