@@ -32,7 +32,7 @@ from ledger.envelope import MAX_CLOCK_SKEW_META, event_hash
 from ledger.errors import INVALID_RANGE, INVALID_STATEMENT, READ_ONLY, Rejected
 from ledger.keys import KeyFormatError, SignerKey, VerifierKey
 from ledger.logkeys import LogKeys, Rotation, RotationError
-from ledger.logtime import check_log_time, check_witnessed_time, recorded_skew, stored_rows
+from ledger.logtime import LogTime, check_witnessed_time, recorded_skew
 from ledger.merkle import EMPTY_ROOT, consistency_proof, inclusion_proof
 from ledger.receipt import Receipt
 from ledger.sequencer import Clock, Landed, Sequencer, utc_now
@@ -537,10 +537,13 @@ class Ledger:
         their cycles' rules (starting them costs more than it saves below some tens of
         thousands of events)."""
         options.setdefault("processes", self.store.count_events() > PROCESSES_FROM)
+        skew = recorded_skew(self.store.meta())
+        log_time = LogTime(skew)  # V10, fed the events as the verifier reads them
         report = verify_log(
             self.store,
             pinned or self.log_keys.first,
             log_key_source="pinned" if pinned else "database",
+            on_page=lambda page: log_time.add((p, s, v, raw) for p, s, v, _topic, raw in page),
             **options,
         )
         if pinned is not None and pinned not in self.log_keys.keys:
@@ -562,8 +565,7 @@ class Ledger:
                 workers=options.get("workers"),
             )
             self._judge_reasons(report)
-        skew = recorded_skew(self.store.meta())
-        times = check_log_time(stored_rows(self.store), report, skew)
+        times = log_time.finish(report)
         if options.get("witness_policy") is not None:
             check_witnessed_time(
                 times,

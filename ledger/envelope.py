@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from ledger.canonical import canonical_bytes, safe_int
+from ledger.canonical import canonical_bytes, canonical_value, safe_int
 from ledger.errors import Rejected
 from ledger.keys import KeyFormatError, VerifierKey, cached_verifier_key
 from ledger.statement import SignedStatement
@@ -156,15 +156,12 @@ class Event:
 
     @classmethod
     def parse(cls, raw: bytes) -> Event:
-        try:
-            text = raw.decode("utf-8")
-            obj = _READER.decode(text)
-        except EnvelopeError:
-            raise
-        except Rejected as e:  # an integer outside ±(2**53 - 1)
-            raise EnvelopeError(e.detail_en) from e
-        except (UnicodeDecodeError, ValueError) as e:
-            raise EnvelopeError(f"not UTF-8 JSON: {e}") from e
+        # Canonical bytes, as every honest envelope is, are known so at once; any other
+        # bytes take Python's strict decoder and the re-encoding below, which say why.
+        obj = canonical_value(raw)
+        canonical = obj is not None
+        if obj is None:
+            obj = _strict_decode(raw)
         if not isinstance(obj, dict) or obj.get("v") not in (1, 2) or isinstance(obj["v"], bool):
             raise EnvelopeError(f"unknown envelope version {obj.get('v')!r}")  # true == 1
         if obj.keys() != (ENVELOPE_FIELDS if obj["v"] == 2 else ENVELOPE_FIELDS_V1):
@@ -198,13 +195,14 @@ class Event:
             raise EnvelopeError(f"signer, signature or prev is malformed: {e}") from e
         if prev_bytes is not None and prev_bytes.hex() != prev:
             raise EnvelopeError("prev is not lower-case hex")
-        try:
-            canonical = canonical_bytes(obj)
-        except UnicodeEncodeError as e:  # an escaped lone surrogate: JSON, but not UTF-8
-            raise EnvelopeError(f"a string has no UTF-8 form: {e.reason}") from e
-        if canonical != raw:
-            raise EnvelopeError("bytes are not the RFC 8785 canonical form")
-        if not unicodedata.is_normalized("NFC", text):
+        if not canonical:
+            try:
+                canonical = canonical_bytes(obj) == raw
+            except UnicodeEncodeError as e:  # an escaped lone surrogate: JSON, not UTF-8
+                raise EnvelopeError(f"a string has no UTF-8 form: {e.reason}") from e
+            if not canonical:
+                raise EnvelopeError("bytes are not the RFC 8785 canonical form")
+        if not raw.isascii() and not unicodedata.is_normalized("NFC", raw.decode()):
             raise EnvelopeError("text is not Unicode NFC")
         statement_bytes = raw[
             raw.index(_STATEMENT_KEY) + len(_STATEMENT_KEY) : raw.rindex(_STREAM_KEY)
@@ -257,6 +255,17 @@ class AdmittedEvent:
             AttributeError,
         ) as e:  # not even an envelope's shape
             raise EnvelopeError(f"not a stored envelope: {e!r}") from e
+
+
+def _strict_decode(raw: bytes) -> Any:
+    try:
+        return _READER.decode(raw.decode("utf-8"))
+    except EnvelopeError:
+        raise
+    except Rejected as e:  # an integer outside ±(2**53 - 1)
+        raise EnvelopeError(e.detail_en) from e
+    except (UnicodeDecodeError, ValueError) as e:
+        raise EnvelopeError(f"not UTF-8 JSON: {e}") from e
 
 
 def _no_float(literal: str) -> Any:

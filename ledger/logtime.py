@@ -24,7 +24,7 @@ parsed every envelope strictly, and a forged time cannot survive V3, V5 and V6.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,7 +39,7 @@ from ledger.cosignature import (
 from ledger.envelope import LOGGED_AT, MAX_CLOCK_SKEW_META
 from ledger.note import NoteError, parse
 from ledger.store import LogStore
-from ledger.verifier import CheckResult, Finding, LogView, Report
+from ledger.verifier import CheckResult, Finding, Report
 
 LOG_TIME = (
     "log-time",
@@ -49,12 +49,6 @@ LOG_TIME = (
     "issued_at is within the allowed clock skew of it",
 )
 DEFAULT_SKEW = timedelta(minutes=5)
-
-
-def stored_rows(view: LogView) -> Iterator[tuple[int, str, int, bytes]]:
-    """A log's stored events as ``check_log_time`` reads them, in commit order."""
-    for position, (_nid, stream, version, _topic, raw) in enumerate(view.iter_stored()):
-        yield position, stream, version, raw
 
 
 def check_log_time(
@@ -67,74 +61,92 @@ def check_log_time(
     envelope) in log order: all of a log's, or a bundle's. ``max_skew``: what the
     ledger recorded (``source`` says where it was read); None if none was (then the
     default is used, and said)."""
-    check = report.checks["V10"] = CheckResult("V10", described=LOG_TIME)
-    skew = max_skew if max_skew is not None else DEFAULT_SKEW
-    report.annexes["log_time"] = {
-        "max_clock_skew_seconds": int(skew.total_seconds()),
-        "max_clock_skew_source": source if max_skew is not None else "default",
-        "v1_events": 0,
-    }
-    latest: datetime | None = None
-    kept_time = False  # a version 2 envelope was seen
-    for position, stream, version, raw in rows:
-        try:
-            envelope = orjson.loads(raw)
-            statement = envelope["statement"]
-            issued = datetime.fromisoformat(statement["issued_at"]).astimezone(UTC)
-            v = envelope["v"]
-        except (ValueError, TypeError, KeyError):
-            check.unchecked += 1  # not an envelope: V1 names it
-            continue
+    times = LogTime(max_skew, source)
+    times.add(rows)
+    return times.finish(report)
 
-        where: dict[str, Any] = {"position": position, "stream": stream, "version": version}
-        if v == 1:
-            report.annexes["log_time"]["v1_events"] += 1
-            if kept_time:
-                check.fail(
+
+class LogTime:
+    """``check_log_time`` fed as the events are read (``add``, in log order, as often as
+    there are rows): the verifier's own reading of a log feeds it, page by page, so that
+    the log is read once. ``finish`` adds V10 to a report."""
+
+    def __init__(self, max_skew: timedelta | None, source: str = "ledger") -> None:
+        self.check = CheckResult("V10", described=LOG_TIME)
+        self.skew = max_skew if max_skew is not None else DEFAULT_SKEW
+        self.annex: dict[str, Any] = {
+            "max_clock_skew_seconds": int(self.skew.total_seconds()),
+            "max_clock_skew_source": source if max_skew is not None else "default",
+            "v1_events": 0,
+        }
+        self.latest: datetime | None = None
+        self.kept_time = False  # a version 2 envelope was seen
+
+    def add(self, rows: Iterable[tuple[int, str, int, bytes]]) -> None:
+        for position, stream, version, raw in rows:
+            try:
+                envelope = orjson.loads(raw)
+                statement = envelope["statement"]
+                issued = datetime.fromisoformat(statement["issued_at"]).astimezone(UTC)
+                v = envelope["v"]
+            except (ValueError, TypeError, KeyError):
+                self.check.unchecked += 1  # not an envelope: V1 names it
+                continue
+
+            where: dict[str, Any] = {"position": position, "stream": stream, "version": version}
+            if v == 1:
+                self.annex["v1_events"] += 1
+                if self.kept_time:
+                    self.check.fail(
+                        Finding(
+                            "an envelope of version 1 (no log time) after the log began "
+                            "keeping time",
+                            "phong bì phiên bản 1 (không có thời điểm ghi sổ) sau khi sổ "
+                            "đã ghi thời điểm",
+                            **where,
+                        )
+                    )
+                else:
+                    self.check.unchecked += 1
+                continue
+            text = envelope.get("logged_at")
+            if not isinstance(text, str) or not LOGGED_AT.fullmatch(text):
+                self.check.unchecked += 1  # V1 names a malformed envelope
+                continue
+            self.kept_time = True
+            logged = datetime.fromisoformat(text).astimezone(UTC)
+            if self.latest is not None and logged < self.latest:
+                self.check.fail(
                     Finding(
-                        "an envelope of version 1 (no log time) after the log began keeping time",
-                        "phong bì phiên bản 1 (không có thời điểm ghi sổ) sau khi sổ "
-                        "đã ghi thời điểm",
+                        f"log time {text} is before the log time of an earlier event "
+                        f"({self.latest.isoformat()})",
+                        f"thời điểm ghi sổ {text} sớm hơn của một sự kiện ghi trước nó",
+                        **where,
+                    )
+                )
+            elif abs(issued - logged) > self.skew:
+                self.check.fail(
+                    Finding(
+                        f"issued_at {statement['issued_at']} is more than "
+                        f"{self.skew.total_seconds():g} s from the log time {text}",
+                        f"thời điểm ký {statement['issued_at']} lệch quá "
+                        f"{self.skew.total_seconds():g} giây so với thời điểm ghi sổ {text}",
                         **where,
                     )
                 )
             else:
-                check.unchecked += 1
-            continue
-        text = envelope.get("logged_at")
-        if not isinstance(text, str) or not LOGGED_AT.fullmatch(text):
-            check.unchecked += 1  # V1 names a malformed envelope
-            continue
-        kept_time = True
-        logged = datetime.fromisoformat(text).astimezone(UTC)
-        if latest is not None and logged < latest:
-            check.fail(
-                Finding(
-                    f"log time {text} is before the log time of an earlier event "
-                    f"({latest.isoformat()})",
-                    f"thời điểm ghi sổ {text} sớm hơn của một sự kiện ghi trước nó",
-                    **where,
-                )
+                self.check.checked += 1
+            self.latest = logged if self.latest is None else max(self.latest, logged)
+
+    def finish(self, report: Report) -> CheckResult:
+        report.checks["V10"] = self.check
+        report.annexes["log_time"] = self.annex
+        if self.annex["v1_events"]:
+            self.annex["note"] = (
+                "events of envelope version 1 carry no log time: their time rules were judged "
+                "by the signer's issued_at, and V10 could not check them"
             )
-        elif abs(issued - logged) > skew:
-            check.fail(
-                Finding(
-                    f"issued_at {statement['issued_at']} is more than "
-                    f"{skew.total_seconds():g} s from the log time {text}",
-                    f"thời điểm ký {statement['issued_at']} lệch quá "
-                    f"{skew.total_seconds():g} giây so với thời điểm ghi sổ {text}",
-                    **where,
-                )
-            )
-        else:
-            check.checked += 1
-        latest = logged if latest is None else max(latest, logged)
-    if report.annexes["log_time"]["v1_events"]:
-        report.annexes["log_time"]["note"] = (
-            "events of envelope version 1 carry no log time: their time rules were judged "
-            "by the signer's issued_at, and V10 could not check them"
-        )
-    return check
+        return self.check
 
 
 def recorded_skew(meta: dict[str, str]) -> timedelta | None:

@@ -10,6 +10,7 @@ that the verifier reports it at its position rather than stopping at a traceback
 from __future__ import annotations
 
 import fcntl
+import operator
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -32,9 +33,13 @@ from ledger.store import (
     ddl,
     event_rows,
     events_table_spec,
-    lenient_text,
     write_rows,
 )
+
+# ``lenient_text`` as SQLite's text factory, without a Python call per value read.
+_LENIENT_TEXT = operator.methodcaller("decode", "utf-8", "surrogateescape")
+# The types of an event row's stream, version, topic and state as the log writes them.
+_AS_WRITTEN = (str, int, str, bytes)
 
 
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
@@ -87,7 +92,7 @@ class SQLiteLogStore(LogStore):
 
     def _lenient(self, cursor: Any) -> None:
         """Read TEXT that is not UTF-8 as ``lenient_text`` does, never raise on it."""
-        cursor.sqlite_cursor.connection.text_factory = lenient_text
+        cursor.sqlite_cursor.connection.text_factory = _LENIENT_TEXT
 
     def _tuples(self, sql: str, params: Sequence[Any]) -> list[Any]:
         with self.transaction() as cursor:
@@ -163,26 +168,22 @@ class SQLiteLogStore(LogStore):
         )
         first = 1
         while rows := self._tuples(sql, (first, page)):
-            # SQLite keeps any value in any column: each read as its column's type.
-            for nid, stream, version, topic, state in rows:
-                yield nid, as_text(stream), as_int(version), as_text(topic), as_bytes(state)
+            for row in rows:
+                nid, stream, version, topic, state = row
+                if (type(stream), type(version), type(topic), type(state)) == _AS_WRITTEN:
+                    yield row
+                else:  # SQLite keeps any value in any column: each read as its column's type
+                    yield nid, as_text(stream), as_int(version), as_text(topic), as_bytes(state)
             first = rows[-1][0] + 1
 
     def nonce_rows(self, nonces: Sequence[str]) -> list[NonceRow]:
         rows: list[NonceRow] = []
         for chunk in chunks(list(nonces), 500):
             marks = ", ".join("?" * len(chunk))
+            sql = f"SELECT actor, nonce, digest, idx FROM ledger_nonces WHERE nonce IN ({marks})"
             rows += [
-                NonceRow(
-                    as_text(r["actor"]),
-                    as_text(r["nonce"]),
-                    as_bytes(r["digest"]),
-                    as_int(r["idx"]),
-                )
-                for r in self.query(
-                    f"SELECT actor, nonce, digest, idx FROM ledger_nonces WHERE nonce IN ({marks})",
-                    chunk,
-                )
+                NonceRow(as_text(actor), as_text(nonce), as_bytes(digest), as_int(idx))
+                for actor, nonce, digest, idx in self._tuples(sql, chunk)
             ]
         return rows
 

@@ -294,6 +294,7 @@ class VerifyOptions(TypedDict, total=False):
     progress: Progress | None
     witness_policy: WitnessPolicy | None
     cosignatures: Callable[[int], Iterable[str]] | None
+    on_page: Callable[[Page], None] | None
 
 
 def verify_log(
@@ -315,6 +316,9 @@ def verify_log(
     ``witness_policy``: the witnesses whose cosignatures V7 counts, and how many it needs;
     ``cosignatures``: checkpoint size → stored cosignature lines (the log's own store).
     Cosignature lines on supplied checkpoints of the latest size count too.
+    ``on_page``: sees every page of stored events as read, in commit order — (position,
+    stream, version, topic, envelope) rows — so that a check of their contents beyond
+    V1–V7 (the log's time, ``ledger.logtime``) reads the log along with this one.
     """
     return LogVerifier(view, log_key, **options).run(workers=workers, processes=processes)
 
@@ -355,8 +359,10 @@ class LogVerifier:
         progress: Progress | None = None,
         witness_policy: WitnessPolicy | None = None,
         cosignatures: Callable[[int], Iterable[str]] | None = None,
+        on_page: Callable[[Page], None] | None = None,
     ) -> None:
         self.view = view
+        self.on_page = on_page
         self.log_key = log_key
         self.supplied = list(supplied)
         self.on_accepted = on_accepted
@@ -420,7 +426,7 @@ class LogVerifier:
     def page(self, page: Page, checked: list[EventCheck]) -> None:
         """V1 and V2 as the pool found them; then what needs commit order: V3–V6."""
         index = self.page_index(page, checked)
-        for j, ((position, stream, version, *_), (h, prev, failure, _)) in enumerate(
+        for j, ((position, stream, version, _topic, _raw), (h, prev, failure, _key)) in enumerate(
             zip(page, checked, strict=True)
         ):
             where = (position, stream, version, h)
@@ -431,18 +437,20 @@ class LogVerifier:
         self.index_problems(self.tiles_held.compare(self.view))
         self.index_problems(
             self.nonces.compare(
-                self.view, [(p[0], k) for p, (*_, k) in zip(page, checked, strict=True)]
+                self.view, [(p[0], c[3]) for p, c in zip(page, checked, strict=True)]
             )
         )
+        if self.on_page:
+            self.on_page(page)
         if self.progress:
             self.progress(self.tree.size)
 
     def page_index(self, page: Page, checked: list[EventCheck]) -> PageIndex:
         """The index rows and stored leaf tiles for a page, compared all at once."""
         indexed: list[tuple[int, str, int] | None] = list(islice(self.leaves, len(page)))
-        index_ok = indexed == [(p, stream, version) for p, stream, version, *_ in page]
+        index_ok = indexed == [row[:3] for row in page]
         indexed += [None] * (len(page) - len(indexed))  # the index ends before the events
-        leaves = [leaf_hash(h) for h, *_ in checked]
+        leaves = [leaf_hash(c[0]) for c in checked]
         wanted = range(page[0][0] // TILE_WIDTH, page[-1][0] // TILE_WIDTH + 1)
         stored = self.view.read_tiles([(0, i) for i in wanted])
         tiles_ok = _tiles_hold(stored, wanted, page[0][0], leaves)

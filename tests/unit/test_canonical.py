@@ -6,6 +6,7 @@ import json
 import unicodedata
 from typing import Any
 
+import orjson
 import pytest
 import rfc8785
 from hypothesis import given, settings
@@ -16,6 +17,7 @@ from ledger.canonical import (
     MAX_DEPTH,
     MAX_SAFE_INTEGER,
     canonical_bytes,
+    canonical_value,
     parse_strict,
     safe_int,
     validate,
@@ -163,6 +165,147 @@ def test_parse_strict_accepts_canonical_output(value: Any) -> None:
     # Any JSON spelling of the value parses to it and canonicalises back.
     spaced = json.dumps(value, indent=2).encode()
     assert canonical_bytes(parse_strict(spaced, max_bytes=len(spaced) + 1)) == data
+
+
+# --- canonical_value: a quick yes that the strict readers would say too --------------
+
+# What ``Event.parse`` falls back on: Python's decoder with the envelope's hooks.
+_STRICT_READER = json.JSONDecoder(
+    parse_float=lambda s: pytest.fail(f"float {s}"),
+    parse_constant=lambda s: pytest.fail(f"constant {s}"),
+    parse_int=safe_int,
+)
+
+
+def _strict_canonical(data: bytes) -> Any:
+    """The value, if the strict path (Python's decoder, then the re-encoding) takes
+    ``data`` as canonical bytes; ``...`` if it refuses them, for whatever reason."""
+    try:
+        value = _STRICT_READER.decode(data.decode())
+        depth_ok = _depth(value) <= MAX_DEPTH
+        return value if depth_ok and canonical_bytes(value) == data else ...
+    except (ValueError, Rejected, RecursionError, pytest.fail.Exception):
+        return ...
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def test_orjson_escapes_every_code_point_as_canonical_bytes() -> None:
+    """canonical_value's yes rests on orjson spelling strings as canonical_bytes does:
+    all of them, one code point at a time (lone surrogates have no UTF-8 form)."""
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    assert orjson.dumps(chars) == json.dumps(chars, ensure_ascii=False).encode().replace(
+        b", ", b","
+    )
+    assert orjson.dumps(chars) == canonical_bytes(chars)
+
+
+_below_e000 = st.text(alphabet=st.characters(max_codepoint=0xDFFF, exclude_categories=["Cs"]))
+
+
+@settings(max_examples=examples(400), deadline=None)
+@given(_json(_below_e000))
+def test_canonical_value_knows_canonical_bytes(value: Any) -> None:
+    """Every canonical encoding of a plain value gets the quick yes, unless it holds
+    characters at or above U+E000 (where JCS's key order may not be orjson's)."""
+    data = canonical_bytes(value)
+    assert _strict_canonical(data) == value
+    if max(data, default=0) < 0xEE:
+        assert orjson.dumps(value, option=orjson.OPT_SORT_KEYS) == data
+        assert canonical_value(data) == value
+    else:
+        assert canonical_value(data) is None
+
+
+_wild_scalars = (
+    _scalars
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers()
+    | st.text()  # NFD, lone surrogates, anything
+)
+_wild = st.recursive(
+    _wild_scalars,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children),
+    max_leaves=20,
+)
+
+
+@st.composite
+def _spellings(draw: st.DrawFn) -> bytes:
+    """Bytes near canonical ones: other spellings of wild values, with the slips a forger
+    or a broken writer makes."""
+    value = draw(_wild)
+    try:
+        data = canonical_bytes(value)
+    except (Rejected, UnicodeEncodeError, TypeError, ValueError):
+        data = json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    kind = draw(st.sampled_from(["as-is", "ascii", "spaced", "byte", "insert", "dup", "num"]))
+    if kind == "ascii":
+        data = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+    elif kind == "spaced":
+        data = json.dumps(value, sort_keys=True).encode("utf-8", "surrogatepass")
+    elif kind in ("byte", "insert") and data:
+        at = draw(st.integers(0, len(data) - 1))
+        new = bytes([draw(st.integers(0, 255))])
+        data = data[:at] + new + data[at + (kind == "byte") :]
+    elif kind == "dup" and data.startswith(b"{") and len(data) > 2:
+        data = b'{"a":1,"a":1,' + data[1:]
+    elif kind == "num":
+        data = data.replace(b"1", draw(st.sampled_from([b"1.0", b"1e0", b"-0", b"01", b"1E0"])))
+    return data
+
+
+@settings(max_examples=examples(2000), deadline=None)
+@given(_spellings())
+def test_canonical_value_says_yes_only_where_the_strict_path_does(data: bytes) -> None:
+    """Duplicate keys, floats in any spelling, unsafe integers, -0, escapes, spaces,
+    lone surrogates, bytes that are not UTF-8: whatever the strict path refuses gets no
+    quick yes; what gets one, the strict path reads as the same value."""
+    quick = canonical_value(data)
+    if quick is not None:
+        assert _strict_canonical(data) == quick
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"a":1,"a":1}',
+        b'{"a":1,"a":2}',
+        b'{"a":1.0}',
+        b'{"a":1e0}',
+        b'{"a":10000000000000000}',
+        b'{"a":9007199254740992}',
+        b'{"a":-9007199254740992}',
+        b'{"a":18446744073709551616}',
+        b'{"a":-0}',
+        b'{"a":NaN}',
+        b'{"a":"\\ud800"}',
+        b'{"a":"\\u00e9"}',
+        b'{"a":"\xff"}',
+        b'{"a": 1}',
+        b'{"b":1,"a":2}',
+        b'\xef\xbb\xbf{"a":1}',
+        b'{"\xee\x80\x80":1}',
+        b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1),
+        b"[" * 1100 + b"]" * 1100,
+    ],
+)
+def test_canonical_value_no_quick_yes(data: bytes) -> None:
+    assert canonical_value(data) is None
+
+
+def test_canonical_value_edges_it_takes() -> None:
+    deepest = b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1)
+    assert canonical_value(deepest[1:-1]) == _strict_canonical(deepest[1:-1]) != ...
+    for n in (MAX_SAFE_INTEGER, -MAX_SAFE_INTEGER, 0):
+        data = b'{"a":%d}' % n
+        assert canonical_value(data) == {"a": n} == _strict_canonical(data)
 
 
 # --- Refusals, each with its own problem -----------------------------------------------

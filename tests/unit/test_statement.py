@@ -6,10 +6,14 @@ import base64
 import hashlib
 import json
 import unicodedata
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from ledger import envelope
 from ledger.canonical import canonical_bytes
 from ledger.envelope import EnvelopeError, Event, event_hash, wrap
 from ledger.errors import Rejected
@@ -21,6 +25,7 @@ from ledger.statement import (
     parse_submission,
     sign_statement,
 )
+from tests.conftest import examples
 
 ACTOR = "nguyen.van.a"
 KEY = SignerKey.from_seed(ACTOR, hashlib.sha256(b"nguyen.van.a").digest())
@@ -228,6 +233,7 @@ def test_strict_json_applies_to_submissions() -> None:
 # --- The stored envelope ---------------------------------------------------------------
 
 STREAM = "cycle/2024/cadre/nguyen.van.a"
+LOGGED = datetime(2025, 1, 15, 8, 30, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -370,3 +376,66 @@ def test_envelope_rejects_non_nfc_and_non_utf8(signed: SignedStatement) -> None:
         Event.parse(raw.replace(b'"v":1', b'"v":\xff'))
     with pytest.raises(EnvelopeError):
         Event.parse(raw[:-1])
+
+
+# --- The quick reading of canonical envelopes refuses what the strict one refuses ------
+
+
+def _outcome(raw: bytes, quick: bool) -> Any:
+    """What ``Event.parse`` makes of ``raw``: the event's fields, or the refusal's words;
+    with the quick reading of canonical bytes, or (``quick=False``) with only the strict
+    decoder and the re-encoding, as before the quick reading existed."""
+    with pytest.MonkeyPatch.context() as mp:
+        if not quick:
+            mp.setattr(envelope, "canonical_value", lambda _data: None)
+        try:
+            event = Event.parse(raw)
+        except EnvelopeError as e:
+            return ("refused", str(e))
+    return ("read", {k: getattr(event, k) for k in event.__dataclass_fields__})
+
+
+_SLIPS = [
+    (b'"version":1', b'"version":1.0'),
+    (b'"version":1', b'"version":1e0'),
+    (b'"version":1', b'"version":-0'),
+    (b'"score":92', b'"score":92.0'),
+    (b'"score":92', b'"score":9007199254740992'),
+    (b'"score":92', b'"score":18446744073709551616'),
+    (b'"score":92', b'"score":92,"score":92'),
+    (b'"score":92', b'"score":NaN'),
+    (b'"cycle":"2024"', b'"cycle":"\\u0032024"'),
+    (b'"cycle":"2024"', b'"cycle":"\\ud800"'),
+    (b'"cycle":"2024"', b'"cycle":["2024"]'),
+    (b'"v":2', b'"v":2.0'),
+    (b'"v":2', b'"v":true'),
+    (b'"prev":null', b'"prev":null,"prev":null'),
+    (b'"prev":null', b'"prev": null'),
+    ("Hoàn".encode(), unicodedata.normalize("NFD", "Hoàn").encode()),
+    ("Hoàn".encode(), b"Ho\\u00e0n"),
+    ("Hoàn".encode(), b"Ho\xe0n"),
+    (b"{", b"\xef\xbb\xbf{"),
+    (b"}", b"} "),
+]
+
+
+@settings(max_examples=examples(1500), deadline=None)
+@given(
+    slip=st.sampled_from(_SLIPS),
+    flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=2),
+    deep=st.integers(0, 15),
+)
+def test_envelope_quick_reading_agrees_with_strict(
+    slip: tuple[bytes, bytes], flips: list[tuple[int, int]], deep: int
+) -> None:
+    """Non-canonical, duplicate-key, float, unsafe-integer, non-NFC, non-UTF-8, deeply
+    nested or randomly corrupted envelopes: the quick reading refuses each exactly as
+    the strict one does, with the same words, and reads the rest to the same event."""
+    body = statement(extra=json.loads("[" * deep + "]" * deep) if deep else ...)
+    raw = wrap(STREAM, 3, b"\x07" * 32, sign_statement(body, KEY), logged_at=LOGGED)
+    assert _outcome(raw, quick=True) == _outcome(raw, quick=False)
+    raw = raw.replace(slip[0], slip[1], 1)
+    for at, byte in flips:
+        at %= len(raw)
+        raw = raw[:at] + bytes([byte]) + raw[at + 1 :]
+    assert _outcome(raw, quick=True) == _outcome(raw, quick=False)
