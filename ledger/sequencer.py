@@ -349,7 +349,8 @@ class Sequencer:
         self._cache_heads({p.stream for p in batch})
         staged = _Staged(self._stamp(), self.rules.begin() if self.rules is not None else None)
         seen: dict[NonceKey, tuple[bytes, int]] = dict(known)
-        builder = self.builder
+        leaves: list[bytes] = []  # the tree's new leaves, added together at the end
+        start = self.builder.size
         logged_at = format_logged_at(staged.stamp)  # the one log time of the whole batch
         timely: set[str] = set()  # issued_at values within the skew of it
         for pending, key in zip(batch, keys, strict=True):
@@ -384,7 +385,7 @@ class Sequencer:
                 logged_at,
             )
             digest_ = event_hash(raw)
-            index = builder.size
+            index = start + len(leaves)
             if staged.judged is not None:
                 try:
                     staged.judged.admit(signed, digest_, index, staged.stamp)
@@ -393,7 +394,7 @@ class Sequencer:
                     # ("already exists"): the client is owed its receipt, not a refusal.
                     staged.outcomes.append(self._stored_or(refused, signed, key, careful, seen))
                     continue
-            builder.append(leaf_hash(digest_))
+            leaves.append(leaf_hash(digest_))
             staged.events.append(
                 StoredEvent(
                     originator_id=stream, originator_version=version, topic=TOPIC, state=raw
@@ -407,6 +408,7 @@ class Sequencer:
             staged.outcomes.append((index, False))
             if signed.texts:
                 staged.disclosed.append((signed, digest_))
+        self.builder.extend(leaves)
         return staged
 
     def _cache_heads(self, streams: set[str]) -> None:
