@@ -16,10 +16,11 @@ import threading
 import time
 from base64 import b64encode
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, InvalidStateError
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from eventsourcing.persistence import StoredEvent
 
@@ -109,7 +110,10 @@ class Landed:
 class _Pending:
     signed: SignedStatement
     stream: str
-    future: Future[Landed]
+    future: Future[Any]  # its Landed; or, with ``receipt``, its Receipt
+    # Whether the submitter wants only the receipt (``submit_receipt``): then it is
+    # built where the batch is settled, with no Landed future between.
+    receipt: bool = False
 
 
 NonceKey = tuple[str, str]  # (actor, nonce)
@@ -242,6 +246,11 @@ class Sequencer:
         future: Future[Landed] = Future()
         self._queue.put(_Pending(signed, self.route(signed), future))
         return future
+
+    def submit_receipt(self, signed: SignedStatement, receipt: Future[Receipt]) -> None:
+        """Submit; ``receipt`` gets the statement's receipt once its batch commits, or its
+        ``Rejected``."""
+        self._queue.put(_Pending(signed, self.route(signed), receipt, receipt=True))
 
     def append(self, signed: SignedStatement, timeout: float = 30.0) -> Receipt:
         """Submit, wait for the batch to commit, and build the receipt in this thread."""
@@ -486,23 +495,41 @@ class Sequencer:
             log.exception("could not build the proofs of a batch of %d", len(places))
             proofs = iter([None] * len(places))
         for pending, outcome in zip(batch, outcomes.each, strict=True):
-            if isinstance(outcome, Rejected):
-                pending.future.set_exception(outcome)
-                continue
+            proof = None if isinstance(outcome, Rejected) else next(proofs)
+            with suppress(InvalidStateError):  # its submitter gave up (a request cancelled)
+                self._answer(pending, outcome, proof, outcomes)
+
+    def _answer(
+        self,
+        pending: _Pending,
+        outcome: _Place | Rejected,
+        proof: list[bytes] | None,
+        outcomes: _Outcomes,
+    ) -> None:
+        future = pending.future
+        if isinstance(outcome, Rejected):
+            future.set_exception(outcome)
+        else:
             index, stream, version, digest_, duplicate = outcome
-            proof = next(proofs)
-            pending.future.set_result(
-                Landed(
-                    index,
-                    stream,
-                    version,
-                    digest_,
-                    outcomes.tree_size,
-                    outcomes.checkpoint,
-                    duplicate,
-                    None if proof is None else tuple(proof),
-                )
+            landed = Landed(
+                index,
+                stream,
+                version,
+                digest_,
+                outcomes.tree_size,
+                outcomes.checkpoint,
+                duplicate,
+                None if proof is None else tuple(proof),
             )
+            if not pending.receipt:
+                future.set_result(landed)
+                return
+            try:
+                receipt = self.receipt(landed)
+            except Exception as e:
+                future.set_exception(e)
+            else:
+                future.set_result(receipt)
 
     def _skewed(self, signed: SignedStatement, stamp: datetime) -> Rejected | None:
         """The refusal of a statement signed too far from the log's time, if it is."""
