@@ -35,7 +35,7 @@ from ledger.logkeys import LogKeys, Rotation, RotationError
 from ledger.logtime import LogTime, check_witnessed_time, recorded_skew
 from ledger.merkle import EMPTY_ROOT, consistency_proof, inclusion_proof
 from ledger.receipt import Receipt
-from ledger.sequencer import Clock, Landed, Sequencer, utc_now
+from ledger.sequencer import Clock, Sequencer, utc_now
 from ledger.statement import SignedStatement, parse_submission
 from ledger.store import Entry, open_store
 from ledger.tilelog import TileResources
@@ -384,17 +384,10 @@ class Ledger:
         checker's, an HTTP worker's): ``result`` (or a new future) gets its receipt, or
         its ``Rejected``, when it lands. Refused before the writer: ``Rejected``."""
         writer = self._writer()
-        landed = writer.submit(self._admit(signed))
+        admitted = self._admit(signed)
         result = Future() if result is None else result
-
-        def answer(done: Future[Landed]) -> None:
-            # Runs when the batch commits, in the pool thread that settles the batch.
-            try:
-                result.set_result(writer.receipt(done.result()))
-            except BaseException as e:
-                result.set_exception(e)
-
-        landed.add_done_callback(answer)
+        # Answered when the batch commits, in the pool thread that settles the batch.
+        writer.submit_receipt(admitted, result)
         return result
 
     def append(self, signed: SignedStatement) -> Receipt:

@@ -177,6 +177,51 @@ def inclusion_proof(index: int, size: int, read: HashReader) -> list[bytes]:
     return plan.rehash(read(plan.ids))
 
 
+def inclusion_proofs(indices: Sequence[int], size: int, read: HashReader) -> list[list[bytes]]:
+    """``inclusion_proof`` of each of ``indices`` in one tree of ``size`` (a batch's
+    receipts): the same hashes, but each node read and each right-edge fold hashed once
+    for them all, in one call to ``read``.
+
+    Bottom-up, leaf ``m``'s path has at each level below the root the sibling of the
+    node holding it: a complete subtree, the hash of the incomplete subtree
+    [begin, size) on the right edge (folded from its compact range), or nothing when
+    that sibling lies wholly past ``size``."""
+    steps: list[list[tuple[int, int]]] = []
+    wanted: dict[tuple[int, int], list[NodeID]] = {}  # per step: the nodes it folds
+    # Where a path already walked from a node up (leaves close together share the
+    # upper part of their paths): that path, and the position of the node's step.
+    walked: dict[tuple[int, int], tuple[list[tuple[int, int]], int]] = {}
+    top = size - 1
+    for m in indices:
+        if not 0 <= m < size:
+            raise ProofError(f"index {m} is not in a tree of size {size}")
+        path: list[tuple[int, int]] = []
+        level = 0
+        while top >> level:
+            node = m >> level
+            shared = walked.get((level, node))
+            if shared is not None:
+                path += shared[0][shared[1] :]
+                break
+            walked[(level, node)] = (path, len(path))
+            sibling = node ^ 1
+            begin = sibling << level
+            if begin < size:
+                key = (level, sibling)
+                if key not in wanted:
+                    end = begin + (1 << level)
+                    wanted[key] = (
+                        [NodeID(level, sibling)] if end <= size else range_nodes(begin, size)
+                    )
+                path.append(key)
+            level += 1
+        steps.append(path)
+    nodes = list({node for parts in wanted.values() for node in parts})
+    hashes = dict(zip(nodes, read(nodes), strict=True))
+    folded = {key: fold_range([hashes[n] for n in parts]) for key, parts in wanted.items()}
+    return [[folded[key] for key in path] for path in steps]
+
+
 def consistency_proof(size1: int, size2: int, read: HashReader) -> list[bytes]:
     plan = consistency_plan(size1, size2)
     return plan.rehash(read(plan.ids))

@@ -14,20 +14,29 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future
+from base64 import b64encode
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, InvalidStateError
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from eventsourcing.persistence import StoredEvent
 
 from ledger.checkpoint import Checkpoint
-from ledger.envelope import TOPIC, EnvelopeError, Event, event_hash, format_logged_at, wrap
+from ledger.envelope import (
+    TOPIC,
+    EnvelopeError,
+    Event,
+    envelope_bytes,
+    event_hash,
+    format_logged_at,
+)
 from ledger.errors import CLOCK_SKEW, NONCE_REUSED, UNAVAILABLE, Rejected
 from ledger.keys import SignerKey
 from ledger.logkeys import LogKeys
-from ledger.merkle import EMPTY_ROOT, inclusion_proof, leaf_hash
+from ledger.merkle import EMPTY_ROOT, inclusion_proof, inclusion_proofs, leaf_hash
 from ledger.receipt import Receipt
 from ledger.statement import SignedStatement
 from ledger.store import BatchRows, DataKeyRow, LeafRow, LogStore, NonceRow, TextRow
@@ -92,16 +101,33 @@ class Landed:
     tree_size: int
     checkpoint: str
     duplicate: bool = False
+    # The inclusion proof in the tree of ``tree_size``, when the writer built it with
+    # its batch's (``receipt`` builds it otherwise).
+    proof: tuple[bytes, ...] | None = None
 
 
 @dataclass
 class _Pending:
     signed: SignedStatement
     stream: str
-    future: Future[Landed]
+    future: Future[Any]  # its Landed; or, with ``receipt``, its Receipt
+    # Whether the submitter wants only the receipt (``submit_receipt``): then it is
+    # built where the batch is settled, with no Landed future between.
+    receipt: bool = False
 
 
 NonceKey = tuple[str, str]  # (actor, nonce)
+_Place = tuple[int, str, int, bytes, bool]  # index, stream, version, event hash, duplicate
+
+
+@dataclass
+class _Outcomes:
+    """What a batch's statements get, in order: each its place, or its refusal; and the
+    tree and checkpoint that the batch's receipts prove their places in."""
+
+    each: list[_Place | Rejected]
+    tree_size: int = 0
+    checkpoint: str = ""
 
 
 @dataclass
@@ -221,6 +247,11 @@ class Sequencer:
         self._queue.put(_Pending(signed, self.route(signed), future))
         return future
 
+    def submit_receipt(self, signed: SignedStatement, receipt: Future[Receipt]) -> None:
+        """Submit; ``receipt`` gets the statement's receipt once its batch commits, or its
+        ``Rejected``."""
+        self._queue.put(_Pending(signed, self.route(signed), receipt, receipt=True))
+
     def append(self, signed: SignedStatement, timeout: float = 30.0) -> Receipt:
         """Submit, wait for the batch to commit, and build the receipt in this thread."""
         return self.receipt(self.submit(signed).result(timeout))
@@ -235,14 +266,16 @@ class Sequencer:
             return self.size
 
     def receipt(self, landed: Landed) -> Receipt:
-        proof = inclusion_proof(landed.index, landed.tree_size, self.reader)
+        proof = landed.proof
+        if proof is None:
+            proof = tuple(inclusion_proof(landed.index, landed.tree_size, self.reader))
         return Receipt(
             landed.stream,
             landed.version,
             landed.event_hash,
             landed.index,
             landed.tree_size,
-            tuple(proof),
+            proof,
             landed.checkpoint,
             landed.duplicate,
         )
@@ -275,7 +308,7 @@ class Sequencer:
 
     def _process(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()
-        outcomes: list[Landed | Rejected] | None = None
+        outcomes: _Outcomes | None = None
         try:
             with self.store.writer_lock():
                 for attempt in range(3):
@@ -302,15 +335,15 @@ class Sequencer:
         except Exception:
             log.exception("could not take the writer lock")
         if outcomes is None:
-            outcomes = [_unavailable()] * len(batch)
+            outcomes = _Outcomes([_unavailable()] * len(batch))
         if self.deliver is not None:
-            self.deliver.submit(_settle, batch, outcomes)
+            self.deliver.submit(self._settle, batch, outcomes)
         else:
-            _settle(batch, outcomes)
+            self._settle(batch, outcomes)
         for observe in self.observers:
             observe(len(batch), time.perf_counter() - started)
 
-    def _write(self, batch: list[_Pending], careful: bool) -> list[Landed | Rejected]:
+    def _write(self, batch: list[_Pending], careful: bool) -> _Outcomes:
         """Lay the batch out, write it in one transaction, then say what each got."""
         staged = self._stage(batch, careful)
         if staged.events:
@@ -325,29 +358,43 @@ class Sequencer:
         self._cache_heads({p.stream for p in batch})
         staged = _Staged(self._stamp(), self.rules.begin() if self.rules is not None else None)
         seen: dict[NonceKey, tuple[bytes, int]] = dict(known)
-        builder = self.builder
+        leaves: list[bytes] = []  # the tree's new leaves, added together at the end
+        start = self.builder.size
+        logged_at = format_logged_at(staged.stamp)  # the one log time of the whole batch
+        timely: set[str] = set()  # issued_at values within the skew of it
         for pending, key in zip(batch, keys, strict=True):
             signed = pending.signed
+            digest = signed.digest
             prior = seen.get(key)
             if prior is not None:
-                digest, index = prior
-                staged.outcomes.append(
-                    (index, True) if digest == signed.digest else _nonce_reused(signed)
-                )
+                stored, index = prior
+                staged.outcomes.append((index, True) if stored == digest else _nonce_reused(signed))
                 continue
             if signed.texts and (self.texts is None or not self.texts.can_store):
                 staged.outcomes.append(_no_text_store())
                 continue
-            skewed = self._skewed(signed, staged.stamp)
-            if skewed is not None:
-                staged.outcomes.append(self._stored_or(skewed, signed, key, careful, seen))
-                continue
+            issued_at = signed.statement["issued_at"]
+            if issued_at not in timely:
+                skewed = self._skewed(signed, staged.stamp)
+                if skewed is not None:
+                    staged.outcomes.append(self._stored_or(skewed, signed, key, careful, seen))
+                    continue
+                timely.add(issued_at)
             stream = pending.stream
             version, prev = staged.heads.get(stream) or self._heads.get(stream) or (0, None)
             version += 1
-            raw = wrap(stream, version, prev, signed, staged.stamp)
+            # ``ledger.envelope.wrap``, with the batch's log time spelt once
+            raw = envelope_bytes(
+                stream,
+                version,
+                prev.hex() if prev else None,
+                signed.canonical,
+                str(signed.signer),
+                b64encode(signed.signature).decode(),
+                logged_at,
+            )
             digest_ = event_hash(raw)
-            index = builder.size
+            index = start + len(leaves)
             if staged.judged is not None:
                 try:
                     staged.judged.admit(signed, digest_, index, staged.stamp)
@@ -356,20 +403,21 @@ class Sequencer:
                     # ("already exists"): the client is owed its receipt, not a refusal.
                     staged.outcomes.append(self._stored_or(refused, signed, key, careful, seen))
                     continue
-            builder.append(leaf_hash(digest_))
+            leaves.append(leaf_hash(digest_))
             staged.events.append(
                 StoredEvent(
                     originator_id=stream, originator_version=version, topic=TOPIC, state=raw
                 )
             )
             staged.rows.leaves.append(LeafRow(index, stream, version))
-            staged.rows.nonces.append(NonceRow(signed.actor, signed.nonce, signed.digest, index))
-            seen[key] = (signed.digest, index)
+            staged.rows.nonces.append(NonceRow(key[0], key[1], digest, index))
+            seen[key] = (digest, index)
             staged.heads[stream] = (version, digest_)
             staged.by_index[index] = (stream, version, digest_)
             staged.outcomes.append((index, False))
             if signed.texts:
                 staged.disclosed.append((signed, digest_))
+        self.builder.extend(leaves)
         return staged
 
     def _cache_heads(self, streams: set[str]) -> None:
@@ -422,9 +470,9 @@ class Sequencer:
         with self._grown:
             self._grown.notify_all()
 
-    def _outcomes(self, staged: _Staged) -> list[Landed | Rejected]:
+    def _outcomes(self, staged: _Staged) -> _Outcomes:
         """What each statement of the batch gets: where it landed, or its refusal."""
-        result: list[Landed | Rejected] = []
+        result: list[_Place | Rejected] = []
         for outcome in staged.outcomes:
             if isinstance(outcome, Rejected):
                 result.append(outcome)
@@ -432,13 +480,56 @@ class Sequencer:
             index, duplicate = outcome
             if index not in staged.by_index:
                 staged.by_index[index] = self._stored_entry(index)
-            stream, version, digest_ = staged.by_index[index]
-            result.append(
-                Landed(
-                    index, stream, version, digest_, self.builder.size, self.checkpoint, duplicate
-                )
+            result.append((index, *staged.by_index[index], duplicate))
+        return _Outcomes(result, self.builder.size, self.checkpoint)
+
+    def _settle(self, batch: list[_Pending], outcomes: _Outcomes) -> None:
+        """Answer a batch's statements: each its place, with its inclusion proof (the
+        batch's proofs built together: they share most of their nodes), or its refusal."""
+        places = [o[0] for o in outcomes.each if not isinstance(o, Rejected)]
+        proofs: Iterator[list[bytes] | None]
+        try:
+            built = inclusion_proofs(places, outcomes.tree_size, self.reader) if places else []
+            proofs = iter(built)
+        except Exception:  # the receipts then read their proofs themselves, and say why
+            log.exception("could not build the proofs of a batch of %d", len(places))
+            proofs = iter([None] * len(places))
+        for pending, outcome in zip(batch, outcomes.each, strict=True):
+            proof = None if isinstance(outcome, Rejected) else next(proofs)
+            with suppress(InvalidStateError):  # its submitter gave up (a request cancelled)
+                self._answer(pending, outcome, proof, outcomes)
+
+    def _answer(
+        self,
+        pending: _Pending,
+        outcome: _Place | Rejected,
+        proof: list[bytes] | None,
+        outcomes: _Outcomes,
+    ) -> None:
+        future = pending.future
+        if isinstance(outcome, Rejected):
+            future.set_exception(outcome)
+        else:
+            index, stream, version, digest_, duplicate = outcome
+            landed = Landed(
+                index,
+                stream,
+                version,
+                digest_,
+                outcomes.tree_size,
+                outcomes.checkpoint,
+                duplicate,
+                None if proof is None else tuple(proof),
             )
-        return result
+            if not pending.receipt:
+                future.set_result(landed)
+                return
+            try:
+                receipt = self.receipt(landed)
+            except Exception as e:
+                future.set_exception(e)
+            else:
+                future.set_result(receipt)
 
     def _skewed(self, signed: SignedStatement, stamp: datetime) -> Rejected | None:
         """The refusal of a statement signed too far from the log's time, if it is."""
@@ -464,14 +555,6 @@ class Sequencer:
     def _stored_entry(self, index: int) -> tuple[str, int, bytes]:
         ((_, stream, version, raw),) = self.store.entries(index, 1)
         return stream, version, Event.parse(raw).hash
-
-
-def _settle(batch: list[_Pending], outcomes: list[Landed | Rejected]) -> None:
-    for pending, outcome in zip(batch, outcomes, strict=True):
-        if isinstance(outcome, Rejected):
-            pending.future.set_exception(outcome)
-        else:
-            pending.future.set_result(outcome)
 
 
 def _unavailable() -> Rejected:

@@ -10,7 +10,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,23 @@ def test_retries_inside_one_batch_are_stored_once(ledger: Ledger, people: People
     assert ledger.store.count_events() == 1
 
 
+def test_a_request_that_gave_up_leaves_its_batch_answered(ledger: Ledger, people: People) -> None:
+    """A receipt nobody waits for any more (a cancelled request) is stored all the same,
+    and the statements batched with it still get theirs."""
+    writer = ledger.sequencer
+    assert writer is not None
+    signed = [people.statement() for _ in range(6)]
+    futures: list[Future[Receipt]] = [Future() for _ in signed]
+    assert futures[2].cancel()
+    for s, future in zip(signed, futures, strict=True):
+        writer.submit_receipt(s, future)
+    receipts = [f.result(30) for i, f in enumerate(futures) if i != 2]
+    for receipt in receipts:
+        receipt.verify(ledger.log_key)
+    assert ledger.size() == len(signed)
+    assert ledger.append(signed[2]).duplicate
+
+
 def test_restart_continues_the_log(
     db_url: str, people: People, open_ledger: Callable[..., Ledger]
 ) -> None:
@@ -156,7 +173,7 @@ def test_two_writers_on_one_postgres_never_fork(
 WRITER = textwrap.dedent(
     """
     import sys, json, threading
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
     from cadreledger.config import Settings
     from cadreledger.service import Ledger
     from tests.conftest import People

@@ -19,6 +19,7 @@ from ledger.merkle import (
     consistency_plan,
     consistency_proof,
     inclusion_proof,
+    inclusion_proofs,
     leaf_hash,
     node_hash,
     range_nodes,
@@ -260,6 +261,34 @@ def test_consistency_proofs(data: st.DataObject, size2: int) -> None:
         verify_consistency(size2, size1, root2, root1, proof)
     with pytest.raises(ProofError):
         verify_consistency(0, size2, EMPTY_ROOT, root2, proof)
+
+
+@SETTINGS
+@given(data=st.data(), size=st.integers(min_value=1, max_value=MAX_SIZE))
+def test_a_batch_of_proofs_is_each_leafs_own(data: st.DataObject, size: int) -> None:
+    """``inclusion_proofs`` (a batch's receipts) gives each index RFC 6962's PATH, in the
+    order asked, repeats and far-apart indices (retries of stored statements) too."""
+    leaves = make_leaves(size)
+    ref = RFC6962(leaves)
+    _, store, warm = build(leaves, data.draw(st.lists(st.integers(1, 300), max_size=4)))
+    start = data.draw(st.integers(0, size - 1), label="batch start")
+    indices = [*range(start, size), *data.draw(st.lists(st.integers(0, size - 1), max_size=6))]
+    indices = data.draw(st.permutations(indices), label="order")
+    expected = [ref.inclusion(i, size) for i in indices]
+    assert inclusion_proofs(indices, size, ref.read) == expected
+    assert inclusion_proofs(indices, size, TileHashReader(store)) == expected
+    assert inclusion_proofs(indices, size, warm) == expected
+    for outside in (-1, size):
+        with pytest.raises(ProofError):
+            inclusion_proofs([*indices, outside], size, ref.read)
+
+
+def test_a_batch_of_proofs_for_every_index_of_small_trees() -> None:
+    for n in range(1, 71):
+        ref = RFC6962(make_leaves(n, salt=n))
+        forward, backward = list(range(n)), list(range(n - 1, -1, -1))
+        for indices in (forward, backward):
+            assert inclusion_proofs(indices, n, ref.read) == [ref.inclusion(i, n) for i in indices]
 
 
 def test_every_index_and_size_for_small_trees() -> None:
