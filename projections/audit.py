@@ -55,6 +55,7 @@ from projections.audit_part import (
     parsed,
     replay,
     revocations,
+    vouched_below,
 )
 from projections.fairness import FairnessSettings, Gathered
 from projections.readmodel import stored, stored_doc
@@ -308,10 +309,11 @@ def audit(
     served = _served(store, size)
     at = served.position if served is not None and served.comparable else -1
     outside, cycles = _plan(store, size)
+    vouched = vouched_below(report)
     totals = _Totals(report, served, fairness, only_served=False)
     model = Model(root_keys)
     skipped: list[int] = []
-    acts = parsed(stream_entries(store, outside, size), skipped.append)
+    acts = parsed(stream_entries(store, outside, size), skipped.append, vouched)
     part = replay(acts, model, Home.OUTSIDE, at, served.doc if served else _none, fairness)
     part.unreadable = len(skipped)
     if part.misplaced:
@@ -319,7 +321,7 @@ def audit(
     totals.add(part)
     revoked = list(revocations(model.registry))
     keys = frozenset(record.text for _, record, _, _ in revoked)
-    context = pickle.dumps(Context(model.registry, at, fairness, keys))
+    context = pickle.dumps(Context(model.registry, at, fairness, keys, vouched))
     del model  # the workers have the registry; what this process needs of it is ``revoked``
 
     def jobs(listed: Iterable[str], seed: dict[tuple[str, str], int]) -> Iterator[Job]:
