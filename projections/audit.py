@@ -106,6 +106,10 @@ class _Totals:
         self.v8 = report.checks["V8"] = CheckResult("V8", described=RULES)
         report.checks["V9"] = CheckResult("V9", described=RECOMPUTATION)
         self.fairness = Gathered(settings)
+        # Each part's fairness evidence, pickled (a third of its size as objects) until
+        # ``finish``: gathered only once the cycles' worker processes have ended, so that
+        # the verifier's share of it (~35 KB a cycle) is not held beside them.
+        self.evidence: list[bytes] = []
         self.reached = False
         self.refused: list[Violation] = []
         self.compared: dict[str, bool] = {}
@@ -123,12 +127,15 @@ class _Totals:
         self.compared.update(part.compared)
         for key, slipped in part.slips.items():
             self.slips.setdefault(key, []).extend(slipped)
-        self.fairness.add(part.evidence)
+        self.evidence.append(pickle.dumps(part.evidence, protocol=pickle.HIGHEST_PROTOCOL))
 
     def finish(self, revoked: Iterable[Revocation]) -> None:
         """``revoked``: the log's key revocations (``revocations`` of its registry)."""
         self._revocations(revoked)
         self._recomputation()
+        for packed in self.evidence:  # in the order the parts were added
+            self.fairness.add(pickle.loads(packed))
+        self.evidence.clear()
         self.report.annexes["fairness"] = self.fairness.report()
 
     def _revocations(self, revoked: Iterable[Revocation]) -> None:
