@@ -55,6 +55,7 @@ from projections.audit_part import (
     parsed,
     replay,
     revocations,
+    vouched_below,
 )
 from projections.fairness import FairnessSettings, Gathered
 from projections.readmodel import stored, stored_doc
@@ -105,6 +106,10 @@ class _Totals:
         self.v8 = report.checks["V8"] = CheckResult("V8", described=RULES)
         report.checks["V9"] = CheckResult("V9", described=RECOMPUTATION)
         self.fairness = Gathered(settings)
+        # Each part's fairness evidence, pickled (a third of its size as objects) until
+        # ``finish``: gathered only once the cycles' worker processes have ended, so that
+        # the verifier's share of it (~35 KB a cycle) is not held beside them.
+        self.evidence: list[bytes] = []
         self.reached = False
         self.refused: list[Violation] = []
         self.compared: dict[str, bool] = {}
@@ -122,12 +127,15 @@ class _Totals:
         self.compared.update(part.compared)
         for key, slipped in part.slips.items():
             self.slips.setdefault(key, []).extend(slipped)
-        self.fairness.add(part.evidence)
+        self.evidence.append(pickle.dumps(part.evidence, protocol=pickle.HIGHEST_PROTOCOL))
 
     def finish(self, revoked: Iterable[Revocation]) -> None:
         """``revoked``: the log's key revocations (``revocations`` of its registry)."""
         self._revocations(revoked)
         self._recomputation()
+        for packed in self.evidence:  # in the order the parts were added
+            self.fairness.add(pickle.loads(packed))
+        self.evidence.clear()
         self.report.annexes["fairness"] = self.fairness.report()
 
     def _revocations(self, revoked: Iterable[Revocation]) -> None:
@@ -308,10 +316,11 @@ def audit(
     served = _served(store, size)
     at = served.position if served is not None and served.comparable else -1
     outside, cycles = _plan(store, size)
+    vouched = vouched_below(report)
     totals = _Totals(report, served, fairness, only_served=False)
     model = Model(root_keys)
     skipped: list[int] = []
-    acts = parsed(stream_entries(store, outside, size), skipped.append)
+    acts = parsed(stream_entries(store, outside, size), skipped.append, vouched)
     part = replay(acts, model, Home.OUTSIDE, at, served.doc if served else _none, fairness)
     part.unreadable = len(skipped)
     if part.misplaced:
@@ -319,7 +328,7 @@ def audit(
     totals.add(part)
     revoked = list(revocations(model.registry))
     keys = frozenset(record.text for _, record, _, _ in revoked)
-    context = pickle.dumps(Context(model.registry, at, fairness, keys))
+    context = pickle.dumps(Context(model.registry, at, fairness, keys, vouched))
     del model  # the workers have the registry; what this process needs of it is ``revoked``
 
     def jobs(listed: Iterable[str], seed: dict[tuple[str, str], int]) -> Iterator[Job]:

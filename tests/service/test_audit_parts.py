@@ -5,6 +5,7 @@ reports: the same V8 and V9 results and the same fairness evidence, in the same 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,9 @@ from ledger.keys import SignerKey
 from ledger.sequencer import Sequencer
 from ledger.statement import SignedStatement, sign_statement
 from ledger.tiles import TileHashReader
-from ledger.verifier import Report
+from ledger.verifier import Report, verify_log
 from projections.audit import audit, audit_acts
+from projections.audit_part import vouched_below
 from projections.readmodel import ReadModel
 from projections.source import stored_acts
 from tests.evaluation import ADVISORY, AUTHORITY, CADRES, CHAIR, CYCLE, PANEL, World, pin
@@ -27,9 +29,16 @@ from tests.service.test_domain_ledger import evaluation_ledger, run_cycle
 EARLIER = "2025-qd366-test"
 
 
-def domain_report(ledger: Ledger, *, whole: bool, processes: bool = False) -> dict[str, Any]:
-    """V8, V9 and the fairness evidence: by ``audit`` in parts, or in one model."""
+def domain_report(
+    ledger: Ledger, *, whole: bool, processes: bool = False, verified: bool = False
+) -> dict[str, Any]:
+    """V8, V9 and the fairness evidence: by ``audit`` in parts, or in one model.
+    ``verified``: after V1–V7 (``verify_log``), as ``Ledger.verify`` runs the audit — the
+    events V1 vouched for are then read without the strict parse (``parsed``)."""
     report = Report("origin", "key", "pinned")
+    if verified:
+        report = verify_log(ledger.store, ledger.log_key, processes=processes, workers=2)
+        report.checks.pop("V8", None)
     if whole:
         read_model = ReadModel(ledger.store)
         served = (*read_model.state(), read_model.docs())
@@ -129,6 +138,51 @@ def test_parts_report_what_one_replay_reports(
     assert whole["checks"]["V9"]["checked"] == 4  # registry, two cycles, refused
     assert whole["fairness"]["findings"]
     assert domain_report(ledger, whole=False, processes=processes) == whole
+    assert domain_report(ledger, whole=False, processes=processes, verified=True) == whole
+
+
+def _upper_key_id(raw: bytes) -> bytes:
+    """The envelope with its signer's key ID spelt in capitals (still canonical JSON,
+    still a key ``VerifierKey.parse`` takes — as the signer it names)."""
+    name, key_id, _ = json.loads(raw)["signer"].split("+", 2)
+    return raw.replace(f'"{name}+{key_id}+'.encode(), f'"{name}+{key_id.upper()}+'.encode())
+
+
+def _spaced(raw: bytes) -> bytes:
+    """The same JSON, not canonical: V1 refuses it, and vouches for nothing."""
+    return raw.replace(b'{"logged_at":', b'{ "logged_at":', 1)
+
+
+@pytest.mark.parametrize("change", [_upper_key_id, _spaced], ids=["key-id-capitals", "spaced"])
+def test_after_v1_an_altered_envelope_is_read_as_the_strict_parse_reads_it(
+    db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger], change: Any
+) -> None:
+    """An insider rewrites stored envelopes of a cycle: V1–V7 name it, and the audit's
+    reading of the events V1 vouched for (orjson, not the strict parse again) must still
+    give the acts the strict parse gives — the signer as its parsed key spells it — and
+    a V1 failure must send every event back to the strict parse."""
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    two_cycles(ledger, w)
+    size = ledger.size()
+    changed = 0
+    for position in range(size - 16, size - 2, 2):  # acts of this year's cycle
+        [(_, stream, version, raw)] = ledger.store.entries(position, 1)
+        if not stream.startswith("cycle/") or change(raw) == raw:  # (a key ID of digits)
+            continue
+        changed += 1
+        ledger.store.execute(
+            f"UPDATE {ledger.store.events_table} SET state = ?"
+            " WHERE originator_id = ? AND originator_version = ?",
+            (change(raw), stream, version),
+        )
+    assert changed
+    report = verify_log(ledger.store, ledger.log_key)
+    assert not report.ok
+    assert vouched_below(report) == (size if change is _upper_key_id else 0)
+    strict = domain_report(ledger, whole=False)
+    assert strict["checks"]["V8"]["checked"] + strict["checks"]["V8"]["unchecked"] == size
+    assert domain_report(ledger, whole=False, verified=True) == strict
+    assert domain_report(ledger, whole=False, processes=True, verified=True) == strict
 
 
 def test_an_act_filed_in_another_stream_is_judged_in_its_cycle(

@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 import pytest
-from nacl.bindings import crypto_sign_open
+from nacl.bindings import crypto_core_ed25519_is_valid_point, crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
 from ledger.ed25519 import (
@@ -29,6 +29,7 @@ from ledger.ed25519 import (
     add,
     decode,
     encode,
+    key_problem,
     multiply,
     public_key_problem,
 )
@@ -121,6 +122,40 @@ def test_honest_keys_are_strong() -> None:
         key = SignerKey.from_seed("a", hashlib.sha256(bytes([i])).digest()).verifier
         assert public_key_problem(key.public) is None
         assert key.check_strong() is key
+
+
+def _points() -> list[bytes]:
+    """Encodings to hold libsodium's key check to the arithmetic: honest keys, each
+    plus every point of small order (mixed order), the small-order points themselves,
+    their sign-bit and non-canonical spellings, and bytes that are no point."""
+    torsion = next(decode(bytes.fromhex(c["public"])) for c in CASES if c["name"] == "a-order-8")
+    assert torsion is not None
+    small = [multiply(k, torsion) for k in range(8)]
+    found = [bytes.fromhex(c["public"]) for c in CASES]
+    for i in range(12):
+        honest = SignerKey.from_seed("a", hashlib.sha256(b"mixed" + bytes([i])).digest())
+        point = decode(honest.verifier.public)
+        assert point is not None
+        found += [encode(add(point, t)) for t in small]
+    for t in small:
+        found.append(encode(t))
+        found.append((int.from_bytes(encode(t), "little") | 1 << 255).to_bytes(32, "little"))
+    for y in (0, 1, 2, 3, P - 1, P, P + 1, P + 18, 2**255 - 1):
+        found += [y.to_bytes(32, "little"), (y | 1 << 255).to_bytes(32, "little")]
+    found += [hashlib.sha256(bytes([i])).digest() for i in range(64)]
+    return found
+
+
+def test_libsodium_takes_exactly_the_keys_the_rule_takes() -> None:
+    """``public_key_problem`` lets libsodium's point check take a key without the
+    arithmetic: it must take no key the rule refuses (and, as the same rule, refuse none
+    it takes), or a forged registry would replay differently."""
+    points = _points()
+    assert {key_problem(p) for p in points} >= {None, SMALL_ORDER, MIXED_ORDER, NON_CANONICAL}
+    for public in points:
+        verdict = key_problem(public)
+        assert crypto_core_ed25519_is_valid_point(public) is (verdict is None), public.hex()
+        assert public_key_problem(public) == verdict
 
 
 def test_weak_keys_are_named_by_their_weakness() -> None:
