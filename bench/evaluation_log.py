@@ -30,10 +30,11 @@ Then, in the same run:
              through the API with ``fastapi.testclient.TestClient``
   fairness   the fairness findings' own CPU per event (``--fairness-cycles`` cycles
              replayed with and without the watcher) and the findings they make
-  verify     in a child process: ``verify_log`` (V1–V7, worker processes on all cores)
-             then ``projections.audit.audit`` (V8, V9, fairness; cycles in worker
-             processes on all cores) then ``Ledger.verify_after_audit`` (the sealed
-             reasons, V10) — exactly what ``Ledger.verify()`` runs on a big
+  verify     in a child process: ``Ledger.verify_entries`` (V1–V7, worker processes on
+             all cores, the log's time fed on the way) then ``projections.audit.audit``
+             (V8, V9, fairness; cycles in worker processes on all cores) then
+             ``Ledger.verify_after_audit`` (the sealed reasons, V10's verdict) —
+             exactly what ``Ledger.verify()`` runs on a big
              log — timed apart, with the RSS of the process and
              of its worker processes sampled; against raw Ed25519 verifications/s on
              all cores over the log's own triples (``bench/verify.py``'s method)
@@ -829,7 +830,6 @@ def child_verify(spec: dict[str, Any]) -> dict[str, Any]:
 
     from cadreledger.config import Settings
     from cadreledger.service import Ledger
-    from ledger.verifier import verify_log
     from projections.audit import audit
 
     ledger = Ledger(Settings(db=spec["url"]), writer=False)
@@ -841,13 +841,7 @@ def child_verify(spec: dict[str, Any]) -> dict[str, Any]:
         sampler.start()
         # What Ledger.verify() does, timed in its two parts.
         t0, c0 = time.perf_counter(), os.times()
-        report = verify_log(
-            ledger.store,
-            ledger.log_key,
-            log_key_source="database",
-            processes=True,
-            workers=spec.get("workers"),
-        )
+        report, log_time = verify_entries(ledger, workers=spec.get("workers"))
         t1, c1 = time.perf_counter(), os.times()
         log_mem = sampler.stop()
         audit_start_kb = V._vm("VmRSS")  # what V1–V7 left in this process
@@ -858,7 +852,7 @@ def child_verify(spec: dict[str, Any]) -> dict[str, Any]:
         domain_mem = sampler.stop()
         sampler = C.TreeSampler()
         sampler.start()
-        after_audit(ledger, report)
+        after_audit(ledger, report, log_time)
         t3, c3 = time.perf_counter(), os.times()
         time_mem = sampler.stop()
         checks = {k: {"status": c.status, "checked": c.checked} for k, c in report.checks.items()}
@@ -893,15 +887,30 @@ def child_verify(spec: dict[str, Any]) -> dict[str, Any]:
         ledger.close()
 
 
-def after_audit(ledger: Any, report: Any) -> None:
+def verify_entries(ledger: Any, workers: int | None) -> tuple[Any, Any]:
+    """V1–V7 as ``Ledger.verify()`` runs them on a big log (and V10 fed on the way)."""
+    if hasattr(ledger, "verify_entries"):
+        from ledger.logtime import LogTime, recorded_skew
+
+        log_time = LogTime(recorded_skew(ledger.store.meta()))
+        return ledger.verify_entries(log_time, processes=True, workers=workers), log_time
+    from ledger.verifier import verify_log  # code before verify_entries: V10 read apart
+
+    report = verify_log(
+        ledger.store, ledger.log_key, log_key_source="database", processes=True, workers=workers
+    )
+    return report, None
+
+
+def after_audit(ledger: Any, report: Any, log_time: Any) -> None:
     """What ``Ledger.verify()`` runs after the audit: the sealed reasons judged (with the
     data key the benchmark keeps beside the ledger) and V10, the log's time."""
-    if hasattr(ledger, "verify_after_audit"):
-        ledger.verify_after_audit(report)
+    if log_time is not None:
+        ledger.verify_after_audit(report, log_time)
         return
     from ledger.logtime import check_log_time, recorded_skew, stored_rows
 
-    ledger._judge_reasons(report)  # code before verify_after_audit: the same steps
+    ledger._judge_reasons(report)  # code before verify_entries: the same steps
     check_log_time(stored_rows(ledger.store), report, recorded_skew(ledger.store.meta()))
 
 

@@ -523,15 +523,34 @@ class Ledger:
         return self.vault.erase(subject, reason)
 
     def verify(self, *, pinned: VerifierKey | None = None, **options: Any) -> Report:
-        """Run the verifier over this database (V1–V6, and V8–V9 with the fairness
+        """Run the verifier over this database (V1–V7 and V10, and V8–V9 with the fairness
         evidence on an evaluation ledger); ``options`` go to ``verify_log``.
 
         Big logs are checked in worker processes, their events' signatures and then
         their cycles' rules (starting them costs more than it saves below some tens of
         thousands of events)."""
         options.setdefault("processes", self.store.count_events() > PROCESSES_FROM)
-        skew = recorded_skew(self.store.meta())
-        log_time = LogTime(skew)  # V10, fed the events as the verifier reads them
+        log_time = LogTime(recorded_skew(self.store.meta()))
+        report = self.verify_entries(log_time, pinned=pinned, **options)
+        if self.rules is not None:
+            audit(
+                self.store,
+                self.root_keys,
+                report,
+                processes=options["processes"],
+                workers=options.get("workers"),
+            )
+        self.verify_after_audit(report, log_time, **options)
+        for observe in self.on_verified:
+            observe(report)
+        return report
+
+    def verify_entries(
+        self, log_time: LogTime, *, pinned: VerifierKey | None = None, **options: Any
+    ) -> Report:
+        """V1–V7 over the stored entries, feeding ``log_time`` (V10) the events as the
+        verifier reads them. (Apart so that bench/evaluation_log.py times each part as
+        ``verify`` runs it.)"""
         report = verify_log(
             self.store,
             pinned or self.log_keys.first,
@@ -549,23 +568,12 @@ class Ledger:
                     "cơ sở dữ liệu ghi khóa sổ cái khác với khóa được ghim",
                 )
             )
-        if self.rules is not None:
-            audit(
-                self.store,
-                self.root_keys,
-                report,
-                processes=options["processes"],
-                workers=options.get("workers"),
-            )
-        self.verify_after_audit(report, **options)
-        for observe in self.on_verified:
-            observe(report)
         return report
 
-    def verify_after_audit(self, report: Report, **options: Any) -> None:
+    def verify_after_audit(self, report: Report, log_time: LogTime, **options: Any) -> None:
         """What ``verify`` adds after V1–V9: the sealed amendment reasons judged (with the
-        data key), V10 (the log's time) and, with a witness policy, the witnessed time.
-        (Apart so that bench/evaluation_log.py times it as ``verify`` runs it.)"""
+        data key), V10 (the log's time, ``log_time`` fed by ``verify_entries``) and, with
+        a witness policy, the witnessed time."""
         if self.rules is not None:
             self._judge_reasons(report)
         times = log_time.finish(report)
@@ -576,7 +584,7 @@ class Ledger:
                 self.store.latest_checkpoint(),
                 options["witness_policy"],
                 options.get("cosignatures"),
-                skew,
+                log_time.skew,
             )
 
     def _judge_reasons(self, report: Report) -> None:
