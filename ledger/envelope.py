@@ -56,11 +56,11 @@ def wrap(
     version: int,
     prev: bytes | None,
     signed: SignedStatement,
-    logged_at: datetime | None = None,
+    logged_at: datetime | str | None = None,
 ) -> bytes:
     """The canonical envelope bytes for ``signed`` as event ``version`` of ``stream``,
-    admitted by the log at ``logged_at`` (the sequencer always gives it; without it,
-    a version 1 envelope)."""
+    admitted by the log at ``logged_at`` (the sequencer always gives it, as the text
+    ``format_logged_at`` spells once per batch; without it, a version 1 envelope)."""
     return envelope_bytes(
         stream,
         version,
@@ -68,7 +68,7 @@ def wrap(
         signed.canonical,
         str(signed.signer),
         base64.b64encode(signed.signature).decode(),
-        None if logged_at is None else format_logged_at(logged_at),
+        format_logged_at(logged_at) if isinstance(logged_at, datetime) else logged_at,
     )
 
 

@@ -14,7 +14,6 @@ import logging
 import queue
 import threading
 import time
-from base64 import b64encode
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, InvalidStateError
 from contextlib import suppress
@@ -25,14 +24,7 @@ from typing import Any, Protocol, TypeVar
 from eventsourcing.persistence import StoredEvent
 
 from ledger.checkpoint import Checkpoint
-from ledger.envelope import (
-    TOPIC,
-    EnvelopeError,
-    Event,
-    envelope_bytes,
-    event_hash,
-    format_logged_at,
-)
+from ledger.envelope import TOPIC, EnvelopeError, Event, event_hash, format_logged_at, wrap
 from ledger.errors import CLOCK_SKEW, NONCE_REUSED, UNAVAILABLE, Rejected
 from ledger.keys import SignerKey
 from ledger.logkeys import LogKeys
@@ -383,16 +375,7 @@ class Sequencer:
             stream = pending.stream
             version, prev = staged.heads.get(stream) or self._heads.get(stream) or (0, None)
             version += 1
-            # ``ledger.envelope.wrap``, with the batch's log time spelt once
-            raw = envelope_bytes(
-                stream,
-                version,
-                prev.hex() if prev else None,
-                signed.canonical,
-                str(signed.signer),
-                b64encode(signed.signature).decode(),
-                logged_at,
-            )
+            raw = wrap(stream, version, prev, signed, logged_at)
             digest_ = event_hash(raw)
             index = start + len(leaves)
             if staged.judged is not None:
