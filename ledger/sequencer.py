@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, InvalidStateError
-from contextlib import suppress
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -80,6 +80,38 @@ class TextSealer(Protocol):
 
 
 MAX_CACHED_HEADS = 200_000
+# How long the writer keeps the store's writer lock across back-to-back batches: another
+# writer, an erasure or a key rotation waits at most this long, and a batch.
+MAX_HOLD = 0.05
+
+
+class _HeldLock:
+    """The store's writer lock, kept from one batch to the next while statements keep
+    coming: on PostgreSQL taking it costs two round trips a batch. Let go when the queue
+    runs dry or after ``MAX_HOLD`` seconds."""
+
+    def __init__(self, store: LogStore) -> None:
+        self._store = store
+        self._held: ExitStack | None = None
+        self._since = 0.0
+
+    def hold(self) -> None:
+        if self._held is None:
+            held = ExitStack()
+            held.enter_context(self._store.writer_lock())
+            self._held, self._since = held, time.monotonic()
+
+    @property
+    def overdue(self) -> bool:
+        return self._held is not None and time.monotonic() - self._since > MAX_HOLD
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            try:
+                held.close()
+            except Exception:  # a lost connection lost its lock with it
+                log.exception("could not let go of the writer lock")
 
 
 @dataclass(frozen=True)
@@ -179,6 +211,10 @@ class Sequencer:
         # Told (batch size, seconds) after each batch is settled: for metrics.
         self.observers: list[Callable[[int, float], None]] = []
         self._stale = True  # until the state is loaded from the database
+        # Whether the writer has held the lock since it last saw the stored log's size:
+        # no other writer can have moved the log on meanwhile.
+        self._current = False
+        self._lock = _HeldLock(store)
         self._load()
 
     # -- lifecycle --------------------------------------------------------------------
@@ -275,11 +311,16 @@ class Sequencer:
     # -- the writer thread ------------------------------------------------------------
 
     def _run(self) -> None:
-        while (batch := take_batch(self._queue, self.max_batch)) is not None:
-            items, stopping = batch
-            self._process(items)
-            if stopping:
-                break
+        try:
+            while (batch := take_batch(self._queue, self.max_batch)) is not None:
+                items, stopping = batch
+                self._process(items)
+                if stopping:
+                    break
+                if self._lock.overdue or self._queue.empty():
+                    self._let_go()
+        finally:
+            self._let_go()
         # Whatever was queued behind the stop is answered, not left waiting.
         while True:
             try:
@@ -288,6 +329,10 @@ class Sequencer:
                 break
             if item is not None:
                 item.future.set_exception(_unavailable())
+
+    def _let_go(self) -> None:
+        self._lock.release()
+        self._current = False
 
     @property
     def running(self) -> bool:
@@ -302,31 +347,33 @@ class Sequencer:
         started = time.perf_counter()
         outcomes: _Outcomes | None = None
         try:
-            with self.store.writer_lock():
-                for attempt in range(3):
-                    try:
-                        if self.rules is not None and not self._stale:
-                            # Rules judge by what is stored: another writer's commits
-                            # must be known before a verdict, not found at commit time.
-                            latest = self.store.latest_checkpoint()
-                            self._stale = latest is None or latest[0] != self.size
-                        if self._stale:
-                            self._load()
-                        # The first attempt is optimistic: it trusts its cached state and
-                        # leaves stored nonces to the unique key. If another writer moved
-                        # the log on, or a statement is a retry of a stored one, the
-                        # transaction fails whole; then reload and look everything up.
-                        outcomes = self._write(batch, careful=attempt > 0)
-                        break
-                    except Exception:
-                        # The tree may hold leaves that were never stored: never write
-                        # from it again before reloading from the database.
-                        self._stale = True
-                        if attempt:
-                            log.exception("batch of %d failed (attempt %d)", len(batch), attempt)
+            self._lock.hold()
+            for attempt in range(3):
+                try:
+                    if self.rules is not None and not self._stale and not self._current:
+                        # Rules judge by what is stored: another writer's commits must be
+                        # known before a verdict, not found at commit time.
+                        latest = self.store.latest_checkpoint()
+                        self._stale = latest is None or latest[0] != self.size
+                    if self._stale:
+                        self._load()
+                    self._current = True
+                    # The first attempt is optimistic: it trusts its cached state and
+                    # leaves stored nonces to the unique key. If another writer moved
+                    # the log on, or a statement is a retry of a stored one, the
+                    # transaction fails whole; then reload and look everything up.
+                    outcomes = self._write(batch, careful=attempt > 0)
+                    break
+                except Exception:
+                    # The tree may hold leaves that were never stored: never write
+                    # from it again before reloading from the database.
+                    self._stale = True
+                    if attempt:
+                        log.exception("batch of %d failed (attempt %d)", len(batch), attempt)
         except Exception:
             log.exception("could not take the writer lock")
-        if outcomes is None:
+        if outcomes is None:  # the database is away: take the lock afresh next time
+            self._let_go()
             outcomes = _Outcomes([_unavailable()] * len(batch))
         if self.deliver is not None:
             self.deliver.submit(self._settle, batch, outcomes)

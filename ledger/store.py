@@ -183,15 +183,26 @@ def event_rows(stored_events: Sequence[StoredEvent]) -> list[tuple[Any, ...]]:
 Insert = Callable[[Any, Table, Sequence[tuple[Any, ...]]], None]
 
 
+def batch_tables(rows: BatchRows) -> list[tuple[Table, Sequence[tuple[Any, ...]]]]:
+    """A batch's rows, each kind with the table it goes to, always the same tables in the
+    same order (``BATCH_TABLES``), a kind the batch has none of with no rows."""
+    return [
+        (_LEAVES, rows.leaves),
+        (_NONCES, rows.nonces),
+        (_DATA_KEYS, rows.data_keys),
+        (_TEXTS, rows.texts),
+        (_TILES, [(level, idx, data) for (level, idx), data in rows.tiles.items()]),
+        (_CHECKPOINTS, [rows.checkpoint] if rows.checkpoint else []),
+    ]
+
+
+BATCH_TABLES = tuple(table for table, _ in batch_tables(BatchRows()))
+
+
 def write_rows(cursor: Any, rows: BatchRows, insert: Insert) -> None:
     """A batch's rows, each kind by the database's own ``insert``, in ``cursor``'s transaction."""
-    insert(cursor, _LEAVES, rows.leaves)
-    insert(cursor, _NONCES, rows.nonces)
-    insert(cursor, _DATA_KEYS, rows.data_keys)
-    insert(cursor, _TEXTS, rows.texts)
-    insert(cursor, _TILES, [(level, idx, data) for (level, idx), data in rows.tiles.items()])
-    if rows.checkpoint:
-        insert(cursor, _CHECKPOINTS, [rows.checkpoint])
+    for table, table_rows in batch_tables(rows):
+        insert(cursor, table, table_rows)
 
 
 def ddl(blob: str) -> list[str]:

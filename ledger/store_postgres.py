@@ -20,16 +20,17 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.store import (
+    BATCH_TABLES,
     WRITER_LOCK_KEY,
     BatchRows,
     Entry,
     LogStore,
     NonceRow,
     Table,
+    batch_tables,
     ddl,
     event_rows,
     events_table_spec,
-    write_rows,
 )
 
 
@@ -84,17 +85,38 @@ def is_hot_standby(env: Mapping[str, str]) -> bool:
     return bool(row and row[0])
 
 
-def _insert_arrays(cursor: Any, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
-    """One INSERT of ``unnest``ed column arrays, whatever the number of rows. Its text
-    never changes, so psycopg converts it once and the server prepares it once; a
-    multi-row VALUES is new text for every batch size, which psycopg re-parses in
-    Python (with the GIL) each time and the server plans each time. (eventsourcing
-    sends an array of its composite type, which psycopg dumps row by row in Python.)"""
-    if rows:
-        arrays = ", ".join(f"%s::{t}[]" for t in table.pg_types)
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        sql = f"INSERT INTO {table.into} SELECT * FROM unnest({arrays}){table.suffix}"
-        cursor.execute(sql, columns, prepare=True)
+def _unnest(table: Table) -> str:
+    """``INSERT … SELECT * FROM unnest(…)`` of one array parameter per column."""
+    arrays = ", ".join(f"%b::{t}[]" for t in table.pg_types)
+    return f"INSERT INTO {table.into} SELECT * FROM unnest({arrays}){table.suffix}"
+
+
+def batch_insert_sql(events: Table) -> str:
+    """One INSERT for a whole batch, whatever it holds: its rows of each of
+    ``BATCH_TABLES`` in data-modifying CTEs, and its events last; one array parameter
+    per column (empty for a kind the batch has none of). Its text never changes, so
+    psycopg converts it once and the server prepares it once; a statement per table
+    cost the writer psycopg's Python work per statement, most of a batch's CPU (a
+    multi-row VALUES would be new text for every batch size, parsed and planned each
+    time; eventsourcing sends an array of its composite type, dumped row by row in
+    Python). The CTEs' inserts see one snapshot: none reads another's table."""
+    ctes = ", ".join(f"t{n} AS ({_unnest(table)})" for n, table in enumerate(BATCH_TABLES))
+    return f"WITH {ctes} {_unnest(events)}"
+
+
+def _columns(table: Table, rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    if not rows:
+        return [[] for _ in table.pg_types]
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+def batch_params(events: Sequence[StoredEvent], rows: BatchRows, spec: Table) -> list[Any]:
+    """``batch_insert_sql``'s parameters: each table's columns, then the events'."""
+    params: list[Any] = []
+    for table, table_rows in batch_tables(rows):
+        params += _columns(table, table_rows)
+    params += _columns(spec, event_rows(events))
+    return params
 
 
 class PostgresLogStore(LogStore):
@@ -108,7 +130,11 @@ class PostgresLogStore(LogStore):
         schema = Identifier(recorder.datastore.schema)
         table = SQL("{}.{}").format(schema, Identifier(self.events_table)).as_string()
         self._events = events_table_spec(table)
-        self._lock_and_notify = lock_and_notify_statements(recorder)
+        # Rendered once: a Composed is turned into text again at every execute.
+        self._lock_and_notify = [
+            statement.as_string() for statement in lock_and_notify_statements(recorder)
+        ]
+        self._batch_insert = batch_insert_sql(self._events)
 
     def _pg_rows(self, sql: str, params: Sequence[Any], *, generic: bool = False) -> list[Any]:
         """Rows as plain tuples, sent in binary, by a prepared statement: for the
@@ -162,19 +188,17 @@ class PostgresLogStore(LogStore):
         # Pipelined, as eventsourcing's insert is: the statements go out together and the
         # sync makes a conflict raise here, not later at the commit.
         exc: Exception | None = None
+        params = batch_params(events, rows, self._events)
         with self.recorder.datastore.get_connection() as conn:
-            with conn.pipeline() as pipeline, conn.transaction():
-                with conn.cursor() as cursor:
-                    write_rows(cursor, rows, _insert_arrays)
-                if events:
-                    with conn.cursor() as cursor:
-                        try:
-                            for statement in self._lock_and_notify:
-                                cursor.execute(statement, prepare=True)
-                            _insert_arrays(cursor, self._events, event_rows(events))
-                            pipeline.sync()
-                        except Exception as e:
-                            exc = e  # raised after the pipeline has closed (no warning)
+            with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as cursor:
+                try:
+                    if events:
+                        for statement in self._lock_and_notify:
+                            cursor.execute(statement, prepare=True)
+                    cursor.execute(self._batch_insert, params, prepare=True)
+                    pipeline.sync()
+                except Exception as e:
+                    exc = e  # raised after the pipeline has closed (no warning)
             if exc:
                 raise exc
 
