@@ -82,7 +82,7 @@ class TextSealer(Protocol):
 MAX_CACHED_HEADS = 200_000
 # How long the writer keeps the store's writer lock across back-to-back batches: another
 # writer, an erasure or a key rotation waits at most this long, and a batch.
-MAX_HOLD = 0.05
+MAX_HOLD = 0.2
 
 
 class _HeldLock:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,6 +23,7 @@ from ledger.envelope import Event
 from ledger.errors import Rejected
 from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
 from ledger.receipt import Receipt
+from ledger.sequencer import MAX_HOLD
 from tests.conftest import People
 from tests.paths import ROOT
 
@@ -289,3 +291,60 @@ def test_a_lost_writer_lock_answers_unavailable_and_the_writer_lives_on(
     assert e.value.problem.slug == "unavailable"
     outage.down = False
     assert ledger.append(people.statement()).index == 0
+
+
+def _lock_wait(ledger: Ledger) -> float:
+    """Seconds until another taker (an erasure, a key rotation, a second writer) has the
+    store's writer lock; the test fails rather than hangs if it never comes."""
+    got = threading.Event()
+
+    def take() -> None:
+        with ledger.store.writer_lock():
+            got.set()
+
+    started = time.perf_counter()
+    taker = threading.Thread(target=take, daemon=True)
+    taker.start()
+    assert got.wait(10), "the writer never let go of its lock"
+    taker.join()
+    return time.perf_counter() - started
+
+
+def test_the_writer_lock_is_kept_across_batches_and_let_go_soon(
+    ledger: Ledger, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load the writer keeps the store's lock from one batch to the next (taking it
+    costs PostgreSQL two round trips); idle, it lets go at once, and under load within
+    ``MAX_HOLD`` and a batch, so others sharing the lock never wait long."""
+    assert ledger.sequencer is not None
+    ledger.append(people.statement())
+    assert _lock_wait(ledger) < 1.0  # idle: let go after the batch
+    taken = [0]
+    take = ledger.store.writer_lock
+
+    def counted() -> Any:
+        taken[0] += 1
+        return take()
+
+    monkeypatch.setattr(ledger.store, "writer_lock", counted)
+    statements = [[people.statement(cadre=f"c{t}-{i}") for i in range(200)] for t in range(16)]
+    stop = threading.Event()
+
+    def keep_busy(mine: list[dict[str, Any]]) -> None:
+        for statement in mine:
+            if stop.is_set():
+                return
+            ledger.append(statement)
+
+    batches = ledger.sequencer.batches
+    with ThreadPoolExecutor(len(statements)) as pool:
+        busy = [pool.submit(keep_busy, mine) for mine in statements]
+        time.sleep(0.5)
+        waits = [_lock_wait(ledger) for _ in range(3)]
+        stop.set()
+        for f in busy:
+            f.result()
+    written = ledger.sequencer.batches - batches
+    assert max(waits) < MAX_HOLD + 1.0, waits  # a batch's time, generous on a busy machine
+    assert taken[0] < written, (taken[0], written)
+    assert ledger.verify().ok
