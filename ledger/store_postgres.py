@@ -2,7 +2,7 @@
 store's own SQL and transactions (``ledger.store.LogStore`` is the interface).
 
 Writers in other processes take turns on an advisory lock; a batch's events and rows
-are inserted as ``unnest``ed column arrays in one pipelined transaction, which takes
+are inserted by one statement (``batch_insert_sql``) in a pipelined transaction, which takes
 the events table's lock and notifies its channel as eventsourcing's own writers do
 (``_lock_and_notify``); page-after-page reads are prepared statements in binary.
 """
