@@ -83,6 +83,8 @@ MAX_CACHED_HEADS = 200_000
 # How long the writer keeps the store's writer lock across back-to-back batches: another
 # writer, an erasure or a key rotation waits at most this long, and a batch.
 MAX_HOLD = 0.2
+# How long a writer holding the lock waits for more statements before letting go of it.
+LINGER = 0.005
 
 
 class _HeldLock:
@@ -94,6 +96,10 @@ class _HeldLock:
         self._store = store
         self._held: ExitStack | None = None
         self._since = 0.0
+
+    @property
+    def held(self) -> bool:
+        return self._held is not None
 
     def hold(self) -> None:
         if self._held is None:
@@ -312,12 +318,12 @@ class Sequencer:
 
     def _run(self) -> None:
         try:
-            while (batch := take_batch(self._queue, self.max_batch)) is not None:
+            while (batch := self._next_batch()) is not None:
                 items, stopping = batch
                 self._process(items)
                 if stopping:
                     break
-                if self._lock.overdue or self._queue.empty():
+                if self._lock.overdue:
                     self._let_go()
         finally:
             self._let_go()
@@ -329,6 +335,16 @@ class Sequencer:
                 break
             if item is not None:
                 item.future.set_exception(_unavailable())
+
+    def _next_batch(self) -> tuple[list[_Pending], bool] | None:
+        """The next batch. Holding the lock, the writer waits ``LINGER`` for one before it
+        lets go: under load the next statements are on their way."""
+        if self._lock.held:
+            try:
+                return take_batch(self._queue, self.max_batch, LINGER)
+            except queue.Empty:
+                self._let_go()
+        return take_batch(self._queue, self.max_batch)
 
     def _let_go(self) -> None:
         self._lock.release()
@@ -611,10 +627,13 @@ def _nonce_reused(signed: SignedStatement) -> Rejected:
     )
 
 
-def take_batch(pending: queue.SimpleQueue[_T | None], most: int) -> tuple[list[_T], bool] | None:
+def take_batch(
+    pending: queue.SimpleQueue[_T | None], most: int, timeout: float | None = None
+) -> tuple[list[_T], bool] | None:
     """Wait for one item, then take whatever else has queued, up to ``most``: a batch,
-    and whether a ``None`` (stop) came after it. ``None`` if the stop came first."""
-    first = pending.get()
+    and whether a ``None`` (stop) came after it. ``None`` if the stop came first;
+    ``queue.Empty`` if nothing came within ``timeout``."""
+    first = pending.get(timeout=timeout)
     if first is None:
         return None
     batch = [first]
