@@ -13,6 +13,7 @@ from datetime import datetime
 
 from domain.acts import Act
 from domain.model import Draft, Model
+from ledger.sequencer import RulesBatch
 from ledger.statement import SignedStatement
 from ledger.store import LogStore
 from projections.source import stored_acts
@@ -29,8 +30,11 @@ class EvaluationRules:
         for act in stored_acts(store, self.model.position, size):
             self.model.replay(act)
 
-    def begin(self) -> _Batch:
-        return _Batch(self.model.begin())
+    def begin(self, after: RulesBatch | None = None) -> _Batch:
+        if after is None:
+            return _Batch(self.model.begin())
+        assert isinstance(after, _Batch)
+        return _Batch(after.draft.begin())
 
 
 class _Batch:

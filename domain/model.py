@@ -222,7 +222,10 @@ class Draft(Model):
     """One batch's view of the model: what it changes is copied first, kept on ``commit``."""
 
     def __init__(self, base: Model) -> None:
-        self.base = base
+        # A draft begun on a draft not yet committed (the writer lays out a batch while
+        # the one before it commits) reads that one's state, and is committed after it
+        # into the model beneath both.
+        self.base: Model = base.base if isinstance(base, Draft) else base
         self.registry = base.registry
         self.cycles = dict(base.cycles)
         self.violations_seen = dict(base.violations_seen)

@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, InvalidStateError
+from concurrent.futures import Executor, Future, InvalidStateError, ThreadPoolExecutor
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -63,7 +63,9 @@ class Rules(Protocol):
     def load(self, store: LogStore, size: int) -> None:
         """Bring the rules' state up to the first ``size`` stored events."""
 
-    def begin(self) -> RulesBatch: ...
+    def begin(self, after: RulesBatch | None = None) -> RulesBatch:
+        """A batch's draft; ``after``: the batch before it, admitted but not yet committed
+        (its acts count, and this draft is committed after it)."""
 
 
 class TextSealer(Protocol):
@@ -173,6 +175,20 @@ class _Staged:
     by_index: dict[int, tuple[str, int, bytes]] = field(default_factory=dict)
     heads: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # streams it extends
     disclosed: list[tuple[SignedStatement, bytes]] = field(default_factory=list)  # with texts
+    seen: dict[NonceKey, tuple[bytes, int]] = field(default_factory=dict)  # its nonces
+    size: int | None = None  # the tree's size and signed checkpoint once it is written
+    note: str | None = None
+
+
+@dataclass
+class _InFlight:
+    """A batch committing in the committer thread while the writer lays out the next."""
+
+    batch: list[_Pending]
+    staged: _Staged
+    commit: Future[None]
+    started: float  # perf_counter when the batch was taken
+    landed: bool = False
 
 
 class Sequencer:
@@ -210,6 +226,9 @@ class Sequencer:
         # run there, one task per batch, instead of in this thread between commits.
         self.deliver = deliver
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        # Commits a batch's transaction while the writer thread lays out the next batch
+        # (one at a time: a batch is only handed over once the one before it is stored).
+        self._committer: ThreadPoolExecutor | None = None
         self._heads: dict[str, tuple[int, bytes]] = {}
         self._thread: threading.Thread | None = None
         self._grown = threading.Condition()
@@ -227,6 +246,7 @@ class Sequencer:
 
     def start(self) -> None:
         if self._thread is None:
+            self._committer = ThreadPoolExecutor(1, thread_name_prefix="commit")
             self._thread = threading.Thread(target=self._run, name="sequencer", daemon=True)
             self._thread.start()
 
@@ -235,6 +255,9 @@ class Sequencer:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+        if self._committer is not None:
+            self._committer.shutdown()
+            self._committer = None
 
     def _load(self) -> None:
         """Take up the log where the database has it: the latest checkpoint and its tiles."""
@@ -317,15 +340,23 @@ class Sequencer:
     # -- the writer thread ------------------------------------------------------------
 
     def _run(self) -> None:
+        inflight: _InFlight | None = None
         try:
-            while (batch := self._next_batch()) is not None:
+            while (batch := self._next_batch(inflight)) is not None:
                 items, stopping = batch
-                self._process(items)
+                if not items:  # none queued while a batch commits: see it stored first
+                    self._land(inflight)
+                    inflight = None
+                    continue
+                inflight = self._process(items, inflight)
                 if stopping:
                     break
                 if self._lock.overdue:
+                    self._land(inflight)
+                    inflight = None
                     self._let_go()
         finally:
+            self._land(inflight)
             self._let_go()
         # Whatever was queued behind the stop is answered, not left waiting.
         while True:
@@ -336,9 +367,15 @@ class Sequencer:
             if item is not None:
                 item.future.set_exception(_unavailable())
 
-    def _next_batch(self) -> tuple[list[_Pending], bool] | None:
-        """The next batch. Holding the lock, the writer waits ``LINGER`` for one before it
-        lets go: under load the next statements are on their way."""
+    def _next_batch(self, inflight: _InFlight | None) -> tuple[list[_Pending], bool] | None:
+        """The next batch: while one commits, what has queued (perhaps nothing). Holding
+        the lock, the writer waits ``LINGER`` for one before it lets go: under load the
+        next statements are on their way."""
+        if inflight is not None:
+            try:
+                return take_batch(self._queue, self.max_batch, 0)
+            except queue.Empty:
+                return [], False
         if self._lock.held:
             try:
                 return take_batch(self._queue, self.max_batch, LINGER)
@@ -359,38 +396,91 @@ class Sequencer:
         """Statements waiting for the next batch."""
         return self._queue.qsize()
 
-    def _process(self, batch: list[_Pending]) -> None:
+    def _process(
+        self, batch: list[_Pending], inflight: _InFlight | None = None
+    ) -> _InFlight | None:
+        """Write ``batch``; the batch now committing, if it is handed to the committer.
+
+        Pipelined: the batch is laid out while ``inflight`` commits, on the state that
+        one leaves (its streams' heads, the tree, the rules' draft), and handed to the
+        committer only once ``inflight`` is stored. If ``inflight`` fails, this layout
+        is thrown away and both are written again one after the other, carefully."""
         started = time.perf_counter()
-        outcomes: _Outcomes | None = None
+        staged: _Staged | None = None
         try:
             self._lock.hold()
-            for attempt in range(3):
-                try:
-                    if self.rules is not None and not self._stale and not self._current:
-                        # Rules judge by what is stored: another writer's commits must be
-                        # known before a verdict, not found at commit time.
-                        latest = self.store.latest_checkpoint()
-                        self._stale = latest is None or latest[0] != self.size
-                    if self._stale:
-                        self._load()
-                    self._current = True
-                    # The first attempt is optimistic: it trusts its cached state and
-                    # leaves stored nonces to the unique key. If another writer moved
-                    # the log on, or a statement is a retry of a stored one, the
-                    # transaction fails whole; then reload and look everything up.
-                    outcomes = self._write(batch, careful=attempt > 0)
-                    break
-                except Exception:
-                    # The tree may hold leaves that were never stored: never write
-                    # from it again before reloading from the database.
-                    self._stale = True
-                    if attempt:
-                        log.exception("batch of %d failed (attempt %d)", len(batch), attempt)
+            if self._fresh() and not self._stale:
+                staged = self._stage(batch, careful=False, after=inflight)
         except Exception:
-            log.exception("could not take the writer lock")
-        if outcomes is None:  # the database is away: take the lock afresh next time
-            self._let_go()
-            outcomes = _Outcomes([_unavailable()] * len(batch))
+            log.exception("could not lay out a batch of %d", len(batch))
+            self._stale = True
+        if not self._land(inflight):
+            staged = None  # laid out on a batch that was not stored
+        tried = False
+        if staged is not None and staged.events and self._committer is not None:
+            try:
+                self._prepare(staged)
+                commit = self._committer.submit(self.store.commit, staged.events, staged.rows)
+                return _InFlight(batch, staged, commit, started)
+            except Exception:
+                self._stale, staged, tried = True, None, True
+        if staged is not None and not staged.events:
+            outcomes = self._outcomes(staged)
+        else:
+            outcomes = self._write_carefully(batch, first=1 if tried else 0)
+        self._deliver(batch, outcomes, started)
+        return None
+
+    def _fresh(self) -> bool:
+        """Know what is stored: rules judge by it, so another writer's commits must be
+        known before a verdict, not found at commit time. Unless the writer has held the
+        lock since it last looked, ask the database (with rules) how far the log goes."""
+        if self.rules is not None and not self._stale and not self._current:
+            latest = self.store.latest_checkpoint()
+            self._stale = latest is None or latest[0] != self.size
+        if self._stale:
+            self._load()
+        self._current = True
+        return True
+
+    def _land(self, inflight: _InFlight | None) -> bool:
+        """Wait for ``inflight``'s commit, and answer its statements: False if it failed
+        (then it has been written again carefully, or refused, and the state reloaded)."""
+        if inflight is None or inflight.landed:
+            return True
+        inflight.landed = True
+        try:
+            inflight.commit.result()
+        except Exception:
+            self._stale = True  # the tree, heads and draft ran ahead of what is stored
+            self._deliver(
+                inflight.batch, self._write_carefully(inflight.batch, 1), inflight.started
+            )
+            return False
+        self._publish(inflight.staged)
+        self._deliver(inflight.batch, self._outcomes(inflight.staged), inflight.started)
+        return True
+
+    def _write_carefully(self, batch: list[_Pending], first: int) -> _Outcomes:
+        """Write ``batch`` here and now, attempts ``first`` to 2. The first attempt is
+        optimistic: it trusts its cached state and leaves stored nonces to the unique key.
+        If another writer moved the log on, or a statement is a retry of a stored one, the
+        transaction fails whole; then reload and look everything up."""
+        for attempt in range(first, 3):
+            try:
+                self._lock.hold()
+                self._fresh()
+                return self._write(batch, careful=attempt > 0)
+            except Exception:
+                # The tree may hold leaves that were never stored: never write from it
+                # again before reloading from the database.
+                self._stale = True
+                if attempt:
+                    log.exception("batch of %d failed (attempt %d)", len(batch), attempt)
+        self._let_go()  # the database is away: take the lock afresh next time
+        return _Outcomes([_unavailable()] * len(batch))
+
+    def _deliver(self, batch: list[_Pending], outcomes: _Outcomes, started: float) -> None:
         if self.deliver is not None:
             self.deliver.submit(self._settle, batch, outcomes)
         else:
@@ -402,17 +492,29 @@ class Sequencer:
         """Lay the batch out, write it in one transaction, then say what each got."""
         staged = self._stage(batch, careful)
         if staged.events:
-            self._commit(staged)
+            self._prepare(staged)
+            self.store.commit(staged.events, staged.rows)
+            self._publish(staged)
         return self._outcomes(staged)
 
-    def _stage(self, batch: list[_Pending], careful: bool) -> _Staged:
+    def _stage(
+        self, batch: list[_Pending], careful: bool, after: _InFlight | None = None
+    ) -> _Staged:
         """Chain each statement onto its stream and the tree, or say why it is refused.
-        Nothing is written: the tree and the rules' draft hold the batch until commit."""
+        Nothing is written: the tree and the rules' draft hold the batch until commit.
+        ``after``: the batch committing meanwhile, whose state this one builds on."""
         keys = [(p.signed.actor, p.signed.nonce) for p in batch]
         known = self.store.find_nonces(keys) if careful else {}
         self._cache_heads({p.stream for p in batch})
-        staged = _Staged(self._stamp(), self.rules.begin() if self.rules is not None else None)
-        seen: dict[NonceKey, tuple[bytes, int]] = dict(known)
+        judged = None
+        if self.rules is not None:
+            judged = self.rules.begin(after.staged.judged if after is not None else None)
+        staged = _Staged(self._stamp(), judged)
+        # A retry of a statement of the batch still committing is a repeat of it.
+        seen = staged.seen
+        if after is not None:
+            seen.update(after.staged.seen)
+        seen.update(known)
         leaves: list[bytes] = []  # the tree's new leaves, added together at the end
         start = self.builder.size
         logged_at = format_logged_at(staged.stamp)  # the one log time of the whole batch
@@ -491,27 +593,31 @@ class Sequencer:
         seen[key] = stored
         return (stored[1], True) if stored[0] == signed.digest else _nonce_reused(signed)
 
-    def _commit(self, staged: _Staged) -> None:
-        """Write the batch's events, rows, texts and checkpoint in one transaction; only
-        then do the rules, the tiles and the cached heads take it in."""
+    def _prepare(self, staged: _Staged) -> None:
+        """The batch's rows besides its events: sealed texts, tiles, the signed checkpoint.
+        The writer's own view moves on with it (heads, log time), so that the next batch
+        can be laid out while this one commits; a failed commit reloads that view."""
         builder, rows = self.builder, staged.rows
         if staged.disclosed and self.texts is not None:
             # The texts commit with their events or not at all: an acknowledged
             # statement never lacks its text, a refused one leaves none behind.
             rows.data_keys, rows.texts = self.texts.seal_batch(staged.disclosed)
-        size = builder.size
-        note = Checkpoint(self.log_key.name, size, builder.root()).sign(self.log_key)
+        staged.size = size = builder.size
+        staged.note = Checkpoint(self.log_key.name, size, builder.root()).sign(self.log_key)
         rows.tiles = builder.take_dirty()
-        rows.checkpoint = (size, note)
-        self.store.commit(staged.events, rows)
+        rows.checkpoint = (size, staged.note)
+        self._heads.update(staged.heads)
+        self.logged_at = staged.stamp
+
+    def _publish(self, staged: _Staged) -> None:
+        """The batch is stored: now the rules, the tiles and the log's size take it in."""
         if staged.judged is not None:
             staged.judged.commit()
-        for tile, data in rows.tiles.items():
+        for tile, data in staged.rows.tiles.items():
             self.reader.put(tile, data)
-        self._heads.update(staged.heads)
-        self.checkpoint = note
-        self.size = size
-        self.logged_at = staged.stamp
+        assert staged.size is not None and staged.note is not None
+        self.checkpoint = staged.note
+        self.size = staged.size
         self.batches += 1
         with self._grown:
             self._grown.notify_all()
@@ -527,7 +633,9 @@ class Sequencer:
             if index not in staged.by_index:
                 staged.by_index[index] = self._stored_entry(index)
             result.append((index, *staged.by_index[index], duplicate))
-        return _Outcomes(result, self.builder.size, self.checkpoint)
+        if staged.size is None:  # nothing of its own stored: the log as it stands
+            return _Outcomes(result, self.size, self.checkpoint)
+        return _Outcomes(result, staged.size, staged.note or "")
 
     def _settle(self, batch: list[_Pending], outcomes: _Outcomes) -> None:
         """Answer a batch's statements: each its place, with its inclusion proof (the
