@@ -180,6 +180,14 @@ class _Staged:
     note: str | None = None
 
 
+class _Wake:
+    """Put in the queue when a commit ends, so that the writer waiting for statements
+    wakes to answer that batch's (``Sequencer._next_batch``)."""
+
+
+_WAKE = _Wake()
+
+
 @dataclass
 class _InFlight:
     """A batch committing in the committer thread while the writer lays out the next."""
@@ -225,7 +233,7 @@ class Sequencer:
         # Where a committed batch's futures are settled. Their callbacks (receipts) then
         # run there, one task per batch, instead of in this thread between commits.
         self.deliver = deliver
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Pending | _Wake | None] = queue.SimpleQueue()
         # Commits a batch's transaction while the writer thread lays out the next batch
         # (one at a time: a batch is only handed over once the one before it is stored).
         self._committer: ThreadPoolExecutor | None = None
@@ -364,24 +372,24 @@ class Sequencer:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if item is not None:
+            if isinstance(item, _Pending):
                 item.future.set_exception(_unavailable())
 
     def _next_batch(self, inflight: _InFlight | None) -> tuple[list[_Pending], bool] | None:
-        """The next batch: while one commits, what has queued (perhaps nothing). Holding
-        the lock, the writer waits ``LINGER`` for one before it lets go: under load the
-        next statements are on their way."""
-        if inflight is not None:
-            try:
-                return take_batch(self._queue, self.max_batch, 0)
-            except queue.Empty:
-                return [], False
-        if self._lock.held:
-            try:
-                return take_batch(self._queue, self.max_batch, LINGER)
-            except queue.Empty:
-                self._let_go()
-        return take_batch(self._queue, self.max_batch)
+        """The next batch: while one commits, what queues before its commit ends (perhaps
+        nothing). Holding the lock, the writer waits ``LINGER`` for one before it lets go:
+        under load the next statements are on their way."""
+        timeout = LINGER if inflight is None and self._lock.held else None
+        taken: tuple[list[_Pending | _Wake], bool] | None
+        try:
+            taken = take_batch(self._queue, self.max_batch, timeout)
+        except queue.Empty:
+            self._let_go()
+            taken = take_batch(self._queue, self.max_batch)
+        if taken is None:
+            return None
+        items, stopping = taken
+        return [item for item in items if not isinstance(item, _Wake)], stopping
 
     def _let_go(self) -> None:
         self._lock.release()
@@ -421,6 +429,7 @@ class Sequencer:
             try:
                 self._prepare(staged)
                 commit = self._committer.submit(self.store.commit, staged.events, staged.rows)
+                commit.add_done_callback(lambda _: self._queue.put(_WAKE))
                 return _InFlight(batch, staged, commit, started)
             except Exception:
                 self._stale, staged, tried = True, None, True

@@ -8,14 +8,18 @@ Found by the crash drill (docs/reliability.md).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from cadreledger.service import Ledger
 from ledger.errors import Rejected
 from ledger.keys import SignerKey
-from ledger.statement import sign_statement
-from tests.evaluation import CADRES, CYCLE, PANEL
+from ledger.statement import SignedStatement, sign_statement
+from tests.evaluation import CADRES, CYCLE, PANEL, World
 from tests.service.test_domain_ledger import evaluation_ledger
 
 
@@ -72,3 +76,58 @@ def test_a_new_statement_repeating_an_act_is_still_refused(
     w.refused_on(
         "already-exists", PANEL[0], "score.submitted", cadre=CADRES[0], general=25, tasks=60
     )
+
+
+def _slow_first_commit(monkeypatch: pytest.MonkeyPatch, ledger: Ledger, fail: bool) -> None:
+    """Hold the next batch's commit for a moment (the writer lays out the batch behind it
+    meanwhile), then let it through, or let it fail once as a lost connection would."""
+    commit = ledger.store.commit
+    first = [True]
+
+    def held(*args: Any) -> None:
+        if first[0]:
+            first[0] = False
+            time.sleep(0.4)
+            if fail:
+                raise ConnectionError("database unreachable")
+        commit(*args)
+
+    monkeypatch.setattr(ledger.store, "commit", held)
+
+
+def _registration(w: World, person: str) -> SignedStatement:
+    key = SignerKey.generate(person)
+    body = {"person": person, "name": "Người mới", "key": str(key.verifier)}
+    return sign_statement(w.statement("root", "person.registered", body), w.keys["root"])
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["stored", "failed"])
+def test_a_batch_laid_out_while_the_one_before_commits(
+    db_url: str,
+    tmp_path: Path,
+    open_ledger: Callable[..., Ledger],
+    monkeypatch: pytest.MonkeyPatch,
+    fail: bool,
+) -> None:
+    """Behind a batch still committing: a retry of its statement gets that statement's
+    receipt, a new statement repeating its act is refused by rules that already count it,
+    and a statement on its stream chains onto it. If that commit fails, all of it is
+    written again as if it came one after the other: nothing lost, stored twice, forked."""
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    w.open()
+    assert ledger.sequencer is not None
+    registration = _registration(w, "nguoi.moi")
+    repeat = _registration(w, "nguoi.moi")
+    _slow_first_commit(monkeypatch, ledger, fail)
+    first = ledger.sequencer.submit(registration)
+    time.sleep(0.2)  # its batch is committing now
+    behind = [ledger.sequencer.submit(s) for s in (registration, repeat)]
+    landed = first.result(10)
+    again = behind[0].result(10)
+    assert not landed.duplicate and again.duplicate
+    assert (again.index, again.event_hash) == (landed.index, landed.event_hash)
+    with pytest.raises(Rejected) as refused:
+        behind[1].result(10)
+    assert refused.value.problem.slug == "already-exists"
+    assert ledger.size() == landed.index + 1
+    assert ledger.verify().ok
