@@ -498,6 +498,11 @@ def test_late_acts_need_a_recorded_exception(world: World) -> None:
 
 @pytest.fixture
 def published(scored: World) -> World:
+    return publish(scored)
+
+
+def publish(scored: World) -> World:
+    """Every subject proposed and decided within the quota, and the result published."""
     scored.propose_and_decide(UNIT, "HTT")
     scored.propose_and_decide(CHAIR, "HTT")
     scored.propose_and_decide(CADRES[0], "HTT", reason="Vượt tỷ lệ.", quota=True)
@@ -720,17 +725,7 @@ def test_a_drafts_copy_of_an_evaluation_is_deep_and_shares_nothing(scored: World
         **discipline,
     )
     scored.on(INSPECTION, "conflict.declared", cadre=CADRES[2], reason="Người thân.")
-    scored.propose_and_decide(CADRES[0], "HTT", reason="Vượt tỷ lệ.", quota=True)
-    for sid, level in (
-        (UNIT, "HTT"),
-        (CHAIR, "HTT"),
-        (CADRES[1], "HTT"),
-        (CADRES[2], "HTT"),
-        (CADRES[3], "HT"),
-        (CADRES[4], "KHT"),
-    ):
-        scored.propose_and_decide(sid, level)
-    scored.on(AUTHORITY, "result.published")
+    publish(scored)
     decision = scored.model.cycles[CYCLE].evaluations[CADRES[3]].decision
     assert decision is not None
     complaint = {"against": decision.event, "grounds": "Thiếu điểm."}
