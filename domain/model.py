@@ -243,10 +243,10 @@ class Draft(Model):
         return self.registry
 
     def _cycle_for_write(self, cycle_id: str) -> Cycle:
-        cycle = super()._cycle_for_write(cycle_id)
-        if cycle_id not in self._copied:
-            cycle = self.cycles[cycle_id] = cycle.fork()
-            self._copied.add(cycle_id)
+        if cycle_id in self._copied:  # already the draft's own: nearly every act of a batch
+            return self.cycles[cycle_id]
+        cycle = self.cycles[cycle_id] = super()._cycle_for_write(cycle_id).fork()
+        self._copied.add(cycle_id)
         return cycle
 
     def _store_cycle(self, cycle: Cycle) -> None:

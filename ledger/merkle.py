@@ -186,28 +186,31 @@ def inclusion_proofs(indices: Sequence[int], size: int, read: HashReader) -> lis
     node holding it: a complete subtree, the hash of the incomplete subtree
     [begin, size) on the right edge (folded from its compact range), or nothing when
     that sibling lies wholly past ``size``."""
-    steps: list[list[tuple[int, int]]] = []
-    wanted: dict[tuple[int, int], list[NodeID]] = {}  # per step: the nodes it folds
+    # A step is the integer ``sibling << 6 | level`` (levels stay below 64): an int keys
+    # the dictionaries below for less than a tuple would, and it is made for every node
+    # a batch's paths cross.
+    steps: list[list[int]] = []
+    wanted: dict[int, list[NodeID]] = {}  # per step: the nodes it folds
     # Where a path already walked from a node up (leaves close together share the
     # upper part of their paths): that path, and the position of the node's step.
-    walked: dict[tuple[int, int], tuple[list[tuple[int, int]], int]] = {}
+    walked: dict[int, tuple[list[int], int]] = {}
     top = size - 1
     for m in indices:
         if not 0 <= m < size:
             raise ProofError(f"index {m} is not in a tree of size {size}")
-        path: list[tuple[int, int]] = []
+        path: list[int] = []
         level = 0
         while top >> level:
             node = m >> level
-            shared = walked.get((level, node))
+            shared = walked.get(node << 6 | level)
             if shared is not None:
                 path += shared[0][shared[1] :]
                 break
-            walked[(level, node)] = (path, len(path))
+            walked[node << 6 | level] = (path, len(path))
             sibling = node ^ 1
             begin = sibling << level
             if begin < size:
-                key = (level, sibling)
+                key = sibling << 6 | level
                 if key not in wanted:
                     end = begin + (1 << level)
                     wanted[key] = (
@@ -218,7 +221,10 @@ def inclusion_proofs(indices: Sequence[int], size: int, read: HashReader) -> lis
         steps.append(path)
     nodes = list({node for parts in wanted.values() for node in parts})
     hashes = dict(zip(nodes, read(nodes), strict=True))
-    folded = {key: fold_range([hashes[n] for n in parts]) for key, parts in wanted.items()}
+    folded = {
+        key: hashes[parts[0]] if len(parts) == 1 else fold_range([hashes[n] for n in parts])
+        for key, parts in wanted.items()
+    }
     return [[folded[key] for key in path] for path in steps]
 
 

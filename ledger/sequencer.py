@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, InvalidStateError, ThreadPoolExecutor
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -659,8 +659,10 @@ class Sequencer:
             proofs = iter([None] * len(places))
         for pending, outcome in zip(batch, outcomes.each, strict=True):
             proof = None if isinstance(outcome, Rejected) else next(proofs)
-            with suppress(InvalidStateError):  # its submitter gave up (a request cancelled)
+            try:
                 self._answer(pending, outcome, proof, outcomes)
+            except InvalidStateError:  # its submitter gave up (a request cancelled)
+                continue  # (not contextlib.suppress: a µs per statement)
 
     def _answer(
         self,
@@ -674,6 +676,21 @@ class Sequencer:
             future.set_exception(outcome)
         else:
             index, stream, version, digest_, duplicate = outcome
+            if pending.receipt and proof is not None:
+                # The receipt ``receipt`` would build from its Landed, built directly.
+                future.set_result(
+                    Receipt(
+                        stream,
+                        version,
+                        digest_,
+                        index,
+                        outcomes.tree_size,
+                        tuple(proof),
+                        outcomes.checkpoint,
+                        duplicate,
+                    )
+                )
+                return
             landed = Landed(
                 index,
                 stream,

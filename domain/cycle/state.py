@@ -102,10 +102,12 @@ class CycleState:
     def _own(self, key: str) -> None:
         if key in self._shared:
             self._shared.discard(key)
+            # Their own deep copies, called directly: ``copy.deepcopy``'s memo and
+            # dispatch cost more than copying an evaluation (one per act in a batch).
             if key in self.evaluations:
-                self.evaluations[key] = copy.deepcopy(self.evaluations[key])
+                self.evaluations[key] = self.evaluations[key].__deepcopy__({})
             else:
-                self.meetings[key] = copy.deepcopy(self.meetings[key])
+                self.meetings[key] = self.meetings[key].__deepcopy__({})
 
     def _scores(self, body: Body) -> tuple[int, int]:
         return (

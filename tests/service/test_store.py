@@ -23,7 +23,7 @@ from ledger.envelope import Event
 from ledger.errors import Rejected
 from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
 from ledger.receipt import Receipt
-from ledger.sequencer import MAX_HOLD
+from ledger.sequencer import MAX_HOLD, Landed
 from tests.conftest import People
 from tests.paths import ROOT
 
@@ -116,6 +116,33 @@ def test_a_request_that_gave_up_leaves_its_batch_answered(ledger: Ledger, people
         receipt.verify(ledger.log_key)
     assert ledger.size() == len(signed)
     assert ledger.append(signed[2]).duplicate
+
+
+def test_a_receipt_settled_with_its_batch_is_the_one_its_place_proves(
+    ledger: Ledger, people: People
+) -> None:
+    """The writer builds a receipt submitter's receipt directly, with the proof it built
+    for the whole batch: the very receipt ``Sequencer.receipt`` gives for its place,
+    whose proof it reads on its own, and the same as a ``submit`` caller's."""
+    writer = ledger.sequencer
+    assert writer is not None
+    signed = [people.statement(cadre=f"c{i % 3}") for i in range(40)]
+    futures: list[Future[Receipt]] = [Future() for _ in signed]
+    landed = []
+    for i, (s, future) in enumerate(zip(signed, futures, strict=True)):
+        if i % 5 == 4:
+            landed.append(writer.submit(s))
+        else:
+            writer.submit_receipt(s, future)
+    receipts = [f.result(30) for i, f in enumerate(futures) if i % 5 != 4]
+    receipts += [writer.receipt(f.result(30)) for f in landed]
+    assert sorted(r.index for r in receipts) == list(range(len(signed)))
+    for receipt in receipts:
+        receipt.verify(ledger.log_key)
+        ((index, stream, version, raw),) = ledger.store.entries(receipt.index, 1)
+        stored = Event.parse(raw).hash
+        place = Landed(index, stream, version, stored, receipt.tree_size, receipt.checkpoint)
+        assert writer.receipt(place) == receipt
 
 
 def test_restart_continues_the_log(

@@ -6,6 +6,7 @@ rules enforced by a real ledger.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -497,6 +498,11 @@ def test_late_acts_need_a_recorded_exception(world: World) -> None:
 
 @pytest.fixture
 def published(scored: World) -> World:
+    return publish(scored)
+
+
+def publish(scored: World) -> World:
+    """Every subject proposed and decided within the quota, and the result published."""
     scored.propose_and_decide(UNIT, "HTT")
     scored.propose_and_decide(CHAIR, "HTT")
     scored.propose_and_decide(CADRES[0], "HTT", reason="Vượt tỷ lệ.", quota=True)
@@ -679,6 +685,60 @@ def test_a_refused_act_changes_nothing_and_a_draft_is_kept_only_on_commit(scored
     draft.commit()
     proposal = base.cycles[CYCLE].evaluations[CADRES[1]].proposal
     assert proposal is not None and proposal.level == Level.HTT
+
+
+def _changeable(value: object, found: dict[int, object] | None = None) -> dict[int, object]:
+    """Every list, dict, set and (unfrozen) dataclass reachable from ``value``, by id."""
+    found = {} if found is None else found
+    if id(value) in found:
+        return found
+    if isinstance(value, (list, tuple, set, frozenset)):
+        children: list[object] = list(value)
+    elif isinstance(value, dict):
+        children = [*value.keys(), *value.values()]
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        children = [getattr(value, f.name) for f in dataclasses.fields(value)]
+    else:
+        return found
+    if not isinstance(value, (tuple, frozenset)) and not (
+        dataclasses.is_dataclass(value) and type(value).__dataclass_params__.frozen  # type: ignore[attr-defined]
+    ):
+        found[id(value)] = value
+    for child in children:
+        _changeable(child, found)
+    return found
+
+
+def test_a_drafts_copy_of_an_evaluation_is_deep_and_shares_nothing(scored: World) -> None:
+    """A batch copies an evaluation on its first write to it with ``Evaluation``'s own
+    ``__deepcopy__`` (cheaper than the generic one): field by field the same, and
+    nothing the copy could change is the original's."""
+    import copy
+
+    discipline = {"kind": "discipline", "form": "khien_trach", "duty_related": True}
+    scored.on(
+        AUTHORITY,
+        "evidence.recorded",
+        cadre=CADRES[4],
+        decided="2026-05-04",
+        text="…",
+        **discipline,
+    )
+    scored.on(INSPECTION, "conflict.declared", cadre=CADRES[2], reason="Người thân.")
+    publish(scored)
+    decision = scored.model.cycles[CYCLE].evaluations[CADRES[3]].decision
+    assert decision is not None
+    complaint = {"against": decision.event, "grounds": "Thiếu điểm."}
+    scored.on(CADRES[3], "complaint.filed", cadre=CADRES[3], **complaint)
+    evaluations = scored.model.cycles[CYCLE].evaluations.values()
+    assert any(ev.evidence for ev in evaluations) and any(ev.complaints for ev in evaluations)
+    assert any(ev.conflicts for ev in evaluations) and any(ev.comments for ev in evaluations)
+    for ev in evaluations:
+        twin = copy.deepcopy(ev)
+        assert type(twin) is type(ev) and twin == ev
+        assert dataclasses.asdict(twin) == dataclasses.asdict(ev)
+        assert not _changeable(twin).keys() & _changeable(ev).keys()
+        assert twin.subject is not ev.subject and twin.subject == ev.subject
 
 
 def test_replay_records_what_the_rules_refuse_instead_of_raising() -> None:
