@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.acts import Act
-from domain.model import Model
+from domain.model import Draft, Model
 from ledger.errors import Rejected
 from projections.views import digest, documents
 from tests.conftest import examples
@@ -235,6 +235,41 @@ def test_a_draft_judges_as_the_model_and_an_abandoned_one_changes_nothing(
         draft.commit()
         verdicts += then
         i += len(batch)
+
+    assert verdicts == expected
+    assert snapshot(batched) == snapshot(alone) == snapshot(world.model)
+
+
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=review_moves, cuts=st.lists(st.integers(1, 8), min_size=1, max_size=10))
+def test_a_draft_on_a_draft_still_committing_judges_as_the_model(
+    plan: list[tuple[Any, ...]], cuts: list[int]
+) -> None:
+    """The pipelined writer lays each batch out on the draft of the batch still
+    committing, and commits them in order: every act gets the verdict the model alone
+    gives it, the model ends as if the batches came one after the other, and until a
+    draft is committed (were its commit to fail, both are dropped) nothing changes."""
+    world = World()
+    root = str(world.keys["root"].verifier)
+    acts = acts_for(world, plan, in_session=True)
+
+    alone = Model([root])
+    expected = [verdict(alone, act) for act in acts]
+
+    batched, verdicts, i = Model([root]), [], 0
+    committing: Draft | None = None
+    while i < len(acts):
+        batch = acts[i : i + cuts[i % len(cuts)]]
+        before = snapshot(batched)
+        draft = (committing or batched).begin()
+        verdicts += [verdict(draft, act) for act in batch]
+        assert snapshot(batched) == before
+        if committing is not None:
+            committing.commit()
+        committing = draft
+        i += len(batch)
+    if committing is not None:
+        committing.commit()
 
     assert verdicts == expected
     assert snapshot(batched) == snapshot(alone) == snapshot(world.model)
