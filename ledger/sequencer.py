@@ -6,6 +6,12 @@ its stream, extends the Merkle tree once, signs one checkpoint, and writes the l
 in one transaction. Only then are the waiting requests answered. A crash before the
 commit loses only statements nobody was told were accepted; a retry with the same
 nonce after a crash *after* the commit gets the stored event's receipt back.
+
+Pipelined: while a batch's transaction commits (in the committer thread: waiting on
+the disk's flush, most of a batch's time), the writer lays out the next batch on the
+state the committing one leaves. It hands that batch over only once the one before
+it is stored, so transactions commit one at a time, in log order; if one fails, the
+batch laid out on it is thrown away and both are written again, carefully.
 """
 
 from __future__ import annotations
