@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from itertools import chain
 from typing import Any
@@ -111,6 +111,7 @@ class SQLiteLogStore(LogStore):
         self._thread_lock = threading.Lock()
         # The connection batches are written on (``_connection``), one batch at a time.
         self._writer: SQLiteConnection | None = None
+        self._plain: sqlite3.Connection | None = None  # the same, as sqlite3's own
         self._writing = threading.Lock()
 
     def _lenient(self, cursor: Any) -> None:
@@ -158,14 +159,32 @@ class SQLiteLogStore(LogStore):
         # The rows eventsourcing's recorder would write for the events (it inserts them
         # one statement per event), in a transaction as its ``insert_events`` opens one
         # (eventsourcing's own, on the store's connection: same BEGIN, COMMIT, errors).
-        with self._writing, self._batch_transaction() as cursor:
-            _insert_values(cursor, self._events, event_rows(events))
-            write_rows(cursor, rows, _insert_values)
+        with self._writing:
+            if self.recorder.datastore.pool.is_sqlite_memory_mode:
+                transaction = self.transaction(commit=True)  # one database per connection
+            else:
+                transaction = self._connection().transaction(commit=True)
+            try:
+                with transaction as cursor:
+                    _insert_values(cursor, self._events, event_rows(events))
+                    write_rows(cursor, rows, _insert_values)
+            except BaseException:
+                self._abandon()
+                raise
 
-    def _batch_transaction(self) -> AbstractContextManager[Any]:
-        if self.recorder.datastore.pool.is_sqlite_memory_mode:
-            return self.transaction(commit=True)  # one database per connection there
-        return self._connection().transaction(commit=True)
+    def _abandon(self) -> None:
+        """After a failed batch: whatever it left open is rolled back (a COMMIT that
+        failed can leave its transaction open, and the next batch's BEGIN would fail),
+        or else the connection is closed, for the next batch to open a new one."""
+        writer, plain = self._writer, self._plain
+        if writer is None or plain is None or not plain.in_transaction:
+            return
+        try:
+            writer.rollback()
+        except Exception:
+            self._writer = self._plain = None
+            with suppress(Exception):
+                writer.close()
 
     def _connection(self) -> SQLiteConnection:
         """The connection batches are written on, opened at the first and kept until
@@ -185,7 +204,7 @@ class SQLiteLogStore(LogStore):
             if not pool.is_journal_mode_wal:  # the pool sets WAL on its first connection
                 with datastore.get_connection(commit=False):
                     pass
-            conn = sqlite3.connect(
+            self._plain = sqlite3.connect(
                 pool.db_name,
                 uri=True,
                 check_same_thread=False,
@@ -193,7 +212,7 @@ class SQLiteLogStore(LogStore):
                 cached_statements=_CACHED_STATEMENTS,
                 timeout=pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
             )
-            self._writer = SQLiteConnection(conn, max_age=None)
+            self._writer = SQLiteConnection(self._plain, max_age=None)
         return self._writer
 
     def close(self) -> None:
@@ -201,7 +220,7 @@ class SQLiteLogStore(LogStore):
         with self._writing:
             if self._writer is not None:
                 self._writer.close()
-                self._writer = None
+                self._writer = self._plain = None
 
     @contextmanager
     def forgetting(self) -> Iterator[Any]:
