@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from functools import lru_cache
 from itertools import chain
 from typing import Any
@@ -113,6 +113,8 @@ class SQLiteLogStore(LogStore):
         self._writer: SQLiteConnection | None = None
         self._plain: sqlite3.Connection | None = None  # the same, as sqlite3's own
         self._writing = threading.Lock()
+        self._holder: int | None = None  # the thread holding ``writer_lock``
+        self._in_memory = recorder.datastore.pool.is_sqlite_memory_mode
 
     def _lenient(self, cursor: Any) -> None:
         """Read TEXT that is not UTF-8 as ``lenient_text`` does, never raise on it."""
@@ -136,10 +138,25 @@ class SQLiteLogStore(LogStore):
                 db_name = self.recorder.datastore.pool.db_name
                 self._lock_file = open(db_name + ".lock", "a")  # noqa: SIM115 - kept for life
             fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+            self._holder = threading.get_ident()
             try:
                 yield
             finally:
+                self._holder = None
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    def transaction(self, commit: bool = False) -> AbstractContextManager[Any]:
+        """The writer's reads and writes while it holds the writer lock (the heads and
+        nonces of a batch, the latest checkpoint) go to the batches' connection, whose
+        statements and pages are cached; everyone else's to the datastore's pool."""
+        if self._holder == threading.get_ident() and not self._in_memory:
+            return self._on_writer(commit)
+        return super().transaction(commit)
+
+    @contextmanager
+    def _on_writer(self, commit: bool) -> Iterator[Any]:
+        with self._writing, self._connection().transaction(commit=commit) as cursor:
+            yield cursor
 
     @contextmanager
     def try_lock(self, name: str, key: int) -> Iterator[bool]:
@@ -160,7 +177,7 @@ class SQLiteLogStore(LogStore):
         # one statement per event), in a transaction as its ``insert_events`` opens one
         # (eventsourcing's own, on the store's connection: same BEGIN, COMMIT, errors).
         with self._writing:
-            if self.recorder.datastore.pool.is_sqlite_memory_mode:
+            if self._in_memory:
                 transaction = self.transaction(commit=True)  # one database per connection
             else:
                 transaction = self._connection().transaction(commit=True)
@@ -212,6 +229,7 @@ class SQLiteLogStore(LogStore):
                 cached_statements=_CACHED_STATEMENTS,
                 timeout=pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
             )
+            self._plain.row_factory = sqlite3.Row  # as the pool's: ``query`` reads by name
             self._writer = SQLiteConnection(self._plain, max_age=None)
         return self._writer
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,26 @@ def test_a_database_in_memory_is_written_through_the_pool() -> None:
     assert store._plain is None
     assert list(store.iter_leaves()) == [(0, "a", 1), (1, "a", 2)]
     datastore.close()
+
+
+def test_the_writer_reads_on_its_connection_and_others_on_the_pool(
+    sqlite_ledger: Ledger, people: People
+) -> None:
+    """Under the writer lock, the writer's reads and writes go to the batches'
+    connection (rows read by name, as the pool's); another thread meanwhile reads on
+    the pool, without waiting for the writer."""
+    receipt = sqlite_ledger.append(people.statement())
+    store = _sqlite_store(sqlite_ledger)
+    assert sqlite_ledger.sequencer is not None
+    sqlite_ledger.sequencer.stop()  # this thread is the writer now
+    assert store._plain is not None
+    written = store._plain.total_changes  # rows written on the batches' connection
+    with store.writer_lock():
+        heads = store.stream_heads([receipt.stream])
+        assert heads[receipt.stream][0] == receipt.version
+        assert store.latest_checkpoint() == (1, sqlite_ledger.checkpoint())
+        store.execute("INSERT INTO ledger_meta (key, value) VALUES (?, ?)", ("note", "kept"))
+        assert store._plain.total_changes == written + 1
+        with ThreadPoolExecutor(1) as other:
+            assert other.submit(store.meta).result(timeout=10)["note"] == "kept"
+    assert store.meta()["note"] == "kept"
