@@ -2,9 +2,11 @@
 SQL and transactions (``ledger.store.LogStore`` is the interface).
 
 Writers in other processes take turns on a file lock beside the database; a batch's
-events and rows are inserted as multi-row INSERTs in one transaction of the recorder's
-datastore; reads accept whatever SQLite let into a column (any value in any column), so
-that the verifier reports it at its position rather than stopping at a traceback.
+events and rows are inserted as multi-row INSERTs in one eventsourcing transaction, on
+a connection the store keeps for its batches (and for the writer's reads while it holds
+the lock), its statements prepared once; reads accept whatever SQLite let into a column
+(any value in any column), so that the verifier reports it at its position rather than
+stopping at a traceback.
 """
 
 from __future__ import annotations
