@@ -2,9 +2,11 @@
 SQL and transactions (``ledger.store.LogStore`` is the interface).
 
 Writers in other processes take turns on a file lock beside the database; a batch's
-events and rows are inserted as multi-row INSERTs in one transaction of the recorder's
-datastore; reads accept whatever SQLite let into a column (any value in any column), so
-that the verifier reports it at its position rather than stopping at a traceback.
+events and rows are inserted as multi-row INSERTs in one eventsourcing transaction, on
+a connection the store keeps for its batches (and for the writer's reads while it holds
+the lock), its statements prepared once; reads accept whatever SQLite let into a column
+(any value in any column), so that the verifier reports it at its position rather than
+stopping at a traceback.
 """
 
 from __future__ import annotations
@@ -12,13 +14,21 @@ from __future__ import annotations
 import fcntl
 import operator
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
+from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+from eventsourcing.sqlite import (
+    SQLITE3_DEFAULT_LOCK_TIMEOUT,
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteDatastore,
+)
 
 from ledger.store import (
     BatchRows,
@@ -40,6 +50,10 @@ from ledger.store import (
 _LENIENT_TEXT = operator.methodcaller("decode", "utf-8", "surrogateescape")
 # The types of an event row's stream, version, topic and state as the log writes them.
 _AS_WRITTEN = (str, int, str, bytes)
+# The writer's statement cache (sqlite3 keys it by SQL text): a batch's INSERTs, one
+# text per table and number of rows, stay prepared from one batch to the next.
+# (eventsourcing's connections are made with ``cached_statements=True``: one.)
+_CACHED_STATEMENTS = 512
 
 
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
@@ -69,11 +83,19 @@ def _create_private(db_name: str) -> None:
 def _insert_values(cursor: Any, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
     """Multi-row INSERTs, one statement per 500 rows rather than one per row, because
     each statement gives up and retakes the GIL, and the writer thread must not queue
-    for the GIL behind every request thread once per row."""
+    for the GIL behind every request thread once per row. The statement's text is the
+    same for the same table and number of rows (``_insert_sql``), so that the writer's
+    connection finds it prepared in its statement cache."""
     for chunk in chunks(list(rows), 500):
-        values = ", ".join(["(" + ", ".join(["?"] * len(chunk[0])) + ")"] * len(chunk))
-        params = [v for row in chunk for v in row]
-        cursor.execute(f"INSERT INTO {table.into} VALUES {values}{table.suffix}", params)
+        sql = _insert_sql(table, len(chunk), len(chunk[0]))
+        cursor.execute(sql, list(chain.from_iterable(chunk)))
+
+
+@lru_cache(maxsize=1024)
+def _insert_sql(table: Table, rows: int, columns: int) -> str:
+    """``INSERT INTO table VALUES (?, …), …`` for ``rows`` rows of ``columns`` values."""
+    values = ", ".join(["(" + ", ".join(["?"] * columns) + ")"] * rows)
+    return f"INSERT INTO {table.into} VALUES {values}{table.suffix}"
 
 
 class SQLiteLogStore(LogStore):
@@ -89,6 +111,12 @@ class SQLiteLogStore(LogStore):
         # flock excludes other open files, not other threads sharing this one (an
         # erasure beside the sequencer): they take turns here first.
         self._thread_lock = threading.Lock()
+        # The connection batches are written on (``_connection``), one batch at a time.
+        self._writer: SQLiteConnection | None = None
+        self._plain: sqlite3.Connection | None = None  # the same, as sqlite3's own
+        self._writing = threading.Lock()
+        self._holder: int | None = None  # the thread holding ``writer_lock``
+        self._in_memory = recorder.datastore.pool.is_sqlite_memory_mode
 
     def _lenient(self, cursor: Any) -> None:
         """Read TEXT that is not UTF-8 as ``lenient_text`` does, never raise on it."""
@@ -112,10 +140,25 @@ class SQLiteLogStore(LogStore):
                 db_name = self.recorder.datastore.pool.db_name
                 self._lock_file = open(db_name + ".lock", "a")  # noqa: SIM115 - kept for life
             fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+            self._holder = threading.get_ident()
             try:
                 yield
             finally:
+                self._holder = None
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    def transaction(self, commit: bool = False) -> AbstractContextManager[Any]:
+        """The writer's reads and writes while it holds the writer lock (the heads and
+        nonces of a batch, the latest checkpoint) go to the batches' connection, whose
+        statements and pages are cached; everyone else's to the datastore's pool."""
+        if self._holder == threading.get_ident() and not self._in_memory:
+            return self._on_writer(commit)
+        return super().transaction(commit)
+
+    @contextmanager
+    def _on_writer(self, commit: bool) -> Iterator[Any]:
+        with self._writing, self._connection().transaction(commit=commit) as cursor:
+            yield cursor
 
     @contextmanager
     def try_lock(self, name: str, key: int) -> Iterator[bool]:
@@ -133,10 +176,71 @@ class SQLiteLogStore(LogStore):
 
     def commit(self, events: Sequence[StoredEvent], rows: BatchRows) -> None:
         # The rows eventsourcing's recorder would write for the events (it inserts them
-        # one statement per event), in the transaction its ``insert_events`` would open.
-        with self.transaction(commit=True) as cursor:
-            _insert_values(cursor, self._events, event_rows(events))
-            write_rows(cursor, rows, _insert_values)
+        # one statement per event), in a transaction as its ``insert_events`` opens one
+        # (eventsourcing's own, on the store's connection: same BEGIN, COMMIT, errors).
+        with self._writing:
+            if self._in_memory:
+                transaction = self.transaction(commit=True)  # one database per connection
+            else:
+                transaction = self._connection().transaction(commit=True)
+            try:
+                with transaction as cursor:
+                    _insert_values(cursor, self._events, event_rows(events))
+                    write_rows(cursor, rows, _insert_values)
+            except BaseException:
+                self._abandon()
+                raise
+
+    def _abandon(self) -> None:
+        """After a failed batch: whatever it left open is rolled back (a COMMIT that
+        failed can leave its transaction open, and the next batch's BEGIN would fail),
+        or else the connection is closed, for the next batch to open a new one."""
+        writer, plain = self._writer, self._plain
+        if writer is None or plain is None or not plain.in_transaction:
+            return
+        try:
+            writer.rollback()
+        except Exception:
+            self._writer = self._plain = None
+            with suppress(Exception):
+                writer.close()
+
+    def _connection(self) -> SQLiteConnection:
+        """The connection batches are written on, opened at the first and kept until
+        ``close``, rather than one of the datastore's pool per batch: the pool hands
+        out its connections in turn, each with a statement cache of one, so every
+        statement of every batch was parsed and planned again, and every batch began
+        with a page cache emptied by the previous batch's connection.
+
+        Opened as the pool opens its own, with no pragma of ours: the same
+        ``synchronous`` (SQLite's default, FULL: a batch is fsynced before its
+        statements are answered), the same lock timeout, the journal mode the pool set
+        (WAL, kept in the file). A database in memory has no second connection to it:
+        there the batches go through the pool as before."""
+        if self._writer is None:
+            datastore = self.recorder.datastore
+            pool = datastore.pool
+            if not pool.is_journal_mode_wal:  # the pool sets WAL on its first connection
+                with datastore.get_connection(commit=False):
+                    pass
+            self._plain = sqlite3.connect(
+                pool.db_name,
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,  # BEGIN and COMMIT are eventsourcing's, explicit
+                cached_statements=_CACHED_STATEMENTS,
+                timeout=pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
+            )
+            self._plain.row_factory = sqlite3.Row  # as the pool's: ``query`` reads by name
+            self._writer = SQLiteConnection(self._plain, max_age=None)
+        return self._writer
+
+    def close(self) -> None:
+        """Close the batches' connection (the recorder's pool is the application's)."""
+        with self._writing:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = self._plain = None
 
     @contextmanager
     def forgetting(self) -> Iterator[Any]:

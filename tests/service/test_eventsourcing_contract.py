@@ -20,7 +20,12 @@ import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+from eventsourcing.sqlite import (
+    SQLITE3_DEFAULT_LOCK_TIMEOUT,
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteDatastore,
+)
 
 from cadreledger.service import Ledger
 from ledger.envelope import TOPIC
@@ -50,6 +55,23 @@ def test_the_members_the_store_uses_are_there() -> None:
     for datastore in (SQLiteDatastore, PostgresDatastore):
         assert "commit" in _parameters(datastore.transaction)
         assert callable(datastore.get_connection)
+
+
+def test_what_the_sqlite_store_keeps_its_own_connection_by(tmp_path: Path) -> None:
+    """``SQLiteLogStore`` opens its batches' connection as the pool opens its own and
+    runs eventsourcing's transaction on it: these members must stay."""
+    assert _parameters(SQLiteConnection.__init__) == ["self", "sqlite_conn", "max_age"]
+    assert "commit" in _parameters(SQLiteConnection.transaction)
+    assert isinstance(SQLITE3_DEFAULT_LOCK_TIMEOUT, int)
+    datastore = SQLiteDatastore(str(tmp_path / "p.db"), lock_timeout=7)
+    pool = datastore.pool
+    assert (pool.db_name, pool.lock_timeout) == (str(tmp_path / "p.db"), 7)
+    assert pool.is_sqlite_memory_mode is False
+    assert pool.is_journal_mode_wal is False
+    with datastore.get_connection(commit=False):  # the pool's first sets WAL
+        pass
+    assert pool.is_journal_mode_wal is True
+    datastore.close()
 
 
 def test_a_plain_recorder_gets_no_store(tmp_path: Path) -> None:
