@@ -38,7 +38,6 @@ from ledger.receipt import Receipt
 from ledger.sequencer import Clock, Sequencer, utc_now
 from ledger.statement import SignedStatement, parse_submission
 from ledger.store import Entry, open_store
-from ledger.store_sqlite import SQLiteLogStore
 from ledger.tilelog import TileResources
 from ledger.tiles import TileHashReader
 from ledger.vault import (
@@ -318,8 +317,7 @@ class Ledger:
         if self.sequencer is not None:
             self.sequencer.stop()
         self._cpu.shutdown()
-        if isinstance(self.store, SQLiteLogStore):
-            self.store.close()  # the connection its batches were written on
+        self.store.close()  # (SQLite: the connection its batches were written on)
         self.app.close()
 
     def __enter__(self) -> Ledger:

@@ -21,7 +21,8 @@ This module holds what both databases share: the tables, the rows a batch writes
 reads whose SQL is the same, and ``LogStore``, the interface the rest of the code uses.
 ``ledger.store_sqlite`` and ``ledger.store_postgres`` hold each database's own SQL and
 transactions; ``open_store`` picks one, once, from the recorder eventsourcing built.
-The store writes the events itself, in a transaction of the recorder's datastore, rather
+The store writes the events itself, in an eventsourcing transaction (on PostgreSQL a
+connection of the recorder's datastore; on SQLite one the store keeps), rather
 than through the recorder's protected hooks: eventsourcing's public ``insert_events``
 has no place for rows of our own in its transaction
 (``tests/service/test_eventsourcing_contract.py`` checks what we still rely on of the
@@ -342,6 +343,9 @@ class LogStore(ABC):
     @abstractmethod
     def commit(self, events: Sequence[StoredEvent], rows: BatchRows) -> None:
         """Insert a batch's events and rows in one transaction (raises on any conflict)."""
+
+    def close(self) -> None:  # noqa: B027 - a hook most databases need not fill
+        """Let go of what the store holds beside the recorder's own connections."""
 
     @abstractmethod
     def forgetting(self) -> AbstractContextManager[Any]:
