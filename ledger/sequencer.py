@@ -385,17 +385,21 @@ class Sequencer:
         """The next batch: while one commits, what queues before its commit ends (perhaps
         nothing). Holding the lock, the writer waits ``LINGER`` for one before it lets go:
         under load the next statements are on their way."""
-        timeout = LINGER if inflight is None and self._lock.held else None
-        taken: tuple[list[_Pending | _Wake], bool] | None
-        try:
-            taken = take_batch(self._queue, self.max_batch, timeout)
-        except queue.Empty:
-            self._let_go()
-            taken = take_batch(self._queue, self.max_batch)
-        if taken is None:
-            return None
-        items, stopping = taken
-        return [item for item in items if not isinstance(item, _Wake)], stopping
+        while True:
+            timeout = LINGER if inflight is None and self._lock.held else None
+            taken: tuple[list[_Pending | _Wake], bool] | None
+            try:
+                taken = take_batch(self._queue, self.max_batch, timeout)
+            except queue.Empty:
+                self._let_go()
+                continue
+            if taken is None:
+                return None
+            items, stopping = taken
+            statements = [item for item in items if isinstance(item, _Pending)]
+            # (a wake from a commit already answered is no reason to stop waiting)
+            if statements or stopping or (inflight is not None and inflight.commit.done()):
+                return statements, stopping
 
     def _let_go(self) -> None:
         self._lock.release()
@@ -423,8 +427,8 @@ class Sequencer:
         staged: _Staged | None = None
         try:
             self._lock.hold()
-            if self._fresh() and not self._stale:
-                staged = self._stage(batch, careful=False, after=inflight)
+            self._fresh()
+            staged = self._stage(batch, careful=False, after=inflight)
         except Exception:
             log.exception("could not lay out a batch of %d", len(batch))
             self._stale = True
@@ -446,7 +450,7 @@ class Sequencer:
         self._deliver(batch, outcomes, started)
         return None
 
-    def _fresh(self) -> bool:
+    def _fresh(self) -> None:
         """Know what is stored: rules judge by it, so another writer's commits must be
         known before a verdict, not found at commit time. Unless the writer has held the
         lock since it last looked, ask the database (with rules) how far the log goes."""
@@ -456,7 +460,6 @@ class Sequencer:
         if self._stale:
             self._load()
         self._current = True
-        return True
 
     def _land(self, inflight: _InFlight | None) -> bool:
         """Wait for ``inflight``'s commit, and answer its statements: False if it failed
