@@ -198,3 +198,33 @@ def test_statements_count_against_the_one_limit_as_in_one_process(
     assert statuses[0] == [201, 201, 400, 201, 201, 201] + [429] * 6
     assert statuses[2] == statuses[0]
     assert stored == {0: 5, 2: 5}
+
+
+def test_a_worker_started_as_its_writer_dies_leaves(tmp_path: Path) -> None:
+    """A worker respawned just as its writer is killed finds its parent already gone
+    when it starts: it must still leave (and free the port), not serve 503s for good."""
+    import multiprocessing
+    import secrets
+
+    from cadreledger.workers import WorkerOptions, listen, run_worker
+
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    settings = Settings(db=url, log_key_file=str(tmp_path / "log.key"), rules=False)
+    Ledger(settings).close()
+    sock = listen("127.0.0.1", free_port())
+    options = WorkerOptions(heartbeat=15.0, sse_buffer=100, open_access=True)
+    gone = 2**22 + 12345  # the writer's id, as it gave it: not this worker's parent
+    context = multiprocessing.get_context("spawn")
+    worker = context.Process(
+        target=run_worker,
+        args=(settings, sock, str(tmp_path / "no.sock"), secrets.token_bytes(32), options, gone),
+    )
+    worker.start()
+    try:
+        worker.join(60)
+        assert not worker.is_alive()
+    finally:
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
+        sock.close()
