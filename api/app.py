@@ -18,6 +18,7 @@ from api.body_limit import MAX_BODY_BYTES, BodyLimit
 from api.cycles import RecentReads
 from api.feed import StreamSettings
 from api.hardening import SecurityHeaders, install_docs
+from api.intake import PATH as STATEMENTS
 from api.intake import StatementIntake
 from api.observability import install as install_operations
 from api.openapi import complete as complete_openapi
@@ -136,7 +137,9 @@ def create_app(
     # rate limiter sees who is asking, and refusals are logged and measured.
     app.add_middleware(StatementIntake, ledger=ledger)  # innermost: see api/intake.py
     if rate is not None:
-        app.add_middleware(RateLimit, policy=rate, decide=rate_decisions)
+        # A worker's submission goes to the writer with its decision: api/intake.py.
+        defer = [("POST", STATEMENTS)]
+        app.add_middleware(RateLimit, policy=rate, decide=rate_decisions, defer=defer)
     app.add_middleware(BodyLimit, limit=max_body)
     install_operations(app, ledger)
     app.add_middleware(SecurityHeaders)  # outside the rest: every answer, refusals too

@@ -8,6 +8,14 @@ request that finds the bucket empty gets 429 with ``Retry-After`` and nothing el
 happens. Every counted answer says where the caller stands in the IETF fields
 ``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers).
 Probes (``/healthz``, ``/readyz``, ``/metrics``) are never counted.
+
+Where the buckets are in another process (``decide``: an HTTP worker asks the writer),
+an endpoint named in ``defer`` takes its request's decision itself (``Deferred``, in
+the scope), with its work: the statement intake sends a statement and its bucket's key
+to the writer together, one trip for both, and the writer sequences it only if a token
+was there. The answers are the same: refused, the request gets the 429 (``Limited``),
+and nothing is stored; an endpoint that refuses the request itself takes the decision
+first, and a 429 goes before its own refusal.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -27,6 +35,7 @@ from ledger.errors import Rejected
 RATE_LIMITED = API_PROBLEMS.add("rate-limited", 429, "Quá nhiều yêu cầu", "Too many requests")
 UNCOUNTED = frozenset({"/healthz", "/readyz", "/metrics"})
 MAX_BUCKETS = 100_000  # people and addresses remembered; the idlest are forgotten first
+DEFERRED = "cadreledger.rate"  # the scope's key for a ``Deferred``
 
 
 @dataclass(frozen=True)
@@ -81,10 +90,39 @@ class TokenBuckets:
         )
 
 
+class Limited(Exception):
+    """An endpoint's ``Deferred`` decision refused its request: ``RateLimit`` answers 429."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__("rate limited")
+        self.decision = decision
+
+
+@dataclass
+class Deferred:
+    """A request's decision, left to its endpoint to take with its work (``RateLimit``'s
+    ``defer``). Whatever the endpoint answers, it has taken the decision first: with its
+    work (``decision`` set from the answer), or alone (``take``)."""
+
+    key: str
+    decide: Callable[[str], Awaitable[Decision]]
+    decision: Decision | None = None
+
+    async def take(self) -> Decision:
+        """The decision, if not taken yet, on its own; ``Limited`` if it refuses."""
+        if self.decision is None:
+            self.decision = await self.decide(self.key)
+        if not self.decision.allowed:
+            raise Limited(self.decision)
+        return self.decision
+
+
 class RateLimit:
     """ASGI middleware over ``TokenBuckets``: this process's own, or, with ``decide``,
     the buckets of whoever holds them for several processes (an HTTP worker asks the
-    sequencer process: ``cadreledger.handover``), so that a limit is one limit."""
+    sequencer process: ``cadreledger.handover``), so that a limit is one limit. With
+    ``decide``, the endpoints at the ``(method, path)`` pairs of ``defer`` take their
+    request's decision themselves (``Deferred``)."""
 
     def __init__(
         self,
@@ -92,10 +130,12 @@ class RateLimit:
         policy: RatePolicy,
         clock: Callable[[], float] | None = None,
         decide: Callable[[str], Awaitable[Decision]] | None = None,
+        defer: Collection[tuple[str, str]] = (),
     ):
         self.app = app
         self.buckets = TokenBuckets(policy, clock or time.monotonic)
         self.decide = decide
+        self.defer = frozenset(defer) if decide is not None else frozenset()
         self.policy_header = f'"default";q={policy.burst};w={policy.window}'.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -103,28 +143,18 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         key = caller(scope)
+        if self.decide is not None and (scope["method"], scope["path"]) in self.defer:
+            await self._deferred(scope, receive, send, Deferred(key, self.decide))
+            return
         try:
             decision = self.buckets.take(key) if self.decide is None else await self.decide(key)
         except Rejected as unavailable:  # whoever holds the buckets does not answer
             await problem_response(Request(scope), unavailable)(scope, receive, send)
             return
-        fields = [
-            (b"ratelimit-policy", self.policy_header),
-            (b"ratelimit", f'"default";r={decision.remaining};t={decision.full_in}'.encode()),
-        ]
         if not decision.allowed:
-            wait = decision.retry_after
-            refused = Rejected(
-                RATE_LIMITED,
-                f"Quá nhiều yêu cầu; hãy thử lại sau {wait} giây.",
-                f"Too many requests; retry in {wait} s.",
-                retry_after=wait,
-            )
-            answer = problem_response(Request(scope), refused)
-            answer.headers["Retry-After"] = str(wait)
-            answer.raw_headers.extend(fields)
-            await answer(scope, receive, send)
+            await self._refuse(scope, receive, send, decision)
             return
+        fields = self._fields(decision)
 
         async def with_fields(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -132,6 +162,38 @@ class RateLimit:
             await send(message)
 
         await self.app(scope, receive, with_fields)
+
+    async def _deferred(self, scope: Scope, receive: Receive, send: Send, rate: Deferred) -> None:
+        scope[DEFERRED] = rate
+
+        async def with_fields(message: Message) -> None:
+            if message["type"] == "http.response.start" and rate.decision is not None:
+                message["headers"] = [*message.get("headers", []), *self._fields(rate.decision)]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, with_fields)
+        except Limited as limited:  # raised before the endpoint answered
+            await self._refuse(scope, receive, send, limited.decision)
+
+    def _fields(self, decision: Decision) -> list[tuple[bytes, bytes]]:
+        return [
+            (b"ratelimit-policy", self.policy_header),
+            (b"ratelimit", f'"default";r={decision.remaining};t={decision.full_in}'.encode()),
+        ]
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, decision: Decision) -> None:
+        wait = decision.retry_after
+        refused = Rejected(
+            RATE_LIMITED,
+            f"Quá nhiều yêu cầu; hãy thử lại sau {wait} giây.",
+            f"Too many requests; retry in {wait} s.",
+            retry_after=wait,
+        )
+        answer = problem_response(Request(scope), refused)
+        answer.headers["Retry-After"] = str(wait)
+        answer.raw_headers.extend(self._fields(decision))
+        await answer(scope, receive, send)
 
 
 def caller(scope: Scope) -> str:

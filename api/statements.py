@@ -11,6 +11,7 @@ from api import schemas
 from api.depends import LedgerDep
 from api.intake import submit as submit_statement
 from api.problems import PROBLEM
+from api.rate_limit import DEFERRED
 from api.schemas import SUBMISSION_SCHEMA
 
 router = APIRouter()
@@ -43,4 +44,5 @@ async def submit(ledger: LedgerDep, request: Request) -> Response:
     """Submit a signed statement; the answer is its receipt (201), or the stored
     statement's receipt (200) when it is a retry of the same statement.
     (Answered by ``api.intake.StatementIntake`` before routing.)"""
-    return await submit_statement(ledger, request.receive, request.scope["headers"])
+    scope = request.scope
+    return await submit_statement(ledger, request.receive, scope["headers"], scope.get(DEFERRED))

@@ -91,7 +91,7 @@ def serve_with_workers(
     def start() -> Any:
         child = context.Process(
             target=run_worker,
-            args=(settings, sock, path, secret, options),
+            args=(settings, sock, path, secret, options, os.getpid()),
             name="cadreledger-http",
         )
         child.start()
@@ -128,9 +128,15 @@ def serve_with_workers(
 
 
 def run_worker(
-    settings: Settings, sock: socket.socket, path: str, secret: bytes, options: WorkerOptions
+    settings: Settings,
+    sock: socket.socket,
+    path: str,
+    secret: bytes,
+    options: WorkerOptions,
+    writer: int,
 ) -> None:
-    """A worker's life: the app over a reading ``Ledger`` whose submissions go over."""
+    """A worker's life: the app over a reading ``Ledger`` whose submissions go over.
+    ``writer``: the writer's process id, as it started this worker."""
     import uvicorn
 
     from access.tokens import AccessStore
@@ -155,11 +161,12 @@ def run_worker(
         # anyone once the writer is gone, as nothing more can be acknowledged.
         threading.Timer(GIVE_UP_SECONDS, os._exit, (1,)).start()
 
-    parent = os.getppid()
-
     def orphaned() -> None:
         # A sequencer killed outright never says so: leave the port to its successor.
-        while os.getppid() == parent:
+        # Its id as it gave it, not as this process finds its parent now: a writer
+        # killed while this worker was starting (a respawn) would otherwise never be
+        # missed, and the worker would hold the port, answering 503, for good.
+        while os.getppid() == writer:
             time.sleep(0.5)
         lost()
 

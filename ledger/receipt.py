@@ -30,19 +30,23 @@ class Receipt:
     duplicate: bool = False
 
     def tlog_proof(self) -> str:
-        hashes = "".join(base64.b64encode(h).decode() + "\n" for h in self.proof)
-        return f"{TLOG_PROOF_HEADER}\nindex {self.index}\n{hashes}\n{self.checkpoint}"
+        return self._tlog_proof([base64.b64encode(h).decode() for h in self.proof])
+
+    def _tlog_proof(self, hashes: list[str]) -> str:
+        lines = "".join(h + "\n" for h in hashes)
+        return f"{TLOG_PROOF_HEADER}\nindex {self.index}\n{lines}\n{self.checkpoint}"
 
     def to_json(self) -> dict[str, Any]:
+        hashes = [base64.b64encode(h).decode() for h in self.proof]  # once, for both
         return {
             "stream": self.stream,
             "version": self.version,
             "event_hash": self.event_hash.hex(),
             "index": self.index,
             "tree_size": self.tree_size,
-            "inclusion_proof": [base64.b64encode(h).decode() for h in self.proof],
+            "inclusion_proof": hashes,
             "checkpoint": self.checkpoint,
-            "tlog_proof": self.tlog_proof(),
+            "tlog_proof": self._tlog_proof(hashes),
             "duplicate": self.duplicate,
         }
 

@@ -103,3 +103,46 @@ def test_a_worker_checks_then_the_writer_sequences(
 
     asyncio.run(run())
     assert ledger.size() == 1
+
+
+def test_a_statement_counted_is_sequenced_only_with_its_token(
+    tmp_path: Path, open_ledger: Callable[..., Ledger], people: People
+) -> None:
+    """``counted``: the statement and its bucket's key in one request. With the token,
+    sequenced and answered with the decision; without it, the decision alone, and
+    nothing stored. A refusal before the writer is counted on its own (``take``)."""
+    from api.rate_limit import RatePolicy
+
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'c.db'}")
+    private = tempfile.mkdtemp(prefix="cadreledger-handover-")
+    path = os.path.join(private, "sequencer.sock")
+    server = HandoverServer(path, SECRET, ledger.submit_checked, RatePolicy(0.001, 2))
+
+    async def run() -> None:
+        client = HandoverClient(path, SECRET)
+        first, second = people.statement(cadre="c1"), people.statement(cadre="c2")
+        decision, outcome = await client.submit_counted(
+            json.dumps(first.submission()).encode(), "person:a"
+        )
+        assert decision.allowed and decision.remaining == 1 and outcome is not None
+        outcome().verify(ledger.log_key)
+        with pytest.raises(Rejected) as refused:  # refused in the worker: nothing counted
+            await client.submit_counted(b'{"statement": 1}', "person:a")
+        assert refused.value.problem.status == 400
+        assert (await client.take("person:a")).remaining == 0  # the last token
+        decision, outcome = await client.submit_counted(
+            json.dumps(second.submission()).encode(), "person:a"
+        )
+        assert not decision.allowed and decision.retry_after > 0 and outcome is None
+        decision, outcome = await client.submit_counted(  # another bucket
+            json.dumps(second.submission()).encode(), "person:b"
+        )
+        assert decision.allowed and outcome is not None and outcome().index == 1
+
+    try:
+        asyncio.run(run())
+    finally:
+        server.close()
+        os.unlink(path)
+        os.rmdir(private)
+    assert ledger.size() == 2

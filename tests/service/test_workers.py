@@ -166,3 +166,65 @@ def test_the_rate_limit_is_one_limit_for_all_workers(db_url: str, tmp_path: Path
         statuses = [httpx.get(base + "/v1/log/checkpoint").status_code for _ in range(20)]
     assert statuses.count(200) == 6
     assert statuses[6:] == [429] * 14
+
+
+def test_statements_count_against_the_one_limit_as_in_one_process(
+    db_url: str, tmp_path: Path, people: People
+) -> None:
+    """A worker sends a statement and its bucket's key to the writer together (one trip):
+    the answers are the single process's, status for status: the first 6 requests (good
+    statements and a malformed one alike) answered as always, with the rate fields, every
+    one after that 429 with ``Retry-After``, and only the good statements among the
+    first 6 stored."""
+    env = {"CADRELEDGER_RATE_LIMIT": "0.001", "CADRELEDGER_RATE_BURST": "6"}
+    signed = [people.statement(cadre=f"c{i}") for i in range(12)]
+    bodies = [submission(s) for s in signed]
+    bodies[2] = bodies[9] = b'{"statement": {"v": 1.5}'  # refused by the worker itself
+    stored: dict[int, int] = {}
+    statuses: dict[int, list[int]] = {}
+    for workers, url in ((0, f"sqlite:///{tmp_path / 'single.db'}"), (2, db_url)):
+        (tmp_path / str(workers)).mkdir()
+        with service(url, tmp_path / str(workers), workers, **env) as base:
+            answers = [post(base, body) for body in bodies]
+        statuses[workers] = [a.status_code for a in answers]
+        for a in answers:
+            assert "ratelimit" in a.headers, a.status_code
+        for a in answers[6:]:
+            assert a.headers["retry-after"] and a.json()["type"].endswith("/rate-limited")
+        with Ledger(
+            Settings(db=url, log_key_file=str(tmp_path / str(workers) / "log.key")), writer=False
+        ) as ledger:
+            stored[workers] = ledger.size()
+    assert statuses[0] == [201, 201, 400, 201, 201, 201] + [429] * 6
+    assert statuses[2] == statuses[0]
+    assert stored == {0: 5, 2: 5}
+
+
+def test_a_worker_started_as_its_writer_dies_leaves(tmp_path: Path) -> None:
+    """A worker respawned just as its writer is killed finds its parent already gone
+    when it starts: it must still leave (and free the port), not serve 503s for good."""
+    import multiprocessing
+    import secrets
+
+    from cadreledger.workers import WorkerOptions, listen, run_worker
+
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    settings = Settings(db=url, log_key_file=str(tmp_path / "log.key"), rules=False)
+    Ledger(settings).close()
+    sock = listen("127.0.0.1", free_port())
+    options = WorkerOptions(heartbeat=15.0, sse_buffer=100, open_access=True)
+    gone = 2**22 + 12345  # the writer's id, as it gave it: not this worker's parent
+    context = multiprocessing.get_context("spawn")
+    worker = context.Process(
+        target=run_worker,
+        args=(settings, sock, str(tmp_path / "no.sock"), secrets.token_bytes(32), options, gone),
+    )
+    worker.start()
+    try:
+        worker.join(60)
+        assert not worker.is_alive()
+    finally:
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
+        sock.close()
