@@ -205,6 +205,16 @@ def verdict(model: Model, act: Act) -> str | None:
     return None
 
 
+def judged_alone(plan: list[tuple[Any, ...]]) -> tuple[World, str, list[Act], Model, list[Any]]:
+    """A review's acts for ``plan``; the model that judged them one at a time, and its
+    verdicts."""
+    world = World()
+    root = str(world.keys["root"].verifier)
+    acts = acts_for(world, plan, in_session=True)
+    alone = Model([root])
+    return world, root, acts, alone, [verdict(alone, act) for act in acts]
+
+
 @settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plan=review_moves, cuts=st.lists(st.integers(1, 8), min_size=1, max_size=10))
 def test_a_draft_judges_as_the_model_and_an_abandoned_one_changes_nothing(
@@ -214,12 +224,7 @@ def test_a_draft_judges_as_the_model_and_an_abandoned_one_changes_nothing(
     and the registry) give each act the verdict the model alone gives it, one act at
     a time; a draft never committed (its batch failed to store) leaves the model
     exactly as it was, however many acts it admitted or refused midway."""
-    world = World()
-    root = str(world.keys["root"].verifier)
-    acts = acts_for(world, plan, in_session=True)
-
-    alone = Model([root])
-    expected = [verdict(alone, act) for act in acts]
+    world, root, acts, alone, expected = judged_alone(plan)
 
     batched, verdicts, i = Model([root]), [], 0
     while i < len(acts):
@@ -249,12 +254,7 @@ def test_a_draft_on_a_draft_still_committing_judges_as_the_model(
     committing, and commits them in order: every act gets the verdict the model alone
     gives it, the model ends as if the batches came one after the other, and until a
     draft is committed (were its commit to fail, both are dropped) nothing changes."""
-    world = World()
-    root = str(world.keys["root"].verifier)
-    acts = acts_for(world, plan, in_session=True)
-
-    alone = Model([root])
-    expected = [verdict(alone, act) for act in acts]
+    world, root, acts, alone, expected = judged_alone(plan)
 
     batched, verdicts, i = Model([root]), [], 0
     committing: Draft | None = None
