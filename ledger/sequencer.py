@@ -424,6 +424,8 @@ class Sequencer:
         committer only once ``inflight`` is stored. If ``inflight`` fails, this layout
         is thrown away and both are written again one after the other, carefully."""
         started = time.perf_counter()
+        committer = self._committer
+        assert committer is not None, "the writer runs between start() and stop()"
         staged: _Staged | None = None
         try:
             self._lock.hold()
@@ -435,15 +437,15 @@ class Sequencer:
         if not self._land(inflight):
             staged = None  # laid out on a batch that was not stored
         tried = False
-        if staged is not None and staged.events and self._committer is not None:
+        if staged is not None and staged.events:
             try:
                 self._prepare(staged)
-                commit = self._committer.submit(self.store.commit, staged.events, staged.rows)
+                commit = committer.submit(self.store.commit, staged.events, staged.rows)
                 commit.add_done_callback(lambda _: self._queue.put(_WAKE))
                 return _InFlight(batch, staged, commit, started)
             except Exception:
                 self._stale, staged, tried = True, None, True
-        if staged is not None and not staged.events:
+        if staged is not None:  # nothing of its own to store
             outcomes = self._outcomes(staged)
         else:
             outcomes = self._write_carefully(batch, first=1 if tried else 0)
