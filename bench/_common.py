@@ -22,6 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# The package of this checkout, not whichever one the venv installed (an editable install
+# points at the checkout it was made from): a figure is of the code beside its script.
+ROOT = str(Path(__file__).resolve().parents[1])
+if sys.path[:1] != [ROOT]:
+    sys.path.insert(0, ROOT)
+
 CYCLE = "2025-qd366"
 ISSUED_AT = "2025-12-01T08:00:00Z"
 
