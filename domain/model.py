@@ -231,8 +231,14 @@ class Draft(Model):
         self.violations_seen = dict(base.violations_seen)
         self.position = base.position
         self.refused = []
-        # The batch's own uses over the model's (kept on commit), not a copy per batch.
-        self.last_use = ChainMap({}, base.last_use)
+        # The batch's own uses over the model's (kept on commit), not a copy per batch;
+        # on a draft, over that draft's own too (the one before it is committed by now,
+        # so the chain stays three deep however long the writer keeps pipelining).
+        if isinstance(base, Draft):
+            assert isinstance(base.last_use, ChainMap)
+            self.last_use = ChainMap({}, base.last_use.maps[0], self.base.last_use)
+        else:
+            self.last_use = ChainMap({}, base.last_use)
         self._copied_registry = False
         self._copied: set[str] = set()
 

@@ -181,9 +181,6 @@ class _Staged:
     by_index: dict[int, tuple[str, int, bytes]] = field(default_factory=dict)
     heads: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # streams it extends
     disclosed: list[tuple[SignedStatement, bytes]] = field(default_factory=list)  # with texts
-    seen: dict[NonceKey, tuple[bytes, int]] = field(default_factory=dict)  # its nonces
-    size: int | None = None  # the tree's size and signed checkpoint once it is written
-    note: str | None = None
 
 
 class _Wake:
@@ -530,10 +527,9 @@ class Sequencer:
         if self.rules is not None:
             judged = self.rules.begin(after.staged.judged if after is not None else None)
         staged = _Staged(self._stamp(), judged)
-        # A retry of a statement of the batch still committing is a repeat of it.
-        seen = staged.seen
-        if after is not None:
-            seen.update(after.staged.seen)
+        seen: dict[NonceKey, tuple[bytes, int]] = {}
+        if after is not None:  # a retry of a statement of the batch still committing
+            seen = {(r.actor, r.nonce): (r.digest, r.idx) for r in after.staged.rows.nonces}
         seen.update(known)
         leaves: list[bytes] = []  # the tree's new leaves, added together at the end
         start = self.builder.size
@@ -622,10 +618,10 @@ class Sequencer:
             # The texts commit with their events or not at all: an acknowledged
             # statement never lacks its text, a refused one leaves none behind.
             rows.data_keys, rows.texts = self.texts.seal_batch(staged.disclosed)
-        staged.size = size = builder.size
-        staged.note = Checkpoint(self.log_key.name, size, builder.root()).sign(self.log_key)
+        size = builder.size
+        note = Checkpoint(self.log_key.name, size, builder.root()).sign(self.log_key)
         rows.tiles = builder.take_dirty()
-        rows.checkpoint = (size, staged.note)
+        rows.checkpoint = (size, note)
         self._heads.update(staged.heads)
         self.logged_at = staged.stamp
 
@@ -635,9 +631,8 @@ class Sequencer:
             staged.judged.commit()
         for tile, data in staged.rows.tiles.items():
             self.reader.put(tile, data)
-        assert staged.size is not None and staged.note is not None
-        self.checkpoint = staged.note
-        self.size = staged.size
+        assert staged.rows.checkpoint is not None
+        self.size, self.checkpoint = staged.rows.checkpoint
         self.batches += 1
         with self._grown:
             self._grown.notify_all()
@@ -653,9 +648,9 @@ class Sequencer:
             if index not in staged.by_index:
                 staged.by_index[index] = self._stored_entry(index)
             result.append((index, *staged.by_index[index], duplicate))
-        if staged.size is None:  # nothing of its own stored: the log as it stands
+        if staged.rows.checkpoint is None:  # nothing of its own stored: the log as it is
             return _Outcomes(result, self.size, self.checkpoint)
-        return _Outcomes(result, staged.size, staged.note or "")
+        return _Outcomes(result, *staged.rows.checkpoint)
 
     def _settle(self, batch: list[_Pending], outcomes: _Outcomes) -> None:
         """Answer a batch's statements: each its place, with its inclusion proof (the
