@@ -355,12 +355,12 @@ class Sequencer:
         try:
             while (batch := self._next_batch(inflight)) is not None:
                 items, stopping = batch
-                if not items:  # none queued while a batch commits: see it stored first
+                if items:
+                    inflight = self._process(items, inflight)
+                else:  # none queued while a batch commits: see it stored first
                     self._land(inflight)
                     inflight = None
-                    continue
-                inflight = self._process(items, inflight)
-                if stopping:
+                if stopping:  # (a stop may come right behind a commit's wake)
                     break
                 if self._lock.overdue:
                     self._land(inflight)

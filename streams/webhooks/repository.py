@@ -169,9 +169,18 @@ class DeliveryStore:
     def create_tables(self) -> None:
         if self.store.read_only:
             return  # a replica's tables are the primary's (cadreledger.replica)
-        with self.store.transaction(commit=True) as c:
-            for ddl in _DDL:
-                c.execute(ddl)
+        for attempt in range(3):
+            try:
+                with self.store.transaction(commit=True) as c:
+                    for ddl in _DDL:
+                        c.execute(ddl)
+                return
+            except Exception:
+                # HTTP workers starting together on PostgreSQL: all but one lose the race
+                # on the catalogue once the winner commits; tried again, they find the
+                # tables there.
+                if attempt == 2:
+                    raise
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self.store.query(sql, params)

@@ -131,3 +131,26 @@ def test_a_batch_laid_out_while_the_one_before_commits(
     assert refused.value.problem.slug == "already-exists"
     assert ledger.size() == landed.index + 1
     assert ledger.verify().ok
+
+
+def test_a_stop_right_behind_a_commits_wake(
+    db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
+) -> None:
+    """A commit's wake and then a stop, queued together: the writer stops (it once took
+    both, saw no statement, and waited for ever; a ledger's close then hung)."""
+    from ledger.sequencer import _WAKE
+
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    w.open()
+    sequencer = ledger.sequencer
+    assert sequencer is not None
+    sequencer.stop()
+    sequencer._queue.put(_WAKE)
+    sequencer._queue.put(None)
+    sequencer.start()
+    thread = sequencer._thread
+    assert thread is not None
+    thread.join(5)
+    assert not thread.is_alive(), "the writer did not stop"
+    sequencer._thread = None
+    sequencer.start()  # and it starts again, as a ledger's close expects to stop it

@@ -530,3 +530,27 @@ def test_allowing_private_targets_is_a_setting_on_the_record(
     # A writer configured otherwise does not quietly change what the ledger admits.
     with pytest.raises(ConfigError, match="webhooks_allow_private"):
         open_ledger(db_url)
+
+
+def test_workers_creating_the_tables_at_once(
+    db_url: str, open_ledger: Callable[..., Ledger]
+) -> None:
+    """HTTP workers starting together each make the ``webhook_*`` tables: on PostgreSQL
+    all but one lose the race on the catalogue, and must start all the same."""
+    ledger = open_ledger(db_url)
+    start, failed = threading.Barrier(8), []
+
+    def create() -> None:
+        start.wait()
+        try:
+            DeliveryStore(ledger)
+        except Exception as e:
+            failed.append(e)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failed, failed
+    assert DeliveryStore(ledger).endpoints() == {}
