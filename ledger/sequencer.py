@@ -237,6 +237,11 @@ class Sequencer:
         # run there, one task per batch, instead of in this thread between commits.
         self.deliver = deliver
         self._queue: queue.SimpleQueue[_Pending | _Wake | None] = queue.SimpleQueue()
+        # Whether statements are taken: not before start(), nor once the writer has been
+        # told to stop or has stopped. A statement offered then is refused at once, never
+        # left in a queue nobody reads (under the lock: none slips in behind the stop).
+        self._open = False
+        self._opening = threading.Lock()
         # Commits a batch's transaction while the writer thread lays out the next batch
         # (one at a time: a batch is only handed over once the one before it is stored).
         self._committer: ThreadPoolExecutor | None = None
@@ -258,12 +263,13 @@ class Sequencer:
     def start(self) -> None:
         if self._thread is None:
             self._committer = ThreadPoolExecutor(1, thread_name_prefix="commit")
+            self._open = True
             self._thread = threading.Thread(target=self._run, name="sequencer", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
         if self._thread is not None:
-            self._queue.put(None)
+            self._close(stop=True)
             self._thread.join()
             self._thread = None
         if self._committer is not None:
@@ -312,13 +318,28 @@ class Sequencer:
 
     def submit(self, signed: SignedStatement) -> Future[Landed]:
         future: Future[Landed] = Future()
-        self._queue.put(_Pending(signed, self.route(signed), future))
+        self._offer(_Pending(signed, self.route(signed), future))
         return future
 
     def submit_receipt(self, signed: SignedStatement, receipt: Future[Receipt]) -> None:
         """Submit; ``receipt`` gets the statement's receipt once its batch commits, or its
         ``Rejected``."""
-        self._queue.put(_Pending(signed, self.route(signed), receipt, receipt=True))
+        self._offer(_Pending(signed, self.route(signed), receipt, receipt=True))
+
+    def _offer(self, pending: _Pending) -> None:
+        with self._opening:
+            if self._open:
+                self._queue.put(pending)
+                return
+        pending.future.set_exception(_unavailable())
+
+    def _close(self, stop: bool) -> None:
+        """Take no more statements; with ``stop``, tell the writer to stop after those
+        already queued."""
+        with self._opening:
+            if stop and self._open:
+                self._queue.put(None)
+            self._open = False
 
     def append(self, signed: SignedStatement, timeout: float = 30.0) -> Receipt:
         """Submit, wait for the batch to commit, and build the receipt in this thread."""
@@ -367,9 +388,14 @@ class Sequencer:
                     inflight = None
                     self._let_go()
         finally:
+            # Stopped, or failed where nothing was meant to fail: either way, statements
+            # offered from now on are refused at once, and those queued are answered.
+            self._close(stop=False)
             self._land(inflight)
             self._let_go()
-        # Whatever was queued behind the stop is answered, not left waiting.
+            self._refuse_queued()
+
+    def _refuse_queued(self) -> None:
         while True:
             try:
                 item = self._queue.get_nowait()

@@ -154,3 +154,37 @@ def test_a_stop_right_behind_a_commits_wake(
     assert not thread.is_alive(), "the writer did not stop"
     sequencer._thread = None
     sequencer.start()  # and it starts again, as a ledger's close expects to stop it
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.parametrize("how", ["stopped", "failed"])
+def test_a_writer_that_has_stopped_refuses_at_once(
+    db_url: str,
+    tmp_path: Path,
+    open_ledger: Callable[..., Ledger],
+    monkeypatch: pytest.MonkeyPatch,
+    how: str,
+) -> None:
+    """A statement offered to a writer that was stopped, or whose thread ended on an
+    error nobody foresaw, is refused at once as "unavailable" (send it again), never
+    left in a queue that nobody reads any more."""
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    w.open()
+    sequencer = ledger.sequencer
+    assert sequencer is not None
+    sequencer.stop()
+    if how == "failed":
+
+        def broken(*_: Any) -> None:
+            raise RuntimeError("a bug in the writer")
+
+        monkeypatch.setattr(sequencer, "_next_batch", broken)
+        sequencer.start()
+        assert sequencer._thread is not None
+        sequencer._thread.join(5)
+        assert not sequencer.running
+    with pytest.raises(Rejected) as refused:
+        sequencer.submit(_registration(w, "nguoi.moi")).result(1)
+    assert refused.value.problem.slug == "unavailable"
+    size = ledger.size()
+    assert ledger.verify().ok and ledger.size() == size
