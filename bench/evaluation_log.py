@@ -841,13 +841,13 @@ def child_verify(spec: dict[str, Any]) -> dict[str, Any]:
         sampler.start()
         # What Ledger.verify() does, timed in its two parts.
         t0, c0 = time.perf_counter(), os.times()
-        report, log_time = verify_entries(ledger, workers=spec.get("workers"))
+        report, log_time, verified = verify_entries(ledger, workers=spec.get("workers"))
         t1, c1 = time.perf_counter(), os.times()
         log_mem = sampler.stop()
         audit_start_kb = V._vm("VmRSS")  # what V1–V7 left in this process
         sampler = C.TreeSampler()
         sampler.start()
-        audit(ledger.store, ledger.root_keys, report, processes=True, workers=spec.get("workers"))
+        audit(ledger.store, ledger.root_keys, report, processes=True, **verified)
         t2, c2 = time.perf_counter(), os.times()
         domain_mem = sampler.stop()
         sampler = C.TreeSampler()
@@ -887,19 +887,30 @@ def child_verify(spec: dict[str, Any]) -> dict[str, Any]:
         ledger.close()
 
 
-def verify_entries(ledger: Any, workers: int | None) -> tuple[Any, Any]:
-    """V1–V7 as ``Ledger.verify()`` runs them on a big log (and V10 fed on the way)."""
+def verify_entries(ledger: Any, workers: int | None) -> tuple[Any, Any, dict[str, Any]]:
+    """V1–V7 as ``Ledger.verify()`` runs them on a big log (and V10 fed on the way);
+    the audit's options (``workers``, and what V1 read where the code keeps it)."""
+    import projections.audit_part as parts
+
+    options: dict[str, Any] = {"workers": workers}
     if hasattr(ledger, "verify_entries"):
         from ledger.logtime import LogTime, recorded_skew
 
         log_time = LogTime(recorded_skew(ledger.store.meta()))
-        return ledger.verify_entries(log_time, processes=True, workers=workers), log_time
+        if hasattr(parts, "Verified"):
+            options["verified"] = parts.Verified()
+            report = ledger.verify_entries(
+                log_time, processes=True, workers=workers, verified=options["verified"]
+            )
+        else:  # code before the audit checked what it read against V1's reading
+            report = ledger.verify_entries(log_time, processes=True, workers=workers)
+        return report, log_time, options
     from ledger.verifier import verify_log  # code before verify_entries: V10 read apart
 
     report = verify_log(
         ledger.store, ledger.log_key, log_key_source="database", processes=True, workers=workers
     )
-    return report, None
+    return report, None, options
 
 
 def after_audit(ledger: Any, report: Any, log_time: Any) -> None:

@@ -49,8 +49,9 @@ from ledger.vault import (
     key_id,
     read_key_file,
 )
-from ledger.verifier import Finding, Report, verify_log
+from ledger.verifier import Finding, Page, Report, verify_log
 from projections.audit import audit
+from projections.audit_part import Verified
 from projections.fairness import judge_sealed_reasons
 from projections.follower import Projector
 from projections.queries import Queries
@@ -532,7 +533,8 @@ class Ledger:
         thousands of events)."""
         options.setdefault("processes", self.store.count_events() > PROCESSES_FROM)
         log_time = LogTime(recorded_skew(self.store.meta()))
-        report = self.verify_entries(log_time, pinned=pinned, **options)
+        verified = Verified() if self.rules is not None else None
+        report = self.verify_entries(log_time, pinned=pinned, verified=verified, **options)
         if self.rules is not None:
             audit(
                 self.store,
@@ -540,6 +542,7 @@ class Ledger:
                 report,
                 processes=options["processes"],
                 workers=options.get("workers"),
+                verified=verified,
             )
         self.verify_after_audit(report, log_time, **options)
         for observe in self.on_verified:
@@ -547,16 +550,27 @@ class Ledger:
         return report
 
     def verify_entries(
-        self, log_time: LogTime, *, pinned: VerifierKey | None = None, **options: Any
+        self,
+        log_time: LogTime,
+        *,
+        pinned: VerifierKey | None = None,
+        verified: Verified | None = None,
+        **options: Any,
     ) -> Report:
         """V1–V7 over the stored entries, feeding ``log_time`` (V10) the events as the
-        verifier reads them. (Apart so that bench/evaluation_log.py times each part as
-        ``verify`` runs it.)"""
+        verifier reads them, and ``verified`` what it read, for the audit that follows.
+        (Apart so that bench/evaluation_log.py times each part as ``verify`` runs it.)"""
+
+        def read(page: Page, hashes: list[bytes]) -> None:
+            log_time.add((p, s, v, raw) for p, s, v, _topic, raw in page)
+            if verified is not None:
+                verified.add(page, hashes)
+
         report = verify_log(
             self.store,
             pinned or self.log_keys.first,
             log_key_source="pinned" if pinned else "database",
-            on_page=lambda page: log_time.add((p, s, v, raw) for p, s, v, _topic, raw in page),
+            on_page=read,
             **options,
         )
         if pinned is not None and pinned not in self.log_keys.keys:

@@ -294,7 +294,7 @@ class VerifyOptions(TypedDict, total=False):
     progress: Progress | None
     witness_policy: WitnessPolicy | None
     cosignatures: Callable[[int], Iterable[str]] | None
-    on_page: Callable[[Page], None] | None
+    on_page: Callable[[Page, list[bytes]], None] | None
 
 
 def verify_log(
@@ -317,8 +317,10 @@ def verify_log(
     ``cosignatures``: checkpoint size → stored cosignature lines (the log's own store).
     Cosignature lines on supplied checkpoints of the latest size count too.
     ``on_page``: sees every page of stored events as read, in commit order — (position,
-    stream, version, topic, envelope) rows — so that a check of their contents beyond
-    V1–V7 (the log's time, ``ledger.logtime``) reads the log along with this one.
+    stream, version, topic, envelope) rows, and each envelope's event hash — so that a
+    check of their contents beyond V1–V7 (the log's time, ``ledger.logtime``; what the
+    audit reads again, ``projections.audit_part.Verified``) reads the log along with
+    this one.
     """
     return LogVerifier(view, log_key, **options).run(workers=workers, processes=processes)
 
@@ -359,7 +361,7 @@ class LogVerifier:
         progress: Progress | None = None,
         witness_policy: WitnessPolicy | None = None,
         cosignatures: Callable[[int], Iterable[str]] | None = None,
-        on_page: Callable[[Page], None] | None = None,
+        on_page: Callable[[Page, list[bytes]], None] | None = None,
     ) -> None:
         self.view = view
         self.on_page = on_page
@@ -441,7 +443,7 @@ class LogVerifier:
             )
         )
         if self.on_page:
-            self.on_page(page)
+            self.on_page(page, [c[0] for c in checked])
         if self.progress:
             self.progress(self.tree.size)
 

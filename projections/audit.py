@@ -49,7 +49,9 @@ from projections.audit_part import (
     Part,
     Revocation,
     Served,
+    Verified,
     as_json,
+    as_verified,
     cycle_parts,
     document,
     parsed,
@@ -59,7 +61,7 @@ from projections.audit_part import (
 )
 from projections.fairness import FairnessSettings, Gathered
 from projections.readmodel import stored, stored_doc
-from projections.source import stored_acts, stream_entries
+from projections.source import pages, stream_entries
 from projections.views import VIEWS_VERSION
 
 RECOMPUTATION = (
@@ -308,9 +310,12 @@ def audit(
     *,
     processes: bool = False,
     workers: int | None = None,
+    verified: Verified | None = None,
 ) -> None:
     """Add V8, V9 and the fairness evidence to ``report``. ``processes``: replay the
-    cycles in ``workers`` worker processes (default: one per core), for big logs."""
+    cycles in ``workers`` worker processes (default: one per core), for big logs.
+    ``verified``: what V1–V7 read (``Verified``); an event changed since is a V1
+    failure, and not judged."""
     latest = store.latest_checkpoint()
     size = latest[0] if latest else 0
     served = _served(store, size)
@@ -320,11 +325,12 @@ def audit(
     totals = _Totals(report, served, fairness, only_served=False)
     model = Model(root_keys)
     skipped: list[int] = []
-    acts = parsed(stream_entries(store, outside, size), skipped.append, vouched)
+    rows = as_verified(stream_entries(store, outside, size), verified, report)
+    acts = parsed(rows, skipped.append, vouched)
     part = replay(acts, model, Home.OUTSIDE, at, served.doc if served else _none, fairness)
     part.unreadable = len(skipped)
     if part.misplaced:
-        return _audit_in_one(store, size, root_keys, report, served, fairness)
+        return _audit_in_one(store, size, root_keys, report, served, fairness, verified)
     totals.add(part)
     revoked = list(revocations(model.registry))
     keys = frozenset(record.text for _, record, _, _ in revoked)
@@ -336,7 +342,9 @@ def audit(
             name = f"cycle/{cycle}"
             text = stored_doc(store, name) if at > 0 and served and name in served.names else None
             streams = [f"cycle/{cycle}{rest}" for rest in cycles[cycle]]
-            yield Job(cycle, store.entries_of(streams, size), text, seed)
+            yield Job(
+                cycle, as_verified(store.entries_of(streams, size), verified, report), text, seed
+            )
 
     held: dict[str, Part] = {}  # parts that may need replaying again: see the module's doc
     misplaced = False
@@ -350,7 +358,7 @@ def audit(
             else:
                 totals.add(part)
     if misplaced:
-        return _audit_in_one(store, size, root_keys, report, served, fairness)
+        return _audit_in_one(store, size, root_keys, report, served, fairness, verified)
     first: dict[tuple[str, str], tuple[int, int]] = {}  # the log's first record of each
     for part in held.values():
         for key, position, year in part.counted:
@@ -372,10 +380,12 @@ def _audit_in_one(
     report: Report,
     served: _ServedModel | None,
     fairness: FairnessSettings | None,
+    verified: Verified | None,
 ) -> None:
     """The whole log replayed in one model, when it cannot be taken apart."""
     skipped: list[int] = []
-    acts = stored_acts(store, 0, size, skipped.append)
+    rows = (row for page in pages(store, 0, size) for row in as_verified(page, verified, report))
+    acts = parsed(rows, skipped.append)
     _audit_whole(acts, root_keys, report, served, fairness, False, skipped)
 
 

@@ -15,11 +15,20 @@ import json
 import os
 import pickle
 from collections import deque
-from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping
+from collections.abc import (
+    Callable,
+    Collection,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from hashlib import sha256
 from multiprocessing import get_context
 from typing import Any, NamedTuple
 
@@ -260,6 +269,79 @@ def _vouched_act(raw: bytes, position: int) -> Act:
     signer = str(cached_verifier_key(envelope["signer"]))
     at = None if logged is None else parse_logged_at(logged)
     return Act(statement, signer, event_hash(raw).hex(), position, at)
+
+
+class Verified:
+    """What the verifier read at each position, as the first 8 bytes of its event hash.
+
+    The audit reads the store again after V1–V7: it must judge the bytes those checks
+    passed, not what someone wrote in between (``changed``). Eight bytes: a changed
+    event passing for the one read would be a 64-bit second preimage of SHA-256. Eight
+    megabytes for a million events."""
+
+    def __init__(self) -> None:
+        self._prints = bytearray()
+        self._named: set[int] = set()  # positions found changed, and reported
+
+    def add(self, page: Sequence[tuple[int, str, int, str, bytes]], hashes: list[bytes]) -> None:
+        """Take in a page as the verifier read it, with each event's hash as V1 computed
+        it (``verify_log``'s ``on_page``)."""
+        first = len(self._prints) // 8
+        if [row[0] for row in page] == list(range(first, first + len(page))):
+            self._prints += b"".join(h[:8] for h in hashes)  # (the usual page)
+            return
+        for (position, *_), h in zip(page, hashes, strict=True):
+            # Positions in order only: a log with gaps or repeats fails V3 already, and a
+            # position set far out must not make this grow.
+            if position * 8 == len(self._prints):
+                self._prints += h[:8]
+
+    def unchanged(self, rows: list[Row], report: Report) -> list[Row]:
+        """``rows`` without those changed since they were read: each of those is a V1
+        failure at its position (once, however often it is read again), and the rules
+        judge no bytes the checks did not see."""
+        prints, read = self._prints, len(self._prints) // 8
+        known = [row for row in rows if 0 <= row[0] < read]
+        wanted = b"".join(prints[p * 8 : p * 8 + 8] for p, _, _, _ in known)
+        if wanted == b"".join(_print(raw) for _, _, _, raw in known):
+            return rows  # (the usual rows: all as read)
+        kept: list[Row] = []
+        for row in rows:
+            position, stream, version, raw = row
+            if not self.changed(position, raw):
+                kept.append(row)
+            elif position not in self._named:
+                self._named.add(position)
+                report.checks["V1"].fail(
+                    Finding(
+                        "the event stored here was changed while the ledger was being "
+                        "verified (after the verifier had read it)",
+                        "sự kiện lưu ở vị trí này đã bị sửa trong lúc sổ cái đang được "
+                        "kiểm tra (sau khi bộ kiểm tra đã đọc nó)",
+                        position=position,
+                        stream=stream,
+                        version=version,
+                        event_hash=event_hash(raw).hex(),
+                    )
+                )
+        return kept
+
+    def changed(self, position: int, raw: bytes) -> bool:
+        """Whether ``raw`` is not what was read at ``position`` (False where nothing was:
+        the log grew after the verifier read it)."""
+        at = position * 8
+        if at < 0 or at >= len(self._prints):
+            return False
+        return self._prints[at : at + 8] != _print(raw)
+
+
+def _print(raw: bytes) -> bytes:
+    return sha256(raw).digest()[:8]
+
+
+def as_verified(rows: list[Row], verified: Verified | None, report: Report) -> list[Row]:
+    """``rows`` without those changed since the verifier read them (``Verified.unchanged``)."""
+    return rows if verified is None else verified.unchanged(rows, report)
 
 
 def vouched_below(report: Report) -> int:

@@ -228,3 +228,49 @@ def a_decision_filed_in_its_actors_stream(ledger: Ledger, w: World, tmp_path: Pa
         "decision.issued",
         {"cycle": CYCLE, "cadre": CADRES[1], "level": "HTT"},
     )
+
+
+@pytest.mark.parametrize("processes", [False, True], ids=["here", "processes"])
+def test_an_event_changed_after_the_checks_read_it_is_named_not_judged(
+    db_url: str,
+    tmp_path: Path,
+    open_ledger: Callable[..., Ledger],
+    monkeypatch: pytest.MonkeyPatch,
+    processes: bool,
+) -> None:
+    """An insider with the database rewrites an event of a cycle while ``verify`` runs,
+    after V1–V7 have read it and before the audit reads the cycle again: the report
+    fails V1 at that position (the audit judges only the bytes the checks read), where
+    it used to pass every check over bytes nobody had checked."""
+    import cadreledger.service as service
+
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    two_cycles(ledger, w)
+    ledger.projector.catch_up()
+    size = ledger.size()
+    position, stream, version, raw = next(
+        row
+        for p in range(size - 16, size)
+        for row in ledger.store.entries(p, 1)
+        if row[1].startswith("cycle/")
+    )
+    real_audit = service.audit
+
+    def tampered_meanwhile(*args: Any, **kwargs: Any) -> None:
+        ledger.store.execute(
+            f"UPDATE {ledger.store.events_table} SET state = ?"
+            " WHERE originator_id = ? AND originator_version = ?",
+            (_spaced(raw), stream, version),
+        )
+        real_audit(*args, **kwargs)
+
+    monkeypatch.setattr(service, "audit", tampered_meanwhile)
+    found = ledger.verify(processes=processes).to_json()
+    assert not found["ok"]
+    assert found["first_bad"]["check"] == "V1"
+    assert found["first_bad"]["position"] == position
+    v1 = next(c for c in found["checks"] if c["id"] == "V1")
+    assert v1["failures"] == 1 and v1["first_failure"]["position"] == position  # once
+    monkeypatch.setattr(service, "audit", real_audit)
+    again = ledger.verify().to_json()  # read afresh: the change is what V1 now sees
+    assert not again["ok"] and again["first_bad"]["position"] == position
