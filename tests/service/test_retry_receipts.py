@@ -8,14 +8,17 @@ Found by the crash drill (docs/reliability.md).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cadreledger.service import Ledger
+from ledger.envelope import event_hash
 from ledger.errors import Rejected
 from ledger.keys import SignerKey
 from ledger.statement import SignedStatement, sign_statement
@@ -188,3 +191,57 @@ def test_a_writer_that_has_stopped_refuses_at_once(
     assert refused.value.problem.slug == "unavailable"
     size = ledger.size()
     assert ledger.verify().ok and ledger.size() == size
+
+
+def test_stopping_under_load_answers_everyone_and_loses_nothing(
+    db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
+) -> None:
+    """The writer stopped and started again, three times, while eight threads keep
+    submitting: every statement is answered (stored, or refused as "unavailable"), the
+    stop returns, every stored one is where its answer says, and the refused ones land
+    when sent again."""
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    w.open()
+    sequencer = ledger.sequencer
+    assert sequencer is not None
+    start = ledger.size()
+    w.step = timedelta(0)  # all signed now, within the clock skew of the log's time
+    statements = [_registration(w, f"nguoi.{i}") for i in range(240)]
+    landed: dict[int, Any] = {}
+    for cycle in range(3):
+        chunk = statements[cycle * 80 : (cycle + 1) * 80]
+        futures: list[Any] = [None] * len(chunk)
+
+        def submit(
+            lane: int, chunk: list[SignedStatement] = chunk, futures: list[Any] = futures
+        ) -> None:
+            for i in range(lane, len(chunk), 8):
+                futures[i] = sequencer.submit(chunk[i])
+                time.sleep(0.003)
+
+        lanes = [threading.Thread(target=submit, args=(lane,)) for lane in range(8)]
+        for lane in lanes:
+            lane.start()
+        time.sleep(0.01)  # some submitted, most still to come
+        stopping = threading.Thread(target=sequencer.stop)
+        stopping.start()
+        stopping.join(10)
+        assert not stopping.is_alive(), "the stop did not return"
+        for lane in lanes:
+            lane.join()
+        refused = []
+        for i, future in enumerate(futures):
+            try:
+                landed[cycle * 80 + i] = future.result(5)
+            except Rejected as e:
+                assert e.problem.slug == "unavailable"
+                refused.append(chunk[i])
+        sequencer.start()
+        for signed in refused:  # sent again: they land
+            landed[statements.index(signed)] = sequencer.submit(signed).result(10)
+    assert len(landed) == len(statements)
+    for i, where in landed.items():
+        [(_, _, _, raw)] = ledger.store.entries(where.index, 1)
+        assert event_hash(raw) == where.event_hash, i
+    assert ledger.size() == start + len(statements)
+    assert ledger.verify().ok
