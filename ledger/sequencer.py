@@ -172,7 +172,7 @@ class _Outcomes:
 class _Staged:
     """A batch laid out before it is written (``Sequencer._stage``)."""
 
-    stamp: datetime  # the log's time for every event of the batch
+    stamp: datetime  # the log's time of the batch's latest statements (``_join``)
     judged: RulesBatch | None  # the rules' draft, committed with the batch
     events: list[StoredEvent] = field(default_factory=list)
     rows: BatchRows = field(default_factory=BatchRows)  # what the batch adds besides its events
@@ -377,7 +377,7 @@ class Sequencer:
             while (batch := self._next_batch(inflight)) is not None:
                 items, stopping = batch
                 if items:
-                    inflight = self._process(items, inflight)
+                    inflight, stopping = self._process(items, inflight, stopping)
                 else:  # none queued while a batch commits: see it stored first
                     self._land(inflight)
                     inflight = None
@@ -438,14 +438,16 @@ class Sequencer:
         return self._queue.qsize()
 
     def _process(
-        self, batch: list[_Pending], inflight: _InFlight | None = None
-    ) -> _InFlight | None:
-        """Write ``batch``; the batch now committing, if it is handed to the committer.
+        self, batch: list[_Pending], inflight: _InFlight | None = None, stopping: bool = False
+    ) -> tuple[_InFlight | None, bool]:
+        """Write ``batch``: the batch now committing, if it is handed to the committer,
+        and whether a stop came meanwhile.
 
         Pipelined: the batch is laid out while ``inflight`` commits, on the state that
-        one leaves (its streams' heads, the tree, the rules' draft), and handed to the
-        committer only once ``inflight`` is stored. If ``inflight`` fails, this layout
-        is thrown away and both are written again one after the other, carefully."""
+        one leaves (its streams' heads, the tree, the rules' draft), and the statements
+        that come before that commit ends join it (``_join``); it is handed to the
+        committer once ``inflight`` is stored. If ``inflight`` fails, this layout is
+        thrown away and both are written again one after the other, carefully."""
         started = time.perf_counter()
         committer = self._committer
         assert committer is not None, "the writer runs between start() and stop()"
@@ -454,6 +456,8 @@ class Sequencer:
             self._lock.hold()
             self._fresh()
             staged = self._stage(batch, careful=False, after=inflight)
+            if inflight is not None and not stopping:
+                stopping = self._join(batch, staged, inflight)
         except Exception:
             log.exception("could not lay out a batch of %d", len(batch))
             self._stale = True
@@ -465,7 +469,7 @@ class Sequencer:
                 self._prepare(staged)
                 commit = committer.submit(self.store.commit, staged.events, staged.rows)
                 commit.add_done_callback(lambda _: self._queue.put(_WAKE))
-                return _InFlight(batch, staged, commit, started)
+                return _InFlight(batch, staged, commit, started), stopping
             except Exception:
                 self._stale, staged, tried = True, None, True
         if staged is not None:  # nothing of its own to store
@@ -473,7 +477,26 @@ class Sequencer:
         else:
             outcomes = self._write_carefully(batch, first=1 if tried else 0)
         self._deliver(batch, outcomes, started)
-        return None
+        return None, stopping
+
+    def _join(self, batch: list[_Pending], staged: _Staged, inflight: _InFlight) -> bool:
+        """Lay out into ``staged`` the statements that come while ``inflight`` commits,
+        until it is stored (its wake) or the batch is full: they need not wait for a
+        commit more. Each group gets the log time at which it was taken. Whether a stop
+        came."""
+        while not inflight.commit.done() and len(batch) < self.max_batch:
+            taken: tuple[list[_Pending | _Wake], bool] | None
+            taken = take_batch(self._queue, self.max_batch - len(batch))
+            if taken is None:
+                return True
+            items, stopping = taken
+            more = [item for item in items if isinstance(item, _Pending)]
+            if more:
+                batch.extend(more)  # first: if laying them out fails, they are written again
+                self._stage(more, careful=False, after=inflight, into=staged)
+            if stopping:
+                return True
+        return False
 
     def _fresh(self) -> None:
         """Know what is stored: rules judge by it, so another writer's commits must be
@@ -541,25 +564,35 @@ class Sequencer:
         return self._outcomes(staged)
 
     def _stage(
-        self, batch: list[_Pending], careful: bool, after: _InFlight | None = None
+        self,
+        batch: list[_Pending],
+        careful: bool,
+        after: _InFlight | None = None,
+        into: _Staged | None = None,
     ) -> _Staged:
         """Chain each statement onto its stream and the tree, or say why it is refused.
         Nothing is written: the tree and the rules' draft hold the batch until commit.
-        ``after``: the batch committing meanwhile, whose state this one builds on."""
+        ``after``: the batch committing meanwhile, whose state this one builds on;
+        ``into``: a batch laid out already, which these statements join."""
         keys = [(p.signed.actor, p.signed.nonce) for p in batch]
         known = self.store.find_nonces(keys) if careful else {}
         self._cache_heads({p.stream for p in batch})
-        judged = None
-        if self.rules is not None:
-            judged = self.rules.begin(after.staged.judged if after is not None else None)
-        staged = _Staged(self._stamp(), judged)
         seen: dict[NonceKey, tuple[bytes, int]] = {}
         if after is not None:  # a retry of a statement of the batch still committing
             seen = {(r.actor, r.nonce): (r.digest, r.idx) for r in after.staged.rows.nonces}
+        if into is None:
+            judged = None
+            if self.rules is not None:
+                judged = self.rules.begin(after.staged.judged if after is not None else None)
+            staged = _Staged(self._stamp(), judged)
+        else:  # taken later than the batch's first statements: a log time not before theirs
+            staged = into
+            staged.stamp = max(self._stamp(), into.stamp)
+            seen.update({(r.actor, r.nonce): (r.digest, r.idx) for r in into.rows.nonces})
         seen.update(known)
         leaves: list[bytes] = []  # the tree's new leaves, added together at the end
         start = self.builder.size
-        logged_at = format_logged_at(staged.stamp)  # the one log time of the whole batch
+        logged_at = format_logged_at(staged.stamp)  # the one log time of these statements
         timely: set[str] = set()  # issued_at values within the skew of it
         for pending, key in zip(batch, keys, strict=True):
             signed = pending.signed

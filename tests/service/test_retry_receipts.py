@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from cadreledger.service import Ledger
-from ledger.envelope import event_hash
+from ledger.envelope import Event, event_hash
 from ledger.errors import Rejected
 from ledger.keys import SignerKey
 from ledger.statement import SignedStatement, sign_statement
@@ -133,6 +133,39 @@ def test_a_batch_laid_out_while_the_one_before_commits(
         behind[1].result(10)
     assert refused.value.problem.slug == "already-exists"
     assert ledger.size() == landed.index + 1
+    assert ledger.verify().ok
+
+
+def test_statements_coming_while_a_batch_commits_join_the_next_at_their_own_time(
+    db_url: str,
+    tmp_path: Path,
+    open_ledger: Callable[..., Ledger],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Statements that come one by one while a batch commits all join the batch behind
+    it (they used to wait for a commit more, once it had been laid out), and none is
+    back-dated to the time that batch began: each has the log time at which it came."""
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    w.open()
+    sequencer = ledger.sequencer
+    assert sequencer is not None
+    people = [_registration(w, f"nguoi.{i}") for i in range(4)]
+    _slow_first_commit(monkeypatch, ledger, fail=False)
+    first = sequencer.submit(people[0])
+    time.sleep(0.05)  # its batch is committing now
+    came = []
+    behind = []
+    for signed in people[1:]:
+        w.time.at += timedelta(seconds=1)  # (the skew allows it: signed a minute apart)
+        came.append(w.time.at)
+        behind.append(sequencer.submit(signed))
+        time.sleep(0.05)
+    landed = [future.result(10) for future in behind]
+    assert first.result(10).tree_size < landed[0].tree_size
+    assert {where.tree_size for where in landed} == {landed[-1].tree_size}, "one batch"
+    for where, at in zip(landed, came, strict=True):
+        [(_, _, _, raw)] = ledger.store.entries(where.index, 1)
+        assert Event.parse(raw).logged_at == at
     assert ledger.verify().ok
 
 
