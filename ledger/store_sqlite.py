@@ -291,6 +291,20 @@ class SQLiteLogStore(LogStore):
             ]
         return rows
 
+    def nonce_rows_in_order(self, page: int = 5000) -> Iterator[NonceRow]:
+        """In rowid order: the batches write their rows in position order, so a log's
+        rows come in the order its events do, read along the table rather than found
+        one by one in its index of nonces."""
+        sql = (
+            "SELECT rowid, actor, nonce, digest, idx FROM ledger_nonces"
+            " WHERE rowid > ? ORDER BY rowid LIMIT ?"
+        )
+        after = -(2**63)
+        while rows := self._tuples(sql, (after, page)):
+            for _, actor, nonce, digest, idx in rows:
+                yield NonceRow(as_text(actor), as_text(nonce), as_bytes(digest), as_int(idx))
+            after = rows[-1][0]
+
     def iter_leaves(self, page: int = 5000) -> Iterator[tuple[int, str, int]]:
         after, query = -(2**63), self._FIRST_LEAVES
         while rows := self.query(query, (after, page)):
