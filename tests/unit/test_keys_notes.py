@@ -149,6 +149,14 @@ def test_rfc8032_sha_abc_message_is_sha512_of_abc() -> None:
     assert RFC8032[3].values[2] == hashlib.sha512(b"abc").hexdigest()
 
 
+@given(seed=st.binary(min_size=32, max_size=32), message=st.binary(max_size=300))
+def test_libsodium_signs_as_openssl_does(seed: bytes, message: bytes) -> None:
+    """The log signs through libsodium; Ed25519 is deterministic, so its signature is
+    OpenSSL's (``cryptography``) byte for byte, for any key and message."""
+    key = SignerKey.from_seed("log", seed)
+    assert key.sign(message) == key.private.sign(message)
+
+
 @pytest.mark.parametrize(("secret", "public", "message", "signature"), RFC8032)
 def test_rfc8032_ed25519(secret: str, public: str, message: str, signature: str) -> None:
     key = SignerKey.from_seed("rfc8032", bytes.fromhex(secret))
