@@ -60,7 +60,7 @@ def wrap(
 ) -> bytes:
     """The canonical envelope bytes for ``signed`` as event ``version`` of ``stream``,
     admitted by the log at ``logged_at`` (the sequencer always gives it, as the text
-    ``format_logged_at`` spells once per batch; without it, a version 1 envelope)."""
+    ``format_logged_at`` spells; without it, a version 1 envelope)."""
     return envelope_bytes(
         stream,
         version,

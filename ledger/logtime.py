@@ -5,8 +5,8 @@ its event hash covers (``ledger.envelope``): changing it changes the hash, which
 chain (V3) and the checkpoints (V5, V6) then refuse. This check reads those times
 along the log and holds them to the log's own rules:
 
-- log times never decrease along the log (the sequencer stamps each batch with
-  max(its clock, the latest log time));
+- log times never decrease along the log (the sequencer stamps the statements it
+  takes with max(its clock, the latest log time));
 - no event of version 1 follows one of version 2 (a log never stops keeping time);
 - each statement's ``issued_at`` is within the clock skew the ledger recorded at its
   start (``ledger_meta.max_clock_skew``) of its log time, either way;

@@ -219,9 +219,9 @@ class Sequencer:
         max_skew: timedelta = DEFAULT_MAX_SKEW,
     ) -> None:
         self.store = store
-        # The log's time (thời điểm ghi sổ) is read from ``clock`` once per batch and
-        # written into every envelope of it; a statement whose issued_at is further than
-        # ``max_skew`` from it either way is refused.
+        # The log's time (thời điểm ghi sổ) is read from ``clock`` each time statements
+        # are taken into a batch and written into their envelopes; a statement whose
+        # issued_at is further than ``max_skew`` from it either way is refused.
         self.clock = clock
         self.max_skew = max_skew
         self.logged_at: datetime | None = None  # the latest stored event's log time
