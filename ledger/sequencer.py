@@ -458,9 +458,9 @@ class Sequencer:
             staged = self._stage(batch, careful=False, after=inflight)
             if inflight is not None and not stopping:
                 stopping = self._join(batch, staged, inflight)
-        except Exception:
+        except Exception:  # (part of it, perhaps: all of it is written again carefully)
             log.exception("could not lay out a batch of %d", len(batch))
-            self._stale = True
+            self._stale, staged = True, None
         if not self._land(inflight):
             staged = None  # laid out on a batch that was not stored
         tried = False

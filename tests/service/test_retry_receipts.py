@@ -169,6 +169,42 @@ def test_statements_coming_while_a_batch_commits_join_the_next_at_their_own_time
     assert ledger.verify().ok
 
 
+def test_statements_that_could_not_join_a_batch_are_written_with_it_carefully(
+    db_url: str,
+    tmp_path: Path,
+    open_ledger: Callable[..., Ledger],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Laying out statements that join a batch fails midway (the database lost while
+    the writer reads a stream's head): the whole batch, those laid out before them
+    included, is written again carefully, never half of it."""
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    w.open()
+    sequencer = ledger.sequencer
+    assert sequencer is not None
+    people = [_registration(w, f"nguoi.{i}") for i in range(3)]
+    _slow_first_commit(monkeypatch, ledger, fail=False)
+    first = sequencer.submit(people[0])
+    time.sleep(0.05)  # its batch is committing now
+    second = sequencer.submit(people[1])  # lays out the next batch
+    time.sleep(0.05)
+    cache_heads = sequencer._cache_heads
+    failing = [True]
+
+    def lost(streams: set[str]) -> None:
+        if failing.pop() if failing else False:
+            raise ConnectionError("database unreachable")
+        cache_heads(streams)
+
+    monkeypatch.setattr(sequencer, "_cache_heads", lost)
+    third = sequencer.submit(people[2])  # joins it, and fails
+    landed = [future.result(10) for future in (first, second, third)]
+    assert [where.index for where in landed] == [landed[0].index + i for i in range(3)]
+    assert not failing, "the join was not tried"
+    assert ledger.size() == landed[0].index + 3
+    assert ledger.verify().ok
+
+
 def test_a_stop_right_behind_a_commits_wake(
     db_url: str, tmp_path: Path, open_ledger: Callable[..., Ledger]
 ) -> None:
