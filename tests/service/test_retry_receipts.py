@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,25 @@ def _registration(w: World, person: str) -> SignedStatement:
     return sign_statement(w.statement("root", "person.registered", body), w.keys["root"])
 
 
+def _while_a_batch_commits(
+    db_url: str,
+    tmp_path: Path,
+    open_ledger: Callable[..., Ledger],
+    monkeypatch: pytest.MonkeyPatch,
+    people: int,
+) -> tuple[Ledger, World, Future[Any], list[SignedStatement]]:
+    """An evaluation ledger whose writer is committing (held a moment) a batch of the
+    first of ``people`` new registrations: that one's future, and the others, unsent."""
+    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
+    w.open()
+    assert ledger.sequencer is not None
+    signed = [_registration(w, f"nguoi.{i}") for i in range(people)]
+    _slow_first_commit(monkeypatch, ledger, fail=False)
+    first = ledger.sequencer.submit(signed[0])
+    time.sleep(0.05)  # its batch is committing now
+    return ledger, w, first, signed[1:]
+
+
 @pytest.mark.parametrize("fail", [False, True], ids=["stored", "failed"])
 def test_a_batch_laid_out_while_the_one_before_commits(
     db_url: str,
@@ -145,17 +165,12 @@ def test_statements_coming_while_a_batch_commits_join_the_next_at_their_own_time
     """Statements that come one by one while a batch commits all join the batch behind
     it (they used to wait for a commit more, once it had been laid out), and none is
     back-dated to the time that batch began: each has the log time at which it came."""
-    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
-    w.open()
+    ledger, w, first, rest = _while_a_batch_commits(db_url, tmp_path, open_ledger, monkeypatch, 4)
     sequencer = ledger.sequencer
     assert sequencer is not None
-    people = [_registration(w, f"nguoi.{i}") for i in range(4)]
-    _slow_first_commit(monkeypatch, ledger, fail=False)
-    first = sequencer.submit(people[0])
-    time.sleep(0.05)  # its batch is committing now
     came = []
     behind = []
-    for signed in people[1:]:
+    for signed in rest:
         w.time.at += timedelta(seconds=1)  # (the skew allows it: signed a minute apart)
         came.append(w.time.at)
         behind.append(sequencer.submit(signed))
@@ -178,15 +193,10 @@ def test_statements_that_could_not_join_a_batch_are_written_with_it_carefully(
     """Laying out statements that join a batch fails midway (the database lost while
     the writer reads a stream's head): the whole batch, those laid out before them
     included, is written again carefully, never half of it."""
-    ledger, w = evaluation_ledger(db_url, tmp_path, open_ledger)
-    w.open()
+    ledger, _, first, rest = _while_a_batch_commits(db_url, tmp_path, open_ledger, monkeypatch, 3)
     sequencer = ledger.sequencer
     assert sequencer is not None
-    people = [_registration(w, f"nguoi.{i}") for i in range(3)]
-    _slow_first_commit(monkeypatch, ledger, fail=False)
-    first = sequencer.submit(people[0])
-    time.sleep(0.05)  # its batch is committing now
-    second = sequencer.submit(people[1])  # lays out the next batch
+    second = sequencer.submit(rest[0])  # lays out the next batch
     time.sleep(0.05)
     cache_heads = sequencer._cache_heads
     failing = [True]
@@ -197,7 +207,7 @@ def test_statements_that_could_not_join_a_batch_are_written_with_it_carefully(
         cache_heads(streams)
 
     monkeypatch.setattr(sequencer, "_cache_heads", lost)
-    third = sequencer.submit(people[2])  # joins it, and fails
+    third = sequencer.submit(rest[1])  # joins it, and fails
     landed = [future.result(10) for future in (first, second, third)]
     assert [where.index for where in landed] == [landed[0].index + i for i in range(3)]
     assert not failing, "the join was not tried"
