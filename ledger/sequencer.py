@@ -181,6 +181,8 @@ class _Staged:
     by_index: dict[int, tuple[str, int, bytes]] = field(default_factory=dict)
     heads: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # streams it extends
     disclosed: list[tuple[SignedStatement, bytes]] = field(default_factory=list)  # with texts
+    # The nonces this batch and the one committing below it use: (digest, index) each
+    seen: dict[NonceKey, tuple[bytes, int]] = field(default_factory=dict)
 
 
 class _Wake:
@@ -577,18 +579,19 @@ class Sequencer:
         keys = [(p.signed.actor, p.signed.nonce) for p in batch]
         known = self.store.find_nonces(keys) if careful else {}
         self._cache_heads({p.stream for p in batch})
-        seen: dict[NonceKey, tuple[bytes, int]] = {}
-        if after is not None:  # a retry of a statement of the batch still committing
-            seen = {(r.actor, r.nonce): (r.digest, r.idx) for r in after.staged.rows.nonces}
         if into is None:
             judged = None
             if self.rules is not None:
                 judged = self.rules.begin(after.staged.judged if after is not None else None)
             staged = _Staged(self._stamp(), judged)
+            if after is not None:  # a retry of a statement of the batch still committing
+                staged.seen = {
+                    (r.actor, r.nonce): (r.digest, r.idx) for r in after.staged.rows.nonces
+                }
         else:  # taken later than the batch's first statements: a log time not before theirs
             staged = into
             staged.stamp = max(self._stamp(), into.stamp)
-            seen.update({(r.actor, r.nonce): (r.digest, r.idx) for r in into.rows.nonces})
+        seen = staged.seen
         seen.update(known)
         leaves: list[bytes] = []  # the tree's new leaves, added together at the end
         start = self.builder.size
