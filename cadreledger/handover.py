@@ -50,7 +50,7 @@ MAX_FRAME = 64 * 1024 * 1024  # a batch of statements, each at most MAX_SUBMISSI
 SECRET_BYTES = 32
 
 # ``Ledger.submit_checked``: the statement, and the future its receipt is to be set on.
-Submit = Callable[[SignedStatement, "Future[Receipt]"], "Future[Receipt]"]
+Submit = Callable[[SignedStatement, "Future[Receipt]"], None]
 
 
 def parts(signed: SignedStatement) -> tuple[Any, ...]:

@@ -29,6 +29,7 @@ from typing import Any, Protocol, TypeVar
 
 from eventsourcing.persistence import StoredEvent
 
+from ledger.answers import Answer, Settable
 from ledger.checkpoint import Checkpoint
 from ledger.envelope import TOPIC, EnvelopeError, Event, event_hash, format_logged_at, wrap
 from ledger.errors import CLOCK_SKEW, NONCE_REUSED, UNAVAILABLE, Rejected
@@ -148,7 +149,7 @@ class Landed:
 class _Pending:
     signed: SignedStatement
     stream: str
-    future: Future[Any]  # its Landed; or, with ``receipt``, its Receipt
+    future: Settable[Any]  # its Landed; or, with ``receipt``, its Receipt
     # Whether the submitter wants only the receipt (``submit_receipt``): then it is
     # built where the batch is settled, with no Landed future between.
     receipt: bool = False
@@ -323,7 +324,7 @@ class Sequencer:
         self._offer(_Pending(signed, self.route(signed), future))
         return future
 
-    def submit_receipt(self, signed: SignedStatement, receipt: Future[Receipt]) -> None:
+    def submit_receipt(self, signed: SignedStatement, receipt: Settable[Receipt]) -> None:
         """Submit; ``receipt`` gets the statement's receipt once its batch commits, or its
         ``Rejected``."""
         self._offer(_Pending(signed, self.route(signed), receipt, receipt=True))
@@ -345,7 +346,9 @@ class Sequencer:
 
     def append(self, signed: SignedStatement, timeout: float = 30.0) -> Receipt:
         """Submit, wait for the batch to commit, and build the receipt in this thread."""
-        return self.receipt(self.submit(signed).result(timeout))
+        landed: Answer[Landed] = Answer()
+        self._offer(_Pending(signed, self.route(signed), landed))
+        return self.receipt(landed.result(timeout))
 
     def wait_beyond(self, size: int, timeout: float) -> int:
         """Block until the log holds more than ``size`` entries (or ``timeout``); its size.
