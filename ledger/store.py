@@ -181,9 +181,6 @@ def event_rows(stored_events: Sequence[StoredEvent]) -> list[tuple[Any, ...]]:
     return [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
 
 
-Insert = Callable[[Any, Table, Sequence[tuple[Any, ...]]], None]
-
-
 def batch_tables(rows: BatchRows) -> list[tuple[Table, Sequence[tuple[Any, ...]]]]:
     """A batch's rows, each kind with the table it goes to, always the same tables in the
     same order (``BATCH_TABLES``), a kind the batch has none of with no rows."""
@@ -198,12 +195,6 @@ def batch_tables(rows: BatchRows) -> list[tuple[Table, Sequence[tuple[Any, ...]]
 
 
 BATCH_TABLES = tuple(table for table, _ in batch_tables(BatchRows()))
-
-
-def write_rows(cursor: Any, rows: BatchRows, insert: Insert) -> None:
-    """A batch's rows, each kind by the database's own ``insert``, in ``cursor``'s transaction."""
-    for table, table_rows in batch_tables(rows):
-        insert(cursor, table, table_rows)
 
 
 def ddl(blob: str) -> list[str]:

@@ -19,7 +19,6 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from functools import lru_cache
-from itertools import chain
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
@@ -31,6 +30,7 @@ from eventsourcing.sqlite import (
 )
 
 from ledger.store import (
+    BATCH_TABLES,
     BatchRows,
     Entry,
     LogStore,
@@ -39,11 +39,11 @@ from ledger.store import (
     as_bytes,
     as_int,
     as_text,
+    batch_tables,
     chunks,
     ddl,
     event_rows,
     events_table_spec,
-    write_rows,
 )
 
 # ``lenient_text`` as SQLite's text factory, without a Python call per value read.
@@ -80,22 +80,71 @@ def _create_private(db_name: str) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def _insert_values(cursor: Any, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Multi-row INSERTs, one statement per 500 rows rather than one per row, because
-    each statement gives up and retakes the GIL, and the writer thread must not queue
-    for the GIL behind every request thread once per row. The statement's text is the
-    same for the same table and number of rows (``_insert_sql``), so that the writer's
-    connection finds it prepared in its statement cache."""
-    for chunk in chunks(list(rows), 500):
-        sql = _insert_sql(table, len(chunk), len(chunk[0]))
-        cursor.execute(sql, list(chain.from_iterable(chunk)))
+# A batch as rows of one shape (``batch_view``): which table the row goes to, then that
+# table's columns, padded with NULLs to the widest table's five.
+_BATCH_COLUMNS = 6
+# Rows per INSERT: SQLite takes at most 32,766 parameters in a statement.
+_BATCH_ROWS = 5000
+
+
+def batch_view(events: Table) -> list[str]:
+    """A view in this connection's TEMP schema that a batch is inserted into as one
+    statement, each row sent by its trigger to its own table, instead of one INSERT per
+    table in a transaction: every statement gives up the GIL and must take it back, and
+    the commit's thread waited behind every submitting thread for each of them, eight
+    times a batch. One statement is also a transaction of its own (``commit``).
+
+    In TEMP, the file and other connections never see it; a TEMP trigger may write to
+    the main database's tables. The rows' values reach the tables as they would by a
+    direct INSERT (a view's columns have no type of their own), in the same order, each
+    table's constraints and conflict clauses (the tiles' upsert) as before."""
+    names = "abcde"
+    inserts = "".join(
+        f"INSERT INTO {table.into} "
+        f"SELECT {', '.join('NEW.' + c for c in names[: _columns(table)])} "
+        f"WHERE NEW.kind = {kind}{table.suffix}; "
+        for kind, table in enumerate((events, *BATCH_TABLES))
+    )
+    return [
+        "CREATE TEMP VIEW IF NOT EXISTS ledger_batch (kind, a, b, c, d, e) "
+        "AS SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE 0",
+        "CREATE TEMP TRIGGER IF NOT EXISTS ledger_batch_rows INSTEAD OF INSERT ON "
+        f"ledger_batch BEGIN {inserts}END",
+    ]
+
+
+def _columns(table: Table) -> int:
+    return table.into.count(",") + 1
+
+
+def batch_values(events: Sequence[StoredEvent], rows: BatchRows) -> list[Any]:
+    """The parameters of the batch's rows, in ``ledger_batch``'s shape, flat: the kinds
+    in ``batch_view``'s order (the events', then ``BATCH_TABLES``)."""
+    values: list[Any] = []
+    padding = [(None,) * n for n in range(_BATCH_COLUMNS)]
+    kinds = [event_rows(events), *(table_rows for _, table_rows in batch_tables(rows))]
+    for kind, table_rows in enumerate(kinds):
+        for row in table_rows:
+            values.append(kind)
+            values += row
+            values += padding[_BATCH_COLUMNS - 1 - len(row)]
+    return values
+
+
+def insert_batch(cursor: Any, values: list[Any]) -> None:
+    """``batch_values`` into ``ledger_batch``, ``_BATCH_ROWS`` rows per statement."""
+    step = _BATCH_ROWS * _BATCH_COLUMNS
+    for start in range(0, len(values), step):
+        chunk = values[start : start + step]
+        cursor.execute(_batch_sql(len(chunk) // _BATCH_COLUMNS), chunk)
 
 
 @lru_cache(maxsize=1024)
-def _insert_sql(table: Table, rows: int, columns: int) -> str:
-    """``INSERT INTO table VALUES (?, …), …`` for ``rows`` rows of ``columns`` values."""
-    values = ", ".join(["(" + ", ".join(["?"] * columns) + ")"] * rows)
-    return f"INSERT INTO {table.into} VALUES {values}{table.suffix}"
+def _batch_sql(rows: int) -> str:
+    """``INSERT INTO ledger_batch VALUES (?, …), …`` for ``rows`` rows: the same text for
+    the same number of rows, so that the writer's connection finds it prepared."""
+    one = "(" + ", ".join(["?"] * _BATCH_COLUMNS) + ")"
+    return "INSERT INTO ledger_batch VALUES " + ", ".join([one] * rows)
 
 
 class SQLiteLogStore(LogStore):
@@ -176,17 +225,24 @@ class SQLiteLogStore(LogStore):
 
     def commit(self, events: Sequence[StoredEvent], rows: BatchRows) -> None:
         # The rows eventsourcing's recorder would write for the events (it inserts them
-        # one statement per event), in a transaction as its ``insert_events`` opens one
-        # (eventsourcing's own, on the store's connection: same BEGIN, COMMIT, errors).
+        # one statement per event), with the log's, through ``batch_view``.
+        values = batch_values(events, rows)
         with self._writing:
-            if self._in_memory:
-                transaction = self.transaction(commit=True)  # one database per connection
-            else:
-                transaction = self._connection().transaction(commit=True)
             try:
-                with transaction as cursor:
-                    _insert_values(cursor, self._events, event_rows(events))
-                    write_rows(cursor, rows, _insert_values)
+                if self._in_memory:  # one database per connection: the pool's
+                    with self.transaction(commit=True) as cursor:
+                        for sql in batch_view(self._events):
+                            cursor.execute(sql)
+                        insert_batch(cursor, values)
+                elif 0 < len(values) <= _BATCH_ROWS * _BATCH_COLUMNS:
+                    # One statement, atomic and durable as a transaction of its own:
+                    # no BEGIN, no COMMIT (each a statement more, the GIL given up again).
+                    self._connection()
+                    assert self._plain is not None
+                    self._plain.execute(_batch_sql(len(values) // _BATCH_COLUMNS), values)
+                else:
+                    with self._connection().transaction(commit=True) as cursor:
+                        insert_batch(cursor, values)
             except BaseException:
                 self._abandon()
                 raise
@@ -232,6 +288,8 @@ class SQLiteLogStore(LogStore):
                 timeout=pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
             )
             self._plain.row_factory = sqlite3.Row  # as the pool's: ``query`` reads by name
+            for sql in batch_view(self._events):
+                self._plain.execute(sql)
             self._writer = SQLiteConnection(self._plain, max_age=None)
         return self._writer
 

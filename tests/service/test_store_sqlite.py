@@ -13,10 +13,11 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteConnection, SQLiteDatastore
 
+import ledger.store_sqlite
 from cadreledger.service import Ledger
 from ledger.envelope import TOPIC
 from ledger.store import BatchRows, LeafRow, NonceRow
-from ledger.store_sqlite import SQLiteLedgerRecorder, SQLiteLogStore, _insert_sql
+from ledger.store_sqlite import SQLiteLedgerRecorder, SQLiteLogStore, _batch_sql
 from tests.conftest import People
 
 
@@ -63,15 +64,66 @@ def test_batches_are_written_as_durably_as_eventsourcing_writes(
     assert _pragma(store._plain, "journal_mode") == "wal"
 
 
-def test_a_batch_insert_has_one_text_per_table_and_size() -> None:
+def test_a_batch_insert_has_one_text_per_size() -> None:
     """sqlite3 caches prepared statements by their text: a batch of the same shape must
     produce the same text, or every batch is parsed and planned again."""
-    from ledger.store import _LEAVES
+    assert _batch_sql(3) is _batch_sql(3)
+    assert _batch_sql(2) == "INSERT INTO ledger_batch VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)"
 
-    assert _insert_sql(_LEAVES, 3, 3) is _insert_sql(_LEAVES, 3, 3)
-    assert _insert_sql(_LEAVES, 2, 3) == (
-        "INSERT INTO ledger_leaves (idx, stream, version) VALUES (?, ?, ?), (?, ?, ?)"
-    )
+
+def test_a_batch_lands_in_each_table_as_a_direct_insert_would_put_it(
+    sqlite_ledger: Ledger,
+) -> None:
+    """Through the view, every row reaches its own table with the type it was given, a
+    tile written again is replaced (its upsert), and nothing of the view is in the file."""
+    store = _sqlite_store(sqlite_ledger)
+    events, rows = _batch("a", 0, size=2)
+    rows.tiles = {(0, 0): b"\x01" * 64}
+    store.commit(events, rows)
+    events, rows = _batch("b", 2)
+    rows.tiles = {(0, 0): b"\x02" * 96}
+    store.commit(events, rows)
+    with sqlite3.connect(store.recorder.datastore.pool.db_name) as other:
+        assert other.execute(
+            "SELECT originator_id, originator_version, typeof(originator_version), typeof(state)"
+            f" FROM {store.events_table} ORDER BY rowid"
+        ).fetchall() == [
+            ("a", 1, "integer", "blob"),
+            ("a", 2, "integer", "blob"),
+            ("b", 1, "integer", "blob"),
+        ]
+        assert other.execute(
+            "SELECT nonce, typeof(digest), idx FROM ledger_nonces ORDER BY idx"
+        ).fetchall() == [("n-a-0", "blob", 0), ("n-a-1", "blob", 1), ("n-b-0", "blob", 2)]
+        assert other.execute("SELECT level, idx, hashes FROM ledger_tiles").fetchall() == [
+            (0, 0, b"\x02" * 96)
+        ]
+        assert other.execute(
+            "SELECT size, note FROM ledger_checkpoints WHERE size > 0"
+        ).fetchall() == [
+            (2, "checkpoint a"),
+            (3, "checkpoint b"),
+        ]
+        schema = other.execute("SELECT name FROM sqlite_master").fetchall()
+    assert not [name for (name,) in schema if "batch" in name]
+
+
+def test_a_batch_too_large_for_one_statement_is_written_whole_or_not_at_all(
+    sqlite_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past SQLite's parameters per statement, a batch takes several INSERTs, in one
+    transaction: all of them are stored, or, if one fails, none."""
+    monkeypatch.setattr(ledger.store_sqlite, "_BATCH_ROWS", 2)
+    store = _sqlite_store(sqlite_ledger)
+    store.commit(*_batch("a", 0, size=3))  # 3 events, 3 leaves, 3 nonces, a checkpoint
+    assert [leaf[0] for leaf in store.iter_leaves()] == [0, 1, 2]
+    events, rows = _batch("b", 3, size=3)
+    rows.checkpoint = (3, "a size already stored")  # the last row: the primary key refuses it
+    with pytest.raises(Exception, match=r"(?i)unique"):
+        store.commit(events, rows)
+    assert store._plain is not None and not store._plain.in_transaction
+    assert [leaf[0] for leaf in store.iter_leaves()] == [0, 1, 2]
+    assert store.count_events() == 3
 
 
 def test_a_failed_batch_leaves_the_connection_to_the_next(sqlite_ledger: Ledger) -> None:
@@ -91,6 +143,8 @@ def test_a_commit_that_fails_leaves_no_transaction_open(
 ) -> None:
     """SQLite can fail a COMMIT and keep its transaction open (busy, say): the batch is
     rolled back, and the next one begins afresh on the same connection."""
+    # (a batch of one statement has no COMMIT of its own: one of several statements)
+    monkeypatch.setattr(ledger.store_sqlite, "_BATCH_ROWS", 2)
     store = _sqlite_store(sqlite_ledger)
 
     def busy(self: SQLiteConnection) -> None:
