@@ -2,9 +2,9 @@
 SQL and transactions (``ledger.store.LogStore`` is the interface).
 
 Writers in other processes take turns on a file lock beside the database; a batch's
-events and rows are inserted as multi-row INSERTs in one eventsourcing transaction, on
-a connection the store keeps for its batches (and for the writer's reads while it holds
-the lock), its statements prepared once; reads accept whatever SQLite let into a column
+events and rows are inserted in one statement (``batch_view``), on a connection the
+store keeps for its batches (and for the writer's reads while it holds the lock), its
+statements prepared once; reads accept whatever SQLite let into a column
 (any value in any column), so that the verifier reports it at its position rather than
 stopping at a traceback.
 """
@@ -92,25 +92,26 @@ def batch_view(events: Table) -> list[str]:
     statement, each row sent by its trigger to its own table, instead of one INSERT per
     table in a transaction: every statement gives up the GIL and must take it back, and
     the commit's thread waited behind every submitting thread for each of them, eight
-    times a batch. One statement is also a transaction of its own (``commit``).
+    times a batch (BEGIN, an INSERT per table, COMMIT). One statement is a transaction
+    of its own (``commit``), as atomic and durable as BEGIN … COMMIT.
 
     In TEMP, the file and other connections never see it; a TEMP trigger may write to
     the main database's tables. The rows' values reach the tables as they would by a
     direct INSERT (a view's columns have no type of their own), in the same order, each
     table's constraints and conflict clauses (the tiles' upsert) as before."""
-    names = "abcde"
-    inserts = "".join(
-        f"INSERT INTO {table.into} "
-        f"SELECT {', '.join('NEW.' + c for c in names[: _columns(table)])} "
-        f"WHERE NEW.kind = {kind}{table.suffix}; "
-        for kind, table in enumerate((events, *BATCH_TABLES))
-    )
-    return [
+    view = (
         "CREATE TEMP VIEW IF NOT EXISTS ledger_batch (kind, a, b, c, d, e) "
-        "AS SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE 0",
-        "CREATE TEMP TRIGGER IF NOT EXISTS ledger_batch_rows INSTEAD OF INSERT ON "
-        f"ledger_batch BEGIN {inserts}END",
+        "AS SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE 0"
+    )
+    # A trigger per table, each for its kind of row (WHEN), rather than one that runs
+    # every table's INSERT for every row: SQLite then does a third less work a batch.
+    triggers = [
+        f"CREATE TEMP TRIGGER IF NOT EXISTS ledger_batch_{kind} INSTEAD OF INSERT ON "
+        f"ledger_batch WHEN NEW.kind = {kind} BEGIN INSERT INTO {table.into} VALUES "
+        f"({', '.join('NEW.' + c for c in 'abcde'[: _columns(table)])}){table.suffix}; END"
+        for kind, table in enumerate((events, *BATCH_TABLES))
     ]
+    return [view, *triggers]
 
 
 def _columns(table: Table) -> int:
