@@ -24,9 +24,10 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
     PublicFormat,
 )
-from nacl.bindings import crypto_sign, crypto_sign_open, crypto_sign_seed_keypair
+from nacl.bindings import crypto_sign_open, crypto_sign_seed_keypair
 from nacl.exceptions import BadSignatureError
 
+from ledger import sodium_sign
 from ledger.ed25519 import public_key_problem
 
 ALG_ED25519 = 0x01
@@ -154,10 +155,10 @@ class SignerKey:
         return VerifierKey(self.name, public)
 
     def sign(self, message: bytes) -> bytes:
-        # Through libsodium, at about half OpenSSL's CPU (the log signs a checkpoint per
-        # batch, between two commits). Ed25519 signatures are deterministic (RFC 8032):
-        # both give the same bytes.
-        return crypto_sign(message, self._sodium_secret)[:64]
+        # Through libsodium, at about half OpenSSL's CPU, keeping the GIL (the log signs
+        # a checkpoint per batch, between two commits: ``ledger.sodium_sign``). Ed25519
+        # signatures are deterministic (RFC 8032): both give the same bytes.
+        return sodium_sign.sign(message, self._sodium_secret)
 
     @cached_property
     def _sodium_secret(self) -> bytes:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nacl.bindings import crypto_sign
 
-from ledger import note
+from ledger import note, sodium_sign
 from ledger.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from ledger.keys import KeyFormatError, SignerKey, VerifierKey, key_id
 from ledger.note import EM_DASH, NoteError, open_note
@@ -151,10 +154,53 @@ def test_rfc8032_sha_abc_message_is_sha512_of_abc() -> None:
 
 @given(seed=st.binary(min_size=32, max_size=32), message=st.binary(max_size=300))
 def test_libsodium_signs_as_openssl_does(seed: bytes, message: bytes) -> None:
-    """The log signs through libsodium; Ed25519 is deterministic, so its signature is
-    OpenSSL's (``cryptography``) byte for byte, for any key and message."""
+    """The log signs through libsodium, keeping the GIL; Ed25519 is deterministic, so its
+    signature is OpenSSL's (``cryptography``) and PyNaCl's byte for byte, for any key
+    and message."""
     key = SignerKey.from_seed("log", seed)
-    assert key.sign(message) == key.private.sign(message)
+    signature = key.sign(message)
+    assert signature == key.private.sign(message)
+    assert signature == crypto_sign(message, key._sodium_secret)[:64]
+
+
+def test_the_log_signs_through_libsodium_with_the_gil_held() -> None:
+    """PyNaCl ships libsodium with ``crypto_sign_detached`` exported: the log calls it
+    itself (else this machine's runs would test only the fallback), and refuses a
+    secret of the wrong size rather than reading past it."""
+    assert sodium_sign.CRYPTO_SIGN_DETACHED is not None
+    key = SignerKey.from_seed("log", b"\x07" * 32)
+    with pytest.raises(ValueError, match="64 bytes"):
+        sodium_sign.sign(b"checkpoint", key._sodium_secret[:32])
+
+
+def test_a_signature_keeps_the_gil() -> None:
+    """While the log signs, no other thread runs Python: the signing thread does not
+    wait to take the GIL back. (PyNaCl's own call gives it up: the other thread runs.)"""
+    key = SignerKey.from_seed("log", b"\x07" * 32)
+    ran = 0
+    stop = threading.Event()
+
+    def other() -> None:
+        nonlocal ran
+        while not stop.is_set():
+            ran += 1
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        time.sleep(0.01)
+        before = ran
+        for _ in range(50):
+            key.sign(b"m" * 200)
+        kept = ran - before
+        before = ran
+        for _ in range(50):  # each gives the GIL up, taken back after a switch interval
+            crypto_sign(b"m" * 200, key._sodium_secret)
+        given_up = ran - before
+    finally:
+        stop.set()
+        thread.join()
+    assert kept * 5 < given_up
 
 
 @pytest.mark.parametrize(("secret", "public", "message", "signature"), RFC8032)
