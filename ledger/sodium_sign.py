@@ -4,7 +4,7 @@ PyNaCl (through cffi) and ``cryptography`` both give up the GIL around a signatu
 a library should around C code. But a signature takes ~20 µs, and a thread that gives
 up the GIL gets it back only once the threads that took it meanwhile let go: the writer
 signs a checkpoint for every batch, between one commit and the next, and with 32
-submitting threads it waited 0.6 ms for the GIL on average, a fifth of the gap between
+submitting threads it waited 0.6 ms for the GIL on average, a third of the time between
 two SQLite commits (docs/benchmarks.md). So the log signs by calling the very function
 PyNaCl calls, libsodium's ``crypto_sign_detached`` in the library PyNaCl ships, through
 ``ctypes.PyDLL``, whose calls keep the GIL. Where that library does not export it, the
