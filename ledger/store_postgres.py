@@ -2,17 +2,23 @@
 store's own SQL and transactions (``ledger.store.LogStore`` is the interface).
 
 Writers in other processes take turns on an advisory lock; a batch's events and rows
-are inserted by one statement (``batch_insert_sql``) in a pipelined transaction, which takes
-the events table's lock and notifies its channel as eventsourcing's own writers do
-(``_lock_and_notify``); page-after-page reads are prepared statements in binary.
+are inserted by one statement (``batch_insert_sql``) after the events table's lock and a
+notification of its channel, as eventsourcing's own writers do (``_lock_and_notify``), all
+in one call of a function the writer creates (``batch_function``); page-after-page reads
+are prepared statements in binary.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
@@ -32,6 +38,8 @@ from ledger.store import (
     event_rows,
     events_table_spec,
 )
+
+log = logging.getLogger(__name__)
 
 
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
@@ -85,13 +93,13 @@ def is_hot_standby(env: Mapping[str, str]) -> bool:
     return bool(row and row[0])
 
 
-def _unnest(table: Table) -> str:
+def _unnest(table: Table, marks: Iterator[str]) -> str:
     """``INSERT … SELECT * FROM unnest(…)`` of one array parameter per column."""
-    arrays = ", ".join(f"%b::{t}[]" for t in table.pg_types)
+    arrays = ", ".join(f"{next(marks)}::{t}[]" for t in table.pg_types)
     return f"INSERT INTO {table.into} SELECT * FROM unnest({arrays}){table.suffix}"
 
 
-def batch_insert_sql(events: Table) -> str:
+def batch_insert_sql(events: Table, marks: Iterator[str] | None = None) -> str:
     """One INSERT for a whole batch, whatever it holds: its rows of each of
     ``BATCH_TABLES`` in data-modifying CTEs, and its events last; one array parameter
     per column (empty for a kind the batch has none of). Its text never changes, so
@@ -99,9 +107,46 @@ def batch_insert_sql(events: Table) -> str:
     cost the writer psycopg's Python work per statement, most of a batch's CPU (a
     multi-row VALUES would be new text for every batch size, parsed and planned each
     time; eventsourcing sends an array of its composite type, dumped row by row in
-    Python). The CTEs' inserts see one snapshot: none reads another's table."""
-    ctes = ", ".join(f"t{n} AS ({_unnest(table)})" for n, table in enumerate(BATCH_TABLES))
-    return f"WITH {ctes} {_unnest(events)}"
+    Python). The CTEs' inserts see one snapshot: none reads another's table.
+    ``marks``: the parameters' placeholders in order (psycopg's binary ``%b`` if none)."""
+    marks = marks or itertools.repeat("%b")
+    ctes = ", ".join(f"t{n} AS ({_unnest(table, marks)})" for n, table in enumerate(BATCH_TABLES))
+    return f"WITH {ctes} {_unnest(events, marks)}"
+
+
+@dataclass(frozen=True)
+class BatchFunction:
+    """A PL/pgSQL function that writes a batch: the events table's lock, its channel's
+    notification, then ``batch_insert_sql``; ``call`` (with ``batch_params``) runs it.
+
+    Called on an autocommit connection, that one statement is the batch's transaction,
+    sent and answered in one round trip: about one poll of the socket a batch. The same
+    statements in a pipelined transaction cost psycopg 23 polls and 13 sends a batch
+    (strace), and each poll gives up the GIL: with 128 submitting threads, a commit
+    whose server work was 2 ms took the writer 5–8 ms (docs/benchmarks.md). Its name is
+    a digest of its body:
+    a body that changes (another lock timeout, another table) is another function, and
+    writers configured differently never replace each other's."""
+
+    signature: str  # schema.name(types), as ``to_regprocedure`` reads it
+    create: str
+    call: str
+
+
+def batch_function(schema: str, events: Table, before: Sequence[str]) -> BatchFunction:
+    """The batch function for ``events`` (in ``schema``, an SQL identifier), running the
+    statements ``before`` first."""
+    types = [f"{t}[]" for table in (*BATCH_TABLES, events) for t in table.pg_types]
+    insert = batch_insert_sql(events, (f"${n}" for n in itertools.count(1)))
+    body = "".join(f"  {statement};\n" for statement in (*before, insert))
+    name = f"{schema}.ledger_batch_{hashlib.sha256(body.encode()).hexdigest()[:16]}"
+    signature = f"{name}({', '.join(types)})"
+    create = (
+        f"CREATE FUNCTION {signature} RETURNS void LANGUAGE plpgsql AS $batch$\n"
+        f"BEGIN\n{body}END\n$batch$"
+    )
+    call = f"SELECT {name}({', '.join(f'%b::{t}' for t in types)})"
+    return BatchFunction(signature, create, call)
 
 
 def _columns(table: Table, rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
@@ -135,6 +180,11 @@ class PostgresLogStore(LogStore):
             statement.as_string() for statement in lock_and_notify_statements(recorder)
         ]
         self._batch_insert = batch_insert_sql(self._events)
+        self._batch_function = batch_function(
+            schema.as_string(), self._events, self._lock_and_notify
+        )
+        self._batch_call: str | None = None  # once the function is known to be there
+        self._function_refused = False  # this role may not create it: as before
 
     def _pg_rows(self, sql: str, params: Sequence[Any], *, generic: bool = False) -> list[Any]:
         """Rows as plain tuples, sent in binary, by a prepared statement: for the
@@ -185,22 +235,73 @@ class PostgresLogStore(LogStore):
     # (the datastore turns psycopg's errors into these) is tried again, 10 times.
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def commit(self, events: Sequence[StoredEvent], rows: BatchRows) -> None:
-        # Pipelined, as eventsourcing's insert is: the statements go out together and the
-        # sync makes a conflict raise here, not later at the commit.
-        exc: Exception | None = None
         params = batch_params(events, rows, self._events)
         with self.recorder.datastore.get_connection() as conn:
-            with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as cursor:
-                try:
-                    if events:
-                        for statement in self._lock_and_notify:
-                            cursor.execute(statement, prepare=True)
-                    cursor.execute(self._batch_insert, params, prepare=True)
-                    pipeline.sync()
-                except Exception as e:
-                    exc = e  # raised after the pipeline has closed (no warning)
-            if exc:
-                raise exc
+            assert conn.autocommit  # (as eventsourcing's pool opens them)
+            if not (events and self._call_batch_function(conn, params)):
+                self._commit_pipelined(conn, events, params)
+
+    def _call_batch_function(self, conn: psycopg.Connection[Any], params: list[Any]) -> bool:
+        """Write the batch in one call of ``batch_function``, its own transaction on this
+        autocommit connection; False if this database role may not create the function."""
+        for attempt in (1, 2):
+            call = self._batch_call or self._create_batch_function(conn)
+            if call is None:
+                return False
+            try:
+                conn.execute(call, params, prepare=True)
+                return True
+            except psycopg.errors.UndefinedFunction:
+                # Dropped behind the writer's back (a restore, an operator): nothing of the
+                # batch is stored; made again, it is called once more.
+                self._batch_call = None
+                if attempt == 2:
+                    raise
+        return False
+
+    def _create_batch_function(self, conn: psycopg.Connection[Any]) -> str | None:
+        """``batch_function``'s call, once it is in the database (created if need be);
+        None if this database role may not create functions in the schema."""
+        if self._function_refused:
+            return None
+        function = self._batch_function
+        try:
+            row = conn.execute(
+                "SELECT to_regprocedure(%s) IS NOT NULL AS found", (function.signature,)
+            ).fetchone()
+            if not (row and row["found"]):
+                conn.execute(function.create)
+        except psycopg.errors.DuplicateFunction:
+            pass  # another writer created it meanwhile
+        except psycopg.errors.InsufficientPrivilege:
+            log.warning(
+                "this database role may not create %s: each batch is written in a "
+                "pipelined transaction instead (ask for CREATE on the schema)",
+                function.signature,
+            )
+            self._function_refused = True
+            return None
+        self._batch_call = function.call
+        return self._batch_call
+
+    def _commit_pipelined(
+        self, conn: psycopg.Connection[Any], events: Sequence[StoredEvent], params: list[Any]
+    ) -> None:
+        """The batch in a transaction of its own statements, where the role may not create
+        the batch function. Pipelined, as eventsourcing's insert is: the statements go out
+        together and the sync makes a conflict raise here, not later at the commit."""
+        exc: Exception | None = None
+        with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as cursor:
+            try:
+                if events:
+                    for statement in self._lock_and_notify:
+                        cursor.execute(statement, prepare=True)
+                cursor.execute(self._batch_insert, params, prepare=True)
+                pipeline.sync()
+            except Exception as e:
+                exc = e  # raised after the pipeline has closed (no warning)
+        if exc:
+            raise exc
 
     @contextmanager
     def forgetting(self) -> Iterator[Any]:
