@@ -249,6 +249,11 @@ class Sequencer:
         # (one at a time: a batch is only handed over once the one before it is stored).
         self._committer: ThreadPoolExecutor | None = None
         self._heads: dict[str, tuple[int, bytes]] = {}
+        # Every stream the log has, while there are at most MAX_CACHED_HEADS (else None):
+        # a statement that opens a stream then asks the database for no head. A new
+        # cycle opens one for each of its cadres, and the lookups cost the writer a
+        # query a batch, waiting besides for the connection its batch commits on.
+        self._streams: set[str] | None = None
         self._thread: threading.Thread | None = None
         self._grown = threading.Condition()
         self.batches = 0
@@ -299,6 +304,7 @@ class Sequencer:
         self.size = size  # committed; the builder may run ahead within a failed batch
         self.logged_at = self._last_logged_at(size)
         self._heads.clear()
+        self._streams = self.store.stream_names(MAX_CACHED_HEADS)
         self._stale = False
 
     def _last_logged_at(self, size: int) -> datetime | None:
@@ -654,6 +660,8 @@ class Sequencer:
         if len(self._heads) > MAX_CACHED_HEADS:
             self._heads.clear()
         missing = {stream for stream in streams if stream not in self._heads}
+        if self._streams is not None:
+            missing &= self._streams  # (a stream the log has not had starts at version 1)
         if missing:
             for stream, (version, raw) in self.store.stream_heads(sorted(missing)).items():
                 self._heads[stream] = (version, event_hash(raw))
@@ -688,6 +696,10 @@ class Sequencer:
         rows.tiles = builder.take_dirty()
         rows.checkpoint = (size, note)
         self._heads.update(staged.heads)
+        if self._streams is not None:
+            self._streams.update(staged.heads)
+            if len(self._streams) > MAX_CACHED_HEADS:
+                self._streams = None
         self.logged_at = staged.stamp
 
     def _publish(self, staged: _Staged) -> None:

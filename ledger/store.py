@@ -500,6 +500,13 @@ class LogStore(ABC):
             Entry(r["idx"], r["stream"], r["version"], as_bytes(r["state"])) for r in rows
         )
 
+    def stream_names(self, most: int) -> set[str] | None:
+        """Every stream the log has, or None if it has more than ``most``."""
+        rows = self.query(
+            f"SELECT DISTINCT originator_id FROM {self.events_table} LIMIT ?", (most + 1,)
+        )
+        return {str(r["originator_id"]) for r in rows} if len(rows) <= most else None
+
     def stream_heads(self, streams: Sequence[str]) -> dict[str, tuple[int, bytes]]:
         """The last event of each stream: version and envelope bytes."""
         heads: dict[str, tuple[int, bytes]] = {}

@@ -158,6 +158,58 @@ def test_restart_continues_the_log(
     assert_stored_once(second, before + after)
 
 
+def _asked_for_heads(ledger: Ledger) -> list[list[str]]:
+    """The streams whose heads the writer asks its store for, from now on."""
+    asked: list[list[str]] = []
+    store = ledger.store
+    heads = store.stream_heads
+
+    def counted(streams: Any) -> dict[str, tuple[int, bytes]]:
+        asked.append(list(streams))
+        return heads(streams)
+
+    store.stream_heads = counted  # type: ignore[method-assign]
+    return asked
+
+
+def test_a_new_stream_needs_no_lookup_and_an_old_one_is_found_after_a_restart(
+    db_url: str, people: People, open_ledger: Callable[..., Ledger]
+) -> None:
+    """The writer knows which streams the log has (a new cycle opens one per cadre):
+    opening a stream asks the database for nothing; continuing one written before a
+    restart finds its head, and the chain goes on from it."""
+    first = open_ledger(db_url)
+    asked = _asked_for_heads(first)
+    before = [first.append(people.statement(cadre=f"c{i}")) for i in range(5)]
+    assert asked == []
+    first.close()
+
+    second = open_ledger(db_url)
+    asked = _asked_for_heads(second)
+    continued = second.append(people.statement(cadre="c3"))
+    assert (len(asked), continued.version) == (1, 2)
+    opened = second.append(people.statement(cadre="c9"))
+    assert (len(asked), opened.version) == (1, 1)
+    assert second.verify().ok
+    assert_stored_once(second, [*before, continued, opened])
+
+
+def test_a_stream_another_writer_opened_is_continued_not_forked(
+    db_url: str, people: People, open_ledger: Callable[..., Ledger]
+) -> None:
+    """Two writers on one database: the second opens a stream the first believes the log
+    has not got. The first's next statement on it is chained onto it (version 2), not
+    written as a second version 1."""
+    a, b = open_ledger(db_url), open_ledger(db_url)
+    first = a.append(people.statement(cadre="x0"))
+    opened = b.append(people.statement(cadre="shared"))
+    continued = a.append(people.statement(cadre="shared"))
+    assert (opened.version, continued.version) == (1, 2)
+    assert continued.stream == opened.stream
+    assert a.verify().ok
+    assert_stored_once(a, [first, opened, continued])
+
+
 def test_refuses_a_future_issued_at(ledger: Ledger, people: People) -> None:
     with pytest.raises(Rejected) as e:
         ledger.append(people.statement(issued_at="2999-01-01T00:00:00Z"))
