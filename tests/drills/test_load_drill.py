@@ -74,4 +74,11 @@ def test_the_checks_notice_lost_disordered_and_growing(tmp_path: Path) -> None:
     assert memory["growth_mb"] > plan.rss_slack_mb and not memory["flat"]
     drill.figures.rss = [(float(t), 100_000 + 50 * (t % 7)) for t in range(60)]
     assert drill.figures.memory(plan)["flat"]
+    # Growth that follows the writes: what the documented state per event explains is
+    # flat (200 events/s at 5 KiB); what the leak found before took (18 KiB) is not.
+    drill.figures.acks = [t / 200 for t in range(60 * 200)]
+    for kib, flat in ((5, True), (18, False)):
+        drill.figures.rss = [(float(t), 100_000 + kib * 200 * t) for t in range(60)]
+        memory = drill.figures.memory(plan)
+        assert memory["growth_mb"] > plan.rss_slack_mb and memory["flat"] is flat, memory
     assert not drill.figures.ok(plan)  # lost events fail the drill whatever the memory
