@@ -108,14 +108,10 @@ def batch_view(events: Table) -> list[str]:
     triggers = [
         f"CREATE TEMP TRIGGER IF NOT EXISTS ledger_batch_{kind} INSTEAD OF INSERT ON "
         f"ledger_batch WHEN NEW.kind = {kind} BEGIN INSERT INTO {table.into} VALUES "
-        f"({', '.join('NEW.' + c for c in 'abcde'[: _columns(table)])}){table.suffix}; END"
+        f"({', '.join('NEW.' + c for c in 'abcde'[: len(table.pg_types)])}){table.suffix}; END"
         for kind, table in enumerate((events, *BATCH_TABLES))
     ]
     return [view, *triggers]
-
-
-def _columns(table: Table) -> int:
-    return table.into.count(",") + 1
 
 
 def batch_values(events: Sequence[StoredEvent], rows: BatchRows) -> list[Any]:
