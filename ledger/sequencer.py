@@ -94,6 +94,13 @@ MAX_CACHED_HEADS = 200_000
 MAX_HOLD = 0.2
 # How long a writer holding the lock waits for more statements before letting go of it.
 LINGER = 0.005
+# A stored batch of at most this many statements is answered by the writer itself, once
+# it has handed the batch behind it to the committer: waking a pool thread for it cost
+# more than its answers (SQLite, 32 submitters: ~6 % more statements a second). A larger
+# one is answered in the pool (``deliver``), where its proofs and receipts do not hold up
+# the writer laying out the next (PostgreSQL, 128 submitters, batches of ~65: 7 % fewer
+# a second when the writer answered them).
+ANSWER_HERE = 32
 
 
 class _HeldLock:
@@ -237,7 +244,8 @@ class Sequencer:
         self.rules = rules
         self.texts = texts
         # Where a committed batch's futures are settled. Their callbacks (receipts) then
-        # run there, one task per batch, instead of in this thread between commits.
+        # run there, one task per batch, instead of in this thread between commits; a
+        # small batch is answered here, once the next is committing (``ANSWER_HERE``).
         self.deliver = deliver
         self._queue: queue.SimpleQueue[_Pending | _Wake | None] = queue.SimpleQueue()
         # Whether statements are taken: not before start(), nor once the writer has been
@@ -472,17 +480,23 @@ class Sequencer:
         except Exception:  # (part of it, perhaps: all of it is written again carefully)
             log.exception("could not lay out a batch of %d", len(batch))
             self._stale, staged = True, None
-        if not self._land(inflight):
+        if not self._stored(inflight):
             staged = None  # laid out on a batch that was not stored
         tried = False
+        handed: _InFlight | None = None
         if staged is not None and staged.events:
             try:
                 self._prepare(staged)
                 commit = committer.submit(self.store.commit, staged.events, staged.rows)
                 commit.add_done_callback(lambda _: self._queue.put(_WAKE))
-                return _InFlight(batch, staged, commit, started), stopping
+                handed = _InFlight(batch, staged, commit, started)
             except Exception:
                 self._stale, staged, tried = True, None, True
+        # The batch stored is taken in and answered only now, while the next one commits:
+        # that commit need not wait for it.
+        self._land(inflight, here=handed is not None)
+        if handed is not None:
+            return handed, stopping
         if staged is not None:  # nothing of its own to store
             outcomes = self._outcomes(staged)
         else:
@@ -520,22 +534,33 @@ class Sequencer:
             self._load()
         self._current = True
 
-    def _land(self, inflight: _InFlight | None) -> bool:
-        """Wait for ``inflight``'s commit, and answer its statements: False if it failed
-        (then it has been written again carefully, or refused, and the state reloaded)."""
+    def _land(self, inflight: _InFlight | None, here: bool = False) -> bool:
+        """Wait for ``inflight``'s commit, and answer its statements (``here``: in this
+        thread, if the batch is small): False if it failed (then it has been written
+        again carefully, or refused, and the state reloaded)."""
+        if not self._stored(inflight):
+            return False
+        if inflight is not None and not inflight.landed:
+            inflight.landed = True
+            self._publish(inflight.staged)
+            outcomes = self._outcomes(inflight.staged)
+            self._deliver(inflight.batch, outcomes, inflight.started, here)
+        return True
+
+    def _stored(self, inflight: _InFlight | None) -> bool:
+        """Wait for ``inflight``'s commit: False if it failed, and then its statements
+        have been written again carefully, or refused, and the state reloaded."""
         if inflight is None or inflight.landed:
             return True
-        inflight.landed = True
         try:
             inflight.commit.result()
         except Exception:
+            inflight.landed = True
             self._stale = True  # the tree, heads and draft ran ahead of what is stored
             self._deliver(
                 inflight.batch, self._write_carefully(inflight.batch, 1), inflight.started
             )
             return False
-        self._publish(inflight.staged)
-        self._deliver(inflight.batch, self._outcomes(inflight.staged), inflight.started)
         return True
 
     def _write_carefully(self, batch: list[_Pending], first: int) -> _Outcomes:
@@ -557,8 +582,10 @@ class Sequencer:
         self._let_go()  # the database is away: take the lock afresh next time
         return _Outcomes([_unavailable()] * len(batch))
 
-    def _deliver(self, batch: list[_Pending], outcomes: _Outcomes, started: float) -> None:
-        if self.deliver is not None:
+    def _deliver(
+        self, batch: list[_Pending], outcomes: _Outcomes, started: float, here: bool = False
+    ) -> None:
+        if self.deliver is not None and not (here and len(batch) <= ANSWER_HERE):
             self.deliver.submit(self._settle, batch, outcomes)
         else:
             self._settle(batch, outcomes)

@@ -18,12 +18,13 @@ from typing import Any
 import pytest
 
 from cadreledger.service import Ledger
+from ledger import sequencer
 from ledger.checkpoint import open_checkpoint
 from ledger.envelope import Event
 from ledger.errors import Rejected
 from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
 from ledger.receipt import Receipt
-from ledger.sequencer import MAX_HOLD, Landed
+from ledger.sequencer import ANSWER_HERE, MAX_HOLD, Landed
 from tests.conftest import People
 from tests.paths import ROOT
 
@@ -143,6 +144,53 @@ def test_a_receipt_settled_with_its_batch_is_the_one_its_place_proves(
         stored = Event.parse(raw).hash
         place = Landed(index, stream, version, stored, receipt.tree_size, receipt.checkpoint)
         assert writer.receipt(place) == receipt
+
+
+def test_the_next_batch_commits_before_the_one_stored_is_answered(
+    ledger: Ledger, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a batch is stored, the writer first hands the batch laid out behind it to the
+    committer, then answers the stored one: a small batch itself, a large one
+    (``ANSWER_HERE``) in the pool. Before, the next commit waited for those answers."""
+    writer = ledger.sequencer
+    assert writer is not None
+    monkeypatch.setattr(sequencer, "MAX_HOLD", 60.0)  # (no batch is landed for the lock)
+    commit = ledger.store.commit
+    began = [threading.Event() for _ in range(3)]
+
+    def held(events: Any, rows: Any) -> None:
+        now = next(i for i, e in enumerate(began) if not e.is_set())
+        began[now].set()
+        if now < 2:
+            time.sleep(0.15)  # the next batch is laid out meanwhile
+        commit(events, rows)
+
+    monkeypatch.setattr(ledger.store, "commit", held)
+    answered: list[tuple[str, int, str]] = []  # batch, commits begun by then, thread
+
+    def submit(batch: str, behind: int, signed: Any) -> Future[Landed]:
+        def done(_: Any) -> None:
+            began[behind].wait(5)  # (handed to the committer, perhaps not yet begun)
+            count = sum(e.is_set() for e in began)
+            answered.append((batch, count, threading.current_thread().name))
+
+        future = writer.submit(signed)
+        future.add_done_callback(done)
+        return future
+
+    first = submit("first", 1, people.statement())
+    time.sleep(0.05)
+    large = [submit("large", 2, people.statement(cadre=f"c{i}")) for i in range(ANSWER_HERE + 8)]
+    first.result(10)
+    time.sleep(0.05)
+    last = submit("last", 2, people.statement(cadre="last"))
+    for future in (*large, last):
+        future.result(10)
+    assert answered[0] == ("first", 2, "sequencer")
+    assert {(batch, commits) for batch, commits, _ in answered[1:-1]} == {("large", 3)}
+    assert all(thread != "sequencer" for _, _, thread in answered[1:-1])
+    assert ledger.size() == ANSWER_HERE + 10
+    assert ledger.verify().ok
 
 
 def test_restart_continues_the_log(
