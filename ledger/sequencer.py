@@ -94,12 +94,14 @@ MAX_CACHED_HEADS = 200_000
 MAX_HOLD = 0.2
 # How long a writer holding the lock waits for more statements before letting go of it.
 LINGER = 0.005
-# A stored batch of at most this many statements is answered by the writer itself, once
-# it has handed the batch behind it to the committer: waking a pool thread for it cost
-# more than its answers (SQLite, 32 submitters: ~6 % more statements a second). A larger
-# one is answered in the pool (``deliver``), where its proofs and receipts do not hold up
-# the writer laying out the next (PostgreSQL, 128 submitters, batches of ~65: 7 % fewer
-# a second when the writer answered them).
+# A stored batch of at most this many statements, each awaited by a thread of its own
+# (an ``Answer``: answering it releases a lock and runs nothing else), is answered by
+# the writer itself once it has handed the batch behind it to the committer: waking a
+# pool thread for it cost more than its answers (SQLite, 32 submitters: ~6 % more
+# statements a second). Any other batch is answered in the pool (``deliver``): a large
+# one's proofs and receipts would hold up the writer laying out the next (PostgreSQL,
+# 128 submitters, batches of ~65: 7 % fewer a second when the writer answered them),
+# and a future's callbacks may do anything (the hand-over's write to a worker's socket).
 ANSWER_HERE = 32
 
 
@@ -244,8 +246,8 @@ class Sequencer:
         self.rules = rules
         self.texts = texts
         # Where a committed batch's futures are settled. Their callbacks (receipts) then
-        # run there, one task per batch, instead of in this thread between commits; a
-        # small batch is answered here, once the next is committing (``ANSWER_HERE``).
+        # run there, one task per batch, instead of in this thread between commits (a
+        # small batch of threads' own ``Answer``s is answered here: ``ANSWER_HERE``).
         self.deliver = deliver
         self._queue: queue.SimpleQueue[_Pending | _Wake | None] = queue.SimpleQueue()
         # Whether statements are taken: not before start(), nor once the writer has been
@@ -585,7 +587,7 @@ class Sequencer:
     def _deliver(
         self, batch: list[_Pending], outcomes: _Outcomes, started: float, here: bool = False
     ) -> None:
-        if self.deliver is not None and not (here and len(batch) <= ANSWER_HERE):
+        if self.deliver is not None and not (here and _answered_here(batch)):
             self.deliver.submit(self._settle, batch, outcomes)
         else:
             self._settle(batch, outcomes)
@@ -869,6 +871,10 @@ def _nonce_reused(signed: SignedStatement) -> Rejected:
         f"Nonce {signed.nonce!r} của {signed.actor!r} đã dùng cho một tuyên bố khác.",
         f"Nonce {signed.nonce!r} of {signed.actor!r} was already used for another statement.",
     )
+
+
+def _answered_here(batch: list[_Pending]) -> bool:
+    return len(batch) <= ANSWER_HERE and all(type(p.future) is Answer for p in batch)
 
 
 def take_batch(

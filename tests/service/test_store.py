@@ -19,6 +19,7 @@ import pytest
 
 from cadreledger.service import Ledger
 from ledger import sequencer
+from ledger.answers import Answer
 from ledger.checkpoint import open_checkpoint
 from ledger.envelope import Event
 from ledger.errors import Rejected
@@ -150,46 +151,63 @@ def test_the_next_batch_commits_before_the_one_stored_is_answered(
     ledger: Ledger, people: People, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Once a batch is stored, the writer first hands the batch laid out behind it to the
-    committer, then answers the stored one: a small batch itself, a large one
-    (``ANSWER_HERE``) in the pool. Before, the next commit waited for those answers."""
+    committer, then answers the stored one: itself if it is small and its submitters
+    each wait in a thread (``Answer``), else in the pool: a large batch, or one whose
+    futures may run callbacks. Before, the pool answered every batch."""
     writer = ledger.sequencer
     assert writer is not None
     monkeypatch.setattr(sequencer, "MAX_HOLD", 60.0)  # (no batch is landed for the lock)
     commit = ledger.store.commit
-    began = [threading.Event() for _ in range(3)]
+    began = [threading.Event() for _ in range(4)]
 
     def held(events: Any, rows: Any) -> None:
         now = next(i for i, e in enumerate(began) if not e.is_set())
         began[now].set()
-        if now < 2:
+        if now < 3:
             time.sleep(0.15)  # the next batch is laid out meanwhile
         commit(events, rows)
 
     monkeypatch.setattr(ledger.store, "commit", held)
-    answered: list[tuple[str, int, str]] = []  # batch, commits begun by then, thread
+    answered: dict[int, tuple[int, str]] = {}  # id of the answer: commits begun, thread
+    behind: dict[int, int] = {}  # id of the answer: the commit that follows its batch's
 
-    def submit(batch: str, behind: int, signed: Any) -> Future[Landed]:
-        def done(_: Any) -> None:
-            began[behind].wait(5)  # (handed to the committer, perhaps not yet begun)
-            count = sum(e.is_set() for e in began)
-            answered.append((batch, count, threading.current_thread().name))
+    def note(answer: object) -> None:
+        began[behind[id(answer)]].wait(5)  # (handed to the committer, perhaps not begun)
+        answered[id(answer)] = (sum(e.is_set() for e in began), threading.current_thread().name)
 
-        future = writer.submit(signed)
-        future.add_done_callback(done)
-        return future
+    set_result = Answer.set_result
 
-    first = submit("first", 1, people.statement())
+    def noted(self: Answer[Any], result: Any) -> None:
+        if id(self) in behind:
+            note(self)
+        set_result(self, result)
+
+    monkeypatch.setattr(Answer, "set_result", noted)
+
+    def submit(answer: Any, next_commit: int, cadre: str) -> Any:
+        behind[id(answer)] = next_commit
+        writer.submit_receipt(people.statement(cadre=cadre), answer)
+        return answer
+
+    first = submit(Answer(), 1, "first")
     time.sleep(0.05)
-    large = [submit("large", 2, people.statement(cadre=f"c{i}")) for i in range(ANSWER_HERE + 8)]
+    large = [submit(Answer(), 2, f"c{i}") for i in range(ANSWER_HERE + 8)]
     first.result(10)
     time.sleep(0.05)
-    last = submit("last", 2, people.statement(cadre="last"))
-    for future in (*large, last):
-        future.result(10)
-    assert answered[0] == ("first", 2, "sequencer")
-    assert {(batch, commits) for batch, commits, _ in answered[1:-1]} == {("large", 3)}
-    assert all(thread != "sequencer" for _, _, thread in answered[1:-1])
-    assert ledger.size() == ANSWER_HERE + 10
+    future: Future[Receipt] = Future()
+    future.add_done_callback(note)
+    submit(future, 3, "future")
+    for answer in large:
+        answer.result(10)
+    time.sleep(0.05)
+    last = submit(Answer(), 3, "last")
+    future.result(10)
+    last.result(10)
+    assert answered[id(first)] == (2, "sequencer")
+    assert {answered[id(a)][0] for a in large} == {3}
+    assert answered[id(future)][0] == 4
+    assert all(answered[id(a)][1] != "sequencer" for a in (*large, future))
+    assert ledger.size() == ANSWER_HERE + 11
     assert ledger.verify().ok
 
 
