@@ -15,7 +15,9 @@ the scope), with its work: the statement intake sends a statement and its bucket
 to the writer together, one trip for both, and the writer sequences it only if a token
 was there. The answers are the same: refused, the request gets the 429 (``Limited``),
 and nothing is stored; an endpoint that refuses the request itself takes the decision
-first, and a 429 goes before its own refusal.
+first, and a 429 goes before its own refusal. Told that a bucket is empty, the process
+refuses that caller itself until a token can be back (``EmptyBuckets``), without asking
+or doing the endpoint's work: a caller over the limit costs no signature checks.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class Decision:
     remaining: int  # whole tokens left after this request
     retry_after: int  # seconds until one token is back (0 when allowed)
     full_in: int  # seconds until the bucket is full again
+    wait: float = 0.0  # ``retry_after`` unrounded: no token comes back sooner
 
 
 class TokenBuckets:
@@ -82,12 +85,47 @@ class TokenBuckets:
         self.buckets[key] = (tokens, now)  # the most recently seen last
         if len(self.buckets) > self.max_buckets:
             self.buckets.popitem(last=False)
+        wait = 0.0 if allowed else (1.0 - tokens) / rate
         return Decision(
-            allowed,
-            int(tokens),
-            0 if allowed else math.ceil((1.0 - tokens) / rate),
-            math.ceil((burst - tokens) / rate),
+            allowed, int(tokens), math.ceil(wait), math.ceil((burst - tokens) / rate), wait
         )
+
+
+class EmptyBuckets:
+    """The buckets that another process (``RateLimit``'s ``decide``) said were empty, and
+    until when they must stay so: no token comes back before ``wait`` has passed, and
+    other callers of the same bucket only take more. A request to one of them is refused
+    here with the answer the holder would give, before it costs a round trip or its
+    endpoint's work (an HTTP worker parses and checks a statement before it asks)."""
+
+    def __init__(self, clock: Callable[[], float], max_buckets: int = MAX_BUCKETS) -> None:
+        self.clock = clock
+        self.max_buckets = max_buckets
+        self._until: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key: until, full
+
+    def remember(self, key: str, asked_at: float, decision: Decision) -> None:
+        """Remember a refusal (an allowance forgets one). ``asked_at``: this clock's time
+        before the holder was asked (not after: the holder decided later, and the bucket
+        refills no sooner)."""
+        if decision.allowed:
+            self._until.pop(key, None)
+            return
+        self._until[key] = (asked_at + decision.wait, asked_at + decision.full_in)
+        self._until.move_to_end(key)
+        if len(self._until) > self.max_buckets:
+            self._until.popitem(last=False)
+
+    def decision(self, key: str) -> Decision | None:
+        """The refusal the holder would give now, if the bucket is known to be empty."""
+        known = self._until.get(key)
+        if known is None:
+            return None
+        now = self.clock()
+        until, full = known
+        if now >= until:
+            del self._until[key]
+            return None
+        return Decision(False, 0, math.ceil(until - now), math.ceil(full - now), until - now)
 
 
 class Limited(Exception):
@@ -134,6 +172,7 @@ class RateLimit:
     ):
         self.app = app
         self.buckets = TokenBuckets(policy, clock or time.monotonic)
+        self.empty = EmptyBuckets(self.buckets.clock)
         self.decide = decide
         self.defer = frozenset(defer) if decide is not None else frozenset()
         self.policy_header = f'"default";q={policy.burst};w={policy.window}'.encode()
@@ -143,11 +182,19 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         key = caller(scope)
+        if self.decide is not None and (known := self.empty.decision(key)) is not None:
+            await self._refuse(scope, receive, send, known)
+            return
+        asked_at = self.buckets.clock()
         if self.decide is not None and (scope["method"], scope["path"]) in self.defer:
-            await self._deferred(scope, receive, send, Deferred(key, self.decide))
+            await self._deferred(scope, receive, send, Deferred(key, self.decide), asked_at)
             return
         try:
-            decision = self.buckets.take(key) if self.decide is None else await self.decide(key)
+            if self.decide is None:
+                decision = self.buckets.take(key)
+            else:
+                decision = await self.decide(key)
+                self.empty.remember(key, asked_at, decision)
         except Rejected as unavailable:  # whoever holds the buckets does not answer
             await problem_response(Request(scope), unavailable)(scope, receive, send)
             return
@@ -163,7 +210,9 @@ class RateLimit:
 
         await self.app(scope, receive, with_fields)
 
-    async def _deferred(self, scope: Scope, receive: Receive, send: Send, rate: Deferred) -> None:
+    async def _deferred(
+        self, scope: Scope, receive: Receive, send: Send, rate: Deferred, asked_at: float
+    ) -> None:
         scope[DEFERRED] = rate
 
         async def with_fields(message: Message) -> None:
@@ -175,6 +224,9 @@ class RateLimit:
             await self.app(scope, receive, with_fields)
         except Limited as limited:  # raised before the endpoint answered
             await self._refuse(scope, receive, send, limited.decision)
+        finally:
+            if rate.decision is not None:
+                self.empty.remember(rate.key, asked_at, rate.decision)
 
     def _fields(self, decision: Decision) -> list[tuple[bytes, bytes]]:
         return [

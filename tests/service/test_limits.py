@@ -11,11 +11,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from starlette.responses import PlainTextResponse
 
 from access.tokens import AccessStore
 from api.app import create_app
 from api.problems import PROBLEM_JSON
-from api.rate_limit import RatePolicy, TokenBuckets
+from api.rate_limit import DEFERRED, Decision, RateLimit, RatePolicy, TokenBuckets
 from cadreledger.service import Ledger
 from tests.conftest import People
 from tests.evaluation import CADRES
@@ -117,6 +118,48 @@ def test_over_the_limit_a_caller_gets_429_with_retry_after_and_ratelimit_fields(
         # Probes are never counted: an orchestrator must see the service alive.
         assert client.get("/healthz").status_code == 200
         assert "ratelimit" not in client.get("/healthz").headers
+
+
+def test_a_worker_refuses_a_bucket_it_was_told_is_empty_without_asking_or_working() -> None:
+    """Where another process holds the buckets (an HTTP worker asks the writer), a
+    refusal says when the caller's bucket has a token again; until then the worker
+    answers 429 itself, with the figures the holder would give, before the statement is
+    parsed and its signature checked, and without asking. Over the limit, a caller
+    used to cost the workers a signature check a request all the same."""
+    now = [0.0]
+    policy = RatePolicy(rate=0.5, burst=2)
+    held = TokenBuckets(policy, clock=lambda: now[0])  # the writer's
+    asked: list[str] = []
+    worked: list[str] = []
+
+    async def decide(key: str) -> Decision:
+        asked.append(key)
+        return held.take(key)
+
+    async def endpoint(scope: Any, receive: Any, send: Any) -> None:
+        worked.append(scope["path"])  # the parse and the signature check
+        if scope["path"] == "/v1/statements":
+            await scope[DEFERRED].take()
+        await PlainTextResponse("ok", 201)(scope, receive, send)
+
+    app = RateLimit(
+        endpoint, policy, lambda: now[0], decide=decide, defer={("POST", "/v1/statements")}
+    )
+    client = TestClient(app)
+    statuses = [client.post("/v1/statements", content=b"{}").status_code for _ in range(3)]
+    assert statuses == [201, 201, 429]
+    assert len(asked) == len(worked) == 3
+    now[0] = 1.0  # half a token back: the writer would refuse, for one second more
+    refused = client.post("/v1/statements", content=b"{}")
+    problem(refused, 429, "rate-limited")
+    assert refused.headers["retry-after"] == "1"
+    assert client.get("/v1/log/key").status_code == 429  # every endpoint: one bucket
+    assert len(asked) == len(worked) == 3, "asked or worked for a bucket known empty"
+    assert not held.take(asked[0]).allowed  # the holder agrees
+    now[0] = 4.0
+    assert client.post("/v1/statements", content=b"{}").status_code == 201
+    assert client.get("/v1/log/key").status_code == 201
+    assert len(asked) == 5
 
 
 def test_signed_in_people_have_buckets_of_their_own(
