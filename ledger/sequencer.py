@@ -587,10 +587,15 @@ class Sequencer:
     def _deliver(
         self, batch: list[_Pending], outcomes: _Outcomes, started: float, here: bool = False
     ) -> None:
-        if self.deliver is not None and not (here and _answered_here(batch)):
-            self.deliver.submit(self._settle, batch, outcomes)
-        else:
+        if self.deliver is None:
             self._settle(batch, outcomes)
+        elif here and _answered_here(batch):
+            try:
+                self._settle(batch, outcomes)
+            except Exception:  # as in the pool: a defect in the answers stops no writer
+                log.exception("could not answer a batch of %d", len(batch))
+        else:
+            self.deliver.submit(self._settle, batch, outcomes)
         for observe in self.observers:
             observe(len(batch), time.perf_counter() - started)
 

@@ -211,6 +211,43 @@ def test_the_next_batch_commits_before_the_one_stored_is_answered(
     assert ledger.verify().ok
 
 
+def test_a_defect_answering_a_batch_stops_no_writer(
+    ledger: Ledger, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answering a batch fails where nothing was meant to fail, in the writer's own
+    thread (a small batch of ``Answer``s): the writer goes on, and so does the log."""
+    writer = ledger.sequencer
+    assert writer is not None
+    answer = writer._answer
+    broken = [True]
+
+    def once(*args: Any) -> None:
+        if broken and broken.pop():
+            raise RuntimeError("a defect")
+        answer(*args)
+
+    monkeypatch.setattr(writer, "_answer", once)
+    commit = ledger.store.commit
+    held = [True]
+
+    def slow(*args: Any) -> None:
+        if held and held.pop():
+            time.sleep(0.15)  # the next statement is laid out behind it meanwhile
+        commit(*args)
+
+    monkeypatch.setattr(ledger.store, "commit", slow)
+    lost, behind = Answer[Receipt](), Answer[Receipt]()
+    writer.submit_receipt(people.statement(), lost)
+    time.sleep(0.05)
+    writer.submit_receipt(people.statement(cadre="behind"), behind)
+    assert behind.result(10).index == 1
+    with pytest.raises(TimeoutError):
+        lost.result(0.2)  # never answered: the defect took its answer
+    assert not broken and writer.running
+    assert ledger.append(people.statement(cadre="after")).index == 2
+    assert ledger.verify().ok
+
+
 def test_restart_continues_the_log(
     db_url: str, people: People, open_ledger: Callable[..., Ledger]
 ) -> None:
