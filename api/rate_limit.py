@@ -182,19 +182,15 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         key = caller(scope)
-        if self.decide is not None and (known := self.empty.decision(key)) is not None:
-            await self._refuse(scope, receive, send, known)
-            return
-        asked_at = self.buckets.clock()
-        if self.decide is not None and (scope["method"], scope["path"]) in self.defer:
-            await self._deferred(scope, receive, send, Deferred(key, self.decide), asked_at)
-            return
+        if self.decide is not None:
+            if (known := self.empty.decision(key)) is not None:
+                await self._refuse(scope, receive, send, known)
+                return
+            if (scope["method"], scope["path"]) in self.defer:
+                await self._deferred(scope, receive, send, Deferred(key, self.decide))
+                return
         try:
-            if self.decide is None:
-                decision = self.buckets.take(key)
-            else:
-                decision = await self.decide(key)
-                self.empty.remember(key, asked_at, decision)
+            decision = self.buckets.take(key) if self.decide is None else await self._ask(key)
         except Rejected as unavailable:  # whoever holds the buckets does not answer
             await problem_response(Request(scope), unavailable)(scope, receive, send)
             return
@@ -210,9 +206,16 @@ class RateLimit:
 
         await self.app(scope, receive, with_fields)
 
-    async def _deferred(
-        self, scope: Scope, receive: Receive, send: Send, rate: Deferred, asked_at: float
-    ) -> None:
+    async def _ask(self, key: str) -> Decision:
+        """The holder's decision (``decide``), remembered if it refuses."""
+        assert self.decide is not None
+        asked_at = self.buckets.clock()
+        decision = await self.decide(key)
+        self.empty.remember(key, asked_at, decision)
+        return decision
+
+    async def _deferred(self, scope: Scope, receive: Receive, send: Send, rate: Deferred) -> None:
+        asked_at = self.buckets.clock()  # (before the endpoint asks, with its work)
         scope[DEFERRED] = rate
 
         async def with_fields(message: Message) -> None:

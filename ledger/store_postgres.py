@@ -124,9 +124,8 @@ class BatchFunction:
     statements in a pipelined transaction cost psycopg 23 polls and 13 sends a batch
     (strace), and each poll gives up the GIL: with 128 submitting threads, a commit
     whose server work was 2 ms took the writer 5–8 ms (docs/benchmarks.md). Its name is
-    a digest of its body:
-    a body that changes (another lock timeout, another table) is another function, and
-    writers configured differently never replace each other's."""
+    a digest of its body: a body that changes (another lock timeout, another table) is
+    another function, and writers configured differently never replace each other's."""
 
     signature: str  # schema.name(types), as ``to_regprocedure`` reads it
     create: str

@@ -28,6 +28,7 @@ from ledger.receipt import Receipt
 from ledger.sequencer import ANSWER_HERE, MAX_HOLD, Landed
 from tests.conftest import People
 from tests.paths import ROOT
+from tests.service.test_retry_receipts import _slow_first_commit
 
 
 def assert_stored_once(ledger: Ledger, receipts: list[Receipt]) -> None:
@@ -227,15 +228,7 @@ def test_a_defect_answering_a_batch_stops_no_writer(
         answer(*args)
 
     monkeypatch.setattr(writer, "_answer", once)
-    commit = ledger.store.commit
-    held = [True]
-
-    def slow(*args: Any) -> None:
-        if held and held.pop():
-            time.sleep(0.15)  # the next statement is laid out behind it meanwhile
-        commit(*args)
-
-    monkeypatch.setattr(ledger.store, "commit", slow)
+    _slow_first_commit(monkeypatch, ledger, fail=False)  # the next is laid out behind it
     lost, behind = Answer[Receipt](), Answer[Receipt]()
     writer.submit_receipt(people.statement(), lost)
     time.sleep(0.05)
