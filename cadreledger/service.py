@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -336,11 +337,16 @@ class Ledger:
         The calling thread, which waits for the receipt anyway, parses and checks the
         statement itself (unless checker processes do), and waits on an ``Answer``:
         handing the statement to the pool and waiting on a future cost the writer's
-        process a fifth of its time per statement with 128 submitting threads."""
-        if self.checkers is not None or self.sequencer is None:
-            return self.submit_future(body).result()
+        process a fifth of its time per statement with 128 submitting threads. Checked
+        in a checker process, it waits on an ``Answer`` too, which the writer settles
+        itself, without a pool thread's turn."""
+        if self.sequencer is None:
+            raise self.read_only_refusal()
         answer: Answer[Receipt] = Answer()
-        self.submit_checked(parse_submission(body), answer)
+        if self.checkers is not None:
+            self.checkers.check(body).add_done_callback(partial(self._sequence, answer))
+        else:
+            self.submit_checked(parse_submission(body), answer)
         return answer.result()
 
     async def submit_async(self, body: bytes) -> Receipt:
@@ -361,33 +367,24 @@ class Ledger:
             raise self.read_only_refusal()
         result: Future[Receipt] = Future()
 
-        def sequence(signed: SignedStatement) -> None:
-            try:
-                self.submit_checked(signed, result)
-            except BaseException as e:
-                result.set_exception(e)
-
         def admit() -> None:
             try:
-                signed = parse_submission(body)
+                self.submit_checked(parse_submission(body), result)
             except BaseException as e:
                 result.set_exception(e)
-            else:
-                sequence(signed)
-
-        def checked(verdict: Future[SignedStatement]) -> None:
-            try:
-                signed = verdict.result()
-            except BaseException as e:
-                result.set_exception(e)
-            else:
-                sequence(signed)
 
         if self.checkers is not None:
-            self.checkers.check(body).add_done_callback(checked)
+            self.checkers.check(body).add_done_callback(partial(self._sequence, result))
         else:
             self._cpu.submit(admit)
         return result
+
+    def _sequence(self, result: Settable[Receipt], verdict: Future[SignedStatement]) -> None:
+        """A checker's verdict: the statement sequenced, or its refusal the answer."""
+        try:
+            self.submit_checked(verdict.result(), result)
+        except BaseException as e:
+            result.set_exception(e)
 
     def submit_checked(self, signed: SignedStatement, result: Settable[Receipt]) -> None:
         """Sequence a statement whose signature this service's own code has checked (a

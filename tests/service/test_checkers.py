@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from cadreledger.service import Ledger
+from ledger.answers import Answer
 from ledger.errors import BAD_SIGNATURE, NONCE_REUSED, SIGNER_MISMATCH, UNAVAILABLE, Rejected
 from ledger.receipt import Receipt
 from ledger.statement import SignedStatement, parse_submission, sign_statement
@@ -58,6 +59,29 @@ def test_receipts_verify_with_the_log_key_alone(checked: Ledger, people: People)
     stored = checked.entries(0, 20)
     assert [e["event_hash"] for e in stored] == [r.event_hash.hex() for r in receipts]
     assert checked.verify().ok
+
+
+def test_a_checked_statement_is_answered_through_an_answer(
+    checked: Ledger, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checked in a child, a statement's submitter still waits on an ``Answer``, as in
+    the threads' path: a small batch of them the writer answers itself, with no pool
+    thread's turn between the commit and the receipts (tests/service/test_store.py)."""
+    answered = 0
+    answer = Answer._answer
+
+    def counted(self: Answer[Any], result: Any, error: BaseException | None) -> None:
+        nonlocal answered
+        answered += 1
+        answer(self, result, error)
+
+    monkeypatch.setattr(Answer, "_answer", counted)
+    receipts = [checked.submit(body(people.statement(cadre=f"c{i}"))) for i in range(5)]
+    assert [r.index for r in receipts] == list(range(5))
+    assert answered == 5
+    with pytest.raises(Rejected):  # a refusal comes the same way
+        checked.submit(b"{")
+    assert answered == 6
 
 
 def test_an_insiders_forgeries_are_refused_as_by_the_threads(
