@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024  # a batch of statements, each at most MAX_SUBMISSION_BYTES
 SECRET_BYTES = 32
+# How long a worker may leave its answers unread before it is let go. Answers are sent
+# from the threads that settle the writer's batches: a worker that stopped reading (a
+# stopped or wedged process) must not hold them, nor every other worker's answers.
+SEND_TIMEOUT = 5.0
 
 # ``Ledger.submit_checked``: the statement, and the future its receipt is to be set on.
 Submit = Callable[[SignedStatement, "Future[Receipt]"], None]
@@ -175,14 +179,29 @@ class HandoverServer:
                 log.warning("a connection to the hand-over socket without the secret")
                 return
             self._connections.append(conn)
+            seconds, fraction = divmod(SEND_TIMEOUT, 1)
+            timeval = struct.pack("ll", int(seconds), int(fraction * 1e6))
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
             send_lock = threading.Lock()
+            gone = False
 
             def send(answers: list[tuple[int, Any]]) -> None:
-                try:
-                    with send_lock:
+                nonlocal gone
+                with send_lock:
+                    if gone:
+                        return
+                    try:
                         conn.sendall(_frame(answers))
-                except OSError:
-                    pass  # the worker is gone: it answers its clients "unavailable"
+                    except OSError as e:
+                        # The worker is gone, or left its answers unread past
+                        # SEND_TIMEOUT (a frame may be cut short): the connection ends,
+                        # and the worker answers its clients "unavailable, retry"; a
+                        # retry of a statement stored meanwhile gets its receipt.
+                        gone = True
+                        if isinstance(e, BlockingIOError):
+                            log.warning("a worker left its answers unread; letting it go")
+                        with contextlib.suppress(OSError):
+                            conn.shutdown(socket.SHUT_RDWR)
 
             try:
                 for body in _frames(conn):

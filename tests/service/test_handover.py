@@ -13,9 +13,11 @@ import pickle
 import socket
 import stat
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,3 +148,63 @@ def test_a_statement_counted_is_sequenced_only_with_its_token(
         os.unlink(path)
         os.rmdir(private)
     assert ledger.size() == 2
+
+
+def read_frame(sock: socket.socket) -> list[tuple[int, Any]] | None:
+    head = b""
+    while len(head) < HEADER.size:
+        chunk = sock.recv(HEADER.size - len(head))
+        if not chunk:
+            return None
+        head += chunk
+    (length,) = HEADER.unpack(head)
+    data = b""
+    while len(data) < length:
+        data += sock.recv(length - len(data))
+    answers: list[tuple[int, Any]] = pickle.loads(data)
+    return answers
+
+
+def test_a_worker_that_stops_reading_is_let_go_and_stalls_nobody(
+    writer: tuple[Ledger, str],
+    people: People,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A worker hands over hundreds of statements and never reads its answers (a
+    stopped process). The threads that send answers must not wait for it for ever:
+    it is hung up on, another worker's statement is answered, and its clients'
+    retries land each statement once."""
+    from cadreledger import handover
+
+    monkeypatch.setattr(handover, "SEND_TIMEOUT", 0.3)
+    ledger, path = writer
+    signed = [people.statement(cadre=f"c{i % 50}") for i in range(400)]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as silent:
+        silent.connect(path)
+        # One frame per statement: one answer frame each, more than the socket holds.
+        silent.sendall(
+            SECRET + b"".join(frame([(i, "submit", parts(s))]) for i, s in enumerate(signed))
+        )
+        for _ in range(600):
+            if "letting it go" in caplog.text:
+                break
+            threading.Event().wait(0.05)
+        assert "letting it go" in caplog.text  # the old code waited for it for ever
+        other = people.statement(cadre="c-other")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as worker:
+            worker.connect(path)
+            worker.settimeout(15)
+            worker.sendall(SECRET + frame([(1, "submit", parts(other))]))
+            [(request_id, (kind, _))] = read_frame(worker) or []
+        assert (request_id, kind) == (1, "ok")
+        silent.settimeout(15)
+        answered: set[int] = set()
+        with suppress(ConnectionResetError):
+            while (answers := read_frame(silent)) is not None:  # until hung up on
+                answered.update(request_id for request_id, _ in answers)
+        assert len(answered) < 400  # what was not sent is not owed: it was let go
+    # Its clients retry: what it was answered was stored, and everything lands once.
+    retried = [ledger.submit(json.dumps(s.submission()).encode()) for s in signed]
+    assert all(retried[i].duplicate for i in answered)
+    assert ledger.size() == 401 and ledger.verify().ok
