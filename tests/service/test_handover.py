@@ -46,6 +46,23 @@ def frame(payload: object) -> bytes:
     return HEADER.pack(len(data)) + data
 
 
+def read_exact(sock: socket.socket, n: int) -> bytes | None:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            return None  # closed, perhaps within a frame
+        data += chunk
+    return data
+
+
+def read_frame(sock: socket.socket) -> list[tuple[int, Any]] | None:
+    """The next frame of answers; ``None`` once the writer has hung up."""
+    head = read_exact(sock, HEADER.size)
+    data = None if head is None else read_exact(sock, HEADER.unpack(head)[0])
+    return None if data is None else list(pickle.loads(data))
+
+
 def test_only_the_service_user_reaches_the_socket(writer: tuple[Ledger, str]) -> None:
     _, path = writer
     assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
@@ -74,11 +91,7 @@ def test_without_the_secret_nothing_is_stored(writer: tuple[Ledger, str], people
         worker.connect(path)
         worker.settimeout(30)
         worker.sendall(SECRET + frame([honest]))
-        (length,) = HEADER.unpack(worker.recv(HEADER.size))
-        data = b""
-        while len(data) < length:
-            data += worker.recv(length - len(data))
-        [(request_id, (kind, receipt))] = pickle.loads(data)
+        [(request_id, (kind, receipt))] = read_frame(worker) or []
     assert (request_id, kind) == (2, "ok") and receipt.index == 0
     assert ledger.size() == 1
 
@@ -148,21 +161,6 @@ def test_a_statement_counted_is_sequenced_only_with_its_token(
         os.unlink(path)
         os.rmdir(private)
     assert ledger.size() == 2
-
-
-def read_frame(sock: socket.socket) -> list[tuple[int, Any]] | None:
-    head = b""
-    while len(head) < HEADER.size:
-        chunk = sock.recv(HEADER.size - len(head))
-        if not chunk:
-            return None
-        head += chunk
-    (length,) = HEADER.unpack(head)
-    data = b""
-    while len(data) < length:
-        data += sock.recv(length - len(data))
-    answers: list[tuple[int, Any]] = pickle.loads(data)
-    return answers
 
 
 def test_a_worker_that_stops_reading_is_let_go_and_stalls_nobody(
