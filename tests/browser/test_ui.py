@@ -593,6 +593,56 @@ def test_signing_in_keeps_the_token_in_an_httponly_cookie(served: Served, page: 
         page.screenshot(path=screenshot_path("login"))
 
 
+def test_the_sign_in_form_survives_the_session_check(served: Served, page: Page) -> None:
+    """The login page renders again when its session check answers (here: who is
+    signed in already). Someone typing their token keeps the focus, and a click begun
+    before the answer (mouse down) and ended after it (mouse up) still signs them in:
+    built anew, the form lost both, and the click now and then in these tests."""
+    access = AccessStore(served.ledger.store)
+    token, _ = access.issue(served.demo.inspection.id)
+    cadre = next(iter(served.demo.cadres)).id
+    with serving(create_app(served.ledger, access=access)) as url:
+        page.context.add_cookies([{"name": "cadreledger_token", "value": token, "url": url}])
+        held: list[Any] = []
+        page.route("**/v1/auth/whoami", lambda route: held.append(route))  # held
+
+        def open_login() -> None:
+            held.clear()
+            page.goto(
+                f"{url}/ui/login.html?next=/ui/cadre.html%3Fcycle%3D{served.cycle}"
+                f"%26cadre%3D{cadre}"
+            )
+            page.wait_for_selector("#sign-in")
+            for _ in range(200):  # the page's check and the header's
+                if len(held) == 2:
+                    break
+                page.wait_for_timeout(25)
+            assert len(held) == 2 and not page.query_selector("#sign-out")
+
+        def answer() -> None:
+            for route in held:
+                route.continue_()
+            page.wait_for_selector("#sign-out")  # rendered again: signed in already
+
+        open_login()
+        page.fill("#token", token)
+        answer()
+        assert page.evaluate("document.activeElement.id") == "token"
+        assert page.input_value("#token") == token
+
+        open_login()
+        page.fill("#token", token)
+        box = page.locator("#sign-in").bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        answer()
+        page.unroute("**/v1/auth/whoami")  # the next page's checks pass
+        page.mouse.up()
+        page.wait_for_selector("#cadre-name")
+        assert page.url.endswith(f"/ui/cadre.html?cycle={served.cycle}&cadre={cadre}")
+
+
 def test_pages_come_with_a_strict_content_security_policy(served: Served) -> None:
     home = httpx.get(f"{served.url}/", follow_redirects=False)
     assert home.status_code == 307 and home.headers["location"] == "/ui/"

@@ -53,39 +53,44 @@ async function signOut() {
   render();
 }
 
-function tokenInput(typed) {
-  const input = h("input", { type: "password", id: "token", name: "token", autocomplete: "off", required: true });
-  input.value = typed; // a property, so that the token never becomes an attribute of the page
-  return input;
+// Built once, then only updated: the page is rendered again when its session check
+// answers or the language changes, and a form built anew then would take the focus
+// from the token field, or lose a click begun on the old button (a mouse-down on one,
+// the mouse-up on the other). What the check says goes below the form, so that the
+// button does not move under a click either.
+let view = null;
+
+function build() {
+  const title = h("h1", {});
+  const session = h("div", {});
+  const intro = h("p", { class: "hint" });
+  const label = h("label", { for: "token" });
+  const token = h("input", { type: "password", id: "token", name: "token", autocomplete: "off", required: true });
+  const button = h("button", { type: "submit", id: "sign-in" });
+  const form = h("form", { class: "login", onsubmit: signIn }, label, token, h("div", {}, button));
+  const message = h("div", {});
+  clear(byId("main")).append(h("section", { class: "card" }, title, intro, form, session, message));
+  return { title, session, intro, label, button, message };
 }
 
 function render() {
-  // The page renders again when the session check answers or the language changes:
-  // what was typed by then must survive it.
-  const typed = byId("token")?.value ?? "";
-  const main = clear(byId("main"));
   document.title = `${t("title.login")} — ${t("app.name")}`;
-  const card = h("section", { class: "card" }, h("h1", {}, t("title.login")));
-  if (state.session === "off") card.append(notice(t("lg.off")));
+  view ??= build();
+  view.title.textContent = t("title.login");
+  view.intro.textContent = t("lg.intro");
+  view.label.textContent = t("lg.token");
+  view.button.textContent = t("lg.submit");
+  clear(view.session);
+  if (state.session === "off") view.session.append(notice(t("lg.off")));
   if (state.session && state.session !== "off") {
-    card.append(
+    view.session.append(
       h("p", {}, t("nav.signedIn", { name: state.session.name || state.session.person })),
       h("button", { type: "button", id: "sign-out", onclick: signOut }, t("lg.signOut")),
     );
   }
-  card.append(
-    h("p", { class: "hint" }, t("lg.intro")),
-    h(
-      "form",
-      { class: "login", onsubmit: signIn },
-      h("label", { for: "token" }, t("lg.token")),
-      tokenInput(typed),
-      h("div", {}, h("button", { type: "submit", id: "sign-in" }, t("lg.submit"))),
-    ),
-  );
   // (Element.append writes a null as the text "null": only a message that exists.)
-  if (state.message) card.append(notice(state.message, state.kind));
-  main.append(card);
+  clear(view.message);
+  if (state.message) view.message.append(notice(state.message, state.kind));
 }
 
 startPage("session", render);
