@@ -344,7 +344,7 @@ class Ledger:
             raise self.read_only_refusal()
         answer: Answer[Receipt] = Answer()
         if self.checkers is not None:
-            self.checkers.check(body).add_done_callback(partial(self._sequence, answer))
+            self.checkers.check(body).add_done_callback(lambda v: self._sequence(answer, v.result))
         else:
             self.submit_checked(parse_submission(body), answer)
         return answer.result()
@@ -366,23 +366,17 @@ class Ledger:
         if self.sequencer is None:
             raise self.read_only_refusal()
         result: Future[Receipt] = Future()
-
-        def admit() -> None:
-            try:
-                self.submit_checked(parse_submission(body), result)
-            except BaseException as e:
-                result.set_exception(e)
-
         if self.checkers is not None:
-            self.checkers.check(body).add_done_callback(partial(self._sequence, result))
+            self.checkers.check(body).add_done_callback(lambda v: self._sequence(result, v.result))
         else:
-            self._cpu.submit(admit)
+            self._cpu.submit(self._sequence, result, partial(parse_submission, body))
         return result
 
-    def _sequence(self, result: Settable[Receipt], verdict: Future[SignedStatement]) -> None:
-        """A checker's verdict: the statement sequenced, or its refusal the answer."""
+    def _sequence(self, result: Settable[Receipt], signed: Callable[[], SignedStatement]) -> None:
+        """Sequence the statement ``signed`` gives (parsed and checked here, or a
+        checker's verdict); its refusal, or any failure, is ``result``'s answer."""
         try:
-            self.submit_checked(verdict.result(), result)
+            self.submit_checked(signed(), result)
         except BaseException as e:
             result.set_exception(e)
 
